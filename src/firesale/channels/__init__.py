@@ -1,0 +1,11 @@
+"""Channels: one module per mechanism step, pure numpy functions of batched arrays.
+
+Arrays carry a leading scenario axis: ``(S, N, K)`` = scenario, institution, asset.
+No channel opens a file, prints, or keeps module state.
+"""
+
+#: Channels of the balance-sheet mechanism, in the order of the results' ``channel`` axis.
+BALANCE_SHEET_CHANNELS = ("slr", "var", "leverage", "default")
+CHANNELS = BALANCE_SHEET_CHANNELS
+
+__all__ = ["CHANNELS", "BALANCE_SHEET_CHANNELS"]

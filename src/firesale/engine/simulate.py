@@ -1,0 +1,99 @@
+"""The loop over rounds and the stop rule (DESIGN §2 step 7).
+
+A scenario stops when nobody trades and no price moves by more than its tolerance (and
+no shock is still to come), or at its ``max_rounds``. Stopped scenarios stay frozen while
+the rest of the batch runs on, so a scenario gives the same result in a batch as alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from firesale.engine.round import DETAIL_RECORDS, FLOW_RECORDS, step
+from firesale.engine.state import Inputs, ScenarioArrays, State, initial_state
+
+__all__ = ["Trajectory", "simulate_arrays"]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Raw engine output: records stacked on a round axis (axis 1), plus summaries.
+
+    Attributes
+    ----------
+    records : dict of ndarray
+        Each of shape (S, R, ...): see :mod:`firesale.engine.round`.
+    rounds : ndarray of int, shape (S,)
+        Rounds in which something happened (the stop round is not counted).
+    initial_equity : ndarray, shape (S, N)
+    initial_loss : ndarray, shape (S,)
+        Loss of the shocks alone on t0 books: plain mark-to-market revaluation.
+    sales_total : ndarray, shape (S, N, K)
+        Value sold over all rounds.
+    final : State
+    """
+
+    records: dict[str, np.ndarray]
+    rounds: np.ndarray
+    initial_equity: np.ndarray
+    initial_loss: np.ndarray
+    sales_total: np.ndarray
+    final: State
+
+
+def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
+    """Loss of the price shocks on t0 holdings, with no channel acting, shape (S,).
+
+    .. math:: L_0 = \\sum_{i,k} q_{ik}\\, p_{0,k} \\Bigl(1 - \\prod_t (1 + F_{tk})\\Bigr)
+    """
+    growth = np.prod(1.0 + scen.price_shock, axis=1)
+    return (inputs.holdings * inputs.p0).sum(axis=0) @ (1.0 - growth).T
+
+
+def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -> Trajectory:
+    """Run every scenario of a batch to its stop.
+
+    Parameters
+    ----------
+    inputs : Inputs
+    scen : ScenarioArrays
+    detail : bool
+        Keep the (S, R, N, K) records (holdings, sales, binding channel); turn off for
+        large batches, where only (S, R, N) and (S, R, K) records are kept.
+    """
+    n_scen = scen.switches.shape[0]
+    state = initial_state(inputs, n_scen)
+    initial_equity = state.equity.copy()
+    sales_total = np.zeros_like(state.q)
+    rounds = np.zeros(n_scen, dtype=np.int64)
+    history: list[dict[str, np.ndarray]] = []
+    t = 0
+    while state.active.any():
+        was_active = state.active
+        state, rec = step(state, inputs, scen, t)
+        for name, value in rec.items():
+            mask = was_active.reshape((-1,) + (1,) * (value.ndim - 1))
+            if name in FLOW_RECORDS:
+                empty = -1 if name == "binding" else (np.nan if name == "slr_target_exposure" else 0)
+                rec[name] = np.where(mask, value, np.array(empty, dtype=value.dtype))
+            elif history:
+                rec[name] = np.where(mask, value, history[-1][name])
+        rounds += rec["eventful"]
+        sales_total += rec["sales"]
+        if not detail:
+            for name in DETAIL_RECORDS:
+                del rec[name]
+        history.append(rec)
+        t += 1
+    records = {name: np.stack([h[name] for h in history], axis=1) for name in history[0]}
+    return Trajectory(
+        records=records,
+        rounds=rounds,
+        initial_equity=initial_equity,
+        initial_loss=shock_only_loss(inputs, scen),
+        sales_total=sales_total,
+        final=state,
+    )

@@ -1,0 +1,209 @@
+"""Batched engine arrays: the t0 inputs of a system, the scenarios, and the state.
+
+Three kinds of arrays, kept apart (PyPSA keeps static tables apart from time series):
+
+* :class:`Inputs` — t0 data of the system, shapes ``(N,)``, ``(K,)``, ``(N, K)``;
+* :class:`ScenarioArrays` — one row per scenario, shapes ``(S, ...)``;
+* :class:`State` — what changes every round, shapes ``(S, N, K)``, ``(S, N)``, ``(S, K)``.
+
+The funding mechanism adds repo borrowing ``repo (S, N, K)`` and haircuts ``h (S, K)``
+to :class:`State`, and the information mechanism adds marks below prices
+(``mark = p · (1 − opacity · u)``) and the uncertainty index ``u (S, K)``; until then the
+mark of an asset is its price and all liabilities sit in ``debt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from firesale.channels import CHANNELS
+from firesale.channels.impact import LAW_CODES
+from firesale.channels.liquidation import POLICY_CODES
+from firesale.scenario import Scenario
+from firesale.system import System
+
+__all__ = ["Inputs", "ScenarioArrays", "State", "initial_state"]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """t0 arrays of a system (read-only during a run)."""
+
+    holdings: np.ndarray  # (N, K) quantity at t0
+    cash: np.ndarray  # (N,)
+    debt: np.ndarray  # (N,)
+    p0: np.ndarray  # (K,) t0 price (1)
+    impact_law: np.ndarray  # (K,) int
+    depth: np.ndarray  # (K,)
+    impact_floor: np.ndarray  # (K,)
+    sigma0: np.ndarray  # (K,)
+    adv: np.ndarray  # (K,)
+    impact_kappa: np.ndarray  # (K,)
+    slr_exempt: np.ndarray  # (K,) bool
+    tradable: np.ndarray  # (K,) bool
+    liquidity_order: np.ndarray  # (K,) int, most liquid first
+    correlation: np.ndarray  # (K, K)
+    slr_minimum: np.ndarray  # (N,) NaN = none
+    slr_trigger: np.ndarray
+    slr_target: np.ndarray
+    leverage_minimum: np.ndarray
+    leverage_trigger: np.ndarray
+    leverage_target: np.ndarray
+    two_sided: np.ndarray  # (N,) bool
+    var_limit: np.ndarray  # (N,) NaN = none
+    var_confidence: np.ndarray  # (N,)
+    liquidation: np.ndarray  # (N,) int
+    repay_with_cash: np.ndarray  # (N,) bool
+    trading_fraction: np.ndarray  # (N, K)
+    initial_weights: np.ndarray  # (N, K) t0 weights over tradable assets
+
+    @classmethod
+    def from_system(cls, system: System) -> Inputs:
+        """Array view of a validated :class:`~firesale.system.System`."""
+        insts, assets = system.institutions, system.assets
+
+        def level(ratio: str, which: str) -> np.ndarray:
+            return np.array([i.level(ratio, which) for i in insts], dtype=float)
+
+        tradable = np.array([a.is_tradable for a in assets], dtype=bool)
+        book = system.holdings * tradable
+        total = book.sum(axis=1, keepdims=True)
+        weights = np.divide(book, total, out=np.zeros_like(book), where=total > 0)
+        return cls(
+            holdings=np.array(system.holdings, dtype=float),
+            cash=system.cash0,
+            debt=system.liabilities0,
+            p0=np.ones(system.n_assets),
+            impact_law=np.array([LAW_CODES[a.impact] for a in assets], dtype=np.int8),
+            depth=np.array([a.depth for a in assets], dtype=float),
+            impact_floor=np.array([a.impact_floor for a in assets], dtype=float),
+            sigma0=np.array([a.sigma0 for a in assets], dtype=float),
+            adv=np.array([a.adv for a in assets], dtype=float),
+            impact_kappa=np.array([a.impact_kappa for a in assets], dtype=float),
+            slr_exempt=np.array([a.is_slr_exempt for a in assets], dtype=bool),
+            tradable=tradable,
+            liquidity_order=np.argsort([a.rank for a in assets], kind="stable"),
+            correlation=np.array(system.correlation, dtype=float),
+            slr_minimum=level("slr", "minimum"),
+            slr_trigger=level("slr", "trigger"),
+            slr_target=level("slr", "target"),
+            leverage_minimum=level("leverage", "minimum"),
+            leverage_trigger=level("leverage", "trigger"),
+            leverage_target=level("leverage", "target"),
+            two_sided=np.array([i.leverage_targeting == "two_sided" for i in insts], dtype=bool),
+            var_limit=np.array([np.nan if i.var_limit is None else i.var_limit for i in insts], dtype=float),
+            var_confidence=np.array([i.var_confidence for i in insts], dtype=float),
+            liquidation=np.array([POLICY_CODES[i.liquidation] for i in insts], dtype=np.int8),
+            repay_with_cash=np.array([i.repay_with_cash for i in insts], dtype=bool),
+            trading_fraction=np.array(system.trading_fraction, dtype=float),
+            initial_weights=weights,
+        )
+
+
+@dataclass(frozen=True)
+class ScenarioArrays:
+    """Scenario settings stacked on the scenario axis."""
+
+    price_shock: np.ndarray  # (S, T, K) return applied to fundamentals in round t
+    volatility_shock: np.ndarray  # (S, T, K) multiplier of sigma in round t
+    default_shock: np.ndarray  # (S, T, N) bool
+    switches: np.ndarray  # (S, C) bool, order of CHANNELS
+    slr_exemption: np.ndarray  # (S,) bool
+    execution_alpha: np.ndarray  # (S,)
+    mean_reversion: np.ndarray  # (S,)
+    ewma_lambda: np.ndarray  # (S,)
+    tolerance: np.ndarray  # (S,)
+    max_rounds: np.ndarray  # (S,) int
+    last_shock_round: np.ndarray  # (S,) int, -1 without shocks
+
+    @classmethod
+    def from_scenarios(cls, system: System, scenarios: Sequence[Scenario]) -> ScenarioArrays:
+        """Stack scenarios; shock targets are checked against the system's names."""
+        n_s, n, k = len(scenarios), system.n_institutions, system.n_assets
+        horizon = 1 + max((sh.round for sc in scenarios for sh in sc.shocks), default=0)
+        price = np.zeros((n_s, horizon, k))
+        vol = np.ones((n_s, horizon, k))
+        default = np.zeros((n_s, horizon, n), dtype=bool)
+        for s, sc in enumerate(scenarios):
+            for sh in sc.shocks:
+                if sh.asset is not None:
+                    j = system.asset_index(sh.asset)
+                    if sh.price is not None:
+                        price[s, sh.round, j] = (1 + price[s, sh.round, j]) * (1 + sh.price) - 1
+                    if sh.volatility is not None:
+                        vol[s, sh.round, j] *= sh.volatility
+                else:
+                    default[s, sh.round, system.institution_index(sh.institution)] = True
+        return cls(
+            price_shock=price,
+            volatility_shock=vol,
+            default_shock=default,
+            switches=np.array([[getattr(sc.channels, c) for c in CHANNELS] for sc in scenarios], dtype=bool).reshape(n_s, len(CHANNELS)),
+            slr_exemption=np.array([sc.policy.slr_exemption for sc in scenarios], dtype=bool),
+            execution_alpha=np.array([sc.market.execution_alpha for sc in scenarios], dtype=float),
+            mean_reversion=np.array([sc.market.mean_reversion for sc in scenarios], dtype=float),
+            ewma_lambda=np.array([sc.volatility.ewma_lambda for sc in scenarios], dtype=float),
+            tolerance=np.array([sc.tolerance for sc in scenarios], dtype=float),
+            max_rounds=np.array([sc.max_rounds for sc in scenarios], dtype=np.int64),
+            last_shock_round=np.array([max((sh.round for sh in sc.shocks), default=-1) for sc in scenarios], dtype=np.int64),
+        )
+
+    def at(self, name: str, round_index: int) -> np.ndarray | None:
+        """The shock array of a round, or None when no shock of that kind is set then."""
+        arr = getattr(self, name)
+        return arr[:, round_index] if round_index < arr.shape[1] else None
+
+    def switch(self, channel: str) -> np.ndarray:
+        """Whether a channel acts, shape (S, 1)."""
+        return self.switches[:, CHANNELS.index(channel), None]
+
+
+@dataclass(frozen=True)
+class State:
+    """Per-round state of every scenario. Prices start at 1 (``p0``)."""
+
+    q: np.ndarray  # (S, N, K) quantity held
+    cash: np.ndarray  # (S, N)
+    debt: np.ndarray  # (S, N)
+    equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
+    price: np.ndarray  # (S, K) market price at the end of the round
+    fundamental: np.ndarray  # (S, K)
+    pressure: np.ndarray  # (S, K) cumulative net value sold, decays with mean reversion
+    sigma: np.ndarray  # (S, K) EWMA volatility
+    defaulted: np.ndarray  # (S, N) bool
+    outside_q: np.ndarray  # (S, K) held by outside buyers (what institutions sold)
+    outside_cash: np.ndarray  # (S,) net cash of outside buyers and creditors
+    active: np.ndarray  # (S,) bool, False once the scenario has stopped
+
+    def where(self, keep_new: np.ndarray, old: State) -> State:
+        """This state where ``keep_new`` (S,), ``old`` elsewhere: stopped scenarios stay frozen."""
+        out = {}
+        for f in fields(self):
+            new_arr, old_arr = getattr(self, f.name), getattr(old, f.name)
+            mask = keep_new.reshape((-1,) + (1,) * (new_arr.ndim - 1))
+            out[f.name] = np.where(mask, new_arr, old_arr)
+        return replace(self, **out)
+
+
+def initial_state(inputs: Inputs, n_scenarios: int) -> State:
+    """The t0 state broadcast over scenarios."""
+    s = n_scenarios
+    n, k = inputs.holdings.shape
+    assets = inputs.cash + inputs.holdings @ inputs.p0
+    return State(
+        q=np.broadcast_to(inputs.holdings, (s, n, k)).copy(),
+        cash=np.broadcast_to(inputs.cash, (s, n)).copy(),
+        debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
+        equity=np.broadcast_to(assets - inputs.debt, (s, n)).copy(),
+        price=np.broadcast_to(inputs.p0, (s, k)).copy(),
+        fundamental=np.broadcast_to(inputs.p0, (s, k)).copy(),
+        pressure=np.zeros((s, k)),
+        sigma=np.broadcast_to(inputs.sigma0, (s, k)).copy(),
+        defaulted=np.zeros((s, n), dtype=bool),
+        outside_q=np.zeros((s, k)),
+        outside_cash=np.zeros(s),
+        active=np.ones(s, dtype=bool),
+    )

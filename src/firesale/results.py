@@ -1,0 +1,104 @@
+"""Results as one labelled :class:`xarray.Dataset`.
+
+Dims: ``scenario``, ``round``, ``institution``, ``asset``, ``channel``. Every variable
+carries ``units``, ``long_name`` and ``description`` attributes; the Dataset's attrs record
+the firesale version, the currency and the system. The report, the store and the CLI read
+only this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from firesale._version import __version__
+from firesale.channels import CHANNELS
+from firesale.engine.simulate import Trajectory
+from firesale.scenario import Scenario
+from firesale.system import System
+
+__all__ = ["RESULT_VARIABLES", "to_dataset"]
+
+S, R, N, K, C = "scenario", "round", "institution", "asset", "channel"
+
+#: name → (dims, units, long name, description). "currency" is replaced by the system's.
+RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
+    "price": ((S, R, K), "fraction of t0 price", "price", "Market price at the end of the round."),
+    "fundamental": ((S, R, K), "fraction of t0 price", "fundamental price", "Price without fire-sale pressure."),
+    "sigma": ((S, R, K), "1/day", "volatility", "EWMA daily volatility after the round."),
+    "equity": ((S, R, N), "currency", "equity", "Equity (Tier 1) at the end of the round."),
+    "cash": ((S, R, N), "currency", "cash", "Cash and reserves at the end of the round."),
+    "debt": ((S, R, N), "currency", "liabilities", "Liabilities at the end of the round."),
+    "total_assets": ((S, R, N), "currency", "total assets", "Cash plus holdings at prices, end of round."),
+    "slr": ((S, R, N), "fraction", "SLR", "Tier 1 / SLR exposure after marking, before the round's sales."),
+    "slr_exposure": ((S, R, N), "currency", "SLR exposure", "Exposure measure after marking."),
+    "slr_target_exposure": ((S, R, N), "currency", "SLR target exposure",
+                            "Exposure the SLR channel shrinks to (NaN where it does not bind)."),
+    "leverage_ratio": ((S, R, N), "fraction", "equity / assets", "Equity over total assets after marking."),
+    "var": ((S, R, N), "currency", "VaR", "One-day VaR of the trading book before the round's sales."),
+    "var_after": ((S, R, N), "currency", "VaR after sales", "VaR after the round's sales, same volatility."),
+    "defaulted": ((S, R, N), "1", "defaulted", "1 once the institution has defaulted."),
+    "sold": ((S, R, N), "currency", "value sold", "Value sold in the round, at pre-impact prices."),
+    "purchases": ((S, R, N), "currency", "value bought", "Value bought in the round (leverage targeting)."),
+    "proceeds": ((S, R, N), "currency", "proceeds", "Cash received from trades at execution prices."),
+    "sales_by_channel": ((S, R, N, C), "currency", "sales by binding channel",
+                         "Value sold in the round, by the channel asking the most of each asset."),
+    "breach": ((S, R, N, C), "1", "breach", "1 where the constraint is breached after marking (default: new default)."),
+    "holdings": ((S, R, N, K), "units", "holdings", "Quantity held at the end of the round."),
+    "sales": ((S, R, N, K), "currency", "sales", "Value sold of each asset in the round."),
+    "binding": ((S, R, N, K), "1", "binding channel", "Index into `channel` of the sale's binding channel, -1 none."),
+    "outside_q": ((S, R, K), "units", "outside holdings", "Quantity bought by outside buyers, cumulative."),
+    "outside_cash": ((S, R), "currency", "outside cash", "Net cash of outside buyers and creditors."),
+    "eventful": ((S, R), "1", "eventful", "1 where anything traded or a price moved."),
+    "initial_equity": ((S, N), "currency", "initial equity", "Equity at t0."),
+    "initial_loss": ((S,), "currency", "initial loss", "Mark-to-market loss of the shock alone on t0 books."),
+    "rounds": ((S,), "1", "rounds", "Rounds in which anything traded or moved."),
+    "sales_total": ((S, N, K), "currency", "total sales", "Value sold over all rounds."),
+}
+
+
+def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajectory) -> xr.Dataset:
+    """Label a :class:`~firesale.engine.simulate.Trajectory`."""
+    n_rounds = trajectory.records["price"].shape[1]
+    arrays = dict(trajectory.records)
+    arrays.update(
+        initial_equity=trajectory.initial_equity,
+        initial_loss=trajectory.initial_loss,
+        rounds=trajectory.rounds,
+        sales_total=trajectory.sales_total,
+    )
+    data_vars = {}
+    for name, value in arrays.items():
+        dims, units, long_name, description = RESULT_VARIABLES[name]
+        if value.dtype == bool:
+            value = value.astype(np.int8)
+        data_vars[name] = xr.Variable(
+            dims, value,
+            attrs={"units": units.replace("currency", system.currency), "long_name": long_name, "description": description},
+        )
+    coords = {
+        S: [sc.name for sc in scenarios],
+        R: np.arange(n_rounds),
+        N: system.institution_names,
+        K: system.asset_names,
+        C: list(CHANNELS),
+        "institution_type": (N, [i.type for i in system.institutions]),
+        "group": (N, [i.group for i in system.institutions]),
+        "asset_class": (K, [a.asset_class for a in system.assets]),
+        "holdings0": ((N, K), np.array(system.holdings)),
+        "cash0": (N, system.cash0),
+        "liabilities0": (N, system.liabilities0),
+        "has_slr": (N, np.array([i.slr_trigger is not None for i in system.institutions], dtype=np.int8)),
+    }
+    return xr.Dataset(
+        data_vars,
+        coords=coords,
+        attrs={
+            "firesale_version": __version__,
+            "system": system.name,
+            "currency": system.currency,
+            "scenarios": ";".join(sc.model_dump_json() for sc in scenarios),
+        },
+    )

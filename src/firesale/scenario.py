@@ -1,0 +1,115 @@
+"""Scenarios: the shock, which channels act, the policy switches and the market parameters.
+
+A preset is a :class:`~firesale.system.System` plus a :class:`Scenario`. Every field is
+validated (unknown keys are errors, so typos fail) and documented with its unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from firesale.channels.balance_sheet import BalanceSheetSwitches
+from firesale.channels.impact import MarketParams
+from firesale.channels.volatility import VolatilityParams
+from firesale.errors import ConfigError, Problem
+
+__all__ = ["Shock", "Policy", "Scenario", "parse_scenario"]
+
+
+class Shock(BaseModel):
+    """One shock: a fundamental price change or a volatility jump of an asset, or an
+    institution's default, in a given round (DESIGN §2 step 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    asset: str | None = Field(None, description="Asset hit by a price or volatility shock.")
+    institution: str | None = Field(None, description="Institution forced into default.")
+    price: float | None = Field(
+        None, gt=-1.0, allow_inf_nan=False,
+        description="Return applied to the asset's fundamental price (-0.04 is a 4% fall).",
+        json_schema_extra={"unit": "fraction"},
+    )
+    volatility: float | None = Field(
+        None, gt=0.0, allow_inf_nan=False, description="Multiplier of the asset's volatility (2 doubles it).",
+        json_schema_extra={"unit": "-"},
+    )
+    default: bool = Field(False, description="The institution defaults in this round.")
+    round: int = Field(0, ge=0, description="Round in which the shock hits.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Shock:
+        if (self.asset is None) == (self.institution is None):
+            raise ValueError("a shock names exactly one of 'asset' or 'institution'")
+        if self.asset is not None and self.price is None and self.volatility is None:
+            raise ValueError(f"the shock to asset {self.asset!r} sets neither 'price' nor 'volatility'")
+        if self.institution is not None and not self.default:
+            raise ValueError(f"the shock to institution {self.institution!r} must set default = true")
+        if self.institution is not None and (self.price is not None or self.volatility is not None):
+            raise ValueError("an institution shock takes no 'price' or 'volatility'")
+        return self
+
+
+class Policy(BaseModel):
+    """Policy switches of a scenario."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slr_exemption: bool = Field(
+        False,
+        description="Treasuries and reserves left out of the SLR exposure (US relief, Apr 2020 - Mar 2021).",
+    )
+
+
+class Scenario(BaseModel):
+    """What happens to a system: shocks, channel switches, policies and parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("baseline", min_length=1, description="Scenario name.")
+    description: str = Field("", description="One line on what the scenario is.")
+    shocks: tuple[Shock, ...] = Field((), description="Shocks, applied in their rounds.")
+    channels: BalanceSheetSwitches = Field(default_factory=BalanceSheetSwitches)
+    policy: Policy = Field(default_factory=Policy)
+    market: MarketParams = Field(default_factory=MarketParams)
+    volatility: VolatilityParams = Field(default_factory=VolatilityParams)
+    max_rounds: int = Field(50, ge=1, le=10_000, description="Rounds (trading days) at most.")
+    tolerance: float = Field(
+        1e-9, gt=0.0, description="Sales and price moves below this count as none (stop rule).",
+        json_schema_extra={"unit": "currency"},
+    )
+
+    def updated(self, **changes: Any) -> Scenario:
+        """A copy with fields changed; dotted names reach nested fields
+        (``updated(**{"market.execution_alpha": 1.0})``). Validated like the original."""
+        data = self.model_dump()
+        for key, value in changes.items():
+            target = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[leaf] = value
+        return parse_scenario(data, source="override")
+
+
+def parse_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
+    """Validate a scenario mapping, reporting every problem with its dotted field path.
+
+    Raises
+    ------
+    ConfigError
+    """
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            field = ".".join(str(x) for x in e["loc"])
+            msg = str(e["msg"]).removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = "is not a known field: check its spelling"
+            elif e["type"] != "missing":
+                msg = f"got {e.get('input')!r}: {msg}"
+            problems.append(Problem("FS201", f"{source}, field scenario.{field}" if field else source, msg))
+        raise ConfigError(problems) from None

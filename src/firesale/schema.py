@@ -1,0 +1,71 @@
+"""One schema per input table: column, type, unit, default, description, role.
+
+The loaders validate against these schemas (they are read off the pydantic models of
+:mod:`firesale.system`), ``firesale validate --schema`` prints them, and the README's
+table section is generated from them, so documentation and checks cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from firesale.system import Asset, Institution
+
+__all__ = ["TABLES", "table_schema", "required_columns"]
+
+_HOLDINGS = [
+    {"column": "institution", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
+     "description": "Institution name (from the institutions table)."},
+    {"column": "asset", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
+     "description": "Asset name (from the assets table)."},
+    {"column": "quantity", "type": "float", "unit": "currency", "default": None, "role": "Input (required)",
+     "description": "Quantity held, at least 0; prices start at 1, so this is the t0 book value."},
+    {"column": "trading_fraction", "type": "float", "unit": "fraction", "default": 1.0, "role": "Input (optional)",
+     "description": "Share of the position in the trading book (VaR applies to it)."},
+]
+_CORRELATIONS = [
+    {"column": "asset_a", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
+     "description": "First asset of the pair."},
+    {"column": "asset_b", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
+     "description": "Second asset of the pair."},
+    {"column": "correlation", "type": "float", "unit": "-", "default": None, "role": "Input (required)",
+     "description": "Correlation of daily returns in [-1, 1]; pairs not listed are 0."},
+]
+
+
+def _from_model(model: type[BaseModel]) -> list[dict[str, Any]]:
+    rows = []
+    for name, field in model.model_fields.items():
+        required = field.default is PydanticUndefined and field.default_factory is None
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        annotation = str(field.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+        rows.append({
+            "column": field.alias or name,
+            "type": annotation,
+            "unit": extra.get("unit", "-"),
+            "default": None if required else field.default,
+            "role": "Input (required)" if required else "Input (optional)",
+            "description": field.description or "",
+        })
+    return rows
+
+
+TABLES: dict[str, list[dict[str, Any]]] = {
+    "institutions": _from_model(Institution),
+    "assets": _from_model(Asset),
+    "holdings": _HOLDINGS,
+    "correlations": _CORRELATIONS,
+}
+
+
+def table_schema(table: str) -> list[dict[str, Any]]:
+    """Columns of an input table: ``column, type, unit, default, role, description``."""
+    return TABLES[table]
+
+
+def required_columns(table: str) -> list[str]:
+    """Columns a table must have."""
+    return [c["column"] for c in TABLES[table] if c["role"] == "Input (required)"]
