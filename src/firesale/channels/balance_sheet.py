@@ -119,12 +119,12 @@ def value_at_risk(
 
     Examples
     --------
-    The VaR desk: 100 of corporates with σ = 4.29858% at 99%: VaR 10; volatility doubles: VaR 20.
+    The VaR desk: 100 of corporates with σ = 4.29858325% at 99%: VaR 10; volatility doubles: VaR 20.
 
     >>> import numpy as np
     >>> book, c = np.array([[[100.0]]]), np.eye(1)
     >>> [round(float(value_at_risk(book, np.array([[s]]), c, np.array([0.99]))[0, 0]), 3)
-    ...  for s in (0.0429858, 2 * 0.0429858)]
+    ...  for s in (0.0429858325, 2 * 0.0429858325)]
     [10.0, 20.0]
     """
     scaled = trading_book * sigma[:, None, :]
