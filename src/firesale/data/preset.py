@@ -21,7 +21,7 @@ from firesale.errors import ConfigError, DataError, Problem
 from firesale.scenario import Scenario, parse_scenario
 from firesale.system import System
 
-__all__ = ["Preset", "load", "load_preset", "list_presets", "DEFAULT_PRESET"]
+__all__ = ["Preset", "load", "load_preset", "list_presets", "validate", "DEFAULT_PRESET"]
 
 #: The preset `make run` and a bare `firesale run` use.
 DEFAULT_PRESET = "dealer_groups"
@@ -140,3 +140,12 @@ def _from_toml_text(text: str, label: str, base: Path | None) -> Preset:
     if problems:
         raise DataError(problems)
     return Preset(system.name, system.description, system, scenario, label)
+
+
+def validate(target: str | Path) -> list[Problem]:
+    """Every problem of a preset, file or directory of tables (empty when it is valid)."""
+    try:
+        load(target)
+    except (DataError, ConfigError) as err:
+        return err.problems
+    return []
