@@ -32,6 +32,9 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "cash": ((S, R, N), "currency", "cash", "Cash and reserves at the end of the round."),
     "debt": ((S, R, N), "currency", "liabilities", "Liabilities at the end of the round."),
     "total_assets": ((S, R, N), "currency", "total assets", "Cash plus holdings at prices, end of round."),
+    "marked_equity": ((S, R, N), "currency", "equity after marking",
+                      "Equity after the round's shocks and marking, before its trades."),
+    "marked_assets": ((S, R, N), "currency", "assets after marking", "Total assets after marking, before trades."),
     "slr": ((S, R, N), "fraction", "SLR", "Tier 1 / SLR exposure after marking, before the round's sales."),
     "slr_exposure": ((S, R, N), "currency", "SLR exposure", "Exposure measure after marking."),
     "slr_target_exposure": ((S, R, N), "currency", "SLR target exposure",
@@ -91,6 +94,12 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
         "cash0": (N, system.cash0),
         "liabilities0": (N, system.liabilities0),
         "has_slr": (N, np.array([i.slr_trigger is not None for i in system.institutions], dtype=np.int8)),
+        **{
+            f"{ratio}_{level}": (N, np.array([i.level(ratio, level) for i in system.institutions]))
+            for ratio in ("slr", "leverage")
+            for level in ("minimum", "trigger", "target")
+        },
+        "var_limit": (N, np.array([np.nan if i.var_limit is None else i.var_limit for i in system.institutions])),
     }
     return xr.Dataset(
         data_vars,

@@ -38,7 +38,8 @@ __all__ = ["step", "LEVEL_RECORDS", "FLOW_RECORDS", "DETAIL_RECORDS"]
 DETAIL_RECORDS = ("holdings", "sales", "binding")
 #: Round records that describe a level (a frozen scenario repeats them) ...
 LEVEL_RECORDS = (
-    "price", "fundamental", "sigma", "equity", "cash", "debt", "total_assets", "slr", "slr_exposure",
+    "price", "fundamental", "sigma", "equity", "cash", "debt", "total_assets", "marked_equity", "marked_assets",
+    "slr", "slr_exposure",
     "leverage_ratio", "var", "var_after", "defaulted", "holdings", "outside_q", "outside_cash",
 )
 #: ... and those that describe what happened in the round (zero, or none, once stopped).
@@ -214,6 +215,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "cash": new_state.cash,
         "debt": new_state.debt,
         "total_assets": new_state.cash + new_positions.sum(axis=-1),
+        "marked_equity": equity,
+        "marked_assets": total_assets,
         "slr": slr,
         "slr_exposure": exposure,
         "leverage_ratio": leverage,

@@ -1,0 +1,88 @@
+"""The round-by-round story of one institution, in plain words and numbers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["explain_institution"]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def explain_institution(ds: xr.Dataset, institution: str, scenario: int | str = 0) -> list[str]:
+    """Lines telling what happened to ``institution`` in each round that touched it.
+
+    Examples
+    --------
+    >>> from firesale import load_preset, simulate
+    >>> p = load_preset("dealer_prime")
+    >>> print(explain_institution(simulate(p.system, p.scenario), "dealer_prime")[1])
+    Round 0: marked to market -6.0 → assets 494.0, Tier 1 19.0. SLR 3.85% < 5.00% → shrink to 380.0 → sell 114.0: treasuries 114.0.
+    """
+    one = ds.isel(scenario=scenario) if isinstance(scenario, int) else ds.sel(scenario=scenario)
+    names = [str(n) for n in one.institution.values]
+    if institution not in names:
+        from firesale.errors import ConfigError, Problem
+
+        raise ConfigError(Problem("FS401", f"institution {institution!r}",
+                                  f"not in this system. Institutions: {', '.join(names)}"))
+    n = names.index(institution)
+    inst = one.isel(institution=n)
+    cur = ds.attrs.get("currency", "")
+    lines = [
+        f"{institution} (group {inst.group.item() or '-'}, {inst.institution_type.item()}): "
+        f"equity {float(inst.initial_equity):.1f} {cur} at t0."
+    ]
+    previous_equity = float(inst.initial_equity)
+    assets = [str(a) for a in one.asset.values]
+    for r in range(int(one.sizes["round"])):
+        row = inst.isel(round=r)
+        if not bool(one.eventful.isel(round=r)):
+            break
+        marked = float(row.marked_equity)
+        pnl = marked - previous_equity
+        parts = []
+        if abs(pnl) > 1e-9:
+            parts.append(f"marked to market {pnl:+.1f} → assets {float(row.marked_assets):.1f}, Tier 1 {marked:.1f}.")
+        if bool(row.breach.sel(channel="default")):
+            parts.append(f"Equity {marked:.1f}: in default → liquidates every tradable position.")
+        slr_trigger = float(inst.slr_trigger)
+        if math.isfinite(slr_trigger) and float(row.slr) < slr_trigger:
+            target = float(row.slr_target_exposure)
+            shrink = f" → shrink to {target:.1f}" if math.isfinite(target) else ""
+            parts.append(f"SLR {_pct(float(row.slr))} < {_pct(slr_trigger)}{shrink}")
+        limit = float(inst.var_limit)
+        if math.isfinite(limit) and float(row["var"]) > limit:
+            cut = 1 - limit / float(row["var"])
+            parts.append(f"VaR {float(row['var']):.1f} > limit {limit:.1f} → cut the trading book by {_pct(cut)}"
+                         f" (VaR after {float(row.var_after):.1f})")
+        lev_trigger = float(inst.leverage_trigger)
+        if math.isfinite(lev_trigger) and float(row.leverage_ratio) < lev_trigger:
+            parts.append(f"equity/assets {_pct(float(row.leverage_ratio))} < {_pct(lev_trigger)} → delever to "
+                         f"{_pct(float(inst.leverage_target))}")
+        sold = float(row.sold)
+        if sold > 0:
+            by_asset = ""
+            if "sales" in row:
+                pieces = [f"{a} {v:.1f}" for a, v in zip(assets, row.sales.values) if v > 1e-9]
+                by_asset = ": " + ", ".join(pieces)
+            parts.append(f"→ sell {sold:.1f}{by_asset}.")
+        if float(row.purchases) > 0:
+            parts.append(f"buys {float(row.purchases):.1f} (leverage target).")
+        execution = float(row.equity) - marked
+        if abs(execution) > 1e-6:
+            parts.append(f"Price impact on its book and sales {execution:+.2f} → equity {float(row.equity):.2f}.")
+        if parts:
+            lines.append(f"Round {r}: {' '.join(parts)}")
+        previous_equity = float(row.equity)
+    ratio = float(np.nanmin(np.where(inst.has_slr, inst.slr, inst.leverage_ratio)))
+    lines.append(
+        f"End: equity {float(inst.equity.isel(round=-1)):.2f} {cur}, lowest capital ratio {_pct(ratio)}"
+        + (", defaulted." if bool(inst.defaulted.isel(round=-1)) else ".")
+    )
+    return lines

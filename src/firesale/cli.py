@@ -1,0 +1,227 @@
+"""The ``firesale`` command line: parses options, calls one library function, prints.
+
+Errors raised on purpose (:class:`~firesale.errors.FiresaleError`) are printed without a
+traceback and exit with status 1; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from firesale.analytics.amplification import summarize
+from firesale.analytics.narrative import explain_institution
+from firesale.data.preset import DEFAULT_PRESET, list_presets, load, validate as validate_target
+from firesale.errors import ConfigError, FiresaleError, Problem
+from firesale.scenario import Scenario
+from firesale.simulation import simulate
+
+app = typer.Typer(
+    name="firesale", no_args_is_help=True, add_completion=False,
+    help="Simulate how a constrained inter-dealer market turns a liquidity shock into a systemic crisis.",
+)
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+Target = Annotated[str, typer.Argument(help="Preset name, preset .toml file, or directory of tables.")]
+ShockOpt = Annotated[
+    list[str] | None,
+    typer.Option("--shock", help="ASSET=RETURN price shock in round 0, e.g. corporates=-0.04 (repeatable; "
+                 "replaces the preset's shocks)."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Scenario override FIELD=VALUE with a dotted path, e.g. market.execution_alpha=1."),
+]
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _scenario(base: Scenario, shocks: list[str] | None, exempt: bool, sets: list[str] | None) -> Scenario:
+    changes: dict[str, Any] = {}
+    if shocks:
+        parsed = []
+        for item in shocks:
+            asset, sep, value = item.partition("=")
+            try:
+                price = float(value)
+            except ValueError:
+                price = None
+            if not sep or price is None:
+                raise ConfigError(Problem("FS501", f"--shock {item}", "write ASSET=RETURN, e.g. corporates=-0.04"))
+            parsed.append({"asset": asset.strip(), "price": price})
+        changes["shocks"] = parsed
+    if exempt:
+        changes["policy.slr_exemption"] = True
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(Problem("FS502", f"--set {item}", "write FIELD=VALUE, e.g. max_rounds=10"))
+        changes[key.strip().removeprefix("scenario.")] = _parse_value(value.strip())
+    return base.updated(**changes) if changes else base
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    cur = summary["currency"]
+    head = Table(title=f"{summary['system']} — {summary['scenario']}", show_header=False)
+    head.add_column(style="bold")
+    head.add_column(justify="right")
+    head.add_row("initial loss (shock alone)", f"{_fmt(summary['initial_loss'])} {cur}")
+    head.add_row("total loss", f"{_fmt(summary['total_loss'])} {cur}")
+    head.add_row("amplification (total / initial)", _fmt(summary["amplification"], 3))
+    head.add_row("forced sales", f"{_fmt(summary['forced_sales'])} {cur}")
+    head.add_row("forced sales / initial loss", _fmt(summary["forced_sales_per_initial_loss"], 1))
+    head.add_row("rounds", str(summary["rounds"]))
+    head.add_row("institutions breaching", str(summary["breaches"]))
+    head.add_row("defaults", str(summary["defaults"]))
+    console.print(head)
+    prices = Table(title="Price change by asset")
+    prices.add_column("asset")
+    prices.add_column("change", justify="right")
+    for asset, change in summary["price_change"].items():
+        prices.add_row(asset, f"{100 * change:+.2f}%")
+    console.print(prices)
+    cascade = summary["cascade"]
+    if cascade["groups"]:
+        steps = [f"round {r}: {', '.join(g or '-' for g in groups)}" for r, groups in cascade["groups"]]
+        console.print("[bold]Cascade (groups first forced to sell):[/bold] " + " → ".join(steps))
+    insts = Table(title="Institutions")
+    for col, justify in (("name", "left"), ("group", "left"), ("first forced", "right"), ("sold", "right"),
+                         ("by asset", "left"), ("binding", "left"), ("final equity", "right"),
+                         ("min ratio", "right"), ("defaulted", "left")):
+        insts.add_column(col, justify=justify)
+    for row in summary["institutions"]:
+        insts.add_row(
+            row["name"], row["group"], "-" if row["first_forced_round"] is None else str(row["first_forced_round"]),
+            _fmt(row["sales"], 1), ", ".join(f"{a} {v:,.1f}" for a, v in row["sales_by_asset"].items()) or "-",
+            ", ".join(row["sales_by_channel"]) or "-", _fmt(row["final_equity"]),
+            "-" if row["min_capital_ratio"] is None else f"{100 * row['min_capital_ratio']:.2f}%",
+            "yes" if row["defaulted"] else "",
+        )
+    console.print(insts)
+
+
+@app.command()
+def run(
+    target: Target = DEFAULT_PRESET,
+    shock: ShockOpt = None,
+    exempt_treasuries: Annotated[bool, typer.Option("--exempt-treasuries", help="Exempt Treasuries and reserves from the SLR exposure.")] = False,
+    set_: SetOpt = None,
+    out: Annotated[str | None, typer.Option("--out", help="Write the results Dataset to this .nc file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Run a preset (or file) and print its summary."""
+    preset = load(target)
+    scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
+    if as_json:
+        ds = simulate(preset.system, scenario)
+    else:
+        with console.status(f"simulating {preset.name} ..."):
+            ds = simulate(preset.system, scenario)
+    if out:
+        from firesale.data.netcdf import save_dataset
+
+        save_dataset(ds, out)
+    summary = summarize(ds)
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    _print_summary(summary)
+    if out:
+        console.print(f"results written to {out}")
+
+
+@app.command()
+def explain(
+    target: Target,
+    institution: Annotated[str, typer.Option("--institution", "-i", help="Institution to follow.")],
+    shock: ShockOpt = None,
+    exempt_treasuries: Annotated[bool, typer.Option("--exempt-treasuries")] = False,
+    set_: SetOpt = None,
+) -> None:
+    """Tell one institution's story round by round."""
+    preset = load(target)
+    scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
+    ds = simulate(preset.system, scenario)
+    for line in explain_institution(ds, institution):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def presets() -> None:
+    """List the built-in presets."""
+    table = Table(show_header=True)
+    table.add_column("preset")
+    table.add_column("description")
+    for name, description in list_presets().items():
+        table.add_row(name + (" (default)" if name == DEFAULT_PRESET else ""), description)
+    console.print(table)
+
+
+@app.command()
+def validate(
+    target: Target,
+    schema: Annotated[bool, typer.Option("--schema", help="Print the table schemas instead.")] = False,
+) -> None:
+    """Check a preset, file or directory of tables and report every problem at once."""
+    if schema:
+        from firesale.schema import TABLES
+
+        for table, columns in TABLES.items():
+            t = Table(title=table)
+            for col in ("column", "type", "unit", "default", "role", "description"):
+                t.add_column(col)
+            for c in columns:
+                t.add_row(*(str(c[k]) for k in ("column", "type", "unit", "default", "role", "description")))
+            console.print(t)
+        return
+    problems = validate_target(target)
+    if not problems:
+        console.print(f"[green]{target}: valid[/green]")
+        return
+    err_console.print(f"[red]{target}: {len(problems)} problem(s)[/red]")
+    for p in problems:
+        err_console.print(f"  {p}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: run the app, turning FiresaleError into a message and exit status 1."""
+    try:
+        app(standalone_mode=False)
+    except FiresaleError as err:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
