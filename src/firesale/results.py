@@ -26,6 +26,8 @@ S, R, N, K, C = "scenario", "round", "institution", "asset", "channel"
 #: name → (dims, units, long name, description). "currency" is replaced by the system's.
 RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "price": ((S, R, K), "fraction of t0 price", "price", "Market price at the end of the round."),
+    "pre_trade_price": ((S, R, K), "fraction of t0 price", "pre-trade price",
+                        "Price after the round's shocks, before its trades (sales are valued at it)."),
     "fundamental": ((S, R, K), "fraction of t0 price", "fundamental price", "Price without fire-sale pressure."),
     "sigma": ((S, R, K), "1/day", "volatility", "EWMA daily volatility after the round."),
     "equity": ((S, R, N), "currency", "equity", "Equity (Tier 1) at the end of the round."),

@@ -38,7 +38,7 @@ __all__ = ["step", "LEVEL_RECORDS", "FLOW_RECORDS", "DETAIL_RECORDS"]
 DETAIL_RECORDS = ("holdings", "sales", "binding")
 #: Round records that describe a level (a frozen scenario repeats them) ...
 LEVEL_RECORDS = (
-    "price", "fundamental", "sigma", "equity", "cash", "debt", "total_assets", "marked_equity", "marked_assets",
+    "price", "pre_trade_price", "fundamental", "sigma", "equity", "cash", "debt", "total_assets", "marked_equity", "marked_assets",
     "slr", "slr_exposure",
     "leverage_ratio", "var", "var_after", "defaulted", "holdings", "outside_q", "outside_cash",
 )
@@ -166,7 +166,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     cash_after = cash - cash_used
     available = np.where(defaulted, cash_after + proceeds, np.maximum(proceeds, 0.0))
     repaid = np.minimum(debt_after_cash, available)
-    new_debt = debt_after_cash - repaid - np.minimum(proceeds, 0.0)
+    borrowed = np.maximum(-proceeds, 0.0)  # purchases are financed by new debt from outside lenders
+    new_debt = debt_after_cash - repaid + borrowed
     new_cash = cash_after + np.maximum(proceeds, 0.0) - repaid
     new_cash = np.where(defaulted, cash_after + proceeds - repaid, new_cash)
 
@@ -184,7 +185,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         sigma=new_sigma,
         defaulted=defaulted,
         outside_q=state.outside_q + units.sum(axis=1),
-        outside_cash=state.outside_cash - proceeds.sum(axis=1) + (repaid + cash_used).sum(axis=1),
+        outside_cash=state.outside_cash - proceeds.sum(axis=1) + (repaid + cash_used - borrowed).sum(axis=1),
         active=state.active,
     )
 
@@ -215,6 +216,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "cash": new_state.cash,
         "debt": new_state.debt,
         "total_assets": new_state.cash + new_positions.sum(axis=-1),
+        "pre_trade_price": price,
         "marked_equity": equity,
         "marked_assets": total_assets,
         "slr": slr,

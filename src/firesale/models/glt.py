@@ -1,0 +1,89 @@
+"""Greenwood, Landier & Thesmar (2015), "Vulnerable banks", J. Financial Economics 115(3).
+
+N banks, K assets. ``A = diag(a)`` total assets, ``M`` (N×K) portfolio weights (rows sum
+to 1), ``B = diag(b)`` leverage as debt/equity, ``L = diag(ℓ)`` price impact per unit of
+value sold, ``F`` the asset shock. One round: each bank loses ``a_n m_n'F``, sells
+``b_n`` times that pro rata to its weights to return to its leverage, prices move by
+``L M'BAMF`` and every bank loses on its holdings:
+
+.. math::
+
+    AV = \\frac{1' A M L M' B A M F}{E}, \\qquad
+    S_n = \\frac{1' A M L\\, m_n\\, a_n b_n (m_n' F)}{E}, \\qquad
+    IV_n = \\frac{e_n' A M L M' B A M F}{E_n}
+
+(GLT 2015, eqs. for aggregate vulnerability, systemicness and indirect vulnerability;
+Σ_n S_n = AV). These are first order: sales pro rata to pre-shock weights and losses on
+pre-shock holdings. Here ``F`` is a *fall*: ``F_k = 0.01`` is a 1% price drop, so the
+results are shares of equity lost (positive).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["aggregate_vulnerability", "systemicness", "indirect_vulnerability"]
+
+
+def _check(assets, weights, leverage, impact, fall):
+    a = np.asarray(assets, dtype=float)
+    m = np.asarray(weights, dtype=float)
+    b = np.asarray(leverage, dtype=float)
+    ell = np.asarray(impact, dtype=float)
+    f = np.asarray(fall, dtype=float)
+    if m.shape != (a.size, ell.size) or b.shape != a.shape or f.shape != ell.shape:
+        raise ValueError(
+            f"shapes disagree: assets {a.shape}, weights {m.shape}, leverage {b.shape}, impact {ell.shape}, "
+            f"fall {f.shape}; weights must be (N, K)"
+        )
+    return a, m, b, ell, f
+
+
+def _fire_sale_returns(a, m, b, ell, f):
+    """Price fall per asset, :math:`L M' B A M F`, shape (K,)."""
+    sales = m.T @ (b * a * (m @ f))
+    return ell * sales
+
+
+def aggregate_vulnerability(assets, weights, leverage, impact, fall) -> float:
+    """AV: system equity lost to fire sales after the shock, as a share of system equity.
+
+    Parameters
+    ----------
+    assets : array_like, shape (N,)
+        Total assets ``a`` (currency).
+    weights : array_like, shape (N, K)
+        Portfolio weights ``M``, rows sum to 1.
+    leverage : array_like, shape (N,)
+        Debt / equity ``b``.
+    impact : array_like, shape (K,)
+        ``ℓ``: price fall per unit of value sold (1/currency).
+    fall : array_like, shape (K,)
+        ``F``: price fall of each asset (0.01 = 1%).
+
+    Examples
+    --------
+    One bank, one asset: a = 100, b = 9 (equity 10), ℓ = 0.001, F = 1%:
+    sales 9, price fall 0.9%, loss 0.9 = 9% of equity.
+
+    >>> round(aggregate_vulnerability([100.0], [[1.0]], [9.0], [0.001], [0.01]), 12)
+    0.09
+    """
+    a, m, b, ell, f = _check(assets, weights, leverage, impact, fall)
+    equity = (a / (1.0 + b)).sum()
+    return float(a @ (m @ _fire_sale_returns(a, m, b, ell, f)) / equity)
+
+
+def systemicness(assets, weights, leverage, impact, fall) -> np.ndarray:
+    """S_n: the part of AV caused by bank n's sales, shape (N,); sums to AV."""
+    a, m, b, ell, f = _check(assets, weights, leverage, impact, fall)
+    equity = (a / (1.0 + b)).sum()
+    exposure = a @ m * ell  # 1'AML, shape (K,)
+    return (m @ exposure) * a * b * (m @ f) / equity
+
+
+def indirect_vulnerability(assets, weights, leverage, impact, fall) -> np.ndarray:
+    """IV_n: bank n's loss from everyone's fire sales, as a share of its own equity, shape (N,)."""
+    a, m, b, ell, f = _check(assets, weights, leverage, impact, fall)
+    own_equity = a / (1.0 + b)
+    return a * (m @ _fire_sale_returns(a, m, b, ell, f)) / own_equity

@@ -1,0 +1,122 @@
+"""Hypothesis strategies drawing small *valid* systems and scenarios.
+
+``systems()`` draws institutions with SLR, leverage and VaR constraints, every
+liquidation policy and impact law, overlapping holdings and a valid correlation matrix;
+``scenarios(system)`` draws price and volatility shocks and market parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from hypothesis import strategies as st
+except ImportError as err:  # pragma: no cover
+    raise ImportError('firesale.testing.strategies needs hypothesis: pip install "firesale[test]"') from err
+
+from firesale.scenario import Scenario
+from firesale.system import ASSET_CLASSES, System
+
+__all__ = ["systems", "scenarios", "system_and_scenarios"]
+
+_LAWS = ("linear", "exponential", "sqrt")
+_POLICIES = ("pecking_order", "pro_rata", "initial_weights")
+
+
+@st.composite
+def systems(draw, max_institutions: int = 6, max_assets: int = 4) -> System:
+    """A valid System of 1..max_institutions institutions and 1..max_assets assets."""
+    n = draw(st.integers(1, max_institutions))
+    k = draw(st.integers(1, max_assets))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    assets = []
+    for j in range(k):
+        law = _LAWS[rng.integers(3)]
+        asset = {
+            "name": f"asset_{j}",
+            "class": ASSET_CLASSES[rng.integers(1, len(ASSET_CLASSES) - 1)] if j else "treasury",
+            "sigma0": float(rng.uniform(0.002, 0.03)),
+            "adv": float(rng.uniform(5, 50)),
+            "impact": law,
+            "depth": float(rng.uniform(100, 5000)),
+            "impact_floor": float(rng.uniform(0, 0.5)),
+            "impact_kappa": float(rng.uniform(0.5, 2.0)),
+        }
+        assets.append(asset)
+    if k > 1 and rng.random() < 0.5:
+        assets[-1]["class"] = "other"  # an illiquid book
+    rho = float(rng.uniform(0.0, 0.6)) if k > 1 else 0.0
+    corr = np.full((k, k), rho) + (1 - rho) * np.eye(k)
+    sigma0 = np.array([a["sigma0"] for a in assets])
+    tradable = np.array([a["class"] != "other" for a in assets])
+    holdings = []
+    institutions = []
+    for i in range(n):
+        q = rng.uniform(0, 100, size=k) * (rng.random(k) < 0.8)
+        q[rng.integers(k)] += 10.0
+        trading = rng.uniform(0.3, 1.0, size=k)
+        cash = float(rng.uniform(0, 20))
+        total = cash + q.sum()
+        equity_ratio = float(rng.uniform(0.03, 0.12))
+        inst = {
+            "name": f"inst_{i}",
+            "group": "ABCD"[i % 4],
+            "cash": cash,
+            "liabilities": total * (1 - equity_ratio),
+            "liquidation": _POLICIES[rng.integers(3)],
+            "repay_with_cash": bool(rng.random() < 0.3),
+        }
+        if rng.random() < 0.7:
+            trigger = float(rng.uniform(0.02, equity_ratio))
+            inst.update(slr_trigger=trigger, slr_target=trigger + float(rng.uniform(0, 0.01)))
+            if rng.random() < 0.3:
+                inst["slr_minimum"] = trigger * 0.6
+        if rng.random() < 0.5:
+            trigger = float(rng.uniform(0.02, equity_ratio))
+            inst.update(leverage_trigger=trigger, leverage_target=trigger + float(rng.uniform(0, 0.01)))
+            if rng.random() < 0.3:
+                inst.update(leverage_targeting="two_sided", leverage_target=equity_ratio,
+                            leverage_trigger=min(trigger, equity_ratio))
+        book = q * trading * tradable * sigma0
+        var0 = 2.3263478740408408 * float(np.sqrt(book @ corr @ book))
+        if rng.random() < 0.4 and var0 > 0:
+            inst["var_limit"] = var0 * float(rng.uniform(1.01, 1.5))  # at rest at t0
+        institutions.append(inst)
+        for j in range(k):
+            if q[j] > 0:
+                holdings.append({"institution": f"inst_{i}", "asset": f"asset_{j}", "quantity": float(q[j]),
+                                 "trading_fraction": float(trading[j])})
+    correlations = []
+    if k > 1:
+        correlations = [{"asset_a": f"asset_{a}", "asset_b": f"asset_{b}", "correlation": rho}
+                        for a in range(k) for b in range(a + 1, k)]
+    return System.from_records(institutions, assets, holdings, correlations, name="random", currency="bn")
+
+
+@st.composite
+def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
+    """``count`` scenarios with random shocks (price falls up to 15%, volatility up to 3x)."""
+    out = []
+    for s in range(count):
+        shocks = []
+        for name in system.asset_names:
+            if draw(st.booleans()):
+                shocks.append({"asset": name, "price": draw(st.floats(-0.15, 0.02)),
+                               "round": draw(st.integers(0, 2))})
+            if draw(st.integers(0, 4)) == 0:
+                shocks.append({"asset": name, "volatility": draw(st.floats(1.0, 3.0))})
+        out.append(Scenario.model_validate({
+            "name": f"scenario_{s}",
+            "shocks": shocks,
+            "max_rounds": draw(st.integers(1, 15)),
+            "market": {"execution_alpha": draw(st.floats(0.0, 1.0)), "mean_reversion": draw(st.floats(0.0, 0.3))},
+        }))
+    return out
+
+
+@st.composite
+def system_and_scenarios(draw, count: int = 3, max_institutions: int = 6, max_assets: int = 4):
+    """A system with ``count`` scenarios on it."""
+    system = draw(systems(max_institutions=max_institutions, max_assets=max_assets))
+    return system, draw(scenarios(system, count=count))
