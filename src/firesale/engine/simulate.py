@@ -50,7 +50,8 @@ def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
     .. math:: L_0 = \\sum_{i,k} q_{ik}\\, p_{0,k} \\Bigl(1 - \\prod_t (1 + F_{tk})\\Bigr)
     """
     growth = np.prod(1.0 + scen.price_shock, axis=1)
-    return (inputs.holdings * inputs.p0).sum(axis=0) @ (1.0 - growth).T
+    book = (inputs.holdings * inputs.p0).sum(axis=0)
+    return (book * (1.0 - growth)).sum(axis=-1)  # a row-wise sum: the same in a batch as alone
 
 
 def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -> Trajectory:

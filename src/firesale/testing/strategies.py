@@ -109,7 +109,7 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
         out.append(Scenario.model_validate({
             "name": f"scenario_{s}",
             "shocks": shocks,
-            "max_rounds": draw(st.integers(1, 15)),
+            "max_rounds": draw(st.integers(1 + max((sh.get("round", 0) for sh in shocks), default=0), 15)),
             "market": {"execution_alpha": draw(st.floats(0.0, 1.0)), "mean_reversion": draw(st.floats(0.0, 0.3))},
         }))
     return out
