@@ -42,10 +42,12 @@ def ewma_volatility(sigma: np.ndarray, previous: np.ndarray, current: np.ndarray
 
     Examples
     --------
+    σ = 1%, a 5% log fall: σ² = 0.94·0.0001 + 0.06·0.0025 = 0.000244 → σ = 1.562%.
+
     >>> import numpy as np
     >>> round(float(ewma_volatility(np.array([[0.01]]), np.array([[1.0]]), np.array([[np.exp(-0.05)]]),
     ...                             np.array([[0.94]]))[0, 0]), 6)
-    0.01378
+    0.01562
     """
     log_return = np.log(np.maximum(current, _TINY) / np.maximum(previous, _TINY))
     return np.sqrt(decay * sigma**2 + (1.0 - decay) * log_return**2)

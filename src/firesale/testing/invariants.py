@@ -184,11 +184,11 @@ def check_channel(channel: str, system: System, scenarios: Sequence[Scenario]) -
 def parametrize_with_checks(channels: Sequence[str] = CHANNELS):
     """pytest decorator running every check on every channel: ``test(channel, check)``.
 
-    Examples
-    --------
-    >>> @parametrize_with_checks()                       # doctest: +SKIP
-    ... def test_channel(channel, check, system, scenarios):
-    ...     check(system, [s.updated(**{f"channels.{c}": c == channel for c in CHANNELS}) for s in scenarios])
+    Use it as in ``tests/properties/test_invariants.py``::
+
+        @parametrize_with_checks()
+        def test_channel(channel, check):
+            check(system, [s.updated(**{f"channels.{c}": c == channel for c in CHANNELS}) for s in scenarios])
     """
     import pytest
 

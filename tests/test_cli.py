@@ -1,0 +1,113 @@
+"""Every command through typer's CliRunner."""
+
+import json
+
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+from firesale.cli import app, main
+
+runner = CliRunner()
+
+
+def _json(args):
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_run_json_has_the_documented_keys():
+    out = _json(["run", "dealer_prime"])
+    for key in ("initial_loss", "total_loss", "amplification", "forced_sales", "rounds", "defaults", "institutions"):
+        assert key in out
+    inst = out["institutions"][0]
+    for key in ("name", "group", "first_forced_round", "sales", "sales_by_asset", "final_equity", "min_capital_ratio"):
+        assert key in inst
+    assert out["forced_sales"] == pytest.approx(114.0, abs=1e-9)
+    assert inst["sales_by_asset"] == {"treasuries": pytest.approx(114.0, abs=1e-9)}
+    assert inst["first_forced_round"] == 0
+    assert round(100 * inst["min_capital_ratio"], 2) == 3.85
+
+
+def test_exempt_treasuries_flag_stops_the_sale():
+    out = _json(["run", "dealer_prime", "--exempt-treasuries"])
+    assert out["forced_sales"] == 0.0
+    assert out["institutions"][0]["first_forced_round"] is None
+
+
+def test_shock_option_replaces_the_preset_shock():
+    out = _json(["run", "dealer_prime", "--shock", "corporates=-0.02"])
+    # loss 3 → Tier 1 22, assets 497; X* = 22/0.05 = 440 → sell 57
+    assert out["initial_loss"] == pytest.approx(3.0, abs=1e-9)
+    assert out["forced_sales"] == pytest.approx(57.0, abs=1e-9)
+
+
+def test_set_override_is_validated():
+    result = runner.invoke(app, ["run", "dealer_prime", "--set", "market.execution_alpah=1", "--json"])
+    assert result.exit_code != 0
+    assert "execution_alpah" in str(result.exception) or "execution_alpah" in result.output
+
+
+def test_run_writes_netcdf(tmp_path):
+    path = tmp_path / "run.nc"
+    result = runner.invoke(app, ["run", "var_desk", "--out", str(path)])
+    assert result.exit_code == 0, result.output
+    ds = xr.open_dataset(path, engine="scipy")
+    assert set(ds.dims) >= {"scenario", "round", "institution", "asset", "channel"}
+    assert float(ds.sold.sum()) == pytest.approx(25.0, abs=1e-5)
+    assert ds.equity.attrs["units"] == "USD m"
+    ds.close()
+
+
+def test_readable_summary():
+    result = runner.invoke(app, ["run", "dealer_prime"])
+    assert result.exit_code == 0
+    assert "amplification" in result.output and "114.00" in result.output
+
+
+def test_explain_tells_the_story():
+    result = runner.invoke(app, ["explain", "dealer_prime", "--institution", "dealer_prime"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "SLR 3.85% < 5.00% → shrink to 380.0 → sell 114.0: treasuries 114.0" in text
+
+
+def test_explain_unknown_institution_lists_names():
+    result = runner.invoke(app, ["explain", "dealer_prime", "--institution", "nobody"])
+    assert result.exit_code != 0
+    assert "dealer_prime" in str(result.exception)
+
+
+def test_presets_lists_each_with_a_line():
+    result = runner.invoke(app, ["presets"])
+    assert result.exit_code == 0
+    for name in ("dealer_prime", "var_desk"):
+        assert name in result.output
+
+
+def test_validate_good_and_schema():
+    assert runner.invoke(app, ["validate", "dealer_prime"]).exit_code == 0
+    result = runner.invoke(app, ["validate", "x", "--schema"])
+    assert result.exit_code == 0 and "slr_target" in result.output
+
+
+def test_validate_reports_every_problem(tmp_path):
+    (tmp_path / "institutions.csv").write_text("name,liabilities,slr_target,slr_trigger\nd1,90,5,0.04\nd1,nan,0.05,0.05\n")
+    (tmp_path / "assets.csv").write_text("name,class,sigma0\nbonds,corporate_ig,0.01\n")
+    (tmp_path / "holdings.csv").write_text("institution,asset,quantity\nd1,bonds,-3\nd1,gold,4\n")
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    text = result.output
+    for needle in ("institutions.csv row 1", "slr_target", "0.05", "row 2", "duplicate", "holdings.csv row 1",
+                   "negative", "holdings.csv row 2", "gold"):
+        assert needle in text, needle
+
+
+def test_main_prints_errors_without_traceback(monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["firesale", "run", "dealer_prme"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "Did you mean 'dealer_prime'" in err and "Traceback" not in err

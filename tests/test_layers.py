@@ -1,0 +1,47 @@
+"""Layering rules of STYLE.md: the core loads no heavy or file libraries; the engine,
+channels and models are pure numpy; no per-institution Python loop in the engine."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import firesale
+
+SRC = pathlib.Path(firesale.__file__).parent
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_import_firesale_leaves_optional_backends_unloaded():
+    loaded = _loaded_after("import firesale")
+    for heavy in ("duckdb", "plotly", "streamlit", "dask", "distributed"):
+        assert heavy not in loaded, heavy
+
+
+def test_engine_channels_models_import_numpy_scipy_only():
+    allowed = {"numpy", "scipy", "pydantic", "firesale", "__future__", "dataclasses", "collections", "typing", "math"}
+    for package in ("engine", "channels", "models"):
+        for path in (SRC / package).glob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                for name in names:
+                    assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_no_loop_over_institutions_in_engine_or_channels():
+    for package in ("engine", "channels"):
+        for path in (SRC / package).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.For):
+                    text = ast.unparse(node.iter)
+                    assert "institution" not in text and "range(n" not in text, f"{path.name}: for ... in {text}"
