@@ -6,6 +6,8 @@ validated (unknown keys are errors, so typos fail) and documented with its unit.
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -13,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from firesale.channels.balance_sheet import BalanceSheetSwitches
 from firesale.channels.impact import MarketParams
 from firesale.channels.volatility import VolatilityParams
-from firesale.errors import ConfigError, Problem
+from firesale.errors import ConfigError, Problem, explain
 
 __all__ = ["Shock", "Policy", "Scenario", "parse_scenario"]
 
@@ -41,13 +43,17 @@ class Shock(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> Shock:
         if (self.asset is None) == (self.institution is None):
-            raise ValueError("a shock names exactly one of 'asset' or 'institution'")
+            raise ValueError("a shock names exactly one of 'asset' or 'institution': set one of them, not both")
         if self.asset is not None and self.price is None and self.volatility is None:
-            raise ValueError(f"the shock to asset {self.asset!r} sets neither 'price' nor 'volatility'")
+            raise ValueError(
+                f"the shock to asset {self.asset!r} sets neither 'price' nor 'volatility': set price "
+                "(a return, e.g. -0.04) or volatility (a multiplier, e.g. 2)"
+            )
         if self.institution is not None and not self.default:
-            raise ValueError(f"the shock to institution {self.institution!r} must set default = true")
+            raise ValueError(f"the shock to institution {self.institution!r} must set default = true: add it")
         if self.institution is not None and (self.price is not None or self.volatility is not None):
-            raise ValueError("an institution shock takes no 'price' or 'volatility'")
+            raise ValueError("an institution shock takes no 'price' or 'volatility': remove them "
+                             "(shock the asset in a separate entry)")
         return self
 
 
@@ -82,19 +88,54 @@ class Scenario(BaseModel):
 
     def updated(self, **changes: Any) -> Scenario:
         """A copy with fields changed; dotted names reach nested fields
-        (``updated(**{"market.execution_alpha": 1.0})``). Validated like the original."""
+        (``updated(**{"market.execution_alpha": 1.0})``). Validated like the original.
+
+        Raises
+        ------
+        ConfigError
+            A name that is not a field (with its dotted path), or a value out of range.
+        """
         data = self.model_dump()
         for key, value in changes.items():
             target = data
             *parents, leaf = key.split(".")
-            for part in parents:
-                target = target.setdefault(part, {})
+            for depth, part in enumerate(parents):
+                nxt = target.get(part, {}) if isinstance(target, dict) else None
+                if not isinstance(nxt, dict):
+                    path = ".".join(parents[: depth + 1])
+                    raise ConfigError(Problem(
+                        "FS201", f"override, field scenario.{key}",
+                        f"scenario.{path} is not a section with fields, so {key!r} names nothing: "
+                        "check the dotted name",
+                    ))
+                target[part] = nxt
+                target = nxt
             target[leaf] = value
         return parse_scenario(data, source="override")
 
 
-def parse_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
-    """Validate a scenario mapping, reporting every problem with its dotted field path.
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model that holds the field at ``loc`` (for spelling hints)."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return []
+        model = field.annotation
+        for arg in typing.get_args(model) or ():
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                model = arg
+                break
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+    """Validate a scenario mapping, reporting every problem with its dotted field path
+    (``scenario.market.execution_alpha``).
 
     Raises
     ------
@@ -106,10 +147,6 @@ def parse_scenario(data: dict[str, Any], source: str = "scenario") -> Scenario:
         problems = []
         for e in err.errors():
             field = ".".join(str(x) for x in e["loc"])
-            msg = str(e["msg"]).removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                msg = "is not a known field: check its spelling"
-            elif e["type"] != "missing":
-                msg = f"got {e.get('input')!r}: {msg}"
-            problems.append(Problem("FS201", f"{source}, field scenario.{field}" if field else source, msg))
+            where = f"{source}, field scenario.{field}" if field else f"{source}, section scenario"
+            problems.append(Problem("FS201", where, explain(e, _fields_at(tuple(e["loc"])))))
         raise ConfigError(problems) from None

@@ -14,7 +14,7 @@ from pydantic_core import PydanticUndefined
 
 from firesale.system import Asset, Institution
 
-__all__ = ["TABLES", "table_schema", "required_columns"]
+__all__ = ["TABLES", "table_schema", "required_columns", "known_columns"]
 
 _HOLDINGS = [
     {"column": "institution", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
@@ -69,3 +69,8 @@ def table_schema(table: str) -> list[dict[str, Any]]:
 def required_columns(table: str) -> list[str]:
     """Columns a table must have."""
     return [c["column"] for c in TABLES[table] if c["role"] == "Input (required)"]
+
+
+def known_columns(table: str) -> list[str]:
+    """Every column a table may have (``currency`` aside, which any table may carry)."""
+    return [c["column"] for c in TABLES[table]]

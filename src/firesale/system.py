@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from firesale.errors import DataError, Problem
+from firesale.errors import DataError, FieldError, Problem, did_you_mean, explain
 
 __all__ = [
     "Institution",
@@ -136,19 +136,25 @@ class Institution(_Row):
         for ratio in ("slr", "leverage"):
             minimum, trigger, target = (getattr(self, f"{ratio}_{lvl}") for lvl in ("minimum", "trigger", "target"))
             if target is not None and trigger is None:
-                raise ValueError(f"{ratio}_target is set but {ratio}_trigger is empty: set both")
-            if trigger is not None and target is not None and target < trigger:
-                raise ValueError(
-                    f"{ratio}_target = {target} is below {ratio}_trigger = {trigger}: "
-                    "the target must be at least the trigger"
+                raise FieldError(
+                    f"{ratio}_target",
+                    f"{ratio}_target = {target:g} is set but {ratio}_trigger is empty: set {ratio}_trigger too "
+                    f"(or set only {ratio}_trigger, which is then also the target)",
                 )
             if minimum is not None:
                 for level, value in (("trigger", trigger), ("target", target)):
                     if value is not None and value < minimum:
-                        raise ValueError(
-                            f"{ratio}_{level} = {value} is below {ratio}_minimum = {minimum}: "
-                            f"raise {ratio}_{level} or lower the minimum"
+                        raise FieldError(
+                            f"{ratio}_{level}",
+                            f"{ratio}_{level} = {value:g} is below {ratio}_minimum = {minimum:g}: "
+                            f"raise {ratio}_{level} or lower {ratio}_minimum",
                         )
+            if trigger is not None and target is not None and target < trigger:
+                raise FieldError(
+                    f"{ratio}_target",
+                    f"{ratio}_target = {target:g} is below {ratio}_trigger = {trigger:g}: "
+                    f"raise {ratio}_target to at least {ratio}_trigger",
+                )
         return self
 
     def level(self, ratio: str, which: str) -> float:
@@ -212,7 +218,8 @@ class Asset(_Row):
     @model_validator(mode="after")
     def _sqrt_needs_volume(self) -> Asset:
         if self.impact == "sqrt" and self.adv <= 0:
-            raise ValueError("impact = 'sqrt' needs adv > 0 (the square-root law divides by volume)")
+            raise FieldError("adv", f"impact = 'sqrt' needs adv > 0, got adv = {self.adv:g} (the square-root "
+                             "law divides by volume): fill in the average daily volume")
         return self
 
     @property
@@ -228,11 +235,16 @@ class Asset(_Row):
         return self.liquidity_rank if self.liquidity_rank is not None else ASSET_CLASSES.index(self.asset_class)
 
 
+def _known_fields(model: type[_Row]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
 def _row_problems(
     model: type[_Row], rows: Sequence[Mapping[str, Any]], source: str, code: str
 ) -> tuple[list[Any], list[Problem]]:
     parsed: list[Any] = []
     problems: list[Problem] = []
+    known = _known_fields(model)
     for i, row in enumerate(rows):
         label = f"{source} row {i + 1}"
         if row.get("name"):
@@ -242,26 +254,39 @@ def _row_problems(
             parsed.append(model.model_validate(clean))
         except ValidationError as err:
             for e in err.errors():
-                field = ".".join(str(x) for x in e["loc"]) or "row"
-                problems.append(Problem(code, f"{label}, field {field}", _explain(e)))
+                field = ".".join(str(x) for x in e["loc"])
+                cause = (e.get("ctx") or {}).get("error")
+                if isinstance(cause, FieldError):
+                    field = cause.field
+                where = f"{label}, field {field}" if field else label
+                problems.append(Problem(code, where, explain(e, known)))
     return parsed, problems
 
 
-def _explain(error: Mapping[str, Any]) -> str:
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "missing":
-        return "is missing: add this column or field"
-    if error["type"] == "extra_forbidden":
-        return "is not a known field: check its spelling (see `firesale validate --schema`)"
-    value = error.get("input")
-    text = f"got {value!r}: {msg}"
-    if error["type"] == "finite_number":
-        text = f"got {value!r}: NaN or infinite values are not allowed; fill in a number"
-    elif error["type"] in ("less_than_equal", "less_than") and isinstance(value, (int, float)) and value > 1:
-        ctx = error.get("ctx", {})
-        if ctx.get("le") == 1.0:
-            text += f". Ratios are fractions: write {value / 100:g}"
-    return text
+def _split_rows(
+    rows: Any, source: str, currency: str
+) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Rows as plain dicts, each without its ``currency`` cell, which must agree with the
+    system currency ("mismatched units" otherwise)."""
+    problems: list[Problem] = []
+    if isinstance(rows, Mapping) or isinstance(rows, (str, bytes)):
+        return [], [Problem("FS107", source, f"got {type(rows).__name__}, not a list of rows: "
+                            "give one mapping per row (in TOML, an array of tables [[...]])")]
+    out: list[dict[str, Any]] = []
+    for r, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            problems.append(Problem("FS107", f"{source} row {r + 1}",
+                                    f"got {row!r}, not a row of named fields: give a mapping of column to value"))
+            out.append({})
+            continue
+        row = {str(k): v for k, v in row.items()}
+        unit = row.pop("currency", None)
+        if unit is not None and str(unit).strip() != currency:
+            problems.append(Problem("FS122", f"{source} row {r + 1}, field currency",
+                                    f"mismatched units: {unit!r} but the system's amounts are in {currency!r}; "
+                                    "convert the amounts or fix the currency"))
+        out.append(row)
+    return out, problems
 
 
 class System:
@@ -329,6 +354,8 @@ class System:
             One mapping per row; columns as in :func:`firesale.schema.table_schema`.
             Holdings rows: ``institution``, ``asset``, ``quantity`` and optionally
             ``trading_fraction``. Correlation rows: ``asset_a``, ``asset_b``, ``correlation``.
+            A value ``None`` is "not set" (the default applies). Any row may carry a
+            ``currency``, which must equal ``currency`` ("mismatched units" otherwise).
         sources : mapping, optional
             Label of each table in messages (file name), e.g. ``{"holdings": "holdings.csv"}``.
 
@@ -340,41 +367,43 @@ class System:
         src = {t: t for t in ("institutions", "assets", "holdings", "correlations")}
         src.update(sources or {})
         problems: list[Problem] = []
+        institutions, p = _split_rows(institutions, src["institutions"], currency)
+        problems += p
+        assets, p = _split_rows(assets, src["assets"], currency)
+        problems += p
+        holdings, p = _split_rows(holdings, src["holdings"], currency)
+        problems += p
+        correlations, p = _split_rows(correlations, src["correlations"], currency)
+        problems += p
         insts, p = _row_problems(Institution, institutions, src["institutions"], "FS101")
         problems += p
+        sound = not p
         asts, p = _row_problems(Asset, assets, src["assets"], "FS102")
         problems += p
         if not institutions:
-            problems.append(Problem("FS100", src["institutions"], "the system has no institutions: add at least one row"))
+            problems.append(Problem("FS100", src["institutions"],
+                                    "the system has no institutions: add at least one row"))
         if not assets:
             problems.append(Problem("FS100", src["assets"], "the system has no assets: add at least one row"))
-        problems += _duplicates([r.get("name") for r in institutions], src["institutions"], "institution")
-        problems += _duplicates([r.get("name") for r in assets], src["assets"], "asset")
+        p = _duplicates([r.get("name") for r in institutions], src["institutions"], "institution")
+        p += _duplicates([r.get("name") for r in assets], src["assets"], "asset")
+        problems += p
+        sound = sound and not p
         inst_index = {str(r.get("name")): i for i, r in enumerate(institutions)}
         asset_index = {str(r.get("name")): k for k, r in enumerate(assets)}
         q, trading, p = _holdings(holdings, inst_index, asset_index, src["holdings"])
         problems += p
+        sound = sound and not p
         corr, p = _correlations(correlations, asset_index, src["correlations"])
         problems += p
+        if sound and institutions and len(insts) == len(institutions):
+            # Solvency needs every institution and holding; checked with the other problems
+            # when those are sound, so that validate() reports it at once.
+            cash = np.array([i.cash for i in insts], dtype=float)
+            problems += _insolvent(insts, cash, q, src["institutions"])
         if problems:
             raise DataError(problems)
-        system = cls(name, insts, asts, q, trading, corr, currency=currency, description=description)
-        system._check_solvent_at_start(src["institutions"])
-        return system
-
-    def _check_solvent_at_start(self, source: str) -> None:
-        equity = self.equity0
-        bad = [
-            Problem(
-                "FS105", f"{source} ({inst.name})",
-                f"equity at t0 is {equity[i]:.6g} (assets {self.total_assets0[i]:.6g} - liabilities "
-                f"{inst.liabilities:.6g}); an institution must start solvent: lower its liabilities",
-            )
-            for i, inst in enumerate(self.institutions)
-            if equity[i] <= 0
-        ]
-        if bad:
-            raise DataError(bad)
+        return cls(name, insts, asts, q, trading, corr, currency=currency, description=description)
 
     # ------------------------------------------------------------------ views
     @property
@@ -424,16 +453,30 @@ class System:
         )
 
 
+def _insolvent(insts: Sequence[Institution], cash: np.ndarray, holdings: np.ndarray, source: str) -> list[Problem]:
+    out = []
+    for i, inst in enumerate(insts):
+        held = float(holdings[i].sum())
+        equity = cash[i] + held - inst.liabilities
+        if equity <= 0:
+            out.append(Problem(
+                "FS105", f"{source} row {i + 1} ({inst.name}), field liabilities",
+                f"insolvent at t0: equity is {equity:.6g} (cash {cash[i]:.6g} + holdings {held:.6g} - liabilities "
+                f"{inst.liabilities:.6g}); an institution must start with positive equity: "
+                "lower its liabilities or raise its cash or holdings",
+            ))
+    return out
+
+
 def _index(names: list[str], name: str, what: str) -> int:
     try:
         return names.index(name)
     except ValueError:
-        import difflib
-
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         shown = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
-        raise DataError(Problem("FS110", f"{what} {name!r}", f"unknown {what}.{hint} Known: {shown}")) from None
+        raise DataError(Problem(
+            "FS110", f"{what} {name!r}",
+            f"unknown {what}.{did_you_mean(name, names)} Known {what}s: {shown}. Use one of these names",
+        )) from None
 
 
 def _duplicates(names: list[Any], source: str, what: str) -> list[Problem]:
@@ -442,15 +485,19 @@ def _duplicates(names: list[Any], source: str, what: str) -> list[Problem]:
     for i, n in enumerate(names):
         if n is None:
             continue
-        if n in seen:
-            out.append(Problem("FS103", f"{source} row {i + 1}, field name",
-                               f"duplicate {what} name {n!r} (first at row {seen[n] + 1}): names must be unique"))
+        key = str(n)
+        if key in seen:
+            out.append(Problem("FS103", f"{source} row {i + 1} ({n}), field name",
+                               f"duplicate {what} name {n!r} (first at row {seen[key] + 1}): names must be unique; "
+                               "rename or remove one of the rows"))
         else:
-            seen[n] = i
+            seen[key] = i
     return out
 
 
 def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -458,51 +505,89 @@ def _number(value: Any) -> float | None:
     return out
 
 
+def _bad_number(value: Any, what: str) -> str:
+    """Message for a cell that is not a finite number."""
+    number = _number(value)
+    if number is not None and math.isnan(number):
+        return (f"got {value!r}: NaN is not a value; fill in {what} "
+                "(an empty cell in an optional column means 'not set' and takes the default)")
+    if number is not None:
+        return f"got {value!r}: infinite values are not allowed here; fill in {what}"
+    return f"got {value!r}: is not a number; fill in {what}"
+
+
+_HOLDING_COLUMNS = ("institution", "asset", "quantity", "trading_fraction")
+_CORRELATION_COLUMNS = ("asset_a", "asset_b", "correlation")
+
+
+def _unknown_columns(row: Mapping[str, Any], label: str, known: Sequence[str], what: str) -> list[Problem]:
+    return [
+        Problem("FS104" if what == "holdings" else "FS106", f"{label}, field {extra}",
+                f"is not a known {what} column.{did_you_mean(extra, known)} Known: {', '.join(known)}; "
+                "rename or remove it")
+        for extra in sorted(set(row) - set(known))
+    ]
+
+
 def _holdings(
     rows: Sequence[Mapping[str, Any]], inst_index: Mapping[str, int], asset_index: Mapping[str, int], source: str
 ) -> tuple[np.ndarray, np.ndarray, list[Problem]]:
-    q = np.zeros((len(inst_index), len(asset_index)))
+    # Positions are those of the rows: with duplicate names (reported elsewhere) the
+    # name indexes are shorter than the tables.
+    q = np.zeros((max(inst_index.values(), default=-1) + 1, max(asset_index.values(), default=-1) + 1))
     trading = np.ones_like(q)
     problems: list[Problem] = []
     seen: dict[tuple[int, int], int] = {}
-    allowed = {"institution", "asset", "quantity", "trading_fraction"}
     for r, row in enumerate(rows):
         label = f"{source} row {r + 1}"
-        for extra in sorted(set(row) - allowed):
-            problems.append(Problem("FS104", f"{label}, field {extra}",
-                                    f"is not a known holdings column (known: {', '.join(sorted(allowed))})"))
+        present = {c: row.get(c) for c in _HOLDING_COLUMNS if row.get(c) is not None}
+        if "institution" in present and "asset" in present:
+            label += f" ({present['institution']}, {present['asset']})"
+        problems += _unknown_columns(row, label, _HOLDING_COLUMNS, "holdings")
         for col in ("institution", "asset", "quantity"):
-            if col not in row or row[col] is None:
-                problems.append(Problem("FS104", f"{label}, field {col}", "is missing: add this column or value"))
-        inst, asset = str(row.get("institution")), str(row.get("asset"))
+            if col not in present:
+                problems.append(Problem("FS104", f"{label}, field {col}", "is missing: fill in a value (required)"))
+        inst, asset = str(present.get("institution")), str(present.get("asset"))
         i, k = inst_index.get(inst), asset_index.get(asset)
-        if "institution" in row and i is None:
+        if "institution" in present and i is None:
             problems.append(Problem("FS104", f"{label}, field institution",
-                                    f"unknown institution {inst!r}: add it to the institutions table"))
-        if "asset" in row and k is None:
+                                    f"unknown institution {inst!r}.{did_you_mean(inst, inst_index)} "
+                                    "Add it to the institutions table or fix the name"))
+        if "asset" in present and k is None:
             problems.append(Problem("FS104", f"{label}, field asset",
-                                    f"unknown asset {asset!r}: add it to the assets table"))
-        quantity = _number(row.get("quantity"))
-        if "quantity" in row and row["quantity"] is not None:
+                                    f"unknown asset {asset!r}.{did_you_mean(asset, asset_index)} "
+                                    "Add it to the assets table or fix the name"))
+        quantity = None
+        if "quantity" in present:
+            quantity = _number(present["quantity"])
             if quantity is None or not math.isfinite(quantity):
                 problems.append(Problem("FS104", f"{label}, field quantity",
-                                        f"got {row['quantity']!r}: quantity must be a finite number"))
+                                        _bad_number(present["quantity"], "a finite quantity, at least 0")))
                 quantity = None
             elif quantity < 0:
                 problems.append(Problem("FS104", f"{label}, field quantity",
-                                        f"got {quantity:g}: negative holdings are not allowed "
-                                        "(model a short position as a liability)"))
+                                        f"got {present['quantity']!r}: negative holdings are not allowed; "
+                                        "the quantity must be at least 0 (model a short position as a liability)"))
                 quantity = None
-        frac = _number(row.get("trading_fraction", 1.0))
-        if frac is None or not (0.0 <= frac <= 1.0):
-            problems.append(Problem("FS104", f"{label}, field trading_fraction",
-                                    f"got {row.get('trading_fraction')!r}: must be a fraction in [0, 1]"))
-            frac = None
+        frac = 1.0
+        if "trading_fraction" in present:
+            frac = _number(present["trading_fraction"])
+            if frac is None or not math.isfinite(frac):
+                problems.append(Problem("FS104", f"{label}, field trading_fraction",
+                                        _bad_number(present["trading_fraction"], "a fraction in [0, 1]")))
+                frac = None
+            elif not 0.0 <= frac <= 1.0:
+                hint = (f" Ratios are fractions, not percent: write {frac / 100:g}" if 1 < frac <= 100
+                        else " Fill in a fraction in [0, 1]")
+                problems.append(Problem("FS104", f"{label}, field trading_fraction",
+                                        f"got {present['trading_fraction']!r}: must be in [0, 1].{hint}"))
+                frac = None
         if i is None or k is None or quantity is None or frac is None:
             continue
         if (i, k) in seen:
-            problems.append(Problem("FS104", f"{label}", f"duplicate holding of {asset!r} by {inst!r} "
-                                    f"(first at row {seen[(i, k)] + 1}): merge the rows"))
+            problems.append(Problem("FS104", f"{label}, fields institution/asset",
+                                    f"duplicate holding of {asset!r} by {inst!r} (first at row {seen[(i, k)] + 1}): "
+                                    "merge the rows into one"))
             continue
         seen[(i, k)] = r
         q[i, k] = quantity
@@ -513,27 +598,57 @@ def _holdings(
 def _correlations(
     rows: Sequence[Mapping[str, Any]], asset_index: Mapping[str, int], source: str
 ) -> tuple[np.ndarray, list[Problem]]:
-    n = len(asset_index)
+    n = max(asset_index.values(), default=-1) + 1
     corr = np.eye(n)
     problems: list[Problem] = []
+    seen: dict[tuple[int, int], int] = {}
     for r, row in enumerate(rows):
         label = f"{source} row {r + 1}"
-        a, b = asset_index.get(str(row.get("asset_a"))), asset_index.get(str(row.get("asset_b")))
-        rho = _number(row.get("correlation"))
-        if a is None or b is None:
-            problems.append(Problem("FS106", f"{label}, field asset_a/asset_b",
-                                    f"unknown asset in pair ({row.get('asset_a')!r}, {row.get('asset_b')!r})"))
-            continue
-        if rho is None or not math.isfinite(rho) or not -1.0 <= rho <= 1.0:
+        before = len(problems)
+        problems += _unknown_columns(row, label, _CORRELATION_COLUMNS, "correlations")
+        idx = {}
+        for col in ("asset_a", "asset_b"):
+            value = row.get(col)
+            if value is None:
+                problems.append(Problem("FS106", f"{label}, field {col}", "is missing: fill in an asset name"))
+            elif str(value) not in asset_index:
+                problems.append(Problem("FS106", f"{label}, field {col}",
+                                        f"unknown asset {value!r}.{did_you_mean(value, asset_index)} "
+                                        "Add it to the assets table or fix the name"))
+            else:
+                idx[col] = asset_index[str(value)]
+        raw = row.get("correlation")
+        rho = _number(raw)
+        if raw is None:
+            problems.append(Problem("FS106", f"{label}, field correlation", "is missing: fill in a value in [-1, 1]"))
+        elif rho is None or not math.isfinite(rho):
+            problems.append(Problem("FS106", f"{label}, field correlation", _bad_number(raw, "a value in [-1, 1]")))
+        elif not -1.0 <= rho <= 1.0:
             problems.append(Problem("FS106", f"{label}, field correlation",
-                                    f"got {row.get('correlation')!r}: a correlation lies in [-1, 1]"))
+                                    f"got {raw!r}: a correlation lies in [-1, 1]; fix the value"))
+        if len(problems) > before:
             continue
+        a, b = idx["asset_a"], idx["asset_b"]
         if a == b and rho != 1.0:
             problems.append(Problem("FS106", f"{label}, field correlation",
-                                    "an asset's correlation with itself is 1"))
+                                    f"got {raw!r} for {row['asset_a']!r} with itself: an asset's correlation "
+                                    "with itself is 1; remove the row"))
             continue
+        pair = (min(a, b), max(a, b))
+        if pair in seen:
+            problems.append(Problem("FS106", f"{label}, fields asset_a/asset_b",
+                                    f"duplicate pair ({row['asset_a']!r}, {row['asset_b']!r}) (first at row "
+                                    f"{seen[pair] + 1}): keep one row per pair"))
+            continue
+        seen[pair] = r
         corr[a, b] = corr[b, a] = rho
-    if not problems and n and np.linalg.eigvalsh(corr).min() < -1e-10:
-        problems.append(Problem("FS106", source, "the correlation matrix is not positive semi-definite: "
-                                "check the pairwise values"))
+    if not problems and n:
+        smallest = float(np.linalg.eigvalsh(corr).min())
+        if smallest < -1e-10:
+            problems.append(Problem(
+                "FS106", source,
+                f"invalid correlation matrix: not positive semi-definite (smallest eigenvalue {smallest:.3g}); "
+                "the pairwise values contradict each other: make them consistent (e.g. if a~b and b~c are "
+                "both high, a~c cannot be strongly negative)",
+            ))
     return corr, problems

@@ -9,15 +9,14 @@ directory holds the tables and an optional ``scenario.toml`` of the same form.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from firesale.data.tables import TABLE_NAMES, read_table, read_tables
-from firesale.errors import ConfigError, DataError, Problem
+from firesale.data.tables import TABLE_NAMES, _read_checked, read_tables
+from firesale.errors import ConfigError, DataError, Problem, did_you_mean
 from firesale.scenario import Scenario, parse_scenario
 from firesale.system import System
 
@@ -64,81 +63,173 @@ def load_preset(name: str) -> Preset:
     entry = _preset_dir() / f"{name}.toml"
     if not entry.is_file():
         known = list(list_presets())
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(Problem("FS001", f"preset {name!r}",
-                                  f"unknown preset.{hint} Known presets: {', '.join(known)} "
-                                  "(or give a .toml file or a directory of tables)"))
+                                  f"unknown preset.{did_you_mean(name, known)} Known presets: {', '.join(known)}; "
+                                  "use one of these, or give a .toml file or a directory of tables"))
     return _from_toml_text(entry.read_text(), f"{name}.toml", base=None)
 
 
+def _looks_like_path(target: str | Path) -> bool:
+    text = str(target)
+    return "/" in text or "\\" in text or Path(text).suffix in (".toml", ".csv", ".parquet")
+
+
 def load(target: str | Path) -> Preset:
-    """A preset by name, a preset ``.toml`` file, or a directory of tables."""
+    """A preset by name, a preset ``.toml`` file, or a directory of tables.
+
+    Raises
+    ------
+    DataError
+        A table is invalid (every problem, with file, row and field).
+    ConfigError
+        Unknown preset or path, or only the scenario is invalid.
+    """
     path = Path(target)
     if path.is_dir():
-        scenario_file = path / "scenario.toml"
-        meta: dict[str, Any] = _parse_toml(scenario_file) if scenario_file.exists() else {}
-        _check_top_keys(meta, scenario_file.name)
-        system = read_tables(path, name=meta.get("name", path.name), currency=meta.get("currency", "currency"),
-                             description=meta.get("description", ""))
-        scenario = parse_scenario(meta.get("scenario", {}), source=scenario_file.name)
-        return Preset(system.name, system.description, system, scenario, str(path))
+        return _from_directory(path)
     if path.suffix == ".toml":
-        if not path.exists():
-            raise ConfigError(Problem("FS002", str(path), "file not found"))
-        return _from_toml_text(path.read_text(), path.name, base=path.parent)
+        if not path.is_file():
+            raise ConfigError(Problem("FS002", str(path), "preset file not found: check the path"))
+        return _from_toml_text(_read_text(path), path.name, base=path.parent)
+    if path.exists():
+        raise ConfigError(Problem("FS002", str(path), "is neither a .toml preset nor a directory of tables: "
+                                  "give a preset .toml file, a directory of tables or a preset name"))
+    if _looks_like_path(target):
+        raise ConfigError(Problem("FS002", str(path), "no such file or directory: check the path "
+                                  f"(or use a preset name: {', '.join(list_presets())})"))
     return load_preset(str(target))
 
 
-def _parse_toml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
     try:
-        return tomllib.loads(path.read_text())
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(Problem("FS002", path.name, f"cannot read the file ({err}): check that it is a "
+                                  "readable UTF-8 text file")) from None
+
+
+def _parse_toml(text: str, label: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise DataError(Problem("FS003", path.name, f"is not valid TOML: {err}")) from None
+        raise DataError(Problem("FS003", label, f"is not valid TOML: {err}; fix the syntax there")) from None
 
 
-def _check_top_keys(data: dict[str, Any], label: str) -> None:
+def _check_top_keys(data: dict[str, Any], label: str) -> list[Problem]:
     unknown = sorted(set(data) - _TOP_KEYS)
-    if unknown:
-        raise ConfigError(Problem("FS004", label, f"unknown section(s) {', '.join(unknown)}; "
-                                  f"known: {', '.join(sorted(_TOP_KEYS))}"))
+    return [
+        Problem("FS004", f"{label}, key {key}",
+                f"unknown top-level key or section {key!r}.{did_you_mean(key, _TOP_KEYS)} "
+                f"Known: {', '.join(sorted(_TOP_KEYS))}; rename or remove it")
+        for key in unknown
+    ]
+
+
+def _from_directory(path: Path) -> Preset:
+    scenario_file = path / "scenario.toml"
+    meta: dict[str, Any] = _parse_toml(_read_text(scenario_file), scenario_file.name) if scenario_file.exists() else {}
+    config = _check_top_keys(meta, scenario_file.name)
+    data: list[Problem] = []
+    system = scenario = None
+    try:
+        system = read_tables(path, name=str(meta.get("name", path.name)),
+                             currency=str(meta.get("currency", "currency")),
+                             description=str(meta.get("description", "")))
+    except DataError as err:
+        data += err.problems
+    try:
+        scenario = parse_scenario(meta.get("scenario", {}), source=scenario_file.name)
+    except ConfigError as err:
+        config += err.problems
+    if system is not None and scenario is not None:
+        config += _shock_targets(system, scenario, scenario_file.name)
+    _raise(data, config)
+    assert system is not None and scenario is not None
+    return Preset(system.name, system.description, system, scenario, str(path))
+
+
+def _raise(data: list[Problem], config: list[Problem]) -> None:
+    """DataError when any table is invalid (listing every problem), else ConfigError."""
+    if data:
+        raise DataError(data + config)
+    if config:
+        raise ConfigError(config)
+
+
+def _shock_targets(system: System, scenario: Scenario, label: str) -> list[Problem]:
+    """Shocks naming an asset or institution the system does not have."""
+    problems = []
+    for s, shock in enumerate(scenario.shocks):
+        for field, name, known in (("asset", shock.asset, system.asset_names),
+                                   ("institution", shock.institution, system.institution_names)):
+            if name is not None and name not in known:
+                problems.append(Problem(
+                    "FS203", f"{label}, field scenario.shocks.{s}.{field}",
+                    f"unknown {field} {name!r}.{did_you_mean(name, known)} Known {field}s: {', '.join(known)}; "
+                    "use one of these names",
+                ))
+    return problems
 
 
 def _from_toml_text(text: str, label: str, base: Path | None) -> Preset:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise DataError(Problem("FS003", label, f"is not valid TOML: {err}")) from None
-    _check_top_keys(data, label)
-    currency = str(data.get("currency", "currency"))
-    tables: dict[str, list[dict[str, Any]]] = {}
-    sources: dict[str, str] = {}
-    for table in TABLE_NAMES:
-        if table in data.get("tables", {}):
-            if base is None:
-                raise ConfigError(Problem("FS005", label, "a built-in preset cannot point at table files"))
-            path = base / data["tables"][table]
-            if not path.exists():
-                raise DataError(Problem("FS123", f"{label} [tables] {table}", f"file {path.name} not found"))
-            tables[table], sources[table] = read_table(path), path.name
-        else:
-            tables[table] = list(data.get(table, []))
-            sources[table] = f"{label} [[{table}]]"
+    data = _parse_toml(text, label)
+    config = _check_top_keys(data, label)
     problems: list[Problem] = []
-    try:
-        system = System.from_records(
-            tables["institutions"], tables["assets"], tables["holdings"], tables["correlations"],
-            name=str(data.get("name", label.removesuffix(".toml"))), currency=currency,
-            description=str(data.get("description", "")), sources=sources,
-        )
-    except DataError as err:
-        problems += err.problems
+    currency = str(data.get("currency", "currency"))
+    files = data.get("tables", {})
+    if not isinstance(files, dict):
+        config.append(Problem("FS005", f"{label}, section tables",
+                              f"got {files!r}: [tables] maps table names to files, e.g. holdings = \"holdings.csv\""))
+        files = {}
+    for key in sorted(set(files) - set(TABLE_NAMES)):
+        config.append(Problem("FS005", f"{label}, field tables.{key}",
+                              f"unknown table {key!r}.{did_you_mean(key, TABLE_NAMES)} Known tables: "
+                              f"{', '.join(TABLE_NAMES)}; rename or remove it"))
+    tables: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    readable = True
+    for table in TABLE_NAMES:
+        if table in files:
+            if base is None:
+                config.append(Problem("FS005", label, "a built-in preset cannot point at table files: "
+                                      "put the tables inline"))
+                tables[table] = []
+                continue
+            if table in data:
+                config.append(Problem("FS005", f"{label}, field tables.{table}",
+                                      f"{table} is given both inline ([[{table}]]) and as a file: keep one"))
+            path = base / str(files[table])
+            sources[table] = path.name
+            if not path.is_file():
+                problems.append(Problem("FS123", f"{label}, field tables.{table}",
+                                        f"table file {str(files[table])!r} not found (looked for {path}): "
+                                        "check the path, which is relative to the preset file"))
+                tables[table], readable = [], False
+                continue
+            tables[table], p, ok = _read_checked(path, table)
+            problems += p
+            readable = readable and ok
+        else:
+            tables[table] = data.get(table, [])
+            sources[table] = f"{label} [[{table}]]"
+    system = scenario = None
+    if readable:
+        try:
+            system = System.from_records(
+                tables["institutions"], tables["assets"], tables["holdings"], tables["correlations"],
+                name=str(data.get("name", label.removesuffix(".toml"))), currency=currency,
+                description=str(data.get("description", "")), sources=sources,
+            )
+        except DataError as err:
+            problems += err.problems
     try:
         scenario = parse_scenario(data.get("scenario", {}), source=label)
     except ConfigError as err:
-        problems += err.problems
-    if problems:
-        raise DataError(problems)
+        config += err.problems
+    if system is not None and scenario is not None:
+        config += _shock_targets(system, scenario, label)
+    _raise(problems, config)
+    assert system is not None and scenario is not None
     return Preset(system.name, system.description, system, scenario, label)
 
 
