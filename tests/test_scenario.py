@@ -137,3 +137,13 @@ def test_shock_naming_an_unknown_asset_lists_known_names():
     assert "unknown asset" in message and "'corporate'" in message
     assert "Did you mean 'corporates'?" in message
     assert "Known assets: treasuries, corporates, other" in message
+
+
+def test_shock_after_the_last_round_is_an_error():
+    from firesale.errors import ConfigError
+    from firesale.scenario import parse_scenario
+
+    with pytest.raises(ConfigError) as info:
+        parse_scenario({"max_rounds": 2, "shocks": [{"asset": "a", "price": -0.1, "round": 2}]}, source="s.toml")
+    text = str(info.value)
+    assert "s.toml" in text and "round 2 never hits" in text and "max_rounds to at least 3" in text

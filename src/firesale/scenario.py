@@ -86,6 +86,16 @@ class Scenario(BaseModel):
         json_schema_extra={"unit": "currency"},
     )
 
+    @model_validator(mode="after")
+    def _shocks_within_horizon(self) -> Scenario:
+        late = [sh.round for sh in self.shocks if sh.round >= self.max_rounds]
+        if late:
+            raise ValueError(
+                f"a shock in round {max(late)} never hits: rounds run 0..{self.max_rounds - 1}; "
+                f"raise max_rounds to at least {max(late) + 1} or move the shock"
+            )
+        return self
+
     def updated(self, **changes: Any) -> Scenario:
         """A copy with fields changed; dotted names reach nested fields
         (``updated(**{"market.execution_alpha": 1.0})``). Validated like the original.
