@@ -102,3 +102,15 @@ def test_default_liquidates_and_creditors_take_the_loss():
     assert float(weak.equity[-1]) < 0  # creditors take the rest
     # the default sale (60 into depth 1000) moves the bond price for the strong bank too
     assert float(ds.price.sel(asset="bonds")[0, 0]) == pytest.approx(1 - 60 / 1000, rel=1e-12)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(system_and_scenarios(count=3))
+def test_summary_run_equals_detailed_run(case):
+    """detail=False drops the (S, R, N, K) records and changes nothing else."""
+    system, scenarios = case
+    full = simulate(system, scenarios, detail=True)
+    lean = simulate(system, scenarios, detail=False)
+    assert set(full.data_vars) - set(lean.data_vars) == {"holdings", "sales", "binding"}
+    for name in lean.data_vars:
+        np.testing.assert_array_equal(lean[name].values, full[name].values, err_msg=name)

@@ -71,6 +71,7 @@ def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -
     sales_total = np.zeros_like(state.q)
     rounds = np.zeros(n_scen, dtype=np.int64)
     history: list[dict[str, np.ndarray]] = []
+    previous: dict[str, np.ndarray] = {}
     t = 0
     while state.active.any():
         was_active = state.active
@@ -80,14 +81,12 @@ def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -
             if name in FLOW_RECORDS:
                 empty = -1 if name == "binding" else (np.nan if name == "slr_target_exposure" else 0)
                 rec[name] = np.where(mask, value, np.array(empty, dtype=value.dtype))
-            elif history:
-                rec[name] = np.where(mask, value, history[-1][name])
+            elif previous:
+                rec[name] = np.where(mask, value, previous[name])
         rounds += rec["eventful"]
         sales_total += rec["sales"]
-        if not detail:
-            for name in DETAIL_RECORDS:
-                del rec[name]
-        history.append(rec)
+        previous = rec
+        history.append(rec if detail else {k: v for k, v in rec.items() if k not in DETAIL_RECORDS})
         t += 1
     records = {name: np.stack([h[name] for h in history], axis=1) for name in history[0]}
     return Trajectory(
