@@ -111,3 +111,12 @@ def test_main_prints_errors_without_traceback(monkeypatch, capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "Did you mean 'dealer_prime'" in err and "Traceback" not in err
+
+
+def test_default_preset_shows_the_cascade():
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    assert "round 0: A → round 1: B → round 2: C → round 3: D" in result.output
+    out = _json(["run", "dealer_groups"])
+    assert [g for _, gs in out["cascade"]["groups"] for g in gs] == ["A", "B", "C", "D"]
+    assert out["sales_by_group"]["B"][0] == 0.0 and out["sales_by_group"]["B"][1] > 0

@@ -105,19 +105,31 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if cascade["groups"]:
         steps = [f"round {r}: {', '.join(g or '-' for g in groups)}" for r, groups in cascade["groups"]]
         console.print("[bold]Cascade (groups first forced to sell):[/bold] " + " → ".join(steps))
+    by_group = summary["sales_by_group"]
+    rounds = [r for r in range(summary["rounds"]) if any(v[r] > 0 for v in by_group.values())]
+    if rounds:
+        flows = Table(title=f"Forced sales by group and round ({cur})")
+        flows.add_column("group")
+        for r in rounds:
+            flows.add_column(f"r{r}", justify="right")
+        flows.add_column("total", justify="right")
+        for group, values in by_group.items():
+            flows.add_row(group or "-", *(_fmt(values[r], 1) if values[r] > 0 else "" for r in rounds), _fmt(sum(values), 1))
+        console.print(flows)
+    any_default = any(row["defaulted"] for row in summary["institutions"])
     insts = Table(title="Institutions")
-    for col, justify in (("name", "left"), ("group", "left"), ("first forced", "right"), ("sold", "right"),
-                         ("by asset", "left"), ("binding", "left"), ("final equity", "right"),
-                         ("min ratio", "right"), ("defaulted", "left")):
-        insts.add_column(col, justify=justify)
+    columns = ["name", "group", "first forced", "sold", "main assets sold", "binding", "final equity", "min ratio"]
+    for col in columns + (["defaulted"] if any_default else []):
+        insts.add_column(col, justify="right" if col in ("first forced", "sold", "final equity", "min ratio") else "left")
     for row in summary["institutions"]:
-        insts.add_row(
+        top = sorted(row["sales_by_asset"].items(), key=lambda item: -item[1])[:2]
+        cells = [
             row["name"], row["group"], "-" if row["first_forced_round"] is None else str(row["first_forced_round"]),
-            _fmt(row["sales"], 1), ", ".join(f"{a} {v:,.1f}" for a, v in row["sales_by_asset"].items()) or "-",
+            _fmt(row["sales"], 1), ", ".join(a for a, _ in top) or "-",
             ", ".join(row["sales_by_channel"]) or "-", _fmt(row["final_equity"]),
             "-" if row["min_capital_ratio"] is None else f"{100 * row['min_capital_ratio']:.2f}%",
-            "yes" if row["defaulted"] else "",
-        )
+        ]
+        insts.add_row(*cells, *(["yes" if row["defaulted"] else ""] if any_default else []))
     console.print(insts)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["summarize", "institution_table", "cascade_order"]
+__all__ = ["summarize", "institution_table", "cascade_order", "sales_by_group"]
 
 
 def _scenario(ds: xr.Dataset, scenario: int | str) -> xr.Dataset:
@@ -87,6 +87,13 @@ def cascade_order(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     }
 
 
+def sales_by_group(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, list[float]]:
+    """Value sold per group in each round: ``{group: [round 0, round 1, ...]}``."""
+    one = _scenario(ds, scenario)
+    by_group = one.sold.groupby("group").sum("institution")
+    return {str(g): [float(v) for v in by_group.sel(group=g).values] for g in by_group.group.values}
+
+
 def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     """The headline numbers of one scenario, as plain JSON-ready values.
 
@@ -118,5 +125,6 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
         "defaults": int(one.defaulted.isel(round=-1).sum()),
         "price_change": {str(a): float(v) for a, v in zip(one.asset.values, price_change.values)},
         "cascade": cascade_order(ds, scenario),
+        "sales_by_group": sales_by_group(ds, scenario),
         "institutions": institution_table(ds, scenario),
     }
