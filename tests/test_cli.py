@@ -116,7 +116,7 @@ def test_main_prints_errors_without_traceback(monkeypatch, capsys):
 def test_default_preset_shows_the_cascade():
     result = runner.invoke(app, ["run"])
     assert result.exit_code == 0, result.output
-    assert "round 0: A → round 1: B → round 2: C → round 3: D" in result.output
+    assert "round 0: A → round 1: B → round 2: C → round 3: D" in " ".join(result.output.split())
     out = _json(["run", "dealer_groups"])
     assert [g for _, gs in out["cascade"]["groups"] for g in gs] == ["A", "B", "C", "D"]
     assert out["sales_by_group"]["B"][0] == 0.0 and out["sales_by_group"]["B"][1] > 0
