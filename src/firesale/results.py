@@ -52,6 +52,8 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
                          "Value sold in the round, by the channel asking the most of each asset."),
     "breach": ((S, R, N, C), "1", "breach", "1 where the constraint is breached after marking (default: new default)."),
     "holdings": ((S, R, N, K), "units", "holdings", "Quantity held at the end of the round."),
+    "trading_holdings": ((S, R, N, K), "units", "trading-book holdings",
+                         "Part of the holdings in the trading book at the end of the round (VaR applies to it)."),
     "sales": ((S, R, N, K), "currency", "sales", "Value sold of each asset in the round."),
     "binding": ((S, R, N, K), "1", "binding channel", "Index into `channel` of the sale's binding channel, -1 none."),
     "outside_q": ((S, R, K), "units", "outside holdings", "Quantity bought by outside buyers, cumulative."),

@@ -17,3 +17,22 @@ def test_var_doubles_and_a_quarter_of_the_book_is_sold():
     assert float(r0.sales_by_channel.sel(channel="var")) == pytest.approx(25.0, abs=1e-5)
     assert float(r0.var_after) == pytest.approx(15.0, abs=1e-6)
     assert float(ds.sold.sum()) == pytest.approx(25.0, abs=1e-5)  # volatility then decays: no more sales
+
+
+def test_var_sales_come_out_of_the_trading_book_only():
+    """Half of the position in the trading book: VaR 10 → 20 → the trading book (100 of
+    200) is cut by 25% = 25 sold; the banking book's 100 is untouched; VaR back to 15."""
+    from firesale import Scenario, System
+
+    system = System.from_records(
+        [{"name": "desk", "liabilities": 180.0, "var_limit": 15.0}],
+        [{"name": "corporates", "class": "corporate_ig", "sigma0": 0.0429858325}],
+        [{"institution": "desk", "asset": "corporates", "quantity": 200.0, "trading_fraction": 0.5}],
+    )
+    ds = simulate(system, Scenario(shocks=[{"asset": "corporates", "volatility": 2.0}]), detail=True)
+    r0 = ds.isel(scenario=0, round=0, institution=0, asset=0)
+    assert float(r0["var"]) == pytest.approx(20.0, abs=1e-6)
+    assert float(r0.sold) == pytest.approx(25.0, abs=1e-6)
+    assert float(r0.trading_holdings) == pytest.approx(75.0, abs=1e-6)
+    assert float(r0.holdings - r0.trading_holdings) == pytest.approx(100.0, abs=1e-9)
+    assert float(r0.var_after) == pytest.approx(15.0, abs=1e-6)

@@ -111,6 +111,6 @@ def test_summary_run_equals_detailed_run(case):
     system, scenarios = case
     full = simulate(system, scenarios, detail=True)
     lean = simulate(system, scenarios, detail=False)
-    assert set(full.data_vars) - set(lean.data_vars) == {"holdings", "sales", "binding"}
+    assert set(full.data_vars) - set(lean.data_vars) == {"holdings", "trading_holdings", "sales", "binding"}
     for name in lean.data_vars:
         np.testing.assert_array_equal(lean[name].values, full[name].values, err_msg=name)

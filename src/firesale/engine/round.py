@@ -35,12 +35,12 @@ from firesale.engine.state import Inputs, ScenarioArrays, State
 __all__ = ["step", "LEVEL_RECORDS", "FLOW_RECORDS", "DETAIL_RECORDS"]
 
 #: Records of shape (S, N, K), kept per round only in detailed runs.
-DETAIL_RECORDS = ("holdings", "sales", "binding")
+DETAIL_RECORDS = ("holdings", "trading_holdings", "sales", "binding")
 #: Round records that describe a level (a frozen scenario repeats them) ...
 LEVEL_RECORDS = (
     "price", "pre_trade_price", "fundamental", "sigma", "equity", "cash", "debt", "total_assets", "marked_equity", "marked_assets",
     "slr", "slr_exposure",
-    "leverage_ratio", "var", "var_after", "defaulted", "holdings", "outside_q", "outside_cash",
+    "leverage_ratio", "var", "var_after", "defaulted", "holdings", "trading_holdings", "outside_q", "outside_cash",
 )
 #: ... and those that describe what happened in the round (zero, or none, once stopped).
 FLOW_RECORDS = (
@@ -121,7 +121,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     slr_value = np.maximum(slr_shed - np.where(cash_counts_slr, cash_used, 0.0), 0.0)
     lev_sell = np.maximum(lev_trade - cash_used, 0.0)
 
-    trading_book = tradable * inputs.trading_fraction
+    trading_book = state.q_trading * (price * inputs.tradable)[:, None, :]
     has_var = np.isfinite(inputs.var_limit)
     var = np.full_like(equity, np.nan)
     var_fraction = np.zeros_like(equity)
@@ -152,6 +152,11 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     safe_price = np.where(price > 0, price, 1.0)[:, None, :]
     units = np.where(defaulted[..., None], q * inputs.tradable, (sales - buys) / safe_price)
     units = np.minimum(units, q)
+    # The trading book gives up what VaR asked of it, and at least its pro-rata share of
+    # any larger sale; purchases join the books in proportion.
+    book_share = np.divide(state.q_trading, q, out=np.zeros_like(q), where=q > 0)
+    var_units = state.q_trading * inputs.tradable * np.where(defaulted, 0.0, var_fraction)[..., None]
+    trading_cut = np.where(units > 0, np.minimum(np.maximum(var_units, units * book_share), units), units * book_share)
 
     # 4. clearing through the impact law
     traded = units * price[:, None, :]
@@ -176,6 +181,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     new_state = State(
         q=new_q,
+        q_trading=np.minimum(np.maximum(state.q_trading - trading_cut, 0.0), new_q),
         cash=new_cash,
         debt=new_debt,
         equity=new_equity,
@@ -205,7 +211,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_positions = new_state.q * new_state.price[:, None, :]
     var_after = np.full_like(var, np.nan)
     if has_var.any():
-        book_after = new_positions * inputs.tradable * inputs.trading_fraction
+        book_after = new_state.q_trading * (new_state.price * inputs.tradable)[:, None, :]
         var_after[:, has_var] = value_at_risk(book_after[:, has_var], sigma, inputs.correlation, inputs.var_confidence[has_var])
     slr_targets = np.divide(equity, inputs.slr_target, out=np.full_like(equity, np.nan), where=slr_shed > 0)
     records = {
@@ -235,6 +241,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "slr_target_exposure": slr_targets,
         "eventful": moved | traded_any,
         "holdings": new_state.q,
+        "trading_holdings": new_state.q_trading,
         "sales": sold_now,
         "binding": binding,
     }

@@ -166,6 +166,7 @@ class State:
     """Per-round state of every scenario. Prices start at 1 (``p0``)."""
 
     q: np.ndarray  # (S, N, K) quantity held
+    q_trading: np.ndarray  # (S, N, K) part of q in the trading book (VaR applies to it), ≤ q
     cash: np.ndarray  # (S, N)
     debt: np.ndarray  # (S, N)
     equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
@@ -195,6 +196,7 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
     assets = inputs.cash + inputs.holdings @ inputs.p0
     return State(
         q=np.broadcast_to(inputs.holdings, (s, n, k)).copy(),
+        q_trading=np.broadcast_to(inputs.holdings * inputs.trading_fraction, (s, n, k)).copy(),
         cash=np.broadcast_to(inputs.cash, (s, n)).copy(),
         debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
         equity=np.broadcast_to(assets - inputs.debt, (s, n)).copy(),

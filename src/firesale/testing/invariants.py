@@ -81,6 +81,9 @@ def assert_no_negative_holdings(ds: xr.Dataset) -> None:
     for name in ("holdings", "cash", "debt", "sold"):
         bad = ds[name] < -tol
         assert not bad.any(), f"negative {name} at {_where(bad)}: {float(ds[name].min()):.3e}"
+    above = ds.trading_holdings > ds.holdings * (1 + 1e-12) + tol
+    assert not above.any(), f"trading book larger than the position at {_where(above)}"
+    assert not (ds.trading_holdings < -tol).any(), "negative trading-book holdings"
     before = xr.concat([ds.holdings0.expand_dims(round=[-1]), ds.holdings.isel(round=slice(None, -1))], "round")
     before = before.assign_coords(round=ds["round"].values)
     units_sold = ds.sales / ds.pre_trade_price.where(ds.pre_trade_price > 0, 1.0)
