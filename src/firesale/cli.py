@@ -97,9 +97,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(head)
     prices = Table(title="Price change by asset")
     prices.add_column("asset")
-    prices.add_column("change", justify="right")
+    prices.add_column("trough", justify="right")
+    prices.add_column("end", justify="right")
     for asset, change in summary["price_change"].items():
-        prices.add_row(asset, f"{100 * change:+.2f}%")
+        prices.add_row(asset, f"{100 * summary['price_trough'][asset]:+.2f}%", f"{100 * change:+.2f}%")
     console.print(prices)
     cascade = summary["cascade"]
     if cascade["groups"]:

@@ -124,6 +124,7 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
         "breaches_by_channel": {str(c): int(v) for c, v in zip(one.channel.values, one.breach.any("round").sum("institution").values)},
         "defaults": int(one.defaulted.isel(round=-1).sum()),
         "price_change": {str(a): float(v) for a, v in zip(one.asset.values, price_change.values)},
+        "price_trough": {str(a): float(v) for a, v in zip(one.asset.values, (one.price.min("round") - 1.0).values)},
         "cascade": cascade_order(ds, scenario),
         "sales_by_group": sales_by_group(ds, scenario),
         "institutions": institution_table(ds, scenario),
