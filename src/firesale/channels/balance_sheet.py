@@ -48,14 +48,16 @@ def ratio(equity: np.ndarray, measure: np.ndarray) -> np.ndarray:
 
 
 def slr_exposure(
-    positions: np.ndarray, cash: np.ndarray, exempt_asset: np.ndarray, exemption: np.ndarray
+    q: np.ndarray, mark: np.ndarray, cash: np.ndarray, exempt_asset: np.ndarray, exemption: np.ndarray
 ) -> np.ndarray:
     """SLR exposure measure :math:`X = \\sum_k q_k m_k + c - \\text{exempt}`.
 
     Parameters
     ----------
-    positions : ndarray, shape (S, N, K)
-        Holdings at marks, :math:`q \\cdot m` (currency).
+    q : ndarray, shape (S, N, K)
+        Quantities held.
+    mark : ndarray, shape (S, K)
+        Prices at which books are valued.
     cash : ndarray, shape (S, N)
         Cash and reserves (currency); reserves are exempt under the exemption.
     exempt_asset : ndarray of bool, shape (K,)
@@ -66,11 +68,21 @@ def slr_exposure(
     Returns
     -------
     ndarray, shape (S, N)
+
+    Examples
+    --------
+    Dealer Prime after the shock: 494 of exposure, 244 with Treasuries and reserves exempt.
+
+    >>> import numpy as np
+    >>> q, mark = np.array([[[200.0, 150.0, 100.0]]]), np.array([[1.0, 0.96, 1.0]])
+    >>> exempt = np.array([True, False, False])
+    >>> slr_exposure(q, mark, np.array([[50.0]]), exempt, np.array([False, True])[:1]).item()
+    494.0
+    >>> slr_exposure(q, mark, np.array([[50.0]]), exempt, np.array([True])).item()
+    244.0
     """
-    counted = ~(exempt_asset[None, :] & exemption[:, None])
-    return np.einsum("snk,sk->sn", positions, counted.astype(positions.dtype)) + np.where(
-        exemption[:, None], 0.0, cash
-    )
+    counted = np.where(exempt_asset[None, :] & exemption[:, None], 0.0, mark)
+    return np.einsum("snk,sk->sn", q, counted) + np.where(exemption[:, None], 0.0, cash)
 
 
 def slr_shrink(equity: np.ndarray, exposure: np.ndarray, trigger: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -25,26 +25,29 @@ def allocate_sales(
     book: np.ndarray,
     policy: np.ndarray,
     liquidity_order: np.ndarray,
-    initial_weights: np.ndarray,
+    weights: np.ndarray,
 ) -> np.ndarray:
     """Spread a value to sell over assets.
 
+    Works on *sellers*, one row each (the engine passes only the institutions that
+    sell in a round, from every scenario at once).
+
     Parameters
     ----------
-    value : ndarray, shape (S, N)
-        Value each institution must sell (currency, at marks); zero or less sells nothing.
-    book : ndarray, shape (S, N, K)
+    value : ndarray, shape (R,)
+        Value each seller must sell (currency, at marks); zero or less sells nothing.
+    book : ndarray, shape (R, K)
         Value of the positions eligible for this sale (currency, at marks).
-    policy : ndarray of int, shape (N,)
-        Liquidation policy code per institution, see ``POLICY_CODES``.
+    policy : ndarray of int, shape (R,)
+        Liquidation policy code of each seller, see ``POLICY_CODES``.
     liquidity_order : ndarray of int, shape (K,)
         Asset indices from most to least liquid.
-    initial_weights : ndarray, shape (N, K)
-        t0 portfolio weights over tradable assets (rows sum to 1 or are zero).
+    weights : ndarray, shape (R, K)
+        Each seller's t0 portfolio weights over tradable assets (rows sum to 1 or are zero).
 
     Returns
     -------
-    ndarray, shape (S, N, K)
+    ndarray, shape (R, K)
         Value sold of each asset, ``0 <= sale <= book``.
 
     Examples
@@ -52,17 +55,17 @@ def allocate_sales(
     Dealer Prime sells 114 most-liquid-first out of Treasuries 200 and corporates 144:
 
     >>> import numpy as np
-    >>> sale = allocate_sales(np.array([[114.0]]), np.array([[[200.0, 144.0]]]), np.array([0]),
+    >>> sale = allocate_sales(np.array([114.0]), np.array([[200.0, 144.0]]), np.array([0]),
     ...                       np.array([0, 1]), np.array([[0.5, 0.5]]))
     >>> sale.tolist()
-    [[[114.0, 0.0]]]
+    [[114.0, 0.0]]
     """
     value = np.maximum(value, 0.0)
     out = np.zeros_like(book)
     for code, kernel in ((0, _pecking_order), (1, _pro_rata), (2, _initial_weights)):
         members = policy == code
         if members.any():
-            out[:, members] = kernel(value[:, members], book[:, members], liquidity_order, initial_weights[members])
+            out[members] = kernel(value[members], book[members], liquidity_order, weights[members])
     return out
 
 
@@ -90,14 +93,14 @@ def pro_rata_buys(value: np.ndarray, book: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    value : ndarray, shape (S, N)
+    value : ndarray, shape (R,)
         Value to buy (currency, positive).
-    book : ndarray, shape (S, N, K)
+    book : ndarray, shape (R, K)
         Current tradable positions (currency).
 
     Returns
     -------
-    ndarray, shape (S, N, K)
+    ndarray, shape (R, K)
         Value bought of each asset.
     """
     value = np.maximum(value, 0.0)

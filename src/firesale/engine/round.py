@@ -7,13 +7,20 @@
    between the pre- and post-impact price, proceeds repay debt;
 5. volatility update.
 
-Step 7 (stop) is in :mod:`firesale.engine.simulate`. Steps 4's dealer intermediation and
-6 (information) join with their mechanisms.
+Step 7 (stop) is decided here per scenario and applied in
+:mod:`firesale.engine.simulate`. Step 4's dealer intermediation and step 6
+(information) join with their mechanisms.
+
+Marking and the constraint checks run over the whole ``(S, N, K)`` state; allocation and
+trading run only over the *acting* rows — the (scenario, institution) pairs that breach
+a constraint or default in the round — gathered from every scenario into one
+``(R, K)`` block, so a round costs a few passes over the state plus work proportional
+to the institutions that actually trade.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,20 +39,37 @@ from firesale.channels.liquidation import allocate_sales, pro_rata_buys
 from firesale.channels.volatility import ewma_volatility
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["step", "LEVEL_RECORDS", "FLOW_RECORDS", "DETAIL_RECORDS"]
+__all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
 
-#: Records of shape (S, N, K), kept per round only in detailed runs.
-DETAIL_RECORDS = ("holdings", "trading_holdings", "sales", "binding")
-#: Round records that describe a level (a frozen scenario repeats them) ...
+#: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
-    "price", "pre_trade_price", "fundamental", "sigma", "equity", "cash", "debt", "total_assets", "marked_equity", "marked_assets",
-    "slr", "slr_exposure",
-    "leverage_ratio", "var", "var_after", "defaulted", "holdings", "trading_holdings", "outside_q", "outside_cash",
+    "price", "pre_trade_price", "fundamental", "sigma", "equity", "cash", "debt", "total_assets",
+    "marked_equity", "marked_assets", "slr", "slr_exposure", "leverage_ratio", "var", "var_after", "defaulted",
+    "outside_q", "outside_cash",
 )
 #: ... and those that describe what happened in the round (zero, or none, once stopped).
 FLOW_RECORDS = (
-    "eventful", "sold", "sales", "binding", "sales_by_channel", "purchases", "breach", "proceeds", "slr_target_exposure",
+    "eventful", "sold", "sales_by_channel", "purchases", "breach", "proceeds", "slr_target_exposure",
 )
+
+
+@dataclass(frozen=True)
+class Trades:
+    """What the acting rows traded in a round.
+
+    Attributes
+    ----------
+    rows : ndarray of int, shape (R,)
+        Flat indices ``s * N + n`` of the acting (scenario, institution) pairs.
+    sales : ndarray, shape (R, K)
+        Value sold of each asset, at the pre-impact price.
+    binding : ndarray of int8, shape (R, K)
+        Index into ``CHANNELS`` of the channel asking the most of each sale, -1 none.
+    """
+
+    rows: np.ndarray
+    sales: np.ndarray
+    binding: np.ndarray
 
 
 def _impact(inputs: Inputs, pressure: np.ndarray) -> np.ndarray:
@@ -59,13 +83,22 @@ def _dot(q: np.ndarray, per_asset: np.ndarray) -> np.ndarray:
     return np.einsum("snk,sk->sn", q, per_asset)
 
 
-def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[State, dict]:
+def _var(q_trading: np.ndarray, price: np.ndarray, sigma: np.ndarray, inputs: Inputs, has_var: np.ndarray) -> np.ndarray:
+    """VaR of the institutions with a limit (NaN for the others), shape (S, N)."""
+    out = np.full(q_trading.shape[:2], np.nan)
+    if has_var.any():
+        book = q_trading[:, has_var] * (price * inputs.tradable)[:, None, :]
+        out[:, has_var] = value_at_risk(book, sigma, inputs.correlation, inputs.var_confidence[has_var])
+    return out
+
+
+def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[State, dict, Trades]:
     """Advance every scenario by one round.
 
     Parameters
     ----------
     state : State
-        State at the end of round ``t - 1`` (or t0).
+        State at the end of round ``t - 1`` (or t0). Not modified.
     inputs : Inputs
     scen : ScenarioArrays
     t : int
@@ -73,11 +106,12 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     Returns
     -------
-    State, dict
-        The new state (stopped scenarios unchanged) and the round's records.
+    State, dict, Trades
+        The new state (``active`` says which scenarios go on), the round's (S, N) and
+        (S, K) records, and the acting rows' trades.
     """
+    n_scen, n_inst, n_assets = state.q.shape
     tol = scen.tolerance[:, None]
-    alpha = scen.execution_alpha[:, None]
 
     # 1. shocks, fading of past pressure
     pressure = mean_revert(state.pressure, scen.mean_reversion[:, None]) if t > 0 else state.pressure
@@ -95,18 +129,19 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # 2. mark to market
     q, cash, debt = state.q, state.cash, state.debt
     equity = state.equity + _dot(q, price - state.price)
-    positions = q * price[:, None, :]
-    tradable = positions * inputs.tradable
-    total_assets = cash + positions.sum(axis=-1)
-    exposure = slr_exposure(positions, cash, inputs.slr_exempt, scen.slr_exemption)
+    total_assets = cash + _dot(q, price)
+    exposure = slr_exposure(q, price, cash, inputs.slr_exempt, scen.slr_exemption)
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
+    has_var = np.isfinite(inputs.var_limit)
+    var = _var(state.q_trading, price, sigma, inputs, has_var)
 
-    # 3. constraints → target sales
+    # 3. constraints → what each channel asks, per institution
+    running = state.active[:, None]
     defaulted = scen.switch("default") & in_default(
         equity, slr, leverage, inputs.slr_minimum, inputs.leverage_minimum, state.defaulted | shocked_default
     )
-    alive = ~defaulted
+    alive = ~defaulted & running
     slr_shed = np.where(scen.switch("slr") & alive, slr_shrink(equity, exposure, inputs.slr_trigger, inputs.slr_target), 0.0)
     lev_trade = np.where(
         scen.switch("leverage") & alive,
@@ -120,21 +155,27 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     cash_used = np.where(inputs.repay_with_cash & alive, np.minimum(cash, wanted_cash), 0.0)
     slr_value = np.maximum(slr_shed - np.where(cash_counts_slr, cash_used, 0.0), 0.0)
     lev_sell = np.maximum(lev_trade - cash_used, 0.0)
+    var_fraction = np.where(scen.switch("var") & alive, var_sale_fraction(var, inputs.var_limit), 0.0)
+    liquidating = defaulted & running
 
-    trading_book = state.q_trading * (price * inputs.tradable)[:, None, :]
-    has_var = np.isfinite(inputs.var_limit)
-    var = np.full_like(equity, np.nan)
-    var_fraction = np.zeros_like(equity)
-    if has_var.any():
-        var[:, has_var] = value_at_risk(trading_book[:, has_var], sigma, inputs.correlation, inputs.var_confidence[has_var])
-        var_fraction = np.where(scen.switch("var") & alive, var_sale_fraction(var, inputs.var_limit), 0.0)
-
-    counted = ~(inputs.slr_exempt[None, :] & scen.slr_exemption[:, None])
+    # ... allocated to assets on the acting rows only
+    acting = liquidating | (slr_value > 0) | (lev_sell > 0) | (var_fraction > 0) | (lev_trade < -tol)
+    rows = np.flatnonzero(acting)
+    s_of, n_of = np.divmod(rows, n_inst)
+    q_rows = q.reshape(-1, n_assets)[rows]
+    qt_rows = state.q_trading.reshape(-1, n_assets)[rows]
+    price_rows = price[s_of]
+    tradable = q_rows * price_rows * inputs.tradable
+    counted = ~(inputs.slr_exempt[None, :] & scen.slr_exemption[s_of, None])
+    policy, weights = inputs.liquidation[n_of], inputs.initial_weights[n_of]
+    order = inputs.liquidity_order
+    var_rows = var_fraction.ravel()[rows]
+    dead_rows = liquidating.ravel()[rows]
     candidates = (
-        allocate_sales(slr_value, tradable * counted[:, None, :], inputs.liquidation, inputs.liquidity_order, inputs.initial_weights),
-        trading_book * var_fraction[..., None],
-        allocate_sales(lev_sell, tradable, inputs.liquidation, inputs.liquidity_order, inputs.initial_weights),
-        np.where(defaulted[..., None], tradable, 0.0),
+        allocate_sales(slr_value.ravel()[rows], tradable * counted, policy, order, weights),
+        qt_rows * price_rows * inputs.tradable * var_rows[:, None],
+        allocate_sales(lev_sell.ravel()[rows], tradable, policy, order, weights),
+        np.where(dead_rows[:, None], tradable, 0.0),
     )
     sales = candidates[0]
     binding = np.where(sales > 0, 0, -1).astype(np.int8)
@@ -142,30 +183,39 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         larger = candidate > sales
         sales = np.where(larger, candidate, sales)
         binding = np.where(larger, c, binding).astype(np.int8)
-    sold_value = sales.sum(axis=-1)
-    quiet_seller = sold_value <= tol
-    sales = np.where(quiet_seller[..., None], 0.0, sales)
-    binding = np.where(quiet_seller[..., None], -1, binding).astype(np.int8)
-    buy_value = np.where(quiet_seller & (lev_trade < -tol), -lev_trade, 0.0)
-    buys = pro_rata_buys(buy_value, tradable)
+    tol_rows = scen.tolerance[s_of]
+    quiet_seller = sales.sum(axis=-1) <= tol_rows
+    sales = np.where(quiet_seller[:, None], 0.0, sales)
+    binding = np.where(quiet_seller[:, None], -1, binding).astype(np.int8)
+    lev_rows = lev_trade.ravel()[rows]
+    buys = pro_rata_buys(np.where(quiet_seller & (lev_rows < -tol_rows), -lev_rows, 0.0), tradable)
 
-    safe_price = np.where(price > 0, price, 1.0)[:, None, :]
-    units = np.where(defaulted[..., None], q * inputs.tradable, (sales - buys) / safe_price)
-    units = np.minimum(units, q)
+    safe_price = np.where(price_rows > 0, price_rows, 1.0)
+    units = np.where(dead_rows[:, None], q_rows * inputs.tradable, (sales - buys) / safe_price)
+    units = np.minimum(units, q_rows)
     # The trading book gives up what VaR asked of it, and at least its pro-rata share of
     # any larger sale; purchases join the books in proportion.
-    book_share = np.divide(state.q_trading, q, out=np.zeros_like(q), where=q > 0)
-    var_units = state.q_trading * inputs.tradable * np.where(defaulted, 0.0, var_fraction)[..., None]
+    book_share = np.divide(qt_rows, q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
+    var_units = qt_rows * inputs.tradable * np.where(dead_rows, 0.0, var_rows)[:, None]
     trading_cut = np.where(units > 0, np.minimum(np.maximum(var_units, units * book_share), units), units * book_share)
 
     # 4. clearing through the impact law
-    traded = units * price[:, None, :]
-    new_pressure = pressure + traded.sum(axis=1)
+    traded = units * price_rows
+    new_pressure = pressure.copy()
+    np.add.at(new_pressure, s_of, traded)
     post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure))
-    executed = execution_price(price, post, alpha)
-    new_q = q - units
-    proceeds = _dot(units, executed)
-    new_equity = equity + _dot(new_q, post - price) + _dot(units, executed - price)
+    executed = execution_price(price, post, scen.execution_alpha[:, None])
+
+    new_q = q.copy()
+    new_q.reshape(-1, n_assets)[rows] = q_rows - units
+    new_q_trading = state.q_trading.copy()
+    new_q_trading.reshape(-1, n_assets)[rows] = np.minimum(np.maximum(qt_rows - trading_cut, 0.0), q_rows - units)
+    proceeds = np.zeros_like(equity)
+    proceeds.reshape(-1)[rows] = (units * executed[s_of]).sum(axis=-1)
+    new_equity = equity + _dot(new_q, post - price)
+    new_equity.reshape(-1)[rows] += (units * (executed[s_of] - price_rows)).sum(axis=-1)
+    outside_q = state.outside_q.copy()
+    np.add.at(outside_q, s_of, units)
 
     debt_after_cash = debt - cash_used
     cash_after = cash - cash_used
@@ -173,15 +223,22 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     repaid = np.minimum(debt_after_cash, available)
     borrowed = np.maximum(-proceeds, 0.0)  # purchases are financed by new debt from outside lenders
     new_debt = debt_after_cash - repaid + borrowed
-    new_cash = cash_after + np.maximum(proceeds, 0.0) - repaid
-    new_cash = np.where(defaulted, cash_after + proceeds - repaid, new_cash)
+    new_cash = np.where(defaulted, cash_after + proceeds - repaid, cash_after + np.maximum(proceeds, 0.0) - repaid)
 
     # 5. volatility
     new_sigma = ewma_volatility(sigma, state.price, post, scen.ewma_lambda[:, None])
 
+    # 7. stop rule, per scenario: nobody traded and no price moved
+    moved = np.abs(post - state.price).max(axis=1, initial=0.0) > scen.tolerance
+    traded_any = np.zeros(n_scen, dtype=bool)
+    traded_any[s_of[np.abs(traded).sum(axis=-1) > tol_rows]] = True
+    shocks_ahead = t + 1 <= scen.last_shock_round
+    eventful = state.active & (moved | traded_any)
+    still_active = state.active & (moved | traded_any | shocks_ahead) & (t + 1 < scen.max_rounds)
+
     new_state = State(
         q=new_q,
-        q_trading=np.minimum(np.maximum(state.q_trading - trading_cut, 0.0), new_q),
+        q_trading=new_q_trading,
         cash=new_cash,
         debt=new_debt,
         equity=new_equity,
@@ -190,59 +247,51 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         pressure=new_pressure,
         sigma=new_sigma,
         defaulted=defaulted,
-        outside_q=state.outside_q + units.sum(axis=1),
+        outside_q=outside_q,
         outside_cash=state.outside_cash - proceeds.sum(axis=1) + (repaid + cash_used - borrowed).sum(axis=1),
-        active=state.active,
+        active=still_active,
+    ).where(state.active, replace(state, active=still_active))
+
+    sold = np.where(units > 0, traded, 0.0)
+    per_row = lambda values: _scatter(values, rows, (n_scen, n_inst))  # noqa: E731
+    channel_sales = np.stack(
+        [per_row(np.where(binding == c, sold, 0.0).sum(axis=-1)) for c in range(len(CHANNELS))], axis=-1
     )
-
-    # 7. stop rule, per scenario: nobody traded and no price moved
-    moved = np.abs(post - state.price).max(axis=1, initial=0.0) > scen.tolerance
-    traded_any = (np.abs(traded).sum(axis=-1) > tol).any(axis=1)
-    shocks_ahead = t + 1 <= scen.last_shock_round
-    still_active = state.active & (moved | traded_any | shocks_ahead) & (t + 1 < scen.max_rounds)
-    new_state = replace(new_state, active=still_active).where(state.active, replace(state, active=still_active))
-
-    channel_sales = np.stack([np.where(binding == c, sales, 0.0).sum(axis=-1) for c in range(len(CHANNELS))], axis=-1)
     breach = np.stack(
         [slr < inputs.slr_trigger, var > inputs.var_limit, leverage < inputs.leverage_trigger, defaulted & ~state.defaulted],
         axis=-1,
-    )
-    sold_now = np.where(units > 0, traded, 0.0)
-    new_positions = new_state.q * new_state.price[:, None, :]
-    var_after = np.full_like(var, np.nan)
-    if has_var.any():
-        book_after = new_state.q_trading * (new_state.price * inputs.tradable)[:, None, :]
-        var_after[:, has_var] = value_at_risk(book_after[:, has_var], sigma, inputs.correlation, inputs.var_confidence[has_var])
-    slr_targets = np.divide(equity, inputs.slr_target, out=np.full_like(equity, np.nan), where=slr_shed > 0)
+    ) & running[..., None]
     records = {
         "price": new_state.price,
+        "pre_trade_price": price,
         "fundamental": new_state.fundamental,
         "sigma": new_state.sigma,
         "equity": new_state.equity,
         "cash": new_state.cash,
         "debt": new_state.debt,
-        "total_assets": new_state.cash + new_positions.sum(axis=-1),
-        "pre_trade_price": price,
+        "total_assets": new_state.cash + _dot(new_state.q, new_state.price),
         "marked_equity": equity,
         "marked_assets": total_assets,
         "slr": slr,
         "slr_exposure": exposure,
         "leverage_ratio": leverage,
         "var": var,
-        "var_after": var_after,
+        "var_after": _var(new_state.q_trading, new_state.price, sigma, inputs, has_var),
         "defaulted": new_state.defaulted,
         "outside_q": new_state.outside_q,
         "outside_cash": new_state.outside_cash,
-        "sold": sold_now.sum(axis=-1),
+        "sold": per_row(sold.sum(axis=-1)),
         "sales_by_channel": channel_sales,
-        "purchases": np.where(units < 0, -traded, 0.0).sum(axis=-1),
+        "purchases": per_row(np.where(units < 0, -traded, 0.0).sum(axis=-1)),
         "breach": breach,
         "proceeds": proceeds,
-        "slr_target_exposure": slr_targets,
-        "eventful": moved | traded_any,
-        "holdings": new_state.q,
-        "trading_holdings": new_state.q_trading,
-        "sales": sold_now,
-        "binding": binding,
+        "slr_target_exposure": np.divide(equity, inputs.slr_target, out=np.full_like(equity, np.nan), where=slr_shed > 0),
+        "eventful": eventful,
     }
-    return new_state, records
+    return new_state, records, Trades(rows=rows, sales=sold, binding=binding)
+
+
+def _scatter(values: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(shape, dtype=values.dtype)
+    out.reshape(-1)[rows] = values
+    return out

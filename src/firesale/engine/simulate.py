@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firesale.engine.round import DETAIL_RECORDS, FLOW_RECORDS, step
+from firesale.engine.round import LEVEL_RECORDS, step
 from firesale.engine.state import Inputs, ScenarioArrays, State, initial_state
 
 __all__ = ["Trajectory", "simulate_arrays"]
@@ -67,6 +67,7 @@ def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -
     """
     n_scen = scen.switches.shape[0]
     state = initial_state(inputs, n_scen)
+    n_assets = state.q.shape[-1]
     initial_equity = state.equity.copy()
     sales_total = np.zeros_like(state.q)
     rounds = np.zeros(n_scen, dtype=np.int64)
@@ -75,18 +76,21 @@ def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -
     t = 0
     while state.active.any():
         was_active = state.active
-        state, rec = step(state, inputs, scen, t)
-        for name, value in rec.items():
-            mask = was_active.reshape((-1,) + (1,) * (value.ndim - 1))
-            if name in FLOW_RECORDS:
-                empty = -1 if name == "binding" else (np.nan if name == "slr_target_exposure" else 0)
-                rec[name] = np.where(mask, value, np.array(empty, dtype=value.dtype))
-            elif previous:
-                rec[name] = np.where(mask, value, previous[name])
+        state, rec, trades = step(state, inputs, scen, t)
+        if previous and not was_active.all():
+            for name in LEVEL_RECORDS:
+                mask = was_active.reshape((-1,) + (1,) * (rec[name].ndim - 1))
+                rec[name] = np.where(mask, rec[name], previous[name])
         rounds += rec["eventful"]
-        sales_total += rec["sales"]
+        sales_total.reshape(-1, n_assets)[trades.rows] += trades.sales
+        if detail:
+            sales = np.zeros_like(state.q)
+            sales.reshape(-1, n_assets)[trades.rows] = trades.sales
+            binding = np.full(state.q.shape, -1, dtype=np.int8)
+            binding.reshape(-1, n_assets)[trades.rows] = trades.binding
+            rec.update(holdings=state.q, trading_holdings=state.q_trading, sales=sales, binding=binding)
         previous = rec
-        history.append(rec if detail else {k: v for k, v in rec.items() if k not in DETAIL_RECORDS})
+        history.append(rec)
         t += 1
     records = {name: np.stack([h[name] for h in history], axis=1) for name in history[0]}
     return Trajectory(

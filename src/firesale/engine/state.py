@@ -180,12 +180,21 @@ class State:
     active: np.ndarray  # (S,) bool, False once the scenario has stopped
 
     def where(self, keep_new: np.ndarray, old: State) -> State:
-        """This state where ``keep_new`` (S,), ``old`` elsewhere: stopped scenarios stay frozen."""
+        """This state where ``keep_new`` (S,), ``old`` elsewhere: stopped scenarios stay frozen.
+
+        Writes into this state's arrays (fresh ones, made by the round) only for the
+        scenarios not kept, so a batch pays for its stopped scenarios alone.
+        """
+        if keep_new.all():
+            return self
+        frozen = ~keep_new
         out = {}
         for f in fields(self):
             new_arr, old_arr = getattr(self, f.name), getattr(old, f.name)
-            mask = keep_new.reshape((-1,) + (1,) * (new_arr.ndim - 1))
-            out[f.name] = np.where(mask, new_arr, old_arr)
+            if f.name != "active":
+                new_arr = new_arr.copy() if new_arr is old_arr else new_arr
+                new_arr[frozen] = old_arr[frozen]
+            out[f.name] = new_arr
         return replace(self, **out)
 
 
