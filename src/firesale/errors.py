@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FiresaleError", "DataError", "ConfigError", "Problem", "FieldError", "explain", "did_you_mean"]
+__all__ = ["FiresaleError", "DataError", "ConfigError", "ModelDivergenceError", "Problem", "FieldError", "explain", "did_you_mean"]
 
 
 @dataclass(frozen=True)
@@ -148,3 +148,7 @@ def explain(error: Mapping[str, Any], known: Iterable[str] = ()) -> str:
     if kind in ("string_too_short",):
         return f"got {value!r}: is empty; fill in a name"
     return f"got {value!r}: {msg}; fix the value"
+
+
+class ModelDivergenceError(FiresaleError, ArithmeticError):
+    """A simulation left the finite numbers (an explosive feedback); names scenario and round."""

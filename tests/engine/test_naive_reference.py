@@ -192,8 +192,9 @@ def test_naive_loop_matches_engine(runs, index):
     _agree("total sales", ref.sales_total, engine.sales_total, scale)
     _agree("cash", ref.cash, engine.final.cash, scale)
     _agree("debt", ref.debt, engine.final.debt, scale)
-    _agree("holdings", ref.holdings, engine.final.q, scale)
-    _agree("trading holdings", ref.trading_holdings, engine.final.q_trading, scale)
+    inputs = Inputs.from_system(system)
+    _agree("holdings", ref.holdings, inputs.to_dense(engine.final.q), scale)
+    _agree("trading holdings", ref.trading_holdings, inputs.to_dense(engine.final.q_trading), scale)
     _agree("sigma", ref.sigma, engine.final.sigma, 1.0)
     # the engine runs a frozen scenario on with the batch; the naive loop stops it
     steps = engine.records["price"].shape[1]

@@ -47,42 +47,28 @@ def ratio(equity: np.ndarray, measure: np.ndarray) -> np.ndarray:
     return np.divide(equity, measure, out=np.full_like(equity, np.inf), where=measure > 0)
 
 
-def slr_exposure(
-    q: np.ndarray, mark: np.ndarray, cash: np.ndarray, exempt_asset: np.ndarray, exemption: np.ndarray
-) -> np.ndarray:
+def slr_exposure(q: np.ndarray, mark: np.ndarray, cash: np.ndarray, pattern, exemption: np.ndarray) -> np.ndarray:
     """SLR exposure measure :math:`X = \\sum_k q_k m_k + c - \\text{exempt}`.
 
     Parameters
     ----------
-    q : ndarray, shape (S, N, K)
-        Quantities held.
+    q : ndarray, shape (S, E)
+        Quantities held, one column per position of the holdings pattern.
     mark : ndarray, shape (S, K)
         Prices at which books are valued.
     cash : ndarray, shape (S, N)
         Cash and reserves (currency); reserves are exempt under the exemption.
-    exempt_asset : ndarray of bool, shape (K,)
-        Assets left out under the exemption (Treasuries).
+    pattern : firesale.engine.state.Inputs
+        The holdings pattern (``entry_asset``, ``slr_exempt``, ``per_institution``).
     exemption : ndarray of bool, shape (S,)
         Whether the 2020 exemption of Treasuries and reserves applies in the scenario.
 
     Returns
     -------
     ndarray, shape (S, N)
-
-    Examples
-    --------
-    Dealer Prime after the shock: 494 of exposure, 244 with Treasuries and reserves exempt.
-
-    >>> import numpy as np
-    >>> q, mark = np.array([[[200.0, 150.0, 100.0]]]), np.array([[1.0, 0.96, 1.0]])
-    >>> exempt = np.array([True, False, False])
-    >>> slr_exposure(q, mark, np.array([[50.0]]), exempt, np.array([False, True])[:1]).item()
-    494.0
-    >>> slr_exposure(q, mark, np.array([[50.0]]), exempt, np.array([True])).item()
-    244.0
     """
-    counted = np.where(exempt_asset[None, :] & exemption[:, None], 0.0, mark)
-    return np.einsum("snk,sk->sn", q, counted) + np.where(exemption[:, None], 0.0, cash)
+    counted = np.where(pattern.slr_exempt[None, :] & exemption[:, None], 0.0, mark)
+    return pattern.per_institution(q * counted[:, pattern.entry_asset]) + np.where(exemption[:, None], 0.0, cash)
 
 
 def slr_shrink(equity: np.ndarray, exposure: np.ndarray, trigger: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ def allocate_sales(
     value: np.ndarray,
     book: np.ndarray,
     policy: np.ndarray,
-    liquidity_order: np.ndarray,
+    liquidity_order: np.ndarray | None,
     weights: np.ndarray,
 ) -> np.ndarray:
     """Spread a value to sell over assets.
@@ -40,8 +40,9 @@ def allocate_sales(
         Value of the positions eligible for this sale (currency, at marks).
     policy : ndarray of int, shape (R,)
         Liquidation policy code of each seller, see ``POLICY_CODES``.
-    liquidity_order : ndarray of int, shape (K,)
-        Asset indices from most to least liquid.
+    liquidity_order : ndarray of int, shape (K,), or None
+        Asset indices from most to least liquid; None when the columns already are in
+        that order (the engine's per-institution layout).
     weights : ndarray, shape (R, K)
         Each seller's t0 portfolio weights over tradable assets (rows sum to 1 or are zero).
 
@@ -70,9 +71,11 @@ def allocate_sales(
 
 
 def _pecking_order(value, book, order, _weights):
-    ranked = book[..., order]
+    ranked = book if order is None else book[..., order]
     before = np.cumsum(ranked, axis=-1) - ranked
     sold = np.clip(value[..., None] - before, 0.0, ranked)
+    if order is None:
+        return sold
     out = np.empty_like(sold)
     out[..., order] = sold
     return out

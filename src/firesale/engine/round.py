@@ -11,11 +11,12 @@ Step 7 (stop) is decided here per scenario and applied in
 :mod:`firesale.engine.simulate`. Step 4's dealer intermediation and step 6
 (information) join with their mechanisms.
 
-Marking and the constraint checks run over the whole ``(S, N, K)`` state; allocation and
-trading run only over the *acting* rows — the (scenario, institution) pairs that breach
-a constraint or default in the round — gathered from every scenario into one
-``(R, K)`` block, so a round costs a few passes over the state plus work proportional
-to the institutions that actually trade.
+Holdings are stored per position held at t0 (``(S, E)``, see
+:mod:`firesale.engine.state`). Marking and the constraint checks are a few passes over
+them; allocation and trading run only over the *acting* rows — the (scenario,
+institution) pairs that breach a constraint or default in the round — gathered from
+every scenario into one ``(R, L)`` block of their positions in liquidity order, so a
+round costs work proportional to the positions held plus those actually traded.
 """
 
 from __future__ import annotations
@@ -61,13 +62,16 @@ class Trades:
     ----------
     rows : ndarray of int, shape (R,)
         Flat indices ``s * N + n`` of the acting (scenario, institution) pairs.
-    sales : ndarray, shape (R, K)
-        Value sold of each asset, at the pre-impact price.
-    binding : ndarray of int8, shape (R, K)
+    assets : ndarray of int, shape (R, L)
+        Asset of each slot of the row's positions (liquidity order), -1 for padding.
+    sales : ndarray, shape (R, L)
+        Value sold of each position, at the pre-impact price.
+    binding : ndarray of int8, shape (R, L)
         Index into ``CHANNELS`` of the channel asking the most of each sale, -1 none.
     """
 
     rows: np.ndarray
+    assets: np.ndarray
     sales: np.ndarray
     binding: np.ndarray
 
@@ -78,18 +82,26 @@ def _impact(inputs: Inputs, pressure: np.ndarray) -> np.ndarray:
     )
 
 
-def _dot(q: np.ndarray, per_asset: np.ndarray) -> np.ndarray:
-    """Σ_k q[s, n, k] · x[s, k] → (S, N)."""
-    return np.einsum("snk,sk->sn", q, per_asset)
-
-
 def _var(q_trading: np.ndarray, price: np.ndarray, sigma: np.ndarray, inputs: Inputs, has_var: np.ndarray) -> np.ndarray:
     """VaR of the institutions with a limit (NaN for the others), shape (S, N)."""
-    out = np.full(q_trading.shape[:2], np.nan)
+    n_scen, n_inst = q_trading.shape[0], has_var.size
+    out = np.full((n_scen, n_inst), np.nan)
     if has_var.any():
-        book = q_trading[:, has_var] * (price * inputs.tradable)[:, None, :]
+        entries = np.flatnonzero(has_var[inputs.entry_institution])
+        desk = np.cumsum(has_var) - 1
+        book = np.zeros((n_scen, int(has_var.sum()), price.shape[1]))
+        assets = inputs.entry_asset[entries]
+        book[:, desk[inputs.entry_institution[entries]], assets] = (
+            q_trading[:, entries] * (price * inputs.tradable)[:, assets]
+        )
         out[:, has_var] = value_at_risk(book, sigma, inputs.correlation, inputs.var_confidence[has_var])
     return out
+
+
+def _per_asset(values: np.ndarray, s_of: np.ndarray, assets: np.ndarray, valid: np.ndarray, shape) -> np.ndarray:
+    """Sum row-slot values (R, L) into (S, K) by scenario and asset (sequential, so exact per scenario)."""
+    bins = (s_of[:, None] * shape[1] + assets)[valid]
+    return np.bincount(bins, weights=values[valid], minlength=shape[0] * shape[1]).reshape(shape)
 
 
 def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[State, dict, Trades]:
@@ -110,7 +122,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         The new state (``active`` says which scenarios go on), the round's (S, N) and
         (S, K) records, and the acting rows' trades.
     """
-    n_scen, n_inst, n_assets = state.q.shape
+    n_scen, n_entries = state.q.shape
+    n_inst, n_assets = inputs.holdings.shape
+    entry_asset = inputs.entry_asset
     tol = scen.tolerance[:, None]
 
     # 1. shocks, fading of past pressure
@@ -128,9 +142,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     # 2. mark to market
     q, cash, debt = state.q, state.cash, state.debt
-    equity = state.equity + _dot(q, price - state.price)
-    total_assets = cash + _dot(q, price)
-    exposure = slr_exposure(q, price, cash, inputs.slr_exempt, scen.slr_exemption)
+    equity = state.equity + inputs.per_institution(q * (price - state.price)[:, entry_asset])
+    total_assets = cash + inputs.per_institution(q * price[:, entry_asset])
+    exposure = slr_exposure(q, price, cash, inputs, scen.slr_exemption)
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
     has_var = np.isfinite(inputs.var_limit)
@@ -158,23 +172,29 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     var_fraction = np.where(scen.switch("var") & alive, var_sale_fraction(var, inputs.var_limit), 0.0)
     liquidating = defaulted & running
 
-    # ... allocated to assets on the acting rows only
+    # ... allocated to the positions of the acting rows only, each row's positions in
+    # liquidity order (R, L)
     acting = liquidating | (slr_value > 0) | (lev_sell > 0) | (var_fraction > 0) | (lev_trade < -tol)
     rows = np.flatnonzero(acting)
     s_of, n_of = np.divmod(rows, n_inst)
-    q_rows = q.reshape(-1, n_assets)[rows]
-    qt_rows = state.q_trading.reshape(-1, n_assets)[rows]
-    price_rows = price[s_of]
-    tradable = q_rows * price_rows * inputs.tradable
-    counted = ~(inputs.slr_exempt[None, :] & scen.slr_exemption[s_of, None])
-    policy, weights = inputs.liquidation[n_of], inputs.initial_weights[n_of]
-    order = inputs.liquidity_order
-    var_rows = var_fraction.ravel()[rows]
-    dead_rows = liquidating.ravel()[rows]
+    slots = inputs.row_entries[n_of]
+    valid = slots >= 0
+    flat = s_of[:, None] * n_entries + np.where(valid, slots, 0)
+    asset_rows = np.where(valid, entry_asset[np.where(valid, slots, 0)], 0)
+    q_rows = np.where(valid, q.reshape(-1)[flat], 0.0)
+    qt_rows = np.where(valid, state.q_trading.reshape(-1)[flat], 0.0)
+    price_rows = price[s_of[:, None], asset_rows]
+    tradable_mask = inputs.tradable[asset_rows] & valid
+    tradable = q_rows * price_rows * tradable_mask
+    counted = ~(inputs.slr_exempt[asset_rows] & scen.slr_exemption[s_of, None])
+    policy = inputs.liquidation[n_of]
+    weights = np.where(valid, inputs.initial_weights[n_of[:, None], asset_rows], 0.0)
+    var_rows = var_fraction.reshape(-1)[rows]
+    dead_rows = liquidating.reshape(-1)[rows]
     candidates = (
-        allocate_sales(slr_value.ravel()[rows], tradable * counted, policy, order, weights),
-        qt_rows * price_rows * inputs.tradable * var_rows[:, None],
-        allocate_sales(lev_sell.ravel()[rows], tradable, policy, order, weights),
+        allocate_sales(slr_value.reshape(-1)[rows], tradable * counted, policy, None, weights),
+        qt_rows * price_rows * tradable_mask * var_rows[:, None],
+        allocate_sales(lev_sell.reshape(-1)[rows], tradable, policy, None, weights),
         np.where(dead_rows[:, None], tradable, 0.0),
     )
     sales = candidates[0]
@@ -187,35 +207,34 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     quiet_seller = sales.sum(axis=-1) <= tol_rows
     sales = np.where(quiet_seller[:, None], 0.0, sales)
     binding = np.where(quiet_seller[:, None], -1, binding).astype(np.int8)
-    lev_rows = lev_trade.ravel()[rows]
+    lev_rows = lev_trade.reshape(-1)[rows]
     buys = pro_rata_buys(np.where(quiet_seller & (lev_rows < -tol_rows), -lev_rows, 0.0), tradable)
 
     safe_price = np.where(price_rows > 0, price_rows, 1.0)
-    units = np.where(dead_rows[:, None], q_rows * inputs.tradable, (sales - buys) / safe_price)
+    units = np.where(dead_rows[:, None], q_rows * tradable_mask, (sales - buys) / safe_price)
     units = np.minimum(units, q_rows)
     # The trading book gives up what VaR asked of it, and at least its pro-rata share of
     # any larger sale; purchases join the books in proportion.
     book_share = np.divide(qt_rows, q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
-    var_units = qt_rows * inputs.tradable * np.where(dead_rows, 0.0, var_rows)[:, None]
+    var_units = qt_rows * tradable_mask * np.where(dead_rows, 0.0, var_rows)[:, None]
     trading_cut = np.where(units > 0, np.minimum(np.maximum(var_units, units * book_share), units), units * book_share)
 
     # 4. clearing through the impact law
     traded = units * price_rows
-    new_pressure = pressure.copy()
-    np.add.at(new_pressure, s_of, traded)
+    new_pressure = pressure + _per_asset(traded, s_of, asset_rows, valid, pressure.shape)
     post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure))
     executed = execution_price(price, post, scen.execution_alpha[:, None])
+    executed_rows = executed[s_of[:, None], asset_rows]
 
     new_q = q.copy()
-    new_q.reshape(-1, n_assets)[rows] = q_rows - units
+    new_q.reshape(-1)[flat[valid]] = (q_rows - units)[valid]
     new_q_trading = state.q_trading.copy()
-    new_q_trading.reshape(-1, n_assets)[rows] = np.minimum(np.maximum(qt_rows - trading_cut, 0.0), q_rows - units)
+    new_q_trading.reshape(-1)[flat[valid]] = np.minimum(np.maximum(qt_rows - trading_cut, 0.0), q_rows - units)[valid]
     proceeds = np.zeros_like(equity)
-    proceeds.reshape(-1)[rows] = (units * executed[s_of]).sum(axis=-1)
-    new_equity = equity + _dot(new_q, post - price)
-    new_equity.reshape(-1)[rows] += (units * (executed[s_of] - price_rows)).sum(axis=-1)
-    outside_q = state.outside_q.copy()
-    np.add.at(outside_q, s_of, units)
+    proceeds.reshape(-1)[rows] = (units * executed_rows).sum(axis=-1)
+    new_equity = equity + inputs.per_institution(new_q * (post - price)[:, entry_asset])
+    new_equity.reshape(-1)[rows] += (units * (executed_rows - price_rows)).sum(axis=-1)
+    outside_q = state.outside_q + _per_asset(units, s_of, asset_rows, valid, pressure.shape)
 
     debt_after_cash = debt - cash_used
     cash_after = cash - cash_used
@@ -269,7 +288,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "equity": new_state.equity,
         "cash": new_state.cash,
         "debt": new_state.debt,
-        "total_assets": new_state.cash + _dot(new_state.q, new_state.price),
+        "total_assets": new_state.cash + inputs.per_institution(new_state.q * new_state.price[:, entry_asset]),
         "marked_equity": equity,
         "marked_assets": total_assets,
         "slr": slr,
@@ -288,7 +307,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "slr_target_exposure": np.divide(equity, inputs.slr_target, out=np.full_like(equity, np.nan), where=slr_shed > 0),
         "eventful": eventful,
     }
-    return new_state, records, Trades(rows=rows, sales=sold, binding=binding)
+    return new_state, records, Trades(rows=rows, assets=np.where(valid, asset_rows, -1), sales=sold, binding=binding)
 
 
 def _scatter(values: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -4,9 +4,14 @@ Three kinds of arrays, kept apart (PyPSA keeps static tables apart from time ser
 
 * :class:`Inputs` — t0 data of the system, shapes ``(N,)``, ``(K,)``, ``(N, K)``;
 * :class:`ScenarioArrays` — one row per scenario, shapes ``(S, ...)``;
-* :class:`State` — what changes every round, shapes ``(S, N, K)``, ``(S, N)``, ``(S, K)``.
+* :class:`State` — what changes every round, shapes ``(S, E)`` (one column per position
+  held at t0), ``(S, N)``, ``(S, K)``.
 
-The funding mechanism adds repo borrowing ``repo (S, N, K)`` and haircuts ``h (S, K)``
+Holdings are stored per *entry* of the t0 holdings pattern rather than as a dense
+``(S, N, K)`` block: real portfolios hold a small share of all assets, and the pattern
+cannot grow (sales shrink positions, purchases add to existing ones).
+
+The funding mechanism adds repo borrowing per entry and haircuts ``h (S, K)``
 to :class:`State`, and the information mechanism adds marks below prices
 (``mark = p · (1 − opacity · u)``) and the uncertainty index ``u (S, K)``; until then the
 mark of an asset is its price and all liabilities sit in ``debt``.
@@ -59,6 +64,14 @@ class Inputs:
     repay_with_cash: np.ndarray  # (N,) bool
     trading_fraction: np.ndarray  # (N, K)
     initial_weights: np.ndarray  # (N, K) t0 weights over tradable assets
+    # The holdings pattern: positions held at t0, one *entry* each, ordered by institution
+    # and, within it, most liquid first. Sales shrink positions and purchases add to
+    # existing ones, so the pattern never grows and the state is stored per entry.
+    entry_institution: np.ndarray  # (E,) int
+    entry_asset: np.ndarray  # (E,) int
+    segment_starts: np.ndarray  # (N',) first entry of each institution with holdings
+    has_holdings: np.ndarray  # (N,) bool
+    row_entries: np.ndarray  # (N, L) entries of each institution in liquidity order, -1 padding
 
     @classmethod
     def from_system(cls, system: System) -> Inputs:
@@ -69,6 +82,15 @@ class Inputs:
             return np.array([i.level(ratio, which) for i in insts], dtype=float)
 
         tradable = np.array([a.is_tradable for a in assets], dtype=bool)
+        liquidity_order = np.argsort([a.rank for a in assets], kind="stable")
+        inst_of, position = np.nonzero(system.holdings[:, liquidity_order] > 0)
+        asset_of = liquidity_order[position]
+        counts = np.bincount(inst_of, minlength=system.n_institutions)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        width = int(counts.max(initial=0))
+        slot = np.arange(inst_of.size) - starts[inst_of]
+        row_entries = np.full((system.n_institutions, max(width, 1)), -1, dtype=np.int64)
+        row_entries[inst_of, slot] = np.arange(inst_of.size)
         book = system.holdings * tradable
         total = book.sum(axis=1, keepdims=True)
         weights = np.divide(book, total, out=np.zeros_like(book), where=total > 0)
@@ -85,7 +107,7 @@ class Inputs:
             impact_kappa=np.array([a.impact_kappa for a in assets], dtype=float),
             slr_exempt=np.array([a.is_slr_exempt for a in assets], dtype=bool),
             tradable=tradable,
-            liquidity_order=np.argsort([a.rank for a in assets], kind="stable"),
+            liquidity_order=liquidity_order,
             correlation=np.array(system.correlation, dtype=float),
             slr_minimum=level("slr", "minimum"),
             slr_trigger=level("slr", "trigger"),
@@ -100,7 +122,29 @@ class Inputs:
             repay_with_cash=np.array([i.repay_with_cash for i in insts], dtype=bool),
             trading_fraction=np.array(system.trading_fraction, dtype=float),
             initial_weights=weights,
+            entry_institution=inst_of,
+            entry_asset=asset_of,
+            segment_starts=starts[counts > 0],
+            has_holdings=counts > 0,
+            row_entries=row_entries,
         )
+
+    @property
+    def n_entries(self) -> int:
+        return int(self.entry_asset.size)
+
+    def per_institution(self, values: np.ndarray) -> np.ndarray:
+        """Sum per-entry values (S, E) over each institution's entries → (S, N)."""
+        out = np.zeros((values.shape[0], self.has_holdings.size))
+        if self.n_entries:
+            out[:, self.has_holdings] = np.add.reduceat(values, self.segment_starts, axis=1)
+        return out
+
+    def to_dense(self, values: np.ndarray) -> np.ndarray:
+        """Per-entry values (S, E) as a dense (S, N, K) array, zero where nothing is held."""
+        out = np.zeros((values.shape[0], self.has_holdings.size, self.p0.size), dtype=values.dtype)
+        out[:, self.entry_institution, self.entry_asset] = values
+        return out
 
 
 @dataclass(frozen=True)
@@ -165,8 +209,8 @@ class ScenarioArrays:
 class State:
     """Per-round state of every scenario. Prices start at 1 (``p0``)."""
 
-    q: np.ndarray  # (S, N, K) quantity held
-    q_trading: np.ndarray  # (S, N, K) part of q in the trading book (VaR applies to it), ≤ q
+    q: np.ndarray  # (S, E) quantity held, per entry of the holdings pattern
+    q_trading: np.ndarray  # (S, E) part of q in the trading book (VaR applies to it), ≤ q
     cash: np.ndarray  # (S, N)
     debt: np.ndarray  # (S, N)
     equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
@@ -202,10 +246,12 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
     """The t0 state broadcast over scenarios."""
     s = n_scenarios
     n, k = inputs.holdings.shape
+    held = inputs.holdings[inputs.entry_institution, inputs.entry_asset]
+    trading = held * inputs.trading_fraction[inputs.entry_institution, inputs.entry_asset]
     assets = inputs.cash + inputs.holdings @ inputs.p0
     return State(
-        q=np.broadcast_to(inputs.holdings, (s, n, k)).copy(),
-        q_trading=np.broadcast_to(inputs.holdings * inputs.trading_fraction, (s, n, k)).copy(),
+        q=np.broadcast_to(held, (s, held.size)).copy(),
+        q_trading=np.broadcast_to(trading, (s, held.size)).copy(),
         cash=np.broadcast_to(inputs.cash, (s, n)).copy(),
         debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
         equity=np.broadcast_to(assets - inputs.debt, (s, n)).copy(),
