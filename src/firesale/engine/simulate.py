@@ -90,7 +90,8 @@ def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -
     t = 0
     while state.active.any():
         was_active = state.active
-        state, rec, trades = step(state, inputs, scen, t)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported just below
+            state, rec, trades = step(state, inputs, scen, t)
         _check_finite(state, was_active, t)
         if previous and not was_active.all():
             for name in LEVEL_RECORDS:
