@@ -55,11 +55,11 @@ def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
     return (book * (1.0 - growth)).sum(axis=-1)  # a row-wise sum: the same in a batch as alone
 
 
-def _check_finite(state: State, active: np.ndarray, t: int) -> None:
+def _check_finite(state: State, active: np.ndarray, t: int, labels: np.ndarray) -> None:
     """Stop with a clear error when a scenario's prices or equity stop being finite numbers."""
     bad = active & ~(np.isfinite(state.price).all(axis=1) & np.isfinite(state.equity).all(axis=1))
     if bad.any():
-        s = int(np.flatnonzero(bad)[0])
+        s = int(labels[np.flatnonzero(bad)[0]])
         raise ModelDivergenceError(Problem(
             "FS601", f"scenario {s}, round {t}",
             "prices or equity are no longer finite: the feedback is explosive (e.g. two-sided leverage "
@@ -68,7 +68,17 @@ def _check_finite(state: State, active: np.ndarray, t: int) -> None:
         ))
 
 
-def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -> Trajectory:
+#: Scenarios run together in one pass are chunked so that a (scenarios × positions)
+#: array stays about this many elements (2 MiB of float64): large batches then work in
+#: cache instead of streaming every array through memory.
+CHUNK_ELEMENTS = 1 << 18
+_LEVELS = set(LEVEL_RECORDS) | {"holdings", "trading_holdings"}
+_EMPTY = {"binding": -1, "slr_target_exposure": np.nan}
+
+
+def simulate_arrays(
+    inputs: Inputs, scen: ScenarioArrays, detail: bool = True, chunk_size: int | None = None
+) -> Trajectory:
     """Run every scenario of a batch to its stop.
 
     Parameters
@@ -78,7 +88,20 @@ def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -
     detail : bool
         Keep the (S, R, N, K) records (holdings, sales, binding channel); turn off for
         large batches, where only (S, R, N) and (S, R, K) records are kept.
+    chunk_size : int, optional
+        Scenarios stepped together; default: as many as keep a (scenarios × positions)
+        array near ``CHUNK_ELEMENTS``. Results do not depend on it.
     """
+    n_scen = scen.switches.shape[0]
+    size = chunk_size or max(1, CHUNK_ELEMENTS // max(inputs.n_entries, 1))
+    if n_scen <= size:
+        return _simulate_chunk(inputs, scen, detail)
+    parts = [_simulate_chunk(inputs, scen.take(np.arange(lo, min(lo + size, n_scen))), detail)
+             for lo in range(0, n_scen, size)]
+    return _concatenate(parts)
+
+
+def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool) -> Trajectory:
     n_scen = scen.switches.shape[0]
     n_inst, n_assets = inputs.holdings.shape
     state = initial_state(inputs, n_scen)
@@ -89,16 +112,27 @@ def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -
     previous: dict[str, np.ndarray] = {}
     t = 0
     while state.active.any():
-        was_active = state.active
+        running = np.flatnonzero(state.active)
+        compact = running.size < n_scen  # step only the scenarios still running
+        sub_state = state.take(running) if compact else state
+        sub_scen = scen.take(running) if compact else scen
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported just below
-            state, rec, trades = step(state, inputs, scen, t)
-        _check_finite(state, was_active, t)
-        if previous and not was_active.all():
-            for name in LEVEL_RECORDS:
-                mask = was_active.reshape((-1,) + (1,) * (rec[name].ndim - 1))
-                rec[name] = np.where(mask, rec[name], previous[name])
+            new_sub, sub_rec, trades = step(sub_state, inputs, sub_scen, t)
+        _check_finite(new_sub, np.ones(running.size, dtype=bool), t, running)
+        if compact:
+            state = state.put(running, new_sub)
+            rec = {}
+            for name, value in sub_rec.items():
+                full = previous[name].copy() if name in _LEVELS else np.full(
+                    (n_scen,) + value.shape[1:], _EMPTY.get(name, 0), dtype=value.dtype)
+                full[running] = value
+                rec[name] = full
+            sub_s, n_of = np.divmod(trades.rows, n_inst)
+            s_of = running[sub_s]
+        else:
+            state, rec = new_sub, sub_rec
+            s_of, n_of = np.divmod(trades.rows, n_inst)
         rounds += rec["eventful"]
-        s_of, n_of = np.divmod(trades.rows, n_inst)
         slot = trades.assets >= 0
         where = (np.broadcast_to(s_of[:, None], slot.shape)[slot], np.broadcast_to(n_of[:, None], slot.shape)[slot],
                  trades.assets[slot])
@@ -121,4 +155,31 @@ def simulate_arrays(inputs: Inputs, scen: ScenarioArrays, detail: bool = True) -
         initial_loss=shock_only_loss(inputs, scen),
         sales_total=sales_total,
         final=state,
+    )
+
+
+def _concatenate(parts: list[Trajectory]) -> Trajectory:
+    """Join chunk results on the scenario axis; a shorter chunk is padded like stopped scenarios."""
+    n_rounds = max(p.records["price"].shape[1] for p in parts)
+    records = {}
+    for name in parts[0].records:
+        padded = []
+        for p in parts:
+            value = p.records[name]
+            missing = n_rounds - value.shape[1]
+            if missing:
+                if name in _LEVELS:
+                    tail = np.repeat(value[:, -1:], missing, axis=1)
+                else:
+                    tail = np.full((value.shape[0], missing) + value.shape[2:], _EMPTY.get(name, 0), dtype=value.dtype)
+                value = np.concatenate([value, tail], axis=1)
+            padded.append(value)
+        records[name] = np.concatenate(padded, axis=0)
+    return Trajectory(
+        records=records,
+        rounds=np.concatenate([p.rounds for p in parts]),
+        initial_equity=np.concatenate([p.initial_equity for p in parts]),
+        initial_loss=np.concatenate([p.initial_loss for p in parts]),
+        sales_total=np.concatenate([p.sales_total for p in parts]),
+        final=State.concatenate([p.final for p in parts]),
     )

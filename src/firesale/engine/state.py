@@ -195,6 +195,10 @@ class ScenarioArrays:
             last_shock_round=np.array([max((sh.round for sh in sc.shocks), default=-1) for sc in scenarios], dtype=np.int64),
         )
 
+    def take(self, scenarios: np.ndarray) -> ScenarioArrays:
+        """The settings of some scenarios (indices into the scenario axis)."""
+        return ScenarioArrays(**{f.name: getattr(self, f.name)[scenarios] for f in fields(self)})
+
     def at(self, name: str, round_index: int) -> np.ndarray | None:
         """The shock array of a round, or None when no shock of that kind is set then."""
         arr = getattr(self, name)
@@ -222,6 +226,24 @@ class State:
     outside_q: np.ndarray  # (S, K) held by outside buyers (what institutions sold)
     outside_cash: np.ndarray  # (S,) net cash of outside buyers and creditors
     active: np.ndarray  # (S,) bool, False once the scenario has stopped
+
+    def take(self, scenarios: np.ndarray) -> State:
+        """The state of some scenarios (indices into the scenario axis)."""
+        return State(**{f.name: getattr(self, f.name)[scenarios] for f in fields(self)})
+
+    def put(self, scenarios: np.ndarray, part: State) -> State:
+        """A copy with the given scenarios replaced by ``part``."""
+        out = {}
+        for f in fields(self):
+            arr = getattr(self, f.name).copy()
+            arr[scenarios] = getattr(part, f.name)
+            out[f.name] = arr
+        return State(**out)
+
+    @staticmethod
+    def concatenate(parts: Sequence[State]) -> State:
+        """Stack states of disjoint scenario sets along the scenario axis."""
+        return State(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(State)})
 
     def where(self, keep_new: np.ndarray, old: State) -> State:
         """This state where ``keep_new`` (S,), ``old`` elsewhere: stopped scenarios stay frozen.
