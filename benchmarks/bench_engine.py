@@ -248,9 +248,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--naive-scenarios", type=int, default=4,
                     help="the naive loop runs scenarios 0 .. N-1 (one of each shock type)")
     ap.add_argument("--repeat-naive", type=int, default=2, help="best of N for the naive loop")
+    ap.add_argument("--size", default="", help="INSTITUTIONS,ASSETS,SCENARIOS instead of the preset sizes, "
+                    "e.g. 50,10,1024 for many scenarios on a small system")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "bench_engine.json")
     args = ap.parse_args(argv)
     size = SIZES["quick" if args.quick else "full"]
+    if args.size:
+        n_given, k_given, s_given = (int(x) for x in args.size.split(","))
+        size = {**size, "institutions": n_given, "assets": k_given, "scenarios": s_given}
     repeat = args.repeat or (3 if args.quick else 2)
     repeat_b = args.repeat_one_at_a_time or (3 if args.quick else 2)
     repeat_subset = 3
