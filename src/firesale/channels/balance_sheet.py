@@ -68,7 +68,7 @@ def slr_exposure(q: np.ndarray, mark: np.ndarray, cash: np.ndarray, pattern, exe
     ndarray, shape (S, N)
     """
     counted = np.where(pattern.slr_exempt[None, :] & exemption[:, None], 0.0, mark)
-    return pattern.per_institution(q * counted[:, pattern.entry_asset]) + np.where(exemption[:, None], 0.0, cash)
+    return pattern.per_institution(q * np.take(counted, pattern.entry_asset, axis=1)) + np.where(exemption[:, None], 0.0, cash)
 
 
 def slr_shrink(equity: np.ndarray, exposure: np.ndarray, trigger: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -101,13 +101,18 @@ def value_at_risk(
 ) -> np.ndarray:
     """One-day parametric VaR :math:`z_{c} \\sqrt{w' \\Sigma w}`, :math:`\\Sigma = \\mathrm{diag}(σ) C \\mathrm{diag}(σ)`.
 
+    Positions may be given over all K assets or, as the engine does, over each desk's own
+    L positions with the matching block of the correlation matrix (the same number, at a
+    fraction of the cost when desks hold few of the assets).
+
     Parameters
     ----------
-    trading_book : ndarray, shape (S, N, K)
+    trading_book : ndarray, shape (S, N, L)
         Trading-book positions at marks, w (currency).
-    sigma : ndarray, shape (S, K)
-        Daily volatility (EWMA, see :mod:`firesale.channels.volatility`).
-    correlation : ndarray, shape (K, K)
+    sigma : ndarray, shape (S, N, L)
+        Daily volatility of each position's asset (EWMA, see :mod:`firesale.channels.volatility`).
+    correlation : ndarray, shape (N, L, L) or (L, L)
+        Correlation between the positions' assets (zero rows for padding).
     confidence : ndarray, shape (N,)
         VaR confidence level c; :math:`z_c = Φ^{-1}(c)`.
 
@@ -121,15 +126,17 @@ def value_at_risk(
 
     >>> import numpy as np
     >>> book, c = np.array([[[100.0]]]), np.eye(1)
-    >>> [round(float(value_at_risk(book, np.array([[s]]), c, np.array([0.99]))[0, 0]), 3)
+    >>> [round(float(value_at_risk(book, np.array([[[s]]]), c, np.array([0.99]))[0, 0]), 3)
     ...  for s in (0.0429858325, 2 * 0.0429858325)]
     [10.0, 20.0]
     """
-    scaled = trading_book * sigma[:, None, :]
-    if np.array_equal(correlation, np.eye(correlation.shape[0])):
-        variance = np.einsum("snk,snk->sn", scaled, scaled)
-    else:
-        variance = np.einsum("snk,snk->sn", scaled @ correlation, scaled)
+    scaled = trading_book * sigma
+    if correlation.ndim == 2:
+        correlation = np.broadcast_to(correlation, (scaled.shape[1],) + correlation.shape)
+    # Explicit products and last-axis sums (not einsum or BLAS), so that the summation
+    # order, and hence every bit of the result, does not depend on the batch size.
+    weighted = (correlation[None, :, :, :] * scaled[:, :, None, :]).sum(axis=-1)
+    variance = (weighted * scaled).sum(axis=-1)
     return ndtri(confidence) * np.sqrt(np.maximum(variance, 0.0))
 
 

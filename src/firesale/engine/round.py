@@ -62,6 +62,8 @@ class Trades:
     ----------
     rows : ndarray of int, shape (R,)
         Flat indices ``s * N + n`` of the acting (scenario, institution) pairs.
+    entries : ndarray of int, shape (R, L)
+        Position (entry of the holdings pattern) of each slot, -1 for padding.
     assets : ndarray of int, shape (R, L)
         Asset of each slot of the row's positions (liquidity order), -1 for padding.
     sales : ndarray, shape (R, L)
@@ -71,6 +73,7 @@ class Trades:
     """
 
     rows: np.ndarray
+    entries: np.ndarray
     assets: np.ndarray
     sales: np.ndarray
     binding: np.ndarray
@@ -82,20 +85,29 @@ def _impact(inputs: Inputs, pressure: np.ndarray) -> np.ndarray:
     )
 
 
-def _var(q_trading: np.ndarray, price: np.ndarray, sigma: np.ndarray, inputs: Inputs, has_var: np.ndarray) -> np.ndarray:
-    """VaR of the institutions with a limit (NaN for the others), shape (S, N)."""
-    n_scen, n_inst = q_trading.shape[0], has_var.size
-    out = np.full((n_scen, n_inst), np.nan)
-    if has_var.any():
-        entries = np.flatnonzero(has_var[inputs.entry_institution])
-        desk = np.cumsum(has_var) - 1
-        book = np.zeros((n_scen, int(has_var.sum()), price.shape[1]))
+def _var(q_trading: np.ndarray, price: np.ndarray, sigma: np.ndarray, inputs: Inputs) -> np.ndarray:
+    """VaR of the institutions with a limit (NaN for the others), shape (S, N).
+
+    Each desk's VaR is computed over its own positions (its row of ``row_entries``) with
+    the matching correlation block, not over all K assets."""
+    out = np.full((q_trading.shape[0], inputs.has_holdings.size), np.nan)
+    desks = inputs.var_desks
+    if desks.size:
+        slots = inputs.row_entries[desks]
+        valid = slots >= 0
+        entries = np.where(valid, slots, 0)
         assets = inputs.entry_asset[entries]
-        book[:, desk[inputs.entry_institution[entries]], assets] = (
-            q_trading[:, entries] * (price * inputs.tradable)[:, assets]
-        )
-        out[:, has_var] = value_at_risk(book, sigma, inputs.correlation, inputs.var_confidence[has_var])
+        held = np.take(q_trading, entries, axis=1) * valid  # (S, V, L)
+        book = held * np.take(price * inputs.tradable, assets, axis=1)
+        out[:, desks] = value_at_risk(book, np.take(sigma, assets, axis=1), inputs.var_correlation,
+                                      inputs.var_confidence[desks])
     return out
+
+
+def _at_rows(per_asset: np.ndarray, s_of: np.ndarray, assets: np.ndarray) -> np.ndarray:
+    """Values (S, K) at each acting row's slots → (R, L). ``np.take`` on the flat array:
+    several times faster than the equivalent fancy index."""
+    return np.take(per_asset.reshape(-1), s_of[:, None] * per_asset.shape[1] + assets)
 
 
 def _per_asset(values: np.ndarray, s_of: np.ndarray, assets: np.ndarray, valid: np.ndarray, shape) -> np.ndarray:
@@ -142,13 +154,12 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     # 2. mark to market
     q, cash, debt = state.q, state.cash, state.debt
-    equity = state.equity + inputs.per_institution(q * (price - state.price)[:, entry_asset])
-    total_assets = cash + inputs.per_institution(q * price[:, entry_asset])
+    equity = state.equity + inputs.per_institution(q * np.take(price - state.price, entry_asset, axis=1))
+    total_assets = cash + inputs.per_institution(q * np.take(price, entry_asset, axis=1))
     exposure = slr_exposure(q, price, cash, inputs, scen.slr_exemption)
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
-    has_var = np.isfinite(inputs.var_limit)
-    var = _var(state.q_trading, price, sigma, inputs, has_var)
+    var = _var(state.q_trading, price, sigma, inputs)
 
     # 3. constraints → what each channel asks, per institution
     running = state.active[:, None]
@@ -183,7 +194,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     asset_rows = np.where(valid, entry_asset[np.where(valid, slots, 0)], 0)
     q_rows = np.where(valid, q.reshape(-1)[flat], 0.0)
     qt_rows = np.where(valid, state.q_trading.reshape(-1)[flat], 0.0)
-    price_rows = price[s_of[:, None], asset_rows]
+    price_rows = _at_rows(price, s_of, asset_rows)
     tradable_mask = inputs.tradable[asset_rows] & valid
     tradable = q_rows * price_rows * tradable_mask
     counted = ~(inputs.slr_exempt[asset_rows] & scen.slr_exemption[s_of, None])
@@ -224,7 +235,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_pressure = pressure + _per_asset(traded, s_of, asset_rows, valid, pressure.shape)
     post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure))
     executed = execution_price(price, post, scen.execution_alpha[:, None])
-    executed_rows = executed[s_of[:, None], asset_rows]
+    executed_rows = _at_rows(executed, s_of, asset_rows)
 
     new_q = q.copy()
     new_q.reshape(-1)[flat[valid]] = (q_rows - units)[valid]
@@ -232,7 +243,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_q_trading.reshape(-1)[flat[valid]] = np.minimum(np.maximum(qt_rows - trading_cut, 0.0), q_rows - units)[valid]
     proceeds = np.zeros_like(equity)
     proceeds.reshape(-1)[rows] = (units * executed_rows).sum(axis=-1)
-    new_equity = equity + inputs.per_institution(new_q * (post - price)[:, entry_asset])
+    new_equity = equity + inputs.per_institution(new_q * np.take(post - price, entry_asset, axis=1))
     new_equity.reshape(-1)[rows] += (units * (executed_rows - price_rows)).sum(axis=-1)
     outside_q = state.outside_q + _per_asset(units, s_of, asset_rows, valid, pressure.shape)
 
@@ -288,14 +299,14 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "equity": new_state.equity,
         "cash": new_state.cash,
         "debt": new_state.debt,
-        "total_assets": new_state.cash + inputs.per_institution(new_state.q * new_state.price[:, entry_asset]),
+        "total_assets": new_state.cash + inputs.per_institution(new_state.q * np.take(new_state.price, entry_asset, axis=1)),
         "marked_equity": equity,
         "marked_assets": total_assets,
         "slr": slr,
         "slr_exposure": exposure,
         "leverage_ratio": leverage,
         "var": var,
-        "var_after": _var(new_state.q_trading, new_state.price, sigma, inputs, has_var),
+        "var_after": _var(new_state.q_trading, new_state.price, sigma, inputs),
         "defaulted": new_state.defaulted,
         "outside_q": new_state.outside_q,
         "outside_cash": new_state.outside_cash,
@@ -307,7 +318,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "slr_target_exposure": np.divide(equity, inputs.slr_target, out=np.full_like(equity, np.nan), where=slr_shed > 0),
         "eventful": eventful,
     }
-    return new_state, records, Trades(rows=rows, assets=np.where(valid, asset_rows, -1), sales=sold, binding=binding)
+    return new_state, records, Trades(
+        rows=rows, entries=slots, assets=np.where(valid, asset_rows, -1), sales=sold, binding=binding
+    )
 
 
 def _scatter(values: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

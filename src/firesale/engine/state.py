@@ -72,6 +72,8 @@ class Inputs:
     segment_starts: np.ndarray  # (N',) first entry of each institution with holdings
     has_holdings: np.ndarray  # (N,) bool
     row_entries: np.ndarray  # (N, L) entries of each institution in liquidity order, -1 padding
+    var_desks: np.ndarray  # (V,) institutions with a VaR limit
+    var_correlation: np.ndarray  # (V, L, L) correlation between each desk's positions, 0 on padding
 
     @classmethod
     def from_system(cls, system: System) -> Inputs:
@@ -127,6 +129,9 @@ class Inputs:
             segment_starts=starts[counts > 0],
             has_holdings=counts > 0,
             row_entries=row_entries,
+            var_desks=np.flatnonzero([i.var_limit is not None for i in insts]),
+            var_correlation=_position_correlation(system.correlation, row_entries, asset_of,
+                                                  [i.var_limit is not None for i in insts]),
         )
 
     @property
@@ -145,6 +150,16 @@ class Inputs:
         out = np.zeros((values.shape[0], self.has_holdings.size, self.p0.size), dtype=values.dtype)
         out[:, self.entry_institution, self.entry_asset] = values
         return out
+
+
+def _position_correlation(correlation: np.ndarray, row_entries: np.ndarray, entry_asset: np.ndarray,
+                          desks: list[bool]) -> np.ndarray:
+    """For each VaR desk, the block of the correlation matrix between its own positions."""
+    slots = row_entries[np.asarray(desks, dtype=bool)]
+    valid = slots >= 0
+    assets = np.where(valid, entry_asset[np.where(valid, slots, 0)], 0)
+    block = correlation[assets[:, :, None], assets[:, None, :]]
+    return np.where(valid[:, :, None] & valid[:, None, :], block, 0.0)
 
 
 @dataclass(frozen=True)
