@@ -76,8 +76,8 @@ def _check_finite(state: State, active: np.ndarray, t: int, labels: np.ndarray) 
 
 
 #: Scenarios run together in one pass are chunked so that a (scenarios × positions)
-#: array stays about this many elements (512 KiB of float64, within a core's L2 cache): large batches then work in
-#: cache instead of streaming every array through memory.
+#: array stays about this many elements (512 KiB of float64, within a core's L2 cache):
+#: large batches then work in cache instead of streaming every array through memory.
 CHUNK_ELEMENTS = 1 << 16
 _LEVELS = set(LEVEL_RECORDS) | {"holdings", "trading_holdings"}
 _EMPTY = {"binding": -1, "slr_target_exposure": np.nan}
