@@ -17,18 +17,14 @@ except ImportError as err:  # pragma: no cover
 from firesale.scenario import Scenario
 from firesale.system import ASSET_CLASSES, System
 
-__all__ = ["systems", "scenarios", "system_and_scenarios"]
+__all__ = ["random_system", "systems", "scenarios", "system_and_scenarios"]
 
 _LAWS = ("linear", "exponential", "sqrt")
 _POLICIES = ("pecking_order", "pro_rata", "initial_weights")
 
 
-@st.composite
-def systems(draw, max_institutions: int = 6, max_assets: int = 4) -> System:
-    """A valid System of 1..max_institutions institutions and 1..max_assets assets."""
-    n = draw(st.integers(1, max_institutions))
-    k = draw(st.integers(1, max_assets))
-    seed = draw(st.integers(0, 2**32 - 1))
+def random_system(seed: int, n: int, k: int) -> System:
+    """A valid random System of ``n`` institutions and ``k`` assets (the draw behind :func:`systems`)."""
     rng = np.random.default_rng(seed)
     assets = []
     for j in range(k):
@@ -92,6 +88,14 @@ def systems(draw, max_institutions: int = 6, max_assets: int = 4) -> System:
         correlations = [{"asset_a": f"asset_{a}", "asset_b": f"asset_{b}", "correlation": rho}
                         for a in range(k) for b in range(a + 1, k)]
     return System.from_records(institutions, assets, holdings, correlations, name="random", currency="bn")
+
+
+@st.composite
+def systems(draw, max_institutions: int = 6, max_assets: int = 4) -> System:
+    """A valid System of 1..max_institutions institutions and 1..max_assets assets."""
+    n = draw(st.integers(1, max_institutions))
+    k = draw(st.integers(1, max_assets))
+    return random_system(draw(st.integers(0, 2**32 - 1)), n, k)
 
 
 @st.composite
