@@ -7,7 +7,6 @@ the rest of the batch runs on, so a scenario gives the same result in a batch as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
