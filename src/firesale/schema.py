@@ -14,7 +14,7 @@ from pydantic_core import PydanticUndefined
 
 from firesale.system import Asset, Institution
 
-__all__ = ["TABLES", "table_schema", "required_columns", "known_columns"]
+__all__ = ["TABLES", "table_schema", "required_columns", "schema_markdown", "known_columns"]
 
 _HOLDINGS = [
     {"column": "institution", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
@@ -25,6 +25,8 @@ _HOLDINGS = [
      "description": "Quantity held, at least 0; prices start at 1, so this is the t0 book value."},
     {"column": "trading_fraction", "type": "float", "unit": "fraction", "default": 1.0, "role": "Input (optional)",
      "description": "Share of the position in the trading book (VaR applies to it)."},
+    {"column": "repo", "type": "float", "unit": "currency", "default": 0.0, "role": "Input (optional)",
+     "description": "Repo borrowing secured on the position, at most (1 - haircut) x quantity."},
 ]
 _CORRELATIONS = [
     {"column": "asset_a", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
@@ -74,3 +76,16 @@ def required_columns(table: str) -> list[str]:
 def known_columns(table: str) -> list[str]:
     """Every column a table may have (``currency`` aside, which any table may carry)."""
     return [c["column"] for c in TABLES[table]]
+
+
+def schema_markdown() -> str:
+    """The table schemas as Markdown tables (the README's "Tables" section is this text)."""
+    out = []
+    for table, columns in TABLES.items():
+        out += [f"**{table}**", "", "| column | type | unit | default | description |", "|---|---|---|---|---|"]
+        for c in columns:
+            kind = c["type"].replace("Literal[", "one of ").replace("]", "").replace(" | ", " or ")
+            default = "required" if c["role"] == "Input (required)" else ("" if c["default"] is None else c["default"])
+            out.append(f"| `{c['column']}` | {kind} | {c['unit']} | {default} | {c['description']} |")
+        out.append("")
+    return "\n".join(out)

@@ -130,6 +130,27 @@ class Institution(_Row):
     repay_with_cash: bool = Field(
         False, description="Use cash to repay debt before selling assets.", json_schema_extra=_unit("-")
     )
+    short_term_debt: float = Field(
+        0.0, ge=0.0, allow_inf_nan=False,
+        description="Part of the liabilities that is unsecured short-term funding and can run.",
+        json_schema_extra=_unit("currency"),
+    )
+    run_threshold: float | None = Field(
+        None, **_RATIO, description="Equity / total assets below which short-term creditors run.",
+        json_schema_extra=_unit("fraction"),
+    )
+    run_share: float = Field(
+        0.25, **_RATIO, description="Share of the remaining short-term debt withdrawn in each round of a run.",
+        json_schema_extra=_unit("fraction/round"),
+    )
+    repo_rollover_threshold: float | None = Field(
+        None, **_RATIO, description="Equity / total assets below which repo lenders stop rolling its repo.",
+        json_schema_extra=_unit("fraction"),
+    )
+    repo_rollover_share: float = Field(
+        0.25, **_RATIO, description="Share of its repo not rolled over in each round below the threshold.",
+        json_schema_extra=_unit("fraction/round"),
+    )
 
     @model_validator(mode="after")
     def _levels_ordered(self) -> Institution:
@@ -155,6 +176,13 @@ class Institution(_Row):
                     f"{ratio}_target = {target:g} is below {ratio}_trigger = {trigger:g}: "
                     f"raise {ratio}_target to at least {ratio}_trigger",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _short_term_within_liabilities(self) -> Institution:
+        if self.short_term_debt > self.liabilities:
+            raise FieldError("short_term_debt", f"short_term_debt = {self.short_term_debt:g} is above liabilities = "
+                             f"{self.liabilities:g}: it is a part of the liabilities; lower it")
         return self
 
     def level(self, ratio: str, which: str) -> float:
@@ -201,7 +229,19 @@ class Asset(_Row):
         1.5, ge=0.0, allow_inf_nan=False, description="Square-root law coefficient.",
         json_schema_extra=_unit("-"),
     )
-    haircut: float = Field(0.0, **_RATIO, description="Base repo haircut.", json_schema_extra=_unit("fraction"))
+    haircut: float = Field(
+        0.0, ge=0.0, lt=1.0, allow_inf_nan=False, description="Repo haircut at t0 (h0), in [0, 1).",
+        json_schema_extra=_unit("fraction"),
+    )
+    haircut_beta: float | None = Field(
+        None, ge=0.0, allow_inf_nan=False,
+        description="Rise of the haircut per unit rise of sigma/sigma0 (default 1.5 x haircut: 2% -> 5% "
+        "when volatility doubles).", json_schema_extra=_unit("fraction"),
+    )
+    haircut_cap: float = Field(
+        0.5, ge=0.0, lt=1.0, description="Highest haircut volatility can push it to.",
+        json_schema_extra=_unit("fraction"),
+    )
     slr_exempt: bool | None = Field(
         None, description="Left out of the SLR exposure under the exemption policy "
         "(default: reserves and Treasuries).", json_schema_extra=_unit("-"),
@@ -221,6 +261,18 @@ class Asset(_Row):
             raise FieldError("adv", f"impact = 'sqrt' needs adv > 0, got adv = {self.adv:g} (the square-root "
                              "law divides by volume): fill in the average daily volume")
         return self
+
+    @model_validator(mode="after")
+    def _cap_above_haircut(self) -> Asset:
+        if self.haircut_cap < self.haircut:
+            raise FieldError("haircut_cap", f"haircut_cap = {self.haircut_cap:g} is below haircut = {self.haircut:g}: "
+                             "the cap bounds how far the haircut can rise; raise it")
+        return self
+
+    @property
+    def beta(self) -> float:
+        """Haircut sensitivity to σ/σ0 (DESIGN §2 step 5)."""
+        return self.haircut_beta if self.haircut_beta is not None else 1.5 * self.haircut
 
     @property
     def is_slr_exempt(self) -> bool:
@@ -304,6 +356,8 @@ class System:
         Quantity held; prices start at 1, so this is the t0 book value (currency).
     trading_fraction : ndarray, shape (N, K)
         Share of each position held in the trading book (VaR applies to it).
+    repo : ndarray, shape (N, K)
+        Repo borrowing secured on each position (currency), at most (1 - haircut) of it.
     correlation : ndarray, shape (K, K)
         Correlation of daily returns, used by VaR.
     currency : str
@@ -320,6 +374,7 @@ class System:
         correlation: np.ndarray,
         currency: str = "currency",
         description: str = "",
+        repo: np.ndarray | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -329,7 +384,8 @@ class System:
         self.holdings = np.asarray(holdings, dtype=float)
         self.trading_fraction = np.asarray(trading_fraction, dtype=float)
         self.correlation = np.asarray(correlation, dtype=float)
-        for arr in (self.holdings, self.trading_fraction, self.correlation):
+        self.repo = np.zeros_like(self.holdings) if repo is None else np.asarray(repo, dtype=float)
+        for arr in (self.holdings, self.trading_fraction, self.correlation, self.repo):
             arr.setflags(write=False)
 
     # ------------------------------------------------------------------ construction
@@ -353,7 +409,7 @@ class System:
         institutions, assets, holdings, correlations : sequence of mapping
             One mapping per row; columns as in :func:`firesale.schema.table_schema`.
             Holdings rows: ``institution``, ``asset``, ``quantity`` and optionally
-            ``trading_fraction``. Correlation rows: ``asset_a``, ``asset_b``, ``correlation``.
+            ``trading_fraction`` and ``repo``. Correlation rows: ``asset_a``, ``asset_b``, ``correlation``.
             A value ``None`` is "not set" (the default applies). Any row may carry a
             ``currency``, which must equal ``currency`` ("mismatched units" otherwise).
         sources : mapping, optional
@@ -391,7 +447,8 @@ class System:
         sound = sound and not p
         inst_index = {str(r.get("name")): i for i, r in enumerate(institutions)}
         asset_index = {str(r.get("name")): k for k, r in enumerate(assets)}
-        q, trading, p = _holdings(holdings, inst_index, asset_index, src["holdings"])
+        haircuts = [a.haircut for a in asts] if len(asts) == len(assets) else None
+        q, trading, repo, p = _holdings(holdings, inst_index, asset_index, src["holdings"], haircuts)
         problems += p
         sound = sound and not p
         corr, p = _correlations(correlations, asset_index, src["correlations"])
@@ -400,10 +457,10 @@ class System:
             # Solvency needs every institution and holding; checked with the other problems
             # when those are sound, so that validate() reports it at once.
             cash = np.array([i.cash for i in insts], dtype=float)
-            problems += _insolvent(insts, cash, q, src["institutions"])
+            problems += _insolvent(insts, cash, q, repo, src["institutions"])
         if problems:
             raise DataError(problems)
-        return cls(name, insts, asts, q, trading, corr, currency=currency, description=description)
+        return cls(name, insts, asts, q, trading, corr, currency=currency, description=description, repo=repo)
 
     # ------------------------------------------------------------------ views
     @property
@@ -435,8 +492,13 @@ class System:
         return self.cash0 + self.holdings.sum(axis=1)
 
     @property
+    def repo0(self) -> np.ndarray:
+        """Repo borrowing per institution at t0, shape (N,)."""
+        return self.repo.sum(axis=1)
+
+    @property
     def equity0(self) -> np.ndarray:
-        return self.total_assets0 - self.liabilities0
+        return self.total_assets0 - self.liabilities0 - self.repo0
 
     def institution_index(self, name: str) -> int:
         """Position of an institution, with the valid names in the error."""
@@ -453,16 +515,19 @@ class System:
         )
 
 
-def _insolvent(insts: Sequence[Institution], cash: np.ndarray, holdings: np.ndarray, source: str) -> list[Problem]:
+def _insolvent(
+    insts: Sequence[Institution], cash: np.ndarray, holdings: np.ndarray, repo: np.ndarray, source: str
+) -> list[Problem]:
     out = []
     for i, inst in enumerate(insts):
         held = float(holdings[i].sum())
-        equity = cash[i] + held - inst.liabilities
+        loans = float(repo[i].sum())
+        equity = cash[i] + held - inst.liabilities - loans
         if equity <= 0:
             out.append(Problem(
                 "FS105", f"{source} row {i + 1} ({inst.name}), field liabilities",
                 f"insolvent at t0: equity is {equity:.6g} (cash {cash[i]:.6g} + holdings {held:.6g} - liabilities "
-                f"{inst.liabilities:.6g}); an institution must start with positive equity: "
+                f"{inst.liabilities:.6g} - repo {loans:.6g}); an institution must start with positive equity: "
                 "lower its liabilities or raise its cash or holdings",
             ))
     return out
@@ -516,7 +581,7 @@ def _bad_number(value: Any, what: str) -> str:
     return f"got {value!r}: is not a number; fill in {what}"
 
 
-_HOLDING_COLUMNS = ("institution", "asset", "quantity", "trading_fraction")
+_HOLDING_COLUMNS = ("institution", "asset", "quantity", "trading_fraction", "repo")
 _CORRELATION_COLUMNS = ("asset_a", "asset_b", "correlation")
 
 
@@ -530,12 +595,14 @@ def _unknown_columns(row: Mapping[str, Any], label: str, known: Sequence[str], w
 
 
 def _holdings(
-    rows: Sequence[Mapping[str, Any]], inst_index: Mapping[str, int], asset_index: Mapping[str, int], source: str
-) -> tuple[np.ndarray, np.ndarray, list[Problem]]:
+    rows: Sequence[Mapping[str, Any]], inst_index: Mapping[str, int], asset_index: Mapping[str, int], source: str,
+    haircuts: Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Problem]]:
     # Positions are those of the rows: with duplicate names (reported elsewhere) the
     # name indexes are shorter than the tables.
     q = np.zeros((max(inst_index.values(), default=-1) + 1, max(asset_index.values(), default=-1) + 1))
     trading = np.ones_like(q)
+    repo = np.zeros_like(q)
     problems: list[Problem] = []
     seen: dict[tuple[int, int], int] = {}
     for r, row in enumerate(rows):
@@ -582,7 +649,22 @@ def _holdings(
                 problems.append(Problem("FS104", f"{label}, field trading_fraction",
                                         f"got {present['trading_fraction']!r}: must be in [0, 1].{hint}"))
                 frac = None
-        if i is None or k is None or quantity is None or frac is None:
+        loan = 0.0
+        if "repo" in present:
+            loan = _number(present["repo"])
+            if loan is None or not math.isfinite(loan) or loan < 0:
+                problems.append(Problem("FS104", f"{label}, field repo",
+                                        _bad_number(present["repo"], "a repo loan of at least 0")))
+                loan = None
+            elif quantity is not None and k is not None and haircuts is not None and k < len(haircuts):
+                room = (1.0 - haircuts[k]) * quantity
+                if loan > room * (1 + 1e-12):
+                    what = "its collateral's value" if loan > quantity else "what the haircut allows"
+                    problems.append(Problem("FS104", f"{label}, field repo",
+                                            f"repo = {loan:g} is above {what}: at most {room:g} = (1 - haircut "
+                                            f"{haircuts[k]:g}) x quantity {quantity:g}; lower the loan"))
+                    loan = None
+        if i is None or k is None or quantity is None or frac is None or loan is None:
             continue
         if (i, k) in seen:
             problems.append(Problem("FS104", f"{label}, fields institution/asset",
@@ -592,7 +674,8 @@ def _holdings(
         seen[(i, k)] = r
         q[i, k] = quantity
         trading[i, k] = frac
-    return q, trading, problems
+        repo[i, k] = loan
+    return q, trading, repo, problems
 
 
 def _correlations(

@@ -235,7 +235,7 @@ def write_tables(system: System, directory: str | Path, fmt: str = "csv") -> lis
         "holdings": frame(
             [
                 {"institution": i.name, "asset": a.name, "quantity": float(system.holdings[n, k]),
-                 "trading_fraction": float(system.trading_fraction[n, k])}
+                 "trading_fraction": float(system.trading_fraction[n, k]), "repo": float(system.repo[n, k])}
                 for n, i in enumerate(system.institutions)
                 for k, a in enumerate(system.assets)
                 if system.holdings[n, k] > 0
