@@ -13,11 +13,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from firesale.channels.balance_sheet import BalanceSheetSwitches
+from firesale.channels.funding import FundingSwitches
 from firesale.channels.impact import MarketParams
 from firesale.channels.volatility import VolatilityParams
 from firesale.errors import ConfigError, Problem, explain
 
-__all__ = ["Shock", "Policy", "Scenario", "parse_scenario"]
+__all__ = ["Shock", "Policy", "ChannelSwitches", "Scenario", "parse_scenario"]
 
 
 class Shock(BaseModel):
@@ -57,6 +58,11 @@ class Shock(BaseModel):
         return self
 
 
+class ChannelSwitches(BalanceSheetSwitches, FundingSwitches):
+    """Every channel's switch: balance sheet (slr, var, leverage, default) and funding
+    (margin, rollover, unsecured)."""
+
+
 class Policy(BaseModel):
     """Policy switches of a scenario."""
 
@@ -65,6 +71,9 @@ class Policy(BaseModel):
     slr_exemption: bool = Field(
         False,
         description="Treasuries and reserves left out of the SLR exposure (US relief, Apr 2020 - Mar 2021).",
+    )
+    haircut_floor: bool = Field(
+        False, description="Haircuts stay at their t0 level: no volatility sensitivity (FSB minimum haircut floors).",
     )
 
 
@@ -76,7 +85,7 @@ class Scenario(BaseModel):
     name: str = Field("baseline", min_length=1, description="Scenario name.")
     description: str = Field("", description="One line on what the scenario is.")
     shocks: tuple[Shock, ...] = Field((), description="Shocks, applied in their rounds.")
-    channels: BalanceSheetSwitches = Field(default_factory=BalanceSheetSwitches)
+    channels: ChannelSwitches = Field(default_factory=ChannelSwitches)
     policy: Policy = Field(default_factory=Policy)
     market: MarketParams = Field(default_factory=MarketParams)
     volatility: VolatilityParams = Field(default_factory=VolatilityParams)

@@ -74,8 +74,8 @@ def test_batch_of_64_equals_64_runs(tmp_path):
 
 
 def test_check_channel_names_the_failing_check():
-    with pytest.raises(ValueError, match="unknown channel 'margin'"):
-        check_channel("margin", None, [])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown channel 'haircut'"):
+        check_channel("haircut", None, [])  # type: ignore[arg-type]
     assert set(CHECKS) >= {"invariants", "batch_equals_single", "deterministic"}
 
 

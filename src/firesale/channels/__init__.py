@@ -4,8 +4,9 @@ Arrays carry a leading scenario axis: ``(S, N, K)`` = scenario, institution, ass
 No channel opens a file, prints, or keeps module state.
 """
 
-#: Channels of the balance-sheet mechanism, in the order of the results' ``channel`` axis.
+#: Channels of each mechanism; together, the order of the results' ``channel`` axis.
 BALANCE_SHEET_CHANNELS = ("slr", "var", "leverage", "default")
-CHANNELS = BALANCE_SHEET_CHANNELS
+FUNDING_CHANNELS = ("margin", "rollover", "unsecured")
+CHANNELS = BALANCE_SHEET_CHANNELS + FUNDING_CHANNELS
 
-__all__ = ["CHANNELS", "BALANCE_SHEET_CHANNELS"]
+__all__ = ["CHANNELS", "BALANCE_SHEET_CHANNELS", "FUNDING_CHANNELS"]

@@ -35,6 +35,7 @@ from firesale.channels.balance_sheet import (
     var_sale_fraction,
 )
 from firesale.channels.default import in_default
+from firesale.channels.funding import haircuts, margin_calls, net_book, withdrawal_share
 from firesale.channels.impact import execution_price, impact_fraction, mean_revert, price_from_pressure
 from firesale.channels.liquidation import allocate_sales, pro_rata_buys
 from firesale.channels.volatility import ewma_volatility
@@ -44,13 +45,14 @@ __all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
 
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
-    "price", "pre_trade_price", "fundamental", "sigma", "equity", "cash", "debt", "total_assets",
+    "price", "pre_trade_price", "fundamental", "sigma", "haircut", "equity", "cash", "debt", "repo", "total_assets",
     "marked_equity", "marked_assets", "slr", "slr_exposure", "leverage_ratio", "var", "var_after", "defaulted",
     "outside_q", "outside_cash",
 )
 #: ... and those that describe what happened in the round (zero, or none, once stopped).
 FLOW_RECORDS = (
     "eventful", "sold", "sales_by_channel", "purchases", "breach", "proceeds", "slr_target_exposure",
+    "funding_need", "funding_paid",
 )
 
 
@@ -160,6 +162,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
     var = _var(state.q_trading, price, sigma, inputs)
+    haircut = haircuts(sigma, inputs.sigma0, inputs.haircut0, inputs.haircut_beta, inputs.haircut_cap,
+                       scen.haircut_floor)
+    collateral = q * np.take(price, entry_asset, axis=1)
 
     # 3. constraints → what each channel asks, per institution
     running = state.active[:, None]
@@ -173,11 +178,26 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         leverage_trade(equity, total_assets, inputs.leverage_trigger, inputs.leverage_target, inputs.two_sided),
         0.0,
     )
+    # Funding: margin calls, repo not rolled, short-term runs — paid from cash first.
+    alive_at = np.take(alive, inputs.entry_institution, axis=1)
+    margin = np.where(scen.switch("margin") & alive_at,
+                      margin_calls(state.repo, collateral, np.take(haircut, entry_asset, axis=1)), 0.0)
+    roll_share = np.where(scen.switch("rollover") & alive,
+                          withdrawal_share(leverage, inputs.rollover_threshold, inputs.rollover_share), 0.0)
+    rolled_off = (state.repo - margin) * np.take(roll_share, inputs.entry_institution, axis=1)
+    run = np.where(scen.switch("unsecured") & alive,
+                   withdrawal_share(leverage, inputs.run_threshold, inputs.run_share) * state.short_term, 0.0)
+    margin_due, rolled_due = inputs.per_institution(margin), inputs.per_institution(rolled_off)
+    need = margin_due + rolled_due + run
+    funding_cash = np.minimum(cash, need)
+    shortfall = np.where(need - funding_cash > tol, need - funding_cash, 0.0)
+    repo_called = state.repo - margin - rolled_off
+
     # Cash repays debt first where the institution's policy says so; it shrinks total
     # assets always, and the SLR exposure unless reserves are exempt.
     cash_counts_slr = ~scen.slr_exemption[:, None]
     wanted_cash = np.maximum(np.maximum(lev_trade, 0.0), np.where(cash_counts_slr, slr_shed, 0.0))
-    cash_used = np.where(inputs.repay_with_cash & alive, np.minimum(cash, wanted_cash), 0.0)
+    cash_used = np.where(inputs.repay_with_cash & alive, np.minimum(cash - funding_cash, wanted_cash), 0.0)
     slr_value = np.maximum(slr_shed - np.where(cash_counts_slr, cash_used, 0.0), 0.0)
     lev_sell = np.maximum(lev_trade - cash_used, 0.0)
     var_fraction = np.where(scen.switch("var") & alive, var_sale_fraction(var, inputs.var_limit), 0.0)
@@ -185,7 +205,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     # ... allocated to the positions of the acting rows only, each row's positions in
     # liquidity order (R, L)
-    acting = liquidating | (slr_value > 0) | (lev_sell > 0) | (var_fraction > 0) | (lev_trade < -tol)
+    acting = liquidating | (slr_value > 0) | (lev_sell > 0) | (var_fraction > 0) | (lev_trade < -tol) | (shortfall > 0)
     rows = np.flatnonzero(acting)
     s_of, n_of = np.divmod(rows, n_inst)
     slots = inputs.row_entries[n_of]
@@ -202,18 +222,27 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     weights = np.where(valid, inputs.initial_weights[n_of[:, None], asset_rows], 0.0)
     var_rows = var_fraction.reshape(-1)[rows]
     dead_rows = liquidating.reshape(-1)[rows]
-    candidates = (
-        allocate_sales(slr_value.reshape(-1)[rows], tradable * counted, policy, None, weights),
-        qt_rows * price_rows * tradable_mask * var_rows[:, None],
-        allocate_sales(lev_sell.reshape(-1)[rows], tradable, policy, None, weights),
-        np.where(dead_rows[:, None], tradable, 0.0),
+    # a funding sale must raise cash net of the repo each position secures
+    repo_rows = np.where(valid, repo_called.reshape(-1)[flat], 0.0)
+    net = net_book(tradable, repo_rows) * tradable_mask
+    net_sold = allocate_sales(shortfall.reshape(-1)[rows], net, policy, None, weights)
+    funding_sale = np.divide(net_sold * tradable, net, out=np.zeros_like(net), where=net > 0)
+    funding_label = CHANNELS.index("margin") + np.argmax(
+        np.stack([margin_due.reshape(-1)[rows], rolled_due.reshape(-1)[rows], run.reshape(-1)[rows]], axis=-1), axis=-1
     )
-    sales = candidates[0]
+    candidates = (
+        (allocate_sales(slr_value.reshape(-1)[rows], tradable * counted, policy, None, weights), 0),
+        (qt_rows * price_rows * tradable_mask * var_rows[:, None], 1),
+        (allocate_sales(lev_sell.reshape(-1)[rows], tradable, policy, None, weights), 2),
+        (np.where(dead_rows[:, None], tradable, 0.0), 3),
+        (funding_sale, funding_label[:, None]),
+    )
+    sales = candidates[0][0]
     binding = np.where(sales > 0, 0, -1).astype(np.int8)
-    for c, candidate in enumerate(candidates[1:], start=1):
+    for candidate, label in candidates[1:]:
         larger = candidate > sales
         sales = np.where(larger, candidate, sales)
-        binding = np.where(larger, c, binding).astype(np.int8)
+        binding = np.where(larger, label, binding).astype(np.int8)
     tol_rows = scen.tolerance[s_of]
     quiet_seller = sales.sum(axis=-1) <= tol_rows
     sales = np.where(quiet_seller[:, None], 0.0, sales)
@@ -247,13 +276,30 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_equity.reshape(-1)[rows] += (units * (executed_rows - price_rows)).sum(axis=-1)
     outside_q = state.outside_q + _per_asset(units, s_of, asset_rows, valid, pressure.shape)
 
-    debt_after_cash = debt - cash_used
-    cash_after = cash - cash_used
-    available = np.where(defaulted, cash_after + proceeds, np.maximum(proceeds, 0.0))
-    repaid = np.minimum(debt_after_cash, available)
+    # Cash waterfall. A sale first repays the repo its collateral secured; what is left
+    # meets the funding calls, then repays debt. A call that cannot be met stays owed.
+    sold_share = np.divide(np.maximum(units, 0.0), q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
+    released_slots = repo_rows * sold_share
+    released = _scatter(released_slots.sum(axis=-1), rows, equity.shape)
+    gross = np.maximum(proceeds, 0.0)
     borrowed = np.maximum(-proceeds, 0.0)  # purchases are financed by new debt from outside lenders
+    cash_free = cash - funding_cash - cash_used
+    loan_paid = np.minimum(released, gross + np.where(defaulted, cash, cash_free))
+    deficiency = released - loan_paid  # the repo lender's claim beyond its collateral turns unsecured
+    after_loans = gross - loan_paid
+    calls_from_sales = np.minimum(shortfall, np.maximum(after_loans, 0.0))
+    paid = funding_cash + calls_from_sales
+    met = np.divide(paid, need, out=np.ones_like(need), where=need > 0)
+    excess = after_loans - calls_from_sales  # negative: the loans took some cash too
+    debt_after_cash = debt - cash_used - met * run + deficiency
+    available = np.where(defaulted, cash + excess, np.maximum(excess, 0.0))
+    repaid = np.minimum(debt_after_cash, np.maximum(available, 0.0))
     new_debt = debt_after_cash - repaid + borrowed
-    new_cash = np.where(defaulted, cash_after + proceeds - repaid, cash_after + np.maximum(proceeds, 0.0) - repaid)
+    new_cash = np.where(defaulted, cash + excess - repaid, cash_free + excess - repaid)
+    new_short_term = np.minimum(state.short_term - met * run, new_debt)
+    new_repo = state.repo - np.take(met, inputs.entry_institution, axis=1) * (margin + rolled_off)
+    new_repo.reshape(-1)[flat[valid]] -= released_slots[valid]
+    new_repo = np.maximum(new_repo, 0.0)
 
     # 5. volatility
     new_sigma = ewma_volatility(sigma, state.price, post, scen.ewma_lambda[:, None])
@@ -269,16 +315,22 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_state = State(
         q=new_q,
         q_trading=new_q_trading,
+        repo=new_repo,
         cash=new_cash,
         debt=new_debt,
+        short_term=new_short_term,
         equity=new_equity,
         price=post,
         fundamental=fundamental,
         pressure=new_pressure,
         sigma=new_sigma,
+        haircut=haircut,
         defaulted=defaulted,
         outside_q=outside_q,
-        outside_cash=state.outside_cash - proceeds.sum(axis=1) + (repaid + cash_used - borrowed).sum(axis=1),
+        outside_cash=state.outside_cash
+        # outside sector: receives repayments, pays for what it buys (a purchase's price
+        # and the loan financing it cancel out)
+        + (paid + loan_paid + repaid + cash_used - gross).sum(axis=1),
         active=still_active,
     ).where(state.active, replace(state, active=still_active))
 
@@ -288,7 +340,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         [per_row(np.where(binding == c, sold, 0.0).sum(axis=-1)) for c in range(len(CHANNELS))], axis=-1
     )
     breach = np.stack(
-        [slr < inputs.slr_trigger, var > inputs.var_limit, leverage < inputs.leverage_trigger, defaulted & ~state.defaulted],
+        [slr < inputs.slr_trigger, var > inputs.var_limit, leverage < inputs.leverage_trigger,
+         defaulted & ~state.defaulted, margin_due > tol, rolled_due > 0, run > 0],
         axis=-1,
     ) & running[..., None]
     records = {
@@ -299,6 +352,10 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "equity": new_state.equity,
         "cash": new_state.cash,
         "debt": new_state.debt,
+        "repo": inputs.per_institution(new_state.repo),
+        "haircut": new_state.haircut,
+        "funding_need": need,
+        "funding_paid": paid,
         "total_assets": new_state.cash + inputs.per_institution(new_state.q * np.take(new_state.price, entry_asset, axis=1)),
         "marked_equity": equity,
         "marked_assets": total_assets,

@@ -72,6 +72,15 @@ class Inputs:
     segment_starts: np.ndarray  # (N',) first entry of each institution with holdings
     has_holdings: np.ndarray  # (N,) bool
     row_entries: np.ndarray  # (N, L) entries of each institution in liquidity order, -1 padding
+    haircut0: np.ndarray  # (K,) t0 repo haircut
+    haircut_beta: np.ndarray  # (K,)
+    haircut_cap: np.ndarray  # (K,)
+    repo: np.ndarray  # (E,) t0 repo borrowing per position
+    short_term_debt: np.ndarray  # (N,)
+    run_threshold: np.ndarray  # (N,) NaN = none
+    run_share: np.ndarray  # (N,)
+    rollover_threshold: np.ndarray  # (N,) NaN = none
+    rollover_share: np.ndarray  # (N,)
     var_desks: np.ndarray  # (V,) institutions with a VaR limit
     var_correlation: np.ndarray  # (V, L, L) correlation between each desk's positions, 0 on padding
 
@@ -82,6 +91,9 @@ class Inputs:
 
         def level(ratio: str, which: str) -> np.ndarray:
             return np.array([i.level(ratio, which) for i in insts], dtype=float)
+
+        def optional(field: str) -> np.ndarray:
+            return np.array([np.nan if getattr(i, field) is None else getattr(i, field) for i in insts], dtype=float)
 
         tradable = np.array([a.is_tradable for a in assets], dtype=bool)
         liquidity_order = np.argsort([a.rank for a in assets], kind="stable")
@@ -129,6 +141,15 @@ class Inputs:
             segment_starts=starts[counts > 0],
             has_holdings=counts > 0,
             row_entries=row_entries,
+            haircut0=np.array([a.haircut for a in assets], dtype=float),
+            haircut_beta=np.array([a.beta for a in assets], dtype=float),
+            haircut_cap=np.array([a.haircut_cap for a in assets], dtype=float),
+            repo=np.array(system.repo[inst_of, asset_of], dtype=float),
+            short_term_debt=np.array([i.short_term_debt for i in insts], dtype=float),
+            run_threshold=optional("run_threshold"),
+            run_share=np.array([i.run_share for i in insts], dtype=float),
+            rollover_threshold=optional("repo_rollover_threshold"),
+            rollover_share=np.array([i.repo_rollover_share for i in insts], dtype=float),
             var_desks=np.flatnonzero([i.var_limit is not None for i in insts]),
             var_correlation=_position_correlation(system.correlation, row_entries, asset_of,
                                                   [i.var_limit is not None for i in insts]),
@@ -171,6 +192,7 @@ class ScenarioArrays:
     default_shock: np.ndarray  # (S, T, N) bool
     switches: np.ndarray  # (S, C) bool, order of CHANNELS
     slr_exemption: np.ndarray  # (S,) bool
+    haircut_floor: np.ndarray  # (S,) bool
     execution_alpha: np.ndarray  # (S,)
     mean_reversion: np.ndarray  # (S,)
     ewma_lambda: np.ndarray  # (S,)
@@ -202,6 +224,7 @@ class ScenarioArrays:
             default_shock=default,
             switches=np.array([[getattr(sc.channels, c) for c in CHANNELS] for sc in scenarios], dtype=bool).reshape(n_s, len(CHANNELS)),
             slr_exemption=np.array([sc.policy.slr_exemption for sc in scenarios], dtype=bool),
+            haircut_floor=np.array([sc.policy.haircut_floor for sc in scenarios], dtype=bool),
             execution_alpha=np.array([sc.market.execution_alpha for sc in scenarios], dtype=float),
             mean_reversion=np.array([sc.market.mean_reversion for sc in scenarios], dtype=float),
             ewma_lambda=np.array([sc.volatility.ewma_lambda for sc in scenarios], dtype=float),
@@ -230,13 +253,16 @@ class State:
 
     q: np.ndarray  # (S, E) quantity held, per entry of the holdings pattern
     q_trading: np.ndarray  # (S, E) part of q in the trading book (VaR applies to it), ≤ q
+    repo: np.ndarray  # (S, E) repo borrowing secured on each position
     cash: np.ndarray  # (S, N)
-    debt: np.ndarray  # (S, N)
+    debt: np.ndarray  # (S, N) other liabilities (includes the short-term debt)
+    short_term: np.ndarray  # (S, N) unsecured short-term part of debt that can run
     equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
     price: np.ndarray  # (S, K) market price at the end of the round
     fundamental: np.ndarray  # (S, K)
     pressure: np.ndarray  # (S, K) cumulative net value sold, decays with mean reversion
     sigma: np.ndarray  # (S, K) EWMA volatility
+    haircut: np.ndarray  # (S, K) repo haircut in force
     defaulted: np.ndarray  # (S, N) bool
     outside_q: np.ndarray  # (S, K) held by outside buyers (what institutions sold)
     outside_cash: np.ndarray  # (S,) net cash of outside buyers and creditors
@@ -286,16 +312,21 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
     held = inputs.holdings[inputs.entry_institution, inputs.entry_asset]
     trading = held * inputs.trading_fraction[inputs.entry_institution, inputs.entry_asset]
     assets = inputs.cash + inputs.holdings @ inputs.p0
+    repo = np.zeros(n)
+    np.add.at(repo, inputs.entry_institution, inputs.repo)
     return State(
         q=np.broadcast_to(held, (s, held.size)).copy(),
         q_trading=np.broadcast_to(trading, (s, held.size)).copy(),
+        repo=np.broadcast_to(inputs.repo, (s, held.size)).copy(),
         cash=np.broadcast_to(inputs.cash, (s, n)).copy(),
         debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
-        equity=np.broadcast_to(assets - inputs.debt, (s, n)).copy(),
+        short_term=np.broadcast_to(inputs.short_term_debt, (s, n)).copy(),
+        equity=np.broadcast_to(assets - inputs.debt - repo, (s, n)).copy(),
         price=np.broadcast_to(inputs.p0, (s, k)).copy(),
         fundamental=np.broadcast_to(inputs.p0, (s, k)).copy(),
         pressure=np.zeros((s, k)),
         sigma=np.broadcast_to(inputs.sigma0, (s, k)).copy(),
+        haircut=np.broadcast_to(inputs.haircut0, (s, k)).copy(),
         defaulted=np.zeros((s, n), dtype=bool),
         outside_q=np.zeros((s, k)),
         outside_cash=np.zeros(s),

@@ -55,8 +55,8 @@ def _where(bad: xr.DataArray) -> str:
 
 
 def assert_balance_sheet_identity(ds: xr.Dataset) -> None:
-    """assets = liabilities + equity for every institution, scenario and round."""
-    gap = ds.total_assets - ds.debt - ds.equity
+    """assets = liabilities (debt and repo) + equity for every institution, scenario and round."""
+    gap = ds.total_assets - ds.debt - ds.repo - ds.equity
     bad = abs(gap) > RTOL * _scale(ds)
     assert not bad.any(), f"assets - liabilities != equity at {_where(bad)}: gap {float(abs(gap).max()):.3e}"
 
