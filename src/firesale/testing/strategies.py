@@ -38,6 +38,8 @@ def random_system(seed: int, n: int, k: int) -> System:
             "depth": float(rng.uniform(100, 5000)),
             "impact_floor": float(rng.uniform(0, 0.5)),
             "impact_kappa": float(rng.uniform(0.5, 2.0)),
+            "haircut": float(rng.choice([0.0, 0.02, 0.05, 0.15])),
+            "haircut_cap": 0.6,
         }
         assets.append(asset)
     if k > 1 and rng.random() < 0.5:
@@ -55,11 +57,15 @@ def random_system(seed: int, n: int, k: int) -> System:
         cash = float(rng.uniform(0, 20))
         total = cash + q.sum()
         equity_ratio = float(rng.uniform(0.03, 0.12))
+        # some positions financed on repo, up to what the haircut allows, within the debt
+        haircut = np.array([a["haircut"] for a in assets])
+        loans = q * (1 - haircut) * rng.uniform(0.5, 1.0, size=k) * (rng.random(k) < 0.4)
+        loans *= min(1.0, 0.8 * total * (1 - equity_ratio) / max(loans.sum(), 1e-300))
         inst = {
             "name": f"inst_{i}",
             "group": "ABCD"[i % 4],
             "cash": cash,
-            "liabilities": total * (1 - equity_ratio),
+            "liabilities": total * (1 - equity_ratio) - float(loans.sum()),
             "liquidation": _POLICIES[rng.integers(3)],
             "repay_with_cash": bool(rng.random() < 0.3),
         }
@@ -78,11 +84,17 @@ def random_system(seed: int, n: int, k: int) -> System:
         var0 = 2.3263478740408408 * float(np.sqrt(book @ corr @ book))
         if rng.random() < 0.4 and var0 > 0:
             inst["var_limit"] = var0 * float(rng.uniform(1.01, 1.5))  # at rest at t0
+        if rng.random() < 0.4:
+            inst.update(repo_rollover_threshold=float(rng.uniform(0.02, equity_ratio)),
+                        repo_rollover_share=float(rng.uniform(0.1, 0.5)))
+        if rng.random() < 0.4:
+            inst.update(short_term_debt=float(inst["liabilities"] * rng.uniform(0.0, 0.3)),
+                        run_threshold=float(rng.uniform(0.02, equity_ratio)), run_share=float(rng.uniform(0.1, 0.5)))
         institutions.append(inst)
         for j in range(k):
             if q[j] > 0:
                 holdings.append({"institution": f"inst_{i}", "asset": f"asset_{j}", "quantity": float(q[j]),
-                                 "trading_fraction": float(trading[j])})
+                                 "trading_fraction": float(trading[j]), "repo": float(loans[j])})
     correlations = []
     if k > 1:
         correlations = [{"asset_a": f"asset_{a}", "asset_b": f"asset_{b}", "correlation": rho}
