@@ -414,3 +414,51 @@ def test_shock_naming_an_unknown_asset_in_the_engine():
     message = str(info.value)
     assert "'corprates'" in message and "Did you mean 'corporates'?" in message
     assert "treasuries, corporates" in message
+
+
+# --- funding inputs -------------------------------------------------------------------
+
+
+def _funding_system(asset_extra=None, holding_extra=None, inst_extra=None):
+    inst = {"name": "d", "liabilities": 10.0, **(inst_extra or {})}
+    asset = {"name": "ust", "class": "treasury", "sigma0": 0.005, "haircut": 0.02, **(asset_extra or {})}
+    holding = {"institution": "d", "asset": "ust", "quantity": 100.0, **(holding_extra or {})}
+    return System.from_records([inst], [asset], [holding], sources={"assets": "assets.csv", "holdings": "holdings.csv",
+                                                                   "institutions": "institutions.csv"})
+
+
+@pytest.mark.parametrize("haircut", [1.0, 1.5, -0.01])
+def test_haircut_outside_zero_one_is_an_error(haircut):
+    with pytest.raises(DataError) as info:
+        _funding_system(asset_extra={"haircut": haircut})
+    text = str(info.value)
+    assert "assets.csv row 1" in text and "haircut" in text and str(haircut) in text
+
+
+def test_repo_above_its_collateral_value_is_an_error():
+    with pytest.raises(DataError) as info:
+        _funding_system(holding_extra={"repo": 120.0})
+    text = str(info.value)
+    assert "holdings.csv row 1" in text and "field repo" in text and "collateral's value" in text and "98" in text
+
+
+def test_repo_above_what_the_haircut_allows_is_an_error():
+    with pytest.raises(DataError) as info:
+        _funding_system(holding_extra={"repo": 99.0})
+    assert "what the haircut allows" in str(info.value) and "lower the loan" in str(info.value)
+
+
+def test_negative_repo_and_short_term_debt_above_liabilities_are_errors():
+    with pytest.raises(DataError) as info:
+        _funding_system(holding_extra={"repo": -1.0})
+    assert "field repo" in str(info.value)
+    with pytest.raises(DataError) as info:
+        _funding_system(inst_extra={"short_term_debt": 20.0})
+    assert "short_term_debt" in str(info.value) and "liabilities" in str(info.value)
+
+
+def test_repo_counts_in_equity_at_t0():
+    system = _funding_system(holding_extra={"repo": 80.0})
+    assert system.equity0[0] == pytest.approx(100.0 - 10.0 - 80.0)
+    with pytest.raises(DataError, match="insolvent at t0"):
+        _funding_system(holding_extra={"repo": 95.0})
