@@ -37,6 +37,11 @@ def _round_story(inst: xr.Dataset, row: xr.Dataset, previous_equity: float, asse
     if math.isfinite(lev_trigger) and float(row.leverage_ratio) < lev_trigger:
         reasons.append(f"equity/assets {_pct(float(row.leverage_ratio))} < {_pct(lev_trigger)} → delever to "
                        f"{_pct(float(inst.leverage_target))}")
+    need = float(row.funding_need)
+    if need > 0:
+        kinds = [label for channel, label in (("margin", "margin call"), ("rollover", "repo not rolled"),
+                                              ("unsecured", "short-term run")) if bool(row.breach.sel(channel=channel))]
+        reasons.append(f"funding calls {need:.2f} ({', '.join(kinds)}), met {float(row.funding_paid):.2f}")
     if reasons:
         parts.append("; ".join(reasons))
     sold = float(row.sold)
