@@ -179,19 +179,24 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         0.0,
     )
     # Funding: margin calls, repo not rolled, short-term runs — paid from cash first.
-    alive_at = np.take(alive, inputs.entry_institution, axis=1)
-    margin = np.where(scen.switch("margin") & alive_at,
-                      margin_calls(state.repo, collateral, np.take(haircut, entry_asset, axis=1)), 0.0)
-    roll_share = np.where(scen.switch("rollover") & alive,
-                          withdrawal_share(leverage, inputs.rollover_threshold, inputs.rollover_share), 0.0)
-    rolled_off = (state.repo - margin) * np.take(roll_share, inputs.entry_institution, axis=1)
-    run = np.where(scen.switch("unsecured") & alive,
-                   withdrawal_share(leverage, inputs.run_threshold, inputs.run_share) * state.short_term, 0.0)
-    margin_due, rolled_due = inputs.per_institution(margin), inputs.per_institution(rolled_off)
+    # (A system without repo or short-term debt skips the per-position work.)
+    if inputs.has_funding:
+        alive_at = np.take(alive, inputs.entry_institution, axis=1)
+        margin = np.where(scen.switch("margin") & alive_at,
+                          margin_calls(state.repo, collateral, np.take(haircut, entry_asset, axis=1)), 0.0)
+        roll_share = np.where(scen.switch("rollover") & alive,
+                              withdrawal_share(leverage, inputs.rollover_threshold, inputs.rollover_share), 0.0)
+        rolled_off = (state.repo - margin) * np.take(roll_share, inputs.entry_institution, axis=1)
+        run = np.where(scen.switch("unsecured") & alive,
+                       withdrawal_share(leverage, inputs.run_threshold, inputs.run_share) * state.short_term, 0.0)
+        margin_due, rolled_due = inputs.per_institution(margin), inputs.per_institution(rolled_off)
+    else:
+        margin = rolled_off = np.zeros(1)
+        run = margin_due = rolled_due = np.zeros_like(equity)
     need = margin_due + rolled_due + run
     funding_cash = np.minimum(cash, need)
     shortfall = np.where(need - funding_cash > tol, need - funding_cash, 0.0)
-    repo_called = state.repo - margin - rolled_off
+    repo_called = state.repo - margin - rolled_off if inputs.has_funding else state.repo
 
     # Cash repays debt first where the institution's policy says so; it shrinks total
     # assets always, and the SLR exposure unless reserves are exempt.
@@ -297,9 +302,12 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_debt = debt_after_cash - repaid + borrowed
     new_cash = np.where(defaulted, cash + excess - repaid, cash_free + excess - repaid)
     new_short_term = np.minimum(state.short_term - met * run, new_debt)
-    new_repo = state.repo - np.take(met, inputs.entry_institution, axis=1) * (margin + rolled_off)
-    new_repo.reshape(-1)[flat[valid]] -= released_slots[valid]
-    new_repo = np.maximum(new_repo, 0.0)
+    if inputs.has_funding:
+        new_repo = state.repo - np.take(met, inputs.entry_institution, axis=1) * (margin + rolled_off)
+        new_repo.reshape(-1)[flat[valid]] -= released_slots[valid]
+        new_repo = np.maximum(new_repo, 0.0)
+    else:
+        new_repo = state.repo
 
     # 5. volatility
     new_sigma = ewma_volatility(sigma, state.price, post, scen.ewma_lambda[:, None])
@@ -352,7 +360,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "equity": new_state.equity,
         "cash": new_state.cash,
         "debt": new_state.debt,
-        "repo": inputs.per_institution(new_state.repo),
+        "repo": inputs.per_institution(new_state.repo) if inputs.has_funding else np.zeros_like(equity),
         "haircut": new_state.haircut,
         "funding_need": need,
         "funding_paid": paid,

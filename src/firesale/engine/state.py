@@ -156,6 +156,11 @@ class Inputs:
         )
 
     @property
+    def has_funding(self) -> bool:
+        """Whether any position is repo-financed or any institution has short-term debt."""
+        return bool(self.repo.any() or self.short_term_debt.any())
+
+    @property
     def n_entries(self) -> int:
         return int(self.entry_asset.size)
 
