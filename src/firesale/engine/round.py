@@ -164,7 +164,6 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     var = _var(state.q_trading, price, sigma, inputs)
     haircut = haircuts(sigma, inputs.sigma0, inputs.haircut0, inputs.haircut_beta, inputs.haircut_cap,
                        scen.haircut_floor)
-    collateral = q * np.take(price, entry_asset, axis=1)
 
     # 3. constraints → what each channel asks, per institution
     running = state.active[:, None]
@@ -181,6 +180,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # Funding: margin calls, repo not rolled, short-term runs — paid from cash first.
     # (A system without repo or short-term debt skips the per-position work.)
     if inputs.has_funding:
+        collateral = q * np.take(price, entry_asset, axis=1)
         alive_at = np.take(alive, inputs.entry_institution, axis=1)
         margin = np.where(scen.switch("margin") & alive_at,
                           margin_calls(state.repo, collateral, np.take(haircut, entry_asset, axis=1)), 0.0)
@@ -228,13 +228,18 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     var_rows = var_fraction.reshape(-1)[rows]
     dead_rows = liquidating.reshape(-1)[rows]
     # a funding sale must raise cash net of the repo each position secures
-    repo_rows = np.where(valid, repo_called.reshape(-1)[flat], 0.0)
-    net = net_book(tradable, repo_rows) * tradable_mask
-    net_sold = allocate_sales(shortfall.reshape(-1)[rows], net, policy, None, weights)
-    funding_sale = np.divide(net_sold * tradable, net, out=np.zeros_like(net), where=net > 0)
-    funding_label = CHANNELS.index("margin") + np.argmax(
-        np.stack([margin_due.reshape(-1)[rows], rolled_due.reshape(-1)[rows], run.reshape(-1)[rows]], axis=-1), axis=-1
-    )
+    if inputs.has_funding:
+        repo_rows = np.where(valid, repo_called.reshape(-1)[flat], 0.0)
+        net = net_book(tradable, repo_rows) * tradable_mask
+        net_sold = allocate_sales(shortfall.reshape(-1)[rows], net, policy, None, weights)
+        funding_sale = np.divide(net_sold * tradable, net, out=np.zeros_like(net), where=net > 0)
+        funding_label = CHANNELS.index("margin") + np.argmax(
+            np.stack([margin_due.reshape(-1)[rows], rolled_due.reshape(-1)[rows], run.reshape(-1)[rows]], axis=-1),
+            axis=-1,
+        )
+    else:
+        repo_rows = funding_sale = np.zeros_like(q_rows)
+        funding_label = np.full(rows.size, -1)
     candidates = (
         (allocate_sales(slr_value.reshape(-1)[rows], tradable * counted, policy, None, weights), 0),
         (qt_rows * price_rows * tradable_mask * var_rows[:, None], 1),
@@ -283,9 +288,12 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     # Cash waterfall. A sale first repays the repo its collateral secured; what is left
     # meets the funding calls, then repays debt. A call that cannot be met stays owed.
-    sold_share = np.divide(np.maximum(units, 0.0), q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
-    released_slots = repo_rows * sold_share
-    released = _scatter(released_slots.sum(axis=-1), rows, equity.shape)
+    if inputs.has_funding:
+        sold_share = np.divide(np.maximum(units, 0.0), q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
+        released_slots = repo_rows * sold_share
+        released = _scatter(released_slots.sum(axis=-1), rows, equity.shape)
+    else:
+        released = np.zeros_like(equity)
     gross = np.maximum(proceeds, 0.0)
     borrowed = np.maximum(-proceeds, 0.0)  # purchases are financed by new debt from outside lenders
     cash_free = cash - funding_cash - cash_used
