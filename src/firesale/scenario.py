@@ -39,6 +39,11 @@ class Shock(BaseModel):
         json_schema_extra={"unit": "-"},
     )
     default: bool = Field(False, description="The institution defaults in this round.")
+    redemption: float | None = Field(
+        None, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Share of a fund's NAV its investors redeem in this round (a redemption wave).",
+        json_schema_extra={"unit": "fraction"},
+    )
     round: int = Field(0, ge=0, description="Round in which the shock hits.")
 
     @model_validator(mode="after")
@@ -50,8 +55,11 @@ class Shock(BaseModel):
                 f"the shock to asset {self.asset!r} sets neither 'price' nor 'volatility': set price "
                 "(a return, e.g. -0.04) or volatility (a multiplier, e.g. 2)"
             )
-        if self.institution is not None and not self.default:
-            raise ValueError(f"the shock to institution {self.institution!r} must set default = true: add it")
+        if self.institution is not None and not self.default and self.redemption is None:
+            raise ValueError(f"the shock to institution {self.institution!r} sets neither default = true nor "
+                             "redemption (a share of NAV): add one")
+        if self.asset is not None and self.redemption is not None:
+            raise ValueError("a redemption shock names a fund (institution), not an asset")
         if self.institution is not None and (self.price is not None or self.volatility is not None):
             raise ValueError("an institution shock takes no 'price' or 'volatility': remove them "
                              "(shock the asset in a separate entry)")
@@ -60,7 +68,7 @@ class Shock(BaseModel):
 
 class ChannelSwitches(BalanceSheetSwitches, FundingSwitches):
     """Every channel's switch: balance sheet (slr, var, leverage, default) and funding
-    (margin, rollover, unsecured)."""
+    (margin, rollover, unsecured, redemption)."""
 
 
 class Policy(BaseModel):

@@ -147,6 +147,28 @@ class Institution(_Row):
         None, **_RATIO, description="Equity / total assets below which repo lenders stop rolling its repo.",
         json_schema_extra=_unit("fraction"),
     )
+    shares: float | None = Field(
+        None, gt=0.0, allow_inf_nan=False,
+        description="Fund shares outstanding (NAV per share = equity / shares; default: NAV 1 at t0).",
+        json_schema_extra=_unit("units"),
+    )
+    redemption_sensitivity: float = Field(
+        0.0, ge=0.0, allow_inf_nan=False,
+        description="Funds: share of NAV redeemed per unit of NAV fall in a round (flow-performance).",
+        json_schema_extra=_unit("-"),
+    )
+    first_mover: float = Field(
+        0.0, ge=0.0, allow_inf_nan=False,
+        description="Funds: extra redemptions, as a multiple of the flow-performance term, when early "
+        "redeemers leave the impact cost to those who stay (off under swing pricing).",
+        json_schema_extra=_unit("-"),
+    )
+    swing_pricing: bool = Field(
+        False, description="Funds: redeemers bear the fund's cost of selling for them.", json_schema_extra=_unit("-"),
+    )
+    redemption_gate: float | None = Field(
+        None, **_RATIO, description="Funds: most of the NAV redeemable in one round.", json_schema_extra=_unit("fraction"),
+    )
     repo_rollover_share: float = Field(
         0.25, **_RATIO, description="Share of its repo not rolled over in each round below the threshold.",
         json_schema_extra=_unit("fraction/round"),

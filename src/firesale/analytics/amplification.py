@@ -107,7 +107,8 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     """
     one = _scenario(ds, scenario)
     initial_loss = float(one.initial_loss)
-    total_loss = float((one.initial_equity - one.equity.isel(round=-1)).sum())
+    # capital paid out to redeeming investors left the system; it is not a loss
+    total_loss = float((one.initial_equity - one.equity.isel(round=-1) - one.capital_out.isel(round=-1)).sum())
     forced = float(one.sold.sum())
     price_change = one.price.isel(round=-1) - 1.0
     return {

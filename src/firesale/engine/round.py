@@ -35,7 +35,7 @@ from firesale.channels.balance_sheet import (
     var_sale_fraction,
 )
 from firesale.channels.default import in_default
-from firesale.channels.funding import haircuts, margin_calls, net_book, withdrawal_share
+from firesale.channels.funding import haircuts, margin_calls, net_book, redemption_rate, withdrawal_share
 from firesale.channels.impact import execution_price, impact_fraction, mean_revert, price_from_pressure
 from firesale.channels.liquidation import allocate_sales, pro_rata_buys
 from firesale.channels.volatility import ewma_volatility
@@ -46,13 +46,14 @@ __all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
     "price", "pre_trade_price", "fundamental", "sigma", "haircut", "equity", "cash", "debt", "repo", "total_assets",
+    "capital_out", "nav_per_share",
     "marked_equity", "marked_assets", "slr", "slr_exposure", "leverage_ratio", "var", "var_after", "defaulted",
     "outside_q", "outside_cash",
 )
 #: ... and those that describe what happened in the round (zero, or none, once stopped).
 FLOW_RECORDS = (
     "eventful", "sold", "sales_by_channel", "purchases", "breach", "proceeds", "slr_target_exposure",
-    "funding_need", "funding_paid",
+    "funding_need", "funding_paid", "redeemed",
 )
 
 
@@ -177,9 +178,10 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         leverage_trade(equity, total_assets, inputs.leverage_trigger, inputs.leverage_target, inputs.two_sided),
         0.0,
     )
-    # Funding: margin calls, repo not rolled, short-term runs — paid from cash first.
-    # (A system without repo or short-term debt skips the per-position work.)
-    if inputs.has_funding:
+    # Funding: margin calls, repo not rolled, short-term runs, redemptions — paid from
+    # cash first. (A system without repo, short-term debt or funds skips this work.)
+    funding = inputs.has_funding or bool(scen.redemption_shock.any())
+    if funding:
         collateral = q * np.take(price, entry_asset, axis=1)
         alive_at = np.take(alive, inputs.entry_institution, axis=1)
         margin = np.where(scen.switch("margin") & alive_at,
@@ -190,13 +192,18 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         run = np.where(scen.switch("unsecured") & alive,
                        withdrawal_share(leverage, inputs.run_threshold, inputs.run_share) * state.short_term, 0.0)
         margin_due, rolled_due = inputs.per_institution(margin), inputs.per_institution(rolled_off)
+        wave = scen.at("redemption_shock", t)
+        nav_return = np.divide(equity, state.equity, out=np.ones_like(equity), where=state.equity > 0) - 1.0
+        rate = redemption_rate(nav_return, inputs.redemption_sensitivity, inputs.first_mover, inputs.swing_pricing,
+                               np.zeros_like(equity) if wave is None else wave, inputs.redemption_gate)
+        redeem = np.where(scen.switch("redemption") & alive, rate * np.maximum(equity, 0.0), 0.0)
     else:
         margin = rolled_off = np.zeros(1)
-        run = margin_due = rolled_due = np.zeros_like(equity)
-    need = margin_due + rolled_due + run
+        run = margin_due = rolled_due = redeem = np.zeros_like(equity)
+    need = margin_due + rolled_due + run + redeem
     funding_cash = np.minimum(cash, need)
     shortfall = np.where(need - funding_cash > tol, need - funding_cash, 0.0)
-    repo_called = state.repo - margin - rolled_off if inputs.has_funding else state.repo
+    repo_called = state.repo - margin - rolled_off if funding else state.repo
 
     # Cash repays debt first where the institution's policy says so; it shrinks total
     # assets always, and the SLR exposure unless reserves are exempt.
@@ -228,13 +235,13 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     var_rows = var_fraction.reshape(-1)[rows]
     dead_rows = liquidating.reshape(-1)[rows]
     # a funding sale must raise cash net of the repo each position secures
-    if inputs.has_funding:
+    if funding:
         repo_rows = np.where(valid, repo_called.reshape(-1)[flat], 0.0)
         net = net_book(tradable, repo_rows) * tradable_mask
         net_sold = allocate_sales(shortfall.reshape(-1)[rows], net, policy, None, weights)
         funding_sale = np.divide(net_sold * tradable, net, out=np.zeros_like(net), where=net > 0)
         funding_label = CHANNELS.index("margin") + np.argmax(
-            np.stack([margin_due.reshape(-1)[rows], rolled_due.reshape(-1)[rows], run.reshape(-1)[rows]], axis=-1),
+            np.stack([x.reshape(-1)[rows] for x in (margin_due, rolled_due, run, redeem)], axis=-1),
             axis=-1,
         )
     else:
@@ -288,7 +295,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     # Cash waterfall. A sale first repays the repo its collateral secured; what is left
     # meets the funding calls, then repays debt. A call that cannot be met stays owed.
-    if inputs.has_funding:
+    if funding:
         sold_share = np.divide(np.maximum(units, 0.0), q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
         released_slots = repo_rows * sold_share
         released = _scatter(released_slots.sum(axis=-1), rows, equity.shape)
@@ -310,7 +317,18 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_debt = debt_after_cash - repaid + borrowed
     new_cash = np.where(defaulted, cash + excess - repaid, cash_free + excess - repaid)
     new_short_term = np.minimum(state.short_term - met * run, new_debt)
-    if inputs.has_funding:
+    # Redeemers are paid the NAV they redeem; under swing pricing they bear the fund's
+    # cost of selling in the round, which stays with the remaining investors.
+    redeemed = met * redeem
+    selling_cost = np.maximum(-(new_equity - equity - inputs.per_institution(
+        new_q * np.take(post - price, entry_asset, axis=1))), 0.0) if funding else np.zeros_like(equity)
+    swing_charge = np.where(inputs.swing_pricing, np.minimum(redeemed, selling_cost), 0.0)
+    payout = redeemed - swing_charge
+    new_cash = new_cash + swing_charge
+    new_equity = new_equity - payout
+    nav_per_share = np.divide(equity, state.shares, out=np.ones_like(equity), where=state.shares > 0)
+    new_shares = state.shares - np.divide(redeemed, nav_per_share, out=np.zeros_like(equity), where=nav_per_share > 0)
+    if funding:
         new_repo = state.repo - np.take(met, inputs.entry_institution, axis=1) * (margin + rolled_off)
         new_repo.reshape(-1)[flat[valid]] -= released_slots[valid]
         new_repo = np.maximum(new_repo, 0.0)
@@ -335,6 +353,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         cash=new_cash,
         debt=new_debt,
         short_term=new_short_term,
+        shares=new_shares,
+        capital_out=state.capital_out + payout,
         equity=new_equity,
         price=post,
         fundamental=fundamental,
@@ -346,7 +366,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         outside_cash=state.outside_cash
         # outside sector: receives repayments, pays for what it buys (a purchase's price
         # and the loan financing it cancel out)
-        + (paid + loan_paid + repaid + cash_used - gross).sum(axis=1),
+        + (paid - swing_charge + loan_paid + repaid + cash_used - gross).sum(axis=1),
         active=still_active,
     ).where(state.active, replace(state, active=still_active))
 
@@ -357,7 +377,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     )
     breach = np.stack(
         [slr < inputs.slr_trigger, var > inputs.var_limit, leverage < inputs.leverage_trigger,
-         defaulted & ~state.defaulted, margin_due > tol, rolled_due > 0, run > 0],
+         defaulted & ~state.defaulted, margin_due > tol, rolled_due > 0, run > 0, redeem > 0],
         axis=-1,
     ) & running[..., None]
     records = {
@@ -368,7 +388,11 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "equity": new_state.equity,
         "cash": new_state.cash,
         "debt": new_state.debt,
-        "repo": inputs.per_institution(new_state.repo) if inputs.has_funding else np.zeros_like(equity),
+        "repo": inputs.per_institution(new_state.repo) if funding else np.zeros_like(equity),
+        "redeemed": redeemed,
+        "capital_out": new_state.capital_out,
+        "nav_per_share": np.divide(new_state.equity, new_state.shares, out=np.full_like(equity, np.nan),
+                                   where=new_state.shares > 0),
         "haircut": new_state.haircut,
         "funding_need": need,
         "funding_paid": paid,

@@ -81,6 +81,11 @@ class Inputs:
     run_share: np.ndarray  # (N,)
     rollover_threshold: np.ndarray  # (N,) NaN = none
     rollover_share: np.ndarray  # (N,)
+    shares: np.ndarray  # (N,) fund shares at t0
+    redemption_sensitivity: np.ndarray  # (N,)
+    first_mover: np.ndarray  # (N,)
+    swing_pricing: np.ndarray  # (N,) bool
+    redemption_gate: np.ndarray  # (N,) 1 without a gate
     var_desks: np.ndarray  # (V,) institutions with a VaR limit
     var_correlation: np.ndarray  # (V, L, L) correlation between each desk's positions, 0 on padding
 
@@ -150,6 +155,11 @@ class Inputs:
             run_share=np.array([i.run_share for i in insts], dtype=float),
             rollover_threshold=optional("repo_rollover_threshold"),
             rollover_share=np.array([i.repo_rollover_share for i in insts], dtype=float),
+            shares=np.where(np.isnan(optional("shares")), system.equity0, optional("shares")),
+            redemption_sensitivity=np.array([i.redemption_sensitivity for i in insts], dtype=float),
+            first_mover=np.array([i.first_mover for i in insts], dtype=float),
+            swing_pricing=np.array([i.swing_pricing for i in insts], dtype=bool),
+            redemption_gate=np.array([1.0 if i.redemption_gate is None else i.redemption_gate for i in insts]),
             var_desks=np.flatnonzero([i.var_limit is not None for i in insts]),
             var_correlation=_position_correlation(system.correlation, row_entries, asset_of,
                                                   [i.var_limit is not None for i in insts]),
@@ -158,7 +168,7 @@ class Inputs:
     @property
     def has_funding(self) -> bool:
         """Whether any position is repo-financed or any institution has short-term debt."""
-        return bool(self.repo.any() or self.short_term_debt.any())
+        return bool(self.repo.any() or self.short_term_debt.any() or self.redemption_sensitivity.any())
 
     @property
     def n_entries(self) -> int:
@@ -195,6 +205,7 @@ class ScenarioArrays:
     price_shock: np.ndarray  # (S, T, K) return applied to fundamentals in round t
     volatility_shock: np.ndarray  # (S, T, K) multiplier of sigma in round t
     default_shock: np.ndarray  # (S, T, N) bool
+    redemption_shock: np.ndarray  # (S, T, N) share of NAV redeemed in round t
     switches: np.ndarray  # (S, C) bool, order of CHANNELS
     slr_exemption: np.ndarray  # (S,) bool
     haircut_floor: np.ndarray  # (S,) bool
@@ -213,6 +224,7 @@ class ScenarioArrays:
         price = np.zeros((n_s, horizon, k))
         vol = np.ones((n_s, horizon, k))
         default = np.zeros((n_s, horizon, n), dtype=bool)
+        redemption = np.zeros((n_s, horizon, n))
         for s, sc in enumerate(scenarios):
             for sh in sc.shocks:
                 if sh.asset is not None:
@@ -222,11 +234,15 @@ class ScenarioArrays:
                     if sh.volatility is not None:
                         vol[s, sh.round, j] *= sh.volatility
                 else:
-                    default[s, sh.round, system.institution_index(sh.institution)] = True
+                    i = system.institution_index(sh.institution)
+                    default[s, sh.round, i] |= sh.default
+                    if sh.redemption is not None:
+                        redemption[s, sh.round, i] += sh.redemption
         return cls(
             price_shock=price,
             volatility_shock=vol,
             default_shock=default,
+            redemption_shock=redemption,
             switches=np.array([[getattr(sc.channels, c) for c in CHANNELS] for sc in scenarios], dtype=bool).reshape(n_s, len(CHANNELS)),
             slr_exemption=np.array([sc.policy.slr_exemption for sc in scenarios], dtype=bool),
             haircut_floor=np.array([sc.policy.haircut_floor for sc in scenarios], dtype=bool),
@@ -262,6 +278,8 @@ class State:
     cash: np.ndarray  # (S, N)
     debt: np.ndarray  # (S, N) other liabilities (includes the short-term debt)
     short_term: np.ndarray  # (S, N) unsecured short-term part of debt that can run
+    shares: np.ndarray  # (S, N) fund shares outstanding
+    capital_out: np.ndarray  # (S, N) capital paid out to redeeming investors, cumulative
     equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
     price: np.ndarray  # (S, K) market price at the end of the round
     fundamental: np.ndarray  # (S, K)
@@ -326,6 +344,8 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
         cash=np.broadcast_to(inputs.cash, (s, n)).copy(),
         debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
         short_term=np.broadcast_to(inputs.short_term_debt, (s, n)).copy(),
+        shares=np.broadcast_to(inputs.shares, (s, n)).copy(),
+        capital_out=np.zeros((s, n)),
         equity=np.broadcast_to(assets - inputs.debt - repo, (s, n)).copy(),
         price=np.broadcast_to(inputs.p0, (s, k)).copy(),
         fundamental=np.broadcast_to(inputs.p0, (s, k)).copy(),

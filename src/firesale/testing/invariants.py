@@ -151,7 +151,7 @@ def assert_channels_off_is_revaluation(system: System, scenario: Scenario) -> No
     off = scenario.updated(**{f"channels.{c}": False for c in CHANNELS})
     ds = simulate(system, off, detail=True)
     assert float(ds.sold.sum()) == 0.0, "sales with every channel off"
-    total = float((ds.initial_equity - ds.equity.isel(round=-1)).sum())
+    total = float((ds.initial_equity - ds.equity.isel(round=-1) - ds.capital_out.isel(round=-1)).sum())
     initial = float(ds.initial_loss.sum())
     assert abs(total - initial) <= RTOL * _scale(ds), f"loss {total} != shock loss {initial} with channels off"
 
