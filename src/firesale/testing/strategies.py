@@ -84,6 +84,11 @@ def random_system(seed: int, n: int, k: int) -> System:
         var0 = 2.3263478740408408 * float(np.sqrt(book @ corr @ book))
         if rng.random() < 0.4 and var0 > 0:
             inst["var_limit"] = var0 * float(rng.uniform(1.01, 1.5))  # at rest at t0
+        if rng.random() < 0.3:  # a fund whose investors redeem after losses
+            inst.update(type="asset_manager", redemption_sensitivity=float(rng.uniform(0.5, 5.0)),
+                        first_mover=float(rng.uniform(0.0, 1.0)), swing_pricing=bool(rng.random() < 0.5))
+            if rng.random() < 0.3:
+                inst["redemption_gate"] = float(rng.uniform(0.02, 0.2))
         if rng.random() < 0.4:
             inst.update(repo_rollover_threshold=float(rng.uniform(0.02, equity_ratio)),
                         repo_rollover_share=float(rng.uniform(0.1, 0.5)))
@@ -122,6 +127,10 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
                                "round": draw(st.integers(0, 2))})
             if draw(st.integers(0, 4)) == 0:
                 shocks.append({"asset": name, "volatility": draw(st.floats(1.0, 3.0))})
+        for inst in system.institutions:
+            if inst.type == "asset_manager" and draw(st.integers(0, 3)) == 0:
+                shocks.append({"institution": inst.name, "redemption": draw(st.floats(0.0, 0.3)),
+                               "round": draw(st.integers(0, 2))})
         out.append(Scenario.model_validate({
             "name": f"scenario_{s}",
             "shocks": shocks,
