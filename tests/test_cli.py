@@ -120,3 +120,95 @@ def test_default_preset_shows_the_cascade():
     out = _json(["run", "dealer_groups"])
     assert [g for _, gs in out["cascade"]["groups"] for g in gs] == ["A", "B", "C", "D"]
     assert out["sales_by_group"]["B"][0] == 0.0 and out["sales_by_group"]["B"][1] > 0
+
+
+# --------------------------------------------------------------------------- compare
+def test_compare_json_dealer_prime():
+    out = _json(["compare", "dealer_prime", "--policy", "slr_exemption"])
+    assert set(out) == {"baseline", "policies"} and list(out["policies"]) == ["slr_exemption"]
+    base, policy = out["baseline"], out["policies"]["slr_exemption"]
+    assert round(base["forced_sales"], 9) == 114.0
+    assert policy["forced_sales"] == 0.0
+    for summary in (base, policy):
+        for key in ("initial_loss", "total_loss", "amplification", "forced_sales", "forced_sales_per_initial_loss",
+                    "rounds", "breaches", "defaults", "price_change", "cascade", "sales_by_group", "institutions",
+                    "peak_price_fall", "rounds_to_stabilise"):
+            assert key in summary, key
+
+
+def test_compare_dealer_groups_exemption_lowers_amplification():
+    out = _json(["compare", "dealer_groups", "--policy", "slr_exemption"])
+    assert out["policies"]["slr_exemption"]["amplification"] < out["baseline"]["amplification"]
+
+
+def test_compare_table():
+    result = runner.invoke(app, ["compare", "dealer_groups", "--policy", "slr_exemption"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    for needle in ("baseline", "slr_exemption", "total loss", "amplification", "forced sales", "defaults",
+                   "rounds to stabilise", "peak price fall", "corp_hy", "3.407", "1,116.81"):
+        assert needle in text, needle
+    assert "Treasuries and reserves left out of the SLR exposure" in " ".join(text.split())
+
+
+def test_compare_bundle_from_a_preset_file_and_combination(tmp_path):
+    from firesale.data.preset import _preset_dir
+
+    path = tmp_path / "prime.toml"
+    path.write_text((_preset_dir() / "dealer_prime.toml").read_text()
+                    + '\n[policies.x]\ndescription = "exemption by bundle"\n"policy.slr_exemption" = true\n')
+    out = _json(["compare", str(path), "--policy", "x", "--policy", "x+haircut_floor", "-p", "haircut_floor"])
+    assert list(out["policies"]) == ["x", "x+haircut_floor", "haircut_floor"]
+    assert out["policies"]["x"]["forced_sales"] == 0.0
+    assert out["policies"]["x+haircut_floor"]["forced_sales"] == 0.0
+    assert round(out["policies"]["haircut_floor"]["forced_sales"], 9) == 114.0
+    result = runner.invoke(app, ["compare", str(path), "--policy", "x+haircut_floor"])
+    assert result.exit_code == 0, result.output
+    assert "exemption by bundle" in result.stdout
+
+
+def test_compare_combination_of_switches():
+    out = _json(["compare", "dealer_prime", "--policy", "slr_exemption+haircut_floor"])
+    assert out["policies"]["slr_exemption+haircut_floor"]["forced_sales"] == 0.0
+
+
+def test_compare_unknown_policy(monkeypatch, capsys):
+    result = runner.invoke(app, ["compare", "dealer_prime", "--policy", "slr_exemptin"])
+    assert result.exit_code == 1
+    monkeypatch.setattr("sys.argv", ["firesale", "compare", "dealer_prime", "--policy", "slr_exemptin"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Traceback" not in err
+    assert "unknown policy 'slr_exemptin'" in err and "Did you mean 'slr_exemption'?" in err
+    assert "Known policies of dealer_prime: slr_exemption, haircut_floor" in err
+    assert "[policies.NAME]" in err  # printed as text, not eaten as rich markup
+
+
+def test_compare_needs_a_policy(monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["firesale", "compare", "dealer_prime"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    assert "give at least one --policy" in capsys.readouterr().err
+
+
+def test_compare_bundle_typo_fails_at_load(tmp_path, monkeypatch, capsys):
+    from firesale.data.preset import _preset_dir
+
+    path = tmp_path / "prime.toml"
+    path.write_text((_preset_dir() / "dealer_prime.toml").read_text()
+                    + '\n[policies.relief]\n"policy.slr_exemptoin" = true\n')
+    monkeypatch.setattr("sys.argv", ["firesale", "compare", str(path), "--policy", "relief"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "prime.toml, [policies.relief], field scenario.policy.slr_exemptoin" in err
+    assert "Did you mean 'slr_exemption'?" in err and "Traceback" not in err
+
+
+def test_presets_unaffected_by_compare():
+    result = runner.invoke(app, ["presets"])
+    assert result.exit_code == 0 and "dealer_groups (default)" in result.output

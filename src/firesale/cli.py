@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from firesale.analytics.amplification import summarize
@@ -180,6 +181,64 @@ def explain(
         console.print(line, highlight=False, soft_wrap=True)
 
 
+def _print_comparison(preset_name: str, result: dict[str, Any], descriptions: dict[str, str]) -> None:
+    runs = {"baseline": result["baseline"], **result["policies"]}
+    base = result["baseline"]
+    cur = base["currency"]
+    table = Table(title=f"{preset_name} — {base['scenario']}: baseline vs policies")
+    table.add_column("", no_wrap=True)
+    for name in runs:
+        table.add_column(name.replace("+", " + "), justify="right", overflow="fold")
+
+    def row(label: str, cell) -> None:
+        table.add_row(label, *(cell(s) for s in runs.values()))
+
+    row(f"total loss ({cur})", lambda s: _fmt(s["total_loss"]))
+    row("amplification", lambda s: _fmt(s["amplification"], 3))
+    row(f"forced sales ({cur})", lambda s: _fmt(s["forced_sales"]))
+    row("defaults", lambda s: str(s["defaults"]))
+    row("rounds to stabilise", lambda s: str(s["rounds_to_stabilise"]) + ("" if s["stabilised"] else " (max)"))
+    table.add_section()
+    table.add_row("peak price fall", *("" for _ in runs))
+    for asset in base["peak_price_fall"]:
+        row(f"  {asset}", lambda s, a=asset: f"{100 * s['peak_price_fall'][a]:.2f}%")
+    console.print(table)
+    if not all(s["stabilised"] for s in runs.values()):
+        console.print("(max): still trading or moving at the scenario's max_rounds", highlight=False)
+    used = dict.fromkeys(part.strip() for name in result["policies"] for part in name.split("+"))
+    for name in used:
+        console.print(f"[bold]{escape(name)}[/bold]: {escape(descriptions.get(name) or '-')}",
+                      highlight=False, soft_wrap=True)
+
+
+@app.command()
+def compare(
+    target: Target,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", "-p", help="Policy to compare with the baseline, one column each (repeatable): a "
+                     "switch of scenario.policy (e.g. slr_exemption), a [policies.NAME] section of the preset, "
+                     "or A+B for both."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Run the baseline and each policy in one batch and print them side by side."""
+    from firesale.analytics.compare import compare as compare_runs, policy_names
+
+    preset = load(target)
+    known = policy_names(preset)
+    if not policy:
+        raise ConfigError(Problem("FS600", "compare", "give at least one --policy NAME; known policies of "
+                                  f"{preset.name}: {', '.join(known)}"))
+    with err_console.status(f"simulating {preset.name}: baseline and {len(policy)} "
+                            f"polic{'y' if len(policy) == 1 else 'ies'} in one batch ..."):
+        result = compare_runs(preset, policy)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    _print_comparison(preset.name, result, known)
+
+
 @app.command()
 def presets() -> None:
     """List the built-in presets."""
@@ -214,7 +273,7 @@ def validate(
         return
     err_console.print(f"[red]{target}: {len(problems)} problem(s)[/red]")
     for p in problems:
-        err_console.print(f"  {p}", highlight=False, soft_wrap=True)
+        err_console.print(f"  {escape(str(p))}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -225,7 +284,7 @@ def main() -> None:
     except FiresaleError as err:
         if _state["debug"]:
             raise
-        err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -290,3 +290,92 @@ def test_directory_with_a_currency_column_that_disagrees(tmp_path):
     (directory / "institutions.csv").write_text("name,cash,liabilities,currency\ndealer_a,10,80,EUR bn\n")
     p = only(raised(directory, DataError))
     assert p.where == "institutions.csv row 1, field currency" and "mismatched units" in p.message
+
+
+# --------------------------------------------------------------------------- [policies.NAME] bundles
+POLICIES = """
+[policies.fed_response]
+description = "Fed purchases plus the SLR exemption"
+"policy.slr_exemption" = true
+
+[policies.cheap_exit]
+market.execution_alpha = 1.0
+"""
+
+
+def test_policy_bundles_are_read(tmp_path):
+    preset = load(preset_file(tmp_path, PRESET + POLICIES))
+    assert preset.policies == {
+        "fed_response": {"description": "Fed purchases plus the SLR exemption",
+                         "overrides": {"policy.slr_exemption": True}},
+        "cheap_exit": {"description": "", "overrides": {"market.execution_alpha": 1.0}},
+    }
+    assert preset.scenario.policy.slr_exemption is False  # the baseline is untouched
+
+
+def test_presets_without_policies_have_none():
+    assert load_preset("dealer_prime").policies == {}
+
+
+def test_policy_bundle_with_a_typo_names_file_and_policy(tmp_path):
+    text = PRESET + POLICIES + '\n[policies.relief]\n"policy.slr_exemptoin" = true\n'
+    p = only(raised(preset_file(tmp_path, text), ConfigError))
+    assert p.where == "tiny.toml, [policies.relief], field scenario.policy.slr_exemptoin"
+    assert "Did you mean 'slr_exemption'?" in p.message
+
+
+def test_policy_bundle_with_a_bad_value_or_shock(tmp_path):
+    text = PRESET + ('\n[policies.a]\nmax_rounds = 0\n'
+                     '\n[policies.b]\ndescription = "b"\n[[policies.b.shocks]]\nasset = "corprates"\nprice = -0.01\n')
+    problems = raised(preset_file(tmp_path, text), ConfigError)
+    by_where = {p.where: p.message for p in problems}
+    assert set(by_where) == {"tiny.toml, [policies.a], field scenario.max_rounds",
+                             "tiny.toml, [policies.b], field scenario.shocks.0.asset"}
+    assert "at least 1" in by_where["tiny.toml, [policies.a], field scenario.max_rounds"]
+    assert "Did you mean 'corporates'?" in by_where["tiny.toml, [policies.b], field scenario.shocks.0.asset"]
+
+
+@pytest.mark.parametrize("section, needle", [
+    ('[policies.slr_exemption]\n"policy.slr_exemption" = true\n', "is the policy switch"),
+    ('[policies.baseline]\n"policy.slr_exemption" = true\n', "not a usable policy name"),
+    ('[policies."a+b"]\n"policy.slr_exemption" = true\n', "not a usable policy name"),
+    ('[policies.nothing]\ndescription = "x"\n', "sets no scenario field"),
+    ('[policies]\nx = 1\n', "a policy is a section"),
+    ('policies = 3\n', "write each policy as a section"),
+])
+def test_policy_bundle_problems(tmp_path, section, needle):
+    if section.startswith("policies ="):  # a top-level key: before the first table
+        text = PRESET.replace('currency = "USD bn"\n', 'currency = "USD bn"\n' + section, 1)
+    else:
+        text = PRESET + "\n" + section
+    p = only(raised(preset_file(tmp_path, text), ConfigError))
+    assert p.where.startswith("tiny.toml, ") and needle in p.message
+
+
+def test_policy_bundles_in_a_directory(tmp_path):
+    directory = write_dir(tmp_path / "sys", '[scenario]\nmax_rounds = 3\n' + POLICIES)
+    preset = load(directory)
+    assert list(preset.policies) == ["fed_response", "cheap_exit"]
+    bad = write_dir(tmp_path / "bad", '[policies.x]\n"market.execution_alpah" = 1\n')
+    p = only(raised(bad, ConfigError))
+    assert p.where == "scenario.toml, [policies.x], field scenario.market.execution_alpah"
+
+
+def test_policy_switches_read_boolean_and_nested_fields_generically():
+    from pydantic import BaseModel, Field
+
+    from firesale.data.preset import _bool_fields, policy_switches
+
+    class Purchases(BaseModel):
+        enabled: bool = Field(False, description="Central bank buys.")
+        amount: float = 0.0
+
+    class FuturePolicy(BaseModel):
+        exemption: bool = Field(False, description="An   exemption.")
+        cap: bool | None = None
+        level: float = 0.5
+        purchases: Purchases = Field(default_factory=Purchases)
+
+    assert _bool_fields(FuturePolicy, "") == {"exemption": "An exemption.", "cap": "", "purchases.enabled":
+                                              "Central bank buys."}
+    assert {"slr_exemption", "haircut_floor"} <= set(policy_switches())

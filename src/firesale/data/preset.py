@@ -3,14 +3,17 @@
 A preset file has top-level ``name``, ``description``, ``currency``, then either the
 tables inline (``[[institutions]]``, ``[[assets]]``, ``[[holdings]]``,
 ``[[correlations]]``) or a ``[tables]`` section naming CSV/Parquet files relative to the
-preset, and a ``[scenario]`` section (see :class:`firesale.scenario.Scenario`). A
+preset, a ``[scenario]`` section (see :class:`firesale.scenario.Scenario`) and optional
+named policy bundles, ``[policies.NAME]``: a ``description`` and dotted scenario overrides
+(``"policy.slr_exemption" = true``), checked against the scenario at load time. A
 directory holds the tables and an optional ``scenario.toml`` of the same form.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,11 +23,13 @@ from firesale.errors import ConfigError, DataError, Problem, did_you_mean
 from firesale.scenario import Scenario, parse_scenario
 from firesale.system import System
 
-__all__ = ["Preset", "load", "load_preset", "list_presets", "validate", "DEFAULT_PRESET"]
+__all__ = ["Preset", "load", "load_preset", "list_presets", "policy_switches", "validate", "DEFAULT_PRESET"]
 
 #: The preset `make run` and a bare `firesale run` use.
 DEFAULT_PRESET = "dealer_groups"
-_TOP_KEYS = {"name", "description", "currency", "scenario", "tables", *TABLE_NAMES}
+_TOP_KEYS = {"name", "description", "currency", "scenario", "tables", "policies", *TABLE_NAMES}
+#: Policy names a bundle cannot take: the baseline column, and "+" joins names.
+_RESERVED_POLICY_NAMES = {"baseline"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class Preset:
     system: System
     scenario: Scenario
     source: str
+    #: Named policy bundles of the ``[policies.NAME]`` sections:
+    #: ``{name: {"description": str, "overrides": {dotted scenario field: value}}}``.
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _preset_dir():
@@ -143,9 +151,11 @@ def _from_directory(path: Path) -> Preset:
         config += err.problems
     if system is not None and scenario is not None:
         config += _shock_targets(system, scenario, scenario_file.name)
+    policies, problems = _parse_policies(meta.get("policies", {}), scenario_file.name, system, scenario)
+    config += problems
     _raise(data, config)
     assert system is not None and scenario is not None
-    return Preset(system.name, system.description, system, scenario, str(path))
+    return Preset(system.name, system.description, system, scenario, str(path), policies)
 
 
 def _raise(data: list[Problem], config: list[Problem]) -> None:
@@ -169,6 +179,101 @@ def _shock_targets(system: System, scenario: Scenario, label: str) -> list[Probl
                     "use one of these names",
                 ))
     return problems
+
+
+def policy_switches() -> dict[str, str]:
+    """The boolean fields of :class:`firesale.scenario.Policy`, read generically, as
+    ``{name: description}``; fields of nested sections by dotted name (``section.field``).
+    A policy of this name switches the field on (sets it to true)."""
+    return _bool_fields(Scenario.model_fields["policy"].annotation, "")
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model in an annotation (``Model`` or ``Model | None``), else None."""
+    from pydantic import BaseModel
+
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _bool_fields(model: Any, prefix: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if model is None:
+        return out
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        args = set(typing.get_args(annotation))
+        if annotation is bool or (args and args <= {bool, type(None)} and bool in args):
+            out[prefix + name] = " ".join((info.description or "").split())
+        elif (nested := _model_of(annotation)) is not None:
+            out.update(_bool_fields(nested, f"{prefix}{name}."))
+    return out
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested TOML tables as dotted keys: ``{"policy": {"a": 1}}`` -> ``{"policy.a": 1}``."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _relabel(text: str, old: str, new: str) -> str:
+    """``where`` of a problem found in a policy bundle, naming the file and the policy."""
+    return new + text[len(old):] if text.startswith(old) else f"{new}: {text}"
+
+
+def _parse_policies(section: Any, label: str, system: System | None,
+                    scenario: Scenario | None) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """The ``[policies.NAME]`` bundles, each override applied to the scenario to check it."""
+    problems: list[Problem] = []
+    if not isinstance(section, dict):
+        return {}, [Problem("FS006", f"{label}, section policies",
+                            f"got {section!r}: write each policy as a section [policies.NAME] of dotted "
+                            'scenario overrides, e.g. "policy.slr_exemption" = true')]
+    switches = policy_switches()
+    policies: dict[str, dict[str, Any]] = {}
+    for name, body in section.items():
+        where = f"{label}, [policies.{name}]"
+        if not isinstance(body, dict):
+            problems.append(Problem("FS006", where, f"got {body!r}: a policy is a section of dotted scenario "
+                                    'overrides, e.g. [policies.NAME] "policy.slr_exemption" = true'))
+            continue
+        bad_name = ("+" in name or not name.strip() or name in _RESERVED_POLICY_NAMES or name in switches)
+        if bad_name:
+            why = (f"{name!r} is the policy switch scenario.policy.{name} already" if name in switches
+                   else f"{name!r} is not a usable policy name (not empty, not 'baseline', no '+', which "
+                   "combines policies)")
+            problems.append(Problem("FS006", where, f"{why}: rename the section"))
+        body = dict(body)
+        description = body.pop("description", "")
+        if not isinstance(description, str):
+            problems.append(Problem("FS006", f"{where}, field description",
+                                    f"got {description!r}: the description is a string; write it in quotes"))
+            description = str(description)
+        overrides = {key.removeprefix("scenario."): value for key, value in _flatten(body).items()}
+        if not overrides:
+            problems.append(Problem("FS006", where, "sets no scenario field, so it would equal the baseline: add "
+                                    'dotted overrides, e.g. "policy.slr_exemption" = true'))
+            continue
+        if scenario is not None:
+            try:
+                changed = scenario.updated(**overrides)
+            except ConfigError as err:
+                problems += [Problem(p.code, _relabel(p.where, "override", where), p.message)
+                             for p in err.problems]
+                continue
+            if system is not None:
+                problems += [Problem(p.code, _relabel(p.where, label, where), p.message)
+                             for p in _shock_targets(system, changed, label)]
+        if not bad_name:
+            policies[name] = {"description": " ".join(description.split()), "overrides": overrides}
+    return policies, problems
 
 
 def _from_toml_text(text: str, label: str, base: Path | None) -> Preset:
@@ -228,9 +333,11 @@ def _from_toml_text(text: str, label: str, base: Path | None) -> Preset:
         config += err.problems
     if system is not None and scenario is not None:
         config += _shock_targets(system, scenario, label)
+    policies, policy_problems = _parse_policies(data.get("policies", {}), label, system, scenario)
+    config += policy_problems
     _raise(problems, config)
     assert system is not None and scenario is not None
-    return Preset(system.name, system.description, system, scenario, label)
+    return Preset(system.name, system.description, system, scenario, label, policies)
 
 
 def validate(target: str | Path) -> list[Problem]:
