@@ -66,14 +66,16 @@ def assert_balance_sheet_identity(ds: xr.Dataset) -> None:
 def assert_supply_conserved(ds: xr.Dataset) -> None:
     """Σ_i holdings + outside holdings = Σ_i t0 holdings, per asset and round."""
     total = ds.holdings.sum("institution") + ds.outside_q - ds.holdings0.sum("institution")
-    bad = abs(total) > RTOL * _scale(ds)
+    size = np.maximum(_scale(ds), abs(ds.holdings).sum("institution") + abs(ds.outside_q))
+    bad = abs(total) > RTOL * size
     assert not bad.any(), f"asset supply not conserved at {_where(bad)}: {float(abs(total).max()):.3e}"
 
 
 def assert_cash_conserved(ds: xr.Dataset) -> None:
     """Σ_i cash + outside net cash = Σ_i t0 cash, per round."""
     total = ds.cash.sum("institution") + ds.outside_cash - ds.cash0.sum()
-    bad = abs(total) > RTOL * _scale(ds)
+    size = np.maximum(_scale(ds), abs(ds.cash).sum("institution") + abs(ds.outside_cash) + abs(ds.proceeds).sum("institution"))
+    bad = abs(total) > RTOL * size
     assert not bad.any(), f"cash not conserved at {_where(bad)}: {float(abs(total).max()):.3e}"
 
 
