@@ -37,6 +37,8 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "haircut": ((S, R, K), "fraction", "haircut", "Repo haircut in force in the round."),
     "funding_need": ((S, R, N), "currency", "funding calls", "Margin calls, repo not rolled and runs in the round."),
     "funding_paid": ((S, R, N), "currency", "funding paid", "Part of the funding calls met, from cash and sales."),
+    "central_bank_purchases": ((S, R, K), "currency", "central-bank purchases",
+                               "Selling pressure the central bank took off the market in the round."),
     "redeemed": ((S, R, N), "currency", "redeemed", "NAV redeemed by fund investors in the round."),
     "capital_out": ((S, R, N), "currency", "capital paid out",
                     "Cumulative payouts to redeeming investors (after any swing charge): not a loss."),

@@ -18,7 +18,7 @@ from firesale.channels.impact import MarketParams
 from firesale.channels.volatility import VolatilityParams
 from firesale.errors import ConfigError, Problem, explain
 
-__all__ = ["Shock", "Policy", "ChannelSwitches", "Scenario", "parse_scenario"]
+__all__ = ["Shock", "Policy", "CentralBankPurchases", "RepoFacility", "ChannelSwitches", "Scenario", "parse_scenario"]
 
 
 class Shock(BaseModel):
@@ -71,8 +71,36 @@ class ChannelSwitches(BalanceSheetSwitches, FundingSwitches):
     (margin, rollover, unsecured, redemption)."""
 
 
+class CentralBankPurchases(BaseModel):
+    """A central bank buying eligible assets: it takes up to ``daily_cap`` a round (and
+    ``total`` in all) of the selling pressure, or whatever keeps prices at ``price_floor``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    assets: tuple[str, ...] = Field(description="Eligible assets (names).")
+    daily_cap: float = Field(
+        float("inf"), ge=0.0, description="Most it buys in one round.", json_schema_extra={"unit": "currency/round"}
+    )
+    total: float = Field(float("inf"), ge=0.0, description="Most it buys in all.", json_schema_extra={"unit": "currency"})
+    price_floor: float | None = Field(
+        None, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Buys what keeps eligible prices at or above this share of their t0 price (within the caps); "
+        "without it, it buys the round's net sales.", json_schema_extra={"unit": "fraction of t0 price"},
+    )
+
+
+class RepoFacility(BaseModel):
+    """A standing repo facility: lends against eligible collateral at a fixed haircut, so
+    those haircuts do not rise above it and that repo is always rolled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    assets: tuple[str, ...] = Field(description="Eligible collateral (asset names).")
+    haircut: float = Field(ge=0.0, lt=1.0, description="The facility's haircut.", json_schema_extra={"unit": "fraction"})
+
+
 class Policy(BaseModel):
-    """Policy switches of a scenario."""
+    """Policy switches of a scenario; combinable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,6 +111,17 @@ class Policy(BaseModel):
     haircut_floor: bool = Field(
         False, description="Haircuts stay at their t0 level: no volatility sensitivity (FSB minimum haircut floors).",
     )
+    swing_pricing: bool = Field(False, description="Every fund swing-prices its redemptions.")
+    slr_buffer_release: float = Field(
+        0.0, ge=0.0, le=1.0, description="Lowers every SLR trigger and target by this much (not below the minimum).",
+        json_schema_extra={"unit": "fraction"},
+    )
+    all_to_all: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Share of sales matched directly with outside buyers, without price impact.",
+        json_schema_extra={"unit": "fraction"},
+    )
+    purchases: CentralBankPurchases | None = Field(None, description="Central-bank purchases.")
+    repo_facility: RepoFacility | None = Field(None, description="Standing repo facility.")
 
 
 class Scenario(BaseModel):

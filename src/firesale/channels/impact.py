@@ -26,7 +26,10 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["MarketParams", "LAW_CODES", "impact_fraction", "price_from_pressure", "execution_price", "mean_revert"]
+__all__ = [
+    "MarketParams", "LAW_CODES", "impact_fraction", "pressure_for_impact", "price_from_pressure", "execution_price",
+    "mean_revert",
+]
 
 LAW_CODES = {"linear": 0, "exponential": 1, "sqrt": 2}
 
@@ -97,6 +100,34 @@ def impact_fraction(
     psi = np.where(law == LAW_CODES["linear"], linear, np.where(law == LAW_CODES["exponential"], exponential, square_root))
     psi = np.where(finite | (law == LAW_CODES["sqrt"]), psi, 0.0)
     return sign * psi
+
+
+def pressure_for_impact(
+    psi: np.ndarray, law: np.ndarray, depth: np.ndarray, floor: np.ndarray, sigma0: np.ndarray, adv: np.ndarray,
+    kappa: np.ndarray,
+) -> np.ndarray:
+    """Inverse of :func:`impact_fraction` for Ψ ≥ 0: the pressure that moves the price by Ψ.
+
+    ``inf`` where no pressure can (an infinitely deep market, or Ψ at the exponential floor).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> one = np.ones(1)
+    >>> float(pressure_for_impact(np.array([[0.1]]), np.array([0]), 500 * one, 0 * one, one, one, one)[0, 0])
+    50.0
+    """
+    psi = np.maximum(psi, 0.0)
+    finite = np.isfinite(depth)
+    safe_depth = np.where(finite, depth, 1.0)
+    room = 1.0 - floor
+    linear = psi * safe_depth
+    with np.errstate(divide="ignore"):
+        exponential = np.where(psi < room, -room * safe_depth * np.log1p(-psi / room), np.inf)
+    scale = sigma0 * kappa
+    square_root = np.divide(psi, scale, out=np.full_like(psi, np.inf), where=scale > 0) ** 2 * adv
+    q = np.where(law == LAW_CODES["linear"], linear, np.where(law == LAW_CODES["exponential"], exponential, square_root))
+    return np.where(finite | (law == LAW_CODES["sqrt"]), q, np.inf)
 
 
 def price_from_pressure(fundamental: np.ndarray, p0: np.ndarray, psi: np.ndarray) -> np.ndarray:

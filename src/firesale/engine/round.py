@@ -36,7 +36,13 @@ from firesale.channels.balance_sheet import (
 )
 from firesale.channels.default import in_default
 from firesale.channels.funding import haircuts, margin_calls, net_book, redemption_rate, withdrawal_share
-from firesale.channels.impact import execution_price, impact_fraction, mean_revert, price_from_pressure
+from firesale.channels.impact import (
+    execution_price,
+    impact_fraction,
+    mean_revert,
+    pressure_for_impact,
+    price_from_pressure,
+)
 from firesale.channels.liquidation import allocate_sales, pro_rata_buys
 from firesale.channels.volatility import ewma_volatility
 from firesale.engine.state import Inputs, ScenarioArrays, State
@@ -53,7 +59,7 @@ LEVEL_RECORDS = (
 #: ... and those that describe what happened in the round (zero, or none, once stopped).
 FLOW_RECORDS = (
     "eventful", "sold", "sales_by_channel", "purchases", "breach", "proceeds", "slr_target_exposure",
-    "funding_need", "funding_paid", "redeemed",
+    "funding_need", "funding_paid", "redeemed", "central_bank_purchases",
 )
 
 
@@ -165,6 +171,12 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     var = _var(state.q_trading, price, sigma, inputs)
     haircut = haircuts(sigma, inputs.sigma0, inputs.haircut0, inputs.haircut_beta, inputs.haircut_cap,
                        scen.haircut_floor)
+    haircut = np.where(scen.facility_eligible, np.minimum(haircut, scen.facility_haircut[:, None]), haircut)
+    # an SLR buffer release lowers triggers and targets, not below the minimum
+    release = scen.slr_buffer_release[:, None]
+    slr_floor = np.where(np.isnan(inputs.slr_minimum), 0.0, inputs.slr_minimum)
+    slr_trigger = np.maximum(inputs.slr_trigger - release, slr_floor)
+    slr_target = np.maximum(inputs.slr_target - release, slr_floor)
 
     # 3. constraints → what each channel asks, per institution
     running = state.active[:, None]
@@ -172,7 +184,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         equity, slr, leverage, inputs.slr_minimum, inputs.leverage_minimum, state.defaulted | shocked_default
     )
     alive = ~defaulted & running
-    slr_shed = np.where(scen.switch("slr") & alive, slr_shrink(equity, exposure, inputs.slr_trigger, inputs.slr_target), 0.0)
+    slr_shed = np.where(scen.switch("slr") & alive, slr_shrink(equity, exposure, slr_trigger, slr_target), 0.0)
     lev_trade = np.where(
         scen.switch("leverage") & alive,
         leverage_trade(equity, total_assets, inputs.leverage_trigger, inputs.leverage_target, inputs.two_sided),
@@ -189,17 +201,20 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         roll_share = np.where(scen.switch("rollover") & alive,
                               withdrawal_share(leverage, inputs.rollover_threshold, inputs.rollover_share), 0.0)
         rolled_off = (state.repo - margin) * np.take(roll_share, inputs.entry_institution, axis=1)
+        rolled_off = np.where(np.take(scen.facility_eligible, entry_asset, axis=1), 0.0, rolled_off)  # facility rolls it
         run = np.where(scen.switch("unsecured") & alive,
                        withdrawal_share(leverage, inputs.run_threshold, inputs.run_share) * state.short_term, 0.0)
         margin_due, rolled_due = inputs.per_institution(margin), inputs.per_institution(rolled_off)
         wave = scen.at("redemption_shock", t)
         nav_return = np.divide(equity, state.equity, out=np.ones_like(equity), where=state.equity > 0) - 1.0
-        rate = redemption_rate(nav_return, inputs.redemption_sensitivity, inputs.first_mover, inputs.swing_pricing,
+        swing = inputs.swing_pricing | scen.swing_pricing[:, None]
+        rate = redemption_rate(nav_return, inputs.redemption_sensitivity, inputs.first_mover, swing,
                                np.zeros_like(equity) if wave is None else wave, inputs.redemption_gate)
         redeem = np.where(scen.switch("redemption") & alive, rate * np.maximum(equity, 0.0), 0.0)
     else:
         margin = rolled_off = np.zeros(1)
         run = margin_due = rolled_due = redeem = np.zeros_like(equity)
+        swing = inputs.swing_pricing
     need = margin_due + rolled_due + run + redeem
     funding_cash = np.minimum(cash, need)
     shortfall = np.where(need - funding_cash > tol, need - funding_cash, 0.0)
@@ -278,7 +293,22 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     # 4. clearing through the impact law
     traded = units * price_rows
-    new_pressure = pressure + _per_asset(traded, s_of, asset_rows, valid, pressure.shape)
+    # all-to-all trading matches a share of the flow with outside buyers at no impact;
+    # a central bank takes up to its caps of what is left (or what keeps its floor)
+    flow = (1.0 - scen.all_to_all[:, None]) * _per_asset(traded, s_of, asset_rows, valid, pressure.shape)
+    new_pressure = pressure + flow
+    purchases = np.zeros_like(new_pressure)
+    if scen.purchase_eligible.any():
+        ceiling = pressure_for_impact(
+            (fundamental - scen.purchase_floor[:, None] * inputs.p0) / inputs.p0, inputs.impact_law, inputs.depth,
+            inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
+        wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(flow, 0.0),
+                          np.maximum(new_pressure - ceiling, 0.0))
+        wanted = np.where(scen.purchase_eligible & state.active[:, None], wanted, 0.0)
+        budget = np.minimum(scen.purchase_daily_cap, scen.purchase_total - state.purchased)
+        asked = wanted.sum(axis=1)
+        purchases = wanted * np.minimum(1.0, np.divide(budget, asked, out=np.ones_like(asked), where=asked > 0))[:, None]
+        new_pressure = new_pressure - purchases
     post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure))
     executed = execution_price(price, post, scen.execution_alpha[:, None])
     executed_rows = _at_rows(executed, s_of, asset_rows)
@@ -322,7 +352,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     redeemed = met * redeem
     selling_cost = np.maximum(-(new_equity - equity - inputs.per_institution(
         new_q * np.take(post - price, entry_asset, axis=1))), 0.0) if funding else np.zeros_like(equity)
-    swing_charge = np.where(inputs.swing_pricing, np.minimum(redeemed, selling_cost), 0.0)
+    swing_charge = np.where(swing, np.minimum(redeemed, selling_cost), 0.0)
     payout = redeemed - swing_charge
     new_cash = new_cash + swing_charge
     new_equity = new_equity - payout
@@ -363,6 +393,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         haircut=haircut,
         defaulted=defaulted,
         outside_q=outside_q,
+        purchased=state.purchased + purchases.sum(axis=1),
         outside_cash=state.outside_cash
         # outside sector: receives repayments, pays for what it buys (a purchase's price
         # and the loan financing it cancel out)
@@ -376,7 +407,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         [per_row(np.where(binding == c, sold, 0.0).sum(axis=-1)) for c in range(len(CHANNELS))], axis=-1
     )
     breach = np.stack(
-        [slr < inputs.slr_trigger, var > inputs.var_limit, leverage < inputs.leverage_trigger,
+        [slr < slr_trigger, var > inputs.var_limit, leverage < inputs.leverage_trigger,
          defaulted & ~state.defaulted, margin_due > tol, rolled_due > 0, run > 0, redeem > 0],
         axis=-1,
     ) & running[..., None]
@@ -412,7 +443,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "purchases": per_row(np.where(units < 0, -traded, 0.0).sum(axis=-1)),
         "breach": breach,
         "proceeds": proceeds,
-        "slr_target_exposure": np.divide(equity, inputs.slr_target, out=np.full_like(equity, np.nan), where=slr_shed > 0),
+        "slr_target_exposure": np.divide(equity, slr_target, out=np.full_like(equity, np.nan), where=slr_shed > 0),
+        "central_bank_purchases": purchases,
         "eventful": eventful,
     }
     return new_state, records, Trades(

@@ -198,6 +198,15 @@ def _position_correlation(correlation: np.ndarray, row_entries: np.ndarray, entr
     return np.where(valid[:, :, None] & valid[:, None, :], block, 0.0)
 
 
+def _eligible(system: System, programmes: list) -> np.ndarray:
+    """(S, K) mask of the assets a policy programme (purchases, facility) covers."""
+    out = np.zeros((len(programmes), system.n_assets), dtype=bool)
+    for s, programme in enumerate(programmes):
+        for name in () if programme is None else programme.assets:
+            out[s, system.asset_index(name)] = True
+    return out
+
+
 @dataclass(frozen=True)
 class ScenarioArrays:
     """Scenario settings stacked on the scenario axis."""
@@ -209,6 +218,15 @@ class ScenarioArrays:
     switches: np.ndarray  # (S, C) bool, order of CHANNELS
     slr_exemption: np.ndarray  # (S,) bool
     haircut_floor: np.ndarray  # (S,) bool
+    swing_pricing: np.ndarray  # (S,) bool, every fund swing-prices
+    slr_buffer_release: np.ndarray  # (S,)
+    all_to_all: np.ndarray  # (S,)
+    purchase_eligible: np.ndarray  # (S, K) bool
+    purchase_daily_cap: np.ndarray  # (S,)
+    purchase_total: np.ndarray  # (S,)
+    purchase_floor: np.ndarray  # (S,) NaN = buy the round's net sales
+    facility_eligible: np.ndarray  # (S, K) bool
+    facility_haircut: np.ndarray  # (S,)
     execution_alpha: np.ndarray  # (S,)
     mean_reversion: np.ndarray  # (S,)
     ewma_lambda: np.ndarray  # (S,)
@@ -246,6 +264,19 @@ class ScenarioArrays:
             switches=np.array([[getattr(sc.channels, c) for c in CHANNELS] for sc in scenarios], dtype=bool).reshape(n_s, len(CHANNELS)),
             slr_exemption=np.array([sc.policy.slr_exemption for sc in scenarios], dtype=bool),
             haircut_floor=np.array([sc.policy.haircut_floor for sc in scenarios], dtype=bool),
+            swing_pricing=np.array([sc.policy.swing_pricing for sc in scenarios], dtype=bool),
+            slr_buffer_release=np.array([sc.policy.slr_buffer_release for sc in scenarios], dtype=float),
+            all_to_all=np.array([sc.policy.all_to_all for sc in scenarios], dtype=float),
+            purchase_eligible=_eligible(system, [sc.policy.purchases for sc in scenarios]),
+            purchase_daily_cap=np.array([np.inf if sc.policy.purchases is None else sc.policy.purchases.daily_cap
+                                         for sc in scenarios], dtype=float),
+            purchase_total=np.array([np.inf if sc.policy.purchases is None else sc.policy.purchases.total
+                                     for sc in scenarios], dtype=float),
+            purchase_floor=np.array([np.nan if sc.policy.purchases is None or sc.policy.purchases.price_floor is None
+                                     else sc.policy.purchases.price_floor for sc in scenarios], dtype=float),
+            facility_eligible=_eligible(system, [sc.policy.repo_facility for sc in scenarios]),
+            facility_haircut=np.array([1.0 if sc.policy.repo_facility is None else sc.policy.repo_facility.haircut
+                                       for sc in scenarios], dtype=float),
             execution_alpha=np.array([sc.market.execution_alpha for sc in scenarios], dtype=float),
             mean_reversion=np.array([sc.market.mean_reversion for sc in scenarios], dtype=float),
             ewma_lambda=np.array([sc.volatility.ewma_lambda for sc in scenarios], dtype=float),
@@ -289,6 +320,7 @@ class State:
     defaulted: np.ndarray  # (S, N) bool
     outside_q: np.ndarray  # (S, K) held by outside buyers (what institutions sold)
     outside_cash: np.ndarray  # (S,) net cash of outside buyers and creditors
+    purchased: np.ndarray  # (S,) value the central bank has bought so far
     active: np.ndarray  # (S,) bool, False once the scenario has stopped
 
     def take(self, scenarios: np.ndarray) -> State:
@@ -355,5 +387,6 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
         defaulted=np.zeros((s, n), dtype=bool),
         outside_q=np.zeros((s, k)),
         outside_cash=np.zeros(s),
+        purchased=np.zeros(s),
         active=np.ones(s, dtype=bool),
     )
