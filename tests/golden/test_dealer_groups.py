@@ -1,5 +1,7 @@
 """The narrative's dealer groups: a shock to group A's book cascades A → B → C → D,
-one group per round, through overlapping holdings and SLR-forced sales."""
+one group per round, through overlapping holdings and SLR-forced sales; leveraged hedge
+funds on repo and bond funds facing redemptions trade in the same markets, and their
+funding calls make the same shock strictly worse than balance-sheet contagion alone."""
 
 import numpy as np
 import pytest
@@ -7,6 +9,12 @@ import pytest
 from firesale import load_preset, simulate
 from firesale.analytics import cascade_order, summarize
 from firesale.testing import assert_invariants
+
+DEALER_GROUPS = "ABCD"
+FUNDING_OFF = {"channels.margin": False, "channels.rollover": False, "channels.unsecured": False,
+               "channels.redemption": False}
+#: HY shocks within ±10% of the file's -6%, every 0.05 pp
+SHOCK_RANGE = np.round(np.linspace(-0.066, -0.054, 25), 6)
 
 
 @pytest.fixture(scope="module")
@@ -19,26 +27,72 @@ def ds(preset):
     return simulate(preset.system, preset.scenario, detail=True)
 
 
-def test_at_least_twelve_dealers_in_four_groups(preset):
-    groups = [i.group for i in preset.system.institutions]
-    assert len(groups) >= 12 and set(groups) == {"A", "B", "C", "D"}
-    held = {a.asset_class for a in preset.system.assets}
+@pytest.fixture(scope="module")
+def runs(preset):
+    """Default (every funding channel on), balance-sheet contagion alone, haircut floors: one batch."""
+    scenarios = [preset.scenario, preset.scenario.updated(**FUNDING_OFF),
+                 preset.scenario.updated(**{"policy.haircut_floor": True})]
+    out = simulate(preset.system, scenarios)
+    return dict(zip(("on", "off", "floor"), (summarize(out, i) for i in range(3)))), out
+
+
+def _dealer_cascade(ds, scenario=0):
+    groups = cascade_order(ds, scenario)["groups"]
+    return [[r, [g for g in gs if g in DEALER_GROUPS]] for r, gs in groups if any(g in DEALER_GROUPS for g in gs)]
+
+
+def _dealers_out_of_turn(ds, scenario=0):
+    return {row["name"]: row["first_forced_round"] for row in summarize(ds, scenario)["institutions"]
+            if row["group"] in DEALER_GROUPS and row["first_forced_round"] != DEALER_GROUPS.index(row["group"])}
+
+
+def test_twelve_dealers_in_four_groups_and_the_non_banks(preset):
+    system = preset.system
+    by_type = {}
+    for inst in system.institutions:
+        by_type.setdefault(inst.type, set()).add(inst.group)
+    dealers = [i for i in system.institutions if i.type == "dealer"]
+    assert len(dealers) >= 12 and {i.group for i in dealers} == set(DEALER_GROUPS)
+    assert by_type["hedge_fund"] == {"HF"} and by_type["asset_manager"] == {"AM"}
+    assert {i.group for i in system.institutions} == {*DEALER_GROUPS, "HF", "AM"}
+    held = {a.asset_class for a in system.assets}
     assert {"treasury", "corporate_ig", "agency_mbs"} <= held
+    assets = {a.name: a for a in system.assets}
+    names = system.institution_names
+    for n, inst in enumerate(system.institutions):
+        if inst.type == "hedge_fund":
+            # leveraged on thin-haircut repo of Treasuries and MBS, with a repo-rollover threshold
+            financed = {a for k, a in enumerate(system.asset_names) if system.repo[n, k] > 0}
+            assert financed == {"ust", "agency_mbs"}, inst.name
+            assert float(system.equity0[n]) < 0.06 * float(system.total_assets0[n]), inst.name
+            assert inst.repo_rollover_threshold is not None and inst.cash > 0
+        elif inst.type == "asset_manager":
+            assert inst.redemption_sensitivity > 0 and inst.first_mover > 0 and inst.cash > 0
+            assert not system.repo[n].any() and inst.liabilities == 0
+        else:
+            assert not system.repo[n].any(), f"{names[n]}: the dealers' repo is in their liabilities"
+    # haircuts rise with volatility: Treasuries 2%, MBS 4%, IG 8%, HY 15%
+    assert [assets[a].haircut for a in ("ust", "agency_mbs", "ig_industrial", "corp_hy")] == [0.02, 0.04, 0.08, 0.15]
+    assert all(assets[a].beta > 0 for a in ("ust", "agency_mbs", "ig_industrial", "ig_financial", "corp_hy"))
 
 
-def test_cascade_goes_group_by_group(ds):
-    assert cascade_order(ds)["groups"] == [[0, ["A"]], [1, ["B"]], [2, ["C"]], [3, ["D"]]]
+def test_dealer_cascade_goes_group_by_group(ds):
+    assert _dealer_cascade(ds) == [[0, ["A"]], [1, ["B"]], [2, ["C"]], [3, ["D"]]]
+    assert _dealers_out_of_turn(ds) == {}
+    # the non-banks join at rounds of their own: the bond funds with A (redemptions after
+    # the shock), the hedge funds with D (margin calls), never before C is forced
     first = {row["name"]: row["first_forced_round"] for row in summarize(ds)["institutions"]}
-    for row in summarize(ds)["institutions"]:
-        assert first[row["name"]] == "ABCD".index(row["group"]), row["name"]
+    assert {first[n] for n in ("AM1", "AM2")} == {0}
+    assert all(first[n] is not None and first[n] >= 3 for n in ("HF1", "HF2", "HF3"))
 
 
-def test_only_group_a_is_hit_by_the_shock_itself(ds, preset):
-    # B, C and D hold none of the shocked asset: their first losses are fire-sale losses
+def test_only_group_a_of_the_dealers_is_hit_by_the_shock_itself(ds, preset):
+    # B, C and D hold none of the shocked asset: their first losses are fire-sale losses;
+    # of the non-banks only the bond funds hold it
     shocked = {sh.asset for sh in preset.scenario.shocks}
     holdings = ds.holdings0.sel(asset=list(shocked)).sum("asset")
     for name, group in zip(ds.institution.values, ds.group.values):
-        assert (float(holdings.sel(institution=name)) > 0) == (group == "A"), name
+        assert (float(holdings.sel(institution=name)) > 0) == (group in ("A", "AM")), name
 
 
 def test_amplified_and_accounted(ds):
@@ -50,8 +104,60 @@ def test_amplified_and_accounted(ds):
     assert_invariants(ds)
 
 
+def test_funding_makes_the_loss_strictly_larger(runs):
+    s, out = runs
+    on, off = s["on"]["total_loss"], s["off"]["total_loss"]
+    assert on > 1.10 * off, (on, off)
+    # the funding channels are what makes the non-banks sell: margin calls and repo not
+    # rolled for the hedge funds, redemptions for the bond funds
+    by_channel = {}
+    for row in s["on"]["institutions"]:
+        if row["group"] in ("HF", "AM"):
+            by_channel.setdefault(row["group"], set()).update(row["sales_by_channel"])
+    assert by_channel["HF"] >= {"margin"} and by_channel["HF"] <= {"margin", "rollover"}
+    assert by_channel["AM"] == {"redemption"}
+    # alone, balance-sheet contagion leaves them marking to market, and the dealers in order
+    assert all(row["sales"] == 0.0 for row in s["off"]["institutions"] if row["group"] in ("HF", "AM"))
+    for i in range(3):
+        assert _dealer_cascade(out, i) == [[0, ["A"]], [1, ["B"]], [2, ["C"]], [3, ["D"]]], i
+        assert _dealers_out_of_turn(out, i) == {}, i
+
+
+def test_haircut_floors_make_the_loss_smaller(runs):
+    s, _ = runs
+    assert s["floor"]["total_loss"] < s["on"]["total_loss"]
+    assert s["floor"]["total_loss"] < 0.95 * s["on"]["total_loss"]
+    # without rising haircuts the hedge funds' cash buffers meet most of the calls
+    hf = {run: sum(row["sales"] for row in s[run]["institutions"] if row["group"] == "HF") for run in s}
+    assert hf["floor"] < 0.1 * hf["on"]
+
+
 def test_exemption_damps_the_cascade(preset, ds):
     exempt = simulate(preset.system, preset.scenario.updated(**{"policy.slr_exemption": True}))
     assert float(exempt.sold.sum()) < 0.25 * float(ds.sold.sum())
     assert summarize(exempt)["amplification"] < summarize(ds)["amplification"]
+    assert summarize(exempt)["total_loss"] < summarize(ds)["total_loss"]
     assert np.all(exempt.slr.isel(round=0).values >= ds.slr.isel(round=0).values - 1e-12)
+    # only group A of the dealers is forced by its SLR
+    first = {r["name"]: r for r in summarize(exempt)["institutions"]}
+    assert {n for n, r in first.items() if "slr" in r["sales_by_channel"]} <= {"A1", "A2", "A3"}
+
+
+def test_dealer_cascade_holds_within_ten_percent_of_the_shock(preset):
+    scenarios = [preset.scenario.updated(shocks=[{"asset": "corp_hy", "price": float(x)}]) for x in SHOCK_RANGE]
+    out = simulate(preset.system, scenarios)
+    for i, x in enumerate(SHOCK_RANGE):
+        assert _dealer_cascade(out, i) == [[0, ["A"]], [1, ["B"]], [2, ["C"]], [3, ["D"]]], x
+        assert _dealers_out_of_turn(out, i) == {}, x
+
+
+def test_funding_amplifies_and_floors_damp_within_ten_percent_of_the_shock(preset):
+    scenarios = []
+    for x in SHOCK_RANGE[::3]:
+        shocked = preset.scenario.updated(shocks=[{"asset": "corp_hy", "price": float(x)}])
+        scenarios += [shocked, shocked.updated(**FUNDING_OFF), shocked.updated(**{"policy.haircut_floor": True})]
+    out = simulate(preset.system, scenarios)
+    for j, x in enumerate(SHOCK_RANGE[::3]):
+        on, off, floor = (summarize(out, 3 * j + k)["total_loss"] for k in range(3))
+        assert on > 1.10 * off, (x, on, off)
+        assert floor < on, (x, floor, on)
