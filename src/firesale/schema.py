@@ -27,6 +27,12 @@ _HOLDINGS = [
      "description": "Share of the position in the trading book (VaR applies to it)."},
     {"column": "repo", "type": "float", "unit": "currency", "default": 0.0, "role": "Input (optional)",
      "description": "Repo borrowing secured on the position, at most (1 - haircut) x quantity."},
+    {"column": "derivative", "type": "float", "unit": "currency", "default": 0.0, "role": "Input (optional)",
+     "description": "Signed notional of a swap or future on the asset (long > 0); variation margin settles "
+                    "notional x price change in cash every round. The position itself may be 0."},
+    {"column": "initial_margin", "type": "float", "unit": "fraction", "default": 0.0, "role": "Input (optional)",
+     "description": "Initial margin on the derivative, as a share of |notional| at t0 volatility; it scales "
+                    "with sigma / sigma0."},
 ]
 _CORRELATIONS = [
     {"column": "asset_a", "type": "str", "unit": "-", "default": None, "role": "Input (required)",

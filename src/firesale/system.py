@@ -380,6 +380,11 @@ class System:
         Share of each position held in the trading book (VaR applies to it).
     repo : ndarray, shape (N, K)
         Repo borrowing secured on each position (currency), at most (1 - haircut) of it.
+    derivative : ndarray, shape (N, K)
+        Signed notional of a derivative on each asset (swap, future; currency at t0
+        prices): its value moves by notional × price change, settled daily in cash.
+    initial_margin : ndarray, shape (N, K)
+        Initial margin on the derivative as a share of |notional| at t0 volatility.
     correlation : ndarray, shape (K, K)
         Correlation of daily returns, used by VaR.
     currency : str
@@ -397,6 +402,8 @@ class System:
         currency: str = "currency",
         description: str = "",
         repo: np.ndarray | None = None,
+        derivative: np.ndarray | None = None,
+        initial_margin: np.ndarray | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -407,7 +414,11 @@ class System:
         self.trading_fraction = np.asarray(trading_fraction, dtype=float)
         self.correlation = np.asarray(correlation, dtype=float)
         self.repo = np.zeros_like(self.holdings) if repo is None else np.asarray(repo, dtype=float)
-        for arr in (self.holdings, self.trading_fraction, self.correlation, self.repo):
+        self.derivative = np.zeros_like(self.holdings) if derivative is None else np.asarray(derivative, dtype=float)
+        self.initial_margin = (np.zeros_like(self.holdings) if initial_margin is None
+                               else np.asarray(initial_margin, dtype=float))
+        for arr in (self.holdings, self.trading_fraction, self.correlation, self.repo, self.derivative,
+                    self.initial_margin):
             arr.setflags(write=False)
 
     # ------------------------------------------------------------------ construction
@@ -470,7 +481,8 @@ class System:
         inst_index = {str(r.get("name")): i for i, r in enumerate(institutions)}
         asset_index = {str(r.get("name")): k for k, r in enumerate(assets)}
         haircuts = [a.haircut for a in asts] if len(asts) == len(assets) else None
-        q, trading, repo, p = _holdings(holdings, inst_index, asset_index, src["holdings"], haircuts)
+        q, trading, repo, derivative, margin_rate, p = _holdings(
+            holdings, inst_index, asset_index, src["holdings"], haircuts)
         problems += p
         sound = sound and not p
         corr, p = _correlations(correlations, asset_index, src["correlations"])
@@ -480,9 +492,17 @@ class System:
             # when those are sound, so that validate() reports it at once.
             cash = np.array([i.cash for i in insts], dtype=float)
             problems += _insolvent(insts, cash, q, repo, src["institutions"])
+            margin0 = (margin_rate * np.abs(derivative)).sum(axis=1)
+            problems += [
+                Problem("FS107", f"{src['institutions']} row {i + 1} ({inst.name}), field cash",
+                        f"cash {cash[i]:g} cannot cover the initial margin of {margin0[i]:g} its derivatives need at "
+                        "t0: raise its cash (initial margin is posted out of cash)")
+                for i, inst in enumerate(insts) if margin0[i] > cash[i] * (1 + 1e-12)
+            ]
         if problems:
             raise DataError(problems)
-        return cls(name, insts, asts, q, trading, corr, currency=currency, description=description, repo=repo)
+        return cls(name, insts, asts, q, trading, corr, currency=currency, description=description, repo=repo,
+                   derivative=derivative, initial_margin=margin_rate)
 
     # ------------------------------------------------------------------ views
     @property
@@ -603,7 +623,7 @@ def _bad_number(value: Any, what: str) -> str:
     return f"got {value!r}: is not a number; fill in {what}"
 
 
-_HOLDING_COLUMNS = ("institution", "asset", "quantity", "trading_fraction", "repo")
+_HOLDING_COLUMNS = ("institution", "asset", "quantity", "trading_fraction", "repo", "derivative", "initial_margin")
 _CORRELATION_COLUMNS = ("asset_a", "asset_b", "correlation")
 
 
@@ -619,12 +639,14 @@ def _unknown_columns(row: Mapping[str, Any], label: str, known: Sequence[str], w
 def _holdings(
     rows: Sequence[Mapping[str, Any]], inst_index: Mapping[str, int], asset_index: Mapping[str, int], source: str,
     haircuts: Sequence[float] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Problem]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Problem]]:
     # Positions are those of the rows: with duplicate names (reported elsewhere) the
     # name indexes are shorter than the tables.
     q = np.zeros((max(inst_index.values(), default=-1) + 1, max(asset_index.values(), default=-1) + 1))
     trading = np.ones_like(q)
     repo = np.zeros_like(q)
+    derivative = np.zeros_like(q)
+    margin_rate = np.zeros_like(q)
     problems: list[Problem] = []
     seen: dict[tuple[int, int], int] = {}
     for r, row in enumerate(rows):
@@ -686,7 +708,22 @@ def _holdings(
                                             f"repo = {loan:g} is above {what}: at most {room:g} = (1 - haircut "
                                             f"{haircuts[k]:g}) x quantity {quantity:g}; lower the loan"))
                     loan = None
-        if i is None or k is None or quantity is None or frac is None or loan is None:
+        notional = 0.0
+        if "derivative" in present:
+            notional = _number(present["derivative"])
+            if notional is None or not math.isfinite(notional):
+                problems.append(Problem("FS104", f"{label}, field derivative",
+                                        _bad_number(present["derivative"], "a finite signed notional")))
+                notional = None
+        im_rate = 0.0
+        if "initial_margin" in present:
+            im_rate = _number(present["initial_margin"])
+            if im_rate is None or not math.isfinite(im_rate) or not 0.0 <= im_rate < 1.0:
+                problems.append(Problem("FS104", f"{label}, field initial_margin",
+                                        _bad_number(present["initial_margin"], "a fraction in [0, 1)")))
+                im_rate = None
+        if i is None or k is None or quantity is None or frac is None or loan is None or notional is None \
+                or im_rate is None:
             continue
         if (i, k) in seen:
             problems.append(Problem("FS104", f"{label}, fields institution/asset",
@@ -697,7 +734,9 @@ def _holdings(
         q[i, k] = quantity
         trading[i, k] = frac
         repo[i, k] = loan
-    return q, trading, repo, problems
+        derivative[i, k] = notional
+        margin_rate[i, k] = im_rate
+    return q, trading, repo, derivative, margin_rate, problems
 
 
 def _correlations(

@@ -14,12 +14,15 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def _round_story(inst: xr.Dataset, row: xr.Dataset, previous_equity: float, assets: list[str]) -> list[str]:
+def _round_story(
+    inst: xr.Dataset, row: xr.Dataset, previous_equity: float, previous_capital_out: float, assets: list[str]
+) -> list[str]:
     marked = float(row.marked_equity)
     pnl = marked - previous_equity
     parts = []
     if abs(pnl) > 1e-9:
-        parts.append(f"marked to market {pnl:+.2f} → assets {float(row.marked_assets):.1f}, Tier 1 {marked:.1f}.")
+        capital = "Tier 1" if bool(inst.has_slr) else "equity"
+        parts.append(f"marked to market {pnl:+.2f} → assets {float(row.marked_assets):.1f}, {capital} {marked:.1f}.")
     if bool(row.breach.sel(channel="default")):
         parts.append(f"Equity {marked:.2f}: in default → liquidates every tradable position.")
     reasons = []
@@ -40,7 +43,8 @@ def _round_story(inst: xr.Dataset, row: xr.Dataset, previous_equity: float, asse
     need = float(row.funding_need)
     if need > 0:
         kinds = [label for channel, label in (("margin", "margin call"), ("rollover", "repo not rolled"),
-                                              ("unsecured", "short-term run")) if bool(row.breach.sel(channel=channel))]
+                                              ("unsecured", "short-term run"), ("redemption", "redemptions"))
+                 if bool(row.breach.sel(channel=channel))]
         reasons.append(f"funding calls {need:.2f} ({', '.join(kinds)}), met {float(row.funding_paid):.2f}")
     if reasons:
         parts.append("; ".join(reasons))
@@ -52,7 +56,10 @@ def _round_story(inst: xr.Dataset, row: xr.Dataset, previous_equity: float, asse
         parts.append(f"→ sell {sold:.1f}{by_asset}.")
     if float(row.purchases) > 0:
         parts.append(f"Buys {float(row.purchases):.1f} to return to its leverage target.")
-    after = float(row.equity) - marked
+    payout = float(row.capital_out) - previous_capital_out
+    if payout > 1e-9:
+        parts.append(f"Pays {payout:.2f} out to redeeming investors.")
+    after = float(row.equity) + payout - marked
     if abs(after) > 1e-6:
         cause = "price impact on its book and its sales" if sold > 0 else "others' fire sales move prices"
         parts.append(f"{cause.capitalize()} {after:+.2f} → equity {float(row.equity):.2f}.")
@@ -84,6 +91,7 @@ def explain_institution(ds: xr.Dataset, institution: str, scenario: int | str = 
         f"equity {float(inst.initial_equity):.1f} {cur} at t0."
     ]
     previous_equity = float(inst.initial_equity)
+    previous_capital_out = 0.0
     assets = [str(a) for a in one.asset.values]
     eventful = one.eventful.values.astype(bool)
     acted = (inst.sold.values > 0) | (inst.purchases.values > 0) | inst.breach.values.any(axis=-1)
@@ -101,8 +109,9 @@ def explain_institution(ds: xr.Dataset, institution: str, scenario: int | str = 
                     f"fades → equity {previous_equity:.2f} → {end_equity:.2f}."
                 )
             break
-        lines.append(f"Round {r}: " + " ".join(_round_story(inst, row, previous_equity, assets)))
+        lines.append(f"Round {r}: " + " ".join(_round_story(inst, row, previous_equity, previous_capital_out, assets)))
         previous_equity = float(row.equity)
+        previous_capital_out = float(row.capital_out)
     ratio = float(np.nanmin(np.where(inst.has_slr, inst.slr, inst.leverage_ratio)))
     lines.append(
         f"End: equity {float(inst.equity.isel(round=-1)):.2f} {cur}, lowest capital ratio {_pct(ratio)}"

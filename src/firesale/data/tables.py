@@ -235,10 +235,11 @@ def write_tables(system: System, directory: str | Path, fmt: str = "csv") -> lis
         "holdings": frame(
             [
                 {"institution": i.name, "asset": a.name, "quantity": float(system.holdings[n, k]),
-                 "trading_fraction": float(system.trading_fraction[n, k]), "repo": float(system.repo[n, k])}
+                 "trading_fraction": float(system.trading_fraction[n, k]), "repo": float(system.repo[n, k]),
+                 "derivative": float(system.derivative[n, k]), "initial_margin": float(system.initial_margin[n, k])}
                 for n, i in enumerate(system.institutions)
                 for k, a in enumerate(system.assets)
-                if system.holdings[n, k] > 0
+                if system.holdings[n, k] > 0 or system.derivative[n, k] != 0
             ],
             known_columns("holdings"),
         ),

@@ -52,7 +52,7 @@ __all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
     "price", "pre_trade_price", "fundamental", "sigma", "haircut", "equity", "cash", "debt", "repo", "total_assets",
-    "capital_out", "nav_per_share",
+    "capital_out", "nav_per_share", "margin_posted",
     "marked_equity", "marked_assets", "slr", "slr_exposure", "leverage_ratio", "var", "var_after", "defaulted",
     "outside_q", "outside_cash",
 )
@@ -161,11 +161,24 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         shocked_default = shock
     price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure))
 
-    # 2. mark to market
-    q, cash, debt = state.q, state.cash, state.debt
+    # 2. mark to market; derivatives settle variation margin in cash (a loss is owed to
+    # the counterparty until paid) and initial margin follows volatility
+    q, cash, debt, posted = state.q, state.cash, state.debt, state.margin_posted
     equity = state.equity + inputs.per_institution(q * np.take(price - state.price, entry_asset, axis=1))
-    total_assets = cash + inputs.per_institution(q * np.take(price, entry_asset, axis=1))
-    exposure = slr_exposure(q, price, cash, inputs, scen.slr_exemption)
+    derivatives = inputs.has_derivatives
+    if derivatives:
+        variation = np.einsum("nk,sk->sn", inputs.derivative, price - state.price)
+        required = np.einsum("nk,sk->sn", inputs.margin_base, sigma / inputs.sigma0)
+        margin_out, margin_back = np.maximum(required - posted, 0.0), np.maximum(posted - required, 0.0)
+        vm_gain, vm_loss = np.maximum(variation, 0.0), np.maximum(-variation, 0.0)
+        equity = equity + variation
+        cash = cash + vm_gain + margin_back
+        debt = debt + vm_loss
+        posted = posted - margin_back
+    else:
+        margin_out = vm_gain = vm_loss = margin_back = np.zeros_like(equity)
+    total_assets = cash + posted + inputs.per_institution(q * np.take(price, entry_asset, axis=1))
+    exposure = slr_exposure(q, price, cash, inputs, scen.slr_exemption) + posted
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
     var = _var(state.q_trading, price, sigma, inputs)
@@ -206,7 +219,10 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
                        withdrawal_share(leverage, inputs.run_threshold, inputs.run_share) * state.short_term, 0.0)
         margin_due, rolled_due = inputs.per_institution(margin), inputs.per_institution(rolled_off)
         wave = scen.at("redemption_shock", t)
-        nav_return = np.divide(equity, state.equity, out=np.ones_like(equity), where=state.equity > 0) - 1.0
+        # investors react to the NAV per share since the last marking: the shock and the
+        # fire-sale losses booked after the last round's trades
+        nav_now = np.divide(equity, state.shares, out=np.zeros_like(equity), where=state.shares > 0)
+        nav_return = np.divide(nav_now, state.last_nav, out=np.ones_like(equity), where=state.last_nav > 0) - 1.0
         swing = inputs.swing_pricing | scen.swing_pricing[:, None]
         rate = redemption_rate(nav_return, inputs.redemption_sensitivity, inputs.first_mover, swing,
                                np.zeros_like(equity) if wave is None else wave, inputs.redemption_gate)
@@ -215,6 +231,11 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         margin = rolled_off = np.zeros(1)
         run = margin_due = rolled_due = redeem = np.zeros_like(equity)
         swing = inputs.swing_pricing
+    # derivative margin: variation owed and initial margin called, for the living (a
+    # defaulter's variation loss stays in its debt, paid from its liquidation)
+    calls_on = alive & scen.switch("margin")
+    vm_call, margin_out = np.where(calls_on, vm_loss, 0.0), np.where(calls_on, margin_out, 0.0)
+    margin_due = margin_due + vm_call + margin_out
     need = margin_due + rolled_due + run + redeem
     funding_cash = np.minimum(cash, need)
     shortfall = np.where(need - funding_cash > tol, need - funding_cash, 0.0)
@@ -341,7 +362,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     paid = funding_cash + calls_from_sales
     met = np.divide(paid, need, out=np.ones_like(need), where=need > 0)
     excess = after_loans - calls_from_sales  # negative: the loans took some cash too
-    debt_after_cash = debt - cash_used - met * run + deficiency
+    debt_after_cash = debt - cash_used - met * (run + vm_call) + deficiency
     available = np.where(defaulted, cash + excess, np.maximum(excess, 0.0))
     repaid = np.minimum(debt_after_cash, np.maximum(available, 0.0))
     new_debt = debt_after_cash - repaid + borrowed
@@ -384,6 +405,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         debt=new_debt,
         short_term=new_short_term,
         shares=new_shares,
+        last_nav=nav_per_share,
         capital_out=state.capital_out + payout,
         equity=new_equity,
         price=post,
@@ -394,10 +416,12 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         defaulted=defaulted,
         outside_q=outside_q,
         purchased=state.purchased + purchases.sum(axis=1),
+        margin_posted=posted + met * margin_out,
         outside_cash=state.outside_cash
         # outside sector: receives repayments, pays for what it buys (a purchase's price
         # and the loan financing it cancel out)
-        + (paid - swing_charge + loan_paid + repaid + cash_used - gross).sum(axis=1),
+        # initial margin posted stays the poster's asset; variation margin changes hands
+        + (paid - met * margin_out - swing_charge + loan_paid + repaid + cash_used - gross - vm_gain).sum(axis=1),
         active=still_active,
     ).where(state.active, replace(state, active=still_active))
 
@@ -427,7 +451,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "haircut": new_state.haircut,
         "funding_need": need,
         "funding_paid": paid,
-        "total_assets": new_state.cash + inputs.per_institution(new_state.q * np.take(new_state.price, entry_asset, axis=1)),
+        "total_assets": new_state.cash + new_state.margin_posted
+        + inputs.per_institution(new_state.q * np.take(new_state.price, entry_asset, axis=1)),
+        "margin_posted": new_state.margin_posted,
         "marked_equity": equity,
         "marked_assets": total_assets,
         "slr": slr,

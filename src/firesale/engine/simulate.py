@@ -54,10 +54,12 @@ class Trajectory:
 def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
     """Loss of the price shocks on t0 holdings, with no channel acting, shape (S,).
 
-    .. math:: L_0 = \\sum_{i,k} q_{ik}\\, p_{0,k} \\Bigl(1 - \\prod_t (1 + F_{tk})\\Bigr)
+    .. math:: L_0 = \\sum_{i,k} (q_{ik} + d_{ik})\\, p_{0,k} \\Bigl(1 - \\prod_t (1 + F_{tk})\\Bigr)
+
+    with ``d`` the derivatives' signed notionals.
     """
     growth = np.prod(1.0 + scen.price_shock, axis=1)
-    book = (inputs.holdings * inputs.p0).sum(axis=0)  # (K,), a row-wise sum below
+    book = ((inputs.holdings + inputs.derivative) * inputs.p0).sum(axis=0)  # (K,), a row-wise sum below
     return (book * (1.0 - growth)).sum(axis=-1)  # a row-wise sum: the same in a batch as alone
 
 

@@ -82,6 +82,8 @@ class Inputs:
     rollover_threshold: np.ndarray  # (N,) NaN = none
     rollover_share: np.ndarray  # (N,)
     shares: np.ndarray  # (N,) fund shares at t0
+    derivative: np.ndarray  # (N, K) signed notional of swaps and futures
+    margin_base: np.ndarray  # (N, K) initial margin at t0 volatility: rate × |notional|
     redemption_sensitivity: np.ndarray  # (N,)
     first_mover: np.ndarray  # (N,)
     swing_pricing: np.ndarray  # (N,) bool
@@ -155,6 +157,8 @@ class Inputs:
             run_share=np.array([i.run_share for i in insts], dtype=float),
             rollover_threshold=optional("repo_rollover_threshold"),
             rollover_share=np.array([i.repo_rollover_share for i in insts], dtype=float),
+            derivative=np.array(system.derivative, dtype=float),
+            margin_base=np.array(system.initial_margin * np.abs(system.derivative), dtype=float),
             shares=np.where(np.isnan(optional("shares")), system.equity0, optional("shares")),
             redemption_sensitivity=np.array([i.redemption_sensitivity for i in insts], dtype=float),
             first_mover=np.array([i.first_mover for i in insts], dtype=float),
@@ -167,8 +171,13 @@ class Inputs:
 
     @property
     def has_funding(self) -> bool:
-        """Whether any position is repo-financed or any institution has short-term debt."""
-        return bool(self.repo.any() or self.short_term_debt.any() or self.redemption_sensitivity.any())
+        """Whether anything can call for cash: repo, short-term debt, fund investors, derivatives."""
+        return bool(self.repo.any() or self.short_term_debt.any() or self.redemption_sensitivity.any()
+                    or self.derivative.any())
+
+    @property
+    def has_derivatives(self) -> bool:
+        return bool(self.derivative.any())
 
     @property
     def n_entries(self) -> int:
@@ -310,7 +319,9 @@ class State:
     debt: np.ndarray  # (S, N) other liabilities (includes the short-term debt)
     short_term: np.ndarray  # (S, N) unsecured short-term part of debt that can run
     shares: np.ndarray  # (S, N) fund shares outstanding
+    last_nav: np.ndarray  # (S, N) NAV per share at the last marking (what investors compare with)
     capital_out: np.ndarray  # (S, N) capital paid out to redeeming investors, cumulative
+    margin_posted: np.ndarray  # (S, N) initial margin posted on derivatives (an asset)
     equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
     price: np.ndarray  # (S, K) market price at the end of the round
     fundamental: np.ndarray  # (S, K)
@@ -373,10 +384,13 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
         q=np.broadcast_to(held, (s, held.size)).copy(),
         q_trading=np.broadcast_to(trading, (s, held.size)).copy(),
         repo=np.broadcast_to(inputs.repo, (s, held.size)).copy(),
-        cash=np.broadcast_to(inputs.cash, (s, n)).copy(),
+        # t0 initial margin is posted out of the cash the system declares
+        cash=np.broadcast_to(inputs.cash - inputs.margin_base.sum(axis=1), (s, n)).copy(),
+        margin_posted=np.broadcast_to(inputs.margin_base.sum(axis=1), (s, n)).copy(),
         debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
         short_term=np.broadcast_to(inputs.short_term_debt, (s, n)).copy(),
         shares=np.broadcast_to(inputs.shares, (s, n)).copy(),
+        last_nav=np.broadcast_to(np.divide(assets - inputs.debt - repo, inputs.shares), (s, n)).copy(),
         capital_out=np.zeros((s, n)),
         equity=np.broadcast_to(assets - inputs.debt - repo, (s, n)).copy(),
         price=np.broadcast_to(inputs.p0, (s, k)).copy(),

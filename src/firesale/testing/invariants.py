@@ -73,7 +73,8 @@ def assert_supply_conserved(ds: xr.Dataset) -> None:
 
 def assert_cash_conserved(ds: xr.Dataset) -> None:
     """Σ_i cash + outside net cash = Σ_i t0 cash, per round."""
-    total = ds.cash.sum("institution") + ds.outside_cash - ds.cash0.sum()
+    # initial margin posted is cash held by the counterparty for the poster
+    total = (ds.cash + ds.margin_posted).sum("institution") + ds.outside_cash - ds.cash0.sum()
     size = np.maximum(_scale(ds), abs(ds.cash).sum("institution") + abs(ds.outside_cash) + abs(ds.proceeds).sum("institution"))
     bad = abs(total) > RTOL * size
     assert not bad.any(), f"cash not conserved at {_where(bad)}: {float(abs(total).max()):.3e}"

@@ -61,6 +61,10 @@ def random_system(seed: int, n: int, k: int) -> System:
         haircut = np.array([a["haircut"] for a in assets])
         loans = q * (1 - haircut) * rng.uniform(0.5, 1.0, size=k) * (rng.random(k) < 0.4)
         loans *= min(1.0, 0.8 * total * (1 - equity_ratio) / max(loans.sum(), 1e-300))
+        # some swaps and futures (LDI receive-fixed, basis shorts), initial margin out of cash
+        hedges = rng.uniform(-1.0, 2.0, size=k) * q * (rng.random(k) < 0.25)
+        margin_rates = np.where(hedges != 0, rng.uniform(0.0, 0.05, size=k), 0.0)
+        margin_rates *= min(1.0, cash / max(float(np.sum(margin_rates * np.abs(hedges))), 1e-300))
         inst = {
             "name": f"inst_{i}",
             "group": "ABCD"[i % 4],
@@ -105,7 +109,8 @@ def random_system(seed: int, n: int, k: int) -> System:
         for j in range(k):
             if q[j] > 0:
                 holdings.append({"institution": f"inst_{i}", "asset": f"asset_{j}", "quantity": float(q[j]),
-                                 "trading_fraction": float(trading[j]), "repo": float(loans[j])})
+                                 "trading_fraction": float(trading[j]), "repo": float(loans[j]),
+                                 "derivative": float(hedges[j]), "initial_margin": float(margin_rates[j])})
     correlations = []
     if k > 1:
         correlations = [{"asset_a": f"asset_{a}", "asset_b": f"asset_{b}", "correlation": rho}
