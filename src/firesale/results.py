@@ -105,6 +105,7 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
         "institution_type": (N, [i.type for i in system.institutions]),
         "group": (N, [i.group for i in system.institutions]),
         "asset_class": (K, [a.asset_class for a in system.assets]),
+        "duration": (K, np.array([np.nan if a.duration is None else a.duration for a in system.assets])),
         "holdings0": ((N, K), np.array(system.holdings)),
         "cash0": (N, system.cash0),
         "liabilities0": (N, system.liabilities0),

@@ -264,6 +264,11 @@ class Asset(_Row):
         0.5, ge=0.0, lt=1.0, description="Highest haircut volatility can push it to.",
         json_schema_extra=_unit("fraction"),
     )
+    duration: float | None = Field(
+        None, gt=0.0, allow_inf_nan=False,
+        description="Modified duration of a bond: reports price moves as yield moves (dy = -ln(p) / duration).",
+        json_schema_extra=_unit("years"),
+    )
     slr_exempt: bool | None = Field(
         None, description="Left out of the SLR exposure under the exemption policy "
         "(default: reserves and Treasuries).", json_schema_extra=_unit("-"),

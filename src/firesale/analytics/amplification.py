@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["summarize", "institution_table", "cascade_order", "sales_by_group"]
+__all__ = ["summarize", "institution_table", "cascade_order", "sales_by_group", "yield_moves"]
 
 
 def _scenario(ds: xr.Dataset, scenario: int | str) -> xr.Dataset:
@@ -94,6 +94,20 @@ def sales_by_group(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, list[fl
     return {str(g): [float(v) for v in by_group.sel(group=g).values] for g in by_group.group.values}
 
 
+def yield_moves(one: xr.Dataset) -> dict[str, dict[str, float]]:
+    """Yield moves of the bonds with a duration, in basis points: the peak rise and the
+    change at the end, :math:`Δy = -\\ln(p) / D` with ``p`` the price relative to t0."""
+    out: dict[str, dict[str, float]] = {"peak": {}, "end": {}}
+    for k, asset in enumerate(one.asset.values):
+        duration = float(one.duration.values[k]) if "duration" in one.coords else float("nan")
+        if not np.isfinite(duration):
+            continue
+        prices = np.maximum(one.price.values[:, k], 1e-12)
+        out["peak"][str(asset)] = float(-np.log(prices.min()) / duration * 1e4)
+        out["end"][str(asset)] = float(-np.log(prices[-1]) / duration * 1e4)
+    return out
+
+
 def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     """The headline numbers of one scenario, as plain JSON-ready values.
 
@@ -126,6 +140,8 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
         "defaults": int(one.defaulted.isel(round=-1).sum()),
         "price_change": {str(a): float(v) for a, v in zip(one.asset.values, price_change.values)},
         "price_trough": {str(a): float(v) for a, v in zip(one.asset.values, (one.price.min("round") - 1.0).values)},
+        "peak_yield_rise_bp": yield_moves(one)["peak"],
+        "yield_change_bp": yield_moves(one)["end"],
         "cascade": cascade_order(ds, scenario),
         "sales_by_group": sales_by_group(ds, scenario),
         "institutions": institution_table(ds, scenario),
