@@ -167,6 +167,8 @@ class Scenario(BaseModel):
             *parents, leaf = key.split(".")
             for depth, part in enumerate(parents):
                 nxt = target.get(part, {}) if isinstance(target, dict) else None
+                if nxt is None and isinstance(target, dict) and part in target:
+                    nxt = {}  # an optional section left empty (e.g. policy.purchases) starts empty
                 if not isinstance(nxt, dict):
                     path = ".".join(parents[: depth + 1])
                     raise ConfigError(Problem(

@@ -61,3 +61,23 @@ def test_initial_margin_above_cash_is_an_error():
             [{"name": "ust", "class": "treasury", "sigma0": 0.005}],
             [{"institution": "hf", "asset": "ust", "quantity": 10.0, "derivative": -100.0, "initial_margin": 0.1}],
         )
+
+
+def test_variation_margin_includes_the_price_impact_of_the_round():
+    """A fund sells 50 of gilts into depth 1,000: the price ends at 0.95 and the holder of
+    a swap on 100 of gilts loses 5 — settled at the post-trade price, not only the next
+    round's pre-trade price."""
+    system = System.from_records(
+        [{"name": "fund", "type": "asset_manager", "liabilities": 0.0},
+         {"name": "ldi", "type": "pension_fund", "cash": 100.0, "liabilities": 0.0}],
+        [{"name": "gilts", "class": "treasury", "sigma0": 0.01, "depth": 1000.0}],
+        [{"institution": "fund", "asset": "gilts", "quantity": 100.0},
+         {"institution": "ldi", "asset": "gilts", "quantity": 0.0, "derivative": 100.0}],
+    )
+    ds = simulate(system, Scenario(shocks=[{"institution": "fund", "redemption": 0.5}], max_rounds=3), detail=True)
+    assert_invariants(ds)
+    r0 = ds.isel(scenario=0, round=0)
+    assert float(r0.price[0]) == pytest.approx(0.95, abs=1e-12)
+    assert float(r0.equity.sel(institution="ldi")) == pytest.approx(95.0, abs=1e-9)
+    # the loss is owed at once and paid from cash in the next round
+    assert float(ds.isel(scenario=0, round=1).cash.sel(institution="ldi")) == pytest.approx(95.0, abs=1e-9)

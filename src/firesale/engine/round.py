@@ -52,7 +52,7 @@ __all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
     "price", "pre_trade_price", "fundamental", "sigma", "haircut", "equity", "cash", "debt", "repo", "total_assets",
-    "capital_out", "nav_per_share", "margin_posted",
+    "capital_out", "nav_per_share", "margin_posted", "repo_lending",
     "marked_equity", "marked_assets", "slr", "slr_exposure", "leverage_ratio", "var", "var_after", "defaulted",
     "outside_q", "outside_cash",
 )
@@ -174,11 +174,14 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         equity = equity + variation
         cash = cash + vm_gain + margin_back
         debt = debt + vm_loss
+        vm_loss = vm_loss + state.vm_owed  # and what the last round's trading left owed
         posted = posted - margin_back
     else:
-        margin_out = vm_gain = vm_loss = margin_back = np.zeros_like(equity)
-    total_assets = cash + posted + inputs.per_institution(q * np.take(price, entry_asset, axis=1))
-    exposure = slr_exposure(q, price, cash, inputs, scen.slr_exemption) + posted
+        margin_out = vm_gain = margin_back = np.zeros_like(equity)
+        vm_loss = state.vm_owed
+    lending = state.lending
+    total_assets = cash + posted + lending + inputs.per_institution(q * np.take(price, entry_asset, axis=1))
+    exposure = slr_exposure(q, price, cash, inputs, scen.slr_exemption) + posted + lending
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
     var = _var(state.q_trading, price, sigma, inputs)
@@ -237,6 +240,21 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     vm_call, margin_out = np.where(calls_on, vm_loss, 0.0), np.where(calls_on, margin_out, 0.0)
     margin_due = margin_due + vm_call + margin_out
     need = margin_due + rolled_due + run + redeem
+    # Money-market funds recall repo lending before they sell; every borrower loses that
+    # share of its repo (a standing facility keeps funding eligible collateral).
+    recalled = np.zeros_like(equity)
+    if funding and lending.any():
+        recalled = np.where(alive & scen.switch("rollover"), np.minimum(np.maximum(need - cash, 0.0), lending), 0.0)
+        borrowed_repo = state.repo.sum(axis=1)
+        pulled = np.minimum(np.divide(recalled.sum(axis=1), borrowed_repo, out=np.zeros(n_scen),
+                                      where=borrowed_repo > 0), 1.0)
+        withdrawn = (state.repo - margin - rolled_off) * pulled[:, None]
+        withdrawn = np.where(np.take(scen.facility_eligible, entry_asset, axis=1), 0.0, withdrawn)
+        rolled_off = rolled_off + withdrawn
+        rolled_due = rolled_due + inputs.per_institution(withdrawn)
+        need = margin_due + rolled_due + run + redeem
+        cash = cash + recalled
+        lending = lending - recalled
     funding_cash = np.minimum(cash, need)
     shortfall = np.where(need - funding_cash > tol, need - funding_cash, 0.0)
     repo_called = state.repo - margin - rolled_off if funding else state.repo
@@ -343,6 +361,14 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_equity = equity + inputs.per_institution(new_q * np.take(post - price, entry_asset, axis=1))
     new_equity.reshape(-1)[rows] += (units * (executed_rows - price_rows)).sum(axis=-1)
     outside_q = state.outside_q + _per_asset(units, s_of, asset_rows, valid, pressure.shape)
+    # derivatives are revalued at the post-trade price too: a gain is received, a loss
+    # is owed (in debt) and called next round
+    if derivatives:
+        after_trades = np.einsum("nk,sk->sn", inputs.derivative, post - price)
+        new_equity = new_equity + after_trades
+        late_gain, late_loss = np.maximum(after_trades, 0.0), np.maximum(-after_trades, 0.0)
+    else:
+        late_gain = late_loss = np.zeros_like(equity)
 
     # Cash waterfall. A sale first repays the repo its collateral secured; what is left
     # meets the funding calls, then repays debt. A call that cannot be met stays owed.
@@ -366,7 +392,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     available = np.where(defaulted, cash + excess, np.maximum(excess, 0.0))
     repaid = np.minimum(debt_after_cash, np.maximum(available, 0.0))
     new_debt = debt_after_cash - repaid + borrowed
-    new_cash = np.where(defaulted, cash + excess - repaid, cash_free + excess - repaid)
+    new_cash = np.where(defaulted, cash + excess - repaid, cash_free + excess - repaid) + late_gain
+    new_debt = new_debt + late_loss
     new_short_term = np.minimum(state.short_term - met * run, new_debt)
     # Redeemers are paid the NAV they redeem; under swing pricing they bear the fund's
     # cost of selling in the round, which stays with the remaining investors.
@@ -417,11 +444,14 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         outside_q=outside_q,
         purchased=state.purchased + purchases.sum(axis=1),
         margin_posted=posted + met * margin_out,
+        vm_owed=vm_loss - met * vm_call + late_loss,
+        lending=lending,
         outside_cash=state.outside_cash
         # outside sector: receives repayments, pays for what it buys (a purchase's price
         # and the loan financing it cancel out)
         # initial margin posted stays the poster's asset; variation margin changes hands
-        + (paid - met * margin_out - swing_charge + loan_paid + repaid + cash_used - gross - vm_gain).sum(axis=1),
+        + (paid - met * margin_out - swing_charge + loan_paid + repaid + cash_used - gross - vm_gain
+           - recalled - late_gain).sum(axis=1),
         active=still_active,
     ).where(state.active, replace(state, active=still_active))
 
@@ -451,9 +481,10 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "haircut": new_state.haircut,
         "funding_need": need,
         "funding_paid": paid,
-        "total_assets": new_state.cash + new_state.margin_posted
+        "total_assets": new_state.cash + new_state.margin_posted + new_state.lending
         + inputs.per_institution(new_state.q * np.take(new_state.price, entry_asset, axis=1)),
         "margin_posted": new_state.margin_posted,
+        "repo_lending": new_state.lending,
         "marked_equity": equity,
         "marked_assets": total_assets,
         "slr": slr,

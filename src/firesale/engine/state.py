@@ -77,6 +77,7 @@ class Inputs:
     haircut_cap: np.ndarray  # (K,)
     repo: np.ndarray  # (E,) t0 repo borrowing per position
     short_term_debt: np.ndarray  # (N,)
+    repo_lending: np.ndarray  # (N,) cash lent in the tri-party repo market
     run_threshold: np.ndarray  # (N,) NaN = none
     run_share: np.ndarray  # (N,)
     rollover_threshold: np.ndarray  # (N,) NaN = none
@@ -153,6 +154,7 @@ class Inputs:
             haircut_cap=np.array([a.haircut_cap for a in assets], dtype=float),
             repo=np.array(system.repo[inst_of, asset_of], dtype=float),
             short_term_debt=np.array([i.short_term_debt for i in insts], dtype=float),
+            repo_lending=system.lending0,
             run_threshold=optional("run_threshold"),
             run_share=np.array([i.run_share for i in insts], dtype=float),
             rollover_threshold=optional("repo_rollover_threshold"),
@@ -173,7 +175,7 @@ class Inputs:
     def has_funding(self) -> bool:
         """Whether anything can call for cash: repo, short-term debt, fund investors, derivatives."""
         return bool(self.repo.any() or self.short_term_debt.any() or self.redemption_sensitivity.any()
-                    or self.derivative.any())
+                    or self.derivative.any() or self.repo_lending.any())
 
     @property
     def has_derivatives(self) -> bool:
@@ -321,7 +323,9 @@ class State:
     shares: np.ndarray  # (S, N) fund shares outstanding
     last_nav: np.ndarray  # (S, N) NAV per share at the last marking (what investors compare with)
     capital_out: np.ndarray  # (S, N) capital paid out to redeeming investors, cumulative
+    lending: np.ndarray  # (S, N) tri-party repo lending (an asset at par)
     margin_posted: np.ndarray  # (S, N) initial margin posted on derivatives (an asset)
+    vm_owed: np.ndarray  # (S, N) variation margin owed (in debt), called in the next round
     equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
     price: np.ndarray  # (S, K) market price at the end of the round
     fundamental: np.ndarray  # (S, K)
@@ -377,7 +381,7 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
     n, k = inputs.holdings.shape
     held = inputs.holdings[inputs.entry_institution, inputs.entry_asset]
     trading = held * inputs.trading_fraction[inputs.entry_institution, inputs.entry_asset]
-    assets = inputs.cash + inputs.holdings @ inputs.p0
+    assets = inputs.cash + inputs.repo_lending + inputs.holdings @ inputs.p0
     repo = np.zeros(n)
     np.add.at(repo, inputs.entry_institution, inputs.repo)
     return State(
@@ -387,11 +391,13 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
         # t0 initial margin is posted out of the cash the system declares
         cash=np.broadcast_to(inputs.cash - inputs.margin_base.sum(axis=1), (s, n)).copy(),
         margin_posted=np.broadcast_to(inputs.margin_base.sum(axis=1), (s, n)).copy(),
+        vm_owed=np.zeros((s, n)),
         debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
         short_term=np.broadcast_to(inputs.short_term_debt, (s, n)).copy(),
         shares=np.broadcast_to(inputs.shares, (s, n)).copy(),
         last_nav=np.broadcast_to(np.divide(assets - inputs.debt - repo, inputs.shares), (s, n)).copy(),
         capital_out=np.zeros((s, n)),
+        lending=np.broadcast_to(inputs.repo_lending, (s, n)).copy(),
         equity=np.broadcast_to(assets - inputs.debt - repo, (s, n)).copy(),
         price=np.broadcast_to(inputs.p0, (s, k)).copy(),
         fundamental=np.broadcast_to(inputs.p0, (s, k)).copy(),
