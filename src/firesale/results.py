@@ -40,6 +40,7 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "central_bank_purchases": ((S, R, K), "currency", "central-bank purchases",
                                "Selling pressure the central bank took off the market in the round."),
     "redeemed": ((S, R, N), "currency", "redeemed", "NAV redeemed by fund investors in the round."),
+    "repo_lending": ((S, R, N), "currency", "repo lending", "Cash lent in the tri-party repo market (an asset)."),
     "margin_posted": ((S, R, N), "currency", "initial margin posted", "Initial margin on derivatives (an asset)."),
     "capital_out": ((S, R, N), "currency", "capital paid out",
                     "Cumulative payouts to redeeming investors (after any swing charge): not a loss."),

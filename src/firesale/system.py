@@ -147,6 +147,12 @@ class Institution(_Row):
         None, **_RATIO, description="Equity / total assets below which repo lenders stop rolling its repo.",
         json_schema_extra=_unit("fraction"),
     )
+    repo_lending: float = Field(
+        0.0, ge=0.0, allow_inf_nan=False,
+        description="Cash lent in the tri-party repo market (money-market funds): an asset it recalls, before "
+        "selling, when it needs cash; every borrower then loses that share of its repo.",
+        json_schema_extra=_unit("currency"),
+    )
     shares: float | None = Field(
         None, gt=0.0, allow_inf_nan=False,
         description="Fund shares outstanding (NAV per share = equity / shares; default: NAV 1 at t0).",
@@ -497,6 +503,12 @@ class System:
             # when those are sound, so that validate() reports it at once.
             cash = np.array([i.cash for i in insts], dtype=float)
             problems += _insolvent(insts, cash, q, repo, src["institutions"])
+            lent = sum(i.repo_lending for i in insts)
+            if lent > repo.sum() * (1 + 1e-12):
+                problems.append(Problem(
+                    "FS108", f"{src['institutions']}, field repo_lending",
+                    f"the institutions lend {lent:g} in repo but borrow only {repo.sum():g}: lending in the "
+                    "tri-party market cannot exceed the repo borrowed; lower repo_lending or add repo to holdings"))
             margin0 = (margin_rate * np.abs(derivative)).sum(axis=1)
             problems += [
                 Problem("FS107", f"{src['institutions']} row {i + 1} ({inst.name}), field cash",
@@ -535,8 +547,13 @@ class System:
         return np.array([i.liabilities for i in self.institutions], dtype=float)
 
     @property
+    def lending0(self) -> np.ndarray:
+        """Repo lending per institution at t0, shape (N,)."""
+        return np.array([i.repo_lending for i in self.institutions], dtype=float)
+
+    @property
     def total_assets0(self) -> np.ndarray:
-        return self.cash0 + self.holdings.sum(axis=1)
+        return self.cash0 + self.lending0 + self.holdings.sum(axis=1)
 
     @property
     def repo0(self) -> np.ndarray:
@@ -567,7 +584,7 @@ def _insolvent(
 ) -> list[Problem]:
     out = []
     for i, inst in enumerate(insts):
-        held = float(holdings[i].sum())
+        held = float(holdings[i].sum()) + inst.repo_lending
         loans = float(repo[i].sum())
         equity = cash[i] + held - inst.liabilities - loans
         if equity <= 0:

@@ -249,7 +249,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         pulled = np.minimum(np.divide(recalled.sum(axis=1), borrowed_repo, out=np.zeros(n_scen),
                                       where=borrowed_repo > 0), 1.0)
         withdrawn = (state.repo - margin - rolled_off) * pulled[:, None]
-        withdrawn = np.where(np.take(scen.facility_eligible, entry_asset, axis=1), 0.0, withdrawn)
+        withdrawn = np.where(np.take(scen.facility_eligible, entry_asset, axis=1) | ~alive_at, 0.0, withdrawn)
         rolled_off = rolled_off + withdrawn
         rolled_due = rolled_due + inputs.per_institution(withdrawn)
         need = margin_due + rolled_due + run + redeem

@@ -111,6 +111,13 @@ def random_system(seed: int, n: int, k: int) -> System:
                 holdings.append({"institution": f"inst_{i}", "asset": f"asset_{j}", "quantity": float(q[j]),
                                  "trading_fraction": float(trading[j]), "repo": float(loans[j]),
                                  "derivative": float(hedges[j]), "initial_margin": float(margin_rates[j])})
+    lent = sum(h["repo"] for h in holdings)
+    if lent > 0 and rng.random() < 0.5:  # a money-market fund funding part of the repo
+        institutions.append({
+            "name": "mmf", "type": "money_market_fund", "group": "MMF", "cash": float(rng.uniform(0, 5)),
+            "liabilities": 0.0, "repo_lending": float(lent * rng.uniform(0.2, 1.0)),
+            "redemption_sensitivity": float(rng.uniform(0.0, 5.0)),
+        })
     correlations = []
     if k > 1:
         correlations = [{"asset_a": f"asset_{a}", "asset_b": f"asset_{b}", "correlation": rho}
@@ -139,7 +146,7 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
             if draw(st.integers(0, 4)) == 0:
                 shocks.append({"asset": name, "volatility": draw(st.floats(1.0, 3.0))})
         for inst in system.institutions:
-            if inst.type == "asset_manager" and draw(st.integers(0, 3)) == 0:
+            if inst.type in ("asset_manager", "money_market_fund") and draw(st.integers(0, 3)) == 0:
                 shocks.append({"institution": inst.name, "redemption": draw(st.floats(0.0, 0.3)),
                                "round": draw(st.integers(0, 2))})
         out.append(Scenario.model_validate({
