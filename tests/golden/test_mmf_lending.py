@@ -6,7 +6,8 @@ An MMF lends 50 — all the repo of a dealer financing 100 of Treasuries with 50
 the pool, so the dealer's repo falls to 45. With no cash the dealer sells Treasuries;
 each unit sold repays the 0.45 of repo it still secures and frees 0.55, so it sells
 5 / 0.55 = 9.0909. Afterwards: Treasuries 90.909, repo 45 − 0.45·9.0909 = 40.909, equity
-still 10; the MMF holds 45 of lending and has paid 5 out."""
+still 10. The MMF has paid 5 out; as the only lender left it is repaid the 4.0909 the sale
+released, so it lends exactly the dealer's 40.909 of repo and holds 4.0909 of cash."""
 
 import pytest
 
@@ -32,9 +33,9 @@ def test_outflows_recall_repo_and_the_borrower_sells():
     assert float(ds.sold.sum()) == pytest.approx(5 / 0.55, abs=1e-9)
     assert float(dealer.repo) == pytest.approx(45 - 0.45 * 5 / 0.55, abs=1e-9)
     assert float(dealer.equity) == pytest.approx(10.0, abs=1e-9)
-    assert float(mmf.repo_lending) == pytest.approx(45.0, abs=1e-12)
+    assert float(mmf.repo_lending) == pytest.approx(float(dealer.repo), abs=1e-9)
     assert float(mmf.capital_out) == pytest.approx(5.0, abs=1e-12)
-    assert float(mmf.cash) == pytest.approx(0.0, abs=1e-12)
+    assert float(mmf.cash) == pytest.approx(0.45 * 5 / 0.55, abs=1e-9)
     assert int(ds.breach.sel(institution="dealer", channel="rollover").sum()) == 1
 
 

@@ -412,6 +412,16 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         new_repo = np.maximum(new_repo, 0.0)
     else:
         new_repo = state.repo
+    # Repo repaid in the round goes to its lenders in proportion to what they lend: the
+    # money-market funds' share of the pool (after their recall) and outside lenders.
+    repaid_to_funds = np.zeros_like(equity)
+    if funding and lending.any():
+        pool_before = state.repo.sum(axis=1) - recalled.sum(axis=1)
+        repaid_pool = np.maximum(pool_before - new_repo.sum(axis=1), 0.0)
+        fund_share = np.divide(repaid_pool, pool_before, out=np.zeros(n_scen), where=pool_before > 0)
+        repaid_to_funds = lending * np.minimum(fund_share, 1.0)[:, None]
+        lending = lending - repaid_to_funds
+        new_cash = new_cash + repaid_to_funds
 
     # 5. volatility
     new_sigma = ewma_volatility(sigma, state.price, post, scen.ewma_lambda[:, None])
@@ -451,7 +461,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # and the loan financing it cancel out)
         # initial margin posted stays the poster's asset; variation margin changes hands
         + (paid - met * margin_out - swing_charge + loan_paid + repaid + cash_used - gross - vm_gain
-           - recalled - late_gain).sum(axis=1),
+           - recalled - repaid_to_funds - late_gain).sum(axis=1),
         active=still_active,
     ).where(state.active, replace(state, active=still_active))
 

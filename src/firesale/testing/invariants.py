@@ -4,6 +4,7 @@
   and loss, for every institution;
 * asset supply: what institutions sold, outside buyers hold (Σ_i q + outside = Σ_i q_0);
 * cash: Σ_i cash + the outside sector's net cash is constant;
+* repo: every unit lent in the tri-party market is some borrower's repo;
 * no negative holdings or cash; sales never exceed holdings;
 * determinism; a scenario run in a batch equals the same scenario run alone;
 * zero shock → no sales; all channels off → plain mark-to-market revaluation;
@@ -33,6 +34,7 @@ __all__ = [
     "assert_balance_sheet_identity",
     "assert_supply_conserved",
     "assert_cash_conserved",
+    "assert_repo_lending_matched",
     "assert_no_negative_holdings",
     "assert_batch_equals_single",
     "assert_deterministic",
@@ -80,6 +82,13 @@ def assert_cash_conserved(ds: xr.Dataset) -> None:
     assert not bad.any(), f"cash not conserved at {_where(bad)}: {float(abs(total).max()):.3e}"
 
 
+def assert_repo_lending_matched(ds: xr.Dataset) -> None:
+    """Every unit lent in the tri-party repo market is some borrower's repo: lending ≤ repo."""
+    lent, borrowed = ds.repo_lending.sum("institution"), ds.repo.sum("institution")
+    bad = lent > borrowed * (1 + RTOL) + RTOL * _scale(ds)
+    assert not bad.any(), f"repo lending above the repo borrowed at {_where(bad)}"
+
+
 def assert_no_negative_holdings(ds: xr.Dataset) -> None:
     """Holdings, cash and liabilities stay ≥ 0; no round sells more than was held."""
     tol = RTOL * _scale(ds)
@@ -102,6 +111,7 @@ def assert_invariants(ds: xr.Dataset) -> None:
     assert_balance_sheet_identity(ds)
     assert_supply_conserved(ds)
     assert_cash_conserved(ds)
+    assert_repo_lending_matched(ds)
     assert_no_negative_holdings(ds)
 
 
