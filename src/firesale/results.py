@@ -39,6 +39,7 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "funding_paid": ((S, R, N), "currency", "funding paid", "Part of the funding calls met, from cash and sales."),
     "central_bank_purchases": ((S, R, K), "currency", "central-bank purchases",
                                "Selling pressure the central bank took off the market in the round."),
+    "repo_interest": ((S, R, N), "currency", "repo interest", "A day's interest on repo borrowing (a loss)."),
     "redeemed": ((S, R, N), "currency", "redeemed", "NAV redeemed by fund investors in the round."),
     "repo_lending": ((S, R, N), "currency", "repo lending", "Cash lent in the tri-party repo market (an asset)."),
     "margin_posted": ((S, R, N), "currency", "initial margin posted", "Initial margin on derivatives (an asset)."),

@@ -44,24 +44,30 @@ class Shock(BaseModel):
         description="Share of a fund's NAV its investors redeem in this round (a redemption wave).",
         json_schema_extra={"unit": "fraction"},
     )
+    repo_rate: float | None = Field(
+        None, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Market repo rate on the asset as collateral from this round on (annual; 0 at t0).",
+        json_schema_extra={"unit": "fraction/year"},
+    )
     round: int = Field(0, ge=0, description="Round in which the shock hits.")
 
     @model_validator(mode="after")
     def _one_target(self) -> Shock:
         if (self.asset is None) == (self.institution is None):
             raise ValueError("a shock names exactly one of 'asset' or 'institution': set one of them, not both")
-        if self.asset is not None and self.price is None and self.volatility is None:
+        if self.asset is not None and self.price is None and self.volatility is None and self.repo_rate is None:
             raise ValueError(
-                f"the shock to asset {self.asset!r} sets neither 'price' nor 'volatility': set price "
-                "(a return, e.g. -0.04) or volatility (a multiplier, e.g. 2)"
+                f"the shock to asset {self.asset!r} sets neither 'price', 'volatility' nor 'repo_rate': set price "
+                "(a return, e.g. -0.04), volatility (a multiplier, e.g. 2) or repo_rate (annual, e.g. 0.05)"
             )
         if self.institution is not None and not self.default and self.redemption is None:
             raise ValueError(f"the shock to institution {self.institution!r} sets neither default = true nor "
                              "redemption (a share of NAV): add one")
         if self.asset is not None and self.redemption is not None:
             raise ValueError("a redemption shock names a fund (institution), not an asset")
-        if self.institution is not None and (self.price is not None or self.volatility is not None):
-            raise ValueError("an institution shock takes no 'price' or 'volatility': remove them "
+        if self.institution is not None and (self.price is not None or self.volatility is not None
+                                             or self.repo_rate is not None):
+            raise ValueError("an institution shock takes no 'price', 'volatility' or 'repo_rate': remove them "
                              "(shock the asset in a separate entry)")
         return self
 
@@ -97,6 +103,10 @@ class RepoFacility(BaseModel):
 
     assets: tuple[str, ...] = Field(description="Eligible collateral (asset names).")
     haircut: float = Field(ge=0.0, lt=1.0, description="The facility's haircut.", json_schema_extra={"unit": "fraction"})
+    min_rate: float = Field(
+        float("inf"), ge=0.0, description="The facility's minimum bid rate: repo on eligible collateral never "
+        "costs more (annual).", json_schema_extra={"unit": "fraction/year"},
+    )
 
 
 class Policy(BaseModel):

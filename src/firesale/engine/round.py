@@ -59,7 +59,7 @@ LEVEL_RECORDS = (
 #: ... and those that describe what happened in the round (zero, or none, once stopped).
 FLOW_RECORDS = (
     "eventful", "sold", "sales_by_channel", "purchases", "breach", "proceeds", "slr_target_exposure",
-    "funding_need", "funding_paid", "redeemed", "central_bank_purchases",
+    "funding_need", "funding_paid", "redeemed", "central_bank_purchases", "repo_interest",
 )
 
 
@@ -86,6 +86,10 @@ class Trades:
     assets: np.ndarray
     sales: np.ndarray
     binding: np.ndarray
+
+
+#: Rounds are trading days: an annual rate accrues 1/252 a round.
+TRADING_DAYS = 252
 
 
 def _impact(inputs: Inputs, pressure: np.ndarray) -> np.ndarray:
@@ -159,6 +163,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         sigma = sigma * shock
     if (shock := scen.at("default_shock", t)) is not None:
         shocked_default = shock
+    repo_rate = state.repo_rate
+    if (shock := scen.at("repo_rate_shock", t)) is not None:
+        repo_rate = np.where(np.isnan(shock), repo_rate, shock)
     price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure))
 
     # 2. mark to market; derivatives settle variation margin in cash (a loss is owed to
@@ -221,6 +228,14 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         run = np.where(scen.switch("unsecured") & alive,
                        withdrawal_share(leverage, inputs.run_threshold, inputs.run_share) * state.short_term, 0.0)
         margin_due, rolled_due = inputs.per_institution(margin), inputs.per_institution(rolled_off)
+        # a day's repo interest, at the market rate or the facility's minimum bid rate on
+        # eligible collateral, accrues to debt and is called with the other repo funding
+        rate_paid = np.where(scen.facility_eligible, np.minimum(repo_rate, scen.facility_min_rate[:, None]), repo_rate)
+        interest = inputs.per_institution(state.repo * np.take(rate_paid, entry_asset, axis=1)) / TRADING_DAYS
+        interest = np.where(running & scen.switch("rollover"), interest, 0.0)  # part of repo funding
+        equity, debt = equity - interest, debt + interest
+        interest_call = np.where(alive, interest, 0.0)
+        rolled_due = rolled_due + interest_call
         wave = scen.at("redemption_shock", t)
         # investors react to the NAV per share since the last marking: the shock and the
         # fire-sale losses booked after the last round's trades
@@ -232,7 +247,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         redeem = np.where(scen.switch("redemption") & alive, rate * np.maximum(equity, 0.0), 0.0)
     else:
         margin = rolled_off = np.zeros(1)
-        run = margin_due = rolled_due = redeem = np.zeros_like(equity)
+        run = margin_due = rolled_due = redeem = interest = interest_call = np.zeros_like(equity)
         swing = inputs.swing_pricing
     # derivative margin: variation owed and initial margin called, for the living (a
     # defaulter's variation loss stays in its debt, paid from its liquidation)
@@ -388,7 +403,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     paid = funding_cash + calls_from_sales
     met = np.divide(paid, need, out=np.ones_like(need), where=need > 0)
     excess = after_loans - calls_from_sales  # negative: the loans took some cash too
-    debt_after_cash = debt - cash_used - met * (run + vm_call) + deficiency
+    debt_after_cash = debt - cash_used - met * (run + vm_call + interest_call) + deficiency
     available = np.where(defaulted, cash + excess, np.maximum(excess, 0.0))
     repaid = np.minimum(debt_after_cash, np.maximum(available, 0.0))
     new_debt = debt_after_cash - repaid + borrowed
@@ -450,6 +465,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         pressure=new_pressure,
         sigma=new_sigma,
         haircut=haircut,
+        repo_rate=repo_rate,
         defaulted=defaulted,
         outside_q=outside_q,
         purchased=state.purchased + purchases.sum(axis=1),
@@ -485,6 +501,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "debt": new_state.debt,
         "repo": inputs.per_institution(new_state.repo) if funding else np.zeros_like(equity),
         "redeemed": redeemed,
+        "repo_interest": interest,
         "capital_out": new_state.capital_out,
         "nav_per_share": np.divide(new_state.equity, new_state.shares, out=np.full_like(equity, np.nan),
                                    where=new_state.shares > 0),

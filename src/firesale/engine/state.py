@@ -226,6 +226,7 @@ class ScenarioArrays:
     volatility_shock: np.ndarray  # (S, T, K) multiplier of sigma in round t
     default_shock: np.ndarray  # (S, T, N) bool
     redemption_shock: np.ndarray  # (S, T, N) share of NAV redeemed in round t
+    repo_rate_shock: np.ndarray  # (S, T, K) market repo rate from round t on (annual), NaN = unchanged
     switches: np.ndarray  # (S, C) bool, order of CHANNELS
     slr_exemption: np.ndarray  # (S,) bool
     haircut_floor: np.ndarray  # (S,) bool
@@ -238,6 +239,7 @@ class ScenarioArrays:
     purchase_floor: np.ndarray  # (S,) NaN = buy the round's net sales
     facility_eligible: np.ndarray  # (S, K) bool
     facility_haircut: np.ndarray  # (S,)
+    facility_min_rate: np.ndarray  # (S,) annual, inf without a facility
     execution_alpha: np.ndarray  # (S,)
     mean_reversion: np.ndarray  # (S,)
     ewma_lambda: np.ndarray  # (S,)
@@ -254,6 +256,7 @@ class ScenarioArrays:
         vol = np.ones((n_s, horizon, k))
         default = np.zeros((n_s, horizon, n), dtype=bool)
         redemption = np.zeros((n_s, horizon, n))
+        repo_rate = np.full((n_s, horizon, k), np.nan)
         for s, sc in enumerate(scenarios):
             for sh in sc.shocks:
                 if sh.asset is not None:
@@ -262,6 +265,8 @@ class ScenarioArrays:
                         price[s, sh.round, j] = (1 + price[s, sh.round, j]) * (1 + sh.price) - 1
                     if sh.volatility is not None:
                         vol[s, sh.round, j] *= sh.volatility
+                    if sh.repo_rate is not None:
+                        repo_rate[s, sh.round, j] = sh.repo_rate
                 else:
                     i = system.institution_index(sh.institution)
                     default[s, sh.round, i] |= sh.default
@@ -272,6 +277,7 @@ class ScenarioArrays:
             volatility_shock=vol,
             default_shock=default,
             redemption_shock=redemption,
+            repo_rate_shock=repo_rate,
             switches=np.array([[getattr(sc.channels, c) for c in CHANNELS] for sc in scenarios], dtype=bool).reshape(n_s, len(CHANNELS)),
             slr_exemption=np.array([sc.policy.slr_exemption for sc in scenarios], dtype=bool),
             haircut_floor=np.array([sc.policy.haircut_floor for sc in scenarios], dtype=bool),
@@ -288,6 +294,8 @@ class ScenarioArrays:
             facility_eligible=_eligible(system, [sc.policy.repo_facility for sc in scenarios]),
             facility_haircut=np.array([1.0 if sc.policy.repo_facility is None else sc.policy.repo_facility.haircut
                                        for sc in scenarios], dtype=float),
+            facility_min_rate=np.array([np.inf if sc.policy.repo_facility is None else sc.policy.repo_facility.min_rate
+                                        for sc in scenarios], dtype=float),
             execution_alpha=np.array([sc.market.execution_alpha for sc in scenarios], dtype=float),
             mean_reversion=np.array([sc.market.mean_reversion for sc in scenarios], dtype=float),
             ewma_lambda=np.array([sc.volatility.ewma_lambda for sc in scenarios], dtype=float),
@@ -332,6 +340,7 @@ class State:
     pressure: np.ndarray  # (S, K) cumulative net value sold, decays with mean reversion
     sigma: np.ndarray  # (S, K) EWMA volatility
     haircut: np.ndarray  # (S, K) repo haircut in force
+    repo_rate: np.ndarray  # (S, K) market repo rate on each collateral (annual)
     defaulted: np.ndarray  # (S, N) bool
     outside_q: np.ndarray  # (S, K) held by outside buyers (what institutions sold)
     outside_cash: np.ndarray  # (S,) net cash of outside buyers and creditors
@@ -404,6 +413,7 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
         pressure=np.zeros((s, k)),
         sigma=np.broadcast_to(inputs.sigma0, (s, k)).copy(),
         haircut=np.broadcast_to(inputs.haircut0, (s, k)).copy(),
+        repo_rate=np.zeros((s, k)),
         defaulted=np.zeros((s, n), dtype=bool),
         outside_q=np.zeros((s, k)),
         outside_cash=np.zeros(s),

@@ -145,6 +145,8 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
                                "round": draw(st.integers(0, 2))})
             if draw(st.integers(0, 4)) == 0:
                 shocks.append({"asset": name, "volatility": draw(st.floats(1.0, 3.0))})
+            if draw(st.integers(0, 5)) == 0:
+                shocks.append({"asset": name, "repo_rate": draw(st.floats(0.0, 0.5)), "round": draw(st.integers(0, 2))})
         for inst in system.institutions:
             if inst.type in ("asset_manager", "money_market_fund") and draw(st.integers(0, 3)) == 0:
                 shocks.append({"institution": inst.name, "redemption": draw(st.floats(0.0, 0.3)),
