@@ -462,3 +462,10 @@ def test_repo_counts_in_equity_at_t0():
     assert system.equity0[0] == pytest.approx(100.0 - 10.0 - 80.0)
     with pytest.raises(DataError, match="insolvent at t0"):
         _funding_system(holding_extra={"repo": 95.0})
+
+
+def test_a_fund_with_negative_shares_is_an_error():
+    with pytest.raises(DataError) as info:
+        _funding_system(inst_extra={"type": "asset_manager", "shares": -5.0})
+    text = str(info.value)
+    assert "institutions.csv row 1" in text and "field shares" in text and "-5" in text
