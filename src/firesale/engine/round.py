@@ -373,8 +373,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_q_trading.reshape(-1)[flat[valid]] = np.minimum(np.maximum(qt_rows - trading_cut, 0.0), q_rows - units)[valid]
     proceeds = np.zeros_like(equity)
     proceeds.reshape(-1)[rows] = (units * executed_rows).sum(axis=-1)
-    new_equity = equity + inputs.per_institution(new_q * np.take(post - price, entry_asset, axis=1))
-    new_equity.reshape(-1)[rows] += (units * (executed_rows - price_rows)).sum(axis=-1)
+    execution = _scatter((units * (executed_rows - price_rows)).sum(axis=-1), rows, equity.shape)
+    new_equity = equity + inputs.per_institution(new_q * np.take(post - price, entry_asset, axis=1)) + execution
     outside_q = state.outside_q + _per_asset(units, s_of, asset_rows, valid, pressure.shape)
     # derivatives are revalued at the post-trade price too: a gain is received, a loss
     # is owed (in debt) and called next round
@@ -413,9 +413,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # Redeemers are paid the NAV they redeem; under swing pricing they bear the fund's
     # cost of selling in the round, which stays with the remaining investors.
     redeemed = met * redeem
-    selling_cost = np.maximum(-(new_equity - equity - inputs.per_institution(
-        new_q * np.take(post - price, entry_asset, axis=1))), 0.0) if funding else np.zeros_like(equity)
-    swing_charge = np.where(swing, np.minimum(redeemed, selling_cost), 0.0)
+    swing_charge = np.where(swing, np.minimum(redeemed, np.maximum(-execution, 0.0)), 0.0)
     payout = redeemed - swing_charge
     new_cash = new_cash + swing_charge
     new_equity = new_equity - payout
