@@ -379,3 +379,15 @@ def test_policy_switches_read_boolean_and_nested_fields_generically():
     assert _bool_fields(FuturePolicy, "") == {"exemption": "An exemption.", "cap": "", "purchases.enabled":
                                               "Central bank buys."}
     assert {"slr_exemption", "haircut_floor"} <= set(policy_switches())
+
+
+def test_unknown_asset_in_a_policy_programme_fails_at_load(tmp_path):
+    text = (_preset_dir() / "dealer_prime.toml").read_text()
+    text += '\n[scenario.policy.purchases]\nassets = ["treasurys"]\n'
+    path = tmp_path / "prime.toml"
+    path.write_text(text)
+    with pytest.raises(FiresaleError) as info:
+        load(path)
+    message = str(info.value)
+    assert "prime.toml" in message and "scenario.policy.purchases.assets" in message
+    assert "Did you mean 'treasuries'" in message

@@ -110,7 +110,7 @@ def test_who_is_forced_and_why(runs):
     base = runs["baseline"]
     channels = {}
     for row in base["institutions"]:
-        for channel, value in row["sales_by_channel"].items():
+        for channel in row["sales_by_channel"]:
             channels.setdefault(row["group"], set()).add(channel)
     # basis funds by margin calls, dealers by their SLR, funds and foreign holders by outflows
     assert channels["HF"] == {"margin"} and channels["PD"] == {"slr"}

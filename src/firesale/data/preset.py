@@ -170,13 +170,22 @@ def _shock_targets(system: System, scenario: Scenario, label: str) -> list[Probl
     """Shocks naming an asset or institution the system does not have."""
     problems = []
     for s, shock in enumerate(scenario.shocks):
-        for field, name, known in (("asset", shock.asset, system.asset_names),
-                                   ("institution", shock.institution, system.institution_names)):
+        for column, name, known in (("asset", shock.asset, system.asset_names),
+                                    ("institution", shock.institution, system.institution_names)):
             if name is not None and name not in known:
                 problems.append(Problem(
-                    "FS203", f"{label}, field scenario.shocks.{s}.{field}",
-                    f"unknown {field} {name!r}.{did_you_mean(name, known)} Known {field}s: {', '.join(known)}; "
+                    "FS203", f"{label}, field scenario.shocks.{s}.{column}",
+                    f"unknown {column} {name!r}.{did_you_mean(name, known)} Known {column}s: {', '.join(known)}; "
                     "use one of these names",
+                ))
+    for section in ("purchases", "repo_facility"):
+        programme = getattr(scenario.policy, section)
+        for name in () if programme is None else programme.assets:
+            if name not in system.asset_names:
+                problems.append(Problem(
+                    "FS203", f"{label}, field scenario.policy.{section}.assets",
+                    f"unknown asset {name!r}.{did_you_mean(name, system.asset_names)} Known assets: "
+                    f"{', '.join(system.asset_names)}; use one of these names",
                 ))
     return problems
 
