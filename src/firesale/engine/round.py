@@ -35,7 +35,8 @@ from firesale.channels.balance_sheet import (
     var_sale_fraction,
 )
 from firesale.channels.default import in_default
-from firesale.channels.funding import haircuts, margin_calls, net_book, redemption_rate, withdrawal_share
+from firesale.channels.funding import haircuts, margin_calls, net_book, withdrawal_share
+from firesale.channels.redemptions import redemption_rate
 from firesale.channels.impact import (
     execution_price,
     impact_fraction,
