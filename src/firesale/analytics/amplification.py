@@ -125,6 +125,7 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     total_loss = float((one.initial_equity - one.equity.isel(round=-1) - one.capital_out.isel(round=-1)).sum())
     forced = float(one.sold.sum())
     price_change = one.price.isel(round=-1) - 1.0
+    yields = yield_moves(one)
     return {
         "system": ds.attrs.get("system"),
         "scenario": str(one.scenario.values),
@@ -140,8 +141,8 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
         "defaults": int(one.defaulted.isel(round=-1).sum()),
         "price_change": {str(a): float(v) for a, v in zip(one.asset.values, price_change.values)},
         "price_trough": {str(a): float(v) for a, v in zip(one.asset.values, (one.price.min("round") - 1.0).values)},
-        "peak_yield_rise_bp": yield_moves(one)["peak"],
-        "yield_change_bp": yield_moves(one)["end"],
+        "peak_yield_rise_bp": yields["peak"],
+        "yield_change_bp": yields["end"],
         "cascade": cascade_order(ds, scenario),
         "sales_by_group": sales_by_group(ds, scenario),
         "institutions": institution_table(ds, scenario),

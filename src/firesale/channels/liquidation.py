@@ -81,10 +81,13 @@ def _pecking_order(value, book, order, _weights):
     return out
 
 
-def _pro_rata(value, book, _order, _weights):
+def _share_of_book(value, book):
     total = book.sum(axis=-1)
-    fraction = np.divide(value, total, out=np.zeros_like(value), where=total > 0)
-    return book * np.minimum(fraction, 1.0)[..., None]
+    return np.divide(value, total, out=np.zeros_like(value), where=total > 0)
+
+
+def _pro_rata(value, book, _order, _weights):
+    return book * np.minimum(_share_of_book(value, book), 1.0)[..., None]
 
 
 def _initial_weights(value, book, _order, weights):
@@ -106,7 +109,4 @@ def pro_rata_buys(value: np.ndarray, book: np.ndarray) -> np.ndarray:
     ndarray, shape (R, K)
         Value bought of each asset.
     """
-    value = np.maximum(value, 0.0)
-    total = book.sum(axis=-1)
-    fraction = np.divide(value, total, out=np.zeros_like(value), where=total > 0)
-    return book * fraction[..., None]
+    return book * _share_of_book(np.maximum(value, 0.0), book)[..., None]

@@ -21,7 +21,7 @@ round costs work proportional to the positions held plus those actually traded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -136,7 +136,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     Parameters
     ----------
     state : State
-        State at the end of round ``t - 1`` (or t0). Not modified.
+        State at the end of round ``t - 1`` (or t0) of scenarios still running (the loop
+        steps only those; a stopped scenario is never passed in). Not modified.
     inputs : Inputs
     scen : ScenarioArrays
     t : int
@@ -203,11 +204,10 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     slr_target = np.maximum(inputs.slr_target - release, slr_floor)
 
     # 3. constraints → what each channel asks, per institution
-    running = state.active[:, None]
     defaulted = scen.switch("default") & in_default(
         equity, slr, leverage, inputs.slr_minimum, inputs.leverage_minimum, state.defaulted | shocked_default
     )
-    alive = ~defaulted & running
+    alive = ~defaulted
     slr_shed = np.where(scen.switch("slr") & alive, slr_shrink(equity, exposure, slr_trigger, slr_target), 0.0)
     lev_trade = np.where(
         scen.switch("leverage") & alive,
@@ -233,7 +233,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # eligible collateral, accrues to debt and is called with the other repo funding
         rate_paid = np.where(scen.facility_eligible, np.minimum(repo_rate, scen.facility_min_rate[:, None]), repo_rate)
         interest = inputs.per_institution(state.repo * np.take(rate_paid, entry_asset, axis=1)) / TRADING_DAYS
-        interest = np.where(running & scen.switch("rollover"), interest, 0.0)  # part of repo funding
+        interest = np.where(scen.switch("rollover"), interest, 0.0)  # part of repo funding
         equity, debt = equity - interest, debt + interest
         interest_call = np.where(alive, interest, 0.0)
         rolled_due = rolled_due + interest_call
@@ -283,11 +283,10 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     slr_value = np.maximum(slr_shed - np.where(cash_counts_slr, cash_used, 0.0), 0.0)
     lev_sell = np.maximum(lev_trade - cash_used, 0.0)
     var_fraction = np.where(scen.switch("var") & alive, var_sale_fraction(var, inputs.var_limit), 0.0)
-    liquidating = defaulted & running
 
     # ... allocated to the positions of the acting rows only, each row's positions in
     # liquidity order (R, L)
-    acting = liquidating | (slr_value > 0) | (lev_sell > 0) | (var_fraction > 0) | (lev_trade < -tol) | (shortfall > 0)
+    acting = defaulted | (slr_value > 0) | (lev_sell > 0) | (var_fraction > 0) | (lev_trade < -tol) | (shortfall > 0)
     rows = np.flatnonzero(acting)
     s_of, n_of = np.divmod(rows, n_inst)
     slots = inputs.row_entries[n_of]
@@ -303,7 +302,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     policy = inputs.liquidation[n_of]
     weights = np.where(valid, inputs.initial_weights[n_of[:, None], asset_rows], 0.0)
     var_rows = var_fraction.reshape(-1)[rows]
-    dead_rows = liquidating.reshape(-1)[rows]
+    dead_rows = defaulted.reshape(-1)[rows]
     # a funding sale must raise cash net of the repo each position secures
     if funding:
         repo_rows = np.where(valid, repo_called.reshape(-1)[flat], 0.0)
@@ -359,7 +358,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
             inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
         wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(flow, 0.0),
                           np.maximum(new_pressure - ceiling, 0.0))
-        wanted = np.where(scen.purchase_eligible & state.active[:, None], wanted, 0.0)
+        wanted = np.where(scen.purchase_eligible, wanted, 0.0)
         budget = np.minimum(scen.purchase_daily_cap, scen.purchase_total - state.purchased)
         asked = wanted.sum(axis=1)
         purchases = wanted * np.minimum(1.0, np.divide(budget, asked, out=np.ones_like(asked), where=asked > 0))[:, None]
@@ -445,8 +444,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     traded_any = np.zeros(n_scen, dtype=bool)
     traded_any[s_of[np.abs(traded).sum(axis=-1) > tol_rows]] = True
     shocks_ahead = t + 1 <= scen.last_shock_round
-    eventful = state.active & (moved | traded_any)
-    still_active = state.active & (moved | traded_any | shocks_ahead) & (t + 1 < scen.max_rounds)
+    eventful = moved | traded_any
+    still_active = (moved | traded_any | shocks_ahead) & (t + 1 < scen.max_rounds)
 
     new_state = State(
         q=new_q,
@@ -478,7 +477,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         + (paid - met * margin_out - swing_charge + loan_paid + repaid + cash_used - gross - vm_gain
            - recalled - repaid_to_funds - late_gain).sum(axis=1),
         active=still_active,
-    ).where(state.active, replace(state, active=still_active))
+    )
 
     sold = np.where(units > 0, traded, 0.0)
     per_row = lambda values: _scatter(values, rows, (n_scen, n_inst))  # noqa: E731
@@ -489,7 +488,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         [slr < slr_trigger, var > inputs.var_limit, leverage < inputs.leverage_trigger,
          defaulted & ~state.defaulted, margin_due > tol, rolled_due > 0, run > 0, redeem > 0],
         axis=-1,
-    ) & running[..., None]
+    )
     records = {
         "price": new_state.price,
         "pre_trade_price": price,

@@ -63,9 +63,9 @@ def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
     return (book * (1.0 - growth)).sum(axis=-1)  # a row-wise sum: the same in a batch as alone
 
 
-def _check_finite(state: State, active: np.ndarray, t: int, labels: np.ndarray) -> None:
+def _check_finite(state: State, t: int, labels: np.ndarray) -> None:
     """Stop with a clear error when a scenario's prices or equity stop being finite numbers."""
-    bad = active & ~(np.isfinite(state.price).all(axis=1) & np.isfinite(state.equity).all(axis=1))
+    bad = ~(np.isfinite(state.price).all(axis=1) & np.isfinite(state.equity).all(axis=1))
     if bad.any():
         s = int(labels[np.flatnonzero(bad)[0]])
         raise ModelDivergenceError(Problem(
@@ -126,7 +126,7 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool) -> Traje
         sub_scen = scen.take(running) if compact else scen
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported just below
             new_sub, sub_rec, trades = step(sub_state, inputs, sub_scen, t)
-        _check_finite(new_sub, np.ones(running.size, dtype=bool), t, running)
+        _check_finite(new_sub, t, running)
         if compact:
             state = state.put(running, new_sub)
             rec = {}

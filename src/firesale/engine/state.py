@@ -20,7 +20,7 @@ mark of an asset is its price and all liabilities sit in ``debt``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -364,24 +364,6 @@ class State:
     def concatenate(parts: Sequence[State]) -> State:
         """Stack states of disjoint scenario sets along the scenario axis."""
         return State(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(State)})
-
-    def where(self, keep_new: np.ndarray, old: State) -> State:
-        """This state where ``keep_new`` (S,), ``old`` elsewhere: stopped scenarios stay frozen.
-
-        Writes into this state's arrays (fresh ones, made by the round) only for the
-        scenarios not kept, so a batch pays for its stopped scenarios alone.
-        """
-        if keep_new.all():
-            return self
-        frozen = ~keep_new
-        out = {}
-        for f in fields(self):
-            new_arr, old_arr = getattr(self, f.name), getattr(old, f.name)
-            if f.name != "active":
-                new_arr = new_arr.copy() if new_arr is old_arr else new_arr
-                new_arr[frozen] = old_arr[frozen]
-            out[f.name] = new_arr
-        return replace(self, **out)
 
 
 def initial_state(inputs: Inputs, n_scenarios: int) -> State:
