@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from firesale.channels.balance_sheet import BalanceSheetSwitches
 from firesale.channels.funding import FundingSwitches
 from firesale.channels.impact import MarketParams
+from firesale.channels.information import InformationParams
 from firesale.channels.volatility import VolatilityParams
 from firesale.errors import ConfigError, Problem, explain
 
@@ -49,32 +50,44 @@ class Shock(BaseModel):
         description="Market repo rate on the asset as collateral from this round on (annual; 0 at t0).",
         json_schema_extra={"unit": "fraction/year"},
     )
+    client_sale: float | None = Field(
+        None, ge=0.0, allow_inf_nan=False,
+        description="Value of the asset sold to dealers in this round by clients outside the system (e.g. "
+        "foreign official holders in March 2020), at the round's price.", json_schema_extra={"unit": "currency"},
+    )
     round: int = Field(0, ge=0, description="Round in which the shock hits.")
 
     @model_validator(mode="after")
     def _one_target(self) -> Shock:
         if (self.asset is None) == (self.institution is None):
             raise ValueError("a shock names exactly one of 'asset' or 'institution': set one of them, not both")
-        if self.asset is not None and self.price is None and self.volatility is None and self.repo_rate is None:
+        if self.asset is not None and all(v is None for v in (self.price, self.volatility, self.repo_rate,
+                                                              self.client_sale)):
             raise ValueError(
-                f"the shock to asset {self.asset!r} sets neither 'price', 'volatility' nor 'repo_rate': set price "
-                "(a return, e.g. -0.04), volatility (a multiplier, e.g. 2) or repo_rate (annual, e.g. 0.05)"
+                f"the shock to asset {self.asset!r} sets none of 'price', 'volatility', 'repo_rate' or "
+                "'client_sale': set price (a return, e.g. -0.04), volatility (a multiplier, e.g. 2), repo_rate "
+                "(annual, e.g. 0.05) or client_sale (value sold by outside clients, e.g. 100)"
             )
         if self.institution is not None and not self.default and self.redemption is None:
             raise ValueError(f"the shock to institution {self.institution!r} sets neither default = true nor "
                              "redemption (a share of NAV): add one")
         if self.asset is not None and self.redemption is not None:
             raise ValueError("a redemption shock names a fund (institution), not an asset")
-        if self.institution is not None and (self.price is not None or self.volatility is not None
-                                             or self.repo_rate is not None):
-            raise ValueError("an institution shock takes no 'price', 'volatility' or 'repo_rate': remove them "
-                             "(shock the asset in a separate entry)")
+        if self.institution is not None and any(v is not None for v in (self.price, self.volatility,
+                                                                         self.repo_rate, self.client_sale)):
+            raise ValueError("an institution shock takes no 'price', 'volatility', 'repo_rate' or 'client_sale': "
+                             "remove them (shock the asset in a separate entry)")
         return self
 
 
 class ChannelSwitches(BalanceSheetSwitches, FundingSwitches):
-    """Every channel's switch: balance sheet (slr, var, leverage, default) and funding
-    (margin, rollover, unsecured, redemption)."""
+    """Every channel's switch: balance sheet (slr, var, leverage, default), funding
+    (margin, rollover, unsecured, redemption) and information."""
+
+    information: bool = Field(
+        True, description="Information asymmetry: spreads, quote withdrawal, RFQ, thinner depth, opaque marks "
+        "and the inter-dealer freeze.",
+    )
 
 
 class CentralBankPurchases(BaseModel):
@@ -146,6 +159,7 @@ class Scenario(BaseModel):
     policy: Policy = Field(default_factory=Policy)
     market: MarketParams = Field(default_factory=MarketParams)
     volatility: VolatilityParams = Field(default_factory=VolatilityParams)
+    information: InformationParams = Field(default_factory=InformationParams)
     max_rounds: int = Field(50, ge=1, le=10_000, description="Rounds (trading days) at most.")
     tolerance: float = Field(
         1e-9, gt=0.0, description="Sales and price moves below this count as none (stop rule).",

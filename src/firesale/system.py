@@ -51,6 +51,20 @@ ASSET_CLASSES = (
     "other",
 )
 LIQUIDATION_POLICIES = ("pecking_order", "pro_rata", "initial_weights")
+
+#: Adverse-selection share of order flow at t0 (mu0) by class. Order flow in credit is more
+#: informative than in rates; the Treasury value gives the 10-year's calm Glosten-Milgrom
+#: spread 2 * mu0 * sigma0 = 2 * 0.02 * 0.4% = 1.6 bp, about 0.5/32 of par (Fleming & Ruela,
+#: NY Fed Liberty Street, Apr 2020).
+ADVERSE_SELECTION = {"reserves": 0.0, "treasury": 0.02, "agency_mbs": 0.05, "corporate_ig": 0.10,
+                     "corporate_hy": 0.15, "equity": 0.05, "other": 0.20}
+#: Opacity by class: the share of the price a mark gives up when no dealer quotes (u = 1), a
+#: prudent-valuation adjustment for price uncertainty (EBA RTS on prudent valuation, Art. 9).
+#: Quoted markets (reserves, on-the-run Treasuries, listed equity) mark at the price; the
+#: corporate values are of the order of the 5% discounts of bond ETFs to their funds'
+#: evaluated marks in March 2020 (Haddad, Moreira & Muir 2021).
+OPACITY = {"reserves": 0.0, "treasury": 0.0, "agency_mbs": 0.02, "corporate_ig": 0.05,
+           "corporate_hy": 0.07, "equity": 0.0, "other": 0.10}
 IMPACT_LAWS = ("linear", "exponential", "sqrt")
 
 _RATIO = {"ge": 0.0, "le": 1.0, "allow_inf_nan": False}
@@ -287,6 +301,21 @@ class Asset(_Row):
         None, ge=0, description="Pecking order, lower is sold first (default: by class).",
         json_schema_extra=_unit("-"),
     )
+    adverse_selection: float | None = Field(
+        None, ge=0.0, lt=1.0, allow_inf_nan=False,
+        description="Share of order flow that is informed at t0 (Glosten-Milgrom mu0), in [0, 1) (default: by "
+        "class, or spread / (2 sigma0) when spread is given).", json_schema_extra=_unit("fraction"),
+    )
+    spread: float | None = Field(
+        None, ge=0.0, allow_inf_nan=False,
+        description="Bid-ask spread at t0 as a share of the price (default: 2 x adverse_selection x sigma0, "
+        "the Glosten-Milgrom spread).", json_schema_extra=_unit("fraction"),
+    )
+    opacity: float | None = Field(
+        None, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Share of the price a mark gives up when no dealer quotes (mark = p (1 - opacity u)); "
+        "default by class.", json_schema_extra=_unit("fraction"),
+    )
 
     @model_validator(mode="after")
     def _sqrt_needs_volume(self) -> Asset:
@@ -301,6 +330,35 @@ class Asset(_Row):
             raise FieldError("haircut_cap", f"haircut_cap = {self.haircut_cap:g} is below haircut = {self.haircut:g}: "
                              "the cap bounds how far the haircut can rise; raise it")
         return self
+
+    @model_validator(mode="after")
+    def _spread_within_glosten_milgrom(self) -> Asset:
+        if self.spread is None:
+            return self
+        implied = self.spread / (2.0 * self.sigma0)
+        if self.adverse_selection is None and implied >= 1.0:
+            raise FieldError("spread", f"spread = {self.spread:g} implies an adverse-selection share "
+                             f"spread / (2 sigma0) = {implied:.3g}, but it must be below 1 (a spread of two "
+                             "daily standard deviations is all flow informed): lower the spread or raise sigma0")
+        if self.adverse_selection is not None and not math.isclose(implied, self.adverse_selection, rel_tol=1e-6):
+            raise FieldError("spread", f"spread = {self.spread:g} and adverse_selection = "
+                             f"{self.adverse_selection:g} disagree: the Glosten-Milgrom spread is 2 x "
+                             f"adverse_selection x sigma0 = {2 * self.adverse_selection * self.sigma0:.6g}; "
+                             "give one of them")
+        return self
+
+    @property
+    def mu0(self) -> float:
+        """Adverse-selection share at t0 (DESIGN §2 step 6)."""
+        if self.adverse_selection is not None:
+            return self.adverse_selection
+        if self.spread is not None:
+            return self.spread / (2.0 * self.sigma0)
+        return ADVERSE_SELECTION[self.asset_class]
+
+    @property
+    def opacity_share(self) -> float:
+        return self.opacity if self.opacity is not None else OPACITY[self.asset_class]
 
     @property
     def beta(self) -> float:
@@ -398,6 +456,10 @@ class System:
         Initial margin on the derivative as a share of |notional| at t0 volatility.
     correlation : ndarray, shape (K, K)
         Correlation of daily returns, used by VaR.
+    market_share : ndarray, shape (N, K)
+        Each dealer's share of client order flow in each asset (columns of tradable assets
+        with dealers sum to 1; zero for non-dealers). From the ``market_shares`` table;
+        assets it does not list are split by dealers' t0 total assets.
     currency : str
         The unit of every amount.
     """
@@ -415,6 +477,7 @@ class System:
         repo: np.ndarray | None = None,
         derivative: np.ndarray | None = None,
         initial_margin: np.ndarray | None = None,
+        market_share: np.ndarray | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -428,8 +491,9 @@ class System:
         self.derivative = np.zeros_like(self.holdings) if derivative is None else np.asarray(derivative, dtype=float)
         self.initial_margin = (np.zeros_like(self.holdings) if initial_margin is None
                                else np.asarray(initial_margin, dtype=float))
+        self.market_share = _default_market_share(self, market_share)
         for arr in (self.holdings, self.trading_fraction, self.correlation, self.repo, self.derivative,
-                    self.initial_margin):
+                    self.initial_margin, self.market_share):
             arr.setflags(write=False)
 
     # ------------------------------------------------------------------ construction
@@ -440,6 +504,7 @@ class System:
         assets: Sequence[Mapping[str, Any]],
         holdings: Sequence[Mapping[str, Any]],
         correlations: Sequence[Mapping[str, Any]] = (),
+        market_shares: Sequence[Mapping[str, Any]] = (),
         *,
         name: str = "system",
         currency: str = "currency",
@@ -454,6 +519,9 @@ class System:
             One mapping per row; columns as in :func:`firesale.schema.table_schema`.
             Holdings rows: ``institution``, ``asset``, ``quantity`` and optionally
             ``trading_fraction`` and ``repo``. Correlation rows: ``asset_a``, ``asset_b``, ``correlation``.
+        market_shares : sequence of mapping, optional
+            Rows ``institution`` (a dealer), ``asset``, ``share``: each dealer's share of client
+            flow in an asset; the shares of an asset listed must sum to 1.
             A value ``None`` is "not set" (the default applies). Any row may carry a
             ``currency``, which must equal ``currency`` ("mismatched units" otherwise).
         sources : mapping, optional
@@ -464,7 +532,7 @@ class System:
         DataError
             Listing every problem found, each with table, row and field.
         """
-        src = {t: t for t in ("institutions", "assets", "holdings", "correlations")}
+        src = {t: t for t in ("institutions", "assets", "holdings", "correlations", "market_shares")}
         src.update(sources or {})
         problems: list[Problem] = []
         institutions, p = _split_rows(institutions, src["institutions"], currency)
@@ -498,6 +566,12 @@ class System:
         sound = sound and not p
         corr, p = _correlations(correlations, asset_index, src["correlations"])
         problems += p
+        market_shares, p = _split_rows(market_shares, src["market_shares"], currency)
+        problems += p
+        dealers = {r.get("name") for r, i in zip(institutions, insts) if i.type == "dealer"} \
+            if len(insts) == len(institutions) else None
+        shares, p = _market_shares(market_shares, inst_index, asset_index, dealers, src["market_shares"])
+        problems += p
         if sound and institutions and len(insts) == len(institutions):
             # Solvency needs every institution and holding; checked with the other problems
             # when those are sound, so that validate() reports it at once.
@@ -519,7 +593,7 @@ class System:
         if problems:
             raise DataError(problems)
         return cls(name, insts, asts, q, trading, corr, currency=currency, description=description, repo=repo,
-                   derivative=derivative, initial_margin=margin_rate)
+                   derivative=derivative, initial_margin=margin_rate, market_share=shares)
 
     # ------------------------------------------------------------------ views
     @property
@@ -818,3 +892,81 @@ def _correlations(
                 "both high, a~c cannot be strongly negative)",
             ))
     return corr, problems
+
+
+_MARKET_SHARE_COLUMNS = ("institution", "asset", "share")
+
+
+def _market_shares(
+    rows: Sequence[Mapping[str, Any]], inst_index: Mapping[str, int], asset_index: Mapping[str, int],
+    dealers: set[Any] | None, source: str,
+) -> tuple[np.ndarray, list[Problem]]:
+    """Dense (N, K) market shares from the table; NaN in the columns of assets not listed."""
+    n = max(inst_index.values(), default=-1) + 1
+    k = max(asset_index.values(), default=-1) + 1
+    shares = np.full((n, k), np.nan)
+    problems: list[Problem] = []
+    seen: dict[tuple[int, int], int] = {}
+    first_row: dict[int, int] = {}
+    for r, row in enumerate(rows):
+        label = f"{source} row {r + 1}"
+        before = len(problems)
+        problems += _unknown_columns(row, label, _MARKET_SHARE_COLUMNS, "market_shares")
+        inst, asset, raw = row.get("institution"), row.get("asset"), row.get("share")
+        for col, value in (("institution", inst), ("asset", asset), ("share", raw)):
+            if value is None:
+                problems.append(Problem("FS109", f"{label}, field {col}", "is missing: fill in a value (required)"))
+        i = inst_index.get(str(inst)) if inst is not None else None
+        j = asset_index.get(str(asset)) if asset is not None else None
+        if inst is not None and i is None:
+            problems.append(Problem("FS109", f"{label}, field institution",
+                                    f"unknown institution {inst!r}.{did_you_mean(inst, inst_index)} "
+                                    "Add it to the institutions table or fix the name"))
+        elif i is not None and dealers is not None and inst not in dealers:
+            problems.append(Problem("FS109", f"{label}, field institution",
+                                    f"{inst!r} is not a dealer: client flow reaches dealers only; set its type to "
+                                    "'dealer' or remove the row"))
+        if asset is not None and j is None:
+            problems.append(Problem("FS109", f"{label}, field asset",
+                                    f"unknown asset {asset!r}.{did_you_mean(asset, asset_index)} "
+                                    "Add it to the assets table or fix the name"))
+        value = _number(raw)
+        if raw is not None and (value is None or not math.isfinite(value)):
+            problems.append(Problem("FS109", f"{label}, field share", _bad_number(raw, "a share in [0, 1]")))
+        elif value is not None and not 0.0 <= value <= 1.0:
+            problems.append(Problem("FS109", f"{label}, field share",
+                                    f"got {raw!r}: a market share lies in [0, 1]; fix the value"))
+        if len(problems) > before:
+            continue
+        if (i, j) in seen:
+            problems.append(Problem("FS109", f"{label}, fields institution/asset",
+                                    f"duplicate ({inst!r}, {asset!r}) (first at row {seen[(i, j)] + 1}): keep one "
+                                    "row per dealer and asset"))
+            continue
+        seen[(i, j)] = r
+        first_row.setdefault(j, r)
+        shares[i, j] = value
+    if not problems:
+        names = {v: key for key, v in asset_index.items()}
+        for j in sorted(first_row):
+            total = float(np.nansum(shares[:, j]))
+            if abs(total - 1.0) > 1e-6:
+                problems.append(Problem(
+                    "FS109", f"{source} row {first_row[j] + 1}, field share",
+                    f"the market shares of asset {names[j]!r} sum to {total:.6g}, not 1: client flow in an asset "
+                    "is split among its dealers; rescale them to sum to 1"))
+        shares = np.where(np.isnan(shares) & ~np.isnan(shares).all(axis=0), 0.0, shares)
+    return shares, problems
+
+
+def _default_market_share(system: System, given: np.ndarray | None) -> np.ndarray:
+    """Market shares with every column not given split among dealers by t0 total assets."""
+    dealer = np.array([i.type == "dealer" for i in system.institutions], dtype=bool)
+    size = np.where(dealer, system.total_assets0, 0.0)
+    tradable = np.array([a.is_tradable for a in system.assets], dtype=bool)
+    by_size = size[:, None] / size.sum() if size.sum() > 0 else np.zeros((dealer.size, 1))
+    default = np.broadcast_to(by_size, system.holdings.shape) * tradable
+    if given is None:
+        return np.array(default, dtype=float)
+    given = np.asarray(given, dtype=float)
+    return np.where(np.isnan(given), default, given)

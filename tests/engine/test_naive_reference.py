@@ -123,7 +123,15 @@ def random_system(seed: int, n: int = 9, k: int = 7) -> System:
     return System.from_records(institutions, assets, holdings, correlations, name=f"random{seed}")
 
 
+#: The naive loop implements the balance-sheet mechanism with outside buyers only.
+BALANCE_SHEET_ONLY = {"channels.information": False, "market.intermediation": False}
+
+
 def scenarios(system: System) -> list[Scenario]:
+    return [sc.updated(**BALANCE_SHEET_ONLY) for sc in _scenarios(system)]
+
+
+def _scenarios(system: System) -> list[Scenario]:
     a = system.asset_names
     first, last = system.institution_names[0], system.institution_names[-1]
     return [

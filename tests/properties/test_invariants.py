@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from firesale import Scenario, System, simulate
-from firesale.channels import CHANNELS
+from firesale.channels import SWITCHES
 from firesale.testing import (
     CHECKS,
     assert_batch_equals_single,
@@ -54,7 +54,7 @@ def test_zero_shock_and_channels_off(case):
 @parametrize_with_checks()
 def test_each_channel_passes_every_check(channel, check, case):
     system, scenarios = case
-    check(system, [s.updated(**{f"channels.{c}": c == channel for c in CHANNELS}) for s in scenarios])
+    check(system, [s.updated(**{f"channels.{c}": c == channel for c in SWITCHES}) for s in scenarios])
 
 
 def test_batch_of_64_equals_64_runs(tmp_path):
@@ -82,7 +82,8 @@ def test_check_channel_names_the_failing_check():
 def test_default_liquidates_and_creditors_take_the_loss():
     """A bank pushed below zero equity sells every tradable position and repays what it can."""
     system = System.from_records(
-        [{"name": "weak", "liabilities": 97.0, "cash": 1.0}, {"name": "strong", "liabilities": 50.0}],
+        [{"name": "weak", "type": "bank", "liabilities": 97.0, "cash": 1.0},
+         {"name": "strong", "type": "bank", "liabilities": 50.0}],
         [{"name": "bonds", "class": "corporate_ig", "sigma0": 0.01, "depth": 1000.0},
          {"name": "loans", "class": "other", "sigma0": 0.01}],
         [{"institution": "weak", "asset": "bonds", "quantity": 60.0},

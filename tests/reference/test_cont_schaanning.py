@@ -46,7 +46,7 @@ def _system() -> System:
 def ds():
     scenario = Scenario(
         shocks=[{"asset": "illiquid_1", "price": -0.2}],
-        channels={"slr": False, "var": False},
+        channels={"slr": False, "var": False, "information": False},
         market={"execution_alpha": 0.5},
     )
     return simulate(_system(), scenario).isel(scenario=0)

@@ -29,7 +29,7 @@ def _engine_av(a, m, b, ell, fall):
     system = System.from_records(institutions, assets, holdings)
     scenario = Scenario(
         shocks=[{"asset": f"asset_{j}", "price": -fall[j]} for j in range(k)],
-        channels={"slr": False, "var": False, "default": False},
+        channels={"slr": False, "var": False, "default": False, "information": False},
         market={"execution_alpha": 1.0},
         max_rounds=1,
     )

@@ -49,6 +49,22 @@ class MarketParams(BaseModel):
         description="Share of the accumulated price pressure that fades each round (ρ).",
         json_schema_extra={"unit": "fraction/round"},
     )
+    intermediation: bool = Field(
+        True, description="Dealers absorb client flow, lay it off to each other and lean against the wind "
+        "(DESIGN §2 step 4); off: every sale goes straight to outside buyers.",
+    )
+    layoff_share: float = Field(
+        0.5, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="ω0: share of absorbed and unabsorbed flow dealers lay off in the inter-dealer market when "
+        "calm. About half of US Treasury cash volume trades between dealers (inter-dealer platforms, TRACE "
+        "2017-2019).", json_schema_extra={"unit": "fraction"},
+    )
+    dealer_lean: float = Field(
+        0.2, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Share of the outstanding price pressure dealers with room buy back each round (leaning "
+        "against the wind): a half-life of about 3 days, of the order of dealers' inventory half-lives "
+        "(Hendershott & Menkveld 2014).", json_schema_extra={"unit": "fraction/round"},
+    )
 
 
 def impact_fraction(

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
 
 from firesale.channels import CHANNELS
 from firesale.channels.balance_sheet import (
@@ -44,6 +45,9 @@ from firesale.channels.impact import (
     pressure_for_impact,
     price_from_pressure,
 )
+from firesale.channels.dealers import Room, intermediate
+from firesale.channels.information import dealer_cost as dealer_cost_of
+from firesale.channels.information import information_update, marks
 from firesale.channels.liquidation import allocate_sales, pro_rata_buys
 from firesale.channels.volatility import ewma_volatility
 from firesale.engine.state import Inputs, ScenarioArrays, State
@@ -55,12 +59,13 @@ LEVEL_RECORDS = (
     "price", "pre_trade_price", "fundamental", "sigma", "haircut", "equity", "cash", "debt", "repo", "total_assets",
     "capital_out", "nav_per_share", "margin_posted", "repo_lending",
     "marked_equity", "marked_assets", "slr", "slr_exposure", "leverage_ratio", "var", "var_after", "defaulted",
-    "outside_q", "outside_cash",
+    "outside_q", "outside_cash", "mark", "spread", "quoting_share", "uncertainty", "depth_scale", "layoff_share",
 )
 #: ... and those that describe what happened in the round (zero, or none, once stopped).
 FLOW_RECORDS = (
     "eventful", "sold", "sales_by_channel", "purchases", "breach", "proceeds", "slr_target_exposure",
     "funding_need", "funding_paid", "redeemed", "central_bank_purchases", "repo_interest",
+    "client_sales", "forced_sales", "market_flow", "dealer_purchases", "interdealer", "dealer_net",
 )
 
 
@@ -168,12 +173,26 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     repo_rate = state.repo_rate
     if (shock := scen.at("repo_rate_shock", t)) is not None:
         repo_rate = np.where(np.isnan(shock), repo_rate, shock)
+    depth_scale = state.depth_scale
+    if t == 0:
+        # dealers' balance-sheet cost at t0: each dealer's calm break-even spread
+        d = inputs.dealers
+        calm_exposure = slr_exposure(state.q, state.mark, state.cash, inputs, scen.slr_exemption)
+        calm_slr = ratio(state.equity, calm_exposure + state.margin_posted + state.lending)
+        calm_cost = dealer_cost_of(calm_slr[:, d], np.broadcast_to(inputs.slr_trigger[d], (n_scen, d.size)),
+                                   _var(state.q_trading, state.mark, state.sigma, inputs)[:, d], inputs.var_limit[d],
+                                   np.zeros((n_scen, d.size), dtype=bool))
+    else:
+        calm_cost = state.calm_cost
     price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure))
 
-    # 2. mark to market; derivatives settle variation margin in cash (a loss is owed to
-    # the counterparty until paid) and initial margin follows volatility
+    # 2. mark to market, below the price where quotes are missing (the uncertainty the
+    # information channel left last round); derivatives settle variation margin in cash at
+    # the market price (a loss is owed to the counterparty until paid) and initial margin
+    # follows volatility
+    mark = marks(price, inputs.opacity, state.uncertainty)
     q, cash, debt, posted = state.q, state.cash, state.debt, state.margin_posted
-    equity = state.equity + inputs.per_institution(q * np.take(price - state.price, entry_asset, axis=1))
+    equity = state.equity + inputs.per_institution(q * np.take(mark - state.mark, entry_asset, axis=1))
     derivatives = inputs.has_derivatives
     if derivatives:
         variation = np.einsum("nk,sk->sn", inputs.derivative, price - state.price)
@@ -189,11 +208,11 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         margin_out = vm_gain = margin_back = np.zeros_like(equity)
         vm_loss = state.vm_owed
     lending = state.lending
-    total_assets = cash + posted + lending + inputs.per_institution(q * np.take(price, entry_asset, axis=1))
-    exposure = slr_exposure(q, price, cash, inputs, scen.slr_exemption) + posted + lending
+    total_assets = cash + posted + lending + inputs.per_institution(q * np.take(mark, entry_asset, axis=1))
+    exposure = slr_exposure(q, mark, cash, inputs, scen.slr_exemption) + posted + lending
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
-    var = _var(state.q_trading, price, sigma, inputs)
+    var = _var(state.q_trading, mark, sigma, inputs)
     haircut = haircuts(sigma, inputs.sigma0, inputs.haircut0, inputs.haircut_beta, inputs.haircut_cap,
                        scen.haircut_floor)
     haircut = np.where(scen.facility_eligible, np.minimum(haircut, scen.facility_haircut[:, None]), haircut)
@@ -218,7 +237,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # cash first. (A system without repo, short-term debt or funds skips this work.)
     funding = inputs.has_funding or bool(scen.redemption_shock.any())
     if funding:
-        collateral = q * np.take(price, entry_asset, axis=1)
+        collateral = q * np.take(mark, entry_asset, axis=1)
         alive_at = np.take(alive, inputs.entry_institution, axis=1)
         margin = np.where(scen.switch("margin") & alive_at,
                           margin_calls(state.repo, collateral, np.take(haircut, entry_asset, axis=1)), 0.0)
@@ -248,6 +267,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         redeem = np.where(scen.switch("redemption") & alive, rate * np.maximum(equity, 0.0), 0.0)
     else:
         margin = rolled_off = np.zeros(1)
+        roll_share = np.zeros_like(equity)
         run = margin_due = rolled_due = redeem = interest = interest_call = np.zeros_like(equity)
         swing = inputs.swing_pricing
     # derivative margin: variation owed and initial margin called, for the living (a
@@ -295,7 +315,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     asset_rows = np.where(valid, entry_asset[np.where(valid, slots, 0)], 0)
     q_rows = np.where(valid, q.reshape(-1)[flat], 0.0)
     qt_rows = np.where(valid, state.q_trading.reshape(-1)[flat], 0.0)
-    price_rows = _at_rows(price, s_of, asset_rows)
+    price_rows = _at_rows(mark, s_of, asset_rows)  # books, and so sales, are valued at marks
     tradable_mask = inputs.tradable[asset_rows] & valid
     tradable = q_rows * price_rows * tradable_mask
     counted = ~(inputs.slr_exempt[asset_rows] & scen.slr_exemption[s_of, None])
@@ -345,27 +365,56 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     var_units = qt_rows * tradable_mask * np.where(dead_rows, 0.0, var_rows)[:, None]
     trading_cut = np.where(units > 0, np.minimum(np.maximum(var_units, units * book_share), units), units * book_share)
 
-    # 4. clearing through the impact law
-    traded = units * price_rows
+    # 4. dealer intermediation, then clearing through the impact law
+    traded = units * _at_rows(price, s_of, asset_rows)  # at the pre-trade market price
+    dealer_of = inputs.dealer_index[n_of]
+    by_dealer = dealer_of >= 0
+    client_flow = _per_asset(traded, s_of, asset_rows, valid & ~by_dealer[:, None], pressure.shape)
+    if (client := scen.at("client_sale_shock", t)) is not None:
+        client_flow = client_flow + client
+    n_dealers = inputs.dealers.size
+    if n_dealers:
+        dealer_sales = _per_asset(traded, s_of * n_dealers + np.maximum(dealer_of, 0), asset_rows,
+                                  valid & by_dealer[:, None], (n_scen * n_dealers, n_assets)
+                                  ).reshape(n_scen, n_dealers, n_assets)
+        blocked = (acting | defaulted | (shortfall > 0) | (roll_share > 0))[:, inputs.dealers]
+        room = _dealer_room(inputs, scen, equity, exposure, total_assets, var, sigma, slr_trigger,
+                            blocked | ~scen.intermediation[:, None])
+        counted = ~(inputs.slr_exempt & scen.slr_exemption[:, None])
+        dealing = intermediate(client_flow, dealer_sales, inputs.dealer_share, room, counted,
+                               np.where(scen.intermediation, state.layoff, 0.0), scen.dealer_lean,
+                               pressure * depth_scale)
+        bought = dealing.bought
+        market_flow = dealing.outside
+    else:
+        dealer_sales = bought = np.zeros((n_scen, 0, n_assets))
+        dealing = None
+        market_flow = client_flow
     # all-to-all trading matches a share of the flow with outside buyers at no impact;
-    # a central bank takes up to its caps of what is left (or what keeps its floor)
-    flow = (1.0 - scen.all_to_all[:, None]) * _per_asset(traded, s_of, asset_rows, valid, pressure.shape)
-    new_pressure = pressure + flow
+    # a central bank takes up to its caps of what is left (or what keeps its floor).
+    # Pressure is kept at t0 depth: flow in a market the information channel thinned
+    # counts 1/depth_scale times (its impact; past pressure is not repriced).
+    flow = (1.0 - scen.all_to_all[:, None]) * market_flow
+    new_pressure = pressure + flow / depth_scale
     purchases = np.zeros_like(new_pressure)
     if scen.purchase_eligible.any():
         ceiling = pressure_for_impact(
             (fundamental - scen.purchase_floor[:, None] * inputs.p0) / inputs.p0, inputs.impact_law, inputs.depth,
             inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
         wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(flow, 0.0),
-                          np.maximum(new_pressure - ceiling, 0.0))
+                          np.maximum(new_pressure - ceiling, 0.0) * depth_scale)
         wanted = np.where(scen.purchase_eligible, wanted, 0.0)
         budget = np.minimum(scen.purchase_daily_cap, scen.purchase_total - state.purchased)
         asked = wanted.sum(axis=1)
         purchases = wanted * np.minimum(1.0, np.divide(budget, asked, out=np.ones_like(asked), where=asked > 0))[:, None]
-        new_pressure = new_pressure - purchases
+        new_pressure = new_pressure - purchases / depth_scale
     post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure))
+    post_mark = marks(post, inputs.opacity, state.uncertainty)
+    # sellers receive the bid, buyers pay the ask: half the effective spread off and on
     executed = execution_price(price, post, scen.execution_alpha[:, None])
-    executed_rows = _at_rows(executed, s_of, asset_rows)
+    half_spread = state.spread / 2.0
+    bid, ask = executed * (1.0 - half_spread), executed * (1.0 + half_spread)
+    executed_rows = np.where(units > 0, _at_rows(bid, s_of, asset_rows), _at_rows(ask, s_of, asset_rows))
 
     new_q = q.copy()
     new_q.reshape(-1)[flat[valid]] = (q_rows - units)[valid]
@@ -374,8 +423,23 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     proceeds = np.zeros_like(equity)
     proceeds.reshape(-1)[rows] = (units * executed_rows).sum(axis=-1)
     execution = _scatter((units * (executed_rows - price_rows)).sum(axis=-1), rows, equity.shape)
-    new_equity = equity + inputs.per_institution(new_q * np.take(post - price, entry_asset, axis=1)) + execution
     outside_q = state.outside_q + _per_asset(units, s_of, asset_rows, valid, pressure.shape)
+    # Dealers buy at the bid what they absorb, take in the inter-dealer market or buy
+    # against the wind, into the trading book, financed by new borrowing.
+    dealer_cost = np.zeros_like(equity)
+    if n_dealers:
+        safe = np.where(price > 0, price, 1.0)
+        bought_units = np.where(price[:, None, :] > 0, bought / safe[:, None, :], 0.0)
+        at = inputs.dealer_entries >= 0
+        d_idx, k_idx = np.nonzero(at)
+        entries = inputs.dealer_entries[d_idx, k_idx]
+        new_q[:, entries] += bought_units[:, d_idx, k_idx]
+        new_q_trading[:, entries] += bought_units[:, d_idx, k_idx]
+        paid_by_dealer = (bought_units * bid[:, None, :]).sum(axis=-1)
+        dealer_cost[:, inputs.dealers] = paid_by_dealer
+        execution[:, inputs.dealers] += (bought_units * (mark - bid)[:, None, :]).sum(axis=-1)
+        outside_q = outside_q - bought_units.sum(axis=1)
+    new_equity = equity + inputs.per_institution(new_q * np.take(post_mark - mark, entry_asset, axis=1)) + execution
     # derivatives are revalued at the post-trade price too: a gain is received, a loss
     # is owed (in debt) and called next round
     if derivatives:
@@ -406,7 +470,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     debt_after_cash = debt - cash_used - met * (run + vm_call + interest_call) + deficiency
     available = np.where(defaulted, cash + excess, np.maximum(excess, 0.0))
     repaid = np.minimum(debt_after_cash, np.maximum(available, 0.0))
-    new_debt = debt_after_cash - repaid + borrowed
+    new_debt = debt_after_cash - repaid + borrowed + dealer_cost
     new_cash = np.where(defaulted, cash + excess - repaid, cash_free + excess - repaid) + late_gain
     new_debt = new_debt + late_loss
     new_short_term = np.minimum(state.short_term - met * run, new_debt)
@@ -439,6 +503,18 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # 5. volatility
     new_sigma = ewma_volatility(sigma, state.price, post, scen.ewma_lambda[:, None])
 
+    # 6. information: spreads, quotes and marks for the next round, from the new
+    # volatility and the dealers' constraints in this round
+    dealers = inputs.dealers
+    cost = dealer_cost_of(slr[:, dealers], slr_trigger[:, dealers], var[:, dealers], inputs.var_limit[dealers],
+                          (acting | defaulted)[:, dealers])
+    info = information_update(
+        new_sigma, inputs.sigma0, inputs.mu0, cost, calm_cost, inputs.dealer_share, total_assets[:, dealers], scen.layoff_share,
+        {"elasticity": scen.info_elasticity, "cap": scen.info_cap, "rfq_spread": scen.info_rfq_spread,
+         "rfq_depth": scen.info_rfq_depth, "fear_freeze": scen.info_fear_freeze},
+        scen.information,
+    )
+
     # 7. stop rule, per scenario: nobody traded and no price moved
     moved = np.abs(post - state.price).max(axis=1, initial=0.0) > scen.tolerance
     traded_any = np.zeros(n_scen, dtype=bool)
@@ -459,6 +535,13 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         capital_out=state.capital_out + payout,
         equity=new_equity,
         price=post,
+        mark=post_mark,
+        spread=info.spread,
+        quoting_share=info.quoting_share,
+        uncertainty=info.uncertainty,
+        depth_scale=info.depth_scale,
+        layoff=info.layoff,
+        calm_cost=calm_cost,
         fundamental=fundamental,
         pressure=new_pressure,
         sigma=new_sigma,
@@ -507,7 +590,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "funding_need": need,
         "funding_paid": paid,
         "total_assets": new_state.cash + new_state.margin_posted + new_state.lending
-        + inputs.per_institution(new_state.q * np.take(new_state.price, entry_asset, axis=1)),
+        + inputs.per_institution(new_state.q * np.take(post_mark, entry_asset, axis=1)),
         "margin_posted": new_state.margin_posted,
         "repo_lending": new_state.lending,
         "marked_equity": equity,
@@ -516,7 +599,19 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "slr_exposure": exposure,
         "leverage_ratio": leverage,
         "var": var,
-        "var_after": _var(new_state.q_trading, new_state.price, sigma, inputs),
+        "var_after": _var(new_state.q_trading, post_mark, sigma, inputs),
+        "mark": post_mark,
+        "spread": state.spread,
+        "quoting_share": state.quoting_share,
+        "uncertainty": state.uncertainty,
+        "depth_scale": depth_scale,
+        "layoff_share": np.where(scen.intermediation, state.layoff, 0.0),
+        "client_sales": np.zeros_like(price) if client is None else client,
+        "forced_sales": _per_asset(np.maximum(traded, 0.0), s_of, asset_rows, valid, pressure.shape),
+        "market_flow": market_flow,
+        "dealer_purchases": bought.sum(axis=1),
+        "interdealer": np.zeros_like(price) if dealing is None else dealing.interdealer.sum(axis=1),
+        "dealer_net": bought.sum(axis=1) - dealer_sales.sum(axis=1),
         "defaulted": new_state.defaulted,
         "outside_q": new_state.outside_q,
         "outside_cash": new_state.outside_cash,
@@ -532,6 +627,30 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     return new_state, records, Trades(
         rows=rows, entries=slots, assets=np.where(valid, asset_rows, -1), sales=sold, binding=binding
     )
+
+
+def _dealer_room(inputs: Inputs, scen: ScenarioArrays, equity: np.ndarray, exposure: np.ndarray,
+                 total_assets: np.ndarray, var: np.ndarray, sigma: np.ndarray, slr_trigger: np.ndarray,
+                 blocked: np.ndarray) -> Room:
+    """Dealers' room to take inventory (value) before their SLR, leverage or VaR trigger; none
+    for a dealer that is ``blocked`` (selling, defaulted, short of funding)."""
+    d = inputs.dealers
+    eq = equity[:, d]
+    slr_trig = slr_trigger[:, d]
+    lev_trig = inputs.leverage_trigger[d]
+    limit = inputs.var_limit[d]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slr_room = np.where(np.isfinite(slr_trig) & scen.switch("slr"), eq / slr_trig - exposure[:, d], np.inf)
+        lev_room = np.where(np.isfinite(lev_trig) & scen.switch("leverage"), eq / lev_trig - total_assets[:, d],
+                            np.inf)
+        z = ndtri(inputs.var_confidence[d])
+        var_room = np.where((np.isfinite(limit) & scen.switch("var"))[:, :, None],
+                            ((limit - np.nan_to_num(var[:, d], nan=0.0)) / z)[:, :, None] / sigma[:, None, :],
+                            np.inf)
+    none = blocked[:, :, None]
+    return Room(slr=np.where(blocked, 0.0, np.maximum(slr_room, 0.0)),
+                leverage=np.where(blocked, 0.0, np.maximum(lev_room, 0.0)),
+                var=np.where(none, 0.0, np.maximum(var_room, 0.0)))
 
 
 def _scatter(values: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -112,7 +112,7 @@ def simulate_arrays(
 def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool) -> Trajectory:
     n_scen = scen.switches.shape[0]
     n_inst, n_assets = inputs.holdings.shape
-    state = initial_state(inputs, n_scen)
+    state = initial_state(inputs, scen)
     initial_equity = state.equity.copy()
     sales_by_entry = np.zeros_like(state.q)
     rounds = np.zeros(n_scen, dtype=np.int64)

@@ -91,6 +91,12 @@ class Inputs:
     redemption_gate: np.ndarray  # (N,) 1 without a gate
     var_desks: np.ndarray  # (V,) institutions with a VaR limit
     var_correlation: np.ndarray  # (V, L, L) correlation between each desk's positions, 0 on padding
+    mu0: np.ndarray  # (K,) adverse-selection share at t0
+    opacity: np.ndarray  # (K,)
+    dealers: np.ndarray  # (D,) institutions that make markets
+    dealer_share: np.ndarray  # (D, K) market shares of client flow
+    dealer_entries: np.ndarray  # (D, K) entry of each dealer's position in each asset, -1 none
+    dealer_index: np.ndarray  # (N,) position of each institution in ``dealers``, -1 for others
 
     @classmethod
     def from_system(cls, system: System) -> Inputs:
@@ -105,7 +111,12 @@ class Inputs:
 
         tradable = np.array([a.is_tradable for a in assets], dtype=bool)
         liquidity_order = np.argsort([a.rank for a in assets], kind="stable")
-        inst_of, position = np.nonzero(system.holdings[:, liquidity_order] > 0)
+        dealer = np.array([i.type == "dealer" for i in insts], dtype=bool)
+        # a dealer holds a position (possibly empty) in every asset it makes a market in,
+        # so that absorbed inventory has a place in the fixed holdings pattern
+        share = np.where(dealer[:, None] & tradable, system.market_share, 0.0)
+        pattern = (system.holdings > 0) | (share > 0)
+        inst_of, position = np.nonzero(pattern[:, liquidity_order])
         asset_of = liquidity_order[position]
         counts = np.bincount(inst_of, minlength=system.n_institutions)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -113,6 +124,9 @@ class Inputs:
         slot = np.arange(inst_of.size) - starts[inst_of]
         row_entries = np.full((system.n_institutions, max(width, 1)), -1, dtype=np.int64)
         row_entries[inst_of, slot] = np.arange(inst_of.size)
+        entry_of = np.full(system.holdings.shape, -1, dtype=np.int64)
+        entry_of[inst_of, asset_of] = np.arange(inst_of.size)
+        dealers = np.flatnonzero(dealer & (share.sum(axis=1) > 0))
         book = system.holdings * tradable
         total = book.sum(axis=1, keepdims=True)
         weights = np.divide(book, total, out=np.zeros_like(book), where=total > 0)
@@ -169,6 +183,12 @@ class Inputs:
             var_desks=np.flatnonzero([i.var_limit is not None for i in insts]),
             var_correlation=_position_correlation(system.correlation, row_entries, asset_of,
                                                   [i.var_limit is not None for i in insts]),
+            mu0=np.array([a.mu0 for a in assets], dtype=float),
+            opacity=np.array([a.opacity_share for a in assets], dtype=float),
+            dealers=dealers,
+            dealer_share=share[dealers],
+            dealer_entries=np.where(share[dealers] > 0, entry_of[dealers], -1),
+            dealer_index=_positions(dealers, system.n_institutions),
         )
 
     @property
@@ -199,6 +219,12 @@ class Inputs:
         return out
 
 
+def _positions(members: np.ndarray, size: int) -> np.ndarray:
+    out = np.full(size, -1, dtype=np.int64)
+    out[members] = np.arange(members.size)
+    return out
+
+
 def _position_correlation(correlation: np.ndarray, row_entries: np.ndarray, entry_asset: np.ndarray,
                           desks: list[bool]) -> np.ndarray:
     """For each VaR desk, the block of the correlation matrix between its own positions."""
@@ -227,6 +253,7 @@ class ScenarioArrays:
     default_shock: np.ndarray  # (S, T, N) bool
     redemption_shock: np.ndarray  # (S, T, N) share of NAV redeemed in round t
     repo_rate_shock: np.ndarray  # (S, T, K) market repo rate from round t on (annual), NaN = unchanged
+    client_sale_shock: np.ndarray  # (S, T, K) value sold to dealers by outside clients in round t
     switches: np.ndarray  # (S, C) bool, order of CHANNELS
     slr_exemption: np.ndarray  # (S,) bool
     haircut_floor: np.ndarray  # (S,) bool
@@ -243,6 +270,15 @@ class ScenarioArrays:
     execution_alpha: np.ndarray  # (S,)
     mean_reversion: np.ndarray  # (S,)
     ewma_lambda: np.ndarray  # (S,)
+    information: np.ndarray  # (S,) bool, the information channel's switch
+    intermediation: np.ndarray  # (S,) bool
+    layoff_share: np.ndarray  # (S,) ω0
+    dealer_lean: np.ndarray  # (S,)
+    info_elasticity: np.ndarray  # (S,)
+    info_cap: np.ndarray  # (S,)
+    info_rfq_spread: np.ndarray  # (S,)
+    info_rfq_depth: np.ndarray  # (S,)
+    info_fear_freeze: np.ndarray  # (S,)
     tolerance: np.ndarray  # (S,)
     max_rounds: np.ndarray  # (S,) int
     last_shock_round: np.ndarray  # (S,) int, -1 without shocks
@@ -257,6 +293,7 @@ class ScenarioArrays:
         default = np.zeros((n_s, horizon, n), dtype=bool)
         redemption = np.zeros((n_s, horizon, n))
         repo_rate = np.full((n_s, horizon, k), np.nan)
+        client = np.zeros((n_s, horizon, k))
         for s, sc in enumerate(scenarios):
             for sh in sc.shocks:
                 if sh.asset is not None:
@@ -267,6 +304,8 @@ class ScenarioArrays:
                         vol[s, sh.round, j] *= sh.volatility
                     if sh.repo_rate is not None:
                         repo_rate[s, sh.round, j] = sh.repo_rate
+                    if sh.client_sale is not None:
+                        client[s, sh.round, j] += sh.client_sale
                 else:
                     i = system.institution_index(sh.institution)
                     default[s, sh.round, i] |= sh.default
@@ -278,6 +317,7 @@ class ScenarioArrays:
             default_shock=default,
             redemption_shock=redemption,
             repo_rate_shock=repo_rate,
+            client_sale_shock=client,
             switches=np.array([[getattr(sc.channels, c) for c in CHANNELS] for sc in scenarios], dtype=bool).reshape(n_s, len(CHANNELS)),
             slr_exemption=np.array([sc.policy.slr_exemption for sc in scenarios], dtype=bool),
             haircut_floor=np.array([sc.policy.haircut_floor for sc in scenarios], dtype=bool),
@@ -299,6 +339,15 @@ class ScenarioArrays:
             execution_alpha=np.array([sc.market.execution_alpha for sc in scenarios], dtype=float),
             mean_reversion=np.array([sc.market.mean_reversion for sc in scenarios], dtype=float),
             ewma_lambda=np.array([sc.volatility.ewma_lambda for sc in scenarios], dtype=float),
+            information=np.array([sc.channels.information for sc in scenarios], dtype=bool),
+            intermediation=np.array([sc.market.intermediation for sc in scenarios], dtype=bool),
+            layoff_share=np.array([sc.market.layoff_share for sc in scenarios], dtype=float),
+            dealer_lean=np.array([sc.market.dealer_lean for sc in scenarios], dtype=float),
+            info_elasticity=np.array([sc.information.adverse_selection_elasticity for sc in scenarios], dtype=float),
+            info_cap=np.array([sc.information.quote_spread_cap for sc in scenarios], dtype=float),
+            info_rfq_spread=np.array([sc.information.rfq_spread_multiplier for sc in scenarios], dtype=float),
+            info_rfq_depth=np.array([sc.information.rfq_depth for sc in scenarios], dtype=float),
+            info_fear_freeze=np.array([sc.information.fear_freeze for sc in scenarios], dtype=float),
             tolerance=np.array([sc.tolerance for sc in scenarios], dtype=float),
             max_rounds=np.array([sc.max_rounds for sc in scenarios], dtype=np.int64),
             last_shock_round=np.array([max((sh.round for sh in sc.shocks), default=-1) for sc in scenarios], dtype=np.int64),
@@ -336,6 +385,13 @@ class State:
     vm_owed: np.ndarray  # (S, N) variation margin owed (in debt), called in the next round
     equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
     price: np.ndarray  # (S, K) market price at the end of the round
+    mark: np.ndarray  # (S, K) price books are valued at, p (1 - opacity u)
+    spread: np.ndarray  # (S, K) effective bid-ask spread sellers face in the next round
+    quoting_share: np.ndarray  # (S, K) market share of dealers streaming quotes
+    uncertainty: np.ndarray  # (S, K) u, marks of the next round use it
+    depth_scale: np.ndarray  # (S, K) multiplier of market depth in the next round
+    layoff: np.ndarray  # (S,) inter-dealer layoff share ω
+    calm_cost: np.ndarray  # (S, D) dealers' balance-sheet cost at t0 (set in round 0)
     fundamental: np.ndarray  # (S, K)
     pressure: np.ndarray  # (S, K) cumulative net value sold, decays with mean reversion
     sigma: np.ndarray  # (S, K) EWMA volatility
@@ -366,9 +422,10 @@ class State:
         return State(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(State)})
 
 
-def initial_state(inputs: Inputs, n_scenarios: int) -> State:
-    """The t0 state broadcast over scenarios."""
-    s = n_scenarios
+def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
+    """The t0 state broadcast over scenarios: a calm market, every dealer quoting at the
+    t0 Glosten-Milgrom spread (none with the information channel off)."""
+    s = scen.tolerance.size
     n, k = inputs.holdings.shape
     held = inputs.holdings[inputs.entry_institution, inputs.entry_asset]
     trading = held * inputs.trading_fraction[inputs.entry_institution, inputs.entry_asset]
@@ -391,6 +448,13 @@ def initial_state(inputs: Inputs, n_scenarios: int) -> State:
         lending=np.broadcast_to(inputs.repo_lending, (s, n)).copy(),
         equity=np.broadcast_to(assets - inputs.debt - repo, (s, n)).copy(),
         price=np.broadcast_to(inputs.p0, (s, k)).copy(),
+        mark=np.broadcast_to(inputs.p0, (s, k)).copy(),
+        spread=np.where(scen.information[:, None], 2.0 * inputs.mu0 * inputs.sigma0, 0.0),
+        quoting_share=np.ones((s, k)),
+        uncertainty=np.zeros((s, k)),
+        depth_scale=np.ones((s, k)),
+        layoff=scen.layoff_share.copy(),
+        calm_cost=np.zeros((s, inputs.dealers.size)),
         fundamental=np.broadcast_to(inputs.p0, (s, k)).copy(),
         pressure=np.zeros((s, k)),
         sigma=np.broadcast_to(inputs.sigma0, (s, k)).copy(),

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import xarray as xr
 
-from firesale.channels import CHANNELS
+from firesale.channels import SWITCHES
 from firesale.scenario import Scenario
 from firesale.simulation import simulate
 from firesale.system import System
@@ -163,7 +163,7 @@ def assert_zero_shock_no_sales(system: System, scenario: Scenario | None = None)
 
 def assert_channels_off_is_revaluation(system: System, scenario: Scenario) -> None:
     """All channels off: no sales, and the total loss equals the shock's mark-to-market loss."""
-    off = scenario.updated(**{f"channels.{c}": False for c in CHANNELS})
+    off = scenario.updated(**{f"channels.{c}": False for c in SWITCHES})
     ds = simulate(system, off, detail=True)
     assert float(ds.sold.sum()) == 0.0, "sales with every channel off"
     total = float((ds.initial_equity - ds.equity.isel(round=-1) - ds.capital_out.isel(round=-1)).sum())
@@ -189,9 +189,9 @@ def check_channel(channel: str, system: System, scenarios: Sequence[Scenario]) -
     AssertionError
         Naming the check that failed.
     """
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown channel {channel!r}; channels: {', '.join(CHANNELS)}")
-    only = [sc.updated(**{f"channels.{c}": c == channel for c in CHANNELS}) for sc in scenarios]
+    if channel not in SWITCHES:
+        raise ValueError(f"unknown channel {channel!r}; channels: {', '.join(SWITCHES)}")
+    only = [sc.updated(**{f"channels.{c}": c == channel for c in SWITCHES}) for sc in scenarios]
     for name, check in CHECKS.items():
         try:
             check(system, only)
@@ -199,14 +199,14 @@ def check_channel(channel: str, system: System, scenarios: Sequence[Scenario]) -
             raise AssertionError(f"channel {channel!r} fails check {name!r}: {err}") from None
 
 
-def parametrize_with_checks(channels: Sequence[str] = CHANNELS):
+def parametrize_with_checks(channels: Sequence[str] = SWITCHES):
     """pytest decorator running every check on every channel: ``test(channel, check)``.
 
     Use it as in ``tests/properties/test_invariants.py``::
 
         @parametrize_with_checks()
         def test_channel(channel, check):
-            check(system, [s.updated(**{f"channels.{c}": c == channel for c in CHANNELS}) for s in scenarios])
+            check(system, [s.updated(**{f"channels.{c}": c == channel for c in SWITCHES}) for s in scenarios])
     """
     import pytest
 
