@@ -5,8 +5,9 @@ import pytest
 from firesale import Scenario, System, load_preset, simulate
 from firesale.testing import assert_invariants
 
-#: Worked by hand with quotes, spreads, marks and depth as at t0: the information channel off.
-BY_HAND = {"information": False}
+#: Worked by hand: quotes, spreads, marks and depth as at t0 (information off), and sales
+#: go straight to outside buyers (no dealer intermediation).
+BY_HAND = {"channels": {"information": False}, "market": {"intermediation": False}}
 
 
 def _seller(depth: float = 500.0) -> System:
@@ -18,7 +19,7 @@ def _seller(depth: float = 500.0) -> System:
     )
 
 
-FALL = Scenario(channels=BY_HAND, shocks=[{"asset": "bonds", "price": -0.01}], max_rounds=1)
+FALL = Scenario(**BY_HAND, shocks=[{"asset": "bonds", "price": -0.01}], max_rounds=1)
 
 
 def test_slr_buffer_release_lowers_the_trigger_and_target():
@@ -52,11 +53,11 @@ def test_central_bank_takes_the_flow_within_its_daily_cap():
 def test_central_bank_price_floor():
     # a 5% fall and a floor at 97% of the t0 price: the bank's sales (45 into depth 500
     # would take the price to 0.86) are bought down to the floor, and no further
-    shock = Scenario(channels=BY_HAND, shocks=[{"asset": "bonds", "price": -0.05}], max_rounds=1,
+    shock = Scenario(**BY_HAND, shocks=[{"asset": "bonds", "price": -0.05}], max_rounds=1,
                      policy={"purchases": {"assets": ["bonds"], "price_floor": 0.97}})
     ds = simulate(_seller(), shock)
     assert float(ds.price[0, 0, 0]) == pytest.approx(0.95, abs=1e-12)  # the fundamental is below the floor
-    shock = Scenario(channels=BY_HAND, shocks=[{"asset": "bonds", "price": -0.01}], max_rounds=1,
+    shock = Scenario(**BY_HAND, shocks=[{"asset": "bonds", "price": -0.01}], max_rounds=1,
                      policy={"purchases": {"assets": ["bonds"], "price_floor": 0.985}})
     ds = simulate(_seller(), shock)
     assert float(ds.price[0, 0, 0]) == pytest.approx(0.985, abs=1e-12)
@@ -69,7 +70,7 @@ def test_repo_facility_caps_the_haircut_and_rolls_the_repo():
         [{"name": "treasuries", "class": "treasury", "sigma0": 0.005, "haircut": 0.02}],
         [{"institution": "dealer", "asset": "treasuries", "quantity": 100.0, "repo": 98.0}],
     )
-    doubling = Scenario(channels=BY_HAND, shocks=[{"asset": "treasuries", "volatility": 2.0}])
+    doubling = Scenario(**BY_HAND, shocks=[{"asset": "treasuries", "volatility": 2.0}])
     assert float(simulate(system, doubling).funding_need.sum()) > 3.0  # margin call and repo not rolled
     facility = doubling.updated(**{"policy.repo_facility": {"assets": ["treasuries"], "haircut": 0.02}})
     ds = simulate(system, facility)

@@ -43,6 +43,16 @@ _CORRELATIONS = [
      "description": "Correlation of daily returns in [-1, 1]; pairs not listed are 0."},
 ]
 
+_MARKET_SHARES = [
+    {"column": "institution", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
+     "description": "A dealer (institution of type 'dealer')."},
+    {"column": "asset", "type": "str", "unit": "-", "default": None, "role": "Input (required)",
+     "description": "Asset name (from the assets table)."},
+    {"column": "share", "type": "float", "unit": "fraction", "default": None, "role": "Input (required)",
+     "description": "The dealer's share of client flow in the asset, in [0, 1]; an asset's shares sum to 1. "
+                    "Assets not listed are split among dealers by t0 total assets."},
+]
+
 
 def _from_model(model: type[BaseModel]) -> list[dict[str, Any]]:
     rows = []
@@ -66,6 +76,7 @@ TABLES: dict[str, list[dict[str, Any]]] = {
     "assets": _from_model(Asset),
     "holdings": _HOLDINGS,
     "correlations": _CORRELATIONS,
+    "market_shares": _MARKET_SHARES,
 }
 
 

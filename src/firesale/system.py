@@ -638,6 +638,10 @@ class System:
     def equity0(self) -> np.ndarray:
         return self.total_assets0 - self.liabilities0 - self.repo0
 
+    def default_market_share(self) -> np.ndarray:
+        """Market shares without a ``market_shares`` table: dealers by t0 total assets."""
+        return _default_market_share(self, None)
+
     def institution_index(self, name: str) -> int:
         """Position of an institution, with the valid names in the error."""
         return _index(self.institution_names, name, "institution")

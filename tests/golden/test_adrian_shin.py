@@ -6,8 +6,9 @@ import pytest
 
 from firesale import Scenario, System, simulate
 
-#: Worked by hand with quotes, spreads, marks and depth as at t0: the information channel off.
-BY_HAND = {"information": False}
+#: Worked by hand: quotes, spreads, marks and depth as at t0 (information off), and sales
+#: go straight to outside buyers (no dealer intermediation).
+BY_HAND = {"channels": {"information": False}, "market": {"intermediation": False}}
 
 
 def _dealer() -> System:
@@ -21,7 +22,7 @@ def _dealer() -> System:
 
 @pytest.mark.parametrize(("move", "bought", "sold"), [(0.01, 9.0, 0.0), (-0.01, 0.0, 9.0)])
 def test_procyclical_leverage(move, bought, sold):
-    ds = simulate(_dealer(), Scenario(channels=BY_HAND, shocks=[{"asset": "securities", "price": move}]))
+    ds = simulate(_dealer(), Scenario(**BY_HAND, shocks=[{"asset": "securities", "price": move}]))
     r0 = ds.isel(scenario=0, round=0, institution=0)
     assert float(r0.purchases) == pytest.approx(bought, abs=1e-9)
     assert float(r0.sold) == pytest.approx(sold, abs=1e-9)

@@ -8,8 +8,9 @@ from firesale import Scenario, System, simulate
 from firesale.errors import DataError
 from firesale.testing import assert_invariants
 
-#: Worked by hand with quotes, spreads, marks and depth as at t0: the information channel off.
-BY_HAND = {"information": False}
+#: Worked by hand: quotes, spreads, marks and depth as at t0 (information off), and sales
+#: go straight to outside buyers (no dealer intermediation).
+BY_HAND = {"channels": {"information": False}, "market": {"intermediation": False}}
 
 
 def _ldi(cash: float) -> System:
@@ -24,7 +25,7 @@ def _ldi(cash: float) -> System:
 def test_variation_margin_is_paid_from_cash_then_by_selling():
     # gilts −10%: the swap loses 20 → a collateral call of 20; cash 5 pays part, gilts at
     # 0.90 (no impact) pay the rest: 15 sold
-    ds = simulate(_ldi(cash=5.0), Scenario(channels=BY_HAND, shocks=[{"asset": "gilts", "price": -0.1}]), detail=True)
+    ds = simulate(_ldi(cash=5.0), Scenario(**BY_HAND, shocks=[{"asset": "gilts", "price": -0.1}]), detail=True)
     assert_invariants(ds)
     r0 = ds.isel(scenario=0, institution=0, round=0)
     assert float(r0.funding_need) == pytest.approx(20.0, abs=1e-9)
@@ -37,7 +38,7 @@ def test_variation_margin_is_paid_from_cash_then_by_selling():
 
 
 def test_gains_are_received_in_cash():
-    ds = simulate(_ldi(cash=0.0), Scenario(channels=BY_HAND, shocks=[{"asset": "gilts", "price": 0.05}]))
+    ds = simulate(_ldi(cash=0.0), Scenario(**BY_HAND, shocks=[{"asset": "gilts", "price": 0.05}]))
     assert float(ds.cash[0, 0, 0]) == pytest.approx(10.0, abs=1e-9)  # 200 × 5%
     assert float(ds.sold.sum()) == 0.0
 
@@ -50,7 +51,7 @@ def test_initial_margin_rises_with_volatility():
         [{"name": "ust", "class": "treasury", "sigma0": 0.005}],
         [{"institution": "hf", "asset": "ust", "quantity": 0.0, "derivative": -100.0, "initial_margin": 0.05}],
     )
-    ds = simulate(system, Scenario(channels=BY_HAND, shocks=[{"asset": "ust", "volatility": 2.0}]), detail=True)
+    ds = simulate(system, Scenario(**BY_HAND, shocks=[{"asset": "ust", "volatility": 2.0}]), detail=True)
     assert_invariants(ds)
     assert float(ds.margin_posted[0, 0, 0]) == pytest.approx(10.0, abs=1e-12)
     assert float(ds.cash[0, 0, 0]) == pytest.approx(0.0, abs=1e-12)
@@ -77,7 +78,7 @@ def test_variation_margin_includes_the_price_impact_of_the_round():
         [{"institution": "fund", "asset": "gilts", "quantity": 100.0},
          {"institution": "ldi", "asset": "gilts", "quantity": 0.0, "derivative": 100.0}],
     )
-    ds = simulate(system, Scenario(channels=BY_HAND, shocks=[{"institution": "fund", "redemption": 0.5}], max_rounds=3), detail=True)
+    ds = simulate(system, Scenario(**BY_HAND, shocks=[{"institution": "fund", "redemption": 0.5}], max_rounds=3), detail=True)
     assert_invariants(ds)
     r0 = ds.isel(scenario=0, round=0)
     assert float(r0.price[0]) == pytest.approx(0.95, abs=1e-12)

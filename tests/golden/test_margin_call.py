@@ -10,8 +10,9 @@ import pytest
 from firesale import Scenario, System, simulate
 from firesale.testing import assert_invariants
 
-#: Worked by hand with quotes, spreads, marks and depth as at t0: the information channel off.
-BY_HAND = {"information": False}
+#: Worked by hand: quotes, spreads, marks and depth as at t0 (information off), and sales
+#: go straight to outside buyers (no dealer intermediation).
+BY_HAND = {"channels": {"information": False}, "market": {"intermediation": False}}
 
 
 def _dealer(cash: float) -> System:
@@ -24,7 +25,7 @@ def _dealer(cash: float) -> System:
     )
 
 
-DOUBLING = Scenario(channels=BY_HAND, shocks=[{"asset": "treasuries", "volatility": 2.0}])
+DOUBLING = Scenario(**BY_HAND, shocks=[{"asset": "treasuries", "volatility": 2.0}])
 
 
 def test_haircut_2_to_5_percent_calls_3_percent_of_the_book():

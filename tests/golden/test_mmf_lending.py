@@ -15,8 +15,9 @@ from firesale import Scenario, System, simulate
 from firesale.errors import DataError
 from firesale.testing import assert_invariants
 
-#: Worked by hand with quotes, spreads, marks and depth as at t0: the information channel off.
-BY_HAND = {"information": False}
+#: Worked by hand: quotes, spreads, marks and depth as at t0 (information off), and sales
+#: go straight to outside buyers (no dealer intermediation).
+BY_HAND = {"channels": {"information": False}, "market": {"intermediation": False}}
 
 
 def _system(lending: float = 50.0) -> System:
@@ -29,7 +30,7 @@ def _system(lending: float = 50.0) -> System:
 
 
 def test_outflows_recall_repo_and_the_borrower_sells():
-    ds = simulate(_system(), Scenario(channels=BY_HAND, shocks=[{"institution": "mmf", "redemption": 0.1}]), detail=True)
+    ds = simulate(_system(), Scenario(**BY_HAND, shocks=[{"institution": "mmf", "redemption": 0.1}]), detail=True)
     assert_invariants(ds)
     end = ds.isel(scenario=0, round=-1)
     dealer, mmf = end.sel(institution="dealer"), end.sel(institution="mmf")
@@ -43,7 +44,7 @@ def test_outflows_recall_repo_and_the_borrower_sells():
 
 
 def test_a_standing_facility_keeps_the_collateral_funded():
-    facility = Scenario(channels=BY_HAND, shocks=[{"institution": "mmf", "redemption": 0.1}],
+    facility = Scenario(**BY_HAND, shocks=[{"institution": "mmf", "redemption": 0.1}],
                         policy={"repo_facility": {"assets": ["treasuries"], "haircut": 0.02}})
     ds = simulate(_system(), facility, detail=True)
     assert_invariants(ds)

@@ -7,8 +7,9 @@ import pytest
 from firesale import Scenario, System, simulate
 from firesale.testing import assert_invariants
 
-#: Worked by hand with quotes, spreads, marks and depth as at t0: the information channel off.
-BY_HAND = {"information": False}
+#: Worked by hand: quotes, spreads, marks and depth as at t0 (information off), and sales
+#: go straight to outside buyers (no dealer intermediation).
+BY_HAND = {"channels": {"information": False}, "market": {"intermediation": False}}
 
 
 def _dealer() -> System:
@@ -19,7 +20,7 @@ def _dealer() -> System:
     )
 
 
-SPIKE = Scenario(channels=BY_HAND, shocks=[{"asset": "treasuries", "repo_rate": 0.0504}], max_rounds=2)  # 5.04% a year
+SPIKE = Scenario(**BY_HAND, shocks=[{"asset": "treasuries", "repo_rate": 0.0504}], max_rounds=2)  # 5.04% a year
 
 
 def test_a_repo_rate_spike_costs_interest():

@@ -20,8 +20,9 @@ import pytest
 from firesale import Scenario, System, simulate
 from firesale.testing import assert_invariants
 
-#: Worked by hand with quotes, spreads, marks and depth as at t0: the information channel off.
-BY_HAND = {"information": False}
+#: Worked by hand: quotes, spreads, marks and depth as at t0 (information off), and sales
+#: go straight to outside buyers (no dealer intermediation).
+BY_HAND = {"channels": {"information": False}, "market": {"intermediation": False}}
 
 
 def _fund(swing: bool) -> System:
@@ -33,7 +34,8 @@ def _fund(swing: bool) -> System:
     )
 
 
-SHOCK = Scenario(channels=BY_HAND, shocks=[{"asset": "corporates", "price": -0.02}], market={"execution_alpha": 0.5})
+SHOCK = Scenario(channels=BY_HAND["channels"], shocks=[{"asset": "corporates", "price": -0.02}],
+                 market={**BY_HAND["market"], "execution_alpha": 0.5})
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def test_a_gate_caps_redemptions_and_a_wave_adds_to_them():
     )
     ds = simulate(gated, SHOCK).isel(scenario=0, institution=0, round=0)
     assert float(ds.funding_need) == pytest.approx(0.05 * 98, abs=1e-9)
-    wave = Scenario(channels=BY_HAND, shocks=[{"institution": "fund", "redemption": 0.1}])
+    wave = Scenario(**BY_HAND, shocks=[{"institution": "fund", "redemption": 0.1}])
     ds = simulate(_fund(False), wave).isel(scenario=0, institution=0, round=0)
     assert float(ds.funding_need) == pytest.approx(10.0, abs=1e-9)
     assert float(ds.breach.sel(channel="redemption")) == 1

@@ -5,8 +5,9 @@ import pytest
 
 from firesale import load_preset, simulate
 
-#: Worked by hand with quotes, spreads, marks and depth as at t0: the information channel off.
-BY_HAND = {"information": False}
+#: Worked by hand: quotes, spreads, marks and depth as at t0 (information off), and sales
+#: go straight to outside buyers (no dealer intermediation).
+BY_HAND = {"channels": {"information": False}, "market": {"intermediation": False}}
 
 
 def test_var_doubles_and_a_quarter_of_the_book_is_sold():
@@ -32,7 +33,7 @@ def test_var_sales_come_out_of_the_trading_book_only():
         [{"name": "corporates", "class": "corporate_ig", "sigma0": 0.0429858325}],
         [{"institution": "desk", "asset": "corporates", "quantity": 200.0, "trading_fraction": 0.5}],
     )
-    ds = simulate(system, Scenario(channels=BY_HAND, shocks=[{"asset": "corporates", "volatility": 2.0}]), detail=True)
+    ds = simulate(system, Scenario(**BY_HAND, shocks=[{"asset": "corporates", "volatility": 2.0}]), detail=True)
     r0 = ds.isel(scenario=0, round=0, institution=0, asset=0)
     assert float(r0["var"]) == pytest.approx(20.0, abs=1e-6)
     assert float(r0.sold) == pytest.approx(25.0, abs=1e-6)

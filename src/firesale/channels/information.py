@@ -22,8 +22,10 @@ Per asset ``k`` and scenario, after the round's volatility update:
 * **Lit to RFQ.** Flow the streams do not take goes to request-for-quote, at
   ``rfq_spread_multiplier`` × the lit spread with fewer responses: the effective spread is
   :math:`s_k = s^{lit}_k (φ_k + (1-φ_k) m)` and market depth scales by
-  :math:`(φ_k + (1-φ_k) δ_{rfq}) σ_{0,k}/σ_k` (DESIGN: :math:`D_k ∝ φ_k σ_0/σ`, with an RFQ
-  floor ``rfq_depth`` so that a market without streams is thin, not closed).
+  :math:`(φ_k + (1-φ_k) δ_{rfq}) (σ_{0,k}/σ_k)^{ζ}` (DESIGN: :math:`D_k ∝ φ_k σ_0/σ`, with an
+  RFQ floor ``rfq_depth`` so that a market without streams is thin, not closed, and an
+  elasticity ζ ≤ 1 because volume rises with volatility too). New flow moves the price
+  by its impact at that depth; past pressure is not repriced.
 * **Opaque marks.** Uncertainty :math:`u_k = 1 - φ_k` (the share of the market without a
   firm price); books are marked at :math:`p_k (1 - \\mathrm{opacity}_k u_k)` in the next round.
 * **Freeze.** Counterparty fear is the share of dealer balance sheets in breach or in
@@ -83,6 +85,13 @@ class InformationParams(BaseModel):
         description="Depth left in a market without streaming quotes, as a share of its depth: RFQ still "
         "trades, thinly (with volatility tripled, impact per unit of flow rises 6x, of the order of the rise "
         "in Treasury price impact in March 2020, Fleming & Ruela 2020).", json_schema_extra={"unit": "fraction"},
+    )
+    depth_volatility_elasticity: float = Field(
+        0.5, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="ζ: depth scales with (sigma0/sigma)^ζ. Kyle's depth is noise volume over value volatility; "
+        "volume rises with volatility too (Treasury volumes set records in March 2020), so depth falls less than "
+        "1/sigma: ζ = 1 is Kyle with volume fixed, 0 leaves depth to the quoting share alone.",
+        json_schema_extra={"unit": "-"},
     )
     fear_freeze: float = Field(
         0.5, gt=0.0, le=1.0, allow_inf_nan=False,
@@ -201,7 +210,8 @@ def information_update(
     share : (D, K) market shares.
     dealer_size : (S, D) dealers' balance sheets (weights of counterparty fear).
     omega0 : (S,) layoff share of a calm market.
-    params : arrays (S,) ``elasticity``, ``cap``, ``rfq_spread``, ``rfq_depth``, ``fear_freeze``.
+    params : arrays (S,) ``elasticity``, ``cap``, ``rfq_spread``, ``rfq_depth``, ``depth_elasticity``,
+        ``fear_freeze``.
     on : (S,) bool, the channel's switch; off: no spread, full quotes, transparent marks,
         depth unchanged, ω = ω0.
     """
@@ -213,7 +223,8 @@ def information_update(
     phi = quoting(ratio, params["cap"], cost, calm_cost, share)
     rfq = params["rfq_spread"][:, None]
     spread = lit * (phi + (1.0 - phi) * rfq)
-    depth = (phi + (1.0 - phi) * params["rfq_depth"][:, None]) / vol_ratio
+    depth = (phi + (1.0 - phi) * params["rfq_depth"][:, None]) * np.exp(
+        -params["depth_elasticity"][:, None] * np.log(vol_ratio))
     total = dealer_size.sum(axis=1)
     troubled = np.where(np.isinf(cost), dealer_size, 0.0).sum(axis=1)
     fear = np.divide(troubled, total, out=np.zeros_like(total), where=total > 0)

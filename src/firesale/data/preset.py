@@ -331,7 +331,7 @@ def _from_toml_text(text: str, label: str, base: Path | None) -> Preset:
         try:
             system = System.from_records(
                 tables["institutions"], tables["assets"], tables["holdings"], tables["correlations"],
-                name=str(data.get("name", label.removesuffix(".toml"))), currency=currency,
+                tables["market_shares"], name=str(data.get("name", label.removesuffix(".toml"))), currency=currency,
                 description=str(data.get("description", "")), sources=sources,
             )
         except DataError as err:

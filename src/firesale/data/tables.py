@@ -21,7 +21,9 @@ from firesale.system import System
 
 __all__ = ["read_table", "read_tables", "write_tables", "TABLE_NAMES"]
 
-TABLE_NAMES = ("institutions", "assets", "holdings", "correlations")
+TABLE_NAMES = ("institutions", "assets", "holdings", "correlations", "market_shares")
+#: Tables a system may leave out.
+OPTIONAL_TABLES = ("correlations", "market_shares")
 _SUFFIXES = (".csv", ".parquet")
 #: Field names accepted for a column spelled otherwise in the schema (pydantic aliases).
 _FIELD_NAMES = {"class": "asset_class"}
@@ -155,7 +157,7 @@ def read_tables(
     ----------
     directory : path
         Holds ``institutions``, ``assets``, ``holdings`` (``.csv`` or ``.parquet``) and
-        optionally ``correlations``.
+        optionally ``correlations`` and ``market_shares``.
     currency : str
         Unit of every amount; a ``currency`` column in a table must agree.
 
@@ -177,7 +179,7 @@ def read_tables(
         found = _find(directory, table)
         tables[table] = []
         if not found:
-            if table != "correlations":
+            if table not in OPTIONAL_TABLES:
                 problems.append(Problem("FS123", f"{directory.name}/{table}.csv",
                                         f"table file is missing: add {table}.csv or {table}.parquet "
                                         f"to {directory}"))
@@ -198,7 +200,7 @@ def read_tables(
     try:
         system = System.from_records(
             tables["institutions"], tables["assets"], tables["holdings"], tables["correlations"],
-            name=name or directory.name, currency=currency, description=description, sources=sources,
+            tables["market_shares"], name=name or directory.name, currency=currency, description=description, sources=sources,
         )
     except DataError as err:
         problems += err.problems
@@ -209,7 +211,8 @@ def read_tables(
 
 def write_tables(system: System, directory: str | Path, fmt: str = "csv") -> list[Path]:
     """Write a System as tables (the inverse of :func:`read_tables`): institutions,
-    assets, holdings (positions above 0) and, when any pair is correlated, correlations.
+    assets, holdings (positions above 0), correlations when any pair is correlated, and
+    the dealers' market shares when they are not the default (by t0 total assets).
 
     An unset optional value is an empty cell (CSV) or a null (Parquet). The currency is
     not written: pass it to :func:`read_tables` again. A file of the same table in the
@@ -253,6 +256,16 @@ def write_tables(system: System, directory: str | Path, fmt: str = "csv") -> lis
     ]
     if pairs:
         frames["correlations"] = frame(pairs, known_columns("correlations"))
+    shares = [
+        {"institution": i.name, "asset": a.name, "share": float(system.market_share[n, k])}
+        for k, a in enumerate(system.assets)
+        if system.market_share[:, k].sum() > 0
+        and not np.allclose(system.market_share, system.default_market_share(), rtol=0, atol=1e-15)
+        for n, i in enumerate(system.institutions)
+        if i.type == "dealer"
+    ]
+    if shares:
+        frames["market_shares"] = frame(shares, known_columns("market_shares"))
     paths = []
     for table, data in frames.items():
         path = directory / f"{table}.{fmt}"
@@ -265,7 +278,8 @@ def write_tables(system: System, directory: str | Path, fmt: str = "csv") -> lis
         else:
             data.to_csv(path, index=False)
         paths.append(path)
-    if not pairs:
-        for suffix in _SUFFIXES:
-            (directory / f"correlations{suffix}").unlink(missing_ok=True)
+    for table, written in (("correlations", pairs), ("market_shares", shares)):
+        if not written:
+            for suffix in _SUFFIXES:
+                (directory / f"{table}{suffix}").unlink(missing_ok=True)
     return paths

@@ -511,7 +511,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     info = information_update(
         new_sigma, inputs.sigma0, inputs.mu0, cost, calm_cost, inputs.dealer_share, total_assets[:, dealers], scen.layoff_share,
         {"elasticity": scen.info_elasticity, "cap": scen.info_cap, "rfq_spread": scen.info_rfq_spread,
-         "rfq_depth": scen.info_rfq_depth, "fear_freeze": scen.info_fear_freeze},
+         "rfq_depth": scen.info_rfq_depth, "depth_elasticity": scen.info_depth_elasticity,
+         "fear_freeze": scen.info_fear_freeze},
         scen.information,
     )
 

@@ -278,6 +278,7 @@ class ScenarioArrays:
     info_cap: np.ndarray  # (S,)
     info_rfq_spread: np.ndarray  # (S,)
     info_rfq_depth: np.ndarray  # (S,)
+    info_depth_elasticity: np.ndarray  # (S,)
     info_fear_freeze: np.ndarray  # (S,)
     tolerance: np.ndarray  # (S,)
     max_rounds: np.ndarray  # (S,) int
@@ -347,6 +348,8 @@ class ScenarioArrays:
             info_cap=np.array([sc.information.quote_spread_cap for sc in scenarios], dtype=float),
             info_rfq_spread=np.array([sc.information.rfq_spread_multiplier for sc in scenarios], dtype=float),
             info_rfq_depth=np.array([sc.information.rfq_depth for sc in scenarios], dtype=float),
+            info_depth_elasticity=np.array([sc.information.depth_volatility_elasticity for sc in scenarios],
+                                           dtype=float),
             info_fear_freeze=np.array([sc.information.fear_freeze for sc in scenarios], dtype=float),
             tolerance=np.array([sc.tolerance for sc in scenarios], dtype=float),
             max_rounds=np.array([sc.max_rounds for sc in scenarios], dtype=np.int64),
