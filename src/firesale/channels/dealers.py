@@ -13,7 +13,7 @@ In each round and asset, in this order:
    the flow on — the functioning market's negative feedback turns positive.
 3. **Inter-dealer layoff.** A share :math:`ω` of what dealers absorbed, of client flow no
    dealer could absorb and of dealers' own forced sales is offered in the inter-dealer
-   market, to dealers with room left in proportion to their market shares (no inventory is
+   market, to dealers with room left in proportion to their balance sheets (no inventory is
    created or destroyed there: what one dealer lays off another holds, or it goes on).
 4. **Leaning against the wind.** Dealers with room left buy a share ``dealer_lean`` of the
    outstanding price pressure (their market share of it) from outside buyers, betting on
@@ -27,7 +27,9 @@ References
 ----------
 .. [1] Duffie, D. (2020), "Still the world's safe haven? Redesigning the U.S. Treasury
    market after the COVID-19 crisis", Hutchins Center WP 62: dealer balance-sheet capacity.
-.. [2] He, Z., Nagel, S. and Song, Z. (2022), "Treasury inconvenience yields during the
+.. [2] Grossman, S. and Miller, M. (1988), "Liquidity and market structure", J. Finance
+   43(3): 617-633.
+.. [3] He, Z., Nagel, S. and Song, Z. (2022), "Treasury inconvenience yields during the
    COVID-19 crisis", J. Financial Economics 143(1): dealers' constrained absorption.
 """
 
@@ -85,7 +87,7 @@ def _has_room(room: Room) -> np.ndarray:
 
 def intermediate(
     client_flow: np.ndarray, dealer_sales: np.ndarray, share: np.ndarray, room: Room, counted: np.ndarray,
-    layoff: np.ndarray, lean: np.ndarray, pressure: np.ndarray,
+    layoff: np.ndarray, lean: np.ndarray, pressure: np.ndarray, size: np.ndarray, holds: np.ndarray,
 ) -> Intermediation:
     """Route a round's flow through the dealers.
 
@@ -103,6 +105,8 @@ def intermediate(
     layoff : (S,) ω.
     lean : (S,) share of outstanding pressure dealers with room buy back.
     pressure : (S, K) outstanding price pressure (value) before the round's flow.
+    size : (S, D) dealers' balance sheets: inter-dealer takers share the pool in proportion.
+    holds : (D, K) bool, where a dealer has a position (a place for the inventory).
 
     Returns
     -------
@@ -118,7 +122,7 @@ def intermediate(
     room.leverage = room.leverage + laid_off.sum(axis=-1)
     room.var = room.var + laid_off
     pool = layoff[:, None] * (offered + np.maximum(dealer_sales, 0.0).sum(axis=1))
-    takers = share[None] * _has_room(room)[:, :, None]
+    takers = size[:, :, None] * holds[None] * _has_room(room)[:, :, None]
     weight = np.divide(takers, takers.sum(axis=1, keepdims=True), out=np.zeros_like(takers),
                        where=takers.sum(axis=1, keepdims=True) > 0)
     interdealer = fill(weight * pool[:, None, :], room, counted)

@@ -59,6 +59,13 @@ class MarketParams(BaseModel):
         "calm. About half of US Treasury cash volume trades between dealers (inter-dealer platforms, TRACE "
         "2017-2019).", json_schema_extra={"unit": "fraction"},
     )
+    absorption_impact: float = Field(
+        0.5, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Price concession at which dealers take inventory, as a share of the impact the same flow "
+        "would have on outside buyers: liquidity providers are paid for the inventory risk they take "
+        "(Grossman & Miller 1988), and the concession fades as dealers lean against the wind.",
+        json_schema_extra={"unit": "fraction"},
+    )
     dealer_lean: float = Field(
         0.2, ge=0.0, le=1.0, allow_inf_nan=False,
         description="Share of the outstanding price pressure dealers with room buy back each round (leaning "

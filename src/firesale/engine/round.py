@@ -383,19 +383,22 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         counted = ~(inputs.slr_exempt & scen.slr_exemption[:, None])
         dealing = intermediate(client_flow, dealer_sales, inputs.dealer_share, room, counted,
                                np.where(scen.intermediation, state.layoff, 0.0), scen.dealer_lean,
-                               pressure * depth_scale)
+                               pressure * depth_scale, total_assets[:, inputs.dealers], inputs.dealer_entries >= 0)
         bought = dealing.bought
         market_flow = dealing.outside
+        # dealers take inventory at a price concession (Grossman-Miller)
+        concession = scen.absorption_impact[:, None] * (dealing.absorbed + dealing.interdealer).sum(axis=1)
     else:
         dealer_sales = bought = np.zeros((n_scen, 0, n_assets))
         dealing = None
         market_flow = client_flow
+        concession = 0.0
     # all-to-all trading matches a share of the flow with outside buyers at no impact;
     # a central bank takes up to its caps of what is left (or what keeps its floor).
     # Pressure is kept at t0 depth: flow in a market the information channel thinned
     # counts 1/depth_scale times (its impact; past pressure is not repriced).
     flow = (1.0 - scen.all_to_all[:, None]) * market_flow
-    new_pressure = pressure + flow / depth_scale
+    new_pressure = pressure + (flow + concession) / depth_scale
     purchases = np.zeros_like(new_pressure)
     if scen.purchase_eligible.any():
         ceiling = pressure_for_impact(

@@ -95,7 +95,7 @@ class Inputs:
     opacity: np.ndarray  # (K,)
     dealers: np.ndarray  # (D,) institutions that make markets
     dealer_share: np.ndarray  # (D, K) market shares of client flow
-    dealer_entries: np.ndarray  # (D, K) entry of each dealer's position in each asset, -1 none
+    dealer_entries: np.ndarray  # (D, K) entry of each dealer's position in each asset (held or made a market in), -1 none
     dealer_index: np.ndarray  # (N,) position of each institution in ``dealers``, -1 for others
 
     @classmethod
@@ -187,7 +187,7 @@ class Inputs:
             opacity=np.array([a.opacity_share for a in assets], dtype=float),
             dealers=dealers,
             dealer_share=share[dealers],
-            dealer_entries=np.where(share[dealers] > 0, entry_of[dealers], -1),
+            dealer_entries=entry_of[dealers],
             dealer_index=_positions(dealers, system.n_institutions),
         )
 
@@ -274,6 +274,7 @@ class ScenarioArrays:
     intermediation: np.ndarray  # (S,) bool
     layoff_share: np.ndarray  # (S,) ω0
     dealer_lean: np.ndarray  # (S,)
+    absorption_impact: np.ndarray  # (S,)
     info_elasticity: np.ndarray  # (S,)
     info_cap: np.ndarray  # (S,)
     info_rfq_spread: np.ndarray  # (S,)
@@ -344,6 +345,7 @@ class ScenarioArrays:
             intermediation=np.array([sc.market.intermediation for sc in scenarios], dtype=bool),
             layoff_share=np.array([sc.market.layoff_share for sc in scenarios], dtype=float),
             dealer_lean=np.array([sc.market.dealer_lean for sc in scenarios], dtype=float),
+            absorption_impact=np.array([sc.market.absorption_impact for sc in scenarios], dtype=float),
             info_elasticity=np.array([sc.information.adverse_selection_elasticity for sc in scenarios], dtype=float),
             info_cap=np.array([sc.information.quote_spread_cap for sc in scenarios], dtype=float),
             info_rfq_spread=np.array([sc.information.rfq_spread_multiplier for sc in scenarios], dtype=float),

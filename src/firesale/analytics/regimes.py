@@ -1,0 +1,197 @@
+"""Market regimes: the narrative's "functioning vs stressed" table, measured (DESIGN §2).
+
+Per scenario, asset and round, five rows, each classified *functioning* or *stressed*
+by a stated threshold (:data:`THRESHOLDS`):
+
+============== ======================================================= ======================
+row            measure                                                 stressed when
+============== ======================================================= ======================
+price shocks   persistence of the fire-sale discount                   > 1 (trending)
+               :math:`ρ_t = \\ln(p_t/f_t) / \\ln(p_{t-1}/f_{t-1})`: the AR(1)
+               coefficient of the price's log gap to its fundamental;
+               returns are negatively autocorrelated (mean-reverting) when
+               ρ < 1 and positively (trending) when ρ > 1
+dealers        dealers' net purchases in the round (value)             < 0 (net sellers)
+liquidity      spread and price impact per unit of flow, each over     either ≥ 2
+               its t0 value (impact = 1 / depth scale)
+feedback       the gain: forced sales in the round per unit of the     > 1 (positive
+               flow that moved the price the round before                 feedback)
+information    quoting share, and the marks' discount 1 − mark/price   share < 0.5 or
+                                                                       discount > 1%
+============== ======================================================= ======================
+
+A row that cannot be measured in a round (no discount to persist, no dealers, no flow the
+round before) is NaN and counts as functioning. An asset's regime in a round is
+*stressed* when at least three of its five rows are. The *worst* round of an asset is the
+one with the most stressed rows (ties: the larger fire-sale discount); the narrative's
+table prints the first round and the worst side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from firesale.errors import ConfigError, Problem, did_you_mean
+
+__all__ = ["THRESHOLDS", "ROWS", "regimes", "regime_table", "tipped"]
+
+#: The thresholds of the classification (see the module docstring).
+THRESHOLDS: dict[str, float] = {
+    "persistence": 1.0,  # discount persistence above it: trending
+    "dealer_net": 0.0,  # dealers' net purchases below it: net sellers
+    "spread_ratio": 2.0,  # spread over t0 at or above it
+    "impact_ratio": 2.0,  # impact per unit of flow over t0 at or above it
+    "gain": 1.0,  # forced sales per unit of the previous round's price-moving flow above it
+    "quoting_share": 0.5,  # quoting share below it
+    "mark_discount": 0.01,  # marks' discount to prices above it
+    "rows_for_stress": 3,  # stressed rows (of 5) that make the regime stressed
+}
+#: The table's rows and the measures each shows.
+ROWS: dict[str, tuple[str, ...]] = {
+    "price shocks": ("persistence",),
+    "dealer behaviour": ("dealer_net",),
+    "liquidity": ("spread_ratio", "impact_ratio"),
+    "feedback loop": ("gain",),
+    "information flow": ("quoting_share", "mark_discount"),
+}
+_LABELS = {
+    "price shocks": ("mean-reverting", "trending"),
+    "dealer behaviour": ("net buying", "net selling"),
+    "liquidity": ("normal", "spreads and impact up"),
+    "feedback loop": ("negative", "positive"),
+    "information flow": ("quotes and marks normal", "quotes withdrawn, marks opaque"),
+}
+
+
+def _gap(ds: xr.Dataset) -> xr.DataArray:
+    """Log gap of price to fundamental (the fire-sale discount, ≤ 0 when selling)."""
+    price = ds.price.where(ds.price > 0)
+    return np.log(price / ds.fundamental)
+
+
+def regimes(ds: xr.Dataset) -> xr.Dataset:
+    """Measures, row flags and regime per scenario, round and asset.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Results of :func:`firesale.simulate` (summary or detailed).
+
+    Returns
+    -------
+    Dataset
+        The measures of :data:`ROWS` (dims scenario, round, asset), ``stressed`` (…, row)
+        and ``regime`` (0 functioning, 1 stressed), with units and descriptions.
+    """
+    gap = _gap(ds)
+    before = gap.shift(round=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        persistence = xr.where(abs(before) > 1e-9, gap / before, np.nan)
+    spread0 = ds.spread.isel(round=0)
+    spread_ratio = xr.where(spread0 > 0, ds.spread / spread0, 1.0)
+    impact_ratio = 1.0 / ds.depth_scale
+    flow_before = ds.market_flow.shift(round=1)
+    gain = xr.where(flow_before > 1e-9, ds.forced_sales / flow_before, np.nan)
+    has_dealers = bool((ds.institution_type == "dealer").any())
+    dealer_net = ds.dealer_net if has_dealers else xr.full_like(ds.dealer_net, np.nan)
+    discount = 1.0 - ds.mark / ds.price.where(ds.price > 0)
+    t = THRESHOLDS
+    flags = {
+        "price shocks": persistence > t["persistence"],
+        "dealer behaviour": dealer_net < t["dealer_net"],
+        "liquidity": (spread_ratio >= t["spread_ratio"]) | (impact_ratio >= t["impact_ratio"]),
+        "feedback loop": gain > t["gain"],
+        "information flow": (ds.quoting_share < t["quoting_share"]) | (discount > t["mark_discount"]),
+    }
+    stressed = xr.concat([flags[r] for r in ROWS], dim=xr.Variable("row", list(ROWS)))
+    regime = (stressed.sum("row") >= t["rows_for_stress"]).astype(np.int8)
+
+    def var(x: xr.DataArray, units: str, description: str) -> xr.DataArray:
+        return x.assign_attrs(units=units, description=description)
+
+    return xr.Dataset({
+        "persistence": var(persistence, "-", "AR(1) coefficient of the log gap of price to fundamental; > 1 trending"),
+        "dealer_net": var(dealer_net, ds.dealer_net.attrs.get("units", "currency"),
+                          "Dealers' net purchases in the round; < 0 net sellers"),
+        "spread_ratio": var(spread_ratio, "-", "Bid-ask spread over its t0 value"),
+        "impact_ratio": var(impact_ratio, "-", "Price impact per unit of flow over its t0 value (1/depth scale)"),
+        "gain": var(gain, "-", "Forced sales per unit of the flow that moved the price the round before; > 1 positive"),
+        "quoting_share": var(ds.quoting_share, "fraction", "Market share of dealers streaming quotes"),
+        "mark_discount": var(discount, "fraction", "1 - mark / price"),
+        "stressed": var(stressed.astype(np.int8), "1", "1 where the row is in its stressed state"),
+        "regime": var(regime, "1", "1 where the asset's market is stressed (≥ 3 of 5 rows)"),
+    })
+
+
+def _worst_round(reg: xr.Dataset, gap: xr.DataArray) -> xr.DataArray:
+    """Per scenario and asset: the round with the most stressed rows, ties by deeper discount."""
+    score = reg.stressed.sum("row") * 1e6 - gap.fillna(0.0).clip(max=0.0) * 1e3
+    return score.argmax("round")
+
+
+def tipped(ds: xr.Dataset, asset: str | None = None) -> np.ndarray:
+    """Whether each scenario's market tipped into the stressed regime in some round:
+    of ``asset``, or of any asset. Shape (S,)."""
+    reg = regimes(ds).regime
+    if asset is not None:
+        reg = reg.sel(asset=asset)
+        return reg.max("round").values.astype(bool)
+    return reg.max(("round", "asset")).values.astype(bool)
+
+
+def _fmt(measure: str, value: float) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    if measure in ("quoting_share", "mark_discount"):
+        return f"{100 * value:.1f}%"
+    if measure == "dealer_net":
+        return f"{value:+,.1f}"
+    return f"{value:.2f}"
+
+
+def regime_table(ds: xr.Dataset, scenario: int = 0, asset: str | None = None) -> dict[str, Any]:
+    """The narrative's table for one asset: first round and worst round side by side.
+
+    ``asset`` defaults to the asset whose worst round is worst (most stressed rows, then
+    deepest discount). Returns a JSON-ready dict: ``asset``, ``first_round``,
+    ``worst_round``, ``regime`` per column and, per row, each column's measures (numbers
+    and text), state and label.
+    """
+    reg = regimes(ds).isel(scenario=scenario)
+    gap = _gap(ds).isel(scenario=scenario)
+    worst = _worst_round(reg, gap)
+    if asset is None:
+        stressed_at_worst = reg.stressed.sum("row").isel(round=worst)
+        score = stressed_at_worst * 1e6 - gap.isel(round=worst).fillna(0.0).clip(max=0.0) * 1e3
+        asset = str(reg.asset.values[int(np.argmax(score.values))])
+    elif asset not in reg.asset.values:
+        names = [str(a) for a in reg.asset.values]
+        raise ConfigError(Problem("FS301", f"asset {asset!r}", f"unknown asset.{did_you_mean(asset, names)} "
+                                  f"Assets: {', '.join(names)}"))
+    w = int(worst.sel(asset=asset))
+    columns = {"first": 0, "worst": w}
+    rows = []
+    for row, measures in ROWS.items():
+        entry: dict[str, Any] = {"row": row}
+        for col, r in columns.items():
+            at = reg.sel(asset=asset).isel(round=r)
+            state = "stressed" if int(at.stressed.sel(row=row)) else "functioning"
+            entry[col] = {
+                "state": state,
+                "label": _LABELS[row][state == "stressed"],
+                "measures": {m: (None if not np.isfinite(float(at[m])) else float(at[m])) for m in measures},
+                "text": ", ".join(f"{m.replace('_', ' ')} {_fmt(m, float(at[m]))}" for m in measures),
+            }
+        rows.append(entry)
+    return {
+        "asset": asset,
+        "first_round": 0,
+        "worst_round": w,
+        "regime": {col: "stressed" if int(reg.regime.sel(asset=asset).isel(round=r)) else "functioning"
+                   for col, r in columns.items()},
+        "rows": rows,
+        "thresholds": dict(THRESHOLDS),
+    }
