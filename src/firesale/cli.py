@@ -17,6 +17,7 @@ from rich.table import Table
 
 from firesale.analytics.amplification import summarize
 from firesale.analytics.narrative import explain_institution
+from firesale.analytics.regimes import regime_table
 from firesale.data.preset import DEFAULT_PRESET, list_presets, load, validate as validate_target
 from firesale.errors import ConfigError, FiresaleError, Problem
 from firesale.scenario import Scenario
@@ -103,6 +104,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for asset, change in summary["price_change"].items():
         prices.add_row(asset, f"{100 * summary['price_trough'][asset]:+.2f}%", f"{100 * change:+.2f}%")
     console.print(prices)
+    markets = Table(title="Markets: spreads, quotes and regime")
+    for col in ("asset", "spread t0", "spread peak", "quoting share (min)", "regime (worst round)", "stressed rows"):
+        markets.add_column(col, justify="left" if col in ("asset", "stressed rows", "regime (worst round)") else "right")
+    for asset, regime in summary["regime"].items():
+        spread, quotes = summary["spreads"][asset], summary["quoting_share"][asset]
+        colour = "red" if regime["state"] == "stressed" else "green"
+        markets.add_row(asset, f"{1e4 * spread['t0']:.1f} bp", f"{1e4 * spread['peak']:.1f} bp",
+                        f"{100 * quotes['min']:.0f}%", f"[{colour}]{regime['state']}[/{colour}] (r{regime['worst_round']})",
+                        ", ".join(regime["stressed_rows"]) or "-")
+    console.print(markets)
     cascade = summary["cascade"]
     if cascade["groups"]:
         steps = [f"round {r}: {', '.join(g or '-' for g in groups)}" for r, groups in cascade["groups"]]
@@ -179,6 +190,45 @@ def explain(
     ds = simulate(preset.system, scenario)
     for line in explain_institution(ds, institution):
         console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def regimes(
+    target: Target = DEFAULT_PRESET,
+    asset: Annotated[str | None, typer.Option("--asset", help="Asset whose market to show (default: the one "
+                                                             "that gets most stressed).")] = None,
+    shock: ShockOpt = None,
+    exempt_treasuries: Annotated[bool, typer.Option("--exempt-treasuries")] = False,
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """The functioning-vs-stressed table of a market: first round and worst round side by side."""
+    preset = load(target)
+    scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
+    ds = simulate(preset.system, scenario)
+    table = regime_table(ds, 0, asset)
+    if as_json:
+        sys.stdout.write(json.dumps(table) + "\n")
+        return
+    out = Table(title=f"{preset.name} — {scenario.name}: the {table['asset']} market")
+    out.add_column("")
+    first, worst = table["first_round"], table["worst_round"]
+    out.add_column(f"round {first} ({table['regime']['first']})")
+    out.add_column(f"round {worst}, the worst ({table['regime']['worst']})")
+    for row in table["rows"]:
+        cells = []
+        for col in ("first", "worst"):
+            cell = row[col]
+            colour = "red" if cell["state"] == "stressed" else "green"
+            cells.append(f"[{colour}]{escape(cell['label'])}[/{colour}]\n{escape(cell['text'])}")
+        out.add_row(f"[bold]{row['row']}[/bold]", *cells)
+    console.print(out)
+    t = table["thresholds"]
+    console.print(
+        f"Stressed when: persistence > {t['persistence']:g} (trending), dealers net sellers, spread or impact ≥ "
+        f"{t['spread_ratio']:g}x t0, gain > {t['gain']:g}, quoting share < {100 * t['quoting_share']:.0f}% or mark "
+        f"discount > {100 * t['mark_discount']:.0f}%; a market is stressed when {t['rows_for_stress']} of the 5 "
+        "rows are.", highlight=False)
 
 
 def _print_comparison(preset_name: str, result: dict[str, Any], descriptions: dict[str, str]) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from firesale.analytics.regimes import asset_regimes
+
 __all__ = ["summarize", "institution_table", "cascade_order", "sales_by_group", "yield_moves"]
 
 
@@ -126,6 +128,8 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     forced = float(one.sold.sum())
     price_change = one.price.isel(round=-1) - 1.0
     yields = yield_moves(one)
+    index = scenario if isinstance(scenario, int) else list(ds.scenario.values).index(scenario)
+    regimes_of = asset_regimes(ds, index)
     return {
         "system": ds.attrs.get("system"),
         "scenario": str(one.scenario.values),
@@ -143,6 +147,13 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
         "price_trough": {str(a): float(v) for a, v in zip(one.asset.values, (one.price.min("round") - 1.0).values)},
         "peak_yield_rise_bp": yields["peak"],
         "yield_change_bp": yields["end"],
+        "spreads": {str(a): {"t0": float(one.spread.values[0, k]), "peak": float(one.spread.values[:, k].max()),
+                             "end": float(one.spread.values[-1, k])} for k, a in enumerate(one.asset.values)},
+        "quoting_share": {str(a): {"min": float(one.quoting_share.values[:, k].min()),
+                                   "end": float(one.quoting_share.values[-1, k])}
+                          for k, a in enumerate(one.asset.values)},
+        "regime": regimes_of,
+        "market_tipped": any(r["first_stressed_round"] is not None for r in regimes_of.values()),
         "cascade": cascade_order(ds, scenario),
         "sales_by_group": sales_by_group(ds, scenario),
         "institutions": institution_table(ds, scenario),

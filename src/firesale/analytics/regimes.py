@@ -21,7 +21,8 @@ information    quoting share, and the marks' discount 1 − mark/price   share <
 ============== ======================================================= ======================
 
 A row that cannot be measured in a round (no discount to persist, no dealers, no flow the
-round before) is NaN and counts as functioning. An asset's regime in a round is
+round before) is NaN and counts as functioning; a discount under 1 bp and flows under
+0.01% of the asset's t0 holdings count as none (``min_gap``, ``min_flow``). An asset's regime in a round is
 *stressed* when at least three of its five rows are. The *worst* round of an asset is the
 one with the most stressed rows (ties: the larger fire-sale discount); the narrative's
 table prints the first round and the worst side by side.
@@ -36,7 +37,7 @@ import xarray as xr
 
 from firesale.errors import ConfigError, Problem, did_you_mean
 
-__all__ = ["THRESHOLDS", "ROWS", "regimes", "regime_table", "tipped"]
+__all__ = ["THRESHOLDS", "ROWS", "regimes", "regime_table", "tipped", "asset_regimes"]
 
 #: The thresholds of the classification (see the module docstring).
 THRESHOLDS: dict[str, float] = {
@@ -48,6 +49,8 @@ THRESHOLDS: dict[str, float] = {
     "quoting_share": 0.5,  # quoting share below it
     "mark_discount": 0.01,  # marks' discount to prices above it
     "rows_for_stress": 3,  # stressed rows (of 5) that make the regime stressed
+    "min_gap": 1e-4,  # a fire-sale discount below 1 bp of the price has no persistence to measure
+    "min_flow": 1e-4,  # flows below this share of the asset's t0 holdings count as none
 }
 #: The table's rows and the measures each shows.
 ROWS: dict[str, tuple[str, ...]] = {
@@ -86,19 +89,21 @@ def regimes(ds: xr.Dataset) -> xr.Dataset:
         The measures of :data:`ROWS` (dims scenario, round, asset), ``stressed`` (…, row)
         and ``regime`` (0 functioning, 1 stressed), with units and descriptions.
     """
+    t = THRESHOLDS
     gap = _gap(ds)
     before = gap.shift(round=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        persistence = xr.where(abs(before) > 1e-9, gap / before, np.nan)
+        persistence = xr.where(abs(before) > t["min_gap"], gap / before, np.nan)
+    negligible = t["min_flow"] * ds.holdings0.sum("institution")
     spread0 = ds.spread.isel(round=0)
     spread_ratio = xr.where(spread0 > 0, ds.spread / spread0, 1.0)
     impact_ratio = 1.0 / ds.depth_scale
     flow_before = ds.market_flow.shift(round=1)
-    gain = xr.where(flow_before > 1e-9, ds.forced_sales / flow_before, np.nan)
+    gain = xr.where(flow_before > negligible, ds.forced_sales / flow_before, np.nan)
     has_dealers = bool((ds.institution_type == "dealer").any())
-    dealer_net = ds.dealer_net if has_dealers else xr.full_like(ds.dealer_net, np.nan)
+    dealer_net = xr.where(abs(ds.dealer_net) > negligible, ds.dealer_net, 0.0)
+    dealer_net = dealer_net if has_dealers else xr.full_like(ds.dealer_net, np.nan)
     discount = 1.0 - ds.mark / ds.price.where(ds.price > 0)
-    t = THRESHOLDS
     flags = {
         "price shocks": persistence > t["persistence"],
         "dealer behaviour": dealer_net < t["dealer_net"],
@@ -195,3 +200,22 @@ def regime_table(ds: xr.Dataset, scenario: int = 0, asset: str | None = None) ->
         "rows": rows,
         "thresholds": dict(THRESHOLDS),
     }
+
+
+def asset_regimes(ds: xr.Dataset, scenario: int = 0) -> dict[str, dict[str, Any]]:
+    """Per asset: its worst round, the regime then, and the rows stressed then (JSON-ready)."""
+    one = ds.isel(scenario=[scenario])
+    reg = regimes(one).isel(scenario=0)
+    worst = _worst_round(reg, _gap(one).isel(scenario=0))
+    out = {}
+    for asset in reg.asset.values:
+        w = int(worst.sel(asset=asset))
+        at = reg.sel(asset=asset).isel(round=w)
+        out[str(asset)] = {
+            "worst_round": w,
+            "state": "stressed" if int(at.regime) else "functioning",
+            "stressed_rows": [str(r) for r in at.row.values if int(at.stressed.sel(row=r))],
+            "first_stressed_round": (int(np.argmax(reg.regime.sel(asset=asset).values))
+                                     if reg.regime.sel(asset=asset).any() else None),
+        }
+    return out
