@@ -135,7 +135,9 @@ def systems(draw, max_institutions: int = 6, max_assets: int = 4) -> System:
 
 @st.composite
 def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
-    """``count`` scenarios with random shocks (price falls up to 15%, volatility up to 3x)."""
+    """``count`` scenarios with random shocks (price falls up to 15%, volatility up to 3x,
+    client sales to dealers up to 30% of an asset's t0 holdings) and market parameters
+    (execution, mean reversion, the inter-dealer layoff share)."""
     out = []
     for s in range(count):
         shocks = []
@@ -147,6 +149,10 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
                 shocks.append({"asset": name, "volatility": draw(st.floats(1.0, 3.0))})
             if draw(st.integers(0, 5)) == 0:
                 shocks.append({"asset": name, "repo_rate": draw(st.floats(0.0, 0.5)), "round": draw(st.integers(0, 2))})
+            if draw(st.integers(0, 3)) == 0:
+                supply = float(system.holdings[:, system.asset_index(name)].sum())
+                shocks.append({"asset": name, "client_sale": draw(st.floats(0.0, 0.3)) * supply,
+                               "round": draw(st.integers(0, 2))})
         for inst in system.institutions:
             if inst.type in ("asset_manager", "money_market_fund") and draw(st.integers(0, 3)) == 0:
                 shocks.append({"institution": inst.name, "redemption": draw(st.floats(0.0, 0.3)),
@@ -155,7 +161,8 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
             "name": f"scenario_{s}",
             "shocks": shocks,
             "max_rounds": draw(st.integers(1 + max((sh.get("round", 0) for sh in shocks), default=0), 15)),
-            "market": {"execution_alpha": draw(st.floats(0.0, 1.0)), "mean_reversion": draw(st.floats(0.0, 0.3))},
+            "market": {"execution_alpha": draw(st.floats(0.0, 1.0)), "mean_reversion": draw(st.floats(0.0, 0.3)),
+                       "layoff_share": draw(st.floats(0.0, 1.0))},
         }))
     return out
 
