@@ -3,7 +3,7 @@
 from firesale._version import __version__
 from firesale.data.preset import Preset, list_presets, load, load_preset
 from firesale.errors import ConfigError, DataError, FiresaleError
-from firesale.scenario import Policy, Scenario, Shock
+from firesale.scenario import Policy, Scenario, Shock, mechanism_lattice
 from firesale.simulation import simulate
 from firesale.system import Asset, Institution, System
 
@@ -17,6 +17,7 @@ __all__ = [
     "Policy",
     "Preset",
     "simulate",
+    "mechanism_lattice",
     "load",
     "load_preset",
     "list_presets",

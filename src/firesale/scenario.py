@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from firesale.channels import MECHANISMS
 from firesale.channels.balance_sheet import BalanceSheetSwitches
 from firesale.channels.funding import FundingSwitches
 from firesale.channels.impact import MarketParams
@@ -19,7 +20,8 @@ from firesale.channels.information import InformationParams
 from firesale.channels.volatility import VolatilityParams
 from firesale.errors import ConfigError, Problem, explain
 
-__all__ = ["Shock", "Policy", "CentralBankPurchases", "RepoFacility", "ChannelSwitches", "Scenario", "parse_scenario"]
+__all__ = ["Shock", "Policy", "CentralBankPurchases", "RepoFacility", "ChannelSwitches", "Scenario", "parse_scenario",
+           "mechanism_lattice"]
 
 
 class Shock(BaseModel):
@@ -242,3 +244,24 @@ def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenari
             where = f"{source}, field scenario.{field}" if field else f"{source}, section scenario"
             problems.append(Problem("FS201", where, explain(e, _fields_at(tuple(e["loc"])))))
         raise ConfigError(problems) from None
+
+
+def mechanism_lattice(scenario: Scenario) -> list[Scenario]:
+    """The scenario with each of the three mechanisms (balance sheet, funding, information)
+    on or off: the 2^3 = 8 corners of the lattice a Shapley attribution needs, to run as
+    one batch. Named by the mechanisms on (``"none"`` for plain revaluation); a mechanism
+    is on as the scenario has it, off with all its channels off.
+
+    Examples
+    --------
+    >>> [s.name for s in mechanism_lattice(Scenario())]  # doctest: +NORMALIZE_WHITESPACE
+    ['none', 'balance_sheet', 'funding', 'balance_sheet+funding', 'information',
+     'balance_sheet+information', 'funding+information', 'balance_sheet+funding+information']
+    """
+    out = []
+    names = list(MECHANISMS)
+    for corner in range(2 ** len(names)):
+        on = [m for j, m in enumerate(names) if corner >> j & 1]
+        off = {f"channels.{c}": False for m in names if m not in on for c in MECHANISMS[m]}
+        out.append(scenario.updated(name="+".join(on) or "none", **off))
+    return out

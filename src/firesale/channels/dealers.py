@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from firesale.channels._sums import last_axis_sum
+
 __all__ = ["Room", "Intermediation", "intermediate", "fill"]
 
 
@@ -69,14 +71,14 @@ def fill(wanted: np.ndarray, room: Room, counted: np.ndarray) -> np.ndarray:
     """What each dealer can take of ``wanted`` (S, D, K) within its room; ``room`` is
     reduced by it. Each scalar room is shared among assets in proportion to what is wanted."""
     taken = np.minimum(wanted, room.var)
-    slr_use = (taken * counted[:, None, :]).sum(axis=-1)
-    lev_use = taken.sum(axis=-1)
+    slr_use = last_axis_sum(taken * counted[:, None, :])
+    lev_use = last_axis_sum(taken)
     slr_scale = np.minimum(1.0, np.divide(room.slr, slr_use, out=np.ones_like(slr_use), where=slr_use > 0))
     lev_scale = np.minimum(1.0, np.divide(room.leverage, lev_use, out=np.ones_like(lev_use), where=lev_use > 0))
     scale = np.minimum(lev_scale[:, :, None], np.where(counted[:, None, :], slr_scale[:, :, None], 1.0))
     taken = taken * scale
-    room.slr = np.maximum(room.slr - (taken * counted[:, None, :]).sum(axis=-1), 0.0)
-    room.leverage = np.maximum(room.leverage - taken.sum(axis=-1), 0.0)
+    room.slr = np.maximum(room.slr - last_axis_sum(taken * counted[:, None, :]), 0.0)
+    room.leverage = np.maximum(room.leverage - last_axis_sum(taken), 0.0)
     room.var = np.maximum(room.var - taken, 0.0)
     return taken
 
@@ -118,8 +120,8 @@ def intermediate(
     laid_off = absorbed * layoff[:, None, None]
     kept = absorbed - laid_off
     # what is laid off frees the room it took
-    room.slr = room.slr + (laid_off * counted[:, None, :]).sum(axis=-1)
-    room.leverage = room.leverage + laid_off.sum(axis=-1)
+    room.slr = room.slr + last_axis_sum(laid_off * counted[:, None, :])
+    room.leverage = room.leverage + last_axis_sum(laid_off)
     room.var = room.var + laid_off
     pool = layoff[:, None] * (offered + np.maximum(dealer_sales, 0.0).sum(axis=1))
     takers = size[:, :, None] * holds[None] * _has_room(room)[:, :, None]

@@ -53,6 +53,8 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from firesale.channels._sums import last_axis_sum
+
 __all__ = ["InformationParams", "Information", "adverse_selection", "glosten_milgrom_spread", "dealer_cost",
            "quoting", "information_update", "layoff_share", "marks"]
 
@@ -225,8 +227,8 @@ def information_update(
     spread = lit * (phi + (1.0 - phi) * rfq)
     depth = (phi + (1.0 - phi) * params["rfq_depth"][:, None]) * np.exp(
         -params["depth_elasticity"][:, None] * np.log(vol_ratio))
-    total = dealer_size.sum(axis=1)
-    troubled = np.where(np.isinf(cost), dealer_size, 0.0).sum(axis=1)
+    total = last_axis_sum(dealer_size)
+    troubled = last_axis_sum(np.where(np.isinf(cost), dealer_size, 0.0))
     fear = np.divide(troubled, total, out=np.zeros_like(total), where=total > 0)
     omega = layoff_share(omega0, fear, params["fear_freeze"])
     col = on[:, None]

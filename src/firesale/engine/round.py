@@ -45,6 +45,7 @@ from firesale.channels.impact import (
     pressure_for_impact,
     price_from_pressure,
 )
+from firesale.channels._sums import last_axis_sum
 from firesale.channels.dealers import Room, intermediate
 from firesale.channels.information import dealer_cost as dealer_cost_of
 from firesale.channels.information import information_update, marks
@@ -438,9 +439,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         entries = inputs.dealer_entries[d_idx, k_idx]
         new_q[:, entries] += bought_units[:, d_idx, k_idx]
         new_q_trading[:, entries] += bought_units[:, d_idx, k_idx]
-        paid_by_dealer = (bought_units * bid[:, None, :]).sum(axis=-1)
+        paid_by_dealer = last_axis_sum(bought_units * bid[:, None, :])
         dealer_cost[:, inputs.dealers] = paid_by_dealer
-        execution[:, inputs.dealers] += (bought_units * (mark - bid)[:, None, :]).sum(axis=-1)
+        execution[:, inputs.dealers] += last_axis_sum(bought_units * (mark - bid)[:, None, :])
         outside_q = outside_q - bought_units.sum(axis=1)
     new_equity = equity + inputs.per_institution(new_q * np.take(post_mark - mark, entry_asset, axis=1)) + execution
     # derivatives are revalued at the post-trade price too: a gain is received, a loss

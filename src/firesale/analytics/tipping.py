@@ -1,0 +1,447 @@
+"""Tipping points: the smallest shock at which a market tips from functioning to stressed.
+
+A market *tips* when, in some round, at least three of the five rows of the regime table
+are stressed (:func:`firesale.analytics.regimes.tipped`). For a shock of size :math:`x`
+on one asset (a price fall :math:`-x`, or a client sale of value :math:`x`, in round 0),
+the tipping point is
+
+.. math:: x^* = \\min \\{\\, x \\in [x_{lo}, x_{hi}] : \\text{tipped}(x) \\,\\},
+
+found by bisection, one parameter value per scenario of a batch; sweeping a second
+parameter (a scenario field, or dealers' capital) draws the boundary between the
+functioning and the stressed regime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from pydantic import BaseModel
+
+from firesale._version import __version__
+from firesale.analytics.regimes import tipped
+from firesale.errors import ConfigError, Problem, did_you_mean
+from firesale.scenario import Scenario, Shock
+from firesale.simulation import simulate
+from firesale.system import System
+
+__all__ = ["DEALER_CAPITAL", "FIGURE_SUFFIXES", "KINDS", "boundary_figure", "check_figure_path", "tipping_point",
+           "write_figure"]
+
+#: Shock kinds the bisection can size: a price fall (a return, -x) or a client sale (value x).
+KINDS = ("price", "client_sale")
+#: The special parameter: a multiplier of every dealer's t0 equity, added as cash.
+DEALER_CAPITAL = "dealer_capital"
+#: Figure files :func:`write_figure` writes.
+FIGURE_SUFFIXES = (".html", ".png")
+#: Default upper end of the bisection: a 50% fall, or ten times the asset's t0 holdings sold.
+DEFAULT_HIGH_PRICE = 0.5
+DEFAULT_HIGH_CLIENT_SALE_MULTIPLE = 10.0
+
+
+def _with_shock(scenario: Scenario, asset: str, kind: str, size: float) -> Scenario:
+    """The scenario with its round-0 shocks of ``kind`` on ``asset`` replaced by one of ``size``.
+
+    A shock that also sets other fields (e.g. a volatility jump) keeps them.
+    """
+    kept = []
+    for shock in scenario.shocks:
+        if shock.asset == asset and shock.round == 0 and getattr(shock, kind) is not None:
+            rest = shock.model_copy(update={kind: None})
+            if any(getattr(rest, f) is not None for f in ("price", "volatility", "repo_rate", "client_sale")):
+                kept.append(rest)
+            continue
+        kept.append(shock)
+    value = -size if kind == "price" else size
+    kept.append(Shock(asset=asset, round=0, **{kind: value}))
+    return scenario.model_copy(update={"shocks": tuple(kept)})
+
+
+def _with_dealer_capital(system: System, multiplier: float) -> System:
+    """A copy of ``system`` in which every dealer's t0 equity is ``multiplier`` times its own.
+
+    .. math:: c_i' = c_i + (m - 1) E_i^0 \\quad \\text{for dealers } i, \\qquad L_i' = L_i,
+
+    so assets = liabilities + equity still holds and the equity becomes :math:`m E_i^0`.
+    """
+    where = f"param {DEALER_CAPITAL} = {multiplier!r}"
+    if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float, np.number)):
+        raise ConfigError(Problem("FS702", where, "is not a number: give multipliers of the dealers' t0 equity, "
+                                  "e.g. --values 0.8,1,1.5"))
+    m = float(multiplier)
+    if not np.isfinite(m) or m <= 0:
+        raise ConfigError(Problem("FS702", where, "must be a finite number above 0 (a multiplier of every "
+                                  "dealer's t0 equity; 1 is the system as given): fix the value"))
+    dealers = [i for i, inst in enumerate(system.institutions) if inst.type == "dealer"]
+    if not dealers:
+        raise ConfigError(Problem("FS702", f"param {DEALER_CAPITAL}", f"system {system.name!r} has no dealer "
+                                  "(type = 'dealer'): sweep a scenario field instead"))
+    equity0 = system.equity0
+    margin0 = (system.initial_margin * np.abs(system.derivative)).sum(axis=1)
+    institutions = list(system.institutions)
+    for i in dealers:
+        inst = institutions[i]
+        cash = inst.cash + (m - 1.0) * float(equity0[i])
+        if cash < margin0[i]:
+            lowest = max((1.0 - (system.institutions[j].cash - margin0[j]) / equity0[j]) for j in dealers)
+            raise ConfigError(Problem(
+                "FS702", where,
+                f"takes dealer {inst.name!r} below zero free cash ({inst.cash:g} + ({m:g} - 1) x equity "
+                f"{equity0[i]:g} = {cash:g}): capital is added or removed as cash, so the smallest multiplier "
+                f"this system allows is {lowest:.4g}; raise the value"))
+        institutions[i] = inst.model_copy(update={"cash": cash})
+    return System(
+        system.name, institutions, system.assets, system.holdings, system.trading_fraction, system.correlation,
+        currency=system.currency, description=system.description, repo=system.repo,
+        derivative=system.derivative, initial_margin=system.initial_margin, market_share=system.market_share,
+    )
+
+
+def _field_attrs(param: str) -> dict[str, str]:
+    """``long_name``, ``units`` and ``description`` of a parameter, read from its field."""
+    if param == DEALER_CAPITAL:
+        return {"long_name": "dealer capital", "units": "x t0 equity",
+                "description": "Multiplier of every dealer's t0 equity, added or removed as cash."}
+    model: Any = Scenario
+    info = None
+    for part in param.split("."):
+        fields = getattr(model, "model_fields", {}) if isinstance(model, type) else {}
+        info = fields.get(part)
+        if info is None:
+            return {"long_name": param, "units": "", "description": ""}
+        model = info.annotation
+        for arg in getattr(model, "__args__", ()) or ():
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                model = arg
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return {"long_name": param, "units": str(extra.get("unit", "")), "description": info.description or ""}
+
+
+def _runs(system: System, scenario: Scenario, param: str | None,
+          values: Sequence[Any]) -> list[tuple[System, Scenario]]:
+    """One (system, scenario) per parameter value, each validated before anything runs."""
+    if param is None:
+        return [(system, scenario)]
+    if param == DEALER_CAPITAL:
+        return [(_with_dealer_capital(system, value), scenario) for value in values]
+    return [(system, scenario.updated(**{param: value})) for value in values]
+
+
+def _tips(runs: list[tuple[System, Scenario]], asset: str, kind: str, sizes: np.ndarray) -> np.ndarray:
+    """Whether each run tips under its shock size, shape (V,).
+
+    Runs on the same system go in one :func:`~firesale.simulate` batch (one scenario
+    each); a different system (dealer capital) needs a call of its own.
+    """
+    out = np.zeros(len(runs), dtype=bool)
+    groups: dict[int, list[int]] = {}
+    for v, (system, _) in enumerate(runs):
+        groups.setdefault(id(system), []).append(v)
+    for members in groups.values():
+        system = runs[members[0]][0]
+        batch = [_with_shock(runs[v][1], asset, kind, float(sizes[v])) for v in members]
+        ds = simulate(system, batch, detail=False)
+        out[members] = tipped(ds, asset)
+    return out
+
+
+def _check(system: System, asset: str, kind: str, param: str | None, values: Sequence[Any],
+           low: float, high: float, iterations: int, scan: int) -> None:
+    if kind not in KINDS:
+        raise ConfigError(Problem("FS701", f"kind {kind!r}", f"unknown shock kind.{did_you_mean(kind, KINDS)} "
+                                  f"Use one of: {', '.join(KINDS)}"))
+    if asset not in system.asset_names:
+        names = system.asset_names
+        raise ConfigError(Problem("FS701", f"asset {asset!r}", f"unknown asset.{did_you_mean(asset, names)} "
+                                  f"Assets of {system.name}: {', '.join(names)}; use one of these names"))
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
+        raise ConfigError(Problem("FS701", f"iterations = {iterations!r}", "must be a whole number of at least 1 "
+                                  "(each halves the bracket around the threshold): e.g. 20"))
+    if isinstance(scan, bool) or not isinstance(scan, (int, np.integer)) or scan < 1:
+        raise ConfigError(Problem("FS701", f"scan = {scan!r}", "must be a whole number of at least 1 (intervals "
+                                  "of the first batch; 1 is plain bisection from low and high): e.g. 8"))
+    if not (np.isfinite(low) and low >= 0):
+        raise ConfigError(Problem("FS701", f"low = {low!r}", "must be a finite size of at least 0: e.g. 0"))
+    if not (np.isfinite(high) and high > low):
+        raise ConfigError(Problem("FS701", f"high = {high!r}", f"must be a finite size above low = {low:g}: "
+                                  "raise high or lower low"))
+    if kind == "price" and high >= 1:
+        raise ConfigError(Problem("FS701", f"high = {high!r}", "a price fall is a fraction of the price and must "
+                                  "stay below 1 (a 100% fall): e.g. 0.5"))
+    if not len(values):
+        raise ConfigError(Problem("FS703", f"param {param}", "no values to sweep: give at least one"))
+    if param is None and any(v is not None for v in values):
+        raise ConfigError(Problem("FS703", "values", "values are given but no param to set them to: name the "
+                                  f"param (a dotted scenario field, or {DEALER_CAPITAL})"))
+    if param is not None and any(v is None for v in values):
+        raise ConfigError(Problem("FS703", f"param {param}", "needs values to sweep: give them, "
+                                  "e.g. values=(0.8, 1.0, 1.2)"))
+
+
+def tipping_point(
+    system: System,
+    scenario: Scenario,
+    asset: str,
+    *,
+    kind: str = "price",
+    param: str | None = None,
+    values: Sequence[Any] = (None,),
+    low: float = 0.0,
+    high: float | None = None,
+    iterations: int = 20,
+    scan: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """The smallest shock on ``asset`` at which its market tips, for each value of a parameter.
+
+    For a shock size :math:`x` the scenario's own round-0 shocks of ``kind`` on ``asset``
+    are replaced by one shock: a price fall (return :math:`-x`) or a client sale of value
+    :math:`x`. With :math:`T(x)` = "the market of ``asset`` is stressed in some round"
+    (:func:`~firesale.analytics.regimes.tipped`), the first batch evaluates :math:`T` on
+    the scan grid :math:`g_j = x_{lo} + j (x_{hi} - x_{lo}) / J`, :math:`j = 0, \\dots, J`,
+    and takes the first interval whose right end tips,
+    :math:`(a, b) = (g_{j^*-1}, g_{j^*})` with :math:`j^* = \\min\\{j : T(g_j)\\}`; bisection
+    then halves it :math:`n` times:
+
+    .. math:: m = (a + b) / 2, \\qquad (a, b) \\leftarrow
+              \\begin{cases} (a, m) & T(m) \\\\ (m, b) & \\text{otherwise.} \\end{cases}
+
+    The threshold reported is :math:`b`, a size that tips, within
+    :math:`(x_{hi} - x_{lo}) / (J \\, 2^n)` (attr ``resolution``) above the boundary. If
+    :math:`T(x_{lo})` it is :math:`x_{lo}`; if no grid point tips, NaN.
+
+    Bisection assumes :math:`T` is monotone in :math:`x`: a larger shock never untips
+    the market. Where it is not, the result is *a* size at which :math:`T` switches from
+    false to true inside the first tipping interval, not necessarily the smallest. The scan
+    guards against the common failure, a market that untips at very large shocks (dealers
+    default, flows stop), which would hide the threshold from a plain bisection between
+    :math:`x_{lo}` and :math:`x_{hi}` (``scan=1``); variable ``monotone`` says where the
+    scan saw :math:`T` untip. Compare with a finer grid when in doubt.
+
+    Every parameter value advances together: the scan is one :func:`~firesale.simulate`
+    batch (values × grid points) and each bisection step is one batch with one scenario
+    per value still bracketed, so there are at most ``iterations + 1`` calls whatever the
+    number of values. ``dealer_capital`` is the exception: its values change the system
+    itself, and ``simulate`` runs one system per call, so they take one call per value.
+
+    Parameters
+    ----------
+    system : System
+    scenario : Scenario
+        Base scenario; its other shocks, channels and parameters are kept.
+    asset : str
+        Asset shocked and whose market is watched.
+    kind : {"price", "client_sale"}
+        ``price``: a fall of :math:`x` (fraction of the price); ``client_sale``: value
+        :math:`x` (the system's currency) sold to dealers by outside clients.
+    param : str, optional
+        Second parameter: a dotted :class:`~firesale.scenario.Scenario` field (anything
+        :meth:`Scenario.updated` accepts, e.g. ``"market.layoff_share"``) or
+        ``"dealer_capital"``, a multiplier :math:`m > 0` of every dealer's t0 equity,
+        added as cash: :math:`c_i' = c_i + (m - 1) E_i^0`, liabilities unchanged.
+    values : sequence
+        Values of ``param``; ``(None,)`` without a param.
+    low : float
+        Lower end :math:`x_{lo} \\ge 0`. If it already tips, the threshold is ``low``.
+    high : float, optional
+        Upper end :math:`x_{hi}`: default a 50% fall (``price``) or ten times the asset's
+        total t0 holdings (``client_sale``). If it does not tip there, the threshold is
+        NaN ("does not tip within the range"). A price fall stays below 1.
+    iterations : int
+        Bisection steps :math:`n`.
+    scan : int
+        Intervals :math:`J` of the scan grid evaluated in the first batch; 1 is plain
+        bisection between ``low`` and ``high``.
+    progress : callable, optional
+        Called as ``progress(step, total)`` after each simulate batch (``total`` is
+        ``iterations + 1``: the scan, then each step).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``param`` (the values, with the field's long_name, units and description);
+        variables ``threshold`` (units ``fraction`` for price, the system currency for
+        client_sale; NaN: does not tip within ``high``) and ``monotone`` (0 where the scan
+        saw the market untip at a larger shock). Attrs: ``asset``, ``kind``, ``param``
+        (``""`` without one), ``low``, ``high``, ``iterations``, ``scan``, ``resolution``
+        (:math:`(x_{hi} - x_{lo}) / (J \\, 2^n)`), ``system``, ``scenario``, ``currency``,
+        ``firesale_version``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown kind or asset, a bad range, iteration or scan count, a param without values,
+        a dealer_capital value that is not above 0, or (from :meth:`Scenario.updated`)
+        a dotted field that does not exist or a value it rejects.
+
+    Examples
+    --------
+    >>> from firesale import load_preset
+    >>> preset = load_preset("dealer_market")
+    >>> out = tipping_point(preset.system, preset.scenario, "corp_hy", iterations=8)
+    >>> 0.0 < float(out.threshold[0]) < 0.05
+    True
+    """
+    values = tuple(values)
+    if high is None:
+        k = system.asset_names.index(asset) if asset in system.asset_names else 0
+        high = DEFAULT_HIGH_PRICE if kind == "price" else \
+            DEFAULT_HIGH_CLIENT_SALE_MULTIPLE * float(system.holdings[:, k].sum())
+    low, high = float(low), float(high)
+    _check(system, asset, kind, param, values, low, high, iterations, scan)
+    runs = _runs(system, scenario, param, values)
+    n = len(runs)
+    total = iterations + 1
+    # first batch: every value at low, high and the scan points between, one batch per system
+    grid = low + (high - low) * np.arange(scan + 1) / scan
+    tips = _tips(runs * grid.size, asset, kind, np.repeat(grid, n)).reshape(grid.size, n).T  # (V, scan + 1)
+    if progress is not None:
+        progress(1, total)
+    ever = tips.any(axis=1)
+    first = tips.argmax(axis=1)  # first grid point that tips
+    monotone = np.array([tips[v, first[v]:].all() for v in range(n)]) | ~ever
+    lower = grid[np.maximum(first - 1, 0)]
+    upper = grid[first]
+    bracketed = ever & (first > 0)
+    for step in range(iterations):
+        active = np.flatnonzero(bracketed)
+        if not active.size:
+            break
+        middle = 0.5 * (lower[active] + upper[active])
+        tipped_mid = _tips([runs[v] for v in active], asset, kind, middle)
+        upper[active] = np.where(tipped_mid, middle, upper[active])
+        lower[active] = np.where(tipped_mid, lower[active], middle)
+        if progress is not None:
+            progress(step + 2, total)
+    if progress is not None:
+        progress(total, total)
+    threshold = np.where(ever, upper, np.nan)  # first = 0 (tips at low): upper = low
+
+    currency = system.currency
+    if kind == "price":
+        units, long_name = "fraction", f"{asset} price fall at which it tips"
+        description = (f"Smallest fall of the {asset} price in round 0 (a fraction: 0.03 is 3%) at which its market "
+                       "turns stressed in some round; NaN: it does not tip within the range.")
+    else:
+        units, long_name = currency, f"{asset} client sale at which it tips"
+        description = (f"Smallest value of {asset} sold to dealers by outside clients in round 0 at which its market "
+                       "turns stressed in some round; NaN: it does not tip within the range.")
+    coord = np.array([None], dtype=object) if param is None else np.asarray(values)
+    return xr.Dataset(
+        {
+            "threshold": ("param", threshold, {"units": units, "long_name": long_name, "description": description}),
+            "monotone": ("param", monotone.astype(np.int8), {
+                "units": "1", "long_name": "tipping monotone on the scan",
+                "description": "1 where every scan point at or above the first that tips also tips; 0 where the "
+                "market untips at a larger shock, so bisection's monotone assumption fails there."}),
+        },
+        coords={"param": ("param", coord, _field_attrs(param) if param else {"long_name": "none"})},
+        attrs={
+            "asset": asset, "kind": kind, "param": param or "", "low": low, "high": high, "iterations": int(iterations),
+            "scan": int(scan), "resolution": (high - low) / scan / 2.0 ** iterations, "system": system.name, "scenario": scenario.name,
+            "currency": currency, "firesale_version": __version__,
+        },
+    )
+
+
+def _label(attrs: dict[str, Any], fallback: str) -> str:
+    """Axis label from CF attrs, as xarray's ``label_from_attrs``: ``long_name [units]``."""
+    name = attrs.get("long_name") or fallback
+    units = attrs.get("units")
+    return f"{name} [{units}]" if units else str(name)
+
+
+def boundary_figure(result: xr.Dataset) -> Any:
+    """The tipping boundary: threshold shock (y) against the parameter value (x).
+
+    Below the line the market functions; at and above it, it tips. Values that do not tip
+    within the range are left out of the line and named in the subtitle.
+
+    Parameters
+    ----------
+    result : Dataset
+        Output of :func:`tipping_point`.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Raises
+    ------
+    ConfigError
+        plotly is not installed.
+    """
+    try:
+        import plotly.graph_objects as go
+    except ImportError:
+        raise ConfigError(Problem("FS704", "figure", 'drawing the boundary needs plotly: '
+                                  'pip install "firesale[figures]"')) from None
+    threshold = result.threshold
+    x = [v.item() if hasattr(v, "item") else v for v in result.param.values]
+    if not result.attrs.get("param"):
+        x = ["(base scenario)"]
+    y = threshold.values.astype(float)
+    finite = np.isfinite(y)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=[v for v, ok in zip(x, finite) if ok], y=y[finite], mode="lines+markers", name="tipping point",
+        fill="tozeroy", fillcolor="rgba(46, 139, 87, 0.15)", line={"color": "firebrick"},
+        hovertemplate="%{x}: %{y:.4g}<extra></extra>",
+    ))
+    subtitle = f"functioning below the line, stressed above; bisection resolution {result.attrs['resolution']:.2g}"
+    never = [str(v) for v, ok in zip(x, finite) if not ok]
+    if never:
+        subtitle += f"; no tipping up to {result.attrs['high']:g} at {', '.join(never)}"
+    fig.update_layout(
+        title={"text": f"Tipping boundary of {result.attrs['asset']} ({result.attrs['kind'].replace('_', ' ')} shock), "
+               f"{result.attrs.get('system', '')}<br><sup>{subtitle}</sup>"},
+        xaxis_title=_label(result.param.attrs, "parameter"),
+        yaxis_title=_label(threshold.attrs, "threshold"),
+        template="plotly_white",
+        showlegend=False,
+    )
+    if threshold.attrs.get("units") == "fraction":
+        fig.update_yaxes(tickformat=".1%")
+    return fig
+
+
+def check_figure_path(path: str | Path) -> Path:
+    """The figure path, if its suffix is one :func:`write_figure` writes.
+
+    Raises
+    ------
+    ConfigError
+        Another suffix, listing ``.html`` and ``.png``.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ConfigError(Problem("FS705", f"figure {str(path)!r}", f"unknown figure type {path.suffix or '(none)'!r}: "
+                                  "write .html (interactive) or .png (needs kaleido), e.g. boundary.html"))
+    return path
+
+
+def write_figure(fig: Any, path: str | Path) -> Path:
+    """Write a plotly figure: ``.html`` (plotly.js from its CDN) or ``.png`` (kaleido).
+
+    Raises
+    ------
+    ConfigError
+        Another suffix, or a PNG export that failed (kaleido needs a Chrome/Chromium).
+    """
+    path = check_figure_path(path)
+    if path.suffix.lower() == ".html":
+        fig.write_html(str(path), include_plotlyjs="cdn")
+        return path
+    try:
+        fig.write_image(str(path))
+    except Exception as err:  # noqa: BLE001 - kaleido missing, or no browser for it to drive: any failure
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(Problem(
+            "FS706", f"figure {str(path)!r}",
+            f"PNG export failed ({reason[:120]}): it needs kaleido (pip install kaleido) and a Chrome/Chromium "
+            "(set BROWSER_PATH=/usr/bin/chromium); or write .html instead")) from None
+    return path

@@ -1,0 +1,18 @@
+"""Sums whose result does not depend on the batch's shape.
+
+numpy sums a contiguous last axis pairwise, in blocks whose boundaries can move with the
+array's other dimensions, so the last bits of a scenario's result could depend on which
+scenarios share its batch. A batch must equal its scenarios run alone, bit for bit:
+reductions over the last axis of per-scenario arrays go through :func:`last_axis_sum`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def last_axis_sum(values: np.ndarray) -> np.ndarray:
+    """Sequential sum over the last axis (``np.add.reduceat``); zeros when it is empty."""
+    if values.shape[-1] == 0:
+        return np.zeros(values.shape[:-1])
+    return np.add.reduceat(values, [0], axis=-1)[..., 0]
