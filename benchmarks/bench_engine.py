@@ -195,9 +195,11 @@ def build_scenarios(system: System, n_scen: int, max_rounds: int, seed: int) -> 
             shocks.append(shock)
         if s % 8 == 3:
             shocks.append({"asset": str(rng.choice(risky)), "price": -0.03, "round": 3})
+        # the balance-sheet mechanism with outside buyers: what the naive loop implements
         out.append(Scenario(
             name=f"s{s:02d}", shocks=shocks, max_rounds=max_rounds,
-            market={"mean_reversion": 0.02 if s % 4 == 2 else 0.0},
+            market={"mean_reversion": 0.02 if s % 4 == 2 else 0.0, "intermediation": False},
+            channels={"information": False},
         ))
     return out
 

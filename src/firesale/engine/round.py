@@ -1,22 +1,26 @@
 """One round of the model, in DESIGN §2's order, for every scenario at once.
 
 1. shocks (and the fading of past price pressure);
-2. mark to market;
+2. mark to market, at marks below prices where quotes are missing;
 3. constraints → target sales per channel, allocated to assets, elementwise maximum;
-4. clearing: outside buyers take the sales through the impact law, sellers execute
-   between the pre- and post-impact price, proceeds repay debt;
-5. volatility update.
+4. dealer intermediation (absorption, inter-dealer layoff, leaning against the wind,
+   :mod:`firesale.channels.dealers`), then clearing: outside buyers take the rest through
+   the impact law, sellers execute between the pre- and post-impact price less half the
+   spread, proceeds repay debt;
+5. volatility update;
+6. information: spreads, quoting shares, depth, uncertainty and the layoff share for the
+   next round (:mod:`firesale.channels.information`).
 
 Step 7 (stop) is decided here per scenario and applied in
-:mod:`firesale.engine.simulate`. Step 4's dealer intermediation and step 6
-(information) join with their mechanisms.
+:mod:`firesale.engine.simulate`.
 
 Holdings are stored per position held at t0 (``(S, E)``, see
 :mod:`firesale.engine.state`). Marking and the constraint checks are a few passes over
 them; allocation and trading run only over the *acting* rows — the (scenario,
 institution) pairs that breach a constraint or default in the round — gathered from
 every scenario into one ``(R, L)`` block of their positions in liquidity order, so a
-round costs work proportional to the positions held plus those actually traded.
+round costs work proportional to the positions held plus those actually traded. Dealers'
+purchases are an ``(S, D, K)`` block over the D dealers.
 """
 
 from __future__ import annotations

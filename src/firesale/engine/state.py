@@ -11,10 +11,12 @@ Holdings are stored per *entry* of the t0 holdings pattern rather than as a dens
 ``(S, N, K)`` block: real portfolios hold a small share of all assets, and the pattern
 cannot grow (sales shrink positions, purchases add to existing ones).
 
-The funding mechanism adds repo borrowing per entry and haircuts ``h (S, K)``
-to :class:`State`, and the information mechanism adds marks below prices
-(``mark = p · (1 − opacity · u)``) and the uncertainty index ``u (S, K)``; until then the
-mark of an asset is its price and all liabilities sit in ``debt``.
+The funding mechanism adds repo borrowing per entry and haircuts ``h (S, K)`` to
+:class:`State`; the information mechanism adds marks below prices
+(``mark = p · (1 − opacity · u)``), the uncertainty index ``u``, spreads, quoting shares
+and depth ``(S, K)`` and the inter-dealer layoff share ``(S,)``. Dealers hold a (possibly
+empty) position in every asset they make a market in, so that inventory they absorb has
+a place in the pattern.
 """
 
 from __future__ import annotations
