@@ -327,6 +327,97 @@ def validate(
     raise typer.Exit(1)
 
 
+def _shock_text(result: Any, threshold: float | None) -> str:
+    """A threshold in words: "corp_hy fall of 3.40%", "client sale of 120.0 USD bn of corp_hy"."""
+    asset, kind, low, high = (result.attrs[k] for k in ("asset", "kind", "low", "high"))
+    currency = result.attrs.get("currency", "")
+
+    def size(x: float) -> str:
+        return f"{100 * x:.2f}%" if kind == "price" else f"{x:,.1f} {currency}"
+
+    if threshold is None:  # NaN: no tipping within the range
+        return f"does not tip up to a {asset} {'fall' if kind == 'price' else 'client sale'} of {size(high)}"
+    if threshold == low:
+        return f"tips already at {size(low)} (the low end)"
+    return f"{asset} fall of {size(threshold)}" if kind == "price" else f"client sale of {size(threshold)} of {asset}"
+
+
+@app.command()
+def tipping(
+    target: Target,
+    shock: Annotated[str, typer.Option("--shock", help="Asset shocked in round 0, whose market is watched.")],
+    kind: Annotated[str, typer.Option("--kind", help="price (a fall, as a fraction) or client_sale (value sold "
+                                      "to dealers by outside clients).")] = "price",
+    param: Annotated[str | None, typer.Option("--param", help="Second parameter to sweep: a dotted scenario field "
+                                              "(e.g. market.layoff_share) or dealer_capital (multiplier of "
+                                              "dealers' t0 equity).")] = None,
+    values: Annotated[str | None, typer.Option("--values", help="Values of --param, comma-separated, "
+                                               "e.g. 0.5,1,1.5,2.")] = None,
+    low: Annotated[float, typer.Option("--low", help="Smallest shock size tried.")] = 0.0,
+    high: Annotated[float | None, typer.Option("--high", help="Largest shock size tried (default: a 50% fall, or "
+                                               "10x the asset's t0 holdings sold).")] = None,
+    iterations: Annotated[int, typer.Option("--iterations", help="Bisection steps.")] = 20,
+    set_: SetOpt = None,
+    out: Annotated[str | None, typer.Option("--out", help="Write the boundary figure to this .html or .png "
+                                            "file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Find by bisection the smallest shock at which a market tips into the stressed regime."""
+    import math
+
+    from rich import progress as bars
+
+    from firesale.analytics import tipping as tipping_analysis
+
+    if param is not None and values is None:
+        raise ConfigError(Problem("FS703", "--param", f"--param {param} needs --values to sweep, e.g. "
+                                  "--values 0.8,1,1.2"))
+    if values is not None and param is None:
+        raise ConfigError(Problem("FS703", "--values", "--values needs --param naming what they set, e.g. "
+                                  "--param dealer_capital"))
+    parsed = [None] if values is None else [_parse_value(v.strip()) for v in values.split(",")]
+    if any(v == "" for v in parsed):
+        raise ConfigError(Problem("FS703", f"--values {values}", "an empty value: write them comma-separated, "
+                                  "e.g. --values 0.8,1,1.2"))
+    if out:
+        tipping_analysis.check_figure_path(out)
+    preset = load(target)
+    scenario = _scenario(preset.scenario, None, False, set_)
+    columns = (bars.TextColumn("{task.description}"), bars.BarColumn(), bars.MofNCompleteColumn(),
+               bars.TimeElapsedColumn())
+    with bars.Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task(f"bisecting {shock} ({kind})", total=iterations + 1)
+        result = tipping_analysis.tipping_point(preset.system, scenario, shock, kind=kind, param=param, values=parsed, low=low,
+                               high=high, iterations=iterations,
+                               progress=lambda step, total: bar.update(task, completed=step, total=total))
+    if out:
+        tipping_analysis.write_figure(tipping_analysis.boundary_figure(result), out)
+    thresholds = [None if math.isnan(x) else float(x) for x in result.threshold.values]
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "preset": preset.name, "scenario": scenario.name, "asset": shock, "kind": kind, "param": param,
+            "units": result.threshold.attrs["units"], "values": result.param.values.tolist(),
+            "thresholds": thresholds,
+            "monotone": [bool(m) for m in result.monotone.values],
+            **{k: result.attrs[k] for k in ("low", "high", "iterations", "resolution")}, "figure": out,
+        }) + "\n")
+        return
+    table = Table(title=f"{preset.name} — {scenario.name}: where the {shock} market tips")
+    table.add_column(param or "")
+    table.add_column(f"threshold ({result.threshold.attrs['units']})", justify="right")
+    table.add_column("shock that tips it")
+    for value, x in zip(result.param.values.tolist(), thresholds):
+        table.add_row("base scenario" if param is None else str(value), "-" if x is None else f"{x:.6g}",
+                      _shock_text(result, x))
+    console.print(table)
+    console.print(f"bisection: {iterations} steps, resolution {result.attrs['resolution']:.3g}", highlight=False)
+    if not result.monotone.values.all():
+        console.print("[yellow]note:[/yellow] the market untips at some larger shocks (see monotone in --json): "
+                      "the threshold is the first tipping size found by the scan", highlight=False)
+    if out:
+        console.print(f"figure written to {escape(out)}", highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning FiresaleError into a message and exit status 1."""
     try:
