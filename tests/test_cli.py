@@ -215,3 +215,30 @@ def test_compare_bundle_typo_fails_at_load(tmp_path, monkeypatch, capsys):
 def test_presets_unaffected_by_compare():
     result = runner.invoke(app, ["presets"])
     assert result.exit_code == 0 and "dealer_groups (default)" in result.output
+
+
+def test_run_json_has_spreads_quotes_and_regime_per_asset():
+    out = _json(["run", "dealer_market"])
+    assets = ["ust", "agency_mbs", "corp_ig", "corp_hy", "loans"]
+    assert list(out["spreads"]) == list(out["quoting_share"]) == list(out["regime"]) == assets
+    ig = out["regime"]["corp_ig"]
+    assert ig["state"] == "stressed" and ig["worst_round"] > 0
+    assert {"dealer behaviour", "feedback loop"} <= set(ig["stressed_rows"])
+    # the t0 spread is the Glosten-Milgrom 2 x mu0 x sigma0: IG 2 x 0.10 x 0.4%
+    assert out["spreads"]["corp_ig"]["t0"] == pytest.approx(2 * 0.10 * 0.004, rel=1e-12)
+    assert out["spreads"]["corp_ig"]["peak"] > out["spreads"]["corp_ig"]["t0"]
+    assert out["quoting_share"]["corp_ig"]["min"] < 1.0
+    assert out["regime"]["loans"]["state"] == "functioning" and out["market_tipped"] is True
+
+
+def test_regimes_table_first_and_worst_round():
+    out = _json(["regimes", "dealer_market"])
+    assert out["asset"] in ("corp_ig", "corp_hy") and out["first_round"] == 0 and out["worst_round"] > 0
+    assert out["regime"] == {"first": "functioning", "worst": "stressed"}
+    rows = {r["row"]: r for r in out["rows"]}
+    assert list(rows) == ["price shocks", "dealer behaviour", "liquidity", "feedback loop", "information flow"]
+    assert rows["feedback loop"]["worst"]["measures"]["gain"] > 1.0
+    text = runner.invoke(app, ["regimes", "dealer_market", "--asset", "corp_hy"])
+    assert text.exit_code == 0 and "corp_hy" in text.stdout and "trending" in text.stdout
+    bad = runner.invoke(app, ["regimes", "dealer_market", "--asset", "corp_hi"])
+    assert bad.exit_code != 0 and "Did you mean 'corp_ig'" in str(bad.exception) and "corp_hy" in str(bad.exception)
