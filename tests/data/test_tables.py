@@ -409,3 +409,18 @@ def test_parquet_null_is_not_set_and_nan_is_an_error(tmp_path):
     p = only(problems_of(directory))
     assert p.where == "holdings.parquet row 2 (dealer_a, corporates), field trading_fraction"
     assert "NaN" in p.message
+
+
+def test_market_shares_round_trip_and_a_bad_sum_names_the_file(tmp_path):
+    from firesale import load_preset
+
+    system = load_preset("dealer_market").system
+    names = {p.name for p in write_tables(system, tmp_path)}
+    assert "market_shares.csv" in names
+    back = read_tables(tmp_path, currency="USD bn")
+    np.testing.assert_array_equal(back.market_share, system.market_share)
+    path = tmp_path / "market_shares.csv"
+    path.write_text(path.read_text().replace("0.35", "0.30", 1))
+    with pytest.raises(DataError) as info:
+        read_tables(tmp_path)
+    assert "market_shares.csv row" in str(info.value) and "sum to 0.95, not 1" in str(info.value)
