@@ -135,7 +135,9 @@ def glosten_milgrom_spread(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
 def dealer_cost(slr: np.ndarray, slr_trigger: np.ndarray, var: np.ndarray, var_limit: np.ndarray,
                 out: np.ndarray) -> np.ndarray:
     """Balance-sheet cost :math:`c_d`: squared utilisation of the tightest constraint,
-    ``inf`` for a dealer out of the market (in breach or default, ``out``). Shapes (S, D)."""
+    ``inf`` for a dealer out of the market (in breach or default, ``out``): a dealer that
+    must shrink its balance sheet cannot take the inventory a two-way quote brings.
+    Shapes (S, D)."""
     slr_use = np.where(np.isfinite(slr_trigger) & (slr > 0), slr_trigger / np.where(slr > 0, slr, 1.0), 0.0)
     var_use = np.where(np.isfinite(var_limit) & np.isfinite(var), var / np.where(var_limit > 0, var_limit, 1.0), 0.0)
     cost = np.maximum(slr_use, var_use) ** 2
