@@ -86,15 +86,19 @@ def test_never_tipping_within_high_is_nan_and_tipping_at_low_is_low():
     assert already.threshold.values.tolist() == [0.05]
 
 
-def test_scan_finds_a_window_that_plain_bisection_misses():
-    # Falls above ~12% default every dealer in round 0: no round then shows 3 stressed rows,
-    # so the market "untips" and tipping is not monotone up to 50%.
+def test_a_shock_that_defaults_every_dealer_at_once_still_tips():
+    # Falls above ~12% default every dealer in round 0. The quotes they withdraw and the
+    # depth that goes with them show in round 0's information and liquidity rows (measured
+    # after the round), so the market counts as tipped up to 50% and plain bisection
+    # agrees with the scan.
     system = three_dealers()
-    plain = tipping_point(system, SCENARIO, "bond", high=0.5, scan=1, iterations=6)
-    assert np.isnan(plain.threshold.values).all()  # bisection alone sees no tip at 50% and stops
-    scanned = tipping_point(system, SCENARIO, "bond", high=0.5, iterations=6)
-    assert 0.01 < float(scanned.threshold[0]) < 0.03
-    assert scanned.monotone.values.tolist() == [0]  # and says the assumption failed
+    plain = tipping_point(system, SCENARIO, "bond", high=0.5, scan=1, iterations=12)
+    scanned = tipping_point(system, SCENARIO, "bond", high=0.5, iterations=12)
+    assert 0.01 < float(plain.threshold[0]) < 0.03
+    assert float(plain.threshold[0]) == pytest.approx(float(scanned.threshold[0]), abs=0.5 / 2**12 * 2)
+    assert scanned.monotone.values.tolist() == [1]
+    everyone_down = simulate(system, SCENARIO.updated(shocks=[{"asset": "bond", "price": -0.4}]))
+    assert tipped(everyone_down, "bond").all()
 
 
 def test_the_batch_advances_every_value_together(monkeypatch):

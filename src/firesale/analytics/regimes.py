@@ -3,29 +3,24 @@
 Per scenario, asset and round, five rows, each classified *functioning* or *stressed*
 by a stated threshold (:data:`THRESHOLDS`):
 
-============== ======================================================= ======================
-row            measure                                                 stressed when
-============== ======================================================= ======================
-price shocks   persistence of the fire-sale discount                   > 1 (trending)
-               :math:`ρ_t = \\ln(p_t/f_t) / \\ln(p_{t-1}/f_{t-1})`: the AR(1)
-               coefficient of the price's log gap to its fundamental;
-               returns are negatively autocorrelated (mean-reverting) when
-               ρ < 1 and positively (trending) when ρ > 1
-dealers        dealers' net purchases in the round (value)             < 0 (net sellers)
-liquidity      spread and price impact per unit of flow, each over     either ≥ 2
-               its t0 value (impact = 1 / depth scale)
-feedback       the gain: forced sales in the round per unit of the     > 1 (positive
-               flow that moved the price the round before                 feedback)
-information    quoting share, and the marks' discount 1 − mark/price   share < 0.5 or
-                                                                       discount > 1%
-============== ======================================================= ======================
+* **price shocks** — persistence of the fire-sale discount,
+  :math:`ρ_t = \\ln(p_t/f_t) / \\ln(p_{t-1}/f_{t-1})`, the AR(1) coefficient of the price's
+  log gap to its fundamental: returns are negatively autocorrelated (mean-reverting) when
+  ρ < 1, positively (trending) when ρ > 1. Stressed when ρ > 1.
+* **dealer behaviour** — dealers' net purchases in the round (value). Stressed when < 0.
+* **liquidity** — spread and price impact per unit of flow after the round, each over its
+  t0 value (impact = 1 / depth scale). Stressed when either is ≥ 2.
+* **feedback loop** — the gain: forced sales in the round per unit of the flow that moved
+  the price the round before. Stressed when > 1 (positive feedback).
+* **information flow** — quoting share after the round, and the marks' discount
+  1 − mark/price. Stressed when the share is < 0.5 or the discount > 1%.
 
 A row that cannot be measured in a round (no discount to persist, no dealers, no flow the
 round before) is NaN and counts as functioning; a discount under 1 bp and flows under
-0.01% of the asset's t0 holdings count as none (``min_gap``, ``min_flow``). An asset's regime in a round is
-*stressed* when at least three of its five rows are. The *worst* round of an asset is the
-one with the most stressed rows (ties: the larger fire-sale discount); the narrative's
-table prints the first round and the worst side by side.
+0.01% of the asset's t0 holdings count as none (``min_gap``, ``min_flow``). An asset's
+regime in a round is *stressed* when at least three of its five rows are. The *worst*
+round of an asset is the one with the most stressed rows (ties: the larger fire-sale
+discount); the narrative's table prints the first round and the worst side by side.
 """
 
 from __future__ import annotations
@@ -95,8 +90,7 @@ def regimes(ds: xr.Dataset) -> xr.Dataset:
     with np.errstate(divide="ignore", invalid="ignore"):
         persistence = xr.where(abs(before) > t["min_gap"], gap / before, np.nan)
     negligible = t["min_flow"] * ds.holdings0.sum("institution")
-    spread0 = ds.spread.isel(round=0)
-    spread_ratio = xr.where(spread0 > 0, ds.spread / spread0, 1.0)
+    spread_ratio = xr.where(ds.spread0 > 0, ds.spread / ds.spread0, 1.0)
     impact_ratio = 1.0 / ds.depth_scale
     flow_before = ds.market_flow.shift(round=1)
     gain = xr.where(flow_before > negligible, ds.forced_sales / flow_before, np.nan)
