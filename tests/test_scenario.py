@@ -48,7 +48,7 @@ def test_unknown_field_names_the_dotted_path(data, path, suggestion):
 @pytest.mark.parametrize("shock, text", [
     ({"asset": "x"}, "sets none of 'price', 'volatility', 'repo_rate' or 'client_sale': set price"),
     ({"asset": "x", "institution": "d", "price": -0.1}, "exactly one of 'asset' or 'institution'"),
-    ({"institution": "d"}, "sets neither default = true nor redemption"),
+    ({"institution": "d"}, "sets none of default = true, redemption (a share of NAV) or capital"),
     ({"asset": "a", "price": -0.1, "redemption": 0.1}, "redemption shock names a fund"),
     ({"institution": "d", "default": True, "price": -0.1}, "takes no 'price', 'volatility', 'repo_rate' or 'client_sale'"),
 ])

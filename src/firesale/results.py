@@ -44,7 +44,8 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "repo_lending": ((S, R, N), "currency", "repo lending", "Cash lent in the tri-party repo market (an asset)."),
     "margin_posted": ((S, R, N), "currency", "initial margin posted", "Initial margin on derivatives (an asset)."),
     "capital_out": ((S, R, N), "currency", "capital paid out",
-                    "Cumulative payouts to redeeming investors (after any swing charge): not a loss."),
+                    "Cumulative payouts to redeeming investors (after any swing charge), less capital added by "
+                    "capital shocks: not a loss (nor a gain)."),
     "nav_per_share": ((S, R, N), "currency/share", "NAV per share", "Equity over shares outstanding."),
     "total_assets": ((S, R, N), "currency", "total assets", "Cash plus holdings at prices, end of round."),
     "marked_equity": ((S, R, N), "currency", "equity after marking",

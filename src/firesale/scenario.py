@@ -52,6 +52,12 @@ class Shock(BaseModel):
         description="Market repo rate on the asset as collateral from this round on (annual; 0 at t0).",
         json_schema_extra={"unit": "fraction/year"},
     )
+    capital: float | None = Field(
+        None, allow_inf_nan=False,
+        description="Capital added to an institution in this round, in cash (a recapitalisation); negative is "
+        "capital paid out (a dividend or buyback), owed where the cash runs out. Neither is a loss or a gain.",
+        json_schema_extra={"unit": "currency"},
+    )
     client_sale: float | None = Field(
         None, ge=0.0, allow_inf_nan=False,
         description="Value of the asset sold to dealers in this round by clients outside the system (e.g. "
@@ -70,9 +76,11 @@ class Shock(BaseModel):
                 "'client_sale': set price (a return, e.g. -0.04), volatility (a multiplier, e.g. 2), repo_rate "
                 "(annual, e.g. 0.05) or client_sale (value sold by outside clients, e.g. 100)"
             )
-        if self.institution is not None and not self.default and self.redemption is None:
-            raise ValueError(f"the shock to institution {self.institution!r} sets neither default = true nor "
-                             "redemption (a share of NAV): add one")
+        if self.institution is not None and not self.default and self.redemption is None and self.capital is None:
+            raise ValueError(f"the shock to institution {self.institution!r} sets none of default = true, "
+                             "redemption (a share of NAV) or capital (cash added): add one")
+        if self.asset is not None and self.capital is not None:
+            raise ValueError("a capital shock names an institution, not an asset")
         if self.asset is not None and self.redemption is not None:
             raise ValueError("a redemption shock names a fund (institution), not an asset")
         if self.institution is not None and any(v is not None for v in (self.price, self.volatility,

@@ -118,10 +118,10 @@ def test_the_batch_advances_every_value_together(monkeypatch):
         assert iterations <= len(calls) <= iterations + 2
         assert calls[0] == 9 * len(values)  # the scan: low, high and 7 points between, for every value
         assert calls[1:] == [len(values)] * iterations  # one scenario per value in every step
-    # dealer capital changes the system, and simulate runs one system per call
+    # dealer capital too: a round-0 capital shock per dealer, on the same system
     calls.clear()
     tipping_point(system, SCENARIO, "bond", param="dealer_capital", values=(1.0, 1.5), high=0.1, iterations=iterations)
-    assert len(calls) == 2 * (iterations + 1)
+    assert len(calls) == iterations + 1 and calls[0] == 9 * 2
 
 
 def test_progress_reports_every_batch():
@@ -166,12 +166,16 @@ def test_the_sized_shock_replaces_only_its_own_kind_on_its_asset():
 def test_dealer_capital_scales_dealer_equity_through_cash():
     preset = load_preset("dealer_market")
     system = preset.system
-    scaled = _with_dealer_capital(system, 1.5)
-    dealer = np.array([i.type == "dealer" for i in system.institutions])
-    np.testing.assert_allclose(scaled.equity0, np.where(dealer, 1.5, 1.0) * system.equity0)
-    np.testing.assert_allclose(scaled.liabilities0, system.liabilities0)
-    np.testing.assert_allclose(scaled.cash0 - system.cash0, np.where(dealer, 0.5 * system.equity0, 0.0))
-    np.testing.assert_array_equal(scaled.market_share, system.market_share)
+    scaled = _with_dealer_capital(system, preset.scenario, 1.5)
+    ds = simulate(system, [scaled.updated(shocks=[s.model_dump() for s in scaled.shocks
+                                                  if s.institution is not None])], detail=True)
+    dealer = ds.institution_type.values == "dealer"
+    # round 0 with no market shock: dealers start with 1.5 x their equity, the cash added
+    np.testing.assert_allclose(ds.equity.isel(scenario=0, round=0).values,
+                               np.where(dealer, 1.5, 1.0) * system.equity0, rtol=1e-12)
+    np.testing.assert_allclose(ds.cash.isel(scenario=0, round=0).values - system.cash0,
+                               np.where(dealer, 0.5 * system.equity0, 0.0), rtol=1e-12, atol=1e-12)
+    assert _with_dealer_capital(system, preset.scenario, 1.0) is preset.scenario
 
 
 @pytest.mark.parametrize("value, needle", [(0.0, "above 0"), (-1.0, "above 0"), ("x", "not a number"),

@@ -60,3 +60,29 @@ def test_with_cash_the_call_is_paid_without_selling():
 def test_haircut_floor_policy_calls_nothing():
     ds = simulate(_dealer(cash=0.0), DOUBLING.updated(**{"policy.haircut_floor": True}))
     assert float(ds.funding_need.sum()) == 0.0 and float(ds.sold.sum()) == 0.0
+
+
+def test_capital_shock_adds_cash_and_equity_and_is_not_a_gain():
+    from firesale.analytics import summarize
+
+    recapitalised = DOUBLING.updated(shocks=[*[s.model_dump() for s in DOUBLING.shocks],
+                                             {"institution": "dealer", "capital": 3.0}])
+    ds = simulate(_dealer(cash=0.0), [DOUBLING, recapitalised], detail=True)
+    assert_invariants(ds)
+    # 3 of new cash meets the 3% margin call: no sale; equity 2 + 3, and no loss or gain
+    assert float(ds.sold.isel(scenario=0).sum()) == pytest.approx(60.0, abs=1e-9)
+    assert float(ds.sold.isel(scenario=1).sum()) == 0.0
+    assert float(ds.equity.isel(scenario=1, round=-1, institution=0)) == pytest.approx(5.0, abs=1e-12)
+    assert summarize(ds, 1)["total_loss"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_capital_paid_out_beyond_cash_is_owed_and_is_not_a_loss():
+    from firesale.analytics import summarize
+
+    ds = simulate(_dealer(cash=0.0), Scenario(**BY_HAND, shocks=[{"institution": "dealer", "capital": -1.0}]),
+                  detail=True)
+    assert_invariants(ds)
+    end = ds.isel(scenario=0, round=-1, institution=0)
+    assert float(end.equity) == pytest.approx(1.0, abs=1e-12)
+    assert float(end.debt) == pytest.approx(1.0, abs=1e-12) and float(end.cash) == 0.0
+    assert summarize(ds)["total_loss"] == pytest.approx(0.0, abs=1e-12)

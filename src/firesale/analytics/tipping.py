@@ -61,12 +61,11 @@ def _with_shock(scenario: Scenario, asset: str, kind: str, size: float) -> Scena
     return scenario.model_copy(update={"shocks": tuple(kept)})
 
 
-def _with_dealer_capital(system: System, multiplier: float) -> System:
-    """A copy of ``system`` in which every dealer's t0 equity is ``multiplier`` times its own.
-
-    .. math:: c_i' = c_i + (m - 1) E_i^0 \\quad \\text{for dealers } i, \\qquad L_i' = L_i,
-
-    so assets = liabilities + equity still holds and the equity becomes :math:`m E_i^0`.
+def _with_dealer_capital(system: System, scenario: Scenario, multiplier: float) -> Scenario:
+    """``scenario`` with every dealer's t0 equity scaled by ``multiplier``: a round-0
+    capital shock of :math:`(m - 1) E_i^0` in cash for each dealer :math:`i`, so the
+    equity becomes :math:`m E_i^0` (capital removed is paid out of cash, which must cover
+    it) and every multiplier runs on the same system, in one batch.
     """
     where = f"param {DEALER_CAPITAL} = {multiplier!r}"
     if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float, np.number)):
@@ -81,24 +80,20 @@ def _with_dealer_capital(system: System, multiplier: float) -> System:
         raise ConfigError(Problem("FS702", f"param {DEALER_CAPITAL}", f"system {system.name!r} has no dealer "
                                   "(type = 'dealer'): sweep a scenario field instead"))
     equity0 = system.equity0
-    margin0 = (system.initial_margin * np.abs(system.derivative)).sum(axis=1)
-    institutions = list(system.institutions)
+    free_cash = system.cash0 - (system.initial_margin * np.abs(system.derivative)).sum(axis=1)
     for i in dealers:
-        inst = institutions[i]
-        cash = inst.cash + (m - 1.0) * float(equity0[i])
-        if cash < margin0[i]:
-            lowest = max((1.0 - (system.institutions[j].cash - margin0[j]) / equity0[j]) for j in dealers)
+        if free_cash[i] + (m - 1.0) * float(equity0[i]) < 0:
+            lowest = max(1.0 - free_cash[j] / equity0[j] for j in dealers)
             raise ConfigError(Problem(
                 "FS702", where,
-                f"takes dealer {inst.name!r} below zero free cash ({inst.cash:g} + ({m:g} - 1) x equity "
-                f"{equity0[i]:g} = {cash:g}): capital is added or removed as cash, so the smallest multiplier "
-                f"this system allows is {lowest:.4g}; raise the value"))
-        institutions[i] = inst.model_copy(update={"cash": cash})
-    return System(
-        system.name, institutions, system.assets, system.holdings, system.trading_fraction, system.correlation,
-        currency=system.currency, description=system.description, repo=system.repo,
-        derivative=system.derivative, initial_margin=system.initial_margin, market_share=system.market_share,
-    )
+                f"takes dealer {system.institutions[i].name!r} below zero free cash ({free_cash[i]:g} + ({m:g} - 1) "
+                f"x equity {equity0[i]:g}): capital is added or removed as cash, so the smallest multiplier this "
+                f"system allows is {lowest:.4g}; raise the value"))
+    if m == 1.0:
+        return scenario
+    capital = [Shock(institution=system.institutions[i].name, capital=(m - 1.0) * float(equity0[i]), round=0)
+               for i in dealers]
+    return scenario.model_copy(update={"shocks": (*scenario.shocks, *capital)})
 
 
 def _field_attrs(param: str) -> dict[str, str]:
@@ -121,32 +116,20 @@ def _field_attrs(param: str) -> dict[str, str]:
     return {"long_name": param, "units": str(extra.get("unit", "")), "description": info.description or ""}
 
 
-def _runs(system: System, scenario: Scenario, param: str | None,
-          values: Sequence[Any]) -> list[tuple[System, Scenario]]:
-    """One (system, scenario) per parameter value, each validated before anything runs."""
+def _runs(system: System, scenario: Scenario, param: str | None, values: Sequence[Any]) -> list[Scenario]:
+    """One scenario per parameter value, each validated before anything runs."""
     if param is None:
-        return [(system, scenario)]
+        return [scenario]
     if param == DEALER_CAPITAL:
-        return [(_with_dealer_capital(system, value), scenario) for value in values]
-    return [(system, scenario.updated(**{param: value})) for value in values]
+        return [_with_dealer_capital(system, scenario, value) for value in values]
+    return [scenario.updated(**{param: value}) for value in values]
 
 
-def _tips(runs: list[tuple[System, Scenario]], asset: str, kind: str, sizes: np.ndarray) -> np.ndarray:
-    """Whether each run tips under its shock size, shape (V,).
-
-    Runs on the same system go in one :func:`~firesale.simulate` batch (one scenario
-    each); a different system (dealer capital) needs a call of its own.
-    """
-    out = np.zeros(len(runs), dtype=bool)
-    groups: dict[int, list[int]] = {}
-    for v, (system, _) in enumerate(runs):
-        groups.setdefault(id(system), []).append(v)
-    for members in groups.values():
-        system = runs[members[0]][0]
-        batch = [_with_shock(runs[v][1], asset, kind, float(sizes[v])) for v in members]
-        ds = simulate(system, batch, detail=False)
-        out[members] = tipped(ds, asset)
-    return out
+def _tips(system: System, runs: list[Scenario], asset: str, kind: str, sizes: np.ndarray) -> np.ndarray:
+    """Whether each run tips under its shock size, shape (V,): one :func:`~firesale.simulate` batch."""
+    ds = simulate(system, [_with_shock(run, asset, kind, float(size)) for run, size in zip(runs, sizes)],
+                  detail=False)
+    return tipped(ds, asset)
 
 
 def _check(system: System, asset: str, kind: str, param: str | None, values: Sequence[Any],
@@ -225,8 +208,7 @@ def tipping_point(
     Every parameter value advances together: the scan is one :func:`~firesale.simulate`
     batch (values × grid points) and each bisection step is one batch with one scenario
     per value still bracketed, so there are at most ``iterations + 1`` calls whatever the
-    number of values. ``dealer_capital`` is the exception: its values change the system
-    itself, and ``simulate`` runs one system per call, so they take one call per value.
+    number of values (``dealer_capital`` too: it is a round-0 capital shock per dealer).
 
     Parameters
     ----------
@@ -242,7 +224,8 @@ def tipping_point(
         Second parameter: a dotted :class:`~firesale.scenario.Scenario` field (anything
         :meth:`Scenario.updated` accepts, e.g. ``"market.layoff_share"``) or
         ``"dealer_capital"``, a multiplier :math:`m > 0` of every dealer's t0 equity,
-        added as cash: :math:`c_i' = c_i + (m - 1) E_i^0`, liabilities unchanged.
+        added as cash by a round-0 capital shock: :math:`c_i' = c_i + (m - 1) E_i^0`,
+        liabilities unchanged.
     values : sequence
         Values of ``param``; ``(None,)`` without a param.
     low : float
@@ -298,7 +281,7 @@ def tipping_point(
     total = iterations + 1
     # first batch: every value at low, high and the scan points between, one batch per system
     grid = low + (high - low) * np.arange(scan + 1) / scan
-    tips = _tips(runs * grid.size, asset, kind, np.repeat(grid, n)).reshape(grid.size, n).T  # (V, scan + 1)
+    tips = _tips(system, runs * grid.size, asset, kind, np.repeat(grid, n)).reshape(grid.size, n).T  # (V, scan + 1)
     if progress is not None:
         progress(1, total)
     ever = tips.any(axis=1)
@@ -312,7 +295,7 @@ def tipping_point(
         if not active.size:
             break
         middle = 0.5 * (lower[active] + upper[active])
-        tipped_mid = _tips([runs[v] for v in active], asset, kind, middle)
+        tipped_mid = _tips(system, [runs[v] for v in active], asset, kind, middle)
         upper[active] = np.where(tipped_mid, middle, upper[active])
         lower[active] = np.where(tipped_mid, lower[active], middle)
         if progress is not None:

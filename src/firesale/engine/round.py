@@ -179,11 +179,21 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     if (shock := scen.at("repo_rate_shock", t)) is not None:
         repo_rate = np.where(np.isnan(shock), repo_rate, shock)
     depth_scale = state.depth_scale
+    # capital added in cash (a recapitalisation), or a loss paid in cash and owed beyond it
+    capital = scen.at("capital_shock", t)
+    if capital is None:
+        capital = capital_cash = np.zeros_like(state.cash)
+        start_cash, start_equity, start_debt = state.cash, state.equity, state.debt
+    else:
+        capital_cash = np.maximum(capital, -state.cash)
+        start_cash, start_equity = state.cash + capital_cash, state.equity + capital
+        start_debt = state.debt + (capital_cash - capital)
     if t == 0:
-        # dealers' balance-sheet cost at t0: each dealer's calm break-even spread
+        # dealers' balance-sheet cost at t0 (with any round-0 capital): each dealer's calm
+        # break-even spread
         d = inputs.dealers
-        calm_exposure = slr_exposure(state.q, state.mark, state.cash, inputs, scen.slr_exemption)
-        calm_slr = ratio(state.equity, calm_exposure + state.margin_posted + state.lending)
+        calm_exposure = slr_exposure(state.q, state.mark, start_cash, inputs, scen.slr_exemption)
+        calm_slr = ratio(start_equity, calm_exposure + state.margin_posted + state.lending)
         calm_cost = dealer_cost_of(calm_slr[:, d], np.broadcast_to(inputs.slr_trigger[d], (n_scen, d.size)),
                                    _var(state.q_trading, state.mark, state.sigma, inputs)[:, d], inputs.var_limit[d],
                                    np.zeros((n_scen, d.size), dtype=bool))
@@ -196,8 +206,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # the market price (a loss is owed to the counterparty until paid) and initial margin
     # follows volatility
     mark = marks(price, inputs.opacity, state.uncertainty)
-    q, cash, debt, posted = state.q, state.cash, state.debt, state.margin_posted
-    equity = state.equity + inputs.per_institution(q * np.take(mark - state.mark, entry_asset, axis=1))
+    q, cash, debt, posted = state.q, start_cash, start_debt, state.margin_posted
+    equity = start_equity + inputs.per_institution(q * np.take(mark - state.mark, entry_asset, axis=1))
     derivatives = inputs.has_derivatives
     if derivatives:
         variation = np.einsum("nk,sk->sn", inputs.derivative, price - state.price)
@@ -541,7 +551,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         short_term=new_short_term,
         shares=new_shares,
         last_nav=nav_per_share,
-        capital_out=state.capital_out + payout,
+        capital_out=state.capital_out + payout - capital,  # capital added counts as paid in
         equity=new_equity,
         price=post,
         mark=post_mark,
@@ -567,7 +577,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # and the loan financing it cancel out)
         # initial margin posted stays the poster's asset; variation margin changes hands
         + (paid - met * margin_out - swing_charge + loan_paid + repaid + cash_used - gross - vm_gain
-           - recalled - repaid_to_funds - late_gain).sum(axis=1),
+           - recalled - repaid_to_funds - late_gain - capital_cash).sum(axis=1),
         active=still_active,
     )
 

@@ -256,6 +256,7 @@ class ScenarioArrays:
     redemption_shock: np.ndarray  # (S, T, N) share of NAV redeemed in round t
     repo_rate_shock: np.ndarray  # (S, T, K) market repo rate from round t on (annual), NaN = unchanged
     client_sale_shock: np.ndarray  # (S, T, K) value sold to dealers by outside clients in round t
+    capital_shock: np.ndarray  # (S, T, N) capital added in cash in round t (negative: a loss)
     switches: np.ndarray  # (S, C) bool, order of CHANNELS
     slr_exemption: np.ndarray  # (S,) bool
     haircut_floor: np.ndarray  # (S,) bool
@@ -298,6 +299,7 @@ class ScenarioArrays:
         redemption = np.zeros((n_s, horizon, n))
         repo_rate = np.full((n_s, horizon, k), np.nan)
         client = np.zeros((n_s, horizon, k))
+        capital = np.zeros((n_s, horizon, n))
         for s, sc in enumerate(scenarios):
             for sh in sc.shocks:
                 if sh.asset is not None:
@@ -315,6 +317,8 @@ class ScenarioArrays:
                     default[s, sh.round, i] |= sh.default
                     if sh.redemption is not None:
                         redemption[s, sh.round, i] += sh.redemption
+                    if sh.capital is not None:
+                        capital[s, sh.round, i] += sh.capital
         return cls(
             price_shock=price,
             volatility_shock=vol,
@@ -322,6 +326,7 @@ class ScenarioArrays:
             redemption_shock=redemption,
             repo_rate_shock=repo_rate,
             client_sale_shock=client,
+            capital_shock=capital,
             switches=np.array([[getattr(sc.channels, c) for c in CHANNELS] for sc in scenarios], dtype=bool).reshape(n_s, len(CHANNELS)),
             slr_exemption=np.array([sc.policy.slr_exemption for sc in scenarios], dtype=bool),
             haircut_floor=np.array([sc.policy.haircut_floor for sc in scenarios], dtype=bool),

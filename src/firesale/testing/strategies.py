@@ -136,7 +136,8 @@ def systems(draw, max_institutions: int = 6, max_assets: int = 4) -> System:
 @st.composite
 def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
     """``count`` scenarios with random shocks (price falls up to 15%, volatility up to 3x,
-    client sales to dealers up to 30% of an asset's t0 holdings) and market parameters
+    client sales to dealers up to 30% of an asset's t0 holdings, capital added or paid out)
+    and market parameters
     (execution, mean reversion, the inter-dealer layoff share)."""
     out = []
     for s in range(count):
@@ -154,6 +155,9 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
                 shocks.append({"asset": name, "client_sale": draw(st.floats(0.0, 0.3)) * supply,
                                "round": draw(st.integers(0, 2))})
         for inst in system.institutions:
+            if draw(st.integers(0, 7)) == 0:
+                shocks.append({"institution": inst.name, "capital": draw(st.floats(-10.0, 10.0)),
+                               "round": draw(st.integers(0, 2))})
             if inst.type in ("asset_manager", "money_market_fund") and draw(st.integers(0, 3)) == 0:
                 shocks.append({"institution": inst.name, "redemption": draw(st.floats(0.0, 0.3)),
                                "round": draw(st.integers(0, 2))})
