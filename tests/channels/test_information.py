@@ -77,13 +77,14 @@ def test_opaque_marks_write_books_down_further_than_transparent_ones():
     for label, opacity in (("opaque", None), ("transparent", 0.0)):
         ds = simulate(_with_opacity(preset.system, opacity), preset.scenario, detail=True)
         assert_invariants(ds)
-        written_down = (ds.initial_equity - ds.equity).sum("institution").isel(scenario=0)
+        # capital lost (redemption payouts are not a loss), at its worst round
+        written_down = (ds.initial_equity - ds.equity - ds.capital_out).sum("institution").isel(scenario=0)
         peak[label] = float(written_down.max())
         if opacity == 0.0:
             assert float(abs(ds.mark - ds.price).max()) == 0.0
         else:
             assert float((ds.price - ds.mark).max()) > 0.0
-    assert peak["opaque"] > 1.1 * peak["transparent"]
+    assert peak["opaque"] > 2.0 * peak["transparent"]  # measured 35.1 against 12.8
 
 
 def test_the_three_mechanisms_switch_independently_in_one_batch():
