@@ -81,3 +81,56 @@ def test_hand_computed_two_banks():
     assert aggregate_vulnerability(a, m, b, ell, fall) == pytest.approx(1.2125 / 20, rel=1e-12)
     av, _ = _engine_av(a, m, b, ell, fall)
     assert av == pytest.approx(1.2125 / 20, rel=1e-9)
+
+
+# The four banks and three assets, derived by hand (exact fractions in brackets):
+#   holdings H = [[50,30,20],[40,60,50],[80,70,50],[30,40,50]] → total assets a = [100,150,200,120],
+#   equity E = [20,30,40,25] (ΣE = 115) → leverage b = (a - E)/E = [4, 4, 4, 3.8];
+#   shock F = [10%, 0, 0], impact ℓ = 0.001 per unit of value sold on every asset.
+#   Direct losses a·m'F = H[:,0]·0.1 = [5, 4, 8, 3]; sales b × loss = [20, 16, 32, 11.4], pro rata:
+#     asset 0: 20·0.5 + 16·40/150 + 32·0.4 + 11.4·0.25 = 29.91667 (359/12)
+#     asset 1: 20·0.3 + 16·0.4 + 32·0.35 + 11.4/3     = 27.4      (137/5)
+#     asset 2: 20·0.2 + 16/3 + 32·0.25 + 11.4·5/12    = 22.08333  (265/12)
+#   price falls ℓ × sales = [0.0299167, 0.0274, 0.0220833]; fire-sale losses H × falls:
+#     bank 1: 50·0.0299167 + 30·0.0274 + 20·0.0220833 = 2.7595
+#     bank 2: 40·0.0299167 + 60·0.0274 + 50·0.0220833 = 3.9448333
+#     bank 3: 80·0.0299167 + 70·0.0274 + 50·0.0220833 = 5.4155
+#     bank 4: 30·0.0299167 + 40·0.0274 + 50·0.0220833 = 3.0976667
+#   AV = 15.2175 / 115 = 0.1323261 (6087/46000); IV = loss / E = [0.137975, 0.1314944, 0.1353875, 0.1239067].
+#   Systemicness S_n = (1'AML m_n) · sales_n / E with 1'AML = ℓ·[200, 200, 170]:
+#     bank 1: 0.001·(0.5·200 + 0.3·200 + 0.2·170)·20 / 115 = 0.194·20/115 = 0.0337391
+#     bank 2: 0.001·(200·40 + 200·60 + 170·50)/150·16 / 115 = 0.0264348
+#     bank 3: 0.001·(0.4·200 + 0.35·200 + 0.25·170)·32 / 115 = 0.0535652
+#     bank 4: 0.001·(0.25·200 + 200/3 + 170·5/12)·11.4 / 115 = 0.0185870   (sum = AV)
+FOUR_BANKS = np.array([[50.0, 30, 20], [40, 60, 50], [80, 70, 50], [30, 40, 50]])
+FOUR_EQUITY = np.array([20.0, 30, 40, 25])
+
+
+def test_four_banks_three_assets_by_hand():
+    a = FOUR_BANKS.sum(axis=1)
+    m, b = FOUR_BANKS / a[:, None], (a - FOUR_EQUITY) / FOUR_EQUITY
+    ell, fall = np.full(3, 0.001), np.array([0.1, 0.0, 0.0])
+    assert aggregate_vulnerability(a, m, b, ell, fall) == pytest.approx(6087 / 46000, rel=1e-12)
+    np.testing.assert_allclose(indirect_vulnerability(a, m, b, ell, fall),
+                               [0.137975, 3.9448333333 / 30, 0.1353875, 3.0976666667 / 25], rtol=1e-9)
+    np.testing.assert_allclose(systemicness(a, m, b, ell, fall),
+                               [0.194 * 20 / 115, 0.001 * 28500 / 150 * 16 / 115, 0.1925 * 32 / 115,
+                                0.001 * (50 + 200 / 3 + 850 / 12) * 11.4 / 115], rtol=1e-12)
+    # the engine with GLT's switches gives the same numbers
+    av, iv = _engine_av(a, m, b, ell, fall)
+    assert av == pytest.approx(6087 / 46000, rel=1e-9)
+    np.testing.assert_allclose(iv, indirect_vulnerability(a, m, b, ell, fall), rtol=1e-9)
+
+
+def test_multi_round_extension_is_the_geometric_series():
+    from firesale.models.glt import vulnerability_rounds
+
+    a = FOUR_BANKS.sum(axis=1)
+    m, b = FOUR_BANKS / a[:, None], (a - FOUR_EQUITY) / FOUR_EQUITY
+    ell, fall = np.full(3, 0.001), np.array([0.1, 0.0, 0.0])
+    path = vulnerability_rounds(a, m, b, ell, fall, rounds=200)
+    assert path[0] == pytest.approx(aggregate_vulnerability(a, m, b, ell, fall), rel=1e-12)
+    assert (np.diff(path[:20]) > 0).all() and (np.diff(path) >= 0).all()
+    assert path[-1] == pytest.approx(float(vulnerability_rounds(a, m, b, ell, fall)[0]), rel=1e-9)
+    with pytest.raises(ValueError, match="spectral radius"):
+        vulnerability_rounds(a, m, b, np.full(3, 0.01), fall)
