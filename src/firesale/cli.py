@@ -368,6 +368,7 @@ def tipping(
     from rich import progress as bars
 
     from firesale.analytics import tipping as tipping_analysis
+    from firesale.analytics.figures import check_figure_path, write_figure
 
     if param is not None and values is None:
         raise ConfigError(Problem("FS703", "--param", f"--param {param} needs --values to sweep, e.g. "
@@ -380,7 +381,7 @@ def tipping(
         raise ConfigError(Problem("FS703", f"--values {values}", "an empty value: write them comma-separated, "
                                   "e.g. --values 0.8,1,1.2"))
     if out:
-        tipping_analysis.check_figure_path(out)
+        check_figure_path(out)
     preset = load(target)
     scenario = _scenario(preset.scenario, None, False, set_)
     columns = (bars.TextColumn("{task.description}"), bars.BarColumn(), bars.MofNCompleteColumn(),
@@ -391,7 +392,7 @@ def tipping(
                                high=high, iterations=iterations,
                                progress=lambda step, total: bar.update(task, completed=step, total=total))
     if out:
-        tipping_analysis.write_figure(tipping_analysis.boundary_figure(result), out)
+        write_figure(tipping_analysis.boundary_figure(result), out)
     thresholds = [None if math.isnan(x) else float(x) for x in result.threshold.values]
     if as_json:
         sys.stdout.write(json.dumps({
@@ -416,6 +417,11 @@ def tipping(
                       "the threshold is the first tipping size found by the scan", highlight=False)
     if out:
         console.print(f"figure written to {escape(out)}", highlight=False)
+
+
+from firesale.cli_replications import register as _register_replications  # noqa: E402
+
+_register_replications(app)
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from firesale.analytics.tipping import (
     _with_shock,
     boundary_figure,
     tipping_point,
-    write_figure,
 )
+from firesale.analytics.figures import write_figure
 from firesale.cli import app, main
 from firesale.errors import ConfigError
 from firesale.scenario import Shock

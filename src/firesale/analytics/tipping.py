@@ -23,21 +23,19 @@ import xarray as xr
 from pydantic import BaseModel
 
 from firesale._version import __version__
+from firesale.analytics.figures import plotly_graph_objects
 from firesale.analytics.regimes import tipped
 from firesale.errors import ConfigError, Problem, did_you_mean
 from firesale.scenario import Scenario, Shock
 from firesale.simulation import simulate
 from firesale.system import System
 
-__all__ = ["DEALER_CAPITAL", "FIGURE_SUFFIXES", "KINDS", "boundary_figure", "check_figure_path", "tipping_point",
-           "write_figure"]
+__all__ = ["DEALER_CAPITAL", "KINDS", "boundary_figure", "tipping_point"]
 
 #: Shock kinds the bisection can size: a price fall (a return, -x) or a client sale (value x).
 KINDS = ("price", "client_sale")
 #: The special parameter: a multiplier of every dealer's t0 equity, added as cash.
 DEALER_CAPITAL = "dealer_capital"
-#: Figure files :func:`write_figure` writes.
-FIGURE_SUFFIXES = (".html", ".png")
 #: Default upper end of the bisection: a 50% fall, or ten times the asset's t0 holdings sold.
 DEFAULT_HIGH_PRICE = 0.5
 DEFAULT_HIGH_CLIENT_SALE_MULTIPLE = 10.0
@@ -358,11 +356,7 @@ def boundary_figure(result: xr.Dataset) -> Any:
     ConfigError
         plotly is not installed.
     """
-    try:
-        import plotly.graph_objects as go
-    except ImportError:
-        raise ConfigError(Problem("FS704", "figure", 'drawing the boundary needs plotly: '
-                                  'pip install "firesale[figures]"')) from None
+    go = plotly_graph_objects()
     threshold = result.threshold
     x = [v.item() if hasattr(v, "item") else v for v in result.param.values]
     if not result.attrs.get("param"):
@@ -390,41 +384,3 @@ def boundary_figure(result: xr.Dataset) -> Any:
     if threshold.attrs.get("units") == "fraction":
         fig.update_yaxes(tickformat=".1%")
     return fig
-
-
-def check_figure_path(path: str | Path) -> Path:
-    """The figure path, if its suffix is one :func:`write_figure` writes.
-
-    Raises
-    ------
-    ConfigError
-        Another suffix, listing ``.html`` and ``.png``.
-    """
-    path = Path(path)
-    if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise ConfigError(Problem("FS705", f"figure {str(path)!r}", f"unknown figure type {path.suffix or '(none)'!r}: "
-                                  "write .html (interactive) or .png (needs kaleido), e.g. boundary.html"))
-    return path
-
-
-def write_figure(fig: Any, path: str | Path) -> Path:
-    """Write a plotly figure: ``.html`` (plotly.js from its CDN) or ``.png`` (kaleido).
-
-    Raises
-    ------
-    ConfigError
-        Another suffix, or a PNG export that failed (kaleido needs a Chrome/Chromium).
-    """
-    path = check_figure_path(path)
-    if path.suffix.lower() == ".html":
-        fig.write_html(str(path), include_plotlyjs="cdn")
-        return path
-    try:
-        fig.write_image(str(path))
-    except Exception as err:  # noqa: BLE001 - kaleido missing, or no browser for it to drive: any failure
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(Problem(
-            "FS706", f"figure {str(path)!r}",
-            f"PNG export failed ({reason[:120]}): it needs kaleido (pip install kaleido) and a Chrome/Chromium "
-            "(set BROWSER_PATH=/usr/bin/chromium); or write .html instead")) from None
-    return path

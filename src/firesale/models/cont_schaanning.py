@@ -97,7 +97,8 @@ def _check(marketable, illiquid, equity, shock, depth, floor, lambda_max, alpha)
 
 def cont_schaanning(
     marketable, illiquid, equity, shock=None, *, depth, floor=0.5, lambda_max: float = 33.3,
-    target_share: float = 0.95, alpha: float = 0.5, max_rounds: int = 100, tolerance: float = 1e-12,
+    target_share: float = 0.95, alpha: float = 0.5, price_shock=None, max_rounds: int = 100,
+    tolerance: float = 1e-12,
 ) -> ContSchaanningPath:
     """Run the Cont-Schaanning deleveraging cascade to its end.
 
@@ -119,6 +120,9 @@ def cont_schaanning(
         Leverage bound and the target λ_b = target_share · λ_max.
     alpha : float
         Execution between the pre- (0) and post-impact (1) price.
+    price_shock : array_like, shape (K,), optional
+        A fall of the marketable assets' prices at t0 (0.5 halves it): :math:`S_0 = 1 - w`,
+        and then :math:`S = S_0 (1 - Ψ)`.
 
     Returns
     -------
@@ -139,10 +143,15 @@ def cont_schaanning(
     delta = (1.0 - b) * d
     n, k = pi.shape
     units = pi.copy()
-    price = np.ones(k)
+    fall = np.zeros(k) if price_shock is None else np.asarray(price_shock, dtype=float)
+    if fall.shape != (k,) or not np.all((fall >= 0) & (fall < 1)):
+        raise ConfigError(Problem("FS801", "cont_schaanning argument price_shock",
+                                  f"give one fall in [0, 1) per marketable asset ({k}), got {fall.tolist()}"))
+    start = 1.0 - fall
+    price = start.copy()
     sold_total = np.zeros(k)
-    shock_loss = eps * theta
-    theta = theta - shock_loss
+    shock_loss = eps * theta + pi @ fall
+    theta = theta - eps * theta
     c = c - shock_loss
     target = target_share * lambda_max
     path: dict[str, list[np.ndarray]] = {key: [] for key in
@@ -162,7 +171,7 @@ def cont_schaanning(
         sold_total = sold_total + sold_value.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             psi = np.where(np.isfinite(delta), (1.0 - b) * -np.expm1(-sold_total / delta), 0.0)
-        post = 1.0 - psi
+        post = start * (1.0 - psi)
         executed = price + alpha * (post - price)
         units = units - sold_units
         loss = units @ (price - post) + sold_units @ (price - executed)

@@ -1,0 +1,167 @@
+"""The literature's models on the public data: what ``firesale vulnerability``,
+``firesale deleveraging``, ``firesale equilibrium`` and ``firesale contagion`` print.
+
+Each function returns a JSON-ready dict (numbers as fractions, 0.01 = 1%) and, where
+there is one, the labelled table or series behind it; figures are drawn by
+:func:`figure`. ``docs/replications.md`` states each setup, our numbers and the paper's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from firesale.analytics.vulnerability import GLT_IMPACT_PER_EURO, vulnerability_index, vulnerability_table
+from firesale.models.cont_schaanning import cont_schaanning
+from firesale.models.glt import vulnerability_rounds
+
+__all__ = ["GIIPS", "glt_eba2011", "callreport_index", "cs_eba2011", "figure"]
+
+#: The countries of GLT's sovereign shock (Greece, Ireland, Italy, Portugal, Spain).
+GIIPS = ("GR", "IE", "IT", "PT", "ES")
+#: Units of the data sets: EBA amounts are EUR millions, call reports USD thousands.
+_EBA_UNIT, _CALL_REPORT_UNIT = 1e6, 1e3
+
+
+def _eba2011_inputs(write_down: float, root: str | Path | None):
+    from firesale.data.eba2011 import load_eba2011
+
+    system = load_eba2011(root)
+    fall = np.array([write_down if a.removeprefix("sov_") in GIIPS else 0.0 for a in system.asset_names])
+    return system, fall
+
+
+def glt_eba2011(write_down: float = 0.5, impact_per_euro: float = GLT_IMPACT_PER_EURO, top: int = 10,
+                root: str | Path | None = None) -> tuple[dict[str, Any], xr.Dataset]:
+    """GLT (2015) on the EBA 2011 banks: a write-down of GIIPS sovereign debt, one round of
+    deleveraging to constant leverage, ℓ = ``impact_per_euro`` on every asset (sovereigns by
+    country and each bank's other assets, as in GLT's application).
+
+    Returns the summary (AV, the direct loss, the top banks by systemicness and by indirect
+    vulnerability, the multi-round AV) and the per-bank table.
+    """
+    system, fall = _eba2011_inputs(write_down, root)
+    impact = impact_per_euro * _EBA_UNIT
+    table = vulnerability_table(system.holdings, system.equity0, fall, impact, system.institution_names,
+                                system.asset_names)
+    a = system.holdings.sum(axis=1)
+    m = system.holdings / a[:, None]
+    b = (a - system.equity0) / system.equity0
+    rounds = vulnerability_rounds(a, m, b, np.full(len(fall), impact), fall, 10)
+    direct = float((system.holdings @ fall).sum() / system.equity0.sum())
+
+    def top_of(variable: str) -> list[dict[str, Any]]:
+        order = np.argsort(-table[variable].values, kind="stable")[:top]
+        return [{"bank": str(table.bank.values[i]), variable: float(table[variable].values[i])} for i in order]
+
+    summary = {
+        "data": "EBA 2011 stress test disclosure (EUR m)",
+        "banks": int(system.n_institutions),
+        "excluded": system.description,
+        "write_down": write_down,
+        "countries": list(GIIPS),
+        "impact_per_euro": impact_per_euro,
+        "direct_loss": direct,
+        "aggregate_vulnerability": float(table.aggregate_vulnerability),
+        "aggregate_vulnerability_rounds": [float(v) for v in rounds],
+        "top_systemicness": top_of("systemicness"),
+        "top_indirect_vulnerability": top_of("indirect_vulnerability"),
+    }
+    return summary, table
+
+
+def callreport_index(impact_per_dollar: float = GLT_IMPACT_PER_EURO, fall: float = 0.01,
+                     root: str | Path | None = None, progress: Callable[[], None] | None = None,
+                     ) -> tuple[dict[str, Any], xr.Dataset]:
+    """Aggregate vulnerability of US commercial banks in each of the 59 quarters: a fall of
+    ``fall`` on every non-cash asset (cash and reserves, fed funds and reverse repo take no
+    shock and have no impact), one round, ℓ = ``impact_per_dollar``."""
+    from firesale.data.callreports import CALLREPORT_ASSET_CLASSES, callreport_arrays, callreport_quarters
+
+    quarters = callreport_quarters(root)
+
+    def arrays(quarter: int):
+        data = callreport_arrays(quarter, root)
+        cash = np.array([CALLREPORT_ASSET_CLASSES.get(name) == "reserves" for name in data.asset_names])
+        return data.holdings, data.equity, cash
+
+    series = vulnerability_index(quarters, arrays, impact_per_dollar * _CALL_REPORT_UNIT, fall, progress)
+    av = series.aggregate_vulnerability.values
+    peak = int(np.argmax(av))
+    summary = {
+        "data": "US commercial banks, call reports (USD thousands), quarters T = 1..59",
+        "fall": fall,
+        "impact_per_dollar": impact_per_dollar,
+        "quarters": [int(q) for q in series.period.values],
+        "aggregate_vulnerability": [float(v) for v in av],
+        "banks": [int(v) for v in series.banks.values],
+        "peak": {"quarter": int(series.period.values[peak]), "aggregate_vulnerability": float(av[peak])},
+    }
+    return summary, series
+
+
+def cs_eba2011(write_down: float = 0.5, impact_per_euro: float = GLT_IMPACT_PER_EURO, lambda_max: float = 33.3,
+               alpha: float = 0.5, root: str | Path | None = None) -> dict[str, Any]:
+    """Cont-Schaanning (2017) on the EBA 2011 banks, against GLT's one round.
+
+    Marketable assets are the sovereign exposures (GIIPS written down by ``write_down``),
+    illiquid the rest; depth δ = 1/ℓ with no price floor, so that the first round's impact is
+    GLT's to first order; a bank above ``lambda_max`` delevers to 0.95 λ_max, an insolvent
+    one sells everything; execution at the midpoint (α = 1/2).
+    """
+    system, fall = _eba2011_inputs(write_down, root)
+    sovereign = np.array([a.startswith("sov_") for a in system.asset_names])
+    marketable = system.holdings[:, sovereign]
+    illiquid = system.holdings[:, ~sovereign].sum(axis=1)
+    equity = system.equity0
+    impact = impact_per_euro * _EBA_UNIT
+    path = cont_schaanning(marketable, illiquid, equity, depth=np.full(sovereign.sum(), 1.0 / impact), floor=0.0,
+                           lambda_max=lambda_max, alpha=alpha, price_shock=fall[sovereign])
+    e0 = float(equity.sum())
+    initial = float(path.shock_loss.sum())
+    fire = path.loss.sum(axis=1)
+    glt = vulnerability_table(system.holdings, equity, fall, impact, system.institution_names, system.asset_names)
+    total = initial + float(fire.sum())
+    return {
+        "data": "EBA 2011 stress test disclosure (EUR m)",
+        "banks": int(system.n_institutions),
+        "write_down": write_down,
+        "lambda_max": lambda_max,
+        "initial_loss": initial / e0,
+        "fire_sale_loss_by_round": [float(v) / e0 for v in fire],
+        "fire_sale_loss": float(fire.sum()) / e0,
+        "fire_sale_share": float(fire.sum()) / total if total > 0 else 0.0,
+        "rounds": path.rounds,
+        "delevering_by_round": [int(v) for v in (path.sold_fraction > 0).sum(axis=1)],
+        "insolvent": int(path.insolvent[-1].sum()) if path.rounds else int((equity - path.shock_loss <= 0).sum()),
+        "glt_one_round": float(glt.aggregate_vulnerability),
+        "note": "losses as fractions of system equity; GLT's one round delevers every bank to its own leverage, "
+                "Cont-Schaanning only banks above lambda_max",
+    }
+
+
+def figure(kind: str, data: Any) -> Any:
+    """A plotly figure for a replication: ``"systemicness"`` (the table of :func:`glt_eba2011`)
+    or ``"index"`` (the series of :func:`callreport_index`). Axis labels come from attrs."""
+    from firesale.analytics.figures import plotly_graph_objects
+
+    go = plotly_graph_objects()
+    if kind == "systemicness":
+        table = data.sortby("systemicness", ascending=False).isel(bank=slice(0, 20))
+        fig = go.Figure([go.Bar(x=table.bank.values, y=table.systemicness.values, name="systemicness"),
+                         go.Bar(x=table.bank.values, y=table.indirect_vulnerability.values,
+                                name="indirect vulnerability")])
+        fig.update_layout(barmode="group", title="GLT on EBA 2011: the 20 most systemic banks",
+                          yaxis_title="share of equity", template="plotly_white")
+        return fig
+    if kind == "index":
+        av = data.aggregate_vulnerability
+        fig = go.Figure(go.Scatter(x=data.period.values, y=av.values, mode="lines+markers"))
+        fig.update_layout(title="Aggregate vulnerability of US commercial banks", xaxis_title="quarter (T)",
+                          yaxis_title=f"{av.attrs['long_name']} ({av.attrs['units']})", template="plotly_white")
+        return fig
+    raise ValueError(f"unknown figure {kind!r}")

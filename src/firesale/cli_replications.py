@@ -1,0 +1,147 @@
+"""``firesale vulnerability``, ``deleveraging``, ``equilibrium`` and ``contagion``: the
+literature's models on the public data (:mod:`firesale.analytics.replications`).
+
+Registered on the main app by :mod:`firesale.cli`; the data are found by
+:func:`firesale.data.shared_data.data_root` (``--data`` or ``FIRESALE_DATA``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from firesale.errors import ConfigError, Problem
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataOpt = Annotated[str | None, typer.Option("--data", help="Folder of the public data (default: FIRESALE_DATA, or "
+                                                             "../shared/data beside the checkout).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+OutOpt = Annotated[str | None, typer.Option("--out", help="Write the figure to this .html or .png file.")]
+
+
+def _emit(summary: dict[str, Any], as_json: bool) -> bool:
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    return as_json
+
+
+def _figure(kind: str, data: Any, out: str | None) -> None:
+    if not out:
+        return
+    from firesale.analytics.figures import write_figure
+    from firesale.analytics.replications import figure
+
+    write_figure(figure(kind, data), out)
+
+
+def _check_out(out: str | None) -> None:
+    if out:
+        from firesale.analytics.figures import check_figure_path
+
+        check_figure_path(out)
+
+
+def vulnerability(
+    dataset: Annotated[str, typer.Argument(help="eba2011 (GLT on the EBA 2011 banks) or callreports (US commercial "
+                                                "banks, 59 quarters).")],
+    write_down: Annotated[float, typer.Option("--write-down", help="eba2011: write-down of GIIPS sovereign debt "
+                                              "(0.5 = 50%).")] = 0.5,
+    fall: Annotated[float, typer.Option("--fall", help="callreports: fall of every non-cash asset.")] = 0.01,
+    impact: Annotated[float, typer.Option("--impact", help="Price impact per euro / dollar sold (GLT: 1e-13, 10 bp "
+                                          "per 10 bn).")] = 1e-13,
+    top: Annotated[int, typer.Option("--top", help="eba2011: banks listed by each ranking.")] = 10,
+    data: DataOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Greenwood-Landier-Thesmar vulnerability: EBA 2011 banks, or the US index over quarters."""
+    from firesale.analytics import replications
+
+    _check_out(out)
+    if dataset == "eba2011":
+        summary, table = replications.glt_eba2011(write_down, impact, top, data)
+        _figure("systemicness", table, out)
+        if _emit(summary | {"figure": out}, as_json):
+            return
+        console.print(f"[bold]GLT on EBA 2011[/bold]: {summary['banks']} banks, GIIPS sovereigns written down "
+                      f"{summary['write_down']:.0%}, impact {summary['impact_per_euro']:g} per euro on every asset",
+                      highlight=False)
+        console.print(f"direct loss {summary['direct_loss']:.2%} of system equity; aggregate vulnerability (one "
+                      f"round) {summary['aggregate_vulnerability']:.2%}", highlight=False)
+        for key, title in (("top_systemicness", "systemicness (share of system equity)"),
+                           ("top_indirect_vulnerability", "indirect vulnerability (share of own equity)")):
+            ranking = Table(title=f"Most {title.split(' (')[0]}: {title}")
+            ranking.add_column("rank", justify="right")
+            ranking.add_column("bank")
+            ranking.add_column("value", justify="right")
+            field = key.removeprefix("top_")
+            for r, row in enumerate(summary[key], 1):
+                ranking.add_row(str(r), row["bank"], f"{row[field]:.2%}")
+            console.print(ranking)
+    elif dataset == "callreports":
+        from rich import progress as bars
+
+        columns = (bars.TextColumn("{task.description}"), bars.BarColumn(), bars.MofNCompleteColumn(),
+                   bars.TimeElapsedColumn())
+        with bars.Progress(*columns, console=err_console, transient=True,
+                           disable=not err_console.is_terminal) as bar:
+            task = bar.add_task("quarters", total=59)
+            summary, series = replications.callreport_index(impact, fall, data, lambda: bar.advance(task))
+        _figure("index", series, out)
+        if _emit(summary | {"figure": out}, as_json):
+            return
+        table = Table(title=f"Aggregate vulnerability of US commercial banks: a {fall:.0%} fall of every non-cash "
+                      f"asset, impact {impact:g} per dollar")
+        for col in ("quarter", "banks", "AV (share of system equity)"):
+            table.add_column(col, justify="right")
+        for q, n, av in zip(summary["quarters"], summary["banks"], summary["aggregate_vulnerability"]):
+            table.add_row(str(q), f"{n:,}", f"{av:.2%}")
+        console.print(table)
+        peak = summary["peak"]
+        console.print(f"peak: quarter {peak['quarter']}, {peak['aggregate_vulnerability']:.2%} of system equity",
+                      highlight=False)
+    else:
+        raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2011 or callreports"))
+    if out:
+        console.print(f"figure written to {escape(out)}", highlight=False)
+
+
+def deleveraging(
+    dataset: Annotated[str, typer.Argument(help="eba2011")] = "eba2011",
+    write_down: Annotated[float, typer.Option("--write-down", help="Write-down of GIIPS sovereign debt.")] = 0.5,
+    impact: Annotated[float, typer.Option("--impact", help="Price impact per euro sold.")] = 1e-13,
+    lambda_max: Annotated[float, typer.Option("--lambda-max", help="Leverage bound (assets / equity).")] = 33.3,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cont-Schaanning deleveraging rounds on the EBA 2011 banks, against GLT's one round."""
+    from firesale.analytics import replications
+
+    if dataset != "eba2011":
+        raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2011"))
+    summary = replications.cs_eba2011(write_down, impact, lambda_max, root=data)
+    if _emit(summary, as_json):
+        return
+    table = Table(title=f"Cont-Schaanning on EBA 2011: GIIPS −{write_down:.0%}, λ_max {lambda_max:g}")
+    for col in ("round", "fire-sale loss (share of system equity)", "banks delevering"):
+        table.add_column(col, justify="right")
+    for r, (loss, n) in enumerate(zip(summary["fire_sale_loss_by_round"], summary["delevering_by_round"]), 1):
+        table.add_row(str(r), f"{loss:.3%}", str(n))
+    console.print(table)
+    console.print(f"initial loss {summary['initial_loss']:.2%}, fire sales {summary['fire_sale_loss']:.2%} "
+                  f"({summary['fire_sale_share']:.1%} of the total), {summary['insolvent']} banks insolvent; "
+                  f"GLT one round: {summary['glt_one_round']:.2%}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the replication commands to ``app``."""
+    app.command()(vulnerability)
+    app.command()(deleveraging)
