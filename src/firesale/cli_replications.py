@@ -141,7 +141,74 @@ def deleveraging(
                   f"GLT one round: {summary['glt_one_round']:.2%}", highlight=False)
 
 
+def equilibrium(
+    dataset: Annotated[str, typer.Argument(help="eba2016")] = "eba2016",
+    leverage_bound: Annotated[float, typer.Option("--leverage-bound", help="λ̄, assets / equity.")] = 33.0,
+    kappa: Annotated[float, typer.Option("--kappa", help="Square-root impact constant.")] = 1.5,
+    data: DataOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Breuer-Summer-Urosevic fire-sale equilibria on the EBA 2016 banks: price impact per sovereign market."""
+    from firesale.analytics import replications
+
+    if dataset != "eba2016":
+        raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2016"))
+    _check_out(out)
+    summary = replications.bsu_eba2016(leverage_bound, kappa, root=data)
+    _figure("equilibrium", summary, out)
+    if _emit({k: summary[k] for k in ("lower", "upper", "max", "iterations")} | {
+            k: summary[k] for k in summary if k not in ("lower", "upper", "max", "iterations")} | {"figure": out},
+            as_json):
+        return
+    table = Table(title=f"BSU on EBA 2016: {summary['banks']} banks, λ̄ = {leverage_bound:g}, κ = {kappa:g}, "
+                  f"credit losses {summary['credit_loss']:,.0f} EUR m")
+    for col in ("market", "lower", "upper", "every bond sold"):
+        table.add_column(col, justify="right" if col != "market" else "left")
+    for m in summary["lower"]:
+        table.add_row(m, f"{summary['lower'][m]:.3%}", f"{summary['upper'][m]:.3%}", f"{summary['max'][m]:.3%}")
+    console.print(table)
+    it = summary["iterations"]
+    console.print(f"{'multiple equilibria' if summary['multiple'] else 'one equilibrium'}; iterations: lower "
+                  f"{it['lower']}, upper {it['upper']}; banks selling: {summary['banks_selling']['lower']}",
+                  highlight=False)
+    if out:
+        console.print(f"figure written to {escape(out)}", highlight=False)
+
+
+def contagion(
+    leverage: Annotated[list[float] | None, typer.Option("--leverage", help="Leverage levels (repeatable; "
+                                                           "default 10 and 25).")] = None,
+    trials: Annotated[int, typer.Option("--trials", help="Random systems per diversification level.")] = 200,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    banks: Annotated[int, typer.Option("--banks", help="Banks (and assets) per system.")] = 400,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Caccioli et al. (2014): probability of contagion vs diversification at two leverages."""
+    from firesale.analytics import replications
+
+    _check_out(out)
+    summary, ds = replications.caccioli_window(leverages=tuple(leverage or (10.0, 25.0)), trials=trials, seed=seed,
+                                                 n_banks=banks, n_assets=banks)
+    _figure("contagion", ds, out)
+    if _emit(summary | {"figure": out}, as_json):
+        return
+    table = Table(title=f"Caccioli et al.: probability of contagion ({banks} banks and assets, {trials} trials)")
+    table.add_column("mean assets per bank", justify="right")
+    for lev in summary["probability"]:
+        table.add_column(f"leverage {lev}", justify="right")
+    for j, d in enumerate(summary["mean_degrees"]):
+        table.add_row(f"{d:g}", *(f"{summary['probability'][lev][j]:.2f}" for lev in summary["probability"]))
+    console.print(table)
+    for lev, window in summary["window"].items():
+        text = "none" if window is None else f"{window[0]:g} to {window[1]:g} assets per bank"
+        console.print(f"leverage {lev}: contagion more likely than not for {text}", highlight=False)
+    if out:
+        console.print(f"figure written to {escape(out)}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the replication commands to ``app``."""
-    app.command()(vulnerability)
-    app.command()(deleveraging)
+    for command in (vulnerability, deleveraging, equilibrium, contagion):
+        app.command()(command)

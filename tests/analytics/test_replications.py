@@ -73,3 +73,39 @@ def test_cli_vulnerability_json_and_figure(root, tmp_path):
     assert out.exists() and "plotly" in out.read_text()
     bad = runner.invoke(app, ["vulnerability", "eba2012", "--data", str(root)])
     assert bad.exit_code != 0 and "eba2011 or callreports" in str(bad.exception)
+
+
+def test_cli_equilibrium_eba2016_prints_the_documented_keys(root, tmp_path):
+    out = tmp_path / "bsu.html"
+    result = runner.invoke(app, ["equilibrium", "eba2016", "--data", str(root), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    markets = ["DE", "ES", "FR", "GB", "IT", "JP", "US", "RoW"]
+    for key in ("lower", "upper", "max"):
+        assert list(summary[key]) == markets
+        assert all(0.0 <= summary[key][m] <= 1.0 for m in markets)
+    assert set(summary["iterations"]) == {"lower", "upper"}
+    # lower ≤ upper ≤ the impact of every bond sold, market by market
+    assert all(summary["lower"][m] <= summary["upper"][m] + 1e-12 <= summary["max"][m] + 2e-12 for m in markets)
+    # quantity, volatility and volume joined by country label: the max impact is σ κ sqrt(Q / ADV)
+    for m in markets:
+        expected = min(1.0, summary["sigma"][m] * 1.5 * np.sqrt(summary["quantity"][m] / summary["adv"][m]))
+        assert summary["max"][m] == pytest.approx(expected, rel=1e-12)
+    assert out.exists()
+
+
+def test_cli_contagion_shows_the_window_of_instability():
+    result = runner.invoke(app, ["contagion", "--trials", "60", "--banks", "200", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    high = summary["probability"]["25"]
+    # contagion is likely at intermediate diversification and rare at both ends
+    assert max(high) > 0.8 and high[0] < 0.3 and high[-1] < 0.05
+    assert summary["window"]["25"] is not None
+
+
+def test_cli_deleveraging_json(root):
+    result = runner.invoke(app, ["deleveraging", "eba2011", "--data", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rounds"] == len(summary["fire_sale_loss_by_round"]) >= 1

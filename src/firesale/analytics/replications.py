@@ -19,7 +19,7 @@ from firesale.analytics.vulnerability import GLT_IMPACT_PER_EURO, vulnerability_
 from firesale.models.cont_schaanning import cont_schaanning
 from firesale.models.glt import vulnerability_rounds
 
-__all__ = ["GIIPS", "glt_eba2011", "callreport_index", "cs_eba2011", "figure"]
+__all__ = ["GIIPS", "glt_eba2011", "callreport_index", "cs_eba2011", "bsu_eba2016", "caccioli_window", "figure"]
 
 #: The countries of GLT's sovereign shock (Greece, Ireland, Italy, Portugal, Spain).
 GIIPS = ("GR", "IE", "IT", "PT", "ES")
@@ -164,4 +164,95 @@ def figure(kind: str, data: Any) -> Any:
         fig.update_layout(title="Aggregate vulnerability of US commercial banks", xaxis_title="quarter (T)",
                           yaxis_title=f"{av.attrs['long_name']} ({av.attrs['units']})", template="plotly_white")
         return fig
+    if kind == "equilibrium":
+        markets = list(data["lower"])
+        fig = go.Figure([go.Bar(x=markets, y=[data[key][m] for m in markets], name=name)
+                         for key, name in (("lower", "lower equilibrium"), ("upper", "upper equilibrium"),
+                                           ("max", "every bond sold"))])
+        fig.update_layout(barmode="group", title="BSU on EBA 2016: price impact per sovereign bond market",
+                          yaxis_title="price fall (fraction)", yaxis_tickformat=".1%", template="plotly_white")
+        return fig
+    if kind == "contagion":
+        fig = go.Figure([go.Scatter(x=data.mean_degree.values, y=data.probability.sel(leverage=lev).values,
+                                    mode="lines+markers", name=f"leverage {lev:g}") for lev in data.leverage.values])
+        fig.update_layout(title="Caccioli et al.: the window of instability", xaxis_type="log",
+                          xaxis_title="mean assets per bank (diversification)",
+                          yaxis_title=data.probability.attrs["long_name"], template="plotly_white")
+        return fig
     raise ValueError(f"unknown figure {kind!r}")
+
+
+def bsu_eba2016(leverage_bound: float = 33.0, kappa: float = 1.5, root: str | Path | None = None) -> dict[str, Any]:
+    """Breuer, Summer & Urosevic (OeNB WP 235) on the EBA 2016 banks.
+
+    Each bank's equity is its CET1 less its adverse-scenario 2016 credit losses (loan amount
+    × impairment rate, per exposure class); its securities are the sovereign bonds of DE,
+    ES, FR, GB, IT, JP, US and the rest of the world, the rest of its assets illiquid. A bank
+    above the leverage bound ``λ̄`` sells the share of its bonds that restores it at the
+    prices of the equilibrium; prices fall by ``σ_k κ sqrt(Q_k / ADV_k)`` (2015 volatility
+    and volume). The lower equilibrium is the iteration from no price fall, the upper from
+    every bond sold; ``max`` is that greatest possible impact.
+    """
+    from firesale.data.eba2016 import load_eba2016
+    from firesale.models.bsu import SquareRootImpact, equilibria
+
+    eba = load_eba2016(root)
+    system = eba.system
+    bonds = np.array([system.asset_index(f"sov_{m}") for m in eba.markets])
+    securities = system.holdings[:, bonds]
+    other = system.holdings.sum(axis=1) - securities.sum(axis=1)
+    equity = system.equity0 - eba.credit_loss
+    impact = SquareRootImpact([eba.sigma[m] for m in eba.markets], [eba.adv[m] for m in eba.markets], kappa=kappa)
+    eqs = equilibria(equity, securities, other, leverage_bound, impact)
+    per_market = lambda values: {m: float(v) for m, v in zip(eba.markets, values)}  # noqa: E731
+    return {
+        "data": "EBA 2016 stress test (EUR m), 2015 market data",
+        "banks": int(system.n_institutions),
+        "leverage_bound": leverage_bound,
+        "kappa": kappa,
+        "credit_loss": float(eba.credit_loss.sum()),
+        "lower": per_market(eqs.lower.price_fall),
+        "upper": per_market(eqs.upper.price_fall),
+        "max": per_market(impact(securities.sum(axis=0))),
+        "iterations": {"lower": int(eqs.lower.iterations), "upper": int(eqs.upper.iterations)},
+        "multiple": bool(eqs.multiple),
+        "banks_selling": {"lower": int((eqs.lower.sales_fraction > 0).sum()),
+                          "upper": int((eqs.upper.sales_fraction > 0).sum())},
+        "quantity": {m: eba.quantity[m] for m in eba.markets},
+        "sigma": {m: eba.sigma[m] for m in eba.markets},
+        "adv": {m: eba.adv[m] for m in eba.markets},
+    }
+
+
+def caccioli_window(mean_degrees=(1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32, 64), leverages=(10.0, 25.0), trials: int = 200,
+                    seed: int = 0, n_banks: int = 400, n_assets: int = 400) -> tuple[dict[str, Any], xr.Dataset]:
+    """Caccioli, Shrestha, Moore & Farmer (2014): probability and size of contagion against
+    diversification (mean assets per bank) at two leverages — the window of instability."""
+    from firesale.models.caccioli import contagion_sweep
+
+    sweep = contagion_sweep(mean_degrees, leverages, trials, seed, n_banks=n_banks, n_assets=n_assets)
+    ds = xr.Dataset(
+        {
+            "probability": (("leverage", "mean_degree"), sweep.probability, {
+                "units": "1", "long_name": "probability of contagion",
+                "description": f"Share of trials in which more than {sweep.threshold:.0%} of banks fail"}),
+            "extent": (("leverage", "mean_degree"), sweep.extent, {
+                "units": "1", "long_name": "extent of contagion", "description": "Share of banks failed, given contagion"}),
+        },
+        coords={"leverage": sweep.leverages, "mean_degree": sweep.mean_degrees},
+        attrs={"trials": trials, "seed": seed, "n_banks": n_banks, "n_assets": n_assets},
+    )
+    window = {}
+    for lev, row in zip(sweep.leverages, sweep.probability):
+        unstable = sweep.mean_degrees[row > 0.5]
+        window[f"{lev:g}"] = ([float(unstable.min()), float(unstable.max())] if unstable.size else None)
+    summary = {
+        "model": "Caccioli et al. (2014), random bipartite graph, exponential impact, one bank fails at start",
+        "n_banks": n_banks, "n_assets": n_assets, "trials": trials, "seed": seed,
+        "mean_degrees": [float(d) for d in sweep.mean_degrees], "leverages": [float(v) for v in sweep.leverages],
+        "probability": {f"{lev:g}": [float(p) for p in row] for lev, row in zip(sweep.leverages, sweep.probability)},
+        "extent": {f"{lev:g}": [None if not np.isfinite(x) else float(x) for x in row]
+                   for lev, row in zip(sweep.leverages, sweep.extent)},
+        "window": window,
+    }
+    return summary, ds

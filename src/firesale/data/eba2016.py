@@ -124,6 +124,9 @@ class Eba2016:
         banks (fraction); see the module notes.
     bank_names : dict of str to str
         LEI code (institution name) to the bank's name.
+    credit_loss : ndarray, shape (N,)
+        Adverse-scenario 2016 credit losses of each bank (EUR millions): per exposure class,
+        the loan amount times its impairment rate (BSU's equity shock).
     labels : dict of str to str
         Market to its ``Country`` label in the market-data files.
     """
@@ -134,6 +137,7 @@ class Eba2016:
     adv: dict[str, float]
     impairment: dict[str, float]
     bank_names: dict[str, str]
+    credit_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
     markets: tuple[str, ...] = EBA2016_MARKETS
     labels: dict[str, str] = field(default_factory=lambda: dict(EBA2016_MARKET_LABELS))
 
@@ -373,6 +377,26 @@ def _impairment(frame: Any, exposures: Any, banks: list[str], holdings: np.ndarr
     return {m: float(impairment.get(m, 0.0)) for m in EBA2016_MARKETS}
 
 
+def _credit_loss(frame: Any, exposures: Any, banks: list[str]) -> np.ndarray:
+    """Each bank's adverse-scenario credit losses: Σ over exposure classes of the class's
+    loan amount (``Total`` row) times its adverse impairment rate for the period — the
+    equity shock of BSU's data application (syslosseval: impairment rate × Loan_Amount)."""
+    rate_all = _number_column(frame, "impairments", "Impairment_rate")
+    period = _number_column(frame, "impairments", "Period").astype(int)
+    chosen = ((period == IMPAIRMENT_PERIOD) & (frame["Scenario"].astype(str) == IMPAIRMENT_SCENARIO).to_numpy()
+              & (frame["Country"].astype(str) == "Total").to_numpy())
+    rates = {(b, c): float(r) for b, c, r in zip(frame["LEI_code"].astype(str)[chosen],
+                                                  frame["Exposure"].astype(str)[chosen], rate_all[chosen])}
+    totals = exposures[exposures["Country"].astype(str) == "Total"]
+    loans = _number_column(exposures, "exposures", "Loan_Amount")[totals.index.to_numpy()]
+    index = {b: i for i, b in enumerate(banks)}
+    loss = np.zeros(len(banks))
+    for bank, exposure, amount in zip(totals["LEI_code"].astype(str), totals["Exposure"].astype(str), loans):
+        if bank in index and (bank, exposure) in rates and np.isfinite(amount):
+            loss[index[bank]] += amount * rates[(bank, exposure)]
+    return loss
+
+
 def load_eba2016(root: str | Path | None = None) -> Eba2016:
     """The EBA 2016 banks and the eight sovereign bond markets of BSU.
 
@@ -435,4 +459,4 @@ def load_eba2016(root: str | Path | None = None) -> Eba2016:
                                  description=description, sources=sources)
     quantity = {m: float(bonds[:, k].sum()) for k, m in enumerate(EBA2016_MARKETS)}
     return Eba2016(system=system, quantity=quantity, sigma=sigma, adv=adv, impairment=impairment,
-                   bank_names={b: names[b] for b in banks})
+                   bank_names={b: names[b] for b in banks}, credit_loss=_credit_loss(impairments, exposures, banks))
