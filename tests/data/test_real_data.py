@@ -147,7 +147,7 @@ def test_eba2011_reads_90_banks_and_the_readme_check_row(root):
 
 
 def test_eba2011_system_balance_sheets_add_up(root):
-    system = load_eba2011(root)
+    system = load_eba2011(root, granularity="sovereign")
     _, assets, equity, sovereign = _eba2011_cells(root)
     excluded = eba2011_excluded(root)
     assert set(excluded) == {"DE029", "LU045", "SI058"}
@@ -166,6 +166,96 @@ def test_eba2011_system_balance_sheets_add_up(root):
     assert system.holdings[:, de].sum() == pytest.approx(
         sum(sovereign[b]["DE"] for b in system.institution_names), rel=1e-12)
     assert all(a.is_tradable for a in system.assets)
+    assert system.n_assets == 38 and all(n.startswith("sov_") for n in system.asset_names[:-1])
+
+
+EAD_CODES = {"33010": "inst", "33011": "corp", "33012": "retail", "33018": "cre", "33020": "dflt"}
+
+
+def _eba2011_ead(root: Path) -> dict[tuple[str, str], dict[str, float]]:
+    """EAD of worksheet 4 by (class short name, country) and bank, '.' (not disclosed) as 0,
+    negative values as 0; the country ``TO`` is the file's total: read with the csv module."""
+    ead: dict[tuple[str, str], dict[str, float]] = {}
+    with open(root.joinpath(*EBA2011), newline="", encoding="cp1252") as handle:
+        reader = csv.reader(handle)
+        banks = next(reader)[7:]
+        for row in reader:
+            if row[1] in EAD_CODES:
+                assert row[0] == "4 - EADs" and row[6] == "120" and row[4] == row[5] == ""
+                values = [0.0 if v.strip() == "." else max(float(v), 0.0) for v in row[7:]]
+                ead[(EAD_CODES[row[1]], row[3])] = dict(zip(banks, values))
+    return ead
+
+
+def test_eba2011_class_country_balance_sheets_add_up(root):
+    system = load_eba2011(root)  # the default granularity
+    _, assets, equity, sovereign = _eba2011_cells(root)
+    ead = _eba2011_ead(root)
+    pairs = [p for p in ead if p[1] != "TO"]
+    kept = system.institution_names
+    assert len(kept) == 87
+    held = {f"sov_{c}" for b in kept for c, v in sovereign[b].items() if v > 0}
+    held |= {f"{x}_{c}" for (x, c) in pairs if any(ead[(x, c)][b] > 0 for b in kept)}
+    assert sorted(system.asset_names[:-1]) == sorted(held) and system.asset_names[-1] == "other"
+    assert system.n_assets == 37 + 5 * 37 + 1 == 223
+    assert all(a.is_tradable for a in system.assets)
+    classes = {a.name.split("_")[0]: a.asset_class for a in system.assets}
+    assert classes == {"sov": "treasury", "inst": "corporate_ig", "corp": "corporate_ig", "retail": "other",
+                       "cre": "other", "dflt": "corporate_hy", "other": "other"}
+    sov = [k for k, n in enumerate(system.asset_names) if n.startswith("sov_")]
+    other = system.asset_index("other")
+    scaled = set()
+    for i, bank in enumerate(kept):
+        row = system.holdings[i]
+        assert row.sum() == pytest.approx(assets[bank], rel=1e-9)  # every asset adds up to total assets
+        assert system.equity0[i] == pytest.approx(equity[bank], rel=1e-9)
+        assert row[sov].sum() == pytest.approx(sum(sovereign[bank].values()), rel=1e-9, abs=1e-9)  # 34010 once
+        room = assets[bank] - sum(sovereign[bank].values())
+        exposures = sum(ead[p][bank] for p in pairs)
+        if exposures > room:  # EADs above total assets: scaled to fill it, nothing left in other
+            scaled.add(bank)
+            assert row[other] == 0
+        else:
+            assert row[other] == pytest.approx(room - exposures, rel=1e-9, abs=1e-6)
+    assert scaled == {"AT001", "AT002", "CY007", "DE022", "DK008", "ES060", "GB088", "IE039", "IT040", "IT044",
+                      "NO051", "PL052", "PT056", "SI057"}
+    assert all(f"{bank} 0." in system.description for bank in scaled)
+    assert "NL049 inst" in system.description  # its country breakdown misses the TO row
+    assert "BE005 (20)" in system.description  # cells disclosed as '.'
+
+
+def test_eba2011_class_country_spot_checks_against_the_file(root):
+    system = load_eba2011(root)
+    _, assets, _, sovereign = _eba2011_cells(root)
+    ead = _eba2011_ead(root)
+    i, k = system.institution_index("IT041"), system.asset_index("corp_IT")
+    assert system.holdings[i, k] == pytest.approx(ead[("corp", "IT")]["IT041"], rel=1e-12)
+    assert system.holdings[i, k] > 1e5  # UniCredit's Italian corporate EAD, EUR m
+    # GB088's EADs exceed its total assets - sovereigns: each one scaled by the same factor.
+    i, k = system.institution_index("GB088"), system.asset_index("cre_GB")
+    pairs = [p for p in ead if p[1] != "TO"]
+    factor = (assets["GB088"] - sum(sovereign["GB088"].values())) / sum(ead[p]["GB088"] for p in pairs)
+    assert 0.5 < factor < 0.6
+    assert system.holdings[i, k] == pytest.approx(ead[("cre", "GB")]["GB088"] * factor, rel=1e-9)
+    data = read_eba2011(root)  # the file's TO rows, as disclosed
+    assert data.ead_classes == ("inst", "corp", "retail", "cre", "dflt") and "TO" not in data.ead_countries
+    b = data.banks.index("DE017")
+    assert data.ead_total[b, 2] == pytest.approx(ead[("retail", "TO")]["DE017"], rel=1e-12)
+    assert np.isnan(data.ead[data.banks.index("BE005"), 0, data.ead_countries.index("JP")])  # '.' in the file
+
+
+def test_eba2011_sovereign_granularity_is_unchanged_by_the_class_assets(root):
+    coarse, fine = load_eba2011(root, granularity="sovereign"), load_eba2011(root)
+    assert coarse.institution_names == fine.institution_names
+    for name in coarse.asset_names[:-1]:
+        np.testing.assert_array_equal(coarse.holdings[:, coarse.asset_index(name)],
+                                      fine.holdings[:, fine.asset_index(name)])
+    np.testing.assert_allclose(coarse.holdings.sum(axis=1), fine.holdings.sum(axis=1), rtol=1e-9)
+
+
+def test_eba2011_unknown_granularity_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="FS134.*granularity.*'class_country' or 'sovereign'"):
+        load_eba2011(tmp_path, granularity="country")  # type: ignore[arg-type]
 
 
 def test_eba2011_raise_lists_the_inconsistent_banks(root):
