@@ -53,7 +53,7 @@ def vulnerability(
     dataset: Annotated[str, typer.Argument(help="eba2011 (GLT on the EBA 2011 banks) or callreports (US commercial "
                                                 "banks, 59 quarters).")],
     write_down: Annotated[float, typer.Option("--write-down", help="eba2011: write-down of GIIPS sovereign debt "
-                                              "(0.5 = 50%).")] = 0.5,
+                                              "(0.1 = 10%).")] = 0.1,
     fall: Annotated[float, typer.Option("--fall", help="callreports: fall of every non-cash asset.")] = 0.01,
     impact: Annotated[float, typer.Option("--impact", help="Price impact per euro / dollar sold (GLT: 1e-13, 10 bp "
                                           "per 10 bn).")] = 1e-13,
@@ -116,7 +116,7 @@ def vulnerability(
 
 def deleveraging(
     dataset: Annotated[str, typer.Argument(help="eba2011")] = "eba2011",
-    write_down: Annotated[float, typer.Option("--write-down", help="Write-down of GIIPS sovereign debt.")] = 0.5,
+    write_down: Annotated[float, typer.Option("--write-down", help="Write-down of GIIPS sovereign debt.")] = 0.1,
     impact: Annotated[float, typer.Option("--impact", help="Price impact per euro sold.")] = 1e-13,
     lambda_max: Annotated[float, typer.Option("--lambda-max", help="Leverage bound (assets / equity).")] = 33.3,
     data: DataOpt = None,

@@ -35,11 +35,13 @@ def _eba2011_inputs(write_down: float, root: str | Path | None):
     return system, fall
 
 
-def glt_eba2011(write_down: float = 0.5, impact_per_euro: float = GLT_IMPACT_PER_EURO, top: int = 10,
+def glt_eba2011(write_down: float = 0.1, impact_per_euro: float = GLT_IMPACT_PER_EURO, top: int = 10,
                 root: str | Path | None = None) -> tuple[dict[str, Any], xr.Dataset]:
     """GLT (2015) on the EBA 2011 banks: a write-down of GIIPS sovereign debt, one round of
-    deleveraging to constant leverage, ℓ = ``impact_per_euro`` on every asset (sovereigns by
-    country and each bank's other assets, as in GLT's application).
+    deleveraging to constant leverage, ℓ = ``impact_per_euro`` on every asset: sovereigns by
+    country, the EBA exposure classes (institutions, corporates, retail, commercial real
+    estate, defaulted) by country, and each bank's residual other assets as one market, as
+    in GLT's application (:func:`firesale.data.eba2011.load_eba2011`, ``class_country``).
 
     Returns the summary (AV, the direct loss, the top banks by systemicness and by indirect
     vulnerability, the multi-round AV) and the per-bank table.
@@ -51,7 +53,11 @@ def glt_eba2011(write_down: float = 0.5, impact_per_euro: float = GLT_IMPACT_PER
     a = system.holdings.sum(axis=1)
     m = system.holdings / a[:, None]
     b = (a - system.equity0) / system.equity0
-    rounds = vulnerability_rounds(a, m, b, np.full(len(fall), impact), fall, 10)
+    ell = np.full(len(fall), impact)
+    rounds = vulnerability_rounds(a, m, b, ell, fall, 3)
+    # the linear cascade's multiplier K = AMLM'B: above 1 the rounds diverge
+    kernel = (a[:, None] * m) @ (ell[:, None] * m.T) * b[None, :]
+    radius = float(np.max(np.abs(np.linalg.eigvals(kernel))))
     direct = float((system.holdings @ fall).sum() / system.equity0.sum())
 
     def top_of(variable: str) -> list[dict[str, Any]]:
@@ -68,6 +74,7 @@ def glt_eba2011(write_down: float = 0.5, impact_per_euro: float = GLT_IMPACT_PER
         "direct_loss": direct,
         "aggregate_vulnerability": float(table.aggregate_vulnerability),
         "aggregate_vulnerability_rounds": [float(v) for v in rounds],
+        "cascade_multiplier": radius,
         "top_systemicness": top_of("systemicness"),
         "top_indirect_vulnerability": top_of("indirect_vulnerability"),
     }
@@ -104,12 +111,12 @@ def callreport_index(impact_per_dollar: float = GLT_IMPACT_PER_EURO, fall: float
     return summary, series
 
 
-def cs_eba2011(write_down: float = 0.5, impact_per_euro: float = GLT_IMPACT_PER_EURO, lambda_max: float = 33.3,
+def cs_eba2011(write_down: float = 0.1, impact_per_euro: float = GLT_IMPACT_PER_EURO, lambda_max: float = 33.3,
                alpha: float = 0.5, root: str | Path | None = None) -> dict[str, Any]:
     """Cont-Schaanning (2017) on the EBA 2011 banks, against GLT's one round.
 
     Marketable assets are the sovereign exposures (GIIPS written down by ``write_down``),
-    illiquid the rest; depth δ = 1/ℓ with no price floor, so that the first round's impact is
+    illiquid the rest (exposure classes and other assets); depth δ = 1/ℓ with no price floor, so that the first round's impact is
     GLT's to first order; a bank above ``lambda_max`` delevers to 0.95 λ_max, an insolvent
     one sells everything; execution at the midpoint (α = 1/2).
     """
