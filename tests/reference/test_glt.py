@@ -134,3 +134,20 @@ def test_multi_round_extension_is_the_geometric_series():
     assert path[-1] == pytest.approx(float(vulnerability_rounds(a, m, b, ell, fall)[0]), rel=1e-9)
     with pytest.raises(ValueError, match="spectral radius"):
         vulnerability_rounds(a, m, b, np.full(3, 0.01), fall)
+
+
+@pytest.mark.parametrize("change, name", [
+    ({"b": np.array([4.0, -1.0, 4.0, 3.8])}, "leverage"),
+    ({"ell": np.array([0.001, -0.001, 0.001])}, "impact"),
+    ({"m": FOUR_BANKS[:3] / FOUR_BANKS[:3].sum(axis=1, keepdims=True)}, "weights"),
+    ({"a": np.array([100.0, 0.0, 200.0, 120.0])}, "assets"),
+])
+def test_bad_glt_input_names_the_argument(change, name):
+    from firesale.errors import ConfigError
+
+    a = FOUR_BANKS.sum(axis=1)
+    args = {"a": a, "m": FOUR_BANKS / a[:, None], "b": (a - FOUR_EQUITY) / FOUR_EQUITY, "ell": np.full(3, 0.001),
+            "f": np.array([0.1, 0.0, 0.0])} | change
+    with pytest.raises(ConfigError) as info:
+        aggregate_vulnerability(args["a"], args["m"], args["b"], args["ell"], args["f"])
+    assert f"GLT argument {name}" in str(info.value)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from firesale.errors import ConfigError, Problem
+
 __all__ = ["aggregate_vulnerability", "systemicness", "indirect_vulnerability", "vulnerability_rounds"]
 
 
@@ -31,11 +33,25 @@ def _check(assets, weights, leverage, impact, fall):
     b = np.asarray(leverage, dtype=float)
     ell = np.asarray(impact, dtype=float)
     f = np.asarray(fall, dtype=float)
+    problems = []
     if m.shape != (a.size, ell.size) or b.shape != a.shape or f.shape != ell.shape:
-        raise ValueError(
-            f"shapes disagree: assets {a.shape}, weights {m.shape}, leverage {b.shape}, impact {ell.shape}, "
-            f"fall {f.shape}; weights must be (N, K)"
-        )
+        problems.append(("weights", f"shapes disagree: assets {a.shape}, weights {m.shape}, leverage {b.shape}, "
+                         f"impact {ell.shape}, fall {f.shape}; weights must be (N, K): one row per bank"))
+    else:
+        for name, arr in (("assets", a), ("weights", m), ("leverage", b), ("impact", ell), ("fall", f)):
+            if not np.isfinite(arr).all():
+                problems.append((name, "must be finite (no NaN or inf)"))
+        if (a <= 0).any():
+            problems.append(("assets", f"bank(s) {np.flatnonzero(a <= 0).tolist()} have no assets: drop them"))
+        if (b < 0).any():
+            problems.append(("leverage", f"bank(s) {np.flatnonzero(b < 0).tolist()} have negative debt / equity: "
+                             "equity must be above 0 and at most the assets"))
+        if (ell < 0).any():
+            problems.append(("impact", "price impact per unit sold must be at least 0 (0 for cash)"))
+        if (m < 0).any() or not np.allclose(m.sum(axis=1), 1.0, rtol=1e-9, atol=1e-12):
+            problems.append(("weights", "each bank's weights must be at least 0 and sum to 1"))
+    if problems:
+        raise ConfigError([Problem("FS811", f"GLT argument {name}", msg) for name, msg in problems])
     return a, m, b, ell, f
 
 
