@@ -120,6 +120,7 @@ def deleveraging(
     impact: Annotated[float, typer.Option("--impact", help="Price impact per euro sold.")] = 1e-13,
     lambda_max: Annotated[float, typer.Option("--lambda-max", help="Leverage bound (assets / equity).")] = 33.3,
     data: DataOpt = None,
+    out: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cont-Schaanning deleveraging rounds on the EBA 2011 banks, against GLT's one round."""
@@ -127,8 +128,10 @@ def deleveraging(
 
     if dataset != "eba2011":
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2011"))
+    _check_out(out)
     summary = replications.cs_eba2011(write_down, impact, lambda_max, root=data)
-    if _emit(summary, as_json):
+    _figure("deleveraging", summary, out)
+    if _emit(summary | {"figure": out}, as_json):
         return
     table = Table(title=f"Cont-Schaanning on EBA 2011: GIIPS −{write_down:.0%}, λ_max {lambda_max:g}")
     for col in ("round", "fire-sale loss (share of system equity)", "banks delevering"):
@@ -139,6 +142,8 @@ def deleveraging(
     console.print(f"initial loss {summary['initial_loss']:.2%}, fire sales {summary['fire_sale_loss']:.2%} "
                   f"({summary['fire_sale_share']:.1%} of the total), {summary['insolvent']} banks insolvent; "
                   f"GLT one round: {summary['glt_one_round']:.2%}", highlight=False)
+    if out:
+        console.print(f"figure written to {escape(out)}", highlight=False)
 
 
 def equilibrium(

@@ -104,8 +104,10 @@ def test_cli_contagion_shows_the_window_of_instability():
     assert summary["window"]["25"] is not None
 
 
-def test_cli_deleveraging_json(root):
-    result = runner.invoke(app, ["deleveraging", "eba2011", "--data", str(root), "--json"])
+def test_cli_deleveraging_json(root, tmp_path):
+    out = tmp_path / "cs.html"
+    result = runner.invoke(app, ["deleveraging", "eba2011", "--data", str(root), "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["rounds"] == len(summary["fire_sale_loss_by_round"]) >= 1
+    assert out.exists()

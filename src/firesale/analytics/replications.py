@@ -171,6 +171,16 @@ def figure(kind: str, data: Any) -> Any:
         fig.update_layout(title="Aggregate vulnerability of US commercial banks", xaxis_title="quarter (T)",
                           yaxis_title=f"{av.attrs['long_name']} ({av.attrs['units']})", template="plotly_white")
         return fig
+    if kind == "deleveraging":
+        rounds = [f"round {r}" for r in range(1, len(data["fire_sale_loss_by_round"]) + 1)]
+        fig = go.Figure([
+            go.Bar(x=["shock", *rounds], y=[data["initial_loss"], *data["fire_sale_loss_by_round"]],
+                   name="Cont-Schaanning"),
+            go.Bar(x=["GLT, one round"], y=[data["glt_one_round"]], name="GLT"),
+        ])
+        fig.update_layout(title=f"EBA 2011, GIIPS −{data['write_down']:.0%}: losses by round",
+                          yaxis_title="share of system equity", yaxis_tickformat=".1%", template="plotly_white")
+        return fig
     if kind == "equilibrium":
         markets = list(data["lower"])
         fig = go.Figure([go.Bar(x=markets, y=[data[key][m] for m in markets], name=name)
