@@ -23,6 +23,8 @@ decays at rate ρ, pulling the price back to its fundamental.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +50,15 @@ class MarketParams(BaseModel):
         0.0, ge=0.0, le=1.0,
         description="Share of the accumulated price pressure that fades each round (ρ).",
         json_schema_extra={"unit": "fraction/round"},
+    )
+    pressure_in_units: bool = Field(
+        False, description="Price pressure counts what is sold at t0 prices (units) rather than at the round's "
+        "prices: Breuer-Summer-Urosevic's Q = S'θ. Off: value sold, as Cont-Schaanning's published path needs.",
+    )
+    settlement: Literal["round", "final"] = Field(
+        "round", description="When sales settle: 'round', at the round's execution price; 'final', at the price in "
+        "force when the cascade ends (sellers carry the moves of what they sold until then; their debt takes them), "
+        "as in Breuer-Summer-Urosevic's equilibrium, where every trade clears at the equilibrium price.",
     )
     intermediation: bool = Field(
         True, description="Dealers absorb client flow, lay it off to each other and lean against the wind "

@@ -208,6 +208,11 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     mark = marks(price, inputs.opacity, state.uncertainty)
     q, cash, debt, posted = state.q, start_cash, start_debt, state.margin_posted
     equity = start_equity + inputs.per_institution(q * np.take(mark - state.mark, entry_asset, axis=1))
+    final = scen.final_settlement
+    if final.any():
+        # sales settling at the final price: the seller carries their price moves, in its debt
+        carried = inputs.per_institution(state.pending * np.take(price - state.price, entry_asset, axis=1))
+        equity, debt = equity + carried, debt - carried
     derivatives = inputs.has_derivatives
     if derivatives:
         variation = np.einsum("nk,sk->sn", inputs.derivative, price - state.price)
@@ -382,14 +387,17 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     # 4. dealer intermediation, then clearing through the impact law
     traded = units * _at_rows(price, s_of, asset_rows)  # at the pre-trade market price
+    # what moves prices: value at the round's prices, or units (t0 value) where the scenario says so
+    flowing = np.where(scen.pressure_in_units[s_of, None], units * _at_rows(np.broadcast_to(inputs.p0, price.shape),
+                                                                            s_of, asset_rows), traded)
     dealer_of = inputs.dealer_index[n_of]
     by_dealer = dealer_of >= 0
-    client_flow = _per_asset(traded, s_of, asset_rows, valid & ~by_dealer[:, None], pressure.shape)
+    client_flow = _per_asset(flowing, s_of, asset_rows, valid & ~by_dealer[:, None], pressure.shape)
     if (client := scen.at("client_sale_shock", t)) is not None:
         client_flow = client_flow + client
     n_dealers = inputs.dealers.size
     if n_dealers:
-        dealer_sales = _per_asset(traded, s_of * n_dealers + np.maximum(dealer_of, 0), asset_rows,
+        dealer_sales = _per_asset(flowing, s_of * n_dealers + np.maximum(dealer_of, 0), asset_rows,
                                   valid & by_dealer[:, None], (n_scen * n_dealers, n_assets)
                                   ).reshape(n_scen, n_dealers, n_assets)
         blocked = (acting | defaulted | (shortfall > 0) | (roll_share > 0))[:, inputs.dealers]
@@ -429,7 +437,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure))
     post_mark = marks(post, inputs.opacity, state.uncertainty)
     # sellers receive the bid, buyers pay the ask: half the effective spread off and on
-    executed = execution_price(price, post, scen.execution_alpha[:, None])
+    # final settlement: a sale books the pre-trade price and carries every move from there
+    executed = np.where(final[:, None], price, execution_price(price, post, scen.execution_alpha[:, None]))
     half_spread = state.spread / 2.0
     bid, ask = executed * (1.0 - half_spread), executed * (1.0 + half_spread)
     executed_rows = np.where(units > 0, _at_rows(bid, s_of, asset_rows), _at_rows(ask, s_of, asset_rows))
@@ -458,6 +467,14 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         execution[:, inputs.dealers] += last_axis_sum(bought_units * (mark - bid)[:, None, :])
         outside_q = outside_q - bought_units.sum(axis=1)
     new_equity = equity + inputs.per_institution(new_q * np.take(post_mark - mark, entry_asset, axis=1)) + execution
+    if final.any():
+        new_pending = state.pending.copy()
+        new_pending.reshape(-1)[flat[valid]] += np.maximum(units, 0.0)[valid]
+        new_pending = np.where(final[:, None], new_pending, 0.0)
+        carried_after = inputs.per_institution(new_pending * np.take(post - price, entry_asset, axis=1))
+        new_equity = new_equity + carried_after
+    else:
+        new_pending, carried_after = state.pending, 0.0
     # derivatives are revalued at the post-trade price too: a gain is received, a loss
     # is owed (in debt) and called next round
     if derivatives:
@@ -488,7 +505,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     debt_after_cash = debt - cash_used - met * (run + vm_call + interest_call) + deficiency
     available = np.where(defaulted, cash + excess, np.maximum(excess, 0.0))
     repaid = np.minimum(debt_after_cash, np.maximum(available, 0.0))
-    new_debt = debt_after_cash - repaid + borrowed + dealer_cost
+    new_debt = debt_after_cash - repaid + borrowed + dealer_cost - carried_after
     new_cash = np.where(defaulted, cash + excess - repaid, cash_free + excess - repaid) + late_gain
     new_debt = new_debt + late_loss
     new_short_term = np.minimum(state.short_term - met * run, new_debt)
@@ -561,6 +578,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         depth_scale=info.depth_scale,
         layoff=info.layoff,
         calm_cost=calm_cost,
+        pending=new_pending,
         fundamental=fundamental,
         pressure=new_pressure,
         sigma=new_sigma,

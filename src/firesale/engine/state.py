@@ -275,6 +275,8 @@ class ScenarioArrays:
     ewma_lambda: np.ndarray  # (S,)
     information: np.ndarray  # (S,) bool, the information channel's switch
     intermediation: np.ndarray  # (S,) bool
+    pressure_in_units: np.ndarray  # (S,) bool
+    final_settlement: np.ndarray  # (S,) bool
     layoff_share: np.ndarray  # (S,) ω0
     dealer_lean: np.ndarray  # (S,)
     absorption_impact: np.ndarray  # (S,)
@@ -350,6 +352,8 @@ class ScenarioArrays:
             ewma_lambda=np.array([sc.volatility.ewma_lambda for sc in scenarios], dtype=float),
             information=np.array([sc.channels.information for sc in scenarios], dtype=bool),
             intermediation=np.array([sc.market.intermediation for sc in scenarios], dtype=bool),
+            pressure_in_units=np.array([sc.market.pressure_in_units for sc in scenarios], dtype=bool),
+            final_settlement=np.array([sc.market.settlement == "final" for sc in scenarios], dtype=bool),
             layoff_share=np.array([sc.market.layoff_share for sc in scenarios], dtype=float),
             dealer_lean=np.array([sc.market.dealer_lean for sc in scenarios], dtype=float),
             absorption_impact=np.array([sc.market.absorption_impact for sc in scenarios], dtype=float),
@@ -404,6 +408,7 @@ class State:
     depth_scale: np.ndarray  # (S, K) multiplier of market depth in the next round
     layoff: np.ndarray  # (S,) inter-dealer layoff share ω
     calm_cost: np.ndarray  # (S, D) dealers' balance-sheet cost at t0 (set in round 0)
+    pending: np.ndarray  # (S, E) units sold that settle at the final price (settlement = "final")
     fundamental: np.ndarray  # (S, K)
     pressure: np.ndarray  # (S, K) cumulative net value sold, decays with mean reversion
     sigma: np.ndarray  # (S, K) EWMA volatility
@@ -467,6 +472,7 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
         depth_scale=np.ones((s, k)),
         layoff=scen.layoff_share.copy(),
         calm_cost=np.zeros((s, inputs.dealers.size)),
+        pending=np.zeros((s, held.size)),
         fundamental=np.broadcast_to(inputs.p0, (s, k)).copy(),
         pressure=np.zeros((s, k)),
         sigma=np.broadcast_to(inputs.sigma0, (s, k)).copy(),
