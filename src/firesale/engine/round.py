@@ -213,6 +213,11 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # sales settling at the final price: the seller carries their price moves, in its debt
         carried = inputs.per_institution(state.pending * np.take(price - state.price, entry_asset, axis=1))
         equity, debt = equity + carried, debt - carried
+        # a rise beyond the debt is paid in cash by the buyers
+        settled_cash = np.maximum(-debt, 0.0)
+        debt, cash = debt + settled_cash, cash + settled_cash
+    else:
+        settled_cash = np.zeros_like(equity)
     derivatives = inputs.has_derivatives
     if derivatives:
         variation = np.einsum("nk,sk->sn", inputs.derivative, price - state.price)
@@ -506,6 +511,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     available = np.where(defaulted, cash + excess, np.maximum(excess, 0.0))
     repaid = np.minimum(debt_after_cash, np.maximum(available, 0.0))
     new_debt = debt_after_cash - repaid + borrowed + dealer_cost - carried_after
+    settled_after = np.maximum(-new_debt, 0.0)
+    new_debt = new_debt + settled_after
     new_cash = np.where(defaulted, cash + excess - repaid, cash_free + excess - repaid) + late_gain
     new_debt = new_debt + late_loss
     new_short_term = np.minimum(state.short_term - met * run, new_debt)
@@ -514,7 +521,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     redeemed = met * redeem
     swing_charge = np.where(swing, np.minimum(redeemed, np.maximum(-execution, 0.0)), 0.0)
     payout = redeemed - swing_charge
-    new_cash = new_cash + swing_charge
+    new_cash = new_cash + swing_charge + settled_after
     new_equity = new_equity - payout
     nav_per_share = np.divide(equity, state.shares, out=np.ones_like(equity), where=state.shares > 0)
     new_shares = state.shares - np.divide(redeemed, nav_per_share, out=np.zeros_like(equity), where=nav_per_share > 0)
@@ -595,7 +602,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # and the loan financing it cancel out)
         # initial margin posted stays the poster's asset; variation margin changes hands
         + (paid - met * margin_out - swing_charge + loan_paid + repaid + cash_used - gross - vm_gain
-           - recalled - repaid_to_funds - late_gain - capital_cash).sum(axis=1),
+           - recalled - repaid_to_funds - late_gain - capital_cash - settled_cash - settled_after).sum(axis=1),
         active=still_active,
     )
 

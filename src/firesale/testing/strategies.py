@@ -166,7 +166,8 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
             "shocks": shocks,
             "max_rounds": draw(st.integers(1 + max((sh.get("round", 0) for sh in shocks), default=0), 15)),
             "market": {"execution_alpha": draw(st.floats(0.0, 1.0)), "mean_reversion": draw(st.floats(0.0, 0.3)),
-                       "layoff_share": draw(st.floats(0.0, 1.0))},
+                       "layoff_share": draw(st.floats(0.0, 1.0)), "pressure_in_units": draw(st.booleans()),
+                       "settlement": draw(st.sampled_from(["round", "final"]))},
         }))
     return out
 
