@@ -419,9 +419,11 @@ def tipping(
         console.print(f"figure written to {escape(out)}", highlight=False)
 
 
-from firesale.cli_replications import register as _register_replications  # noqa: E402
+#: Modules that add commands to the app, each with ``register(app)``.
+COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis")
 
-_register_replications(app)
+for _module in COMMAND_MODULES:
+    __import__(_module, fromlist=["register"]).register(app)
 
 
 def main() -> None:
