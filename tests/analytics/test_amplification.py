@@ -22,3 +22,16 @@ def test_yield_moves_from_prices_and_duration():
     assert s["peak_yield_rise_bp"] == {"ust10": pytest.approx(10.0, abs=1e-9)}
     assert s["yield_change_bp"] == {"ust10": pytest.approx(10.0, abs=1e-9)}
     assert s["total_loss"] == pytest.approx(-100 * fall, abs=1e-9)
+
+
+def test_second_round_loss_losses_by_type_and_group_and_time_to_stabilise():
+    from firesale import load_preset, simulate
+    from firesale.analytics import summarize
+
+    p = load_preset("dealer_groups")
+    s = summarize(simulate(p.system, p.scenario))
+    assert s["second_round_loss"] == pytest.approx(s["total_loss"] - s["initial_loss"], rel=1e-12)
+    assert sum(s["losses_by_type"].values()) == pytest.approx(s["total_loss"], rel=1e-9)
+    assert sum(s["losses_by_group"].values()) == pytest.approx(s["total_loss"], rel=1e-9)
+    assert set(s["losses_by_group"]) == {"A", "B", "C", "D", "HF", "AM"}
+    assert 1 <= s["rounds_to_stabilise"] <= 40

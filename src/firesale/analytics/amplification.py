@@ -4,8 +4,11 @@
   channels off: plain revaluation);
 * total loss :math:`L = \\sum_i (E_{i,0} - E_{i,T})` — capital lost, including what
   defaulted institutions pass on to creditors (their equity below zero);
-* amplification :math:`L / L_0`;
-* forced sales — value sold over all rounds (the narrative's 114 after a loss of 6: 19x).
+* amplification :math:`L / L_0`; the second-round loss :math:`L - L_0`, what the
+  mechanisms added to the shock's own loss;
+* forced sales — value sold over all rounds (the narrative's 114 after a loss of 6: 19x);
+* losses by institution type and by group; price falls by asset; time to stabilise, the
+  rounds until the last one in which anything traded or moved.
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     price_change = one.price.isel(round=-1) - 1.0
     yields = yield_moves(one)
     index = scenario if isinstance(scenario, int) else list(ds.scenario.values).index(scenario)
+    lost = one.initial_equity - one.equity.isel(round=-1) - one.capital_out.isel(round=-1)
+    eventful = np.flatnonzero(one.eventful.values)
     regimes_of = asset_regimes(ds, index)
     return {
         "system": ds.attrs.get("system"),
@@ -137,6 +142,10 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
         "initial_loss": initial_loss,
         "total_loss": total_loss,
         "amplification": total_loss / initial_loss if initial_loss > 0 else None,
+        "second_round_loss": total_loss - initial_loss,
+        "losses_by_type": {str(k): float(v) for k, v in lost.groupby("institution_type").sum().to_series().items()},
+        "losses_by_group": {str(k): float(v) for k, v in lost.groupby("group").sum().to_series().items()},
+        "rounds_to_stabilise": int(eventful[-1]) + 1 if eventful.size else 0,
         "forced_sales": forced,
         "forced_sales_per_initial_loss": forced / initial_loss if initial_loss > 0 else None,
         "rounds": int(one.rounds),
