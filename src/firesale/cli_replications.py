@@ -42,6 +42,15 @@ def _figure(kind: str, data: Any, out: str | None) -> None:
     write_figure(figure(kind, data), out)
 
 
+def _working(what: str, quiet: bool) -> Any:
+    """A spinner on stderr while ``what`` runs (none for --json or outside a terminal)."""
+    import contextlib
+
+    if quiet or not err_console.is_terminal:
+        return contextlib.nullcontext()
+    return err_console.status(what + " ...")
+
+
 def _check_out(out: str | None) -> None:
     if out:
         from firesale.analytics.figures import check_figure_path
@@ -67,7 +76,8 @@ def vulnerability(
 
     _check_out(out)
     if dataset == "eba2011":
-        summary, table = replications.glt_eba2011(write_down, impact, top, data)
+        with _working("loading EBA 2011", as_json):
+            summary, table = replications.glt_eba2011(write_down, impact, top, data)
         _figure("systemicness", table, out)
         if _emit(summary | {"figure": out}, as_json):
             return
@@ -129,7 +139,8 @@ def deleveraging(
     if dataset != "eba2011":
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2011"))
     _check_out(out)
-    summary = replications.cs_eba2011(write_down, impact, lambda_max, root=data)
+    with _working("deleveraging rounds", as_json):
+        summary = replications.cs_eba2011(write_down, impact, lambda_max, root=data)
     _figure("deleveraging", summary, out)
     if _emit(summary | {"figure": out}, as_json):
         return
@@ -160,7 +171,8 @@ def equilibrium(
     if dataset != "eba2016":
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2016"))
     _check_out(out)
-    summary = replications.bsu_eba2016(leverage_bound, kappa, root=data)
+    with _working("iterating to the fire-sale equilibria", as_json):
+        summary = replications.bsu_eba2016(leverage_bound, kappa, root=data)
     _figure("equilibrium", summary, out)
     if _emit({k: summary[k] for k in ("lower", "upper", "max", "iterations")} | {
             k: summary[k] for k in summary if k not in ("lower", "upper", "max", "iterations")} | {"figure": out},
@@ -194,8 +206,9 @@ def contagion(
     from firesale.analytics import replications
 
     _check_out(out)
-    summary, ds = replications.caccioli_window(leverages=tuple(leverage or (10.0, 25.0)), trials=trials, seed=seed,
-                                                 n_banks=banks, n_assets=banks)
+    with _working(f"{trials} random systems per cell", as_json):
+        summary, ds = replications.caccioli_window(leverages=tuple(leverage or (10.0, 25.0)), trials=trials,
+                                                   seed=seed, n_banks=banks, n_assets=banks)
     _figure("contagion", ds, out)
     if _emit(summary | {"figure": out}, as_json):
         return
