@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Annotated
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+err_console = Console(stderr=True)
 
 
 def attribute(
@@ -28,8 +30,8 @@ def attribute(
 
     preset = load(target)
     scenario = _scenario(preset.scenario, None, False, set_)
-    with console.status(f"running the {players} lattice of {preset.name} ...", spinner="dots") if not as_json \
-            else _null():
+    quiet = as_json or not err_console.is_terminal
+    with contextlib.nullcontext() if quiet else err_console.status(f"running the {players} lattice of {preset.name} ..."):
         result = attribute_run(preset.system, scenario, players)
     summary = attribution_summary(result) | {"preset": preset.name, "scenario": scenario.name}
     if as_json:
@@ -54,14 +56,6 @@ def attribute(
     if summary["interactions"]:
         text = ", ".join(f"{k}: {v:+,.2f}" for k, v in summary["interactions"].items())
         console.print(f"interactions (what the mechanisms do together beyond their parts): {text}", highlight=False)
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args):
-        return False
 
 
 def register(app: typer.Typer) -> None:
