@@ -420,7 +420,7 @@ def tipping(
 
 
 #: Modules that add commands to the app, each with ``register(app)``.
-COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis")
+COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis", "firesale.cli_report")
 
 for _module in COMMAND_MODULES:
     __import__(_module, fromlist=["register"]).register(app)
