@@ -146,6 +146,33 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(insts)
 
 
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Run store folder to record in (default: "
+                                                              "FIRESALE_STORE, else ./firesale-runs).")]
+NoRecordOpt = Annotated[bool, typer.Option("--no-record", help="Do not record this in the run store.")]
+
+
+def _open_store(path: str | None, no_record: bool) -> Any:
+    """The run store to record in, checked before simulating (None with ``--no-record``)."""
+    if no_record:
+        return None
+    from firesale.store import RunStore
+
+    run_store = RunStore(path)
+    run_store.check()
+    return run_store
+
+
+def _record(run_store: Any, kind: str, target: str, preset: Any, scenarios: list[Scenario], ds: Any,
+            summary: dict[str, Any], simulate_s: float, command: list[str], **params: Any) -> str | None:
+    """Record a run or comparison in the store (see :mod:`firesale.store`); its run ID, or None."""
+    if run_store is None:
+        return None
+    import shlex
+
+    return run_store.record(kind, target, preset.system, scenarios, ds, summary, {"simulate_s": simulate_s},
+                            params=params, command=shlex.join(["firesale", *command]))
+
+
 @app.command()
 def run(
     target: Target = DEFAULT_PRESET,
@@ -154,26 +181,39 @@ def run(
     set_: SetOpt = None,
     out: Annotated[str | None, typer.Option("--out", help="Write the results Dataset to this .nc file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    store: StoreOpt = None,
+    no_record: NoRecordOpt = False,
 ) -> None:
-    """Run a preset (or file) and print its summary."""
+    """Run a preset (or file), print its summary and record it in the run store."""
+    import time
+
     preset = load(target)
     scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
+    run_store = _open_store(store, no_record)
+    started = time.perf_counter()
     if as_json:
         ds = simulate(preset.system, scenario)
     else:
         with console.status(f"simulating {preset.name} ..."):
             ds = simulate(preset.system, scenario)
+    simulate_s = time.perf_counter() - started
     if out:
         from firesale.data.netcdf import save_dataset
 
         save_dataset(ds, out)
     summary = summarize(ds)
+    command = ["run", target, *(f"--shock={s}" for s in shock or []),
+               *(["--exempt-treasuries"] if exempt_treasuries else []), *(f"--set={s}" for s in set_ or [])]
+    run_id = _record(run_store, "run", target, preset, [scenario], ds, summary, simulate_s, command)
     if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.write(json.dumps({**summary, "run_id": run_id}) + "\n")
         return
     _print_summary(summary)
     if out:
         console.print(f"results written to {out}")
+    if run_id:
+        console.print(f"recorded as run {run_id} in {escape(str(run_store.path))} (firesale runs show {run_id})",
+                      highlight=False)
 
 
 @app.command()
@@ -271,22 +311,40 @@ def compare(
                      "or A+B for both."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    store: StoreOpt = None,
+    no_record: NoRecordOpt = False,
 ) -> None:
-    """Run the baseline and each policy in one batch and print them side by side."""
-    from firesale.analytics.compare import compare as compare_runs, policy_names
+    """Run the baseline and each policy in one batch, print them side by side and record the batch."""
+    import time
+
+    from firesale.analytics.compare import compare as compare_runs, policy_names, policy_scenario
 
     preset = load(target)
     known = policy_names(preset)
     if not policy:
         raise ConfigError(Problem("FS600", "compare", "give at least one --policy NAME; known policies of "
                                   f"{preset.name}: {', '.join(known)}"))
+    run_store = _open_store(store, no_record)
     with err_console.status(f"simulating {preset.name}: baseline and {len(policy)} "
                             f"polic{'y' if len(policy) == 1 else 'ies'} in one batch ..."):
         result = compare_runs(preset, policy)
-    if as_json:
+        run_id = None
+        if run_store is not None:  # the batch compare ran, simulated again for its Dataset
+            names = list(dict.fromkeys(policy))
+            scenarios = [preset.scenario, *(policy_scenario(preset, name) for name in names)]
+            started = time.perf_counter()
+            ds = simulate(preset.system, scenarios)
+            run_id = _record(run_store, "compare", target, preset, scenarios, ds, result,
+                             time.perf_counter() - started, ["compare", target, *(f"--policy={p}" for p in policy)],
+                             policies=names)
+    if as_json:  # the JSON keeps its documented keys; the run ID goes to stderr
         sys.stdout.write(json.dumps(result) + "\n")
-        return
-    _print_comparison(preset.name, result, known)
+    else:
+        _print_comparison(preset.name, result, known)
+    if run_id:
+        (err_console if as_json else console).print(
+            f"recorded as run {run_id} in {escape(str(run_store.path))} (firesale runs show {run_id})",
+            highlight=False)
 
 
 @app.command()
@@ -420,7 +478,7 @@ def tipping(
 
 
 #: Modules that add commands to the app, each with ``register(app)``.
-COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis", "firesale.cli_report")
+COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis", "firesale.cli_store", "firesale.cli_report")
 
 for _module in COMMAND_MODULES:
     __import__(_module, fromlist=["register"]).register(app)
