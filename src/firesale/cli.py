@@ -487,7 +487,7 @@ for _module in COMMAND_MODULES:
 def main() -> None:
     """Entry point: run the app, turning FiresaleError into a message and exit status 1."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except FiresaleError as err:
         if _state["debug"]:
             raise
@@ -504,3 +504,6 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    # typer.Exit(code) raised inside a command comes back as the return value here
+    if isinstance(code, int) and code:
+        sys.exit(code)

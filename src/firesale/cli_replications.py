@@ -25,12 +25,36 @@ DataOpt = Annotated[str | None, typer.Option("--data", help="Folder of the publi
                                                              "../shared/data beside the checkout).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 OutOpt = Annotated[str | None, typer.Option("--out", help="Write the figure to this .html or .png file.")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Run store folder (default: FIRESALE_STORE, or "
+                                                              "./firesale-runs).")]
+NoRecordOpt = Annotated[bool, typer.Option("--no-record", help="Do not record this replication in the run store.")]
 
 
 def _emit(summary: dict[str, Any], as_json: bool) -> bool:
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     return as_json
+
+
+def _recorder(store: str | None, no_record: bool) -> Any:
+    """The run store, opened and checked before the work (None with --no-record)."""
+    if no_record:
+        return None
+    from firesale.store import RunStore
+
+    run_store = RunStore(store)
+    run_store.check()
+    return run_store
+
+
+def _record(run_store: Any, target: str, params: dict[str, Any], summary: dict[str, Any]) -> str | None:
+    """Record a replication with every parameter that determines it; its run ID."""
+    if run_store is None:
+        return None
+    import shlex
+
+    return run_store.record_replication("replication", params, summary, target=target,
+                                        command=shlex.join(["firesale", *sys.argv[1:]]))
 
 
 def _figure(kind: str, data: Any, out: str | None) -> None:
@@ -70,16 +94,21 @@ def vulnerability(
     data: DataOpt = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Greenwood-Landier-Thesmar vulnerability: EBA 2011 banks, or the US index over quarters."""
     from firesale.analytics import replications
 
     _check_out(out)
+    run_store = _recorder(store, no_record)
+    params = {"model": "glt", "data_set": dataset, "write_down": write_down, "fall": fall, "impact": impact}
     if dataset == "eba2011":
         with _working("loading EBA 2011", as_json):
             summary, table = replications.glt_eba2011(write_down, impact, top, data)
         _figure("systemicness", table, out)
-        if _emit(summary | {"figure": out}, as_json):
+        run_id = _record(run_store, f"vulnerability {dataset}", params, summary)
+        if _emit(summary | {"figure": out, "run_id": run_id}, as_json):
             return
         console.print(f"[bold]GLT on EBA 2011[/bold]: {summary['banks']} banks, GIIPS sovereigns written down "
                       f"{summary['write_down']:.0%}, impact {summary['impact_per_euro']:g} per euro on every asset",
@@ -106,7 +135,8 @@ def vulnerability(
             task = bar.add_task("quarters", total=59)
             summary, series = replications.callreport_index(impact, fall, data, lambda: bar.advance(task))
         _figure("index", series, out)
-        if _emit(summary | {"figure": out}, as_json):
+        run_id = _record(run_store, f"vulnerability {dataset}", params, summary)
+        if _emit(summary | {"figure": out, "run_id": run_id}, as_json):
             return
         table = Table(title=f"Aggregate vulnerability of US commercial banks: a {fall:.0%} fall of every non-cash "
                       f"asset, impact {impact:g} per dollar")
@@ -132,6 +162,8 @@ def deleveraging(
     data: DataOpt = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Cont-Schaanning deleveraging rounds on the EBA 2011 banks, against GLT's one round."""
     from firesale.analytics import replications
@@ -139,10 +171,13 @@ def deleveraging(
     if dataset != "eba2011":
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2011"))
     _check_out(out)
+    run_store = _recorder(store, no_record)
     with _working("deleveraging rounds", as_json):
         summary = replications.cs_eba2011(write_down, impact, lambda_max, root=data)
     _figure("deleveraging", summary, out)
-    if _emit(summary | {"figure": out}, as_json):
+    run_id = _record(run_store, f"deleveraging {dataset}", {"model": "cont_schaanning", "data_set": dataset,
+                     "write_down": write_down, "impact": impact, "lambda_max": lambda_max}, summary)
+    if _emit(summary | {"figure": out, "run_id": run_id}, as_json):
         return
     table = Table(title=f"Cont-Schaanning on EBA 2011: GIIPS −{write_down:.0%}, λ_max {lambda_max:g}")
     for col in ("round", "fire-sale loss (share of system equity)", "banks delevering"):
@@ -164,6 +199,8 @@ def equilibrium(
     data: DataOpt = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Breuer-Summer-Urosevic fire-sale equilibria on the EBA 2016 banks: price impact per sovereign market."""
     from firesale.analytics import replications
@@ -171,12 +208,15 @@ def equilibrium(
     if dataset != "eba2016":
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2016"))
     _check_out(out)
+    run_store = _recorder(store, no_record)
     with _working("iterating to the fire-sale equilibria", as_json):
         summary = replications.bsu_eba2016(leverage_bound, kappa, root=data)
     _figure("equilibrium", summary, out)
+    run_id = _record(run_store, f"equilibrium {dataset}", {"model": "bsu", "data_set": dataset,
+                     "leverage_bound": leverage_bound, "kappa": kappa}, summary)
     if _emit({k: summary[k] for k in ("lower", "upper", "max", "iterations")} | {
-            k: summary[k] for k in summary if k not in ("lower", "upper", "max", "iterations")} | {"figure": out},
-            as_json):
+            k: summary[k] for k in summary if k not in ("lower", "upper", "max", "iterations")}
+            | {"figure": out, "run_id": run_id}, as_json):
         return
     table = Table(title=f"BSU on EBA 2016: {summary['banks']} banks, λ̄ = {leverage_bound:g}, κ = {kappa:g}, "
                   f"credit losses {summary['credit_loss']:,.0f} EUR m")
@@ -201,16 +241,21 @@ def contagion(
     banks: Annotated[int, typer.Option("--banks", help="Banks (and assets) per system.")] = 400,
     out: OutOpt = None,
     as_json: JsonOpt = False,
+    store: StoreOpt = None,
+    no_record: NoRecordOpt = False,
 ) -> None:
     """Caccioli et al. (2014): probability of contagion vs diversification at two leverages."""
     from firesale.analytics import replications
 
     _check_out(out)
+    run_store = _recorder(store, no_record)
     with _working(f"{trials} random systems per cell", as_json):
         summary, ds = replications.caccioli_window(leverages=tuple(leverage or (10.0, 25.0)), trials=trials,
                                                    seed=seed, n_banks=banks, n_assets=banks)
     _figure("contagion", ds, out)
-    if _emit(summary | {"figure": out}, as_json):
+    run_id = _record(run_store, "contagion", {"model": "caccioli", "leverages": summary["leverages"],
+                     "trials": trials, "seed": seed, "banks": banks}, summary)
+    if _emit(summary | {"figure": out, "run_id": run_id}, as_json):
         return
     table = Table(title=f"Caccioli et al.: probability of contagion ({banks} banks and assets, {trials} trials)")
     table.add_column("mean assets per bank", justify="right")

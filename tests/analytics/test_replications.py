@@ -111,3 +111,14 @@ def test_cli_deleveraging_json(root, tmp_path):
     summary = json.loads(result.stdout)
     assert summary["rounds"] == len(summary["fire_sale_loss_by_round"]) >= 1
     assert out.exists()
+
+
+def test_replications_are_recorded_in_the_run_store(tmp_path):
+    from firesale.store import RunStore
+
+    result = runner.invoke(app, ["contagion", "--trials", "20", "--banks", "100", "--store", str(tmp_path / "runs"),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    record = RunStore(tmp_path / "runs").get(run_id)
+    assert record is not None
