@@ -109,15 +109,15 @@ def test_a_run_on_a_generated_system_keeps_the_invariants(tmp_path):
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (dict(n=0), "FS140", "--institutions 0"),
-        (dict(k=0), "FS140", "--assets 0"),
-        (dict(density=0.0), "FS141", "(0, 1]"),
-        (dict(density=1.5), "FS141", "(0, 1]"),
-        (dict(density=-0.1), "FS141", "(0, 1]"),
+        ({"n": 0}, "FS140", "--institutions 0"),
+        ({"k": 0}, "FS140", "--assets 0"),
+        ({"density": 0.0}, "FS141", "(0, 1]"),
+        ({"density": 1.5}, "FS141", "(0, 1]"),
+        ({"density": -0.1}, "FS141", "(0, 1]"),
     ],
 )
 def test_bad_sizes_and_density_are_config_errors(tmp_path, args, code, needle):
-    kwargs = dict(n=10, k=5, density=0.5) | args
+    kwargs = {"n": 10, "k": 5, "density": 0.5} | args
     with pytest.raises(ConfigError) as err:
         write_generated(tmp_path / "x", kwargs["n"], kwargs["k"], kwargs["density"], seed=0)
     assert err.value.problems[0].code == code and needle in str(err.value)

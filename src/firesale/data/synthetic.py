@@ -93,7 +93,7 @@ import numpy as np
 from firesale.errors import ConfigError, Problem
 from firesale.system import ASSET_CLASSES, INSTITUTION_TYPES, System
 
-__all__ = ["generate_tables", "generate_system", "write_generated", "CLASS_PREFERENCE", "TYPE_SHARES"]
+__all__ = ["CLASS_PREFERENCE", "TYPE_SHARES", "generate_system", "generate_tables", "write_generated"]
 
 #: Probability of each institution type (assumption).
 TYPE_SHARES = {"dealer": 0.05, "bank": 0.45, "asset_manager": 0.25, "money_market_fund": 0.05,
