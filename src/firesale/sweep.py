@@ -1,0 +1,714 @@
+"""Sweeps: many scenarios of one system, run in batches over an executor, streamed into the run store.
+
+A sweep expands one base scenario (a preset's) into many, either on a **grid** of
+parameter values or by **Monte Carlo** draws of its shocks, cuts them into batches on the
+scenario axis and maps :func:`run_batch` over a :class:`concurrent.futures.Executor`:
+in-process (:class:`InlineExecutor`), a :class:`~concurrent.futures.ProcessPoolExecutor`,
+or a Dask ``distributed`` client (:func:`dask_executor`, a ``LocalCluster`` when no
+scheduler address is given). Every finished batch is recorded in the run store at once,
+keyed by the sweep's content hash and the batch index, so rerunning the same sweep skips
+the batches already stored; a batch whose worker process dies is run again.
+
+**Parameters a grid can sweep** (``--grid PARAM=LO:HI:N``)
+
+- any dotted numeric field of the scenario, e.g. ``market.execution_alpha``,
+  ``policy.all_to_all``, ``max_rounds`` (see ``firesale validate --schema``);
+- ``shock.ASSET.price``, ``shock.ASSET.client_sale`` or ``shock.ASSET.volatility``: the
+  ASSET's round-0 shock of that kind is given the value (added when the base has none).
+
+Several ``--grid`` axes make their product; the last axis varies fastest.
+
+**Monte Carlo** (``--monte-carlo N --seed S``). Every shock of the base scenario that
+has a ``price`` or a ``client_sale`` is scaled by its own lognormal factor
+:math:`F = \\exp(\\sigma Z - \\sigma^2 / 2)`, :math:`Z \\sim N(0, 1)`, mean 1, with
+:math:`\\sigma` = :data:`MC_SIGMA`: a price return :math:`r` becomes
+:math:`(1 + r)^F - 1` (its log-return scaled by :math:`F`, so it stays above -100%), a
+client sale :math:`c` becomes :math:`c F`. Scenario :math:`i` draws from
+``numpy.random.SeedSequence(S, spawn_key=(i,))`` (the :math:`i`-th child of
+``SeedSequence(S).spawn``), so its draws depend on the seed and its index alone, never on
+the batch size or the number of workers: a sweep run serially equals the same sweep run
+in parallel, scenario for scenario, bit for bit.
+
+**Loss distribution.** The system loss of a scenario is
+:math:`L = \\sum_i (E_i^0 - E_i^T - C_i^T)` (initial equity less final equity less capital
+paid out, as in :func:`firesale.analytics.amplification.summarize`). :func:`loss_distribution`
+reports its mean, :math:`\\mathrm{VaR}_{99}` (the 99% quantile, linear interpolation),
+:math:`\\mathrm{ES}_{99}` (the mean of the losses at or above it) and the probability that
+at least one institution defaults.
+
+**Store records.** Each batch is one record of kind ``sweep`` made by
+:meth:`firesale.store.RunStore.record_replication`: its summary holds ``sweep_hash``,
+``batch`` and ``scenarios`` (the batch's indices), and ``columns``, the per-scenario
+numbers. A sweep is complete when every batch index has a record with its hash.
+
+Dask (``distributed``) is imported here only, and only when a Dask executor is asked for.
+
+Examples
+--------
+>>> spec = SweepSpec("dealer_prime", grid=(parse_grid("shock.corporates.price=-0.06:-0.02:3"),), batch_size=2)
+>>> result = run_sweep(spec)
+>>> result.summaries.sizes["scenario"], result.batches_run
+(3, 2)
+>>> [round(v, 3) for v in result.summaries["shock.corporates.price"].values.tolist()]
+[-0.06, -0.04, -0.02]
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from firesale.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from firesale.scenario import Scenario
+    from firesale.store import RunStore
+    from firesale.system import System
+
+__all__ = [
+    "MC_SIGMA",
+    "MEMORY_FRACTION",
+    "SHOCK_FIELDS",
+    "TEST_KILL_ENV",
+    "GridAxis",
+    "InlineExecutor",
+    "SweepResult",
+    "SweepSpec",
+    "check_batch_memory",
+    "dask_executor",
+    "estimate_scenario_bytes",
+    "has_dask",
+    "loss_distribution",
+    "parse_grid",
+    "process_executor",
+    "run_batch",
+    "run_sweep",
+    "scenario_values",
+]
+
+#: Log-volatility of the Monte Carlo scale factors of the base scenario's shocks.
+MC_SIGMA = 0.5
+#: A batch may use at most this share of the memory available when the sweep starts.
+MEMORY_FRACTION = 0.5
+#: Shock fields a ``shock.ASSET.FIELD`` grid parameter can set.
+SHOCK_FIELDS = ("price", "client_sale", "volatility")
+#: **Test only.** Names a file holding a batch index k; the worker process that starts
+#: batch k first renames the file away and exits with ``os._exit(1)``, as if it were
+#: killed. Only worker processes obey it, never the process that drives the sweep.
+TEST_KILL_ENV = "FIRESALE_SWEEP_TEST_KILL"
+_MAX_ROUNDS_OF_ATTEMPTS = 3
+
+
+# --------------------------------------------------------------------------- the specification
+@dataclasses.dataclass(frozen=True)
+class GridAxis:
+    """One grid axis: ``n`` values from ``lo`` to ``hi`` (both included) of ``param``."""
+
+    param: str
+    lo: float
+    hi: float
+    n: int
+
+    @property
+    def values(self) -> np.ndarray:
+        """The axis values, ``numpy.linspace(lo, hi, n)``."""
+        return np.linspace(self.lo, self.hi, self.n)
+
+
+def parse_grid(text: str) -> GridAxis:
+    """A grid axis from ``PARAM=LO:HI:N``.
+
+    Raises
+    ------
+    ConfigError
+        Not of that form, ``HI < LO``, or ``N < 1`` (``N = 1`` needs ``LO == HI``).
+
+    Examples
+    --------
+    >>> parse_grid("market.execution_alpha=0.5:1.5:3").values.tolist()
+    [0.5, 1.0, 1.5]
+    """
+    param, sep, rest = text.partition("=")
+    parts = rest.split(":")
+    where = f"--grid {text}"
+    try:
+        if not sep or not param.strip() or len(parts) != 3:
+            raise ValueError
+        lo, hi, n_text = float(parts[0]), float(parts[1]), parts[2].strip()
+        n = int(n_text)
+    except ValueError:
+        raise ConfigError(Problem("FS950", where, "write PARAM=LO:HI:N, e.g. shock.corp_hy.price=-0.10:-0.02:9")) from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ConfigError(Problem("FS950", where, "LO and HI must be finite numbers"))
+    if hi < lo:
+        raise ConfigError(Problem("FS951", where, f"HI = {hi:g} is below LO = {lo:g}: write the smaller bound "
+                                  f"first ({param.strip()}={hi:g}:{lo:g}:{n})"))
+    if n < 1:
+        raise ConfigError(Problem("FS952", where, f"N = {n} scenarios on this axis: give N of 1 or more"))
+    if n == 1 and hi != lo:
+        raise ConfigError(Problem("FS951", where, "one point needs LO == HI; give N of 2 or more for a range"))
+    return GridAxis(param.strip(), lo, hi, n)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep runs: a target, a grid or a Monte Carlo draw, and the batch size.
+
+    Parameters
+    ----------
+    target : str
+        Preset name, preset ``.toml`` file or directory of tables (its scenario is the base).
+    grid : tuple of GridAxis
+        Axes of a grid sweep (their product, last fastest). Empty for Monte Carlo.
+    monte_carlo : int, optional
+        Number of Monte Carlo scenarios (exclusive with ``grid``).
+    seed : int
+        Root seed of the Monte Carlo draws.
+    batch_size : int
+        Scenarios per batch (one :func:`firesale.simulate` call).
+    sigma : float
+        Log-volatility of the Monte Carlo scale factors (:data:`MC_SIGMA`).
+    """
+
+    target: str
+    grid: tuple[GridAxis, ...] = ()
+    monte_carlo: int | None = None
+    seed: int = 0
+    batch_size: int = 100
+    sigma: float = MC_SIGMA
+
+    def __post_init__(self) -> None:
+        if self.grid and self.monte_carlo is not None:
+            raise ConfigError(Problem("FS953", "sweep", "give --grid or --monte-carlo, not both"))
+        if not self.grid and self.monte_carlo is None:
+            raise ConfigError(Problem("FS953", "sweep", "nothing to sweep: give --grid PARAM=LO:HI:N (repeatable) or "
+                                      "--monte-carlo N --seed S"))
+        if self.monte_carlo is not None and self.monte_carlo < 1:
+            raise ConfigError(Problem("FS952", f"--monte-carlo {self.monte_carlo}",
+                                      "zero scenarios to run: give N of 1 or more"))
+        if self.batch_size < 1:
+            raise ConfigError(Problem("FS954", f"--batch {self.batch_size}", "give a batch of 1 scenario or more"))
+        if not (self.sigma >= 0 and math.isfinite(self.sigma)):
+            raise ConfigError(Problem("FS953", f"sigma {self.sigma}", "give a finite log-volatility of 0 or more"))
+
+    @property
+    def n_scenarios(self) -> int:
+        """Scenarios in the sweep."""
+        if self.monte_carlo is not None:
+            return int(self.monte_carlo)
+        return int(np.prod([axis.n for axis in self.grid], dtype=object))
+
+    @property
+    def params(self) -> list[str]:
+        """Names of the varied parameters (Monte Carlo: ``shock[j].price`` / ``shock[j].client_sale``)."""
+        return [axis.param for axis in self.grid]
+
+    def batches(self) -> list[range]:
+        """Scenario indices of each batch."""
+        n, b = self.n_scenarios, self.batch_size
+        return [range(start, min(start + b, n)) for start in range(0, n, b)]
+
+    def as_params(self) -> dict[str, Any]:
+        """The spec as JSON-ready parameters (what the content hash covers)."""
+        return {"kind": "sweep", "grid": [dataclasses.asdict(a) for a in self.grid], "monte_carlo": self.monte_carlo,
+                "seed": self.seed if self.monte_carlo is not None else None, "batch_size": self.batch_size,
+                "sigma": self.sigma if self.monte_carlo is not None else None}
+
+
+# --------------------------------------------------------------------------- scenarios
+def _mc_shocks(base: Scenario) -> list[tuple[int, str]]:
+    """(shock position, field) of every shock the Monte Carlo scales."""
+    return [(j, field) for j, shock in enumerate(base.shocks) for field in ("price", "client_sale")
+            if getattr(shock, field) is not None]
+
+
+def _mc_names(base: Scenario) -> list[str]:
+    return [f"shock[{j}].{field}" for j, field in _mc_shocks(base)]
+
+
+def scenario_values(spec: SweepSpec, base: Scenario, indices: Sequence[int]) -> np.ndarray:
+    """The varied values of the scenarios ``indices``, shape (len(indices), P).
+
+    Grid: the axis values of each index (``numpy.unravel_index`` over the axes, last
+    fastest). Monte Carlo: each scaled shock's price return or client sale, drawn from
+    the scenario's own ``SeedSequence(seed, spawn_key=(index,))``.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if spec.grid:
+        positions = np.unravel_index(indices, tuple(a.n for a in spec.grid))
+        return np.column_stack([axis.values[pos] for axis, pos in zip(spec.grid, positions)]).astype(float)
+    targets = _mc_shocks(base)
+    out = np.empty((len(indices), len(targets)))
+    for row, index in enumerate(indices):
+        z = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(int(index),))).standard_normal(len(targets))
+        factor = np.exp(spec.sigma * z - spec.sigma**2 / 2)
+        for col, (j, field) in enumerate(targets):
+            value = getattr(base.shocks[j], field)
+            out[row, col] = np.expm1(np.log1p(value) * factor[col]) if field == "price" else value * factor[col]
+    return out
+
+
+def _with_shock(base_data: dict[str, Any], asset: str, field: str, value: float) -> None:
+    shocks = base_data["shocks"]
+    hits = [s for s in shocks if s.get("asset") == asset and s.get("round", 0) == 0 and s.get(field) is not None]
+    for s in hits:
+        s[field] = value
+    if not hits:
+        shocks.append({"asset": asset, field: value, "round": 0})
+
+
+def build_scenarios(base: Scenario, params: Sequence[str], values: np.ndarray, indices: Sequence[int],
+                    system: System | None = None) -> list[Scenario]:
+    """The scenarios of one batch: ``base`` with each row of ``values`` set.
+
+    ``params`` are grid parameters (dotted fields or ``shock.ASSET.FIELD``) or the
+    Monte Carlo names ``shock[j].FIELD``. Each scenario is named ``sweep_<index>``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown field or asset (with the valid names), or a value out of range.
+    """
+    from firesale.scenario import parse_scenario
+
+    assets = None if system is None else list(system.asset_names)
+    out = []
+    for index, row in zip(indices, values):
+        data = base.model_dump()
+        data["shocks"] = [dict(s) for s in data["shocks"]]
+        data["name"] = f"sweep_{int(index)}"
+        dotted: dict[str, Any] = {}
+        for param, value in zip(params, row.tolist()):
+            if param.startswith("shock["):
+                j, field = param[len("shock["):].split("].")
+                data["shocks"][int(j)][field] = value
+            elif param.startswith("shock."):
+                _, asset, field = (param.split(".") + ["", ""])[:3]
+                if field not in SHOCK_FIELDS or param.count(".") != 2:
+                    raise ConfigError(Problem("FS955", f"--grid {param}", "write shock.ASSET.FIELD with FIELD one of "
+                                              + ", ".join(SHOCK_FIELDS)))
+                if assets is not None and asset not in assets:
+                    from firesale.errors import did_you_mean
+
+                    raise ConfigError(Problem("FS955", f"--grid {param}", f"unknown asset {asset!r}.{did_you_mean(asset, assets)} "
+                                              f"Assets: {', '.join(assets)}"))
+                _with_shock(data, asset, field, value)
+            else:
+                dotted[param.removeprefix("scenario.")] = value
+        scenario = parse_scenario(data, source="sweep")
+        out.append(scenario.updated(**dotted) if dotted else scenario)
+    return out
+
+
+# --------------------------------------------------------------------------- one batch
+def _test_kill_hook(batch: int) -> None:
+    path = os.environ.get(TEST_KILL_ENV)
+    if not path:
+        return
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:  # never the driving process
+        return
+    try:
+        with open(path) as handle:
+            wanted = int(handle.read().strip())
+    except (OSError, ValueError):
+        return
+    if wanted != batch:
+        return
+    try:
+        os.rename(path, f"{path}.fired.{os.getpid()}")  # one worker claims it, once
+    except OSError:
+        return
+    os._exit(1)
+
+
+def _summaries(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per-scenario headline numbers of a batch, vectorised (same definitions as ``summarize``)."""
+    last = {"round": -1}
+    total_loss = (ds.initial_equity - ds.equity.isel(last) - ds.capital_out.isel(last)).sum("institution")
+    out = {
+        "total_loss": total_loss.values.astype(float),
+        "initial_loss": ds.initial_loss.values.astype(float),
+        "forced_sales": ds.sold.sum(("round", "institution")).values.astype(float),
+        "defaults": ds.defaulted.isel(last).sum("institution").values.astype(np.int64),
+        "breaches": ds.breach.any(("round", "channel")).sum("institution").values.astype(np.int64),
+        "rounds": ds.rounds.values.astype(np.int64),
+    }
+    trough = (ds.price.min("round") - 1.0).values
+    for k, asset in enumerate(ds.asset.values):
+        out[f"price_trough.{asset}"] = trough[:, k].astype(float)
+    return out
+
+
+def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.ndarray,
+              indices: Sequence[int], batch: int) -> dict[str, np.ndarray]:
+    """Build and simulate one batch; its per-scenario summaries (column name → array).
+
+    A plain function of its arguments, so any executor can run it (process pools and
+    Dask pickle it by reference).
+    """
+    from firesale.simulation import simulate
+
+    _test_kill_hook(batch)
+    scenarios = build_scenarios(base, params, values, indices, system)
+    return _summaries(simulate(system, scenarios, detail=False))
+
+
+# --------------------------------------------------------------------------- memory
+def estimate_scenario_bytes(system: System, base: Scenario) -> int:
+    """Bytes one scenario needs while its batch runs: every result array without the
+    per-round (institution, asset) detail, at ``max_rounds`` rounds and 8 bytes a value,
+    three times (the engine's state, the Dataset, its copies)."""
+    from firesale.results import RESULT_VARIABLES
+
+    sizes = {"scenario": 1, "round": base.max_rounds + 1, "institution": system.n_institutions,
+             "asset": system.n_assets, "channel": 8}
+    total = 0
+    for dims, *_ in RESULT_VARIABLES.values():
+        if {"round", "institution", "asset"} <= set(dims):
+            continue
+        total += 8 * int(np.prod([sizes.get(d, 1) for d in dims]))
+    return 3 * total
+
+
+def _available_memory() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        with contextlib.suppress(OSError, ValueError, StopIteration):
+            with open("/proc/meminfo") as handle:
+                line = next(line for line in handle if line.startswith("MemAvailable:"))
+            return int(line.split()[1]) * 1024
+    return 8 * 2**30
+
+
+def check_batch_memory(system: System, base: Scenario, batch_size: int, available: int | None = None) -> int:
+    """The estimated bytes of one batch; ConfigError (with the estimate) when it exceeds
+    :data:`MEMORY_FRACTION` of the available memory."""
+    per = estimate_scenario_bytes(system, base)
+    need = per * batch_size
+    available = _available_memory() if available is None else available
+    if need > MEMORY_FRACTION * available:
+        fits = max(1, int(MEMORY_FRACTION * available // per))
+        raise ConfigError(Problem(
+            "FS956", f"--batch {batch_size}",
+            f"a batch would need about {need / 2**30:,.1f} GiB ({per / 2**10:,.0f} KiB a scenario), more than "
+            f"{MEMORY_FRACTION:.0%} of the {available / 2**30:,.1f} GiB available: give --batch {min(fits, 10_000)} or less"))
+    return need
+
+
+# --------------------------------------------------------------------------- executors
+class InlineExecutor(cf.Executor):
+    """Runs each task at once in the calling process (the serial sweep)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(err)
+        return future
+
+
+@contextlib.contextmanager
+def process_executor(workers: int) -> Iterator[cf.Executor]:
+    """A :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes."""
+    with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+        yield pool
+
+
+def has_dask() -> bool:
+    """Whether Dask ``distributed`` can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(Problem("FS957", "sweep", 'parallel sweeps on Dask need distributed: pip install '
+                                  '"firesale[sweep]"')) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def dask_executor(workers: int | None = None, scheduler: str | None = None, *, connect_timeout: float = 5.0,
+                  retries: int = 2) -> Iterator[cf.Executor]:
+    """A ``concurrent.futures`` executor on a Dask ``distributed`` client.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Without ``scheduler``: worker processes of a new ``LocalCluster`` (one thread each).
+    scheduler : str, optional
+        Address of a running scheduler, e.g. ``tcp://10.0.0.5:8786``.
+    connect_timeout : float
+        Seconds to wait for the scheduler.
+    retries : int
+        Times Dask reruns a task whose worker died.
+
+    Raises
+    ------
+    ConfigError
+        ``distributed`` missing (with the extra to install) or a scheduler that does not answer.
+    """
+    distributed = _distributed()
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            try:
+                client = distributed.Client(scheduler, timeout=f"{connect_timeout}s", set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as err:
+                raise ConfigError(Problem(
+                    "FS958", f"--scheduler {scheduler}",
+                    f"no Dask scheduler answered within {connect_timeout:g} s ({type(err).__name__}): start one with "
+                    "`dask scheduler`, check the address and port, or use --workers N for a local cluster")) from None
+        else:
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=40))
+            client = distributed.Client(cluster, set_as_default=False)
+        stack.enter_context(client)
+        yield client.get_executor(retries=retries, pure=False)
+
+
+# --------------------------------------------------------------------------- results
+@dataclasses.dataclass
+class SweepResult:
+    """What :func:`run_sweep` returns.
+
+    Attributes
+    ----------
+    summaries : xarray.Dataset
+        Per-scenario numbers (dim ``scenario``; ``price_trough`` also over ``asset``) and
+        each varied parameter as a variable; attrs carry the sweep hash and spec.
+    distribution : dict
+        :func:`loss_distribution` of ``total_loss``.
+    batches_run, batches_skipped : int
+        Batches computed now, and found in the store.
+    retried : int
+        Batch attempts lost to a dead worker and run again.
+    elapsed_s : float
+    sweep_hash : str
+    run_ids : list of str
+        Store records made now.
+    """
+
+    summaries: Any
+    distribution: dict[str, Any]
+    batches_run: int
+    batches_skipped: int
+    retried: int
+    elapsed_s: float
+    sweep_hash: str
+    run_ids: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready: the distribution, counts, timing and throughput."""
+        n = int(self.summaries.sizes["scenario"])
+        computed = min(n, self.batches_run * int(self.summaries.attrs["batch_size"]))
+        return {"sweep_hash": self.sweep_hash, "scenarios": n, "batches_run": self.batches_run,
+                "batches_skipped": self.batches_skipped, "retried": self.retried, "elapsed_s": self.elapsed_s,
+                "scenarios_per_s": computed / self.elapsed_s if self.elapsed_s > 0 and computed else None,
+                "params": list(self.summaries.attrs["params"].split(",")) if self.summaries.attrs["params"] else [],
+                **self.distribution}
+
+
+def loss_distribution(total_loss: np.ndarray, defaults: np.ndarray, level: float = 0.99) -> dict[str, Any]:
+    """Mean, VaR and ES at ``level`` of the system loss, and the probability of any default.
+
+    Examples
+    --------
+    >>> d = loss_distribution(np.arange(1.0, 101.0), np.r_[np.zeros(99), 1])
+    >>> round(d["var_99"], 2), d["es_99"], d["p_any_default"]
+    (99.01, 100.0, 0.01)
+    """
+    loss = np.asarray(total_loss, dtype=float)
+    var = float(np.quantile(loss, level))
+    tag = f"{round(100 * level):d}"
+    return {"n": int(loss.size), "mean_loss": float(loss.mean()), f"var_{tag}": var,
+            f"es_{tag}": float(loss[loss >= var].mean()), "max_loss": float(loss.max()),
+            "p_any_default": float((np.asarray(defaults) > 0).mean())}
+
+
+def _dataset(spec: SweepSpec, names: list[str], values: np.ndarray, columns: dict[str, np.ndarray],
+             sweep_hash: str, currency: str) -> xr.Dataset:
+    import xarray as xr
+
+    from firesale._version import __version__
+
+    n = spec.n_scenarios
+    units = {"total_loss": currency, "initial_loss": currency, "forced_sales": currency, "defaults": "count",
+             "breaches": "count", "rounds": "count"}
+    data: dict[str, Any] = {}
+    for key, column in columns.items():
+        if key.startswith("price_trough."):
+            continue
+        data[key] = ("scenario", column, {"units": units.get(key, "-"), "long_name": key.replace("_", " ")})
+    assets = [k.split(".", 1)[1] for k in columns if k.startswith("price_trough.")]
+    if assets:
+        data["price_trough"] = (("scenario", "asset"), np.column_stack([columns[f"price_trough.{a}"] for a in assets]),
+                                {"units": "fraction", "long_name": "price trough (change from t0)"})
+    for j, name in enumerate(names):
+        data[name] = ("scenario", values[:, j], {"units": "-", "long_name": name, "description": "swept parameter"})
+    return xr.Dataset(data, coords={"scenario": np.arange(n), **({"asset": assets} if assets else {})},
+                      attrs={"firesale_version": __version__, "sweep_hash": sweep_hash, "target": spec.target,
+                             "batch_size": spec.batch_size, "params": ",".join(names), "seed": spec.seed,
+                             "currency": currency})
+
+
+# --------------------------------------------------------------------------- the driver
+def _stored_batches(store: RunStore, sweep_hash: str) -> dict[int, str]:
+    """Batch index → run ID of the batches of this sweep already stored (first record wins)."""
+    found: dict[int, str] = {}
+    for entry in store.list(kind="sweep"):
+        if entry.metrics.get("sweep_hash") == sweep_hash and isinstance(entry.metrics.get("batch"), int):
+            found.setdefault(entry.metrics["batch"], entry.run_id)
+    return found
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    executor: cf.Executor | None = None,
+    store: RunStore | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    retries: int = 2,
+    command: str = "",
+    preset: Any = None,
+) -> SweepResult:
+    """Run a sweep: expand, batch, map over ``executor``, stream into ``store``.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    executor : concurrent.futures.Executor, optional
+        Where batches run; default :class:`InlineExecutor` (serial, in this process).
+    store : RunStore, optional
+        Each finished batch is recorded at once; batches of the same sweep already there
+        are read back, not run. None runs everything and records nothing.
+    progress : callable(done, total), optional
+        Called with scenarios done so far (stored ones first) and the total.
+    retries : int
+        Times a batch is resubmitted after its worker process died (a broken pool).
+    command : str
+        Command line recorded with each batch.
+    preset : Preset, optional
+        The loaded target (else loaded from ``spec.target``).
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    ConfigError
+        A bad parameter or asset, a base without shocks to draw, a batch too big for memory.
+    """
+    from firesale.data.preset import load
+    from firesale.store import input_hash
+
+    start = time.perf_counter()
+    preset = load(spec.target) if preset is None else preset
+    system, base = preset.system, preset.scenario
+    batch_size = min(spec.batch_size, spec.n_scenarios)
+    check_batch_memory(system, base, batch_size)
+    names = spec.params if spec.grid else _mc_names(base)
+    if not spec.grid and not names:
+        raise ConfigError(Problem("FS959", f"--monte-carlo on {spec.target}", "the base scenario has no price or "
+                                  "client-sale shock to draw: use --grid shock.ASSET.price=LO:HI:N instead"))
+    n = spec.n_scenarios
+    values = scenario_values(spec, base, np.arange(n))
+    build_scenarios(base, names, values[[0, -1]], [0, n - 1], system)  # fail fast on a bad parameter or value
+    sweep_hash = input_hash(system, [base], params=spec.as_params())
+    batches = spec.batches()
+    results: dict[int, dict[str, np.ndarray]] = {}
+    stored = _stored_batches(store, sweep_hash) if store is not None else {}
+    for b, run_id in stored.items():
+        if b < len(batches):
+            results[b] = {k: np.asarray(v) for k, v in store.get(run_id).summary["columns"].items()}
+    done = sum(len(batches[b]) for b in results)
+    if progress:
+        progress(done, n)
+    todo = [b for b in range(len(batches)) if b not in results]
+    attempts = {b: 0 for b in todo}
+    run_ids: list[str] = []
+    retried = 0
+    executor = InlineExecutor() if executor is None else executor
+    pool_factory = None
+    if isinstance(executor, cf.ProcessPoolExecutor):
+        workers = executor._max_workers
+        pool_factory = lambda: cf.ProcessPoolExecutor(max_workers=workers)
+    own_pool: cf.Executor | None = None
+
+    def submit(pool: cf.Executor, b: int) -> cf.Future:
+        idx = batches[b]
+        return pool.submit(run_batch, system, base, names, values[idx.start:idx.stop], list(idx), b)
+
+    try:
+        pool = executor
+        pending = {submit(pool, b): b for b in todo}
+        while pending:
+            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            broken: list[int] = []
+            for future in finished:
+                b = pending.pop(future)
+                try:
+                    columns = future.result()
+                except cf.process.BrokenProcessPool:
+                    broken.append(b)
+                    continue
+                results[b] = columns
+                if store is not None:
+                    idx = batches[b]
+                    summary = {"sweep_hash": sweep_hash, "batch": b, "scenarios": [idx.start, idx.stop],
+                               "columns": {k: v.tolist() for k, v in columns.items()}}
+                    run_ids.append(store.record_replication(
+                        "sweep", {**spec.as_params(), "target": spec.target, "sweep_hash": sweep_hash, "batch": b},
+                        summary, target=f"sweep {spec.target}", command=command))
+                done += len(batches[b])
+                if progress:
+                    progress(done, n)
+            if broken:
+                # a dead worker breaks the whole pool: every batch still in it failed too
+                broken += list(pending.values())
+                pending.clear()
+                for b in broken:
+                    attempts[b] += 1
+                    if attempts[b] > retries:
+                        raise ConfigError(Problem("FS960", f"sweep batch {b}", f"its worker died {attempts[b]} times: "
+                                                  "the batch may need more memory than a worker has; try a smaller --batch"))
+                retried += len(broken)
+                if pool_factory is None:
+                    raise ConfigError(Problem("FS960", "sweep", "the executor broke and cannot be rebuilt: rerun the "
+                                              "sweep (stored batches are skipped)"))
+                if own_pool is not None:
+                    own_pool.shutdown(wait=False, cancel_futures=True)
+                pool = own_pool = pool_factory()
+                pending = {submit(pool, b): b for b in sorted(broken)}
+    finally:
+        if own_pool is not None:
+            own_pool.shutdown(wait=True, cancel_futures=True)
+    keys = list(results[0].keys())
+    columns = {k: np.concatenate([np.asarray(results[b][k]) for b in range(len(batches))]) for k in keys}
+    for k in ("defaults", "breaches", "rounds"):
+        if k in columns:
+            columns[k] = columns[k].astype(np.int64)
+    summaries = _dataset(spec, names, values, columns, sweep_hash, system.currency)
+    distribution = loss_distribution(columns["total_loss"], columns["defaults"])
+    return SweepResult(summaries, distribution, len(todo), len(results) - len(todo), retried,
+                       time.perf_counter() - start, sweep_hash, run_ids)
