@@ -156,7 +156,9 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
         "price_trough": {str(a): float(v) for a, v in zip(one.asset.values, (one.price.min("round") - 1.0).values)},
         "peak_yield_rise_bp": yields["peak"],
         "yield_change_bp": yields["end"],
-        "spreads": {str(a): {"t0": float(one.spread0.values[k]), "peak": float(one.spread.values[:, k].max()),
+        # with the information channel off there are no spreads at all, not even at t0
+        "spreads": {str(a): {"t0": float(one.spread0.values[k]) if one.spread.values[:, k].any() else 0.0,
+                             "peak": float(one.spread.values[:, k].max()),
                              "end": float(one.spread.values[-1, k])} for k, a in enumerate(one.asset.values)},
         "quoting_share": {str(a): {"min": float(one.quoting_share.values[:, k].min()),
                                    "end": float(one.quoting_share.values[-1, k])}
