@@ -21,7 +21,7 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

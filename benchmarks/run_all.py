@@ -1,0 +1,416 @@
+#!/usr/bin/env python
+"""All performance benchmarks of issue 8, one command (``make bench``).
+
+Usage::
+
+    python benchmarks/run_all.py            # full sizes (~10 min on 2 cores); also rewrites docs/performance.md
+    python benchmarks/run_all.py --quick    # small sizes, a smoke run (< 1 min); docs untouched
+
+Items (each measured in a fresh child process, so peak RSS is its own, read from
+``VmHWM`` in ``/proc/self/status``):
+
+1. engine vs a per-institution Python loop (``naive_loop.py``), 1,000 x 200, 20 rounds:
+   ``bench_engine.py`` run as a child, ratio per scenario-round (target >= 100x);
+2. 256 scenarios batched vs one by one, same child (target >= 10x);
+3. 20,000 institutions x 2,000 assets at 1% density, 20 rounds, 16 scenarios: peak RSS
+   (target <= 2 GiB), seconds per round, and RSS after each setup stage (where memory goes);
+4. the round kernel's effective bandwidth: bytes it must touch per round / seconds per
+   round, over ``np.copyto`` bandwidth in the same process (target >= 25%). Bytes per
+   round = sum over the ``State`` arrays of 2 x nbytes (each read once and written once:
+   (S, E) q, q_trading, repo, pending; (S, N) and (S, K) arrays) + the per-entry inputs read
+   once (entry_institution, entry_asset, Inputs.repo). Copy bandwidth = 2 x nbytes / seconds
+   of ``np.copyto`` on a 256 MiB array (read + write), best of 5;
+5. a 10,000-scenario Monte Carlo sweep of ``dealer_market`` on a 2-worker Dask
+   ``LocalCluster`` vs serial in one process (target >= 1.6x); nothing recorded;
+6. growth from 1,000 to 20,000 institutions with K = N / 10 and density = 20 / K (20
+   holdings per institution, nnz = 20 N): seconds per round and peak RSS per size, and
+   least-squares lines against nnz with R^2 (item 3 is this series' largest point).
+
+Scenarios of items 3, 4 and 6: price shocks of 2-8% on 3-15 risky assets per scenario,
+the balance-sheet mechanism (information channel and dealer intermediation off), as in
+``bench_engine.py``. One BLAS thread throughout.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse
+import dataclasses
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+FULL = {
+    "engine": "1000,200,256",
+    "big": (20000, 2000, 0.01, 16),
+    "bandwidth": (5000, 1000, 0.02, 64),
+    "sweep": 10000,
+    "growth": [1000, 2000, 5000, 10000, 20000],
+}
+QUICK = {
+    "engine": "100,40,16",
+    "big": (2000, 200, 0.1, 4),
+    "bandwidth": (500, 100, 0.2, 16),
+    "sweep": 400,
+    "growth": [200, 400, 800],
+}
+TARGETS = {
+    "1_engine_vs_naive": (">=", 100.0, "x"),
+    "2_batched_vs_one_by_one": (">=", 10.0, "x"),
+    "3_peak_rss_gib": ("<=", 2.0, "GiB"),
+    "4_bandwidth_fraction": (">=", 0.25, ""),
+    "5_dask_vs_serial": (">=", 1.6, "x"),
+}
+
+
+# --------------------------------------------------------------------------- helpers
+def proc_status() -> dict[str, float]:
+    """VmRSS and VmHWM of this process, MiB."""
+    out = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS", "VmHWM")):
+                key, val = line.split(":")
+                out[key] = int(val.split()[0]) / 1024.0
+    return out
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return {"cpu_model": cpu, "cpu_count": os.cpu_count(),
+            "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "ram_gib": mem, "platform": platform.platform(), "python": platform.python_version(),
+            "numpy": np.__version__, "load_average_start": list(os.getloadavg())}
+
+
+def scenarios_for(system, n_scen: int, max_rounds: int, seed: int = 1):
+    from firesale import Scenario
+
+    rng = np.random.default_rng(seed)
+    risky = [a.name for a in system.assets if a.asset_class in ("agency_mbs", "corporate_ig", "corporate_hy", "equity")]
+    risky = risky or [a.name for a in system.assets]
+    out = []
+    for s in range(n_scen):
+        hit = rng.choice(risky, size=min(len(risky), int(rng.integers(3, 16))), replace=False)
+        shocks = [{"asset": str(a), "price": float(-rng.uniform(0.02, 0.08))} for a in hit]
+        out.append(Scenario(name=f"s{s:03d}", shocks=shocks, max_rounds=max_rounds,
+                            market={"intermediation": False}, channels={"information": False}))
+    return out
+
+
+def nbytes_of(obj) -> dict[str, int]:
+    return {f.name: int(getattr(obj, f.name).nbytes) for f in dataclasses.fields(obj)
+            if isinstance(getattr(obj, f.name), np.ndarray)}
+
+
+# --------------------------------------------------------------------------- children
+def child_scale(n: int, k: int, density: float, n_scen: int, rounds: int = 20, seed: int = 7) -> dict:
+    """Items 3 and 6: build, set up and run one size; RSS after each stage."""
+    from firesale.data.synthetic import generate_system
+    from firesale.engine.simulate import simulate_arrays
+    from firesale.engine.state import Inputs, ScenarioArrays
+
+    stages = {"start": proc_status()}
+    t0 = time.perf_counter()
+    system = generate_system(n, k, density, seed)
+    t_system = time.perf_counter() - t0
+    stages["system_built"] = proc_status()
+    scen_list = scenarios_for(system, n_scen, rounds)
+    t0 = time.perf_counter()
+    inputs = Inputs.from_system(system)
+    scen = ScenarioArrays.from_scenarios(system, scen_list)
+    t_arrays = time.perf_counter() - t0
+    stages["engine_arrays"] = proc_status()
+    simulate_arrays(inputs, scen.take(np.arange(1)), detail=False)  # warm-up
+    t0 = time.perf_counter()
+    traj = simulate_arrays(inputs, scen, detail=False)
+    t_sim = time.perf_counter() - t0
+    stages["simulated"] = proc_status()
+    steps = int(traj.records["price"].shape[1])
+    nnz = int(inputs.n_entries)
+    system_dense = {name: int(getattr(system, name).nbytes) for name in
+                    ("holdings", "trading_fraction", "repo", "derivative", "initial_margin", "market_share")
+                    if isinstance(getattr(system, name, None), np.ndarray)}
+    inp = nbytes_of(inputs)
+    return {
+        "institutions": n, "assets": k, "density": density, "scenarios": n_scen, "max_rounds": rounds, "nnz": nnz,
+        "seconds": {"system_build": t_system, "engine_arrays": t_arrays, "simulate": t_sim},
+        "step_calls": steps, "seconds_per_round": t_sim / steps,
+        "eventful_rounds_median": float(np.median(traj.rounds)),
+        "rss_mib_by_stage": stages, "peak_rss_mib": proc_status()["VmHWM"],
+        "system_dense_arrays_mib": {k_: v / 2**20 for k_, v in system_dense.items()},
+        "inputs_arrays_mib_total": sum(inp.values()) / 2**20,
+        "inputs_largest_arrays_mib": {k_: v / 2**20 for k_, v in sorted(inp.items(), key=lambda x: -x[1])[:8]},
+        "state_arrays_mib_total": sum(nbytes_of(traj.final).values()) / 2**20,
+    }
+
+
+def child_bandwidth(n: int, k: int, density: float, n_scen: int, rounds: int = 6, seed: int = 7) -> dict:
+    """Item 4: the round kernel (``step``) on a full batch vs ``np.copyto`` bandwidth."""
+    from firesale.data.synthetic import generate_system
+    from firesale.engine.round import step
+    from firesale.engine.state import Inputs, ScenarioArrays, initial_state
+
+    system = generate_system(n, k, density, seed)
+    inputs = Inputs.from_system(system)
+    scen = ScenarioArrays.from_scenarios(system, scenarios_for(system, n_scen, 20))
+    state0 = initial_state(inputs, scen)
+    state_bytes = nbytes_of(state0)
+    entry_inputs = sum(int(getattr(inputs, f).nbytes) for f in ("entry_institution", "entry_asset", "repo"))
+    bytes_round = 2 * sum(state_bytes.values()) + entry_inputs
+    best = np.inf
+    for _ in range(3):
+        state = state0
+        t0 = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t in range(rounds):
+                state, _rec, _trades = step(state, inputs, scen, t)
+        best = min(best, (time.perf_counter() - t0) / rounds)
+    src = np.ones(2**25)  # 256 MiB
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    copy = np.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        copy = min(copy, time.perf_counter() - t0)
+    copy_bw = 2 * src.nbytes / copy
+    kernel_bw = bytes_round / best
+    return {"institutions": n, "assets": k, "density": density, "scenarios": n_scen, "nnz": int(inputs.n_entries),
+            "rounds_timed": rounds, "seconds_per_round": best, "bytes_per_round": bytes_round,
+            "state_bytes": state_bytes, "entry_input_bytes": entry_inputs,
+            "kernel_gb_s": kernel_bw / 1e9, "copy_gb_s": copy_bw / 1e9, "fraction": kernel_bw / copy_bw,
+            "peak_rss_mib": proc_status()["VmHWM"]}
+
+
+def child_sweep(n_mc: int, workers: int = 2) -> dict:
+    """Item 5: the same Monte Carlo sweep serial in-process and on a 2-worker LocalCluster."""
+    from firesale.sweep import InlineExecutor, SweepSpec, dask_executor, run_sweep
+
+    batch = max(1, n_mc // 20)
+    spec = SweepSpec("dealer_market", monte_carlo=n_mc, seed=0, batch_size=batch)
+    run_sweep(SweepSpec("dealer_market", monte_carlo=batch, seed=1, batch_size=batch))  # warm-up
+    t0 = time.perf_counter()
+    serial = run_sweep(spec, executor=InlineExecutor())
+    t_serial = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with dask_executor(workers=workers) as pool:
+        t_start = time.perf_counter() - t0
+        run_sweep(SweepSpec("dealer_market", monte_carlo=2 * batch, seed=1, batch_size=batch), executor=pool)
+        t1 = time.perf_counter()
+        parallel = run_sweep(spec, executor=pool)
+        t_dask = time.perf_counter() - t1
+    t_dask_total = time.perf_counter() - t0
+    same = bool(np.allclose(np.asarray(serial.dataset["total_loss"]), np.asarray(parallel.dataset["total_loss"])))\
+        if hasattr(serial, "dataset") and "total_loss" in getattr(serial, "dataset", {}) else None
+    return {"preset": "dealer_market", "scenarios": n_mc, "batch_size": batch, "workers": workers,
+            "seconds_serial": t_serial, "seconds_dask": t_dask, "seconds_cluster_start": t_start,
+            "seconds_dask_including_cluster_start_and_warmup": t_dask_total,
+            "ratio": t_serial / t_dask, "ratio_including_cluster_start": t_serial / t_dask_total,
+            "results_equal": same}
+
+
+CHILDREN = {"scale": child_scale, "bandwidth": child_bandwidth, "sweep": child_sweep}
+
+
+def run_child(name: str, *args) -> dict:
+    cmd = [sys.executable, str(Path(__file__)), "--child", name, json.dumps(list(args))]
+    print(f"  child {name}{tuple(args)} ...", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc {proc.returncode}"}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def run_engine_bench(size: str, quick: bool) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench_engine.json"
+        cmd = [sys.executable, str(HERE / "bench_engine.py"), "--size", size, "--max-rounds", "20",
+               "--repeat", "2", "--repeat-one-at-a-time", "1", "--out", str(out)]
+        print(f"  child bench_engine.py --size {size} ...", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr[-4000:])
+            return {"error": proc.stderr.strip().splitlines()[-1]}
+        return json.loads(out.read_text())
+
+
+def linfit(x, y) -> dict:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    slope, icpt = np.polyfit(x, y, 1)
+    ss_res = float(((y - (slope * x + icpt)) ** 2).sum())
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    return {"slope": float(slope), "intercept": float(icpt), "r2": 1 - ss_res / ss_tot if ss_tot > 0 else 1.0}
+
+
+# --------------------------------------------------------------------------- driver
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, a smoke run; docs untouched")
+    ap.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results.json; "
+                    "quick: benchmarks/results/quick.json)")
+    ap.add_argument("--no-doc", action="store_true", help="do not rewrite the table in docs/performance.md")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("args", nargs="?", default="[]", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.child:
+        print(json.dumps(CHILDREN[a.child](*json.loads(a.args))))
+        return {}
+    sizes = QUICK if a.quick else FULL
+    out_path = a.out or (HERE / "results" / "quick.json" if a.quick else HERE / "results.json")
+    t_all = time.perf_counter()
+    res = {"mode": "quick" if a.quick else "full", "machine": machine(), "items": {}}
+    items = res["items"]
+
+    print("items 1-2: engine vs naive loop, batched vs one by one", flush=True)
+    eng = run_engine_bench(sizes["engine"], a.quick)
+    if "error" in eng:
+        items["1_engine_vs_naive"] = items["2_batched_vs_one_by_one"] = eng
+    else:
+        sysd = eng["system"]
+        items["1_engine_vs_naive"] = {
+            "measured": eng["ratios"]["engine_vs_naive"],
+            "same_scenarios_one_at_a_time": eng["ratios"]["engine_vs_naive_same_scenarios"],
+            "naive_ms_per_scenario_round": eng["seconds_per_scenario_round"]["naive"] * 1e3,
+            "engine_batched_ms_per_scenario_round": eng["seconds_per_scenario_round"]["batched"] * 1e3,
+            "size": f"{sysd['institutions']} x {sysd['assets']}, {sysd['scenarios']} scenarios, 20 rounds max",
+            "naive_subset": eng["timings_seconds"]["c_naive_loop"]["scenarios"],
+            "cross_check": eng["naive_vs_engine"]}
+        items["2_batched_vs_one_by_one"] = {
+            "measured": eng["ratios"]["batched_vs_one_at_a_time"],
+            "seconds_batched": eng["timings_seconds"]["a_batched"]["best"],
+            "seconds_one_by_one": eng["timings_seconds"]["b_one_at_a_time"]["best"],
+            "size": f"{sysd['institutions']} x {sysd['assets']}, {sysd['scenarios']} scenarios",
+            "peak_rss_mib": eng["peak_rss_mib"]}
+
+    print("items 3 and 6: scale series", flush=True)
+    n_big, k_big, d_big, s_big = sizes["big"]
+    growth = []
+    for n in sizes["growth"]:
+        k = max(20, n // 10)
+        d = min(1.0, 20.0 / k)
+        growth.append(run_child("scale", n, k, d, s_big))
+    big = next((g for g in growth if g.get("institutions") == n_big and g.get("assets") == k_big), None)
+    if big is None:
+        big = run_child("scale", n_big, k_big, d_big, s_big)
+    items["3_large_system"] = dict(big, measured=big.get("peak_rss_mib", float("nan")) / 1024.0)
+    ok = [g for g in growth if "error" not in g]
+    nnz = [g["nnz"] for g in ok]
+    dense = [g["institutions"] * g["assets"] for g in ok]
+    items["6_growth"] = {
+        "measured": len(ok),
+        "points": [{key: g[key] for key in ("institutions", "assets", "density", "nnz", "seconds_per_round",
+                                              "peak_rss_mib", "step_calls")} | {"system_build_s": g["seconds"]["system_build"]}
+                   for g in ok],
+        "fit_seconds_per_round_vs_nnz": linfit(nnz, [g["seconds_per_round"] for g in ok]) if len(ok) > 1 else None,
+        "fit_peak_rss_vs_nnz": linfit(nnz, [g["peak_rss_mib"] for g in ok]) if len(ok) > 1 else None,
+        "fit_peak_rss_vs_n_times_k": linfit(dense, [g["peak_rss_mib"] for g in ok]) if len(ok) > 1 else None,
+        "errors": [g for g in growth if "error" in g],
+    }
+
+    print("item 4: round kernel bandwidth", flush=True)
+    bw = run_child("bandwidth", *sizes["bandwidth"])
+    items["4_bandwidth_fraction"] = dict(bw, measured=bw.get("fraction"))
+
+    print("item 5: Monte Carlo sweep, Dask LocalCluster(2) vs serial", flush=True)
+    sw = run_child("sweep", sizes["sweep"])
+    items["5_dask_vs_serial"] = dict(sw, measured=sw.get("ratio"))
+
+    for name, (op, target, unit) in TARGETS.items():
+        key = name if name in items else "3_large_system"
+        m = items[key].get("measured")
+        items[key]["target"] = f"{op} {target:g}{unit}"
+        items[key]["met"] = None if m is None else bool(m >= target if op == ">=" else m <= target)
+    res["machine"]["load_average_end"] = list(os.getloadavg())
+    res["total_seconds"] = time.perf_counter() - t_all
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(res, indent=2, default=float))
+    table = markdown_table(res)
+    print(table)
+    print(f"results written to {out_path} ({res['total_seconds']:.0f} s)")
+    if not a.quick and not a.no_doc and DOC.exists():
+        text = DOC.read_text()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            DOC.write_text(head + BEGIN + "\n" + table + "\n" + END + rest.split(END, 1)[1])
+            print(f"table written to {DOC}")
+    return res
+
+
+def markdown_table(res: dict) -> str:
+    it, m = res["items"], res["machine"]
+    lines = [f"Machine: {m['cpu_model']}, {m['cpu_count']} cores, {m['ram_gib']:.0f} GiB RAM, Python "
+             f"{m['python']}, numpy {m['numpy']}; mode {res['mode']}, {res['total_seconds']:.0f} s in all.", "",
+             "| item | size | measured | target | met |", "|---|---|---|---|---|"]
+
+    def row(label, size, value, item):
+        met = item.get("met")
+        lines.append(f"| {label} | {size} | {value} | {item.get('target', '-')} | "
+                     f"{'-' if met is None else ('yes' if met else '**no**')} |")
+
+    i1, i2, i3, i4, i5, i6 = (it[k] for k in ("1_engine_vs_naive", "2_batched_vs_one_by_one", "3_large_system",
+                                                "4_bandwidth_fraction", "5_dask_vs_serial", "6_growth"))
+    fmt = lambda v, f: "error" if v is None else format(v, f)  # noqa: E731
+    row("1 engine vs naive loop (per scenario-round)", i1.get("size", "-"), fmt(i1.get("measured"), ".1f") + "x", i1)
+    row("2 batched vs one by one", i2.get("size", "-"), fmt(i2.get("measured"), ".1f") + "x", i2)
+    if "error" not in i3:
+        row("3 peak RSS", f"{i3['institutions']} x {i3['assets']}, d={i3['density']:g}, {i3['scenarios']} scen.",
+            f"{i3['measured']:.2f} GiB", i3)
+        lines.append(f"| 3 seconds per round | same | {i3['seconds_per_round']:.3f} s | - | - |")
+    else:
+        row("3 peak RSS", "-", "error", i3)
+    if "error" not in i4:
+        row("4 kernel bandwidth / copy bandwidth", f"{i4['institutions']} x {i4['assets']}, d={i4['density']:g}, "
+            f"{i4['scenarios']} scen.", f"{i4['fraction']:.1%} ({i4['kernel_gb_s']:.2f} / {i4['copy_gb_s']:.2f} GB/s)",
+            i4)
+    if "error" not in i5:
+        row("5 Dask LocalCluster(2) vs serial", f"{i5['scenarios']} MC scen., {i5['preset']}",
+            f"{i5['ratio']:.2f}x ({i5['seconds_serial']:.1f} s / {i5['seconds_dask']:.1f} s; "
+            f"{i5['ratio_including_cluster_start']:.2f}x with cluster start)", i5)
+    ft, fm, fd = i6["fit_seconds_per_round_vs_nnz"], i6["fit_peak_rss_vs_nnz"], i6["fit_peak_rss_vs_n_times_k"]
+    if ft:
+        lines.append(f"| 6 time/round vs nnz | {len(i6['points'])} sizes | R^2 {ft['r2']:.3f} | linear | - |")
+        lines.append(f"| 6 peak RSS vs nnz | same | R^2 {fm['r2']:.3f} (vs N*K: {fd['r2']:.3f}) | linear | - |")
+    lines += ["", "| institutions | assets | density | nnz | s / round | peak RSS MiB | System build s |",
+              "|---|---|---|---|---|---|---|"]
+    for p in i6["points"]:
+        lines.append(f"| {p['institutions']} | {p['assets']} | {p['density']:g} | {p['nnz']} | "
+                     f"{p['seconds_per_round']:.4f} | {p['peak_rss_mib']:.0f} | {p['system_build_s']:.1f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
