@@ -93,17 +93,14 @@ def proc_status() -> dict[str, float]:
 def machine() -> dict:
     cpu = platform.processor()
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
     mem = None
     try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) / 1024**2
+        with open("/proc/meminfo") as fh:
+            mem = next((int(ln.split()[1]) / 1024**2 for ln in fh if ln.startswith("MemTotal")), None)
     except OSError:
         pass
     return {"cpu_model": cpu, "cpu_count": os.cpu_count(),
@@ -246,7 +243,7 @@ def run_child(name: str, *args) -> dict:
     cmd = [sys.executable, str(Path(__file__)), "--child", name, json.dumps(list(args))]
     print(f"  child {name}{tuple(args)} ...", flush=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc {proc.returncode}"}
@@ -261,7 +258,7 @@ def run_engine_bench(size: str, quick: bool) -> dict:
         cmd = [sys.executable, str(HERE / "bench_engine.py"), "--size", size, "--max-rounds", "20",
                "--repeat", "2", "--repeat-one-at-a-time", "1", "--out", str(out)]
         print(f"  child bench_engine.py --size {size} ...", flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr[-4000:])
             return {"error": proc.stderr.strip().splitlines()[-1]}
@@ -372,8 +369,8 @@ def main(argv=None) -> dict:
 
 def markdown_table(res: dict) -> str:
     it, m = res["items"], res["machine"]
-    lines = [f"Machine: {m['cpu_model']}, {m['cpu_count']} cores, {m['ram_gib']:.0f} GiB RAM, Python "
-             f"{m['python']}, numpy {m['numpy']}; mode {res['mode']}, {res['total_seconds']:.0f} s in all.", "",
+    lines = [(f"Machine: {m['cpu_model']}, {m['cpu_count']} cores, {m['ram_gib']:.0f} GiB RAM, Python "
+              f"{m['python']}, numpy {m['numpy']}; mode {res['mode']}, {res['total_seconds']:.0f} s in all."), "",
              "| item | size | measured | target | met |", "|---|---|---|---|---|"]
 
     def row(label, size, value, item):
@@ -383,7 +380,7 @@ def markdown_table(res: dict) -> str:
 
     i1, i2, i3, i4, i5, i6 = (it[k] for k in ("1_engine_vs_naive", "2_batched_vs_one_by_one", "3_large_system",
                                                 "4_bandwidth_fraction", "5_dask_vs_serial", "6_growth"))
-    fmt = lambda v, f: "error" if v is None else format(v, f)  # noqa: E731
+    fmt = lambda v, f: "error" if v is None else format(v, f)
     row("1 engine vs naive loop (per scenario-round)", i1.get("size", "-"), fmt(i1.get("measured"), ".1f") + "x", i1)
     row("2 batched vs one by one", i2.get("size", "-"), fmt(i2.get("measured"), ".1f") + "x", i2)
     if "error" not in i3:

@@ -19,7 +19,7 @@ def test_run_all_quick_writes_every_item(tmp_path):
     pytest.importorskip("distributed")
     out = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["machine"]["cpu_count"] >= 1 and res["machine"]["numpy"]
