@@ -12,7 +12,7 @@ import pytest
 
 from firesale import Scenario, System, load_preset, simulate
 from firesale.analytics.regimes import regimes
-from firesale.channels.dealers import Room, intermediate
+from firesale.channels.dealers import Positions, Room, intermediate
 from firesale.testing import assert_invariants
 
 DEPTH = 4000.0
@@ -126,18 +126,20 @@ def test_group_a_of_the_dealer_market_preset_bears_more_with_the_market_frozen()
 def test_the_inter_dealer_market_creates_no_inventory():
     rng = np.random.default_rng(7)
     s, d, k = 5, 4, 3
-    share = rng.dirichlet(np.ones(d), size=k).T
+    share = rng.dirichlet(np.ones(d), size=k).T  # (D, K), each asset's shares sum to 1
+    dealer, asset = np.divmod(np.arange(d * k), k)
+    positions = Positions(dealer=dealer, asset=asset, share=share[dealer, asset], n_dealers=d, n_assets=k)
     client = rng.uniform(-5, 50, (s, k))
-    dealer_sales = rng.uniform(0, 20, (s, d, k)) * (rng.random((s, d, k)) < 0.5)
-    room = Room(slr=rng.uniform(0, 60, (s, d)), leverage=np.full((s, d), np.inf), var=rng.uniform(0, 40, (s, d, k)))
+    dealer_sales = rng.uniform(0, 20, (s, d * k)) * (rng.random((s, d * k)) < 0.5)
+    room = Room(slr=rng.uniform(0, 60, (s, d)), leverage=np.full((s, d), np.inf), var=rng.uniform(0, 40, (s, d * k)))
     counted = rng.random((s, k)) < 0.7
     start = Room(slr=room.slr.copy(), leverage=room.leverage.copy(), var=room.var.copy())
-    out = intermediate(client, dealer_sales, share, room, counted, rng.uniform(0, 1, s), np.full(s, 0.2),
-                       rng.uniform(0, 30, (s, k)), rng.uniform(100, 500, (s, d)), np.ones((d, k), dtype=bool))
+    out = intermediate(client, dealer_sales, positions, room, counted, rng.uniform(0, 1, s), np.full(s, 0.2),
+                       rng.uniform(0, 30, (s, k)), rng.uniform(100, 500, (s, d)))
     # every unit offered ends with a dealer or with outside buyers
-    np.testing.assert_allclose(out.bought.sum(axis=1) + out.outside, client + dealer_sales.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(positions.by_asset(out.bought) + out.outside,
+                               client + positions.by_asset(dealer_sales), rtol=1e-12)
     assert (out.bought >= 0).all()
     # nobody takes more than its room
-    used = out.bought
-    assert ((used * counted[:, None, :]).sum(axis=-1) <= start.slr * (1 + 1e-12) + 1e-12).all()
-    assert (used <= start.var * (1 + 1e-12) + 1e-12).all()
+    assert (positions.by_dealer(out.bought * counted[:, asset]) <= start.slr * (1 + 1e-12) + 1e-12).all()
+    assert (out.bought <= start.var * (1 + 1e-12) + 1e-12).all()

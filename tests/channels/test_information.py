@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from firesale import DataError, System, load_preset, mechanism_lattice, simulate
 from firesale.channels import MECHANISMS
+from firesale.channels.dealers import Positions
 from firesale.channels.information import adverse_selection, glosten_milgrom_spread, information_update
 from firesale.errors import ConfigError
 from firesale.scenario import Scenario
@@ -49,11 +50,12 @@ def test_spreads_rise_and_quotes_fall_with_volatility(mu0, sigma0, dealers, seed
     s = vol.size
     cost = np.where(rng.random(dealers) < 0.2, np.inf, rng.uniform(0, 2, dealers))
     calm = rng.uniform(0, 1, dealers)
-    share = rng.dirichlet(np.ones(dealers))[:, None]
+    positions = Positions(dealer=np.arange(dealers), asset=np.zeros(dealers, dtype=int),
+                          share=rng.dirichlet(np.ones(dealers)), n_dealers=dealers, n_assets=1)
     params = {k: np.full(s, v) for k, v in PARAMS.items()}
     params["elasticity"] = np.full(s, elasticity)
     info = information_update(vol[:, None], np.array([sigma0]), np.array([mu0]), np.tile(cost, (s, 1)),
-                              np.tile(calm, (s, 1)), share, np.ones((s, dealers)), np.full(s, 0.5), params,
+                              np.tile(calm, (s, 1)), positions, np.ones((s, dealers)), np.full(s, 0.5), params,
                               np.ones(s, dtype=bool))
     spread, phi = info.spread[:, 0], info.quoting_share[:, 0]
     assert (np.diff(spread) >= -1e-15 * spread[1:]).all()

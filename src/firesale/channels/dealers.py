@@ -39,9 +39,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firesale.channels._sums import last_axis_sum
 
-__all__ = ["Room", "Intermediation", "intermediate", "fill"]
+__all__ = ["Positions", "Room", "Intermediation", "intermediate", "fill"]
+
+
+@dataclass(frozen=True)
+class Positions:
+    """The dealers' positions: one per (dealer, asset) pair a dealer holds or makes a market
+    in, P in all. Dealer-side arrays are (S, P), not a dense (S, D, K) block, so the work
+    grows with the positions dealers actually have."""
+
+    dealer: np.ndarray  # (P,) index into the D dealers
+    asset: np.ndarray  # (P,) index into the K assets
+    share: np.ndarray  # (P,) market share of the dealer in the asset
+    n_dealers: int
+    n_assets: int
+
+    def by_dealer(self, values: np.ndarray) -> np.ndarray:
+        """Sum (S, P) over each dealer's positions → (S, D), in position order."""
+        return _segment_sum(values, self.dealer, self.n_dealers)
+
+    def by_asset(self, values: np.ndarray) -> np.ndarray:
+        """Sum (S, P) over each asset's dealer positions → (S, K), in position order."""
+        return _segment_sum(values, self.asset, self.n_assets)
+
+
+def _segment_sum(values: np.ndarray, label: np.ndarray, n_labels: int) -> np.ndarray:
+    """Sequential sums per (scenario, label): each scenario's bins fill in position order
+    whatever the batch, so a batch equals its scenarios run alone."""
+    n_scen = values.shape[0]
+    bins = (np.arange(n_scen)[:, None] * n_labels + label[None, :]).reshape(-1)
+    return np.bincount(bins, weights=values.reshape(-1), minlength=n_scen * n_labels).reshape(n_scen, n_labels)
 
 
 @dataclass
@@ -50,16 +78,16 @@ class Room:
 
     slr: np.ndarray  # (S, D), used by assets counted in the SLR exposure
     leverage: np.ndarray  # (S, D)
-    var: np.ndarray  # (S, D, K)
+    var: np.ndarray  # (S, P), per position
 
 
 @dataclass(frozen=True)
 class Intermediation:
-    """Values (at the round's pre-trade price) of what dealers took, by step."""
+    """Values (at the round's pre-trade price) of what dealers took, by step, per position."""
 
-    absorbed: np.ndarray  # (S, D, K) client flow kept in inventory (after layoff)
-    interdealer: np.ndarray  # (S, D, K) taken in the inter-dealer market
-    lean: np.ndarray  # (S, D, K) bought from outside buyers against the wind
+    absorbed: np.ndarray  # (S, P) client flow kept in inventory (after layoff)
+    interdealer: np.ndarray  # (S, P) taken in the inter-dealer market
+    lean: np.ndarray  # (S, P) bought from outside buyers against the wind
     outside: np.ndarray  # (S, K) net flow left for outside buyers (moves the price)
 
     @property
@@ -67,18 +95,19 @@ class Intermediation:
         return self.absorbed + self.interdealer + self.lean
 
 
-def fill(wanted: np.ndarray, room: Room, counted: np.ndarray) -> np.ndarray:
-    """What each dealer can take of ``wanted`` (S, D, K) within its room; ``room`` is
-    reduced by it. Each scalar room is shared among assets in proportion to what is wanted."""
+def fill(wanted: np.ndarray, room: Room, counted: np.ndarray, positions: Positions) -> np.ndarray:
+    """What each dealer can take of ``wanted`` (S, P) within its room; ``room`` is reduced
+    by it. Each scalar room is shared among the dealer's positions in proportion to what is
+    wanted. ``counted`` (S, P): positions in an asset the SLR exposure counts."""
     taken = np.minimum(wanted, room.var)
-    slr_use = last_axis_sum(taken * counted[:, None, :])
-    lev_use = last_axis_sum(taken)
+    slr_use = positions.by_dealer(taken * counted)
+    lev_use = positions.by_dealer(taken)
     slr_scale = np.minimum(1.0, np.divide(room.slr, slr_use, out=np.ones_like(slr_use), where=slr_use > 0))
     lev_scale = np.minimum(1.0, np.divide(room.leverage, lev_use, out=np.ones_like(lev_use), where=lev_use > 0))
-    scale = np.minimum(lev_scale[:, :, None], np.where(counted[:, None, :], slr_scale[:, :, None], 1.0))
-    taken = taken * scale
-    room.slr = np.maximum(room.slr - last_axis_sum(taken * counted[:, None, :]), 0.0)
-    room.leverage = np.maximum(room.leverage - last_axis_sum(taken), 0.0)
+    d = positions.dealer
+    taken = taken * np.minimum(lev_scale[:, d], np.where(counted, slr_scale[:, d], 1.0))
+    room.slr = np.maximum(room.slr - positions.by_dealer(taken * counted), 0.0)
+    room.leverage = np.maximum(room.leverage - positions.by_dealer(taken), 0.0)
     room.var = np.maximum(room.var - taken, 0.0)
     return taken
 
@@ -88,8 +117,8 @@ def _has_room(room: Room) -> np.ndarray:
 
 
 def intermediate(
-    client_flow: np.ndarray, dealer_sales: np.ndarray, share: np.ndarray, room: Room, counted: np.ndarray,
-    layoff: np.ndarray, lean: np.ndarray, pressure: np.ndarray, size: np.ndarray, holds: np.ndarray,
+    client_flow: np.ndarray, dealer_sales: np.ndarray, positions: Positions, room: Room, counted: np.ndarray,
+    layoff: np.ndarray, lean: np.ndarray, pressure: np.ndarray, size: np.ndarray,
 ) -> Intermediation:
     """Route a round's flow through the dealers.
 
@@ -98,9 +127,10 @@ def intermediate(
     client_flow : (S, K)
         Net value sold by clients (outside clients and non-dealer institutions); negative
         is net buying, which goes to outside sellers directly.
-    dealer_sales : (S, D, K)
-        Dealers' own net sales in the round (forced; negative are purchases).
-    share : (D, K) market shares.
+    dealer_sales : (S, P)
+        Dealers' own net sales in the round per position (forced; negative are purchases).
+    positions : Positions
+        The dealers' positions and market shares.
     room : Room
         Dealers' room at the start of the step (a dealer that sells has none).
     counted : (S, K) bool, assets in the SLR exposure.
@@ -108,28 +138,29 @@ def intermediate(
     lean : (S,) share of outstanding pressure dealers with room buy back.
     pressure : (S, K) outstanding price pressure (value) before the round's flow.
     size : (S, D) dealers' balance sheets: inter-dealer takers share the pool in proportion.
-    holds : (D, K) bool, where a dealer has a position (a place for the inventory).
 
     Returns
     -------
     Intermediation
         ``outside = client_flow + Σ_d dealer_sales − Σ_d bought``.
     """
+    k, d = positions.asset, positions.dealer
+    at = counted[:, k]
     offered = np.maximum(client_flow, 0.0)
-    absorbed = fill(share[None] * offered[:, None, :], room, counted)
-    laid_off = absorbed * layoff[:, None, None]
+    absorbed = fill(positions.share * offered[:, k], room, at, positions)
+    laid_off = absorbed * layoff[:, None]
     kept = absorbed - laid_off
     # what is laid off frees the room it took
-    room.slr = room.slr + last_axis_sum(laid_off * counted[:, None, :])
-    room.leverage = room.leverage + last_axis_sum(laid_off)
+    room.slr = room.slr + positions.by_dealer(laid_off * at)
+    room.leverage = room.leverage + positions.by_dealer(laid_off)
     room.var = room.var + laid_off
-    pool = layoff[:, None] * (offered + np.maximum(dealer_sales, 0.0).sum(axis=1))
-    takers = size[:, :, None] * holds[None] * _has_room(room)[:, :, None]
-    weight = np.divide(takers, takers.sum(axis=1, keepdims=True), out=np.zeros_like(takers),
-                       where=takers.sum(axis=1, keepdims=True) > 0)
-    interdealer = fill(weight * pool[:, None, :], room, counted)
-    wanted = lean[:, None, None] * share[None] * np.maximum(pressure, 0.0)[:, None, :] * _has_room(room)[:, :, None]
-    leaned = fill(wanted, room, counted)
+    pool = layoff[:, None] * (offered + positions.by_asset(np.maximum(dealer_sales, 0.0)))
+    takers = size[:, d] * _has_room(room)[:, d]
+    total = positions.by_asset(takers)[:, k]
+    weight = np.divide(takers, total, out=np.zeros_like(takers), where=total > 0)
+    interdealer = fill(weight * pool[:, k], room, at, positions)
+    wanted = lean[:, None] * positions.share * np.maximum(pressure, 0.0)[:, k] * _has_room(room)[:, d]
+    leaned = fill(wanted, room, at, positions)
     bought = kept + interdealer + leaned
-    outside = client_flow + dealer_sales.sum(axis=1) - bought.sum(axis=1)
+    outside = client_flow + positions.by_asset(dealer_sales) - positions.by_asset(bought)
     return Intermediation(absorbed=kept, interdealer=interdealer, lean=leaned, outside=outside)

@@ -54,6 +54,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from firesale.channels._sums import last_axis_sum
+from firesale.channels.dealers import Positions
 
 __all__ = ["InformationParams", "Information", "adverse_selection", "glosten_milgrom_spread", "dealer_cost",
            "quoting", "information_update", "layoff_share", "marks"]
@@ -145,7 +146,7 @@ def dealer_cost(slr: np.ndarray, slr_trigger: np.ndarray, var: np.ndarray, var_l
 
 
 def quoting(spread_ratio: np.ndarray, cap: np.ndarray, cost: np.ndarray, calm_cost: np.ndarray,
-            share: np.ndarray) -> np.ndarray:
+            positions: Positions) -> np.ndarray:
     """Quoting share :math:`φ_k = Σ_d m_{dk} \\mathrm{clip}(1 - \\ln(b_{dk}/b^0_{dk})/\\ln \\mathrm{cap}, 0, 1)`,
     :math:`b_{dk}/b^0_{dk} = (s^{lit}_k/s^{lit}_{0,k}) (1 + c_d)/(1 + c^0_d)`.
 
@@ -154,7 +155,8 @@ def quoting(spread_ratio: np.ndarray, cap: np.ndarray, cost: np.ndarray, calm_co
     spread_ratio : (S, K) lit spread over its t0 value (1 where both are 0).
     cap : (S,)
     cost, calm_cost : (S, D) dealers' balance-sheet cost now and at t0 (``inf``: out).
-    share : (D, K) dealers' market shares (columns sum to 1 where there are dealers).
+    positions : Positions
+        The dealers' positions and market shares (an asset's shares sum to 1 where there are dealers).
 
     Returns
     -------
@@ -166,16 +168,19 @@ def quoting(spread_ratio: np.ndarray, cap: np.ndarray, cost: np.ndarray, calm_co
     spread, none from cap × on.
 
     >>> import numpy as np
+    >>> one = Positions(dealer=np.zeros(4, dtype=int), asset=np.arange(4), share=np.ones(4), n_dealers=1,
+    ...                 n_assets=4)
     >>> ratio = np.array([[1.0, 2.0, 4.0, 8.0]])
-    >>> quoting(ratio, np.array([4.0]), np.zeros((1, 1)), np.zeros((1, 1)), np.ones((1, 4))).tolist()
+    >>> quoting(ratio, np.array([4.0]), np.zeros((1, 1)), np.zeros((1, 1)), one).tolist()
     [[1.0, 0.5, 0.0, 0.0]]
     """
+    d, k = positions.dealer, positions.asset
     with np.errstate(invalid="ignore"):
-        relative = spread_ratio[:, None, :] * ((1.0 + cost) / (1.0 + calm_cost))[:, :, None]
-    intensity = np.clip(1.0 - np.log(np.maximum(relative, 1e-300)) / np.log(cap)[:, None, None], 0.0, 1.0)
-    intensity = np.where(np.isinf(cost)[:, :, None], 0.0, np.nan_to_num(intensity, nan=0.0))
-    covered = share.sum(axis=0)
-    phi = (intensity * share).sum(axis=1)  # not einsum: its summation order depends on S
+        relative = spread_ratio[:, k] * ((1.0 + cost) / (1.0 + calm_cost))[:, d]
+    intensity = np.clip(1.0 - np.log(np.maximum(relative, 1e-300)) / np.log(cap)[:, None], 0.0, 1.0)
+    intensity = np.where(np.isinf(cost)[:, d], 0.0, np.nan_to_num(intensity, nan=0.0))
+    covered = positions.by_asset(np.broadcast_to(positions.share, intensity.shape))
+    phi = positions.by_asset(intensity * positions.share)
     return np.where(covered > 0, np.minimum(phi, 1.0), 1.0)
 
 
@@ -202,7 +207,8 @@ class Information:
 
 def information_update(
     sigma: np.ndarray, sigma0: np.ndarray, mu0: np.ndarray, cost: np.ndarray, calm_cost: np.ndarray,
-    share: np.ndarray, dealer_size: np.ndarray, omega0: np.ndarray, params: dict[str, np.ndarray], on: np.ndarray,
+    positions: Positions, dealer_size: np.ndarray, omega0: np.ndarray, params: dict[str, np.ndarray],
+    on: np.ndarray,
 ) -> Information:
     """Step 6 of a round for every scenario.
 
@@ -211,7 +217,7 @@ def information_update(
     sigma : (S, K) volatility after the round.
     sigma0, mu0 : (K,)
     cost, calm_cost : (S, D) dealers' balance-sheet cost (:func:`dealer_cost`) now and at t0.
-    share : (D, K) market shares.
+    positions : Positions, the dealers' positions and market shares.
     dealer_size : (S, D) dealers' balance sheets (weights of counterparty fear).
     omega0 : (S,) layoff share of a calm market.
     params : arrays (S,) ``elasticity``, ``cap``, ``rfq_spread``, ``rfq_depth``, ``depth_elasticity``,
@@ -224,7 +230,7 @@ def information_update(
     lit = glosten_milgrom_spread(mu, sigma)
     lit0 = glosten_milgrom_spread(mu0, sigma0)
     ratio = np.divide(lit, lit0, out=np.ones_like(lit), where=lit0 > 0)
-    phi = quoting(ratio, params["cap"], cost, calm_cost, share)
+    phi = quoting(ratio, params["cap"], cost, calm_cost, positions)
     rfq = params["rfq_spread"][:, None]
     spread = lit * (phi + (1.0 - phi) * rfq)
     depth = (phi + (1.0 - phi) * params["rfq_depth"][:, None]) * np.exp(

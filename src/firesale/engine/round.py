@@ -401,23 +401,27 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     if (client := scen.at("client_sale_shock", t)) is not None:
         client_flow = client_flow + client
     n_dealers = inputs.dealers.size
+    positions = inputs.dealer_positions
     if n_dealers:
-        dealer_sales = _per_asset(flowing, s_of * n_dealers + np.maximum(dealer_of, 0), asset_rows,
-                                  valid & by_dealer[:, None], (n_scen * n_dealers, n_assets)
-                                  ).reshape(n_scen, n_dealers, n_assets)
+        # the acting dealers' own sales, per dealer position (S, P)
+        at_position = inputs.entry_position[np.where(valid, slots, 0)]
+        mine = valid & (at_position >= 0)
+        n_pos = positions.dealer.size
+        dealer_sales = np.bincount((s_of[:, None] * n_pos + at_position)[mine], weights=flowing[mine],
+                                   minlength=n_scen * n_pos).reshape(n_scen, n_pos)
         blocked = (acting | defaulted | (shortfall > 0) | (roll_share > 0))[:, inputs.dealers]
         room = _dealer_room(inputs, scen, equity, exposure, total_assets, var, sigma, slr_trigger,
                             blocked | ~scen.intermediation[:, None])
         counted = ~(inputs.slr_exempt & scen.slr_exemption[:, None])
-        dealing = intermediate(client_flow, dealer_sales, inputs.dealer_share, room, counted,
+        dealing = intermediate(client_flow, dealer_sales, positions, room, counted,
                                np.where(scen.intermediation, state.layoff, 0.0), scen.dealer_lean,
-                               pressure * depth_scale, total_assets[:, inputs.dealers], inputs.dealer_entries >= 0)
+                               pressure * depth_scale, total_assets[:, inputs.dealers])
         bought = dealing.bought
         market_flow = dealing.outside
         # dealers take inventory at a price concession (Grossman-Miller)
-        concession = scen.absorption_impact[:, None] * (dealing.absorbed + dealing.interdealer).sum(axis=1)
+        concession = scen.absorption_impact[:, None] * positions.by_asset(dealing.absorbed + dealing.interdealer)
     else:
-        dealer_sales = bought = np.zeros((n_scen, 0, n_assets))
+        dealer_sales = bought = np.zeros((n_scen, 0))
         dealing = None
         market_flow = client_flow
         concession = 0.0
@@ -460,17 +464,15 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # against the wind, into the trading book, financed by new borrowing.
     dealer_cost = np.zeros_like(equity)
     if n_dealers:
-        safe = np.where(price > 0, price, 1.0)
-        bought_units = np.where(price[:, None, :] > 0, bought / safe[:, None, :], 0.0)
-        at = inputs.dealer_entries >= 0
-        d_idx, k_idx = np.nonzero(at)
-        entries = inputs.dealer_entries[d_idx, k_idx]
-        new_q[:, entries] += bought_units[:, d_idx, k_idx]
-        new_q_trading[:, entries] += bought_units[:, d_idx, k_idx]
-        paid_by_dealer = last_axis_sum(bought_units * bid[:, None, :])
-        dealer_cost[:, inputs.dealers] = paid_by_dealer
-        execution[:, inputs.dealers] += last_axis_sum(bought_units * (mark - bid)[:, None, :])
-        outside_q = outside_q - bought_units.sum(axis=1)
+        k_pos = positions.asset
+        at_price = price[:, k_pos]
+        bought_units = np.divide(bought, at_price, out=np.zeros_like(bought), where=at_price > 0)
+        entries = inputs.dealer_position_entry
+        new_q[:, entries] += bought_units
+        new_q_trading[:, entries] += bought_units
+        dealer_cost[:, inputs.dealers] = positions.by_dealer(bought_units * bid[:, k_pos])
+        execution[:, inputs.dealers] += positions.by_dealer(bought_units * (mark - bid)[:, k_pos])
+        outside_q = outside_q - positions.by_asset(bought_units)
     new_equity = equity + inputs.per_institution(new_q * np.take(post_mark - mark, entry_asset, axis=1)) + execution
     if final.any():
         new_pending = state.pending.copy()
@@ -551,7 +553,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     cost = dealer_cost_of(slr[:, dealers], slr_trigger[:, dealers], var[:, dealers], inputs.var_limit[dealers],
                           (acting | defaulted)[:, dealers])
     info = information_update(
-        new_sigma, inputs.sigma0, inputs.mu0, cost, calm_cost, inputs.dealer_share, total_assets[:, dealers], scen.layoff_share,
+        new_sigma, inputs.sigma0, inputs.mu0, cost, calm_cost, positions, total_assets[:, dealers], scen.layoff_share,
         {"elasticity": scen.info_elasticity, "cap": scen.info_cap, "rfq_spread": scen.info_rfq_spread,
          "rfq_depth": scen.info_rfq_depth, "depth_elasticity": scen.info_depth_elasticity,
          "fear_freeze": scen.info_fear_freeze},
@@ -653,9 +655,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "client_sales": np.zeros_like(price) if client is None else client,
         "forced_sales": _per_asset(np.maximum(traded, 0.0), s_of, asset_rows, valid, pressure.shape),
         "market_flow": market_flow,
-        "dealer_purchases": bought.sum(axis=1),
-        "interdealer": np.zeros_like(price) if dealing is None else dealing.interdealer.sum(axis=1),
-        "dealer_net": bought.sum(axis=1) - dealer_sales.sum(axis=1),
+        "dealer_purchases": positions.by_asset(bought),
+        "interdealer": np.zeros_like(price) if dealing is None else positions.by_asset(dealing.interdealer),
+        "dealer_net": positions.by_asset(bought) - positions.by_asset(dealer_sales),
         "defaulted": new_state.defaulted,
         "outside_q": new_state.outside_q,
         "outside_cash": new_state.outside_cash,
@@ -688,13 +690,14 @@ def _dealer_room(inputs: Inputs, scen: ScenarioArrays, equity: np.ndarray, expos
         lev_room = np.where(np.isfinite(lev_trig) & scen.switch("leverage"), eq / lev_trig - total_assets[:, d],
                             np.inf)
         z = ndtri(inputs.var_confidence[d])
-        var_room = np.where((np.isfinite(limit) & scen.switch("var"))[:, :, None],
-                            ((limit - np.nan_to_num(var[:, d], nan=0.0)) / z)[:, :, None] / sigma[:, None, :],
+        # per position: VaR room over the position's asset volatility
+        p_dealer, p_asset = inputs.dealer_positions.dealer, inputs.dealer_positions.asset
+        var_room = np.where((np.isfinite(limit) & scen.switch("var"))[:, p_dealer],
+                            ((limit - np.nan_to_num(var[:, d], nan=0.0)) / z)[:, p_dealer] / sigma[:, p_asset],
                             np.inf)
-    none = blocked[:, :, None]
     return Room(slr=np.where(blocked, 0.0, np.maximum(slr_room, 0.0)),
                 leverage=np.where(blocked, 0.0, np.maximum(lev_room, 0.0)),
-                var=np.where(none, 0.0, np.maximum(var_room, 0.0)))
+                var=np.where(blocked[:, p_dealer], 0.0, np.maximum(var_room, 0.0)))
 
 
 def _scatter(values: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

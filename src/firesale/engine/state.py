@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from firesale.channels import CHANNELS
+from firesale.channels.dealers import Positions
 from firesale.channels.impact import LAW_CODES
 from firesale.channels.liquidation import POLICY_CODES
 from firesale.scenario import Scenario
@@ -96,8 +97,9 @@ class Inputs:
     mu0: np.ndarray  # (K,) adverse-selection share at t0
     opacity: np.ndarray  # (K,)
     dealers: np.ndarray  # (D,) institutions that make markets
-    dealer_share: np.ndarray  # (D, K) market shares of client flow
-    dealer_entries: np.ndarray  # (D, K) entry of each dealer's position in each asset (held or made a market in), -1 none
+    dealer_positions: Positions  # (P,) dealer, asset and market share of each dealer position
+    dealer_position_entry: np.ndarray  # (P,) entry of each dealer position
+    entry_position: np.ndarray  # (E,) dealer position of each entry, -1 for non-dealers' entries
     dealer_index: np.ndarray  # (N,) position of each institution in ``dealers``, -1 for others
 
     @classmethod
@@ -129,6 +131,11 @@ class Inputs:
         entry_of = np.full(system.holdings.shape, -1, dtype=np.int64)
         entry_of[inst_of, asset_of] = np.arange(inst_of.size)
         dealers = np.flatnonzero(dealer & (share.sum(axis=1) > 0))
+        dealer_index = _positions(dealers, system.n_institutions)
+        # the dealers' positions: every entry of a dealer that makes markets
+        dealer_entry = np.flatnonzero(dealer_index[inst_of] >= 0)
+        entry_position = np.full(inst_of.size, -1, dtype=np.int64)
+        entry_position[dealer_entry] = np.arange(dealer_entry.size)
         book = system.holdings * tradable
         total = book.sum(axis=1, keepdims=True)
         weights = np.divide(book, total, out=np.zeros_like(book), where=total > 0)
@@ -188,9 +195,12 @@ class Inputs:
             mu0=np.array([a.mu0 for a in assets], dtype=float),
             opacity=np.array([a.opacity_share for a in assets], dtype=float),
             dealers=dealers,
-            dealer_share=share[dealers],
-            dealer_entries=entry_of[dealers],
-            dealer_index=_positions(dealers, system.n_institutions),
+            dealer_positions=Positions(dealer=dealer_index[inst_of[dealer_entry]], asset=asset_of[dealer_entry],
+                                       share=share[inst_of[dealer_entry], asset_of[dealer_entry]],
+                                       n_dealers=int(dealers.size), n_assets=system.n_assets),
+            dealer_position_entry=dealer_entry,
+            entry_position=entry_position,
+            dealer_index=dealer_index,
         )
 
     @property
