@@ -50,7 +50,8 @@ _MARKET_SHARES = [
      "description": "Asset name (from the assets table)."},
     {"column": "share", "type": "float", "unit": "fraction", "default": None, "role": "Input (required)",
      "description": "The dealer's share of client flow in the asset, in [0, 1]; an asset's shares sum to 1. "
-                    "Assets not listed are split among dealers by t0 total assets."},
+                    "Assets not listed are split by t0 total assets among the dealers holding them (all "
+                    "dealers where none does)."},
 ]
 
 

@@ -640,7 +640,8 @@ class System:
         return self.total_assets0 - self.liabilities0 - self.repo0
 
     def default_market_share(self) -> np.ndarray:
-        """Market shares without a ``market_shares`` table: dealers by t0 total assets."""
+        """Market shares without a ``market_shares`` table: by t0 total assets among the
+        dealers holding each asset (all dealers where none does)."""
         return _default_market_share(self, None)
 
     def institution_index(self, name: str) -> int:
@@ -965,13 +966,17 @@ def _market_shares(
 
 
 def _default_market_share(system: System, given: np.ndarray | None) -> np.ndarray:
-    """Market shares with every column not given split among dealers by t0 total assets."""
+    """Market shares with every column not given split by t0 total assets among the dealers
+    that hold the asset (a dealer makes markets in what it holds), or among all dealers
+    where no dealer holds it."""
     dealer = np.array([i.type == "dealer" for i in system.institutions], dtype=bool)
     size = np.where(dealer, system.total_assets0, 0.0)
     tradable = np.array([a.is_tradable for a in system.assets], dtype=bool)
-    by_size = size[:, None] / size.sum() if size.sum() > 0 else np.zeros((dealer.size, 1))
-    default = np.broadcast_to(by_size, system.holdings.shape) * tradable
+    holders = size[:, None] * (system.holdings > 0)
+    weight = np.where(holders.sum(axis=0) > 0, holders, size[:, None])
+    total = weight.sum(axis=0)
+    default = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0) * tradable
     if given is None:
-        return np.array(default, dtype=float)
+        return default
     given = np.asarray(given, dtype=float)
     return np.where(np.isnan(given), default, given)
