@@ -96,7 +96,7 @@ def regimes(ds: xr.Dataset) -> xr.Dataset:
     gain = xr.where(flow_before > negligible, ds.forced_sales / flow_before, np.nan)
     has_dealers = bool((ds.institution_type == "dealer").any())
     dealer_net = xr.where(abs(ds.dealer_net) > negligible, ds.dealer_net, 0.0)
-    dealer_net = dealer_net if has_dealers else xr.full_like(ds.dealer_net, np.nan)
+    dealer_net = dealer_net if has_dealers else xr.full_like(ds.dealer_net, np.nan, dtype=float)
     discount = 1.0 - ds.mark / ds.price.where(ds.price > 0)
     flags = {
         "price shocks": persistence > t["persistence"],
