@@ -151,17 +151,6 @@ StoreOpt = Annotated[str | None, typer.Option("--store", help="Run store folder 
 NoRecordOpt = Annotated[bool, typer.Option("--no-record", help="Do not record this in the run store.")]
 
 
-def _open_store(path: str | None, no_record: bool) -> Any:
-    """The run store to record in, checked before simulating (None with ``--no-record``)."""
-    if no_record:
-        return None
-    from firesale.store import RunStore
-
-    run_store = RunStore(path)
-    run_store.check()
-    return run_store
-
-
 def _record(run_store: Any, kind: str, target: str, preset: Any, scenarios: list[Scenario], ds: Any,
             summary: dict[str, Any], simulate_s: float, command: list[str], **params: Any) -> str | None:
     """Record a run or comparison in the store (see :mod:`firesale.store`); its run ID, or None."""
@@ -187,9 +176,11 @@ def run(
     """Run a preset (or file), print its summary and record it in the run store."""
     import time
 
+    from firesale.store import recording_store
+
     preset = load(target)
     scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
-    run_store = _open_store(store, no_record)
+    run_store = recording_store(store, no_record)
     started = time.perf_counter()
     if as_json:
         ds = simulate(preset.system, scenario)
@@ -318,13 +309,14 @@ def compare(
     import time
 
     from firesale.analytics.compare import compare as compare_runs, policy_names, policy_scenario
+    from firesale.store import recording_store
 
     preset = load(target)
     known = policy_names(preset)
     if not policy:
         raise ConfigError(Problem("FS600", "compare", "give at least one --policy NAME; known policies of "
                                   f"{preset.name}: {', '.join(known)}"))
-    run_store = _open_store(store, no_record)
+    run_store = recording_store(store, no_record)
     with err_console.status(f"simulating {preset.name}: baseline and {len(policy)} "
                             f"polic{'y' if len(policy) == 1 else 'ies'} in one batch ..."):
         result = compare_runs(preset, policy)

@@ -36,17 +36,6 @@ def _emit(summary: dict[str, Any], as_json: bool) -> bool:
     return as_json
 
 
-def _recorder(store: str | None, no_record: bool) -> Any:
-    """The run store, opened and checked before the work (None with --no-record)."""
-    if no_record:
-        return None
-    from firesale.store import RunStore
-
-    run_store = RunStore(store)
-    run_store.check()
-    return run_store
-
-
 def _record(run_store: Any, target: str, params: dict[str, Any], summary: dict[str, Any]) -> str | None:
     """Record a replication with every parameter that determines it; its run ID."""
     if run_store is None:
@@ -99,9 +88,10 @@ def vulnerability(
 ) -> None:
     """Greenwood-Landier-Thesmar vulnerability: EBA 2011 banks, or the US index over quarters."""
     from firesale.analytics import replications
+    from firesale.store import recording_store
 
     _check_out(out)
-    run_store = _recorder(store, no_record)
+    run_store = recording_store(store, no_record)
     params = {"model": "glt", "data_set": dataset, "write_down": write_down, "fall": fall, "impact": impact}
     if dataset == "eba2011":
         with _working("loading EBA 2011", as_json):
@@ -167,11 +157,12 @@ def deleveraging(
 ) -> None:
     """Cont-Schaanning deleveraging rounds on the EBA 2011 banks, against GLT's one round."""
     from firesale.analytics import replications
+    from firesale.store import recording_store
 
     if dataset != "eba2011":
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2011"))
     _check_out(out)
-    run_store = _recorder(store, no_record)
+    run_store = recording_store(store, no_record)
     with _working("deleveraging rounds", as_json):
         summary = replications.cs_eba2011(write_down, impact, lambda_max, root=data)
     _figure("deleveraging", summary, out)
@@ -204,11 +195,12 @@ def equilibrium(
 ) -> None:
     """Breuer-Summer-Urosevic fire-sale equilibria on the EBA 2016 banks: price impact per sovereign market."""
     from firesale.analytics import replications
+    from firesale.store import recording_store
 
     if dataset != "eba2016":
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2016"))
     _check_out(out)
-    run_store = _recorder(store, no_record)
+    run_store = recording_store(store, no_record)
     with _working("iterating to the fire-sale equilibria", as_json):
         summary = replications.bsu_eba2016(leverage_bound, kappa, root=data)
     _figure("equilibrium", summary, out)
@@ -246,9 +238,10 @@ def contagion(
 ) -> None:
     """Caccioli et al. (2014): probability of contagion vs diversification at two leverages."""
     from firesale.analytics import replications
+    from firesale.store import recording_store
 
     _check_out(out)
-    run_store = _recorder(store, no_record)
+    run_store = recording_store(store, no_record)
     with _working(f"{trials} random systems per cell", as_json):
         summary, ds = replications.caccioli_window(leverages=tuple(leverage or (10.0, 25.0)), trials=trials,
                                                    seed=seed, n_banks=banks, n_assets=banks)

@@ -83,12 +83,9 @@ def sweep(
         raise ConfigError(Problem("FS961", f"--workers {workers}", "give 1 worker or more"))
     spec = sw.SweepSpec(target, grid=tuple(sw.parse_grid(g) for g in grid or ()), monte_carlo=monte_carlo, seed=seed,
                         batch_size=batch)
-    run_store = None
-    if not no_record:
-        from firesale.store import RunStore
+    from firesale.store import recording_store
 
-        run_store = RunStore(store)
-        run_store.check()
+    run_store = recording_store(store, no_record)
     if scheduler:
         executor = sw.dask_executor(None, scheduler)
     elif workers:

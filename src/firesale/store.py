@@ -86,7 +86,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RunStore", "RunEntry", "RunRecord", "Rerun", "StoreError", "KINDS", "DEFAULT_STORE", "STORE_ENV",
-    "RUN_COLUMNS", "input_hash", "headline_metrics", "first_difference",
+    "RUN_COLUMNS", "input_hash", "headline_metrics", "first_difference", "recording_store",
 ]
 
 #: The store folder used when neither a path nor ``FIRESALE_STORE`` is given.
@@ -1048,3 +1048,13 @@ class RunStore:
             "config": changes(config_of(a), config_of(b), numeric=False),
             "metrics": changes(_flatten(a.summary), _flatten(b.summary), numeric=True),
         }
+
+
+def recording_store(path: str | Path | None, no_record: bool) -> RunStore | None:
+    """The store a command records in, opened and checked before the work starts so that a
+    bad store fails at once; None with ``--no-record``."""
+    if no_record:
+        return None
+    run_store = RunStore(path)
+    run_store.check()
+    return run_store

@@ -335,8 +335,10 @@ def _test_kill_hook(batch: int) -> None:
 
 def _summaries(ds: xr.Dataset) -> dict[str, np.ndarray]:
     """Per-scenario headline numbers of a batch, vectorised (same definitions as ``summarize``)."""
+    from firesale.analytics.amplification import capital_lost
+
     last = {"round": -1}
-    total_loss = (ds.initial_equity - ds.equity.isel(last) - ds.capital_out.isel(last)).sum("institution")
+    total_loss = capital_lost(ds).sum("institution")
     out = {
         "total_loss": total_loss.values.astype(float),
         "initial_loss": ds.initial_loss.values.astype(float),

@@ -20,7 +20,7 @@ import xarray as xr
 
 from firesale.analytics.regimes import asset_regimes
 
-__all__ = ["summarize", "institution_table", "cascade_order", "sales_by_group", "yield_moves"]
+__all__ = ["capital_lost", "summarize", "institution_table", "cascade_order", "sales_by_group", "yield_moves"]
 
 
 def _scenario(ds: xr.Dataset, scenario: int | str) -> xr.Dataset:
@@ -32,6 +32,13 @@ def _first_round(flags: xr.DataArray) -> np.ndarray:
     values = flags.values
     first = values.argmax(axis=0)
     return np.where(values.any(axis=0), first, -1)
+
+
+def capital_lost(ds: xr.Dataset) -> xr.DataArray:
+    """Capital each institution lost by the end, :math:`E_{i,0} - E_{i,T}` less what it paid
+    out to redeeming investors (that left the system; it is not a loss). Dims of ``ds``
+    without ``round``."""
+    return ds.initial_equity - ds.equity.isel(round=-1) - ds.capital_out.isel(round=-1)
 
 
 def institution_table(ds: xr.Dataset, scenario: int | str = 0) -> list[dict[str, Any]]:
@@ -126,13 +133,12 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     """
     one = _scenario(ds, scenario)
     initial_loss = float(one.initial_loss)
-    # capital paid out to redeeming investors left the system; it is not a loss
-    total_loss = float((one.initial_equity - one.equity.isel(round=-1) - one.capital_out.isel(round=-1)).sum())
+    lost = capital_lost(one)
+    total_loss = float(lost.sum())
     forced = float(one.sold.sum())
     price_change = one.price.isel(round=-1) - 1.0
     yields = yield_moves(one)
     index = scenario if isinstance(scenario, int) else list(ds.scenario.values).index(scenario)
-    lost = one.initial_equity - one.equity.isel(round=-1) - one.capital_out.isel(round=-1)
     eventful = np.flatnonzero(one.eventful.values)
     regimes_of = asset_regimes(ds, index)
     return {

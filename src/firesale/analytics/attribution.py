@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from firesale.analytics.amplification import capital_lost
 from firesale.channels import MECHANISMS, SWITCHES
 from firesale.errors import ConfigError, Problem
 
@@ -108,7 +109,7 @@ def lattice(scenario, players: str = "mechanisms") -> tuple[list[str], list]:
 
 def _outcomes(ds: xr.Dataset) -> dict[str, xr.DataArray]:
     """v per corner: total loss, forced sales, each asset's trough price fall, each group's loss."""
-    loss = ds.initial_equity - ds.equity.isel(round=-1) - ds.capital_out.isel(round=-1)
+    loss = capital_lost(ds)
     return {
         "total_loss": loss.sum("institution"),
         "forced_sales": ds.sold.sum(("round", "institution")),

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from firesale.analytics.vulnerability import GLT_IMPACT_PER_EURO, vulnerability_index, vulnerability_table
+from firesale.analytics.vulnerability import GLT_IMPACT_PER_EURO, glt_inputs, vulnerability_index, vulnerability_table
 from firesale.models.cont_schaanning import cont_schaanning
-from firesale.models.glt import vulnerability_rounds
+from firesale.models.glt import cascade_multiplier, vulnerability_rounds
 
 __all__ = ["GIIPS", "glt_eba2011", "callreport_index", "cs_eba2011", "bsu_eba2016", "caccioli_window", "figure"]
 
@@ -50,14 +50,9 @@ def glt_eba2011(write_down: float = 0.1, impact_per_euro: float = GLT_IMPACT_PER
     impact = impact_per_euro * _EBA_UNIT
     table = vulnerability_table(system.holdings, system.equity0, fall, impact, system.institution_names,
                                 system.asset_names)
-    a = system.holdings.sum(axis=1)
-    m = system.holdings / a[:, None]
-    b = (a - system.equity0) / system.equity0
-    ell = np.full(len(fall), impact)
+    a, m, b, ell = glt_inputs(system.holdings, system.equity0, impact, names=system.institution_names)
     rounds = vulnerability_rounds(a, m, b, ell, fall, 3)
-    # the linear cascade's multiplier K = AMLM'B: above 1 the rounds diverge
-    kernel = (a[:, None] * m) @ (ell[:, None] * m.T) * b[None, :]
-    radius = float(np.max(np.abs(np.linalg.eigvals(kernel))))
+    radius = cascade_multiplier(a, m, b, ell)  # above 1 the linear rounds diverge
     direct = float((system.holdings @ fall).sum() / system.equity0.sum())
 
     def top_of(variable: str) -> list[dict[str, Any]]:

@@ -21,9 +21,15 @@ from firesale.models.caccioli import (
 )
 from firesale.models.cont_schaanning import ContSchaanningPath, cont_schaanning, market_depth
 from firesale.models.eisenberg_noe import ClearingResult, clearing_vector
-from firesale.models.glt import aggregate_vulnerability, indirect_vulnerability, systemicness, vulnerability_rounds
+from firesale.models.glt import (
+    aggregate_vulnerability,
+    cascade_multiplier,
+    indirect_vulnerability,
+    systemicness,
+    vulnerability_rounds,
+)
 
-__all__ = ["aggregate_vulnerability", "systemicness", "indirect_vulnerability", "vulnerability_rounds",
+__all__ = ["aggregate_vulnerability", "systemicness", "indirect_vulnerability", "vulnerability_rounds", "cascade_multiplier",
            "cont_schaanning", "ContSchaanningPath", "market_depth",
            # Breuer-Summer-Urosevic
            "SquareRootImpact", "FireSaleEquilibrium", "FireSaleEquilibria", "sales_fractions", "fire_sale_map",

@@ -24,7 +24,8 @@ import numpy as np
 
 from firesale.errors import ConfigError, Problem
 
-__all__ = ["aggregate_vulnerability", "systemicness", "indirect_vulnerability", "vulnerability_rounds"]
+__all__ = ["aggregate_vulnerability", "systemicness", "indirect_vulnerability", "vulnerability_rounds",
+           "cascade_multiplier"]
 
 
 def _check(assets, weights, leverage, impact, fall):
@@ -133,10 +134,10 @@ def vulnerability_rounds(assets, weights, leverage, impact, fall, rounds: int | 
     """
     a, m, b, ell, f = _check(assets, weights, leverage, impact, fall)
     equity = (a / (1.0 + b)).sum()
-    kernel = (a[:, None] * m) @ (ell[:, None] * m.T) * b[None, :]  # A M L M' B, (N, N)
+    kernel = _kernel(a, m, b, ell)
     direct = a * (m @ f)
     if rounds is None:
-        radius = float(np.max(np.abs(np.linalg.eigvals(kernel)), initial=0.0))
+        radius = _spectral_radius(kernel)
         if radius >= 1.0:
             raise ValueError(f"the fire-sale multiplier has spectral radius {radius:.4g} >= 1: the cascade "
                              "does not converge; give a number of rounds")
@@ -147,3 +148,24 @@ def vulnerability_rounds(assets, weights, leverage, impact, fall, rounds: int | 
         x = kernel @ x
         out.append(x.sum() / equity)
     return np.cumsum(out)
+
+
+def _kernel(a: np.ndarray, m: np.ndarray, b: np.ndarray, ell: np.ndarray) -> np.ndarray:
+    """The round-to-round map of losses, :math:`K = A M L M' B`, shape (N, N)."""
+    return (a[:, None] * m) @ (ell[:, None] * m.T) * b[None, :]
+
+
+def _spectral_radius(kernel: np.ndarray) -> float:
+    return float(np.max(np.abs(np.linalg.eigvals(kernel)), initial=0.0))
+
+
+def cascade_multiplier(assets, weights, leverage, impact) -> float:
+    """Spectral radius of :math:`K = A M L M' B`: how much one round's fire-sale losses grow
+    the next's. Below 1 the multi-round extension converges (:func:`vulnerability_rounds`);
+    at or above 1 the linear cascade diverges.
+
+    >>> cascade_multiplier([100.0], [[1.0]], [9.0], [0.001])  # 100 x 0.001 x 9
+    0.9
+    """
+    a, m, b, ell, _ = _check(assets, weights, leverage, impact, np.zeros(np.asarray(impact).size))
+    return _spectral_radius(_kernel(a, m, b, ell))
