@@ -15,7 +15,6 @@ functioning and the stressed regime.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np

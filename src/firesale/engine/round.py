@@ -49,7 +49,6 @@ from firesale.channels.impact import (
     pressure_for_impact,
     price_from_pressure,
 )
-from firesale.channels._sums import last_axis_sum
 from firesale.channels.dealers import Room, intermediate
 from firesale.channels.information import dealer_cost as dealer_cost_of
 from firesale.channels.information import information_update, marks
