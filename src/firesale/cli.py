@@ -308,7 +308,7 @@ def compare(
     """Run the baseline and each policy in one batch, print them side by side and record the batch."""
     import time
 
-    from firesale.analytics.compare import compare as compare_runs, policy_names, policy_scenario
+    from firesale.analytics.compare import comparison_scenarios, policy_names, summarize_comparison
     from firesale.store import recording_store
 
     preset = load(target)
@@ -319,16 +319,13 @@ def compare(
     run_store = recording_store(store, no_record)
     with err_console.status(f"simulating {preset.name}: baseline and {len(policy)} "
                             f"polic{'y' if len(policy) == 1 else 'ies'} in one batch ..."):
-        result = compare_runs(preset, policy)
-        run_id = None
-        if run_store is not None:  # the batch compare ran, simulated again for its Dataset
-            names = list(dict.fromkeys(policy))
-            scenarios = [preset.scenario, *(policy_scenario(preset, name) for name in names)]
-            started = time.perf_counter()
-            ds = simulate(preset.system, scenarios)
-            run_id = _record(run_store, "compare", target, preset, scenarios, ds, result,
-                             time.perf_counter() - started, ["compare", target, *(f"--policy={p}" for p in policy)],
-                             policies=names)
+        names, scenarios = comparison_scenarios(preset, policy)
+        started = time.perf_counter()
+        ds = simulate(preset.system, scenarios)
+        simulate_s = time.perf_counter() - started
+        result = summarize_comparison(ds, scenarios, names)
+        run_id = _record(run_store, "compare", target, preset, scenarios, ds, result, simulate_s,
+                         ["compare", target, *(f"--policy={p}" for p in policy)], policies=names)
     if as_json:  # the JSON keeps its documented keys; the run ID goes to stderr
         sys.stdout.write(json.dumps(result) + "\n")
     else:

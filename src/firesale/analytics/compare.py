@@ -20,7 +20,8 @@ from firesale.simulation import simulate
 if TYPE_CHECKING:
     from firesale.data.preset import Preset
 
-__all__ = ["compare", "policy_names", "policy_overrides", "policy_scenario"]
+__all__ = ["compare", "comparison_scenarios", "summarize_comparison", "policy_names", "policy_overrides",
+           "policy_scenario"]
 
 
 def policy_names(preset: Preset) -> dict[str, str]:
@@ -132,10 +133,21 @@ def compare(preset: Preset, policies: list[str] | tuple[str, ...], *, base: Scen
     >>> round(out["baseline"]["forced_sales"], 9), out["policies"]["slr_exemption"]["forced_sales"]
     (114.0, 0.0)
     """
+    names, scenarios = comparison_scenarios(preset, policies, base=base)
+    return summarize_comparison(simulate(preset.system, scenarios), scenarios, names)
+
+
+def comparison_scenarios(preset: Preset, policies: list[str] | tuple[str, ...], *, base: Scenario | None = None,
+                         ) -> tuple[list[str], list[Scenario]]:
+    """The policy names (duplicates dropped) and the batch :func:`compare` runs: the
+    baseline, then one scenario per policy."""
     base = preset.scenario if base is None else base
     names = list(dict.fromkeys(policies))
-    scenarios = [base, *(policy_scenario(preset, name, base) for name in names)]
-    ds = simulate(preset.system, scenarios)
+    return names, [base, *(policy_scenario(preset, name, base) for name in names)]
+
+
+def summarize_comparison(ds: Any, scenarios: list[Scenario], names: list[str]) -> dict[str, Any]:
+    """:func:`compare`'s result from the batch's Dataset (baseline first, then the policies)."""
     summaries = []
     for i in range(len(scenarios)):
         summary = summarize(ds, i)

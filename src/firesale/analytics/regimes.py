@@ -159,8 +159,9 @@ def regime_table(ds: xr.Dataset, scenario: int = 0, asset: str | None = None) ->
     ``worst_round``, ``regime`` per column and, per row, each column's measures (numbers
     and text), state and label.
     """
-    reg = regimes(ds).isel(scenario=scenario)
-    gap = _gap(ds).isel(scenario=scenario)
+    one = ds.isel(scenario=[scenario])  # the measures of this scenario only
+    reg = regimes(one).isel(scenario=0)
+    gap = _gap(one).isel(scenario=0)
     worst = _worst_round(reg, gap)
     if asset is None:
         stressed_at_worst = reg.stressed.sum("row").isel(round=worst)
