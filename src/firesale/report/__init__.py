@@ -9,10 +9,15 @@ plotly is imported only when a report is built (through
 from firesale.report.html import (
     REPORT_SECTIONS,
     REPORT_STEPS,
+    attribution_figure,
     build_report,
+    cascade_figure,
     check_report_path,
     equity_waterfall,
+    price_figure,
+    waterfall_figure,
     write_report,
 )
 
-__all__ = ["REPORT_SECTIONS", "REPORT_STEPS", "build_report", "check_report_path", "equity_waterfall", "write_report"]
+__all__ = ["REPORT_SECTIONS", "REPORT_STEPS", "attribution_figure", "build_report", "cascade_figure",
+           "check_report_path", "equity_waterfall", "price_figure", "waterfall_figure", "write_report"]

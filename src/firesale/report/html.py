@@ -27,8 +27,9 @@ import xarray as xr
 
 from firesale.errors import ConfigError, Problem
 
-__all__ = ["REPORT_SECTIONS", "REPORT_STEPS", "REPORT_SUFFIXES", "build_report", "check_report_path",
-           "equity_waterfall", "write_report"]
+__all__ = ["REPORT_SECTIONS", "REPORT_STEPS", "REPORT_SUFFIXES", "attribution_figure", "build_report",
+           "cascade_figure", "check_report_path", "equity_waterfall", "price_figure", "waterfall_figure",
+           "write_report"]
 
 #: Section anchor → heading, in the order the report shows them.
 REPORT_SECTIONS: dict[str, str] = {
@@ -294,7 +295,20 @@ def _summary_section(summary: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _price_figure(go: Any, one: xr.Dataset) -> Any:
+def price_figure(ds: xr.Dataset, index: int = 0) -> Any:
+    """The price path of every asset, one line each from t0 (a plotly Figure).
+
+    Parameters
+    ----------
+    ds : Dataset
+        Results of :func:`firesale.simulate`.
+    index : int
+        Position of the scenario in ``ds``.
+    """
+    from firesale.analytics.figures import plotly_graph_objects
+
+    go = plotly_graph_objects()
+    one = ds.isel(scenario=index)
     x = ["t0", *_round_labels(one)]
     fig = go.Figure()
     for k, asset in enumerate(one.asset.values):
@@ -306,9 +320,23 @@ def _price_figure(go: Any, one: xr.Dataset) -> Any:
     return fig
 
 
-def _waterfall_figure(go: Any, steps: xr.Dataset, equity: xr.DataArray) -> Any:
-    """The waterfall of :func:`equity_waterfall`; the y axis (``equity``'s label) spans the
-    levels the system's equity passes through, so that the steps are visible."""
+def waterfall_figure(ds: xr.Dataset, index: int = 0) -> Any:
+    """The system's equity waterfall by round, :func:`equity_waterfall` drawn (a plotly
+    Figure); the y axis spans the levels the system's equity passes through, so that the
+    steps are visible.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Results of :func:`firesale.simulate`.
+    index : int
+        Position of the scenario in ``ds``.
+    """
+    from firesale.analytics.figures import plotly_graph_objects
+
+    go = plotly_graph_objects()
+    steps = equity_waterfall(ds, index)
+    equity = ds.equity
     values = steps.equity_change.values
     tolerance = 1e-9 * max(1.0, abs(float(steps.initial_equity)))
     rounds = [str(int(r)) for r in steps["round"].values]
@@ -344,9 +372,23 @@ def _waterfall_figure(go: Any, steps: xr.Dataset, equity: xr.DataArray) -> Any:
     return fig
 
 
-def _cascade_figure(go: Any, one: xr.Dataset) -> Any | None:
-    """Institutions × rounds: a marker where an institution sold, coloured by the channel
-    behind most of its sales in the round; an ✕ where it defaulted."""
+def cascade_figure(ds: xr.Dataset, index: int = 0) -> Any | None:
+    """The cascade timeline (a plotly Figure): institutions × rounds, a marker where an
+    institution was forced to sell, sized by the sale and coloured by the channel behind
+    most of its sales in the round; an ✕ where it defaulted. ``None`` when nobody sold or
+    defaulted.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Results of :func:`firesale.simulate`.
+    index : int
+        Position of the scenario in ``ds``.
+    """
+    from firesale.analytics.figures import plotly_graph_objects
+
+    go = plotly_graph_objects()
+    one = ds.isel(scenario=index)
     sold = one.sold.values  # (round, institution)
     tolerance = 1e-9 * max(1.0, float(np.nanmax(np.abs(sold))) if sold.size else 1.0)
     by_channel = one.sales_by_channel.values  # (round, institution, channel)
@@ -394,25 +436,45 @@ def _cascade_figure(go: Any, one: xr.Dataset) -> Any | None:
     return fig
 
 
-def _attribution_section(go: Any, result: xr.Dataset, currency: str, draw: _FigureWriter) -> str:
-    from firesale.analytics.attribution import attribution_summary
+def attribution_figure(result: xr.Dataset) -> Any | None:
+    """The Shapley shares of the loss and of the forced sales by mechanism (or channel), as
+    grouped bars (a plotly Figure); ``None`` when the mechanisms change neither.
 
+    Parameters
+    ----------
+    result : Dataset
+        Result of :func:`firesale.analytics.attribution.attribute`.
+    """
+    from firesale.analytics.attribution import attribution_summary
+    from firesale.analytics.figures import plotly_graph_objects
+
+    go = plotly_graph_objects()
     summary = attribution_summary(result)
     players = summary["players"]
     fig = go.Figure()
-    for key, share_key, what in (("shapley", "share", "loss beyond plain revaluation"),
-                                 ("shapley_forced_sales", "share_forced_sales", "forced sales")):
+    for share_key, what in (("share", "loss beyond plain revaluation"), ("share_forced_sales", "forced sales")):
         shares = summary[share_key]
         if all(shares[p] is None for p in players):
             continue
         fig.add_trace(go.Bar(x=[_e(p) for p in players], y=[shares[p] for p in players],
                              name=_e(f"share of the {what}"), text=[f"{shares[p]:.1%}" for p in players],
                              textposition="outside"))
+    if not fig.data:
+        return None
+    fig.update_layout(title="Shapley shares of the damage by mechanism", barmode="group",
+                      xaxis_title=_e(_label(result.player)), yaxis_title="Shapley share (fraction)",
+                      yaxis={"tickformat": ".0%"})
+    return fig
+
+
+def _attribution_section(result: xr.Dataset, currency: str, draw: _FigureWriter) -> str:
+    from firesale.analytics.attribution import attribution_summary
+
+    summary = attribution_summary(result)
+    players = summary["players"]
+    fig = attribution_figure(result)
     parts = []
-    if fig.data:
-        fig.update_layout(title="Shapley shares of the damage by mechanism", barmode="group",
-                          xaxis_title=_e(_label(result.player)), yaxis_title="Shapley share (fraction)",
-                          yaxis={"tickformat": ".0%"})
+    if fig is not None:
         parts.append(draw(fig, "figure-attribution"))
     else:
         parts.append('<p class="note">Nothing to share: the mechanisms change neither the loss nor the sales.</p>')
@@ -532,7 +594,7 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
     from firesale.analytics.amplification import summarize
     from firesale.analytics.figures import plotly_graph_objects
 
-    go = plotly_graph_objects()
+    plotly_graph_objects()  # fail before any work when plotly is missing
     total = len(REPORT_STEPS)
 
     def step(done: int) -> None:
@@ -564,17 +626,17 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
     currency = str(summary["currency"] or "")
     draw = _FigureWriter()
     sections: dict[str, str] = {"summary": _summary_section(summary)}
-    sections["prices"] = draw(_price_figure(go, one), "figure-prices")
-    sections["waterfall"] = draw(_waterfall_figure(go, equity_waterfall(ds, index), one.equity), "figure-waterfall") + (
+    sections["prices"] = draw(price_figure(ds, index), "figure-prices")
+    sections["waterfall"] = draw(waterfall_figure(ds, index), "figure-waterfall") + (
         '<p class="note">Shock: the round\'s opening holdings revalued at the shocked fundamentals. Fire-sale '
         "revaluation: the same holdings at the prices and marks the selling pressure (and its fading) made. Trading "
         "and other: what trades realised beyond that, interest and derivatives. Capital paid out to redeeming "
         "investors lowers equity without being a loss.</p>")
-    cascade = _cascade_figure(go, one)
+    cascade = cascade_figure(ds, index)
     sections["cascade"] = draw(cascade, "figure-cascade") if cascade is not None else (
         '<p class="note">No institution was forced to sell or defaulted.</p>')
     if attribution_result is not None:
-        sections["attribution"] = _attribution_section(go, attribution_result, currency, draw)
+        sections["attribution"] = _attribution_section(attribution_result, currency, draw)
     else:
         sections["attribution"] = '<p class="note">Left out of this report (run it with the attribution).</p>'
     if bool((one.institution_type == "dealer").any()):
