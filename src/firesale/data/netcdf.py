@@ -10,7 +10,7 @@ import xarray as xr
 
 from firesale.errors import ConfigError, Problem
 
-__all__ = ["save_dataset", "open_dataset"]
+__all__ = ["save_dataset", "open_dataset", "dataset_bytes"]
 
 
 def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
@@ -28,6 +28,12 @@ def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def dataset_bytes(ds: xr.Dataset) -> bytes:
+    """A results Dataset as the bytes of a netCDF file (what :func:`save_dataset` writes),
+    e.g. for a download; :func:`open_dataset` reads the file back."""
+    return bytes(ds.to_netcdf(engine="scipy"))
 
 
 def open_dataset(path: str | Path) -> xr.Dataset:
