@@ -468,7 +468,7 @@ def tipping(
 
 #: Modules that add commands to the app, each with ``register(app)``.
 COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis", "firesale.cli_store", "firesale.cli_report",
-                   "firesale.cli_generate", "firesale.cli_sweep")
+                   "firesale.cli_generate", "firesale.cli_sweep", "firesale.cli_dashboard")
 
 for _module in COMMAND_MODULES:
     __import__(_module, fromlist=["register"]).register(app)

@@ -10,7 +10,7 @@ import xarray as xr
 
 from firesale.errors import ConfigError, Problem
 
-__all__ = ["save_dataset", "open_dataset", "dataset_bytes"]
+__all__ = ["dataset_bytes", "open_dataset", "save_dataset"]
 
 
 def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:

@@ -1,0 +1,448 @@
+"""What the dashboard computes, as plain functions the pages call (no Streamlit here):
+problems as table rows, the system's summary tables, widget values turned into a
+:class:`~firesale.scenario.Scenario`, a run with its summary and attribution, and the
+headline numbers as the command line formats them.
+
+Every number comes from the library (:func:`firesale.simulate`,
+:func:`~firesale.analytics.amplification.summarize`,
+:func:`~firesale.analytics.attribution.attribute`,
+:mod:`firesale.analytics.compare`, :class:`firesale.store.RunStore`); this module only
+arranges inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from firesale.channels import MECHANISMS
+from firesale.errors import Problem
+from firesale.scenario import Policy, Scenario
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from firesale.data.preset import Preset
+    from firesale.store import RunEntry
+    from firesale.system import System
+
+__all__ = [
+    "ASSET_SHOCKS", "FUND_TYPES", "RUN_STEPS", "RunOutcome", "asset_shock_inputs", "capital_ratios",
+    "cascade_rows", "channel_switches", "comparison_table", "headline", "holdings_overlap", "institution_counts", "policy_levers",
+    "problem_rows", "redemption_inputs", "run_scenario", "runs_table", "scenario_from_inputs",
+]
+
+#: Round-0 shocks per asset the dashboard offers: field of :class:`~firesale.scenario.Shock`
+#: → (label, value meaning "no shock").
+ASSET_SHOCKS: dict[str, tuple[str, float]] = {
+    "price": ("price return", 0.0),
+    "volatility": ("volatility multiplier", 1.0),
+    "client_sale": ("client sale to dealers", 0.0),
+    "repo_rate": ("repo rate (annual)", 0.0),
+}
+#: Institution types offered a redemption shock (investors redeem a share of NAV).
+FUND_TYPES = ("asset_manager", "money_market_fund", "pension_fund")
+#: The steps :func:`run_scenario` reports to its ``progress`` callback, in order.
+RUN_STEPS = ("simulating the scenario", "summarising", "attribution: the 8 on/off corners of the mechanisms",
+             "recording in the run store")
+
+#: Step of the policy shares' sliders.
+_SHARE_STEP = 0.01
+_WHERE = re.compile(r"^(?P<table>[^\s,]+?\.(?:csv|parquet|toml))?(?:.*?\brow (?P<row>\d+))?"
+                    r"(?:.*?\b(?:field|column) (?P<field>[\w.]+))?")
+
+
+# --------------------------------------------------------------------------- problems
+def problem_rows(problems: Sequence[Problem]) -> list[dict[str, str]]:
+    """Problems as table rows: ``code``, ``table``, ``row``, ``field`` (read off the
+    problem's ``where``; empty when it names none) and ``message``.
+
+    Examples
+    --------
+    >>> problem_rows([Problem("FS104", "holdings.csv row 3 (d1, ust), field quantity", "got -5")])
+    [{'code': 'FS104', 'table': 'holdings.csv', 'row': '3', 'field': 'quantity', 'message': 'got -5'}]
+    """
+    rows = []
+    for problem in problems:
+        match = _WHERE.match(problem.where)
+        parts = match.groupdict() if match else {}
+        rows.append({"code": problem.code, "table": parts.get("table") or "", "row": parts.get("row") or "",
+                     "field": parts.get("field") or "", "message": problem.message})
+    return rows
+
+
+# --------------------------------------------------------------------------- the system
+def institution_counts(system: System) -> pd.DataFrame:
+    """Institutions by type (rows) and group (columns), with totals."""
+    frame = pd.DataFrame({"type": [i.type for i in system.institutions],
+                          "group": [i.group or "-" for i in system.institutions]})
+    return pd.crosstab(frame["type"], frame["group"], margins=True, margins_name="total")
+
+
+def holdings_overlap(system: System) -> pd.DataFrame:
+    """How alike the institutions' portfolios are: the cosine similarity of their t0
+    holdings vectors, :math:`h_i \\cdot h_j / (\\lVert h_i \\rVert \\lVert h_j \\rVert)`
+    (1: the same mix of assets, 0: no asset in common), institutions × institutions.
+
+    Overlapping portfolios are what carries a fire sale from one holder to the next
+    (Greenwood, Landier & Thesmar 2015; Caccioli et al. 2014).
+    """
+    holdings = np.asarray(system.holdings, dtype=float)
+    norms = np.linalg.norm(holdings, axis=1)
+    unit = np.divide(holdings, norms[:, None], out=np.zeros_like(holdings), where=norms[:, None] > 0)
+    names = system.institution_names
+    return pd.DataFrame(unit @ unit.T, index=pd.Index(names, name="institution"), columns=names)
+
+
+def capital_ratios(system: System) -> pd.DataFrame:
+    """Each institution's capital ratio at t0 against its minimum and trigger.
+
+    The SLR (Tier 1 over the exposure, :math:`E_0 / (\\sum_k q_k + c)` at t0 prices,
+    without the exemption) for an institution with an SLR constraint, else equity over
+    total assets; the measure the constraints of round 0 compare with their levels
+    (:func:`firesale.channels.balance_sheet.slr_exposure`).
+
+    Returns
+    -------
+    DataFrame
+        One row per institution: ``type``, ``group``, ``measure`` (``SLR`` or
+        ``equity/assets``), ``ratio``, ``minimum``, ``trigger`` (fractions; NaN where the
+        constraint has no such level) and ``headroom`` (ratio − trigger).
+    """
+    equity = system.equity0
+    exposure = system.holdings.sum(axis=1) + system.cash0
+    rows = []
+    for n, inst in enumerate(system.institutions):
+        kind = "slr" if inst.slr_trigger is not None else "leverage"
+        measure = exposure[n] if kind == "slr" else system.total_assets0[n]
+        ratio = equity[n] / measure if measure > 0 else np.inf
+        trigger = inst.level(kind, "trigger")
+        rows.append({"institution": inst.name, "type": inst.type, "group": inst.group,
+                     "measure": "SLR" if kind == "slr" else "equity/assets", "ratio": ratio,
+                     "minimum": inst.level(kind, "minimum"), "trigger": trigger, "headroom": ratio - trigger})
+    return pd.DataFrame(rows).set_index("institution")
+
+
+# --------------------------------------------------------------------------- widgets → scenario
+def asset_shock_inputs(scenario: Scenario, system: System) -> dict[str, dict[str, float]]:
+    """The scenario's round-0 asset shocks as widget values: ``{field: {asset: value}}``
+    for each field of :data:`ASSET_SHOCKS`, every asset present (its "no shock" value
+    where the scenario has none)."""
+    values = {field: dict.fromkeys(system.asset_names, none) for field, (_, none) in ASSET_SHOCKS.items()}
+    for shock in scenario.shocks:
+        if shock.round == 0 and shock.asset is not None:
+            for field in ASSET_SHOCKS:
+                if getattr(shock, field) is not None:
+                    values[field][shock.asset] = float(getattr(shock, field))
+    return values
+
+
+def redemption_inputs(scenario: Scenario, system: System) -> dict[str, float]:
+    """Round-0 redemption shares of NAV by fund (the types of :data:`FUND_TYPES` and any
+    institution the scenario redeems from), 0 where there is none."""
+    shocked = {s.institution: float(s.redemption) for s in scenario.shocks
+               if s.round == 0 and s.institution is not None and s.redemption is not None}
+    return {i.name: shocked.get(i.name, 0.0) for i in system.institutions if i.type in FUND_TYPES or i.name in shocked}
+
+
+def channel_switches(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """Every on/off switch of the mechanisms, by dotted scenario field: ``channels.NAME``
+    for the channels of :data:`firesale.channels.MECHANISMS`, and
+    ``market.intermediation`` for the dealers. Each as ``{"mechanism", "value",
+    "description"}``."""
+    out = {}
+    fields = type(scenario.channels).model_fields
+    for mechanism, names in MECHANISMS.items():
+        for name in names:
+            out[f"channels.{name}"] = {"mechanism": mechanism, "value": bool(getattr(scenario.channels, name)),
+                                       "description": fields[name].description or ""}
+    market = type(scenario.market).model_fields["intermediation"]
+    out["market.intermediation"] = {"mechanism": "dealers", "value": bool(scenario.market.intermediation),
+                                    "description": market.description or ""}
+    return out
+
+
+def _bounds(field: Any) -> tuple[float, float]:
+    """A share's bounds from its pydantic constraints (an open upper bound less a step)."""
+    low, high = 0.0, 1.0
+    for bound in field.metadata:
+        low = getattr(bound, "ge", getattr(bound, "gt", low))
+        high = getattr(bound, "le", high)
+        if hasattr(bound, "lt"):
+            high = bound.lt - _SHARE_STEP
+    return float(low), float(high)
+
+
+def policy_levers(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """The policy levers of :class:`~firesale.scenario.Policy`, read from the model, by
+    dotted scenario field: switches (``kind`` ``"switch"``), shares with their bounds
+    (``"share"``, with ``low`` and ``high``) and, where the scenario has one, each
+    programme section (``"programme"``: on keeps it as the scenario has it, off removes
+    it). Each with ``value`` and ``description``."""
+    out = {}
+    for name, field in Policy.model_fields.items():
+        value = getattr(scenario.policy, name)
+        base = {"value": value, "description": field.description or ""}
+        if field.annotation is bool:
+            out[f"policy.{name}"] = {**base, "kind": "switch"}
+        elif field.annotation is float:
+            low, high = _bounds(field)
+            out[f"policy.{name}"] = {**base, "kind": "share", "low": low, "high": high}
+        elif isinstance(value, BaseModel):
+            out[f"policy.{name}"] = {**base, "kind": "programme", "value": True}
+    return out
+
+
+def _shocks(base: Scenario, assets: Mapping[str, Mapping[str, float]],
+            redemptions: Mapping[str, float]) -> list[dict[str, Any]]:
+    """The base's shocks, as mappings, with those of round 0 on assets and fund
+    redemptions replaced by one per asset and fund (validated by the caller)."""
+    rebuilt: list[dict[str, Any]] = []
+    for asset in dict.fromkeys(a for values in assets.values() for a in values):
+        fields = {field: float(assets[field][asset]) for field, (_, none) in ASSET_SHOCKS.items()
+                  if asset in assets.get(field, {}) and float(assets[field][asset]) != none}
+        if fields:
+            rebuilt.append({"asset": asset, **fields})
+    rebuilt += [{"institution": name, "redemption": float(share)} for name, share in redemptions.items() if share > 0]
+    for shock in base.shocks:
+        if shock.round != 0 or shock.asset is not None:
+            if shock.round != 0:
+                rebuilt.append(shock.model_dump(exclude_defaults=True))
+        elif shock.default or shock.capital is not None:  # keeps its other parts, less the redemption
+            rebuilt.append(shock.model_dump(exclude_defaults=True, exclude={"redemption"}))
+    return rebuilt
+
+
+def scenario_from_inputs(base: Scenario, system: System, *, assets: Mapping[str, Mapping[str, float]] | None = None,
+                         redemptions: Mapping[str, float] | None = None, switches: Mapping[str, bool] | None = None,
+                         levers: Mapping[str, Any] | None = None) -> Scenario:
+    """The scenario the widgets describe: ``base`` with what they changed.
+
+    Parameters
+    ----------
+    base : Scenario
+        The scenario the widgets started from (the preset's).
+    system : System
+        Its system (the assets and funds the widgets list).
+    assets : mapping, optional
+        Round-0 asset shocks ``{field: {asset: value}}`` as :func:`asset_shock_inputs`.
+    redemptions : mapping, optional
+        Round-0 redemption shares by fund, as :func:`redemption_inputs`.
+    switches : mapping, optional
+        ``{dotted field: bool}`` of :func:`channel_switches`.
+    levers : mapping, optional
+        ``{dotted field: value}`` of :func:`policy_levers` (a programme: ``False`` removes it).
+
+    Returns
+    -------
+    Scenario
+        ``base`` itself when nothing differs from it (so a run of the untouched widgets
+        is exactly ``firesale run``); else a copy, validated like a preset's. Round-0
+        asset shocks and redemptions, once changed, become one shock per asset and fund;
+        shocks of later rounds are kept as they are.
+
+    Raises
+    ------
+    ConfigError
+        A value out of its range, with the dotted field.
+
+    Examples
+    --------
+    >>> from firesale import load_preset
+    >>> p = load_preset("dealer_prime")
+    >>> scenario_from_inputs(p.scenario, p.system) is p.scenario
+    True
+    >>> inputs = asset_shock_inputs(p.scenario, p.system)
+    >>> inputs["price"]["corporates"] = -0.08
+    >>> [(s.asset, s.price) for s in scenario_from_inputs(p.scenario, p.system, assets=inputs).shocks]
+    [('corporates', -0.08)]
+    """
+    changes: dict[str, Any] = {}
+    for name, value in (switches or {}).items():
+        section, field = name.split(".")
+        if bool(getattr(getattr(base, section), field)) != bool(value):
+            changes[name] = bool(value)
+    current = policy_levers(base)
+    for name, value in (levers or {}).items():
+        lever = current[name]
+        if lever["kind"] == "programme":
+            if not value:
+                changes[name] = None
+        elif lever["value"] != value:
+            changes[name] = bool(value) if lever["kind"] == "switch" else float(value)
+    asset_values = assets if assets is not None else asset_shock_inputs(base, system)
+    redemption_values = redemptions if redemptions is not None else redemption_inputs(base, system)
+    if (_plain(asset_values) != _plain(asset_shock_inputs(base, system))
+            or _plain(redemption_values) != _plain(redemption_inputs(base, system))):
+        changes["shocks"] = _shocks(base, asset_values, redemption_values)
+    return base.updated(**changes) if changes else base
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested mappings of numbers as plain dicts of floats, for comparison."""
+    return {k: _plain(v) if isinstance(v, Mapping) else float(v) for k, v in values.items()}
+
+
+# --------------------------------------------------------------------------- running
+@dataclass(frozen=True)
+class RunOutcome:
+    """One run of the dashboard.
+
+    Attributes
+    ----------
+    ds : xarray.Dataset
+        The results of ``simulate(system, scenario, detail=True)``.
+    summary : dict
+        :func:`~firesale.analytics.amplification.summarize` of it: ``firesale run --json``.
+    attribution : xarray.Dataset or None
+        :func:`~firesale.analytics.attribution.attribute` of the scenario, when asked for.
+    run_id : str or None
+        Its ID in the run store, when recorded.
+    seconds : float
+        Time from the start of the simulation to the summary, attribution and record.
+    """
+
+    ds: xr.Dataset
+    summary: dict[str, Any]
+    attribution: xr.Dataset | None
+    run_id: str | None
+    seconds: float
+
+
+def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True, record: bool = True,
+                 target: str | None = None, progress: Callable[[int, int, str], None] | None = None) -> RunOutcome:
+    """Simulate one scenario on the preset's system, summarise it, attribute it to the
+    mechanisms and record it in the run store (``FIRESALE_STORE``, else
+    ``./firesale-runs``), as ``firesale run`` and ``firesale attribute`` do.
+
+    Parameters
+    ----------
+    preset : Preset
+        The system (and the name it is recorded under).
+    scenario : Scenario
+        What to run.
+    attribution : bool
+        Add the Shapley attribution (the 8 on/off corners of the mechanisms, one batch).
+    record : bool
+        Record the run in the run store.
+    target : str, optional
+        What the store records as the target (default: the preset's name).
+    progress : callable, optional
+        Called as ``progress(done, total, what)`` before each of :data:`RUN_STEPS`.
+
+    Raises
+    ------
+    StoreError
+        The run store cannot be written (checked before the simulation).
+    """
+    from firesale.analytics.amplification import summarize
+    from firesale.simulation import simulate
+    from firesale.store import recording_store
+
+    total = len(RUN_STEPS)
+
+    def step(done: int) -> None:
+        if progress is not None:
+            progress(done, total, RUN_STEPS[done] if done < total else "done")
+
+    run_store = recording_store(None, not record)
+    started = time.perf_counter()
+    step(0)
+    ds = simulate(preset.system, scenario, detail=True)
+    simulate_s = time.perf_counter() - started
+    step(1)
+    summary = summarize(ds)
+    step(2)
+    result = None
+    if attribution:
+        from firesale.analytics.attribution import attribute
+
+        result = attribute(preset.system, scenario)
+    step(3)
+    run_id = None
+    if run_store is not None:
+        run_id = run_store.record("run", target or preset.name, preset.system, [scenario], ds, summary,
+                                  {"simulate_s": simulate_s}, command="firesale dashboard")
+    step(total)
+    return RunOutcome(ds, summary, result, run_id, time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------- formatting
+def _number(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def headline(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The headline figures of a summary as ``(label, text)``, labelled and rounded as
+    ``firesale run`` prints them (amplification to 3 decimals).
+
+    Examples
+    --------
+    >>> from firesale import load_preset, simulate
+    >>> from firesale.analytics.amplification import summarize
+    >>> p = load_preset("dealer_prime")
+    >>> dict(headline(summarize(simulate(p.system, p.scenario))))["forced sales / initial loss"]
+    '19.0'
+    """
+    cur = summary.get("currency") or ""
+    return [
+        ("initial loss (shock alone)", f"{_number(summary['initial_loss'])} {cur}".strip()),
+        ("total loss", f"{_number(summary['total_loss'])} {cur}".strip()),
+        ("amplification (total / initial)", _number(summary["amplification"], 3)),
+        ("forced sales", f"{_number(summary['forced_sales'])} {cur}".strip()),
+        ("forced sales / initial loss", _number(summary["forced_sales_per_initial_loss"], 1)),
+        ("rounds", str(summary["rounds"])),
+        ("institutions breaching", str(summary["breaches"])),
+        ("defaults", str(summary["defaults"])),
+    ]
+
+
+def cascade_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The cascade as rows, one per institution forced to sell or defaulting, by the round
+    it was first forced to sell: ``round``, ``institution``, ``group``, ``type``, ``sold``,
+    ``why`` (the binding channels of its sales) and ``defaulted``."""
+    rows = [{"round": row["first_forced_round"], "institution": row["name"], "group": row["group"],
+             "type": row["type"], "sold": row["sales"], "why": ", ".join(row["sales_by_channel"]) or "-",
+             "defaulted": bool(row["defaulted"])}
+            for row in summary["institutions"] if row["first_forced_round"] is not None or row["defaulted"]]
+    return sorted(rows, key=lambda r: (r["round"] is None, r["round"] or 0, -r["sold"]))
+
+
+def comparison_table(result: Mapping[str, Any]) -> pd.DataFrame:
+    """A comparison (:func:`firesale.analytics.compare.summarize_comparison`) side by side
+    as ``firesale compare`` prints it: one column for the baseline and each policy."""
+    runs = {"baseline": result["baseline"], **result["policies"]}
+    cur = result["baseline"].get("currency") or ""
+    rows: dict[str, list[str]] = {
+        f"total loss ({cur})": [_number(s["total_loss"]) for s in runs.values()],
+        "amplification": [_number(s["amplification"], 3) for s in runs.values()],
+        f"forced sales ({cur})": [_number(s["forced_sales"]) for s in runs.values()],
+        "defaults": [str(s["defaults"]) for s in runs.values()],
+        "rounds to stabilise": [str(s["rounds_to_stabilise"]) + ("" if s["stabilised"] else " (max)")
+                                for s in runs.values()],
+    }
+    for asset in result["baseline"]["peak_price_fall"]:
+        rows[f"peak price fall: {asset}"] = [f"{100 * s['peak_price_fall'][asset]:.2f}%" for s in runs.values()]
+    return pd.DataFrame(rows, index=list(runs)).T
+
+
+def runs_table(entries: Sequence[RunEntry]) -> pd.DataFrame:
+    """The run store's records (:meth:`firesale.store.RunStore.list`) as a table, latest
+    first, with their headline numbers (a comparison's baseline)."""
+    rows = []
+    for e in reversed(list(entries)):
+        prefix = "baseline." if e.kind == "compare" else ""
+        metrics = {key.removeprefix(prefix): value for key, value in e.metrics.items()}
+        rows.append({"id": e.run_id, "recorded (UTC)": e.created_at.strftime("%Y-%m-%d %H:%M:%S"), "kind": e.kind,
+                     "target": e.target, "scenarios": e.scenario_names,
+                     "total loss": metrics.get("total_loss"), "amplification": metrics.get("amplification"),
+                     "forced sales": metrics.get("forced_sales")})
+    return pd.DataFrame(rows, columns=["id", "recorded (UTC)", "kind", "target", "scenarios", "total loss",
+                                       "amplification", "forced sales"])

@@ -1,0 +1,443 @@
+"""The dashboard's pages: Streamlit widgets laid out over :mod:`firesale.dashboard.logic`.
+
+Each page is a function (:func:`system_page`, :func:`run_page`, :func:`compare_page`,
+:func:`runs_page`) that draws itself from the session state alone, so that each can be
+run on its own (``AppTest.from_string``) or as a page of :mod:`firesale.dashboard.app`.
+The chosen system and the last results live in the session state under the keys below;
+the values of the shock, channel and policy widgets under keys starting with
+:data:`WIDGET_PREFIX`, which the app keeps across pages.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from firesale.dashboard import logic, require_streamlit
+from firesale.errors import FiresaleError
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from firesale.data.preset import Preset
+    from firesale.scenario import Scenario
+
+__all__ = ["WIDGET_PREFIX", "compare_page", "current_preset", "run_page", "runs_page", "system_page"]
+
+#: Keys of widgets whose values the app keeps when another page is shown.
+WIDGET_PREFIX = "fs_w_"
+_PRESET = "fs_preset"  # the chosen Preset
+_TARGET = "fs_target"  # what the run store records as its target
+_GENERATION = "fs_generation"  # bumped with each new system: the shock widgets start again
+_SCENARIO = "fs_scenario"  # the scenario the Run page's widgets describe
+_OUTCOME = "fs_outcome"  # the last run: (target, Scenario, RunOutcome)
+_COMPARISON = "fs_comparison"  # the last comparison: (names, scenarios, result)
+_UPLOAD_KEY = "fs_upload_signature"  # the uploaded files last loaded
+_UPLOAD_PROBLEMS = "fs_upload_problems"
+
+#: Range of the price-return sliders (the typed inputs go beyond it).
+PRICE_RANGE = (-0.5, 0.2)
+#: Smallest value and step of the other round-0 shocks' inputs (a volatility multiplier
+#: stays above 0; client sales and repo rates start at 0).
+_SHOCK_INPUTS = {"volatility": (0.1, 0.1), "client_sale": (0.0, 1.0), "repo_rate": (0.0, 0.005)}
+
+
+def _error(st: Any, err: FiresaleError) -> None:
+    """A FiresaleError inline: one line per problem, where and what (no traceback)."""
+    st.error("\n".join(f"- {problem}" for problem in err.problems))
+
+
+def current_preset() -> Preset:
+    """The system chosen on the System page (the default preset until one is chosen)."""
+    st = require_streamlit()
+    if _PRESET not in st.session_state:
+        from firesale.data.preset import DEFAULT_PRESET, load_preset
+
+        _set_preset(load_preset(DEFAULT_PRESET), DEFAULT_PRESET)
+    return st.session_state[_PRESET]
+
+
+def _set_preset(preset: Preset, target: str) -> None:
+    st = require_streamlit()
+    st.session_state[_PRESET] = preset
+    st.session_state[_TARGET] = target
+    st.session_state[_GENERATION] = st.session_state.get(_GENERATION, 0) + 1
+    for key in (_SCENARIO, _OUTCOME, _COMPARISON):
+        st.session_state.pop(key, None)
+
+
+def _key(name: str) -> str:
+    """A widget key of the current system (a new system starts its widgets afresh)."""
+    st = require_streamlit()
+    return f"{WIDGET_PREFIX}{st.session_state.get(_GENERATION, 0)}_{name}"
+
+
+# --------------------------------------------------------------------------- System
+def _choose_preset() -> None:
+    st = require_streamlit()
+    from firesale.data.preset import load_preset
+
+    name = st.session_state["fs_preset_choice"]
+    _set_preset(load_preset(name), name)
+
+
+def _load_upload(files: list[Any]) -> None:
+    """Load the uploaded files once per set of files; keep their problems for display."""
+    st = require_streamlit()
+    from firesale.data.uploads import load_uploaded
+
+    signature = tuple(sorted((f.name, f.size) for f in files))
+    if st.session_state.get(_UPLOAD_KEY) == signature:
+        return
+    st.session_state[_UPLOAD_KEY] = signature
+    st.session_state[_UPLOAD_PROBLEMS] = []
+    try:
+        preset = load_uploaded({f.name: f.getvalue() for f in files})
+    except FiresaleError as err:
+        st.session_state[_UPLOAD_PROBLEMS] = err.problems
+        return
+    _set_preset(preset, "uploaded tables: " + ", ".join(name for name, _ in signature))
+
+
+def system_page() -> None:
+    """Choose a preset or upload tables; see the system's problems or its summary."""
+    st = require_streamlit()
+    from firesale.data.preset import list_presets
+    from firesale.data.uploads import UPLOAD_NAMES
+
+    preset = current_preset()
+    st.title("System")
+    presets = list_presets()
+    names = list(presets)
+    target = st.session_state[_TARGET]
+    st.selectbox("Preset", names, index=names.index(target) if target in presets else None,
+                 format_func=lambda n: f"{n}: {presets[n]}", key="fs_preset_choice", on_change=_choose_preset,
+                 placeholder="uploaded tables", help="A built-in system with its scenario and policies.")
+    files = st.file_uploader(
+        "Or upload the tables (institutions, assets, holdings; optionally correlations, market_shares and "
+        "scenario.toml)", type=["csv", "parquet", "toml"], accept_multiple_files=True, key="fs_upload",
+        help=f"File names: {', '.join(UPLOAD_NAMES)}. The columns are those of `firesale validate --schema`.")
+    if files:
+        _load_upload(files)
+    problems = st.session_state.get(_UPLOAD_PROBLEMS) if files else None
+    if problems:
+        st.error(f"The uploaded tables have {len(problems)} problem{'s' if len(problems) > 1 else ''}; the "
+                 f"system in use is still {preset.name}.")
+        st.table(pd.DataFrame(logic.problem_rows(problems)).set_index("code"))
+    preset = current_preset()
+    system = preset.system
+    st.header(preset.name)
+    st.caption(f"{st.session_state[_TARGET]} — {preset.description}")
+    cols = st.columns(4)
+    cols[0].metric("institutions", system.n_institutions)
+    cols[1].metric("assets", system.n_assets)
+    cols[2].metric("holdings", int((system.holdings > 0).sum()))
+    cols[3].metric("currency", system.currency)
+    st.subheader("Institutions by type and group")
+    st.table(logic.institution_counts(system))
+    st.subheader("Holdings overlap")
+    _overlap_chart(st, logic.holdings_overlap(system))
+    st.subheader("Capital ratios against their minimums")
+    ratios = logic.capital_ratios(system)
+    _ratio_chart(st, ratios)
+    st.dataframe(ratios.style.format({c: "{:.2%}" for c in ("ratio", "minimum", "trigger", "headroom")},
+                                     na_rep="-"))
+
+
+def _overlap_chart(st: Any, overlap: pd.DataFrame) -> None:
+    from firesale.analytics.figures import plotly_graph_objects
+
+    go = plotly_graph_objects()
+    fig = go.Figure(go.Heatmap(z=overlap.values, x=list(overlap.columns), y=list(overlap.index), zmin=0, zmax=1,
+                               colorscale="Reds", colorbar={"title": "cosine"}))
+    fig.update_layout(title="Cosine similarity of t0 holdings (1: the same mix of assets)",
+                      xaxis_title="institution", yaxis_title="institution", yaxis={"autorange": "reversed"},
+                      height=520)
+    st.plotly_chart(fig, key="overlap")
+
+
+def _ratio_chart(st: Any, ratios: pd.DataFrame) -> None:
+    from firesale.analytics.figures import plotly_graph_objects
+
+    go = plotly_graph_objects()
+    names = list(ratios.index)
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=ratios["ratio"], name="ratio at t0",
+                         text=[m for m in ratios["measure"]], hovertemplate="%{x}: %{y:.2%} (%{text})"))
+    for level, symbol in (("trigger", "line-ew-open"), ("minimum", "x-thin-open")):
+        fig.add_trace(go.Scatter(x=names, y=ratios[level], mode="markers", name=level,
+                                 marker={"symbol": symbol, "size": 18, "line": {"width": 3}}))
+    fig.update_layout(title="SLR (or equity/assets) at t0, with each institution's trigger and minimum",
+                      xaxis_title="institution", yaxis_title="capital ratio (fraction)", yaxis={"tickformat": ".0%"})
+    st.plotly_chart(fig, key="ratios")
+
+
+# --------------------------------------------------------------------------- Run
+def _sync(source: str, target: str, low: float | None = None, high: float | None = None) -> None:
+    """Copy one widget's value into its twin (a slider and its typed input), clamped."""
+    st = require_streamlit()
+    value = st.session_state[source]
+    if low is not None and high is not None:
+        value = min(max(value, low), high)
+    st.session_state[target] = value
+
+
+def _shock_widgets(st: Any, preset: Preset) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    system, scenario = preset.system, preset.scenario
+    defaults = logic.asset_shock_inputs(scenario, system)
+    values: dict[str, dict[str, float]] = {field: {} for field in logic.ASSET_SHOCKS}
+    st.subheader("Shocks in round 0")
+    for asset in system.asset_names:
+        start = defaults["price"][asset]
+        slider, typed = _key(f"price_slider_{asset}"), _key(f"price_{asset}")
+        left, right = st.columns([3, 1])
+        left.slider(f"{asset}: price return", *PRICE_RANGE, value=min(max(start, PRICE_RANGE[0]), PRICE_RANGE[1]),
+                    step=0.005, key=slider, on_change=_sync, args=(slider, typed), format="%.3f")
+        values["price"][asset] = right.number_input(
+            f"{asset} (typed)", min_value=-0.99, max_value=10.0, value=start, step=0.001, format="%.4f", key=typed,
+            on_change=_sync, args=(typed, slider, *PRICE_RANGE), help="The same return, typed: -0.06 is a 6% fall.")
+    others = list(logic.ASSET_SHOCKS)[1:]
+    with st.expander("Volatility, client sales and repo rates by asset"):
+        for col, label in zip(st.columns(1 + len(others)), ["asset", *(logic.ASSET_SHOCKS[f][0] for f in others)]):
+            col.caption(label)
+        for asset in system.asset_names:
+            cols = st.columns(1 + len(others))
+            cols[0].write(asset)
+            for col, field in zip(cols[1:], others):
+                values[field][asset] = col.number_input(
+                    f"{asset}: {logic.ASSET_SHOCKS[field][0]}", value=defaults[field][asset],
+                    min_value=_SHOCK_INPUTS[field][0], step=_SHOCK_INPUTS[field][1],
+                    key=_key(f"{field}_{asset}"), label_visibility="collapsed")
+    redemptions = {}
+    funds = logic.redemption_inputs(scenario, system)
+    if funds:
+        with st.expander("Redemptions: share of NAV investors pull in round 0"):
+            for name, share in funds.items():
+                redemptions[name] = st.number_input(f"{name}: redemption", min_value=0.0, max_value=1.0,
+                                                    value=share, step=0.01, key=_key(f"redemption_{name}"))
+    later = [s for s in scenario.shocks if s.round > 0]
+    if later:
+        st.caption(f"{len(later)} shock{'s' if len(later) > 1 else ''} of later rounds kept as the preset has them.")
+    return values, redemptions
+
+
+def _switch_widgets(st: Any, scenario: Scenario) -> tuple[dict[str, bool], dict[str, Any]]:
+    switches: dict[str, bool] = {}
+    levers: dict[str, Any] = {}
+    st.subheader("Channels")
+    by_mechanism: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for name, switch in logic.channel_switches(scenario).items():
+        by_mechanism.setdefault(switch["mechanism"], []).append((name, switch))
+    for col, (mechanism, items) in zip(st.columns(len(by_mechanism)), by_mechanism.items()):
+        col.markdown(f"**{mechanism.replace('_', ' ')}**")
+        for name, switch in items:
+            switches[name] = col.checkbox(name.split(".")[-1], value=switch["value"], key=_key(name),
+                                          help=switch["description"])
+    st.subheader("Policy levers")
+    for name, lever in logic.policy_levers(scenario).items():
+        label = name.split(".")[-1].replace("_", " ")
+        if lever["kind"] == "share":
+            levers[name] = st.slider(label, lever["low"], lever["high"], value=float(lever["value"]), step=0.01,
+                                     key=_key(name), help=lever["description"])
+        else:
+            suffix = " (as the preset sets it)" if lever["kind"] == "programme" else ""
+            levers[name] = st.checkbox(label + suffix, value=bool(lever["value"]), key=_key(name),
+                                       help=lever["description"])
+    return switches, levers
+
+
+def run_page() -> None:
+    """Shocks, channels and policy levers, a run button with a progress bar, the results."""
+    st = require_streamlit()
+    preset = current_preset()
+    st.title(f"Shock and policies — {preset.name}")
+    assets, redemptions = _shock_widgets(st, preset)
+    switches, levers = _switch_widgets(st, preset.scenario)
+    try:
+        scenario = logic.scenario_from_inputs(preset.scenario, preset.system, assets=assets, redemptions=redemptions,
+                                              switches=switches, levers=levers)
+    except FiresaleError as err:
+        _error(st, err)
+        return
+    st.session_state[_SCENARIO] = scenario
+    left, right = st.columns(2)
+    attribution = left.checkbox("Shapley attribution to the mechanisms (8 more runs in one batch)", value=True,
+                                key=f"{WIDGET_PREFIX}attribution")
+    record = right.checkbox("Record in the run store", value=True, key=f"{WIDGET_PREFIX}record")
+    if st.button("Run", type="primary", key="fs_run"):
+        bar = st.progress(0.0, text="starting")
+        try:
+            outcome = logic.run_scenario(
+                preset, scenario, attribution=attribution, record=record, target=st.session_state[_TARGET],
+                progress=lambda done, total, what: bar.progress(done / total, text=what))
+        except FiresaleError as err:
+            bar.empty()
+            _error(st, err)
+            return
+        bar.empty()
+        st.session_state[_OUTCOME] = (st.session_state[_TARGET], scenario, outcome)
+    if _OUTCOME in st.session_state:
+        _, ran, outcome = st.session_state[_OUTCOME]
+        note = f"computed in {outcome.seconds:.2f} s" + (f"; recorded as run {outcome.run_id}" if outcome.run_id
+                                                          else "")
+        if ran != scenario:
+            note += " — the widgets have changed since: press Run again"
+        _results(st, outcome.ds, outcome.summary, note, system=preset.system, scenario=ran,
+                 attribution=outcome.attribution, key="run")
+
+
+def _results(st: Any, ds: xr.Dataset, summary: dict[str, Any], note: str, *, index: int = 0, system: Any = None,
+             scenario: Any = None, attribution: xr.Dataset | None = None, key: str) -> None:
+    """Headline figures, price paths, the equity waterfall, the cascade, the regime table,
+    the attribution and the downloads of one scenario of ``ds``."""
+    from firesale.analytics.regimes import regime_table
+    from firesale.data.netcdf import dataset_bytes
+    from firesale.report import (
+        attribution_figure,
+        build_report,
+        cascade_figure,
+        price_figure,
+        waterfall_figure,
+    )
+
+    st.header(f"Results: {summary['system']} — {summary['scenario']}")
+    st.caption(note)
+    figures = logic.headline(summary)
+    for row in (figures[:4], figures[4:]):
+        for col, (label, value) in zip(st.columns(4), row):
+            col.metric(label, value)
+    st.subheader("Price paths")
+    st.plotly_chart(price_figure(ds, index), key=f"{key}_prices")
+    st.subheader("Equity waterfall by round")
+    st.plotly_chart(waterfall_figure(ds, index), key=f"{key}_waterfall")
+    st.subheader("Cascade timeline")
+    cascade = cascade_figure(ds, index)
+    if cascade is None:
+        st.info("No institution was forced to sell or defaulted.")
+    else:
+        st.plotly_chart(cascade, key=f"{key}_cascade")
+        st.dataframe(pd.DataFrame(logic.cascade_rows(summary)), hide_index=True,
+                     column_config={"sold": st.column_config.NumberColumn(f"sold ({summary['currency']})",
+                                                                         format="%.2f")})
+    one = ds.isel(scenario=index)
+    if bool((one.institution_type == "dealer").any()):
+        table = regime_table(ds, index)
+        st.subheader(f"Market regime: {table['asset']}, the most stressed market")
+        st.table(pd.DataFrame(
+            {f"round {table['first_round']} ({table['regime']['first']})":
+                 [f"{r['first']['label']}: {r['first']['text']}" for r in table["rows"]],
+             f"round {table['worst_round']}, the worst ({table['regime']['worst']})":
+                 [f"{r['worst']['label']}: {r['worst']['text']}" for r in table["rows"]]},
+            index=[r["row"] for r in table["rows"]]))
+    if attribution is not None:
+        st.subheader("Attribution to the mechanisms")
+        fig = attribution_figure(attribution)
+        if fig is None:
+            st.info("Nothing to share: the mechanisms change neither the loss nor the sales.")
+        else:
+            st.plotly_chart(fig, key=f"{key}_attribution")
+    st.subheader("Downloads")
+    left, right = st.columns(2)
+    name = f"{summary['system']}-{summary['scenario']}".replace("/", "_").replace(" ", "_")
+    left.download_button("Results Dataset (netCDF)", data=lambda: dataset_bytes(ds), file_name=f"{name}.nc",
+                         mime="application/x-netcdf", key=f"{key}_download_nc", on_click="ignore")
+    right.download_button(
+        "HTML report", mime="text/html", file_name=f"{name}.html", key=f"{key}_download_html", on_click="ignore",
+        data=lambda: build_report(system, scenario, ds, index=index, title=summary["system"],
+                                  attribution=False if attribution is None else attribution))
+
+
+# --------------------------------------------------------------------------- Compare
+def compare_page() -> None:
+    """The baseline (the Run page's scenario) against chosen policies, side by side."""
+    st = require_streamlit()
+    import time
+
+    from firesale.analytics.compare import comparison_scenarios, policy_names, summarize_comparison
+    from firesale.simulation import simulate
+    from firesale.store import recording_store
+
+    preset = current_preset()
+    base = st.session_state.get(_SCENARIO, preset.scenario)
+    st.title(f"Compare — {preset.name}")
+    st.caption("Baseline: " + ("the scenario of the Run page's widgets." if base is not preset.scenario
+                               else f"the preset's scenario, {base.name}."))
+    known = policy_names(preset)
+    chosen = st.multiselect("Policies (one column each)", list(known), default=["slr_exemption"],
+                            key=_key("policies"), help="Switches of scenario.policy and the preset's policy bundles.")
+    combined = st.checkbox("Also all of them together", key=_key("combined"))
+    record = st.checkbox("Record in the run store", value=True, key=f"{WIDGET_PREFIX}compare_record")
+    for name in chosen:
+        st.caption(f"**{name}**: {known[name]}")
+    if st.button("Compare", type="primary", key="fs_compare", disabled=not chosen):
+        policies = chosen + (["+".join(chosen)] if combined and len(chosen) > 1 else [])
+        bar = st.progress(0.0, text="simulating the baseline and the policies in one batch")
+        try:
+            run_store = recording_store(None, not record)
+            names, scenarios = comparison_scenarios(preset, policies, base=base)
+            started = time.perf_counter()
+            ds = simulate(preset.system, scenarios)
+            simulate_s = time.perf_counter() - started
+            bar.progress(0.8, text="summarising")
+            result = summarize_comparison(ds, scenarios, names)
+            run_id = None if run_store is None else run_store.record(
+                "compare", st.session_state[_TARGET], preset.system, scenarios, ds, result,
+                {"simulate_s": simulate_s}, params={"policies": names}, command="firesale dashboard")
+        except FiresaleError as err:
+            bar.empty()
+            _error(st, err)
+            return
+        bar.empty()
+        st.session_state[_COMPARISON] = (result, run_id)
+    if _COMPARISON in st.session_state:
+        result, run_id = st.session_state[_COMPARISON]
+        st.header("Baseline vs policies")
+        if run_id:
+            st.caption(f"recorded as run {run_id}")
+        st.table(logic.comparison_table(result))
+
+
+# --------------------------------------------------------------------------- Runs
+def runs_page() -> None:
+    """Browse the run store and open any stored run."""
+    st = require_streamlit()
+    from firesale.store import RunStore
+
+    st.title("Runs")
+    try:
+        run_store = RunStore()
+        entries = run_store.list()
+    except FiresaleError as err:
+        _error(st, err)
+        return
+    st.caption(f"run store: {run_store.path}")
+    if not entries:
+        st.info("No runs recorded yet: a run on the Run page records one.")
+        return
+    table = logic.runs_table(entries)
+    st.dataframe(table, hide_index=True)
+    run_id = st.selectbox("Open run", list(table["id"]), key="fs_open_run",
+                          format_func=lambda r: f"{r} — {table.set_index('id').loc[r, 'target']}")
+    try:
+        record = run_store.get(run_id)
+    except FiresaleError as err:
+        _error(st, err)
+        return
+    st.caption(f"{record.kind} of {record.target}, recorded {record.created_at:%Y-%m-%d %H:%M:%S} UTC by firesale "
+               f"{record.firesale_version}" + (f": `{record.command}`" if record.command else ""))
+    if record.data_dir is None:
+        st.json(record.summary)
+        return
+    from firesale.analytics.amplification import summarize
+
+    ds = run_store.load_dataset(record.run_id)
+    names = [str(s) for s in ds.scenario.values]
+    index = names.index(st.selectbox("Scenario", names, key="fs_open_scenario")) if len(names) > 1 else 0
+    try:
+        system, scenarios = run_store.load_inputs(record.run_id)
+        scenario = scenarios[index]
+    except FiresaleError:
+        system, scenario = None, None
+    _results(st, ds, summarize(ds, index), f"run {record.run_id}", index=index, system=system, scenario=scenario,
+             key="stored")
