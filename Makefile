@@ -7,7 +7,7 @@ PRESET ?= dealer_groups
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[dashboard]"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
