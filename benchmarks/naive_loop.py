@@ -137,8 +137,11 @@ def _allocate(value: float, book: np.ndarray, policy: int, order: list[int], wei
 def simulate_naive_scenario(inputs: Inputs, scen: ScenarioArrays, s: int, market: _Market | None = None) -> dict:
     """Run scenario ``s`` of ``scen`` to its stop; returns the final state as a dict."""
     market = market or _Market(inputs)
-    n_inst, n_asset = inputs.holdings.shape
+    n_inst, n_asset = inputs.n_institutions, inputs.n_assets
     assets = range(n_asset)
+    # the t0 book as dense (N, K) rows, one per institution
+    holdings, trading_held, initial_weights = inputs.to_dense(
+        np.stack([inputs.held, inputs.trading_held, inputs.initial_weights]))
 
     # scenario settings
     switches = [bool(x) for x in scen.switches[s]]
@@ -159,8 +162,8 @@ def simulate_naive_scenario(inputs: Inputs, scen: ScenarioArrays, s: int, market
     corr = inputs.correlation
 
     # state: one position vector per institution, floats for the rest
-    q = [inputs.holdings[i].astype(float).copy() for i in range(n_inst)]
-    q_trading = [inputs.holdings[i] * inputs.trading_fraction[i] for i in range(n_inst)]  # VaR applies to it
+    q = [holdings[i].copy() for i in range(n_inst)]
+    q_trading = [trading_held[i].copy() for i in range(n_inst)]  # VaR applies to it
     cash = [float(x) for x in inputs.cash]
     debt = [float(x) for x in inputs.debt]
     equity = [cash[i] + float(np.dot(q[i], inputs.p0)) - debt[i] for i in range(n_inst)]
@@ -238,7 +241,7 @@ def simulate_naive_scenario(inputs: Inputs, scen: ScenarioArrays, s: int, market
                 if switches[VAR] and not dead and var > limit:
                     var_fraction = 1.0 - limit / var
 
-            policy, weights = int(inputs.liquidation[i]), inputs.initial_weights[i]
+            policy, weights = int(inputs.liquidation[i]), initial_weights[i]
             sales = np.maximum.reduce([
                 _allocate(slr_value, tpos * counted, policy, order, weights),
                 book * var_fraction,

@@ -18,9 +18,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from firesale.errors import DataError, FieldError, Problem, did_you_mean, explain
+from firesale.matrices import Matrix, count_nonzero, from_triplets, prefer_sparse, row_sums, triplets
 
 __all__ = [
     "Institution",
@@ -444,23 +446,27 @@ class System:
     ----------
     institutions : list of Institution, length N
     assets : list of Asset, length K
-    holdings : ndarray, shape (N, K)
+    holdings : Matrix, shape (N, K)
         Quantity held; prices start at 1, so this is the t0 book value (currency).
-    trading_fraction : ndarray, shape (N, K)
+    trading_fraction : Matrix, shape (N, K)
         Share of each position held in the trading book (VaR applies to it).
-    repo : ndarray, shape (N, K)
+    repo : Matrix, shape (N, K)
         Repo borrowing secured on each position (currency), at most (1 - haircut) of it.
-    derivative : ndarray, shape (N, K)
+    derivative : Matrix, shape (N, K)
         Signed notional of a derivative on each asset (swap, future; currency at t0
         prices): its value moves by notional × price change, settled daily in cash.
-    initial_margin : ndarray, shape (N, K)
+    initial_margin : Matrix, shape (N, K)
         Initial margin on the derivative as a share of |notional| at t0 volatility.
     correlation : ndarray, shape (K, K)
         Correlation of daily returns, used by VaR.
-    market_share : ndarray, shape (N, K)
+    market_share : Matrix, shape (N, K)
         Each dealer's share of client order flow in each asset (columns of tradable assets
         with dealers sum to 1; zero for non-dealers). From the ``market_shares`` table;
         assets it does not list are split by dealers' t0 total assets.
+    sparse : bool
+        Whether the (N, K) matrices above are :class:`scipy.sparse.csr_array` (large,
+        sparse systems; :func:`firesale.matrices.prefer_sparse`) or numpy arrays. In CSR
+        form ``trading_fraction`` is stored where a holdings row is given only.
     currency : str
         The unit of every amount.
     """
@@ -470,32 +476,39 @@ class System:
         name: str,
         institutions: list[Institution],
         assets: list[Asset],
-        holdings: np.ndarray,
-        trading_fraction: np.ndarray,
+        holdings: Matrix,
+        trading_fraction: Matrix,
         correlation: np.ndarray,
         currency: str = "currency",
         description: str = "",
-        repo: np.ndarray | None = None,
-        derivative: np.ndarray | None = None,
-        initial_margin: np.ndarray | None = None,
-        market_share: np.ndarray | None = None,
+        repo: Matrix | None = None,
+        derivative: Matrix | None = None,
+        initial_margin: Matrix | None = None,
+        market_share: Matrix | None = None,
+        sparse: bool | None = None,
     ) -> None:
         self.name = name
         self.description = description
         self.currency = currency
         self.institutions = list(institutions)
         self.assets = list(assets)
-        self.holdings = np.asarray(holdings, dtype=float)
-        self.trading_fraction = np.asarray(trading_fraction, dtype=float)
+        shape = (len(self.institutions), len(self.assets))
+        if sparse is None:
+            sparse = prefer_sparse(*shape, count_nonzero(holdings) + count_nonzero(derivative))
+        self.sparse = bool(sparse)
+        self.holdings = _in_form(holdings, shape, self.sparse)
+        self.repo = _in_form(repo, shape, self.sparse)
+        self.derivative = _in_form(derivative, shape, self.sparse)
+        self.initial_margin = _in_form(initial_margin, shape, self.sparse)
+        # a trading fraction means something where a position is held (or a derivative)
+        rows, cols = _position_pattern(self.holdings, self.repo, self.derivative)
+        self.trading_fraction = _in_form(trading_fraction, shape, self.sparse, fill=1.0, pattern=(rows, cols))
         self.correlation = np.asarray(correlation, dtype=float)
-        self.repo = np.zeros_like(self.holdings) if repo is None else np.asarray(repo, dtype=float)
-        self.derivative = np.zeros_like(self.holdings) if derivative is None else np.asarray(derivative, dtype=float)
-        self.initial_margin = (np.zeros_like(self.holdings) if initial_margin is None
-                               else np.asarray(initial_margin, dtype=float))
-        self.market_share = _default_market_share(self, market_share)
+        self.market_share = _market_share(self, market_share)
         for arr in (self.holdings, self.trading_fraction, self.correlation, self.repo, self.derivative,
                     self.initial_margin, self.market_share):
-            arr.setflags(write=False)
+            for part in (arr.data, arr.indices, arr.indptr) if sp.issparse(arr) else (arr,):
+                part.setflags(write=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -511,6 +524,7 @@ class System:
         currency: str = "currency",
         description: str = "",
         sources: Mapping[str, str] | None = None,
+        sparse: bool | None = None,
     ) -> System:
         """Validate tables given as records (one mapping per row) and build a System.
 
@@ -527,6 +541,9 @@ class System:
             ``currency``, which must equal ``currency`` ("mismatched units" otherwise).
         sources : mapping, optional
             Label of each table in messages (file name), e.g. ``{"holdings": "holdings.csv"}``.
+        sparse : bool, optional
+            Keep the (N, K) matrices as CSR; by default when the system is large and
+            sparse (:func:`firesale.matrices.prefer_sparse`).
 
         Raises
         ------
@@ -561,8 +578,7 @@ class System:
         inst_index = {str(r.get("name")): i for i, r in enumerate(institutions)}
         asset_index = {str(r.get("name")): k for k, r in enumerate(assets)}
         haircuts = [a.haircut for a in asts] if len(asts) == len(assets) else None
-        q, trading, repo, derivative, margin_rate, p = _holdings(
-            holdings, inst_index, asset_index, src["holdings"], haircuts)
+        held, p = _holdings(holdings, inst_index, asset_index, src["holdings"], haircuts)
         problems += p
         sound = sound and not p
         corr, p = _correlations(correlations, asset_index, src["correlations"])
@@ -577,14 +593,19 @@ class System:
             # Solvency needs every institution and holding; checked with the other problems
             # when those are sound, so that validate() reports it at once.
             cash = np.array([i.cash for i in insts], dtype=float)
-            problems += _insolvent(insts, cash, q, repo, src["institutions"])
+
+            def per_institution(values: np.ndarray) -> np.ndarray:
+                return np.bincount(held["institution"], weights=values, minlength=len(insts))
+
+            problems += _insolvent(insts, cash, per_institution(held["quantity"]), per_institution(held["repo"]),
+                                   src["institutions"])
             lent = sum(i.repo_lending for i in insts)
-            if lent > repo.sum() * (1 + 1e-12):
+            if lent > held["repo"].sum() * (1 + 1e-12):
                 problems.append(Problem(
                     "FS108", f"{src['institutions']}, field repo_lending",
-                    f"the institutions lend {lent:g} in repo but borrow only {repo.sum():g}: lending in the "
+                    f"the institutions lend {lent:g} in repo but borrow only {held['repo'].sum():g}: lending in the "
                     "tri-party market cannot exceed the repo borrowed; lower repo_lending or add repo to holdings"))
-            margin0 = (margin_rate * np.abs(derivative)).sum(axis=1)
+            margin0 = per_institution(held["initial_margin"] * np.abs(held["derivative"]))
             problems += [
                 Problem("FS107", f"{src['institutions']} row {i + 1} ({inst.name}), field cash",
                         f"cash {cash[i]:g} cannot cover the initial margin of {margin0[i]:g} its derivatives need at "
@@ -593,8 +614,17 @@ class System:
             ]
         if problems:
             raise DataError(problems)
-        return cls(name, insts, asts, q, trading, corr, currency=currency, description=description, repo=repo,
-                   derivative=derivative, initial_margin=margin_rate, market_share=shares)
+        shape = (len(insts), len(asts))
+        if sparse is None:
+            sparse = prefer_sparse(*shape, held["institution"].size)
+
+        def matrix(column: str, fill: float = 0.0) -> Matrix:
+            return from_triplets(held["institution"], held["asset"], held[column], shape, sparse, fill)
+
+        return cls(name, insts, asts, matrix("quantity"), matrix("trading_fraction", fill=1.0), corr,
+                   currency=currency, description=description, repo=matrix("repo"),
+                   derivative=matrix("derivative"), initial_margin=matrix("initial_margin"),
+                   market_share=None if shares is None else from_triplets(*shares, shape, True), sparse=sparse)
 
     # ------------------------------------------------------------------ views
     @property
@@ -628,21 +658,28 @@ class System:
 
     @property
     def total_assets0(self) -> np.ndarray:
-        return self.cash0 + self.lending0 + self.holdings.sum(axis=1)
+        return self.cash0 + self.lending0 + row_sums(self.holdings)
 
     @property
     def repo0(self) -> np.ndarray:
         """Repo borrowing per institution at t0, shape (N,)."""
-        return self.repo.sum(axis=1)
+        return row_sums(self.repo)
 
     @property
     def equity0(self) -> np.ndarray:
         return self.total_assets0 - self.liabilities0 - self.repo0
 
-    def default_market_share(self) -> np.ndarray:
+    def converted(self, sparse: bool) -> System:
+        """The same system with its (N, K) matrices as CSR (``sparse=True``) or numpy arrays."""
+        return System(self.name, self.institutions, self.assets, self.holdings, self.trading_fraction,
+                      self.correlation, currency=self.currency, description=self.description, repo=self.repo,
+                      derivative=self.derivative, initial_margin=self.initial_margin,
+                      market_share=self.market_share, sparse=sparse)
+
+    def default_market_share(self) -> Matrix:
         """Market shares without a ``market_shares`` table: by t0 total assets among the
         dealers holding each asset (all dealers where none does)."""
-        return _default_market_share(self, None)
+        return _market_share(self, None)
 
     def institution_index(self, name: str) -> int:
         """Position of an institution, with the valid names in the error."""
@@ -655,17 +692,18 @@ class System:
     def __repr__(self) -> str:
         return (
             f"<System {self.name!r}: {self.n_institutions} institutions, {self.n_assets} assets, "
-            f"{np.count_nonzero(self.holdings)} holdings, {self.currency}>"
+            f"{count_nonzero(self.holdings)} holdings, {self.currency}{', sparse' if self.sparse else ''}>"
         )
 
 
 def _insolvent(
     insts: Sequence[Institution], cash: np.ndarray, holdings: np.ndarray, repo: np.ndarray, source: str
 ) -> list[Problem]:
+    """Institutions with equity at or below 0 at t0, given their holdings and repo totals (N,)."""
     out = []
     for i, inst in enumerate(insts):
-        held = float(holdings[i].sum()) + inst.repo_lending
-        loans = float(repo[i].sum())
+        held = float(holdings[i]) + inst.repo_lending
+        loans = float(repo[i])
         equity = cash[i] + held - inst.liabilities - loans
         if equity <= 0:
             out.append(Problem(
@@ -741,14 +779,10 @@ def _unknown_columns(row: Mapping[str, Any], label: str, known: Sequence[str], w
 def _holdings(
     rows: Sequence[Mapping[str, Any]], inst_index: Mapping[str, int], asset_index: Mapping[str, int], source: str,
     haircuts: Sequence[float] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Problem]]:
-    # Positions are those of the rows: with duplicate names (reported elsewhere) the
-    # name indexes are shorter than the tables.
-    q = np.zeros((max(inst_index.values(), default=-1) + 1, max(asset_index.values(), default=-1) + 1))
-    trading = np.ones_like(q)
-    repo = np.zeros_like(q)
-    derivative = np.zeros_like(q)
-    margin_rate = np.zeros_like(q)
+) -> tuple[dict[str, np.ndarray], list[Problem]]:
+    """The valid holdings rows as columns: ``institution`` and ``asset`` (positions),
+    ``quantity``, ``trading_fraction``, ``repo``, ``derivative`` and ``initial_margin``."""
+    columns: dict[str, list] = {c: [] for c in _HOLDING_COLUMNS}
     problems: list[Problem] = []
     seen: dict[tuple[int, int], int] = {}
     for r, row in enumerate(rows):
@@ -833,12 +867,10 @@ def _holdings(
                                     "merge the rows into one"))
             continue
         seen[(i, k)] = r
-        q[i, k] = quantity
-        trading[i, k] = frac
-        repo[i, k] = loan
-        derivative[i, k] = notional
-        margin_rate[i, k] = im_rate
-    return q, trading, repo, derivative, margin_rate, problems
+        for column, value in zip(_HOLDING_COLUMNS, (i, k, quantity, frac, loan, notional, im_rate)):
+            columns[column].append(value)
+    return {c: np.array(v, dtype=np.int64 if c in ("institution", "asset") else float)
+            for c, v in columns.items()}, problems
 
 
 def _correlations(
@@ -906,11 +938,10 @@ _MARKET_SHARE_COLUMNS = ("institution", "asset", "share")
 def _market_shares(
     rows: Sequence[Mapping[str, Any]], inst_index: Mapping[str, int], asset_index: Mapping[str, int],
     dealers: set[Any] | None, source: str,
-) -> tuple[np.ndarray, list[Problem]]:
-    """Dense (N, K) market shares from the table; NaN in the columns of assets not listed."""
-    n = max(inst_index.values(), default=-1) + 1
-    k = max(asset_index.values(), default=-1) + 1
-    shares = np.full((n, k), np.nan)
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, list[Problem]]:
+    """Market shares from the table as (institutions, assets, shares) of its rows; ``None``
+    without rows. The assets listed take these shares, the others the default."""
+    given: dict[tuple[int, int], float] = {}
     problems: list[Problem] = []
     seen: dict[tuple[int, int], int] = {}
     first_row: dict[int, int] = {}
@@ -951,32 +982,87 @@ def _market_shares(
             continue
         seen[(i, j)] = r
         first_row.setdefault(j, r)
-        shares[i, j] = value
+        given[(i, j)] = value
     if not problems:
         names = {v: key for key, v in asset_index.items()}
+        totals: dict[int, float] = {}
+        for (_, j), value in given.items():
+            totals[j] = totals.get(j, 0.0) + value
         for j in sorted(first_row):
-            total = float(np.nansum(shares[:, j]))
+            total = totals[j]
             if abs(total - 1.0) > 1e-6:
                 problems.append(Problem(
                     "FS109", f"{source} row {first_row[j] + 1}, field share",
                     f"the market shares of asset {names[j]!r} sum to {total:.6g}, not 1: client flow in an asset "
                     "is split among its dealers; rescale them to sum to 1"))
-        shares = np.where(np.isnan(shares) & ~np.isnan(shares).all(axis=0), 0.0, shares)
-    return shares, problems
+    if not given:
+        return None, problems
+    (rows, cols), shares = zip(*given), given.values()
+    return (np.array(rows), np.array(cols), np.array(list(shares), dtype=float)), problems
 
 
-def _default_market_share(system: System, given: np.ndarray | None) -> np.ndarray:
-    """Market shares with every column not given split by t0 total assets among the dealers
-    that hold the asset (a dealer makes markets in what it holds), or among all dealers
-    where no dealer holds it."""
+def _in_form(matrix: Matrix | None, shape: tuple[int, int], sparse: bool, fill: float = 0.0,
+             pattern: tuple[np.ndarray, np.ndarray] | None = None) -> Matrix:
+    """``matrix`` (dense or CSR; ``None`` is all ``fill``) in the system's form. CSR keeps
+    the values at ``pattern`` only, when given (a dense ``fill`` elsewhere has no meaning)."""
+    if matrix is None:
+        return sp.csr_array(shape, dtype=float) if sparse else np.full(shape, fill)
+    if sp.issparse(matrix):
+        coo = sp.coo_array(matrix, dtype=float)
+        if sparse:
+            return from_triplets(coo.row, coo.col, coo.data, shape, True)
+        out = np.full(shape, fill)
+        out[coo.row, coo.col] = coo.data
+        return out
+    matrix = np.asarray(matrix, dtype=float)
+    if not sparse:
+        return matrix
+    if pattern is None:
+        pattern = np.nonzero(matrix)
+    return from_triplets(pattern[0], pattern[1], matrix[pattern], shape, True)
+
+
+def _position_pattern(*matrices: Matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (rows, columns) non-zero in any of the matrices, row-major."""
+    n_cols = matrices[0].shape[1]
+    codes = np.unique(np.concatenate([r * n_cols + c for r, c, _ in map(triplets, matrices)]))
+    return codes // n_cols, codes % n_cols
+
+
+def _market_share(system: System, given: Matrix | None) -> Matrix:
+    """Market shares of dealers (system form).
+
+    A column the ``given`` matrix lists (dense: not all NaN; CSR: any stored entry) takes
+    its values (unlisted dealers 0). Any other column is split by t0 total assets among
+    the dealers that hold the asset (a dealer makes markets in what it holds), or among
+    all dealers where no dealer holds it; non-tradable assets get none."""
+    n, k = system.n_institutions, system.n_assets
     dealer = np.array([i.type == "dealer" for i in system.institutions], dtype=bool)
     size = np.where(dealer, system.total_assets0, 0.0)
     tradable = np.array([a.is_tradable for a in system.assets], dtype=bool)
-    holders = size[:, None] * (system.holdings > 0)
-    weight = np.where(holders.sum(axis=0) > 0, holders, size[:, None])
-    total = weight.sum(axis=0)
-    default = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0) * tradable
-    if given is None:
-        return default
-    given = np.asarray(given, dtype=float)
-    return np.where(np.isnan(given), default, given)
+    rows, cols, quantity = triplets(system.holdings)
+    held = dealer[rows] & (quantity > 0)
+    rows, cols = rows[held], cols[held]
+    unheld = np.flatnonzero(np.bincount(cols, minlength=k) == 0)
+    members = np.flatnonzero(dealer)
+    rows = np.concatenate([rows, np.repeat(members, unheld.size)])
+    cols = np.concatenate([cols, np.tile(unheld, members.size)])
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    weight = size[rows]
+    total = np.bincount(cols, weights=weight, minlength=k)[cols]
+    share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0) * tradable[cols]
+    if given is not None:
+        if sp.issparse(given):
+            coo = sp.coo_array(given, dtype=float)
+            listed = np.bincount(coo.col, minlength=k) > 0
+            g_rows, g_cols, g_share = coo.row, coo.col, coo.data
+        else:
+            given = np.asarray(given, dtype=float)
+            listed = ~np.isnan(given).all(axis=0)
+            g_rows, g_cols = np.nonzero(np.nan_to_num(given) * listed)
+            g_share = given[g_rows, g_cols]
+        keep = ~listed[cols]
+        rows, cols = np.concatenate([rows[keep], g_rows]), np.concatenate([cols[keep], g_cols])
+        share = np.concatenate([share[keep], g_share])
+    return from_triplets(rows, cols, share, (n, k), system.sparse)

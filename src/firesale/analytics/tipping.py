@@ -25,6 +25,7 @@ from firesale._version import __version__
 from firesale.analytics.figures import plotly_graph_objects
 from firesale.analytics.regimes import tipped
 from firesale.errors import ConfigError, Problem, did_you_mean
+from firesale.matrices import column, row_sums
 from firesale.scenario import Scenario, Shock
 from firesale.simulation import simulate
 from firesale.system import System
@@ -77,7 +78,7 @@ def _with_dealer_capital(system: System, scenario: Scenario, multiplier: float) 
         raise ConfigError(Problem("FS702", f"param {DEALER_CAPITAL}", f"system {system.name!r} has no dealer "
                                   "(type = 'dealer'): sweep a scenario field instead"))
     equity0 = system.equity0
-    free_cash = system.cash0 - (system.initial_margin * np.abs(system.derivative)).sum(axis=1)
+    free_cash = system.cash0 - row_sums(system.initial_margin * abs(system.derivative))
     for i in dealers:
         if free_cash[i] + (m - 1.0) * float(equity0[i]) < 0:
             lowest = max(1.0 - free_cash[j] / equity0[j] for j in dealers)
@@ -270,7 +271,7 @@ def tipping_point(
     if high is None:
         k = system.asset_names.index(asset) if asset in system.asset_names else 0
         high = DEFAULT_HIGH_PRICE if kind == "price" else \
-            DEFAULT_HIGH_CLIENT_SALE_MULTIPLE * float(system.holdings[:, k].sum())
+            DEFAULT_HIGH_CLIENT_SALE_MULTIPLE * float(column(system.holdings, k).sum())
     low, high = float(low), float(high)
     _check(system, asset, kind, param, values, low, high, iterations, scan)
     runs = _runs(system, scenario, param, values)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from firesale.errors import ConfigError, DataError, Problem, did_you_mean
+from firesale.matrices import max_abs_difference, triplets, values_at
 from firesale.schema import known_columns, required_columns
 from firesale.system import System
 
@@ -235,37 +236,17 @@ def write_tables(system: System, directory: str | Path, fmt: str = "csv") -> lis
                               known_columns("institutions")),
         "assets": frame([a.model_dump(by_alias=True, exclude_none=True) for a in system.assets],
                         known_columns("assets")),
-        "holdings": frame(
-            [
-                {"institution": i.name, "asset": a.name, "quantity": float(system.holdings[n, k]),
-                 "trading_fraction": float(system.trading_fraction[n, k]), "repo": float(system.repo[n, k]),
-                 "derivative": float(system.derivative[n, k]), "initial_margin": float(system.initial_margin[n, k])}
-                for n, i in enumerate(system.institutions)
-                for k, a in enumerate(system.assets)
-                if system.holdings[n, k] > 0 or system.derivative[n, k] != 0
-            ],
-            known_columns("holdings"),
-        ),
+        "holdings": _holdings_frame(system),
     }
-    pairs = [
-        {"asset_a": system.assets[a].name, "asset_b": system.assets[b].name,
-         "correlation": float(system.correlation[a, b])}
-        for a in range(system.n_assets)
-        for b in range(a + 1, system.n_assets)
-        if system.correlation[a, b] != 0
-    ]
-    if pairs:
-        frames["correlations"] = frame(pairs, known_columns("correlations"))
-    shares = [
-        {"institution": i.name, "asset": a.name, "share": float(system.market_share[n, k])}
-        for k, a in enumerate(system.assets)
-        if system.market_share[:, k].sum() > 0
-        and not np.allclose(system.market_share, system.default_market_share(), rtol=0, atol=1e-15)
-        for n, i in enumerate(system.institutions)
-        if i.type == "dealer"
-    ]
-    if shares:
-        frames["market_shares"] = frame(shares, known_columns("market_shares"))
+    names = np.array(system.asset_names, dtype=object)
+    first, second = np.triu_indices(system.n_assets, 1)
+    correlated = system.correlation[first, second] != 0
+    if correlated.any():
+        frames["correlations"] = pd.DataFrame({
+            "asset_a": names[first[correlated]], "asset_b": names[second[correlated]],
+            "correlation": system.correlation[first, second][correlated]})
+    if max_abs_difference(system.market_share, system.default_market_share()) > 1e-15:
+        frames["market_shares"] = _market_shares_frame(system)
     paths = []
     for table, data in frames.items():
         path = directory / f"{table}.{fmt}"
@@ -278,8 +259,43 @@ def write_tables(system: System, directory: str | Path, fmt: str = "csv") -> lis
         else:
             data.to_csv(path, index=False)
         paths.append(path)
-    for table, written in (("correlations", pairs), ("market_shares", shares)):
-        if not written:
+    for table in ("correlations", "market_shares"):
+        if table not in frames:
             for suffix in _SUFFIXES:
                 (directory / f"{table}{suffix}").unlink(missing_ok=True)
     return paths
+
+
+def _holdings_frame(system: System) -> Any:
+    """The holdings table: a row per position held or carrying a derivative, by institution."""
+    import pandas as pd
+
+    held_rows, held_cols, quantity = triplets(system.holdings)
+    swap_rows, swap_cols, _ = triplets(system.derivative)
+    n_assets = system.n_assets
+    codes = np.unique(np.concatenate([held_rows[quantity > 0] * n_assets + held_cols,
+                                      swap_rows * n_assets + swap_cols]))
+    rows, cols = codes // n_assets, codes % n_assets
+    columns = {"quantity": system.holdings, "trading_fraction": system.trading_fraction, "repo": system.repo,
+               "derivative": system.derivative, "initial_margin": system.initial_margin}
+    return pd.DataFrame({
+        "institution": np.array(system.institution_names, dtype=object)[rows],
+        "asset": np.array(system.asset_names, dtype=object)[cols],
+        **{name: values_at(matrix, rows, cols) for name, matrix in columns.items()},
+    }, columns=[c for c in known_columns("holdings") if c in ("institution", "asset", *columns)])
+
+
+def _market_shares_frame(system: System) -> Any:
+    """The market-shares table: every dealer in every asset with a market, zeros included,
+    by asset."""
+    import pandas as pd
+
+    dealers = np.flatnonzero([i.type == "dealer" for i in system.institutions])
+    _, share_cols, _ = triplets(system.market_share)
+    markets = np.unique(share_cols)
+    rows, cols = np.tile(dealers, markets.size), np.repeat(markets, dealers.size)
+    return pd.DataFrame({
+        "institution": np.array(system.institution_names, dtype=object)[rows],
+        "asset": np.array(system.asset_names, dtype=object)[cols],
+        "share": values_at(system.market_share, rows, cols),
+    }, columns=known_columns("market_shares"))

@@ -159,7 +159,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         (S, K) records, and the acting rows' trades.
     """
     n_scen, n_entries = state.q.shape
-    n_inst, n_assets = inputs.holdings.shape
+    n_inst, n_assets = inputs.n_institutions, inputs.n_assets
     entry_asset = inputs.entry_asset
     tol = scen.tolerance[:, None]
 
@@ -219,8 +219,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         settled_cash = np.zeros_like(equity)
     derivatives = inputs.has_derivatives
     if derivatives:
-        variation = np.einsum("nk,sk->sn", inputs.derivative, price - state.price)
-        required = np.einsum("nk,sk->sn", inputs.margin_base, sigma / inputs.sigma0)
+        variation = inputs.derivatives_per_institution(price - state.price)
+        required = inputs.derivatives_per_institution(sigma / inputs.sigma0, inputs.margin_base)
         margin_out, margin_back = np.maximum(required - posted, 0.0), np.maximum(posted - required, 0.0)
         vm_gain, vm_loss = np.maximum(variation, 0.0), np.maximum(-variation, 0.0)
         equity = equity + variation
@@ -344,7 +344,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     tradable = q_rows * price_rows * tradable_mask
     counted = ~(inputs.slr_exempt[asset_rows] & scen.slr_exemption[s_of, None])
     policy = inputs.liquidation[n_of]
-    weights = np.where(valid, inputs.initial_weights[n_of[:, None], asset_rows], 0.0)
+    weights = np.where(valid, inputs.initial_weights[np.where(valid, slots, 0)], 0.0)
     var_rows = var_fraction.reshape(-1)[rows]
     dead_rows = defaulted.reshape(-1)[rows]
     # a funding sale must raise cash net of the repo each position secures
@@ -484,7 +484,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # derivatives are revalued at the post-trade price too: a gain is received, a loss
     # is owed (in debt) and called next round
     if derivatives:
-        after_trades = np.einsum("nk,sk->sn", inputs.derivative, post - price)
+        after_trades = inputs.derivatives_per_institution(post - price)
         new_equity = new_equity + after_trades
         late_gain, late_loss = np.maximum(after_trades, 0.0), np.maximum(-after_trades, 0.0)
     else:

@@ -59,7 +59,10 @@ def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
     with ``d`` the derivatives' signed notionals.
     """
     growth = np.prod(1.0 + scen.price_shock, axis=1)
-    book = ((inputs.holdings + inputs.derivative) * inputs.p0).sum(axis=0)  # (K,), a row-wise sum below
+    # book value per asset (K,) of holdings and derivatives; the sum over assets below is
+    # row-wise, the same in a batch as alone
+    book = (np.bincount(inputs.entry_asset, weights=inputs.held, minlength=inputs.n_assets)
+            + np.bincount(inputs.derivative_asset, weights=inputs.derivative, minlength=inputs.n_assets)) * inputs.p0
     return (book * (1.0 - growth)).sum(axis=-1)  # a row-wise sum: the same in a batch as alone
 
 
@@ -111,7 +114,7 @@ def simulate_arrays(
 
 def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool) -> Trajectory:
     n_scen = scen.switches.shape[0]
-    n_inst, n_assets = inputs.holdings.shape
+    n_inst, n_assets = inputs.n_institutions, inputs.n_assets
     state = initial_state(inputs, scen)
     initial_equity = state.equity.copy()
     sales_by_entry = np.zeros_like(state.q)

@@ -30,6 +30,7 @@ from firesale.channels import CHANNELS
 from firesale.channels.dealers import Positions
 from firesale.channels.impact import LAW_CODES
 from firesale.channels.liquidation import POLICY_CODES
+from firesale.matrices import triplets, values_at
 from firesale.scenario import Scenario
 from firesale.system import System
 
@@ -40,7 +41,6 @@ __all__ = ["Inputs", "ScenarioArrays", "State", "initial_state"]
 class Inputs:
     """t0 arrays of a system (read-only during a run)."""
 
-    holdings: np.ndarray  # (N, K) quantity at t0
     cash: np.ndarray  # (N,)
     debt: np.ndarray  # (N,)
     p0: np.ndarray  # (K,) t0 price (1)
@@ -65,8 +65,6 @@ class Inputs:
     var_confidence: np.ndarray  # (N,)
     liquidation: np.ndarray  # (N,) int
     repay_with_cash: np.ndarray  # (N,) bool
-    trading_fraction: np.ndarray  # (N, K)
-    initial_weights: np.ndarray  # (N, K) t0 weights over tradable assets
     # The holdings pattern: positions held at t0, one *entry* each, ordered by institution
     # and, within it, most liquid first. Sales shrink positions and purchases add to
     # existing ones, so the pattern never grows and the state is stored per entry.
@@ -75,6 +73,9 @@ class Inputs:
     segment_starts: np.ndarray  # (N',) first entry of each institution with holdings
     has_holdings: np.ndarray  # (N,) bool
     row_entries: np.ndarray  # (N, L) entries of each institution in liquidity order, -1 padding
+    held: np.ndarray  # (E,) quantity at t0
+    trading_held: np.ndarray  # (E,) quantity in the trading book at t0
+    initial_weights: np.ndarray  # (E,) t0 weight of each entry in its institution's tradable book
     haircut0: np.ndarray  # (K,) t0 repo haircut
     haircut_beta: np.ndarray  # (K,)
     haircut_cap: np.ndarray  # (K,)
@@ -86,8 +87,13 @@ class Inputs:
     rollover_threshold: np.ndarray  # (N,) NaN = none
     rollover_share: np.ndarray  # (N,)
     shares: np.ndarray  # (N,) fund shares at t0
-    derivative: np.ndarray  # (N, K) signed notional of swaps and futures
-    margin_base: np.ndarray  # (N, K) initial margin at t0 volatility: rate × |notional|
+    # derivatives, one per (institution, asset) with a notional, ordered by institution
+    derivative_institution: np.ndarray  # (M,) int
+    derivative_asset: np.ndarray  # (M,) int
+    derivative_starts: np.ndarray  # first derivative of each institution with derivatives
+    has_derivative: np.ndarray  # (N,) bool
+    derivative: np.ndarray  # (M,) signed notional of swaps and futures
+    margin_base: np.ndarray  # (M,) initial margin at t0 volatility: rate × |notional|
     redemption_sensitivity: np.ndarray  # (N,)
     first_mover: np.ndarray  # (N,)
     swing_pricing: np.ndarray  # (N,) bool
@@ -113,34 +119,44 @@ class Inputs:
         def optional(field: str) -> np.ndarray:
             return np.array([np.nan if getattr(i, field) is None else getattr(i, field) for i in insts], dtype=float)
 
+        n, k = system.n_institutions, system.n_assets
         tradable = np.array([a.is_tradable for a in assets], dtype=bool)
         liquidity_order = np.argsort([a.rank for a in assets], kind="stable")
+        liquidity_rank = np.empty(k, dtype=np.int64)
+        liquidity_rank[liquidity_order] = np.arange(k)
         dealer = np.array([i.type == "dealer" for i in insts], dtype=bool)
-        # a dealer holds a position (possibly empty) in every asset it makes a market in,
-        # so that absorbed inventory has a place in the fixed holdings pattern
-        share = np.where(dealer[:, None] & tradable, system.market_share, 0.0)
-        pattern = (system.holdings > 0) | (share > 0)
-        inst_of, position = np.nonzero(pattern[:, liquidity_order])
-        asset_of = liquidity_order[position]
-        counts = np.bincount(inst_of, minlength=system.n_institutions)
+        # The pattern: every position held, and (possibly empty) a position of each dealer in
+        # every asset it makes a market in, so that absorbed inventory has a place in it.
+        # Entries run by institution and, within one, most liquid first.
+        held_rows, held_cols, _ = triplets(system.holdings)
+        share_rows, share_cols, share_values = triplets(system.market_share)
+        quoted = dealer[share_rows] & tradable[share_cols] & (share_values > 0)
+        codes = np.unique(np.concatenate([held_rows * k + liquidity_rank[held_cols],
+                                          share_rows[quoted] * k + liquidity_rank[share_cols[quoted]]]))
+        inst_of, asset_of = codes // k, liquidity_order[codes % k]
+        counts = np.bincount(inst_of, minlength=n)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         width = int(counts.max(initial=0))
         slot = np.arange(inst_of.size) - starts[inst_of]
-        row_entries = np.full((system.n_institutions, max(width, 1)), -1, dtype=np.int64)
+        row_entries = np.full((n, max(width, 1)), -1, dtype=np.int64)
         row_entries[inst_of, slot] = np.arange(inst_of.size)
-        entry_of = np.full(system.holdings.shape, -1, dtype=np.int64)
-        entry_of[inst_of, asset_of] = np.arange(inst_of.size)
-        dealers = np.flatnonzero(dealer & (share.sum(axis=1) > 0))
-        dealer_index = _positions(dealers, system.n_institutions)
+        share = np.zeros(inst_of.size)
+        share_entry = np.searchsorted(codes, share_rows[quoted] * k + liquidity_rank[share_cols[quoted]])
+        share[share_entry] = share_values[quoted]
+        dealers = np.flatnonzero(dealer & (np.bincount(inst_of, weights=share, minlength=n) > 0))
+        dealer_index = _positions(dealers, n)
         # the dealers' positions: every entry of a dealer that makes markets
         dealer_entry = np.flatnonzero(dealer_index[inst_of] >= 0)
         entry_position = np.full(inst_of.size, -1, dtype=np.int64)
         entry_position[dealer_entry] = np.arange(dealer_entry.size)
-        book = system.holdings * tradable
-        total = book.sum(axis=1, keepdims=True)
-        weights = np.divide(book, total, out=np.zeros_like(book), where=total > 0)
+        held = values_at(system.holdings, inst_of, asset_of)
+        book = held * tradable[asset_of]
+        book_total = _segment_sums(book[None, :], starts[counts > 0], counts > 0)[0]
+        weights = np.divide(book, book_total[inst_of], out=np.zeros_like(book), where=book_total[inst_of] > 0)
+        d_rows, d_cols, notional = triplets(system.derivative)
+        d_counts = np.bincount(d_rows, minlength=n)
+        d_starts = np.concatenate([[0], np.cumsum(d_counts)[:-1]])
         return cls(
-            holdings=np.array(system.holdings, dtype=float),
             cash=system.cash0,
             debt=system.liabilities0,
             p0=np.ones(system.n_assets),
@@ -165,25 +181,30 @@ class Inputs:
             var_confidence=np.array([i.var_confidence for i in insts], dtype=float),
             liquidation=np.array([POLICY_CODES[i.liquidation] for i in insts], dtype=np.int8),
             repay_with_cash=np.array([i.repay_with_cash for i in insts], dtype=bool),
-            trading_fraction=np.array(system.trading_fraction, dtype=float),
-            initial_weights=weights,
             entry_institution=inst_of,
             entry_asset=asset_of,
             segment_starts=starts[counts > 0],
             has_holdings=counts > 0,
             row_entries=row_entries,
+            held=held,
+            trading_held=held * values_at(system.trading_fraction, inst_of, asset_of),
+            initial_weights=weights,
             haircut0=np.array([a.haircut for a in assets], dtype=float),
             haircut_beta=np.array([a.beta for a in assets], dtype=float),
             haircut_cap=np.array([a.haircut_cap for a in assets], dtype=float),
-            repo=np.array(system.repo[inst_of, asset_of], dtype=float),
+            repo=values_at(system.repo, inst_of, asset_of),
             short_term_debt=np.array([i.short_term_debt for i in insts], dtype=float),
             repo_lending=system.lending0,
             run_threshold=optional("run_threshold"),
             run_share=np.array([i.run_share for i in insts], dtype=float),
             rollover_threshold=optional("repo_rollover_threshold"),
             rollover_share=np.array([i.repo_rollover_share for i in insts], dtype=float),
-            derivative=np.array(system.derivative, dtype=float),
-            margin_base=np.array(system.initial_margin * np.abs(system.derivative), dtype=float),
+            derivative_institution=d_rows,
+            derivative_asset=d_cols,
+            derivative_starts=d_starts[d_counts > 0],
+            has_derivative=d_counts > 0,
+            derivative=notional,
+            margin_base=values_at(system.initial_margin, d_rows, d_cols) * np.abs(notional),
             shares=np.where(np.isnan(optional("shares")), system.equity0, optional("shares")),
             redemption_sensitivity=np.array([i.redemption_sensitivity for i in insts], dtype=float),
             first_mover=np.array([i.first_mover for i in insts], dtype=float),
@@ -196,7 +217,7 @@ class Inputs:
             opacity=np.array([a.opacity_share for a in assets], dtype=float),
             dealers=dealers,
             dealer_positions=Positions(dealer=dealer_index[inst_of[dealer_entry]], asset=asset_of[dealer_entry],
-                                       share=share[inst_of[dealer_entry], asset_of[dealer_entry]],
+                                       share=share[dealer_entry],
                                        n_dealers=int(dealers.size), n_assets=system.n_assets),
             dealer_position_entry=dealer_entry,
             entry_position=entry_position,
@@ -207,7 +228,7 @@ class Inputs:
     def has_funding(self) -> bool:
         """Whether anything can call for cash: repo, short-term debt, fund investors, derivatives."""
         return bool(self.repo.any() or self.short_term_debt.any() or self.redemption_sensitivity.any()
-                    or self.derivative.any() or self.repo_lending.any())
+                    or self.has_derivatives or self.repo_lending.any())
 
     @property
     def has_derivatives(self) -> bool:
@@ -217,18 +238,39 @@ class Inputs:
     def n_entries(self) -> int:
         return int(self.entry_asset.size)
 
+    @property
+    def n_institutions(self) -> int:
+        return int(self.has_holdings.size)
+
+    @property
+    def n_assets(self) -> int:
+        return int(self.p0.size)
+
     def per_institution(self, values: np.ndarray) -> np.ndarray:
         """Sum per-entry values (S, E) over each institution's entries → (S, N)."""
-        out = np.zeros((values.shape[0], self.has_holdings.size))
-        if self.n_entries:
-            out[:, self.has_holdings] = np.add.reduceat(values, self.segment_starts, axis=1)
-        return out
+        return _segment_sums(values, self.segment_starts, self.has_holdings)
+
+    def derivatives_per_institution(self, per_asset: np.ndarray, amounts: np.ndarray | None = None) -> np.ndarray:
+        """:math:`\\sum_k a_{ik} x_{sk}` over each institution's derivatives → (S, N), with
+        ``a`` the notionals (or ``amounts`` per derivative) and ``x`` = ``per_asset`` (S, K)."""
+        amounts = self.derivative if amounts is None else amounts
+        return _segment_sums(amounts * per_asset[:, self.derivative_asset], self.derivative_starts,
+                             self.has_derivative)
 
     def to_dense(self, values: np.ndarray) -> np.ndarray:
         """Per-entry values (S, E) as a dense (S, N, K) array, zero where nothing is held."""
-        out = np.zeros((values.shape[0], self.has_holdings.size, self.p0.size), dtype=values.dtype)
+        out = np.zeros((values.shape[0], self.n_institutions, self.n_assets), dtype=values.dtype)
         out[:, self.entry_institution, self.entry_asset] = values
         return out
+
+
+def _segment_sums(values: np.ndarray, starts: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Sums of consecutive segments of columns (S, M) → (S, N): segment j starts at column
+    ``starts[j]`` and belongs to the j-th row with ``present`` true; other rows get 0."""
+    out = np.zeros((values.shape[0], present.size))
+    if values.shape[1]:
+        out[:, present] = np.add.reduceat(values, starts, axis=1)
+    return out
 
 
 def _positions(members: np.ndarray, size: int) -> np.ndarray:
@@ -453,19 +495,18 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
     """The t0 state broadcast over scenarios: a calm market, every dealer quoting at the
     t0 Glosten-Milgrom spread (none with the information channel off)."""
     s = scen.tolerance.size
-    n, k = inputs.holdings.shape
-    held = inputs.holdings[inputs.entry_institution, inputs.entry_asset]
-    trading = held * inputs.trading_fraction[inputs.entry_institution, inputs.entry_asset]
-    assets = inputs.cash + inputs.repo_lending + inputs.holdings @ inputs.p0
-    repo = np.zeros(n)
-    np.add.at(repo, inputs.entry_institution, inputs.repo)
+    n, k = inputs.n_institutions, inputs.n_assets
+    held, trading = inputs.held, inputs.trading_held
+    assets = inputs.cash + inputs.repo_lending + inputs.per_institution((held * inputs.p0[inputs.entry_asset])[None])[0]
+    repo = inputs.per_institution(inputs.repo[None])[0]
+    margin = _segment_sums(inputs.margin_base[None], inputs.derivative_starts, inputs.has_derivative)[0]
     return State(
         q=np.broadcast_to(held, (s, held.size)).copy(),
         q_trading=np.broadcast_to(trading, (s, held.size)).copy(),
         repo=np.broadcast_to(inputs.repo, (s, held.size)).copy(),
         # t0 initial margin is posted out of the cash the system declares
-        cash=np.broadcast_to(inputs.cash - inputs.margin_base.sum(axis=1), (s, n)).copy(),
-        margin_posted=np.broadcast_to(inputs.margin_base.sum(axis=1), (s, n)).copy(),
+        cash=np.broadcast_to(inputs.cash - margin, (s, n)).copy(),
+        margin_posted=np.broadcast_to(margin, (s, n)).copy(),
         vm_owed=np.zeros((s, n)),
         debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
         short_term=np.broadcast_to(inputs.short_term_debt, (s, n)).copy(),

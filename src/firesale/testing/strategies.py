@@ -14,6 +14,7 @@ try:
 except ImportError as err:  # pragma: no cover
     raise ImportError('firesale.testing.strategies needs hypothesis: pip install "firesale[test]"') from err
 
+from firesale.matrices import column
 from firesale.scenario import Scenario
 from firesale.system import ASSET_CLASSES, System
 
@@ -151,7 +152,7 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
             if draw(st.integers(0, 5)) == 0:
                 shocks.append({"asset": name, "repo_rate": draw(st.floats(0.0, 0.5)), "round": draw(st.integers(0, 2))})
             if draw(st.integers(0, 3)) == 0:
-                supply = float(system.holdings[:, system.asset_index(name)].sum())
+                supply = float(column(system.holdings, system.asset_index(name)).sum())
                 shocks.append({"asset": name, "client_sale": draw(st.floats(0.0, 0.3)) * supply,
                                "round": draw(st.integers(0, 2))})
         for inst in system.institutions:

@@ -1,0 +1,58 @@
+"""Dense and CSR holdings give the same run (issue 8): the engine reads positions only."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+
+from firesale import Scenario, simulate
+from firesale.data.synthetic import generate_system
+from firesale.matrices import SPARSE_MAX_DENSITY, SPARSE_MIN_CELLS, dense, max_abs_difference
+from firesale.testing.strategies import system_and_scenarios
+
+pytestmark = pytest.mark.property
+
+
+def assert_same_run(first, second, rel=1e-12):
+    """Every result variable of two runs within ``rel`` of the larger magnitude."""
+    assert set(first.data_vars) == set(second.data_vars)
+    for name in first.data_vars:
+        a, b = first[name].values, second[name].values
+        assert a.shape == b.shape, name
+        if a.dtype.kind in "biu":
+            np.testing.assert_array_equal(a, b, err_msg=name)
+            continue
+        finite = np.isfinite(a)
+        np.testing.assert_array_equal(finite, np.isfinite(b), err_msg=name)
+        scale = max(1.0, float(np.abs(a[finite]).max(initial=0.0)))
+        np.testing.assert_allclose(a[finite], b[finite], rtol=rel, atol=rel * scale, err_msg=name)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(system_and_scenarios(count=3))
+def test_dense_and_sparse_systems_give_the_same_run(case):
+    system, scenarios = case
+    as_dense, as_sparse = system.converted(sparse=False), system.converted(sparse=True)
+    assert not as_dense.sparse and sp.issparse(as_sparse.holdings) and sp.issparse(as_sparse.market_share)
+    for name in ("holdings", "repo", "derivative", "market_share"):
+        assert max_abs_difference(getattr(as_dense, name), getattr(as_sparse, name)) == 0.0, name
+    np.testing.assert_allclose(as_sparse.equity0, as_dense.equity0, rtol=1e-13)
+    assert_same_run(simulate(as_dense, scenarios, detail=True), simulate(as_sparse, scenarios, detail=True))
+
+
+def test_large_sparse_system_is_kept_as_csr_and_runs_as_dense():
+    # 1,500 x 700 cells at 20 holdings per institution: above the cell count, below the density
+    system = generate_system(1500, 700, density=20 / 700, seed=3)
+    assert 1500 * 700 >= SPARSE_MIN_CELLS and system.sparse and sp.issparse(system.holdings)
+    assert sp.issparse(system.trading_fraction) and system.holdings.nnz <= SPARSE_MAX_DENSITY * 1500 * 700
+    as_dense = system.converted(sparse=False)
+    assert isinstance(as_dense.holdings, np.ndarray)
+    np.testing.assert_array_equal(as_dense.holdings, dense(system.holdings))
+    risky = [a.name for a in system.assets if a.asset_class in ("corporate_hy", "equity")][:12]
+    scenario = Scenario(name="hit", shocks=[{"asset": name, "price": -0.08} for name in risky], max_rounds=8)
+    assert_same_run(simulate(as_dense, [scenario], detail=False), simulate(system, [scenario], detail=False))
+
+
+def test_small_systems_stay_dense():
+    system = generate_system(200, 40, density=0.1, seed=1)
+    assert not system.sparse and isinstance(system.holdings, np.ndarray)
