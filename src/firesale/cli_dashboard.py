@@ -36,7 +36,7 @@ def streamlit_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, browse
     return [sys.executable, "-m", "streamlit", "run", str(APP_PATH), "--server.address", host,
             "--server.port", str(port), "--server.headless", "false" if browser else "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--global.developmentMode", "false"]
+            "--global.developmentMode", "false", "--client.toolbarMode", "viewer"]
 
 
 def dashboard(
