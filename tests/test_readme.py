@@ -18,5 +18,6 @@ def test_readme_tables_section_is_the_schema():
 def test_readme_names_every_preset_and_command():
     for preset in list_presets():
         assert f"`{preset}`" in README, preset
-    for command in ("make run", "make test", "firesale run", "firesale explain", "firesale presets", "firesale validate"):
+    for command in ("make run", "make test", "firesale run", "firesale explain", "firesale presets", "firesale validate",
+                    "firesale dashboard"):
         assert command in README, command
