@@ -106,11 +106,16 @@ def values_at(matrix: Matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def row_sums(matrix: Matrix) -> np.ndarray:
-    return np.asarray(matrix.sum(axis=1), dtype=float).reshape(-1)
+    """Sum of each row, adding its non-zero entries in column order: the same bits for
+    both forms of a matrix (numpy's pairwise sum over all K would differ in the last place)."""
+    rows, _, values = triplets(matrix)
+    return np.bincount(rows, weights=values, minlength=matrix.shape[0]).astype(float)
 
 
 def column_sums(matrix: Matrix) -> np.ndarray:
-    return np.asarray(matrix.sum(axis=0), dtype=float).reshape(-1)
+    """Sum of each column, adding its non-zero entries in row order (see :func:`row_sums`)."""
+    _, cols, values = triplets(matrix)
+    return np.bincount(cols, weights=values, minlength=matrix.shape[1]).astype(float)
 
 
 def column(matrix: Matrix, k: int) -> np.ndarray:

@@ -105,14 +105,14 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
 
 def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajectory) -> xr.Dataset:
     """Label a :class:`~firesale.engine.simulate.Trajectory`."""
-    n_rounds = trajectory.records["price"].shape[1]
     arrays = dict(trajectory.records)
     arrays.update(
         initial_equity=trajectory.initial_equity,
         initial_loss=trajectory.initial_loss,
         rounds=trajectory.rounds,
-        sales_total=trajectory.sales_total,
     )
+    if trajectory.detail:  # (S, N, K), like the per-round detail
+        arrays["sales_total"] = trajectory.sales_total
     data_vars = {}
     for name, value in arrays.items():
         dims, units, long_name, description = RESULT_VARIABLES[name]
@@ -124,7 +124,7 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
         )
     coords = {
         S: [sc.name for sc in scenarios],
-        R: np.arange(n_rounds),
+        R: np.arange(trajectory.n_rounds),
         N: system.institution_names,
         K: system.asset_names,
         C: list(CHANNELS),

@@ -8,7 +8,7 @@ import xarray as xr
 
 from firesale.engine.simulate import simulate_arrays
 from firesale.engine.state import Inputs, ScenarioArrays
-from firesale.results import to_dataset
+from firesale.results import RESULT_VARIABLES, to_dataset
 from firesale.scenario import Scenario
 from firesale.system import System
 
@@ -20,7 +20,8 @@ DETAIL_LIMIT = 2_000_000
 
 
 def simulate(
-    system: System, scenarios: Scenario | Sequence[Scenario] | None = None, *, detail: bool | None = None
+    system: System, scenarios: Scenario | Sequence[Scenario] | None = None, *, detail: bool | None = None,
+    variables: Sequence[str] | None = None,
 ) -> xr.Dataset:
     """Simulate one scenario or a batch of scenarios on one system.
 
@@ -32,6 +33,10 @@ def simulate(
     detail : bool, optional
         Keep per-round holdings, sales by asset and binding channel (dims scenario,
         round, institution, asset). Default: only when the batch is small.
+    variables : sequence of str, optional
+        Per-round variables to keep (names of :data:`firesale.results.RESULT_VARIABLES`
+        with a ``round`` dimension); default all. Large sweeps keep the few their
+        summaries need.
 
     Returns
     -------
@@ -57,6 +62,15 @@ def simulate(
         raise ConfigError("no scenario to run: pass at least one Scenario", code="FS202")
     if detail is None:
         detail = len(scenarios) * system.n_institutions * system.n_assets <= DETAIL_LIMIT
+    if variables is not None:
+        per_round = [name for name, (dims, *_) in RESULT_VARIABLES.items() if "round" in dims]
+        unknown = [name for name in variables if name not in per_round]
+        if unknown:
+            from firesale.errors import ConfigError, Problem, did_you_mean
+
+            raise ConfigError(Problem("FS204", f"variables {unknown[0]!r}",
+                                      f"not a per-round result variable.{did_you_mean(unknown[0], per_round)} "
+                                      f"Choose from: {', '.join(per_round)}"))
     inputs = Inputs.from_system(system)
     arrays = ScenarioArrays.from_scenarios(system, scenarios)
-    return to_dataset(system, scenarios, simulate_arrays(inputs, arrays, detail=detail))
+    return to_dataset(system, scenarios, simulate_arrays(inputs, arrays, detail=detail, variables=variables))

@@ -333,6 +333,10 @@ def _test_kill_hook(batch: int) -> None:
     os._exit(1)
 
 
+#: The per-round variables a sweep's summaries read: a batch keeps only these.
+SUMMARY_VARIABLES = ("equity", "capital_out", "sold", "defaulted", "breach", "price")
+
+
 def _summaries(ds: xr.Dataset) -> dict[str, np.ndarray]:
     """Per-scenario headline numbers of a batch, vectorised (same definitions as ``summarize``)."""
     from firesale.analytics.amplification import capital_lost
@@ -364,21 +368,21 @@ def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.
 
     _test_kill_hook(batch)
     scenarios = build_scenarios(base, params, values, indices, system)
-    return _summaries(simulate(system, scenarios, detail=False))
+    return _summaries(simulate(system, scenarios, detail=False, variables=SUMMARY_VARIABLES))
 
 
 # --------------------------------------------------------------------------- memory
 def estimate_scenario_bytes(system: System, base: Scenario) -> int:
-    """Bytes one scenario needs while its batch runs: every result array without the
-    per-round (institution, asset) detail, at ``max_rounds`` rounds and 8 bytes a value,
-    three times (the engine's state, the Dataset, its copies)."""
+    """Bytes one scenario needs while its batch runs: the result arrays a sweep keeps
+    (:data:`SUMMARY_VARIABLES` and those without a round), at ``max_rounds`` rounds and
+    8 bytes a value, three times (the engine's state, the Dataset, its copies)."""
     from firesale.results import RESULT_VARIABLES
 
     sizes = {"scenario": 1, "round": base.max_rounds + 1, "institution": system.n_institutions,
              "asset": system.n_assets, "channel": 8}
     total = 0
-    for dims, *_ in RESULT_VARIABLES.values():
-        if {"round", "institution", "asset"} <= set(dims):
+    for name, (dims, *_) in RESULT_VARIABLES.items():
+        if {"institution", "asset"} <= set(dims) or ("round" in dims and name not in SUMMARY_VARIABLES):
             continue
         total += 8 * int(np.prod([sizes.get(d, 1) for d in dims]))
     return 3 * total

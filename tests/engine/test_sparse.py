@@ -56,3 +56,21 @@ def test_large_sparse_system_is_kept_as_csr_and_runs_as_dense():
 def test_small_systems_stay_dense():
     system = generate_system(200, 40, density=0.1, seed=1)
     assert not system.sparse and isinstance(system.holdings, np.ndarray)
+
+
+def test_keeping_some_variables_gives_the_same_values():
+    system = generate_system(300, 40, density=0.1, seed=2)
+    scenario = Scenario(name="hit", shocks=[{"asset": a.name, "price": -0.1} for a in system.assets[:8]], max_rounds=6)
+    full = simulate(system, [scenario, scenario.updated(name="again", max_rounds=3)], detail=False)
+    kept = simulate(system, [scenario, scenario.updated(name="again", max_rounds=3)], detail=False,
+                    variables=["equity", "sold"])
+    assert "cash" in full and "cash" not in kept and "sales_total" not in kept
+    for name in ("equity", "sold", "initial_equity", "rounds"):
+        np.testing.assert_array_equal(kept[name].values, full[name].values)
+
+
+def test_an_unknown_variable_is_refused():
+    from firesale.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'equty'.*equity"):
+        simulate(generate_system(20, 5, density=0.5, seed=1), Scenario(), variables=["equty"])

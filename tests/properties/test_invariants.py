@@ -104,11 +104,13 @@ def test_default_liquidates_and_creditors_take_the_loss():
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(system_and_scenarios(count=3))
 def test_summary_run_equals_detailed_run(case):
-    """detail=False drops the (S, R, N, K) records and changes nothing else."""
+    """detail=False drops the (S, R, N, K) records (and the (S, N, K) total sales) and
+    changes nothing else."""
     system, scenarios = case
     full = simulate(system, scenarios, detail=True)
     lean = simulate(system, scenarios, detail=False)
-    assert set(full.data_vars) - set(lean.data_vars) == {"holdings", "trading_holdings", "sales", "binding"}
+    assert set(full.data_vars) - set(lean.data_vars) == {"holdings", "trading_holdings", "sales", "binding",
+                                                              "sales_total"}
     for name in lean.data_vars:
         np.testing.assert_array_equal(lean[name].values, full[name].values, err_msg=name)
 

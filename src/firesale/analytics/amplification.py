@@ -59,7 +59,8 @@ def institution_table(ds: xr.Dataset, scenario: int | str = 0) -> list[dict[str,
             "group": str(one.group.values[n]),
             "first_forced_round": None if first[n] < 0 else int(first[n]),
             "sales": float(one.sold.values[:, n].sum()),
-            "sales_by_asset": {str(a): float(v) for a, v in zip(one.asset.values, one.sales_total.values[n]) if v > 0},
+            **({"sales_by_asset": {str(a): float(v) for a, v in zip(one.asset.values, one.sales_total.values[n])
+                                   if v > 0}} if "sales_total" in one else {}),
             "sales_by_channel": {str(c): float(v) for c, v in
                                  zip(one.channel.values, one.sales_by_channel.values[:, n].sum(axis=0)) if v > 0},
             "initial_equity": float(one.initial_equity.values[n]),

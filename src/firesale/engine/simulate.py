@@ -7,6 +7,7 @@ the rest of the batch runs on, so a scenario gives the same result in a batch as
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,10 @@ class Trajectory:
         Value sold over all rounds, per position of the holdings pattern.
     final : State
     inputs : Inputs
+    detail : bool
+        Whether the (S, R, N, K) records were kept.
+    n_rounds : int
+        R: rounds stepped by the longest-running scenario.
     """
 
     records: dict[str, np.ndarray]
@@ -44,6 +49,8 @@ class Trajectory:
     sales_by_entry: np.ndarray
     final: State
     inputs: Inputs
+    detail: bool = False
+    n_rounds: int = 0
 
     @property
     def sales_total(self) -> np.ndarray:
@@ -88,7 +95,8 @@ _EMPTY = {"binding": -1, "slr_target_exposure": np.nan}
 
 
 def simulate_arrays(
-    inputs: Inputs, scen: ScenarioArrays, detail: bool = True, chunk_size: int | None = None
+    inputs: Inputs, scen: ScenarioArrays, detail: bool = True, chunk_size: int | None = None,
+    variables: Collection[str] | None = None,
 ) -> Trajectory:
     """Run every scenario of a batch to its stop.
 
@@ -102,25 +110,89 @@ def simulate_arrays(
     chunk_size : int, optional
         Scenarios stepped together; default: as many as keep a (scenarios × positions)
         array near ``CHUNK_ELEMENTS``. Results do not depend on it.
+    variables : collection of str, optional
+        Round records to keep (default: all). A sweep that keeps a few per-institution
+        records of a large system needs a fraction of the memory of all of them.
+
+    Each round's records are written straight into arrays for the whole batch, so a
+    batch holds its records once (no per-round lists to stack, no chunks to join).
     """
     n_scen = scen.switches.shape[0]
     size = chunk_size or max(1, CHUNK_ELEMENTS // max(inputs.n_entries, 1))
-    if n_scen <= size:
-        return _simulate_chunk(inputs, scen, detail)
-    parts = [_simulate_chunk(inputs, scen.take(np.arange(lo, min(lo + size, n_scen))), detail)
-             for lo in range(0, n_scen, size)]
-    return _concatenate(parts)
+    records = _Records(n_scen, capacity=min(int(scen.max_rounds.max()), _INITIAL_ROUNDS))
+    last_step = np.zeros(n_scen, dtype=np.int64)
+    parts = []
+    for lo in range(0, n_scen, size):
+        chunk = np.arange(lo, min(lo + size, n_scen))
+        part = scen if chunk.size == n_scen else scen.take(chunk)
+        parts.append(_simulate_chunk(inputs, part, detail, records, chunk, last_step,
+                                     None if variables is None else frozenset(variables)))
+    join = (lambda name: getattr(parts[0], name)) if len(parts) == 1 else \
+        (lambda name: np.concatenate([getattr(p, name) for p in parts]))
+    return Trajectory(
+        records=records.finish(last_step),
+        rounds=join("rounds"),
+        initial_equity=join("initial_equity"),
+        initial_loss=shock_only_loss(inputs, scen),
+        sales_by_entry=join("sales_by_entry"),
+        final=parts[0].final if len(parts) == 1 else State.concatenate([p.final for p in parts]),
+        inputs=inputs,
+        detail=detail,
+        n_rounds=int(last_step.max(initial=0)) + 1,
+    )
 
 
-def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool) -> Trajectory:
+#: Rounds the record arrays are first sized for (they double when a run goes longer);
+#: pages of rounds never reached are never touched, so they cost no memory.
+_INITIAL_ROUNDS = 64
+
+
+class _Records:
+    """The round records of a batch, (S, R, ...) arrays filled round by round."""
+
+    def __init__(self, n_scen: int, capacity: int) -> None:
+        self.n_scen, self.capacity = n_scen, capacity
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def _blank(self, name: str, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
+        fill = _EMPTY.get(name, 0)
+        shape = (self.n_scen, rounds) + tail
+        return np.zeros(shape, dtype=dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
+
+    def write(self, name: str, scenarios: np.ndarray, t: int, value: np.ndarray) -> None:
+        out = self.arrays.get(name)
+        if out is None:
+            # flags (bool) and channel codes (int8) keep their type; amounts are float even
+            # when the first round's happen to come out as integer zeros
+            dtype = value.dtype if value.dtype in (np.bool_, np.int8) else np.float64
+            out = self.arrays[name] = self._blank(name, self.capacity, value.shape[1:], dtype)
+        if t >= out.shape[1]:
+            grown = self._blank(name, max(2 * out.shape[1], t + 1), value.shape[1:], value.dtype)
+            grown[:, :out.shape[1]] = out
+            out = self.arrays[name] = grown
+        out[scenarios, t] = value
+
+    def finish(self, last_step: np.ndarray) -> dict[str, np.ndarray]:
+        """Trim to the rounds run; a scenario that stopped early repeats its last levels."""
+        n_rounds = int(last_step.max(initial=0)) + 1
+        out = {name: value[:, :n_rounds] for name, value in self.arrays.items()}
+        for step in np.unique(last_step[last_step < n_rounds - 1]):
+            stopped = np.flatnonzero(last_step == step)
+            for name in _LEVELS & out.keys():
+                out[name][stopped, step + 1:] = out[name][stopped, step:step + 1]
+        return out
+
+
+def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records: _Records, chunk: np.ndarray,
+                    last_step: np.ndarray, keep: frozenset[str] | None) -> Trajectory:
+    """Run the scenarios ``chunk`` of the batch (``scen`` holds them), writing their records;
+    returns their per-scenario summaries (``records`` left empty)."""
     n_scen = scen.switches.shape[0]
     n_inst, n_assets = inputs.n_institutions, inputs.n_assets
     state = initial_state(inputs, scen)
     initial_equity = state.equity.copy()
     sales_by_entry = np.zeros_like(state.q)
     rounds = np.zeros(n_scen, dtype=np.int64)
-    history: list[dict[str, np.ndarray]] = []
-    previous: dict[str, np.ndarray] = {}
     t = 0
     while state.active.any():
         running = np.flatnonzero(state.active)
@@ -128,22 +200,16 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool) -> Traje
         sub_state = state.take(running) if compact else state
         sub_scen = scen.take(running) if compact else scen
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported just below
-            new_sub, sub_rec, trades = step(sub_state, inputs, sub_scen, t)
-        _check_finite(new_sub, t, running)
-        if compact:
-            state = state.put(running, new_sub)
-            rec = {}
-            for name, value in sub_rec.items():
-                full = previous[name].copy() if name in _LEVELS else np.full(
-                    (n_scen,) + value.shape[1:], _EMPTY.get(name, 0), dtype=value.dtype)
-                full[running] = value
-                rec[name] = full
-            sub_s, n_of = np.divmod(trades.rows, n_inst)
-            s_of = running[sub_s]
-        else:
-            state, rec = new_sub, sub_rec
-            s_of, n_of = np.divmod(trades.rows, n_inst)
-        rounds += rec["eventful"]
+            new_sub, rec, trades = step(sub_state, inputs, sub_scen, t)
+        _check_finite(new_sub, t, chunk[running])
+        state = state.put(running, new_sub) if compact else new_sub
+        sub_s, n_of = np.divmod(trades.rows, n_inst)
+        s_of = running[sub_s]
+        for name, value in rec.items():
+            if keep is None or name in keep:
+                records.write(name, chunk[running], t, value)
+        last_step[chunk[running]] = t
+        rounds[running] += rec["eventful"]
         slot = trades.assets >= 0
         sales_by_entry.reshape(-1)[(s_of[:, None] * sales_by_entry.shape[1] + trades.entries)[slot]] += trades.sales[slot]
         if detail:
@@ -153,46 +219,16 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool) -> Traje
             sales[where] = trades.sales[slot]
             binding = np.full((n_scen, n_inst, n_assets), -1, dtype=np.int8)
             binding[where] = trades.binding[slot]
-            rec.update(holdings=inputs.to_dense(state.q), trading_holdings=inputs.to_dense(state.q_trading),
-                       sales=sales, binding=binding)
-        previous = rec
-        history.append(rec)
+            for name, value in (("holdings", inputs.to_dense(state.q)), ("trading_holdings", inputs.to_dense(state.q_trading)),
+                                ("sales", sales), ("binding", binding)):
+                records.write(name, chunk, t, value)
         t += 1
-    records = {name: np.stack([h[name] for h in history], axis=1) for name in history[0]}
     return Trajectory(
-        records=records,
+        records={},
         rounds=rounds,
         initial_equity=initial_equity,
-        initial_loss=shock_only_loss(inputs, scen),
+        initial_loss=np.zeros(n_scen),
         sales_by_entry=sales_by_entry,
         final=state,
         inputs=inputs,
-    )
-
-
-def _concatenate(parts: list[Trajectory]) -> Trajectory:
-    """Join chunk results on the scenario axis; a shorter chunk is padded like stopped scenarios."""
-    n_rounds = max(p.records["price"].shape[1] for p in parts)
-    records = {}
-    for name in parts[0].records:
-        padded = []
-        for p in parts:
-            value = p.records[name]
-            missing = n_rounds - value.shape[1]
-            if missing:
-                if name in _LEVELS:
-                    tail = np.repeat(value[:, -1:], missing, axis=1)
-                else:
-                    tail = np.full((value.shape[0], missing) + value.shape[2:], _EMPTY.get(name, 0), dtype=value.dtype)
-                value = np.concatenate([value, tail], axis=1)
-            padded.append(value)
-        records[name] = np.concatenate(padded, axis=0)
-    return Trajectory(
-        records=records,
-        rounds=np.concatenate([p.rounds for p in parts]),
-        initial_equity=np.concatenate([p.initial_equity for p in parts]),
-        initial_loss=np.concatenate([p.initial_loss for p in parts]),
-        sales_by_entry=np.concatenate([p.sales_by_entry for p in parts]),
-        final=State.concatenate([p.final for p in parts]),
-        inputs=parts[0].inputs,
     )
