@@ -76,3 +76,16 @@ def test_problem_rows_split_where():
     assert rows[0] | {"message": ""} == {"code": "FS121", "table": "assets.csv", "row": "", "field": "sigma0",
                                         "message": ""}
     assert (rows[1]["table"], rows[1]["row"], rows[1]["field"]) == ("", "", "")
+
+
+def test_overlap_of_a_large_sparse_system_shows_its_largest_institutions():
+    from firesale.data.synthetic import generate_system
+    from firesale.dashboard.logic import OVERLAP_MAX_INSTITUTIONS, capital_ratios, holdings_overlap
+
+    system = generate_system(1500, 700, density=20 / 700, seed=3)
+    assert system.sparse
+    overlap = holdings_overlap(system)
+    assert overlap.shape == (OVERLAP_MAX_INSTITUTIONS, OVERLAP_MAX_INSTITUTIONS)
+    largest = system.institution_names[int(np.argmax(system.total_assets0))]
+    assert largest in overlap.index and overlap.loc[largest, largest] == pytest.approx(1.0)
+    assert len(capital_ratios(system)) == 1500

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from firesale.channels import MECHANISMS
 from firesale.errors import Problem
+from firesale.matrices import dense, row_sums
 from firesale.scenario import Policy, Scenario
 
 if TYPE_CHECKING:
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
     from firesale.system import System
 
 __all__ = [
-    "ASSET_SHOCKS", "FUND_TYPES", "RUN_STEPS", "RunOutcome", "asset_shock_inputs", "capital_ratios",
-    "cascade_rows", "channel_switches", "comparison_table", "headline", "holdings_overlap", "institution_counts", "policy_levers",
+    "ASSET_SHOCKS", "FUND_TYPES", "OVERLAP_MAX_INSTITUTIONS", "RUN_STEPS", "RunOutcome", "asset_shock_inputs",
+    "capital_ratios", "cascade_rows", "channel_switches", "comparison_table", "headline", "holdings_overlap",
+    "institution_counts", "policy_levers",
     "problem_rows", "redemption_inputs", "run_scenario", "runs_table", "scenario_from_inputs",
 ]
 
@@ -86,18 +88,24 @@ def institution_counts(system: System) -> pd.DataFrame:
     return pd.crosstab(frame["type"], frame["group"], margins=True, margins_name="total")
 
 
-def holdings_overlap(system: System) -> pd.DataFrame:
+#: The overlap heat-map shows at most this many institutions (the largest by t0 assets).
+OVERLAP_MAX_INSTITUTIONS = 60
+
+
+def holdings_overlap(system: System, largest: int = OVERLAP_MAX_INSTITUTIONS) -> pd.DataFrame:
     """How alike the institutions' portfolios are: the cosine similarity of their t0
     holdings vectors, :math:`h_i \\cdot h_j / (\\lVert h_i \\rVert \\lVert h_j \\rVert)`
-    (1: the same mix of assets, 0: no asset in common), institutions × institutions.
+    (1: the same mix of assets, 0: no asset in common), institutions × institutions,
+    for the ``largest`` institutions by t0 total assets (all of a small system).
 
     Overlapping portfolios are what carries a fire sale from one holder to the next
     (Greenwood, Landier & Thesmar 2015; Caccioli et al. 2014).
     """
-    holdings = np.asarray(system.holdings, dtype=float)
+    shown = np.sort(np.argsort(-system.total_assets0, kind="stable")[:largest])
+    holdings = dense(system.holdings[shown])
     norms = np.linalg.norm(holdings, axis=1)
     unit = np.divide(holdings, norms[:, None], out=np.zeros_like(holdings), where=norms[:, None] > 0)
-    names = system.institution_names
+    names = [system.institution_names[n] for n in shown]
     return pd.DataFrame(unit @ unit.T, index=pd.Index(names, name="institution"), columns=names)
 
 
@@ -117,7 +125,7 @@ def capital_ratios(system: System) -> pd.DataFrame:
         constraint has no such level) and ``headroom`` (ratio − trigger).
     """
     equity = system.equity0
-    exposure = system.holdings.sum(axis=1) + system.cash0
+    exposure = row_sums(system.holdings) + system.cash0
     rows = []
     for n, inst in enumerate(system.institutions):
         kind = "slr" if inst.slr_trigger is not None else "leverage"
