@@ -225,6 +225,9 @@ def information_update(
     on : (S,) bool, the channel's switch; off: no spread, full quotes, transparent marks,
         depth unchanged, ω = ω0.
     """
+    if not on.any():  # the same values as the switch gives below, without the work
+        return Information(spread=np.zeros_like(sigma), quoting_share=np.ones_like(sigma),
+                           uncertainty=np.zeros_like(sigma), depth_scale=np.ones_like(sigma), layoff=omega0.copy())
     vol_ratio = sigma / sigma0
     mu = adverse_selection(mu0, vol_ratio, params["elasticity"][:, None])
     lit = glosten_milgrom_spread(mu, sigma)

@@ -184,7 +184,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         capital = capital_cash = np.zeros_like(state.cash)
         start_cash, start_equity, start_debt = state.cash, state.equity, state.debt
     else:
-        capital_cash = np.maximum(capital, -state.cash)
+        # (against cash at or above 0: a rounding residue of -1e-16 must not turn a zero
+        # shock into a payment, or a scenario would differ in a batch with later shocks)
+        capital_cash = np.maximum(capital, -np.maximum(state.cash, 0.0))
         start_cash, start_equity = state.cash + capital_cash, state.equity + capital
         start_debt = state.debt + (capital_cash - capital)
     if t == 0:
@@ -408,6 +410,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         n_pos = positions.dealer.size
         dealer_sales = np.bincount((s_of[:, None] * n_pos + at_position)[mine], weights=flowing[mine],
                                    minlength=n_scen * n_pos).reshape(n_scen, n_pos)
+    if n_dealers and scen.intermediation.any():
         blocked = (acting | defaulted | (shortfall > 0) | (roll_share > 0))[:, inputs.dealers]
         room = _dealer_room(inputs, scen, equity, exposure, total_assets, var, sigma, slr_trigger,
                             blocked | ~scen.intermediation[:, None])
@@ -419,6 +422,13 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         market_flow = dealing.outside
         # dealers take inventory at a price concession (Grossman-Miller)
         concession = scen.absorption_impact[:, None] * positions.by_asset(dealing.absorbed + dealing.interdealer)
+    elif n_dealers:
+        # no scenario intermediates: dealers' own sales reach outside buyers like anyone's
+        # (what intermediate() gives with no room: the same bits, without the work)
+        bought = np.zeros_like(dealer_sales)
+        dealing = None
+        market_flow = client_flow + positions.by_asset(dealer_sales)
+        concession = 0.0
     else:
         dealer_sales = bought = np.zeros((n_scen, 0))
         dealing = None
@@ -462,7 +472,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # Dealers buy at the bid what they absorb, take in the inter-dealer market or buy
     # against the wind, into the trading book, financed by new borrowing.
     dealer_cost = np.zeros_like(equity)
-    if n_dealers:
+    if dealing is not None:
         k_pos = positions.asset
         at_price = price[:, k_pos]
         bought_units = np.divide(bought, at_price, out=np.zeros_like(bought), where=at_price > 0)
