@@ -11,9 +11,13 @@ Items (each measured in a fresh child process, so peak RSS is its own, read from
 
 1. engine vs a per-institution Python loop (``naive_loop.py``), 1,000 x 200, 20 rounds:
    ``bench_engine.py`` run as a child, ratio per scenario-round (target >= 100x);
-2. 256 scenarios batched vs one by one, same child (target >= 10x);
+2. 256 scenarios batched vs one by one (target >= 10x), twice: on the 1,000 x 200 system of
+   item 1 (same child), and on the ``dealer_groups`` preset (256 Monte Carlo variants of its
+   shock), the size a stress tester sweeps;
 3. 20,000 institutions x 2,000 assets at 1% density, 20 rounds, 16 scenarios: peak RSS
-   (target <= 2 GiB), seconds per round, and RSS after each setup stage (where memory goes);
+   (target <= 2 GiB), seconds per round, and RSS after each setup stage (where memory goes),
+   twice: keeping every round record, and keeping those a sweep keeps
+   (``firesale.sweep.SUMMARY_VARIABLES``);
 4. the round kernel's effective bandwidth: bytes it must touch per round / seconds per
    round, over ``np.copyto`` bandwidth in the same process (target >= 25%). Bytes per
    round = sum over the ``State`` arrays of 2 x nbytes (each read once and written once:
@@ -72,7 +76,9 @@ QUICK = {
 TARGETS = {
     "1_engine_vs_naive": (">=", 100.0, "x"),
     "2_batched_vs_one_by_one": (">=", 10.0, "x"),
-    "3_peak_rss_gib": ("<=", 2.0, "GiB"),
+    "2b_batched_vs_one_by_one_preset": (">=", 10.0, "x"),
+    "3_large_system": ("<=", 2.0, "GiB"),
+    "3b_large_system_sweep_records": ("<=", 2.0, "GiB"),
     "4_bandwidth_fraction": (">=", 0.25, ""),
     "5_dask_vs_serial": (">=", 1.6, "x"),
 }
@@ -130,8 +136,10 @@ def nbytes_of(obj) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- children
-def child_scale(n: int, k: int, density: float, n_scen: int, rounds: int = 20, seed: int = 7) -> dict:
-    """Items 3 and 6: build, set up and run one size; RSS after each stage."""
+def child_scale(n: int, k: int, density: float, n_scen: int, rounds: int = 20, seed: int = 7,
+                variables: list[str] | None = None) -> dict:
+    """Items 3 and 6: build, set up and run one size; RSS after each stage. ``variables``:
+    the round records kept (default all; a sweep keeps ``firesale.sweep.SUMMARY_VARIABLES``)."""
     from firesale.data.synthetic import generate_system
     from firesale.engine.simulate import simulate_arrays
     from firesale.engine.state import Inputs, ScenarioArrays
@@ -149,10 +157,10 @@ def child_scale(n: int, k: int, density: float, n_scen: int, rounds: int = 20, s
     stages["engine_arrays"] = proc_status()
     simulate_arrays(inputs, scen.take(np.arange(1)), detail=False)  # warm-up
     t0 = time.perf_counter()
-    traj = simulate_arrays(inputs, scen, detail=False)
+    traj = simulate_arrays(inputs, scen, detail=False, variables=variables)
     t_sim = time.perf_counter() - t0
     stages["simulated"] = proc_status()
-    steps = int(traj.records["price"].shape[1])
+    steps = traj.n_rounds
     nnz = int(inputs.n_entries)
     system_dense = {name: int(getattr(system, name).nbytes) for name in
                     ("holdings", "trading_fraction", "repo", "derivative", "initial_margin", "market_share")
@@ -160,6 +168,8 @@ def child_scale(n: int, k: int, density: float, n_scen: int, rounds: int = 20, s
     inp = nbytes_of(inputs)
     return {
         "institutions": n, "assets": k, "density": density, "scenarios": n_scen, "max_rounds": rounds, "nnz": nnz,
+        "records_kept": "all" if variables is None else list(variables), "system_sparse": bool(system.sparse),
+        "records_mib": sum(v.nbytes for v in traj.records.values()) / 2**20,
         "seconds": {"system_build": t_system, "engine_arrays": t_arrays, "simulate": t_sim},
         "step_calls": steps, "seconds_per_round": t_sim / steps,
         "eventful_rounds_median": float(np.median(traj.rounds)),
@@ -227,8 +237,7 @@ def child_sweep(n_mc: int, workers: int = 2) -> dict:
         parallel = run_sweep(spec, executor=pool)
         t_dask = time.perf_counter() - t1
     t_dask_total = time.perf_counter() - t0
-    same = bool(np.allclose(np.asarray(serial.dataset["total_loss"]), np.asarray(parallel.dataset["total_loss"])))\
-        if hasattr(serial, "dataset") and "total_loss" in getattr(serial, "dataset", {}) else None
+    same = bool(np.array_equal(serial.summaries["total_loss"].values, parallel.summaries["total_loss"].values))
     return {"preset": "dealer_market", "scenarios": n_mc, "batch_size": batch, "workers": workers,
             "seconds_serial": t_serial, "seconds_dask": t_dask, "seconds_cluster_start": t_start,
             "seconds_dask_including_cluster_start_and_warmup": t_dask_total,
@@ -236,7 +245,40 @@ def child_sweep(n_mc: int, workers: int = 2) -> dict:
             "results_equal": same}
 
 
-CHILDREN = {"scale": child_scale, "bandwidth": child_bandwidth, "sweep": child_sweep}
+def child_batch_preset(preset: str, n_scen: int, seed: int = 1) -> dict:
+    """Item 2 at the narrative's scale: ``n_scen`` Monte Carlo variants of a preset's
+    scenario (each price shock scaled by U(0.5, 1.5)), one batch vs one call each."""
+    from firesale import load_preset
+    from firesale.engine.simulate import simulate_arrays
+    from firesale.engine.state import Inputs, ScenarioArrays
+
+    loaded = load_preset(preset)
+    rng = np.random.default_rng(seed)
+    scenarios = []
+    for s in range(n_scen):
+        shocks = [shock.model_dump(exclude_none=True) for shock in loaded.scenario.shocks]
+        for shock in shocks:
+            if "price" in shock:
+                shock["price"] *= float(rng.uniform(0.5, 1.5))
+        scenarios.append(loaded.scenario.updated(name=f"s{s:03d}", shocks=shocks))
+    inputs = Inputs.from_system(loaded.system)
+    scen = ScenarioArrays.from_scenarios(loaded.system, scenarios)
+    simulate_arrays(inputs, scen.take(np.arange(1)), detail=False)  # warm-up
+    t0 = time.perf_counter()
+    batch = simulate_arrays(inputs, scen, detail=False)
+    t_batch = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    singles = [simulate_arrays(inputs, scen.take(np.array([s])), detail=False) for s in range(n_scen)]
+    t_single = time.perf_counter() - t0
+    same = all(np.array_equal(one.records["equity"][0], batch.records["equity"][s, :one.n_rounds])
+               for s, one in enumerate(singles))
+    return {"preset": preset, "institutions": loaded.system.n_institutions, "assets": loaded.system.n_assets,
+            "scenarios": n_scen, "seconds_batched": t_batch, "seconds_one_by_one": t_single,
+            "ratio": t_single / t_batch, "equity_bit_for_bit": bool(same)}
+
+
+CHILDREN = {"scale": child_scale, "bandwidth": child_bandwidth, "sweep": child_sweep,
+            "batch_preset": child_batch_preset}
 
 
 def run_child(name: str, *args) -> dict:
@@ -312,6 +354,8 @@ def main(argv=None) -> dict:
             "seconds_one_by_one": eng["timings_seconds"]["b_one_at_a_time"]["best"],
             "size": f"{sysd['institutions']} x {sysd['assets']}, {sysd['scenarios']} scenarios",
             "peak_rss_mib": eng["peak_rss_mib"]}
+    preset = run_child("batch_preset", "dealer_groups", 256)
+    items["2b_batched_vs_one_by_one_preset"] = dict(preset, measured=preset.get("ratio"))
 
     print("items 3 and 6: scale series", flush=True)
     n_big, k_big, d_big, s_big = sizes["big"]
@@ -324,6 +368,10 @@ def main(argv=None) -> dict:
     if big is None:
         big = run_child("scale", n_big, k_big, d_big, s_big)
     items["3_large_system"] = dict(big, measured=big.get("peak_rss_mib", float("nan")) / 1024.0)
+    from firesale.sweep import SUMMARY_VARIABLES
+
+    lean = run_child("scale", n_big, k_big, d_big, s_big, 20, 7, list(SUMMARY_VARIABLES))
+    items["3b_large_system_sweep_records"] = dict(lean, measured=lean.get("peak_rss_mib", float("nan")) / 1024.0)
     ok = [g for g in growth if "error" not in g]
     nnz = [g["nnz"] for g in ok]
     dense = [g["institutions"] * g["assets"] for g in ok]
@@ -346,8 +394,7 @@ def main(argv=None) -> dict:
     sw = run_child("sweep", sizes["sweep"])
     items["5_dask_vs_serial"] = dict(sw, measured=sw.get("ratio"))
 
-    for name, (op, target, unit) in TARGETS.items():
-        key = name if name in items else "3_large_system"
+    for key, (op, target, unit) in TARGETS.items():
         m = items[key].get("measured")
         items[key]["target"] = f"{op} {target:g}{unit}"
         items[key]["met"] = None if m is None else bool(m >= target if op == ">=" else m <= target)
@@ -383,12 +430,19 @@ def markdown_table(res: dict) -> str:
     fmt = lambda v, f: "error" if v is None else format(v, f)
     row("1 engine vs naive loop (per scenario-round)", i1.get("size", "-"), fmt(i1.get("measured"), ".1f") + "x", i1)
     row("2 batched vs one by one", i2.get("size", "-"), fmt(i2.get("measured"), ".1f") + "x", i2)
+    i2b = it["2b_batched_vs_one_by_one_preset"]
+    if "error" not in i2b:
+        row("2 batched vs one by one, narrative scale", f"{i2b['preset']} ({i2b['institutions']} x {i2b['assets']}), "
+            f"{i2b['scenarios']} scenarios", f"{i2b['ratio']:.1f}x", i2b)
+    for label, item in (("3 peak RSS, all round records", i3),
+                        ("3 peak RSS, a sweep's records", it["3b_large_system_sweep_records"])):
+        if "error" in item:
+            row(label, "-", "error", item)
+            continue
+        row(label, f"{item['institutions']} x {item['assets']}, d={item['density']:g}, {item['scenarios']} scen.",
+            f"{item['measured']:.2f} GiB ({item['records_mib']:.0f} MiB of records)", item)
     if "error" not in i3:
-        row("3 peak RSS", f"{i3['institutions']} x {i3['assets']}, d={i3['density']:g}, {i3['scenarios']} scen.",
-            f"{i3['measured']:.2f} GiB", i3)
         lines.append(f"| 3 seconds per round | same | {i3['seconds_per_round']:.3f} s | - | - |")
-    else:
-        row("3 peak RSS", "-", "error", i3)
     if "error" not in i4:
         row("4 kernel bandwidth / copy bandwidth", f"{i4['institutions']} x {i4['assets']}, d={i4['density']:g}, "
             f"{i4['scenarios']} scen.", f"{i4['fraction']:.1%} ({i4['kernel_gb_s']:.2f} / {i4['copy_gb_s']:.2f} GB/s)",

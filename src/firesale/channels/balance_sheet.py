@@ -131,11 +131,10 @@ def value_at_risk(
     [10.0, 20.0]
     """
     scaled = trading_book * sigma
-    if correlation.ndim == 2:
-        correlation = np.broadcast_to(correlation, (scaled.shape[1],) + correlation.shape)
-    # Explicit products and last-axis sums (not einsum or BLAS), so that the summation
-    # order, and hence every bit of the result, does not depend on the batch size.
-    weighted = (correlation[None, :, :, :] * scaled[:, :, None, :]).sum(axis=-1)
+    # einsum's own sum-of-products loops (no BLAS: optimize is off), whose summation order
+    # depends on L only, so that every bit of the result is the same whatever the batch size
+    subscripts = "lm,snm->snl" if correlation.ndim == 2 else "nlm,snm->snl"
+    weighted = np.einsum(subscripts, correlation, scaled, optimize=False)
     variance = (weighted * scaled).sum(axis=-1)
     return ndtri(confidence) * np.sqrt(np.maximum(variance, 0.0))
 
