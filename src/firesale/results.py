@@ -16,7 +16,7 @@ import xarray as xr
 from firesale._version import __version__
 from firesale.channels import CHANNELS
 from firesale.engine.simulate import Trajectory
-from firesale.matrices import dense
+from firesale.matrices import column_sums, dense
 from firesale.scenario import Scenario
 from firesale.system import System
 
@@ -133,7 +133,9 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
         "asset_class": (K, [a.asset_class for a in system.assets]),
         "duration": (K, np.array([np.nan if a.duration is None else a.duration for a in system.assets])),
         "spread0": (K, np.array([2.0 * a.mu0 * a.sigma0 for a in system.assets])),
-        "holdings0": ((N, K), dense(system.holdings)),
+        "supply0": (K, column_sums(system.holdings)),
+        # t0 holdings as a dense (N, K) coordinate, unless the system is kept sparse
+        **({} if system.sparse else {"holdings0": ((N, K), dense(system.holdings))}),
         "cash0": (N, system.cash0),
         "liabilities0": (N, system.liabilities0),
         "has_slr": (N, np.array([i.slr_trigger is not None for i in system.institutions], dtype=np.int8)),

@@ -89,7 +89,7 @@ def regimes(ds: xr.Dataset) -> xr.Dataset:
     before = gap.shift(round=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         persistence = xr.where(abs(before) > t["min_gap"], gap / before, np.nan)
-    negligible = t["min_flow"] * ds.holdings0.sum("institution")
+    negligible = t["min_flow"] * ds.supply0
     spread_ratio = xr.where(ds.spread0 > 0, ds.spread / ds.spread0, 1.0)
     impact_ratio = 1.0 / ds.depth_scale
     flow_before = ds.market_flow.shift(round=1)
