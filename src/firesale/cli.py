@@ -134,8 +134,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     columns = ["name", "group", "first forced", "sold", "main assets sold", "binding", "final equity", "min ratio"]
     for col in columns + (["defaulted"] if any_default else []):
         insts.add_column(col, justify="right" if col in ("first forced", "sold", "final equity", "min ratio") else "left")
-    for row in summary["institutions"]:
-        top = sorted(row["sales_by_asset"].items(), key=lambda item: -item[1])[:2]
+    rows = summary["institutions"]
+    if len(rows) > INSTITUTION_ROWS:
+        # a large system: its largest sellers (and defaults), the rest in --json
+        rows = sorted(rows, key=lambda row: (not row["defaulted"], -row["sales"]))[:INSTITUTION_ROWS]
+        insts.caption = (f"{INSTITUTION_ROWS} of {len(summary['institutions'])} institutions: defaults first, then "
+                         "the largest sellers; all of them with --json")
+    for row in rows:
+        top = sorted(row.get("sales_by_asset", {}).items(), key=lambda item: -item[1])[:2]
         cells = [
             row["name"], row["group"], "-" if row["first_forced_round"] is None else str(row["first_forced_round"]),
             _fmt(row["sales"], 1), ", ".join(a for a, _ in top) or "-",
@@ -467,6 +473,9 @@ def tipping(
 
 
 #: Modules that add commands to the app, each with ``register(app)``.
+#: The summary's institution table lists at most this many rows.
+INSTITUTION_ROWS = 40
+
 COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis", "firesale.cli_store", "firesale.cli_report",
                    "firesale.cli_generate", "firesale.cli_sweep", "firesale.cli_dashboard")
 

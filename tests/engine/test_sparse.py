@@ -74,3 +74,15 @@ def test_an_unknown_variable_is_refused():
 
     with pytest.raises(ConfigError, match="'equty'.*equity"):
         simulate(generate_system(20, 5, density=0.5, seed=1), Scenario(), variables=["equty"])
+
+
+def test_run_summary_of_a_large_system_lists_its_largest_sellers(tmp_path):
+    from typer.testing import CliRunner
+
+    from firesale.cli import INSTITUTION_ROWS, app
+    from firesale.data.synthetic import write_generated
+
+    write_generated(tmp_path / "big", 1500, 700, density=20 / 700, seed=3)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "big"), "--no-record"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"{INSTITUTION_ROWS} of 1500 institutions" in " ".join(result.output.split())
