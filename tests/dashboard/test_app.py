@@ -56,7 +56,8 @@ def test_run_page_shows_the_cli_amplification(ran, cli_summary):
 
 def test_run_page_shows_every_result(ran):
     labels = _metrics(ran)
-    assert {"initial loss (shock alone)", "total loss", "forced sales", "defaults"} <= set(labels)
+    assert {"initial loss (shock alone) (USD bn)", "total loss (USD bn)", "forced sales (USD bn)",
+            "defaults"} <= set(labels)
     charts = ran.get("plotly_chart")
     assert len(charts) == 4  # price paths, waterfall, cascade, attribution
     assert any("Market regime" in h.value for h in ran.subheader)

@@ -399,12 +399,13 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     >>> dict(headline(summarize(simulate(p.system, p.scenario))))["forced sales / initial loss"]
     '19.0'
     """
-    cur = summary.get("currency") or ""
+    # the unit goes in the label, so that a large amount fits its tile
+    unit = f" ({summary['currency']})" if summary.get("currency") else ""
     return [
-        ("initial loss (shock alone)", f"{_number(summary['initial_loss'])} {cur}".strip()),
-        ("total loss", f"{_number(summary['total_loss'])} {cur}".strip()),
+        (f"initial loss (shock alone){unit}", _number(summary["initial_loss"])),
+        (f"total loss{unit}", _number(summary["total_loss"])),
         ("amplification (total / initial)", _number(summary["amplification"], 3)),
-        ("forced sales", f"{_number(summary['forced_sales'])} {cur}".strip()),
+        (f"forced sales{unit}", _number(summary["forced_sales"])),
         ("forced sales / initial loss", _number(summary["forced_sales_per_initial_loss"], 1)),
         ("rounds", str(summary["rounds"])),
         ("institutions breaching", str(summary["breaches"])),
