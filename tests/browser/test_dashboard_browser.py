@@ -9,7 +9,6 @@ the test skips and says why.
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,16 +19,9 @@ from firesale.data.preset import load_preset
 from firesale.data.tables import write_tables
 from firesale.testing.dashboard import open_page, run_in_browser, serve_dashboard
 
-CHROMIUM = Path(os.environ.get("FIRESALE_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 
 
-def _chromium() -> str:
-    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
-        where = "in CI: .ci/run could not install it with apt" if os.environ.get("CI") else \
-            "install it with `apt-get install chromium` to run this test"
-        pytest.skip(f"no chromium at {CHROMIUM} ({where})")
-    return str(CHROMIUM)
 
 
 def _cli_amplification() -> float:
@@ -51,8 +43,8 @@ def _bad_tables(folder: Path) -> list[Path]:
     return paths
 
 
-def test_dashboard_runs_dealer_groups_and_reports_upload_errors(tmp_path):
-    executable = _chromium()
+def test_dashboard_runs_dealer_groups_and_reports_upload_errors(tmp_path, chromium):
+    executable = chromium
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason='Playwright is not installed: pip install -e ".[test]"')
     pytest.importorskip("streamlit", reason='the dashboard needs streamlit: pip install "firesale[dashboard]"')

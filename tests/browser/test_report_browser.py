@@ -6,27 +6,18 @@ plotly figures. `.ci/run` installs chromium with apt; where it is absent (or Pla
 the test skips and says why.
 """
 
-import os
-from pathlib import Path
 
 import pytest
 
 from firesale import load_preset
 from firesale.report import write_report
 
-CHROMIUM = Path(os.environ.get("FIRESALE_CHROMIUM", "/usr/bin/chromium"))
 
 
-def _chromium() -> str:
-    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
-        where = "in CI: .ci/run could not install it with apt" if os.environ.get("CI") else \
-            "install it with `apt-get install chromium` to run this test"
-        pytest.skip(f"no chromium at {CHROMIUM} ({where})")
-    return str(CHROMIUM)
 
 
-def test_report_opens_offline_without_errors_and_shows_the_amplification(tmp_path):
-    executable = _chromium()
+def test_report_opens_offline_without_errors_and_shows_the_amplification(tmp_path, chromium):
+    executable = chromium
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason='Playwright is not installed: pip install -e ".[test]"')
     preset = load_preset("dealer_prime")

@@ -159,7 +159,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         (S, K) records, and the acting rows' trades.
     """
     n_scen, n_entries = state.q.shape
-    n_inst, n_assets = inputs.n_institutions, inputs.n_assets
+    n_inst = inputs.n_institutions
     entry_asset = inputs.entry_asset
     tol = scen.tolerance[:, None]
 

@@ -176,10 +176,10 @@ class _Records:
         """Trim to the rounds run; a scenario that stopped early repeats its last levels."""
         n_rounds = int(last_step.max(initial=0)) + 1
         out = {name: value[:, :n_rounds] for name, value in self.arrays.items()}
-        for step in np.unique(last_step[last_step < n_rounds - 1]):
-            stopped = np.flatnonzero(last_step == step)
+        for last in np.unique(last_step[last_step < n_rounds - 1]):
+            stopped = np.flatnonzero(last_step == last)
             for name in _LEVELS & out.keys():
-                out[name][stopped, step + 1:] = out[name][stopped, step:step + 1]
+                out[name][stopped, last + 1:] = out[name][stopped, last:last + 1]
         return out
 
 
