@@ -53,8 +53,11 @@ def test_engine_attribution_adds_up_and_a_switched_off_mechanism_gets_zero(case)
     system, (scenario,) = case
     result = attribute(system, scenario.updated(**{"channels.information": False}))
     phi = result.shapley_total_loss
+    # efficiency holds to the rounding of the largest coalition's value (a corner that runs
+    # away can lose far more than the full model)
+    largest = float(np.abs(result.total_loss).max())
     assert float(phi.sum()) == pytest.approx(result.attrs["total"] - result.attrs["baseline"],
-                                             rel=1e-9, abs=1e-9 * max(1.0, abs(result.attrs["total"])))
+                                             rel=1e-9, abs=1e-9 * max(1.0, largest))
     assert float(phi.sel(player="information")) == 0.0  # off in the scenario: no corner differs
     assert float(result.shapley_forced_sales.sel(player="information")) == 0.0
     # the price falls and group losses add up per asset and per group too

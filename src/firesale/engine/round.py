@@ -619,9 +619,12 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     sold = np.where(units > 0, traded, 0.0)
     per_row = lambda values: _scatter(values, rows, (n_scen, n_inst))  # noqa: E731
-    channel_sales = np.stack(
-        [per_row(np.where(binding == c, sold, 0.0).sum(axis=-1)) for c in range(len(CHANNELS))], axis=-1
-    )
+    # each sale into its (scenario, institution, binding channel) cell, in one pass
+    n_channels = len(CHANNELS)
+    selling = binding >= 0
+    cells = (rows[:, None] * n_channels + binding)[selling]
+    channel_sales = np.bincount(cells, weights=sold[selling], minlength=n_scen * n_inst * n_channels).reshape(
+        n_scen, n_inst, n_channels)
     breach = np.stack(
         [slr < slr_trigger, var > inputs.var_limit, leverage < inputs.leverage_trigger,
          defaulted & ~state.defaulted, margin_due > tol, rolled_due > 0, run > 0, redeem > 0],
