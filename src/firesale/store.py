@@ -218,12 +218,33 @@ def _sha256(value: Any) -> str:
 
 
 def _system_tables(system: System) -> dict[str, Any]:
-    """The System's contents as plain values: every row and every array, in order."""
+    """The System's contents as plain values: every row, and a sha256 of each (N, K)
+    matrix's positions and values (the same for its dense and CSR forms) and of the
+    correlation matrix."""
+    import numpy as np
+
+    from firesale.matrices import triplets, values_at
+
+    held_rows, held_cols, _ = triplets(system.holdings)
+    swap_rows, swap_cols, _ = triplets(system.derivative)
+    n_assets = system.n_assets
+    codes = np.unique(np.concatenate([held_rows * n_assets + held_cols, swap_rows * n_assets + swap_cols]))
+    rows, cols = codes // n_assets, codes % n_assets
+
+    def digest(*arrays: np.ndarray) -> str:
+        h = hashlib.sha256()
+        for array in arrays:
+            h.update(np.ascontiguousarray(array).tobytes())
+        return h.hexdigest()
+
     return {
         "institutions": [i.model_dump() for i in system.institutions],
         "assets": [a.model_dump(by_alias=True) for a in system.assets],
-        **{name: getattr(system, name).tolist() for name in (
-            "holdings", "trading_fraction", "repo", "derivative", "initial_margin", "correlation", "market_share")},
+        **{name: digest(*triplets(getattr(system, name))) for name in (
+            "holdings", "repo", "derivative", "initial_margin", "market_share")},
+        # a trading fraction means something at a position only (see System)
+        "trading_fraction": digest(rows, cols, values_at(system.trading_fraction, rows, cols)),
+        "correlation": digest(system.correlation),
     }
 
 

@@ -86,3 +86,19 @@ def test_run_summary_of_a_large_system_lists_its_largest_sellers(tmp_path):
     result = CliRunner().invoke(app, ["run", str(tmp_path / "big"), "--no-record"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"{INSTITUTION_ROWS} of 1500 institutions" in " ".join(result.output.split())
+
+
+def test_dense_and_sparse_forms_hash_alike_and_a_holding_changes_the_hash():
+    from firesale.store import input_hash
+
+    system = generate_system(300, 40, density=0.1, seed=2)
+    scenario = Scenario(name="hit", shocks=[{"asset": system.assets[0].name, "price": -0.1}])
+    dense_hash = input_hash(system.converted(sparse=False), [scenario])
+    assert input_hash(system.converted(sparse=True), [scenario]) == dense_hash
+    holdings = dense(system.holdings).copy()
+    holdings[0, np.flatnonzero(holdings[0])[0]] *= 1.5
+    changed = system.__class__(system.name, system.institutions, system.assets, holdings, system.trading_fraction,
+                               system.correlation, currency=system.currency, description=system.description,
+                               repo=system.repo, derivative=system.derivative, initial_margin=system.initial_margin,
+                               market_share=system.market_share)
+    assert input_hash(changed, [scenario]) != dense_hash
