@@ -16,3 +16,13 @@ def last_axis_sum(values: np.ndarray) -> np.ndarray:
     if values.shape[-1] == 0:
         return np.zeros(values.shape[:-1])
     return np.add.reduceat(values, [0], axis=-1)[..., 0]
+
+
+def segment_sums(values: np.ndarray, starts: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Sequential sums of consecutive runs of columns, (S, M) → (S, len(present)): run j
+    starts at column ``starts[j]`` and belongs to the j-th row of ``present``; rows not
+    present get 0."""
+    out = np.zeros((values.shape[0], present.size))
+    if values.shape[1]:
+        out[:, present] = np.add.reduceat(values, starts, axis=1)
+    return out

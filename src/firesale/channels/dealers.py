@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from firesale.channels._sums import segment_sums
 
 __all__ = ["Positions", "Room", "Intermediation", "intermediate", "fill"]
 
@@ -55,21 +56,27 @@ class Positions:
     n_dealers: int
     n_assets: int
 
+    def __post_init__(self) -> None:
+        # runs of positions per dealer and per asset (positions sorted stably by label),
+        # summed sequentially: a batch equals its scenarios run alone, bit for bit
+        for name, label, n_labels in (("dealer", self.dealer, self.n_dealers), ("asset", self.asset, self.n_assets)):
+            order = np.argsort(label, kind="stable")
+            order = None if np.array_equal(order, np.arange(order.size)) else order  # already in runs
+            counts = np.bincount(label, minlength=n_labels)
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            object.__setattr__(self, f"_{name}_runs", (order, starts[counts > 0], counts > 0))
+
     def by_dealer(self, values: np.ndarray) -> np.ndarray:
         """Sum (S, P) over each dealer's positions → (S, D), in position order."""
-        return _segment_sum(values, self.dealer, self.n_dealers)
+        return _runs_sum(values, *self._dealer_runs)
 
     def by_asset(self, values: np.ndarray) -> np.ndarray:
         """Sum (S, P) over each asset's dealer positions → (S, K), in position order."""
-        return _segment_sum(values, self.asset, self.n_assets)
+        return _runs_sum(values, *self._asset_runs)
 
 
-def _segment_sum(values: np.ndarray, label: np.ndarray, n_labels: int) -> np.ndarray:
-    """Sequential sums per (scenario, label): each scenario's bins fill in position order
-    whatever the batch, so a batch equals its scenarios run alone."""
-    n_scen = values.shape[0]
-    bins = (np.arange(n_scen)[:, None] * n_labels + label[None, :]).reshape(-1)
-    return np.bincount(bins, weights=values.reshape(-1), minlength=n_scen * n_labels).reshape(n_scen, n_labels)
+def _runs_sum(values: np.ndarray, order: np.ndarray | None, starts: np.ndarray, present: np.ndarray) -> np.ndarray:
+    return segment_sums(values if order is None else values[:, order], starts, present)
 
 
 @dataclass

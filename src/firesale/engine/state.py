@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from firesale.channels import CHANNELS
+from firesale.channels._sums import segment_sums
 from firesale.channels.dealers import Positions
 from firesale.channels.impact import LAW_CODES
 from firesale.channels.liquidation import POLICY_CODES
@@ -151,7 +152,7 @@ class Inputs:
         entry_position[dealer_entry] = np.arange(dealer_entry.size)
         held = values_at(system.holdings, inst_of, asset_of)
         book = held * tradable[asset_of]
-        book_total = _segment_sums(book[None, :], starts[counts > 0], counts > 0)[0]
+        book_total = segment_sums(book[None, :], starts[counts > 0], counts > 0)[0]
         weights = np.divide(book, book_total[inst_of], out=np.zeros_like(book), where=book_total[inst_of] > 0)
         d_rows, d_cols, notional = triplets(system.derivative)
         d_counts = np.bincount(d_rows, minlength=n)
@@ -248,13 +249,13 @@ class Inputs:
 
     def per_institution(self, values: np.ndarray) -> np.ndarray:
         """Sum per-entry values (S, E) over each institution's entries → (S, N)."""
-        return _segment_sums(values, self.segment_starts, self.has_holdings)
+        return segment_sums(values, self.segment_starts, self.has_holdings)
 
     def derivatives_per_institution(self, per_asset: np.ndarray, amounts: np.ndarray | None = None) -> np.ndarray:
         """:math:`\\sum_k a_{ik} x_{sk}` over each institution's derivatives → (S, N), with
         ``a`` the notionals (or ``amounts`` per derivative) and ``x`` = ``per_asset`` (S, K)."""
         amounts = self.derivative if amounts is None else amounts
-        return _segment_sums(amounts * per_asset[:, self.derivative_asset], self.derivative_starts,
+        return segment_sums(amounts * per_asset[:, self.derivative_asset], self.derivative_starts,
                              self.has_derivative)
 
     def to_dense(self, values: np.ndarray) -> np.ndarray:
@@ -262,15 +263,6 @@ class Inputs:
         out = np.zeros((values.shape[0], self.n_institutions, self.n_assets), dtype=values.dtype)
         out[:, self.entry_institution, self.entry_asset] = values
         return out
-
-
-def _segment_sums(values: np.ndarray, starts: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Sums of consecutive segments of columns (S, M) → (S, N): segment j starts at column
-    ``starts[j]`` and belongs to the j-th row with ``present`` true; other rows get 0."""
-    out = np.zeros((values.shape[0], present.size))
-    if values.shape[1]:
-        out[:, present] = np.add.reduceat(values, starts, axis=1)
-    return out
 
 
 def _positions(members: np.ndarray, size: int) -> np.ndarray:
@@ -499,7 +491,7 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
     held, trading = inputs.held, inputs.trading_held
     assets = inputs.cash + inputs.repo_lending + inputs.per_institution((held * inputs.p0[inputs.entry_asset])[None])[0]
     repo = inputs.per_institution(inputs.repo[None])[0]
-    margin = _segment_sums(inputs.margin_base[None], inputs.derivative_starts, inputs.has_derivative)[0]
+    margin = segment_sums(inputs.margin_base[None], inputs.derivative_starts, inputs.has_derivative)[0]
     return State(
         q=np.broadcast_to(held, (s, held.size)).copy(),
         q_trading=np.broadcast_to(trading, (s, held.size)).copy(),
