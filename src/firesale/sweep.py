@@ -357,16 +357,20 @@ def _summaries(ds: xr.Dataset) -> dict[str, np.ndarray]:
     return out
 
 
-def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.ndarray,
+def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.ndarray | SweepSpec,
               indices: Sequence[int], batch: int) -> dict[str, np.ndarray]:
     """Build and simulate one batch; its per-scenario summaries (column name → array).
 
-    A plain function of its arguments, so any executor can run it (process pools and
-    Dask pickle it by reference).
+    ``values`` are the batch's varied values, or the sweep's spec to draw them from
+    (:func:`scenario_values`), so that workers draw them in parallel. A plain function of
+    its arguments, so any executor can run it (process pools and Dask pickle it by
+    reference).
     """
     from firesale.simulation import simulate
 
     _test_kill_hook(batch)
+    if isinstance(values, SweepSpec):
+        values = scenario_values(values, base, indices)
     scenarios = build_scenarios(base, params, values, indices, system)
     return _summaries(simulate(system, scenarios, detail=False, variables=SUMMARY_VARIABLES))
 
@@ -638,8 +642,8 @@ def run_sweep(
         raise ConfigError(Problem("FS959", f"--monte-carlo on {spec.target}", "the base scenario has no price or "
                                   "client-sale shock to draw: use --grid shock.ASSET.price=LO:HI:N instead"))
     n = spec.n_scenarios
-    values = scenario_values(spec, base, np.arange(n))
-    build_scenarios(base, names, values[[0, -1]], [0, n - 1], system)  # fail fast on a bad parameter or value
+    ends = [0, n - 1]
+    build_scenarios(base, names, scenario_values(spec, base, ends), ends, system)  # fail fast on a bad value
     sweep_hash = input_hash(system, [base], params=spec.as_params())
     batches = spec.batches()
     results: dict[int, dict[str, np.ndarray]] = {}
@@ -661,13 +665,21 @@ def run_sweep(
         pool_factory = lambda: cf.ProcessPoolExecutor(max_workers=workers)
     own_pool: cf.Executor | None = None
 
+    # In this process the values are drawn once, here; other executors' workers draw their
+    # batch's (in parallel) while this process draws them all for the result.
+    inline = isinstance(executor, InlineExecutor)
+    values = scenario_values(spec, base, np.arange(n)) if inline else None
+
     def submit(pool: cf.Executor, b: int) -> cf.Future:
         idx = batches[b]
-        return pool.submit(run_batch, system, base, names, values[idx.start:idx.stop], list(idx), b)
+        return pool.submit(run_batch, system, base, names, values[idx.start:idx.stop] if inline else spec,
+                           list(idx), b)
 
     try:
         pool = executor
         pending = {submit(pool, b): b for b in todo}
+        if values is None:
+            values = scenario_values(spec, base, np.arange(n))
         while pending:
             finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             broken: list[int] = []
