@@ -362,17 +362,23 @@ def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.
     """Build and simulate one batch; its per-scenario summaries (column name → array).
 
     ``values`` are the batch's varied values, or the sweep's spec to draw them from
-    (:func:`scenario_values`), so that workers draw them in parallel. A plain function of
-    its arguments, so any executor can run it (process pools and Dask pickle it by
-    reference).
+    (:func:`scenario_values`), so that workers draw them in parallel; drawn values come
+    back under the key ``DRAWN``. A plain function of its arguments, so any executor can
+    run it (process pools and Dask pickle it by reference).
     """
     from firesale.simulation import simulate
 
     _test_kill_hook(batch)
-    if isinstance(values, SweepSpec):
+    drawn = isinstance(values, SweepSpec)
+    if drawn:
         values = scenario_values(values, base, indices)
     scenarios = build_scenarios(base, params, values, indices, system)
-    return _summaries(simulate(system, scenarios, detail=False, variables=SUMMARY_VARIABLES))
+    columns = _summaries(simulate(system, scenarios, detail=False, variables=SUMMARY_VARIABLES))
+    return {**columns, DRAWN: values} if drawn else columns
+
+
+#: Key of the values a worker drew in :func:`run_batch`'s result.
+DRAWN = "_drawn_values"
 
 
 # --------------------------------------------------------------------------- memory
@@ -683,9 +689,9 @@ def run_sweep(
     own_pool: cf.Executor | None = None
 
     # In this process the values are drawn once, here; other executors' workers draw their
-    # batch's (in parallel) while this process draws them all for the result.
+    # batch's, in parallel, and send them back with its summaries.
     inline = isinstance(executor, InlineExecutor)
-    values = scenario_values(spec, base, np.arange(n)) if inline else None
+    values = scenario_values(spec, base, np.arange(n)) if inline else np.full((n, len(names)), np.nan)
 
     def submit(pool: cf.Executor, b: int) -> cf.Future:
         idx = batches[b]
@@ -695,8 +701,6 @@ def run_sweep(
     try:
         pool = executor
         pending = {submit(pool, b): b for b in todo}
-        if values is None:
-            values = scenario_values(spec, base, np.arange(n))
         while pending:
             finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             broken: list[int] = []
@@ -707,9 +711,11 @@ def run_sweep(
                 except cf.process.BrokenProcessPool:
                     broken.append(b)
                     continue
+                idx = batches[b]
+                if DRAWN in columns:
+                    values[idx.start:idx.stop] = columns.pop(DRAWN)
                 results[b] = columns
                 if store is not None:
-                    idx = batches[b]
                     summary = {"sweep_hash": sweep_hash, "batch": b, "scenarios": [idx.start, idx.stop],
                                "columns": {k: v.tolist() for k, v in columns.items()}}
                     run_ids.append(store.record_replication(
@@ -738,6 +744,11 @@ def run_sweep(
     finally:
         if own_pool is not None:
             own_pool.shutdown(wait=True, cancel_futures=True)
+    if not inline:  # batches read back from the store: their values, drawn here
+        for b in stored:
+            if b < len(batches):
+                idx = batches[b]
+                values[idx.start:idx.stop] = scenario_values(spec, base, np.arange(idx.start, idx.stop))
     keys = list(results[0].keys())
     columns = {k: np.concatenate([np.asarray(results[b][k]) for b in range(len(batches))]) for k in keys}
     for k in ("defaults", "breaches", "rounds"):
