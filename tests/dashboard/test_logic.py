@@ -89,3 +89,15 @@ def test_overlap_of_a_large_sparse_system_shows_its_largest_institutions():
     largest = system.institution_names[int(np.argmax(system.total_assets0))]
     assert largest in overlap.index and overlap.loc[largest, largest] == pytest.approx(1.0)
     assert len(capital_ratios(system)) == 1500
+
+
+def test_the_ratio_chart_of_a_large_system_shows_those_closest_to_their_trigger():
+    from firesale.data.synthetic import generate_system
+    from firesale.dashboard.logic import OVERLAP_MAX_INSTITUTIONS, capital_ratios, tightest
+
+    ratios = capital_ratios(generate_system(500, 60, density=0.1, seed=4))
+    shown = tightest(ratios)
+    assert len(shown) == OVERLAP_MAX_INSTITUTIONS
+    assert shown["headroom"].max() <= ratios["headroom"].drop(shown.index).min()
+    small = ratios.head(10)
+    assert tightest(small).index.equals(small.index)

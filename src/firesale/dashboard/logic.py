@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ASSET_SHOCKS", "FUND_TYPES", "OVERLAP_MAX_INSTITUTIONS", "RUN_STEPS", "RunOutcome", "asset_shock_inputs",
     "capital_ratios", "cascade_rows", "channel_switches", "comparison_table", "headline", "holdings_overlap",
-    "institution_counts", "policy_levers",
+    "institution_counts", "policy_levers", "tightest",
     "problem_rows", "redemption_inputs", "run_scenario", "runs_table", "scenario_from_inputs",
 ]
 
@@ -107,6 +107,14 @@ def holdings_overlap(system: System, largest: int = OVERLAP_MAX_INSTITUTIONS) ->
     unit = np.divide(holdings, norms[:, None], out=np.zeros_like(holdings), where=norms[:, None] > 0)
     names = [system.institution_names[n] for n in shown]
     return pd.DataFrame(unit @ unit.T, index=pd.Index(names, name="institution"), columns=names)
+
+
+def tightest(ratios: pd.DataFrame, largest: int = OVERLAP_MAX_INSTITUTIONS) -> pd.DataFrame:
+    """The ``largest`` rows of :func:`capital_ratios` with the least headroom over their
+    trigger (all of them, in their order, when there are no more)."""
+    if len(ratios) <= largest:
+        return ratios
+    return ratios.sort_values("headroom", kind="stable", na_position="last").head(largest)
 
 
 def capital_ratios(system: System) -> pd.DataFrame:

@@ -140,9 +140,15 @@ def system_page() -> None:
     _overlap_chart(st, logic.holdings_overlap(system))
     st.subheader("Capital ratios against their minimums")
     ratios = logic.capital_ratios(system)
-    _ratio_chart(st, ratios)
-    st.dataframe(ratios.style.format({c: "{:.2%}" for c in ("ratio", "minimum", "trigger", "headroom")},
-                                     na_rep="-"))
+    shown = logic.tightest(ratios)
+    if len(shown) < len(ratios):
+        st.caption(f"The chart shows the {len(shown)} of {len(ratios)} institutions closest to their trigger; "
+                   "the table lists them all.")
+    _ratio_chart(st, shown)
+    percent = ("ratio", "minimum", "trigger", "headroom")
+    # a styled table renders every cell: a large system's table is shown plain (as fractions)
+    st.dataframe(ratios.style.format({c: "{:.2%}" for c in percent}, na_rep="-")
+                 if len(ratios) <= logic.OVERLAP_MAX_INSTITUTIONS * 10 else ratios)
 
 
 def _overlap_chart(st: Any, overlap: pd.DataFrame) -> None:
