@@ -410,6 +410,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         n_pos = positions.dealer.size
         dealer_sales = np.bincount((s_of[:, None] * n_pos + at_position)[mine], weights=flowing[mine],
                                    minlength=n_scen * n_pos).reshape(n_scen, n_pos)
+    dealer_sold = positions.by_asset(dealer_sales) if n_dealers else np.zeros_like(pressure)
     if n_dealers and scen.intermediation.any():
         blocked = (acting | defaulted | (shortfall > 0) | (roll_share > 0))[:, inputs.dealers]
         room = _dealer_room(inputs, scen, equity, exposure, total_assets, var, sigma, slr_trigger,
@@ -427,7 +428,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # (what intermediate() gives with no room: the same bits, without the work)
         bought = np.zeros_like(dealer_sales)
         dealing = None
-        market_flow = client_flow + positions.by_asset(dealer_sales)
+        market_flow = client_flow + dealer_sold
         concession = 0.0
     else:
         dealer_sales = bought = np.zeros((n_scen, 0))
@@ -618,6 +619,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     )
 
     sold = np.where(units > 0, traded, 0.0)
+    dealer_bought = np.zeros_like(price) if dealing is None else positions.by_asset(bought)
     per_row = lambda values: _scatter(values, rows, (n_scen, n_inst))  # noqa: E731
     # each sale into its (scenario, institution, binding channel) cell, in one pass
     n_channels = len(CHANNELS)
@@ -667,9 +669,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "client_sales": np.zeros_like(price) if client is None else client,
         "forced_sales": _per_asset(np.maximum(traded, 0.0), s_of, asset_rows, valid, pressure.shape),
         "market_flow": market_flow,
-        "dealer_purchases": positions.by_asset(bought),
+        "dealer_purchases": dealer_bought,
         "interdealer": np.zeros_like(price) if dealing is None else positions.by_asset(dealing.interdealer),
-        "dealer_net": positions.by_asset(bought) - positions.by_asset(dealer_sales),
+        "dealer_net": dealer_bought - dealer_sold,
         "defaulted": new_state.defaulted,
         "outside_q": new_state.outside_q,
         "outside_cash": new_state.outside_cash,
