@@ -6,6 +6,7 @@ traceback and exit with status 1; ``--debug`` shows the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Annotated, Any
@@ -184,21 +185,20 @@ def run(
 
     from firesale.store import recording_store
 
-    preset = load(target)
+    with contextlib.nullcontext() if as_json else console.status(f"loading {target} ..."):
+        preset = load(target)
     scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
     run_store = recording_store(store, no_record)
     started = time.perf_counter()
-    if as_json:
+    with contextlib.nullcontext() if as_json else console.status(f"simulating {preset.name} ..."):
         ds = simulate(preset.system, scenario)
-    else:
-        with console.status(f"simulating {preset.name} ..."):
-            ds = simulate(preset.system, scenario)
     simulate_s = time.perf_counter() - started
     if out:
         from firesale.data.netcdf import save_dataset
 
         save_dataset(ds, out)
-    summary = summarize(ds)
+    with contextlib.nullcontext() if as_json else console.status("summarising ..."):
+        summary = summarize(ds)
     command = ["run", target, *(f"--shock={s}" for s in shock or []),
                *(["--exempt-treasuries"] if exempt_treasuries else []), *(f"--set={s}" for s in set_ or [])]
     run_id = _record(run_store, "run", target, preset, [scenario], ds, summary, simulate_s, command)

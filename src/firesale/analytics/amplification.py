@@ -51,23 +51,31 @@ def institution_table(ds: xr.Dataset, scenario: int | str = 0) -> list[dict[str,
     first = _first_round(one.sold > 0)
     ratio = xr.where(one.has_slr == 1, one.slr, one.leverage_ratio)
     min_ratio = ratio.min("round").values
+    # plain arrays once: indexing xarray objects per institution costs seconds at 20,000
+    names, types, groups = (one[c].values.tolist() for c in ("institution", "institution_type", "group"))
+    assets, channels = [str(a) for a in one.asset.values], [str(c) for c in one.channel.values]
+    sales = one.sold.values.sum(axis=0).tolist()
+    by_channel = one.sales_by_channel.values.sum(axis=0)  # (institution, channel)
+    breached = one.breach.values.any(axis=0)  # (institution, channel)
+    by_asset = one.sales_total.values if "sales_total" in one else None
+    initial, final = one.initial_equity.values.tolist(), one.equity.values[-1].tolist()
+    defaulted = (one.defaulted.values[-1] > 0).tolist()
     out = []
-    for n, name in enumerate(one.institution.values):
+    for n, name in enumerate(names):
         out.append({
             "name": str(name),
-            "type": str(one.institution_type.values[n]),
-            "group": str(one.group.values[n]),
+            "type": str(types[n]),
+            "group": str(groups[n]),
             "first_forced_round": None if first[n] < 0 else int(first[n]),
-            "sales": float(one.sold.values[:, n].sum()),
-            **({"sales_by_asset": {str(a): float(v) for a, v in zip(one.asset.values, one.sales_total.values[n])
-                                   if v > 0}} if "sales_total" in one else {}),
-            "sales_by_channel": {str(c): float(v) for c, v in
-                                 zip(one.channel.values, one.sales_by_channel.values[:, n].sum(axis=0)) if v > 0},
-            "initial_equity": float(one.initial_equity.values[n]),
-            "final_equity": float(one.equity.values[-1, n]),
+            "sales": float(sales[n]),
+            **({"sales_by_asset": {a: float(v) for a, v in zip(assets, by_asset[n]) if v > 0}}
+               if by_asset is not None else {}),
+            "sales_by_channel": {c: float(v) for c, v in zip(channels, by_channel[n]) if v > 0},
+            "initial_equity": float(initial[n]),
+            "final_equity": float(final[n]),
             "min_capital_ratio": float(min_ratio[n]) if np.isfinite(min_ratio[n]) else None,
-            "breached": sorted(str(c) for c, b in zip(one.channel.values, one.breach.values[:, n].any(axis=0)) if b),
-            "defaulted": bool(one.defaulted.values[-1, n]),
+            "breached": sorted(c for c, b in zip(channels, breached[n]) if b),
+            "defaulted": bool(defaulted[n]),
         })
     return out
 
