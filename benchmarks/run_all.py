@@ -3,7 +3,7 @@
 
 Usage::
 
-    python benchmarks/run_all.py            # full sizes (~10 min on 2 cores); also rewrites docs/performance.md
+    python benchmarks/run_all.py            # full sizes (~3 min on 2 cores); also rewrites docs/performance.md
     python benchmarks/run_all.py --quick    # small sizes, a smoke run (< 1 min); docs untouched
 
 Items (each measured in a fresh child process, so peak RSS is its own, read from
