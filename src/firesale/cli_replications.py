@@ -55,6 +55,20 @@ def _figure(kind: str, data: Any, out: str | None) -> None:
     write_figure(figure(kind, data), out)
 
 
+def _publish(kind: str, figure_data: Any, out: str | None, run_store: Any, target: str, params: dict[str, Any],
+             summary: dict[str, Any], as_json: bool, shown: dict[str, Any] | None = None) -> bool:
+    """Write the figure, record the replication and, with --json, print ``shown`` (default:
+    the summary) with the figure path and run ID. True when printed: the command is done."""
+    _figure(kind, figure_data, out)
+    run_id = _record(run_store, target, params, summary)
+    return _emit((summary if shown is None else shown) | {"figure": out, "run_id": run_id}, as_json)
+
+
+def _figure_written(out: str | None) -> None:
+    if out:
+        console.print(f"figure written to {escape(out)}", highlight=False)
+
+
 def _working(what: str, quiet: bool) -> Any:
     """A spinner on stderr while ``what`` runs (none for --json or outside a terminal)."""
     import contextlib
@@ -96,9 +110,7 @@ def vulnerability(
     if dataset == "eba2011":
         with _working("loading EBA 2011", as_json):
             summary, table = replications.glt_eba2011(write_down, impact, top, data)
-        _figure("systemicness", table, out)
-        run_id = _record(run_store, f"vulnerability {dataset}", params, summary)
-        if _emit(summary | {"figure": out, "run_id": run_id}, as_json):
+        if _publish("systemicness", table, out, run_store, f"vulnerability {dataset}", params, summary, as_json):
             return
         console.print(f"[bold]GLT on EBA 2011[/bold]: {summary['banks']} banks, GIIPS sovereigns written down "
                       f"{summary['write_down']:.0%}, impact {summary['impact_per_euro']:g} per euro on every asset",
@@ -124,9 +136,7 @@ def vulnerability(
                            disable=not err_console.is_terminal) as bar:
             task = bar.add_task("quarters", total=59)
             summary, series = replications.callreport_index(impact, fall, data, lambda: bar.advance(task))
-        _figure("index", series, out)
-        run_id = _record(run_store, f"vulnerability {dataset}", params, summary)
-        if _emit(summary | {"figure": out, "run_id": run_id}, as_json):
+        if _publish("index", series, out, run_store, f"vulnerability {dataset}", params, summary, as_json):
             return
         table = Table(title=f"Aggregate vulnerability of US commercial banks: a {fall:.0%} fall of every non-cash "
                       f"asset, impact {impact:g} per dollar")
@@ -140,8 +150,7 @@ def vulnerability(
                       highlight=False)
     else:
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2011 or callreports"))
-    if out:
-        console.print(f"figure written to {escape(out)}", highlight=False)
+    _figure_written(out)
 
 
 def deleveraging(
@@ -165,10 +174,9 @@ def deleveraging(
     run_store = recording_store(store, no_record)
     with _working("deleveraging rounds", as_json):
         summary = replications.cs_eba2011(write_down, impact, lambda_max, root=data)
-    _figure("deleveraging", summary, out)
-    run_id = _record(run_store, f"deleveraging {dataset}", {"model": "cont_schaanning", "data_set": dataset,
-                     "write_down": write_down, "impact": impact, "lambda_max": lambda_max}, summary)
-    if _emit(summary | {"figure": out, "run_id": run_id}, as_json):
+    params = {"model": "cont_schaanning", "data_set": dataset, "write_down": write_down, "impact": impact,
+              "lambda_max": lambda_max}
+    if _publish("deleveraging", summary, out, run_store, f"deleveraging {dataset}", params, summary, as_json):
         return
     table = Table(title=f"Cont-Schaanning on EBA 2011: GIIPS −{write_down:.0%}, λ_max {lambda_max:g}")
     for col in ("round", "fire-sale loss (share of system equity)", "banks delevering"):
@@ -179,8 +187,7 @@ def deleveraging(
     console.print(f"initial loss {summary['initial_loss']:.2%}, fire sales {summary['fire_sale_loss']:.2%} "
                   f"({summary['fire_sale_share']:.1%} of the total), {summary['insolvent']} banks insolvent; "
                   f"GLT one round: {summary['glt_one_round']:.2%}", highlight=False)
-    if out:
-        console.print(f"figure written to {escape(out)}", highlight=False)
+    _figure_written(out)
 
 
 def equilibrium(
@@ -203,12 +210,10 @@ def equilibrium(
     run_store = recording_store(store, no_record)
     with _working("iterating to the fire-sale equilibria", as_json):
         summary = replications.bsu_eba2016(leverage_bound, kappa, root=data)
-    _figure("equilibrium", summary, out)
-    run_id = _record(run_store, f"equilibrium {dataset}", {"model": "bsu", "data_set": dataset,
-                     "leverage_bound": leverage_bound, "kappa": kappa}, summary)
-    if _emit({k: summary[k] for k in ("lower", "upper", "max", "iterations")} | {
-            k: summary[k] for k in summary if k not in ("lower", "upper", "max", "iterations")}
-            | {"figure": out, "run_id": run_id}, as_json):
+    params = {"model": "bsu", "data_set": dataset, "leverage_bound": leverage_bound, "kappa": kappa}
+    first = ("lower", "upper", "max", "iterations")  # the price impacts lead the JSON
+    shown = {k: summary[k] for k in first} | {k: v for k, v in summary.items() if k not in first}
+    if _publish("equilibrium", summary, out, run_store, f"equilibrium {dataset}", params, summary, as_json, shown):
         return
     table = Table(title=f"BSU on EBA 2016: {summary['banks']} banks, λ̄ = {leverage_bound:g}, κ = {kappa:g}, "
                   f"credit losses {summary['credit_loss']:,.0f} EUR m")
@@ -221,8 +226,7 @@ def equilibrium(
     console.print(f"{'multiple equilibria' if summary['multiple'] else 'one equilibrium'}; iterations: lower "
                   f"{it['lower']}, upper {it['upper']}; banks selling: {summary['banks_selling']['lower']}",
                   highlight=False)
-    if out:
-        console.print(f"figure written to {escape(out)}", highlight=False)
+    _figure_written(out)
 
 
 def contagion(
@@ -245,10 +249,8 @@ def contagion(
     with _working(f"{trials} random systems per cell", as_json):
         summary, ds = replications.caccioli_window(leverages=tuple(leverage or (10.0, 25.0)), trials=trials,
                                                    seed=seed, n_banks=banks, n_assets=banks)
-    _figure("contagion", ds, out)
-    run_id = _record(run_store, "contagion", {"model": "caccioli", "leverages": summary["leverages"],
-                     "trials": trials, "seed": seed, "banks": banks}, summary)
-    if _emit(summary | {"figure": out, "run_id": run_id}, as_json):
+    params = {"model": "caccioli", "leverages": summary["leverages"], "trials": trials, "seed": seed, "banks": banks}
+    if _publish("contagion", ds, out, run_store, "contagion", params, summary, as_json):
         return
     table = Table(title=f"Caccioli et al.: probability of contagion ({banks} banks and assets, {trials} trials)")
     table.add_column("mean assets per bank", justify="right")
@@ -260,8 +262,7 @@ def contagion(
     for lev, window in summary["window"].items():
         text = "none" if window is None else f"{window[0]:g} to {window[1]:g} assets per bank"
         console.print(f"leverage {lev}: contagion more likely than not for {text}", highlight=False)
-    if out:
-        console.print(f"figure written to {escape(out)}", highlight=False)
+    _figure_written(out)
 
 
 def register(app: typer.Typer) -> None:
