@@ -225,11 +225,7 @@ def _system_tables(system: System) -> dict[str, Any]:
 
     from firesale.matrices import triplets, values_at
 
-    held_rows, held_cols, _ = triplets(system.holdings)
-    swap_rows, swap_cols, _ = triplets(system.derivative)
-    n_assets = system.n_assets
-    codes = np.unique(np.concatenate([held_rows * n_assets + held_cols, swap_rows * n_assets + swap_cols]))
-    rows, cols = codes // n_assets, codes % n_assets
+    rows, cols = system.positions
 
     def digest(*arrays: np.ndarray) -> str:
         h = hashlib.sha256()

@@ -501,8 +501,8 @@ class System:
         self.derivative = _in_form(derivative, shape, self.sparse)
         self.initial_margin = _in_form(initial_margin, shape, self.sparse)
         # a trading fraction means something where a position is held (or a derivative)
-        rows, cols = _position_pattern(self.holdings, self.repo, self.derivative)
-        self.trading_fraction = _in_form(trading_fraction, shape, self.sparse, fill=1.0, pattern=(rows, cols))
+        self._positions = _position_pattern(self.holdings, self.repo, self.derivative)
+        self.trading_fraction = _in_form(trading_fraction, shape, self.sparse, fill=1.0, pattern=self._positions)
         self.correlation = np.asarray(correlation, dtype=float)
         self.market_share = _market_share(self, market_share)
         for arr in (self.holdings, self.trading_fraction, self.correlation, self.repo, self.derivative,
@@ -668,6 +668,12 @@ class System:
     @property
     def equity0(self) -> np.ndarray:
         return self.total_assets0 - self.liabilities0 - self.repo0
+
+    @property
+    def positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and columns of every position: held, on repo or carrying a derivative
+        (row-major). The holdings table has one row for each."""
+        return self._positions
 
     def converted(self, sparse: bool) -> System:
         """The same system with its (N, K) matrices as CSR (``sparse=True``) or numpy arrays."""

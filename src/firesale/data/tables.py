@@ -267,15 +267,10 @@ def write_tables(system: System, directory: str | Path, fmt: str = "csv") -> lis
 
 
 def _holdings_frame(system: System) -> Any:
-    """The holdings table: a row per position held or carrying a derivative, by institution."""
+    """The holdings table: a row per position (:attr:`~firesale.system.System.positions`), by institution."""
     import pandas as pd
 
-    held_rows, held_cols, quantity = triplets(system.holdings)
-    swap_rows, swap_cols, _ = triplets(system.derivative)
-    n_assets = system.n_assets
-    codes = np.unique(np.concatenate([held_rows[quantity > 0] * n_assets + held_cols,
-                                      swap_rows * n_assets + swap_cols]))
-    rows, cols = codes // n_assets, codes % n_assets
+    rows, cols = system.positions
     columns = {"quantity": system.holdings, "trading_fraction": system.trading_fraction, "repo": system.repo,
                "derivative": system.derivative, "initial_margin": system.initial_margin}
     return pd.DataFrame({
