@@ -22,7 +22,6 @@ __all__ = [
     "SPARSE_MAX_DENSITY",
     "prefer_sparse",
     "from_triplets",
-    "is_sparse",
     "dense",
     "triplets",
     "values_at",
@@ -63,10 +62,6 @@ def from_triplets(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape:
     out = np.full(shape, fill, dtype=float)
     out[rows, cols] = values
     return out
-
-
-def is_sparse(matrix: Matrix) -> bool:
-    return sp.issparse(matrix)
 
 
 def dense(matrix: Matrix) -> np.ndarray:

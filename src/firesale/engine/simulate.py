@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -127,15 +128,19 @@ def simulate_arrays(
         part = scen if chunk.size == n_scen else scen.take(chunk)
         parts.append(_simulate_chunk(inputs, part, detail, records, chunk, last_step,
                                      None if variables is None else frozenset(variables)))
-    join = (lambda name: getattr(parts[0], name)) if len(parts) == 1 else \
-        (lambda name: np.concatenate([getattr(p, name) for p in parts]))
+    if len(parts) == 1:
+        rounds, initial_equity, sales_by_entry, final = parts[0]
+    else:
+        rounds, initial_equity, sales_by_entry = (np.concatenate([getattr(p, field) for p in parts])
+                                                  for field in ("rounds", "initial_equity", "sales_by_entry"))
+        final = State.concatenate([p.final for p in parts])
     return Trajectory(
         records=records.finish(last_step),
-        rounds=join("rounds"),
-        initial_equity=join("initial_equity"),
+        rounds=rounds,
+        initial_equity=initial_equity,
         initial_loss=shock_only_loss(inputs, scen),
-        sales_by_entry=join("sales_by_entry"),
-        final=parts[0].final if len(parts) == 1 else State.concatenate([p.final for p in parts]),
+        sales_by_entry=sales_by_entry,
+        final=final,
         inputs=inputs,
         detail=detail,
         n_rounds=int(last_step.max(initial=0)) + 1,
@@ -183,10 +188,19 @@ class _Records:
         return out
 
 
+class _Chunk(NamedTuple):
+    """What a chunk of scenarios leaves besides its records (see :class:`Trajectory`)."""
+
+    rounds: np.ndarray
+    initial_equity: np.ndarray
+    sales_by_entry: np.ndarray
+    final: State
+
+
 def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records: _Records, chunk: np.ndarray,
-                    last_step: np.ndarray, keep: frozenset[str] | None) -> Trajectory:
-    """Run the scenarios ``chunk`` of the batch (``scen`` holds them), writing their records;
-    returns their per-scenario summaries (``records`` left empty)."""
+                    last_step: np.ndarray, keep: frozenset[str] | None) -> _Chunk:
+    """Run the scenarios ``chunk`` of the batch (``scen`` holds them), writing their records
+    into ``records`` and their last step into ``last_step``."""
     n_scen = scen.switches.shape[0]
     n_inst, n_assets = inputs.n_institutions, inputs.n_assets
     state = initial_state(inputs, scen)
@@ -226,12 +240,4 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
                                 ("sales", sales), ("binding", binding)):
                 records.write(name, chunk, t, value)
         t += 1
-    return Trajectory(
-        records={},
-        rounds=rounds,
-        initial_equity=initial_equity,
-        initial_loss=np.zeros(n_scen),
-        sales_by_entry=sales_by_entry,
-        final=state,
-        inputs=inputs,
-    )
+    return _Chunk(rounds, initial_equity, sales_by_entry, state)

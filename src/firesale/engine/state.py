@@ -89,7 +89,6 @@ class Inputs:
     rollover_share: np.ndarray  # (N,)
     shares: np.ndarray  # (N,) fund shares at t0
     # derivatives, one per (institution, asset) with a notional, ordered by institution
-    derivative_institution: np.ndarray  # (M,) int
     derivative_asset: np.ndarray  # (M,) int
     derivative_starts: np.ndarray  # first derivative of each institution with derivatives
     has_derivative: np.ndarray  # (N,) bool
@@ -200,7 +199,6 @@ class Inputs:
             run_share=np.array([i.run_share for i in insts], dtype=float),
             rollover_threshold=optional("repo_rollover_threshold"),
             rollover_share=np.array([i.repo_rollover_share for i in insts], dtype=float),
-            derivative_institution=d_rows,
             derivative_asset=d_cols,
             derivative_starts=d_starts[d_counts > 0],
             has_derivative=d_counts > 0,
