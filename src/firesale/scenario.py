@@ -175,6 +175,13 @@ class Scenario(BaseModel):
         1e-9, gt=0.0, description="Sales and price moves below this count as none (stop rule).",
         json_schema_extra={"unit": "currency"},
     )
+    price_tolerance: float = Field(
+        0.0, ge=0.0, lt=1.0, allow_inf_nan=False,
+        description="Relative price move a round below which prices count as settled (stop rule): a run stops "
+        "when nobody trades and every price moves less than this (and less than tolerance). 0 (neutral): the "
+        "absolute tolerance alone, so pressure fading geometrically runs to max_rounds.",
+        json_schema_extra={"unit": "fraction/round"},
+    )
 
     @model_validator(mode="after")
     def _shocks_within_horizon(self) -> Scenario:

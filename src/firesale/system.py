@@ -68,6 +68,27 @@ ADVERSE_SELECTION = {"reserves": 0.0, "treasury": 0.02, "agency_mbs": 0.05, "cor
 #: close-out uncertainty once quotes are gone (an assumption, loosely calibrated).
 OPACITY = {"reserves": 0.0, "treasury": 0.0, "agency_mbs": 0.005, "corporate_ig": 0.01,
            "corporate_hy": 0.02, "equity": 0.0, "other": 0.03}
+#: Largest fire-sale discount outside buyers tolerate in the long run, by class (a fraction
+#: of the fundamental price; ``inf``: no bound), used when a scenario turns on
+#: ``market.outside_demand`` and the asset sets no ``max_discount``. Treasuries: the
+#: Treasury-OIS dislocation of March 2020 was tens of basis points of yield at long
+#: maturities (He, Nagel & Song 2022, J. Financial Economics 143(1)), several percent of
+#: price at a duration of 8-10; 8% bounds it (an assumption within that order). Agency MBS
+#: and investment-grade corporates: a few percent (Haddad, Moreira & Muir 2021, "When
+#: selling becomes viral", RFS 34(11): the March 2020 bond-CDS and ETF discounts); high
+#: yield twice that; equities: stocks sold by distressed funds trade about 10% below
+#: fundamental at the trough (Coval & Stafford 2007, J. Financial Economics 86(2)).
+#: Long gilts of September 2022 reached about 10% (Pinter, Siriwardane & Walker 2024, BoE
+#: SWP 1089): the gilt preset sets it on its assets.
+MAX_DISCOUNT = {"reserves": math.inf, "treasury": 0.08, "agency_mbs": 0.05, "corporate_ig": 0.05,
+                "corporate_hy": 0.10, "equity": 0.10, "other": math.inf}
+#: Share of the outstanding fire-sale pressure outside capital absorbs a round, by class,
+#: used with ``market.outside_demand`` when the asset sets no ``capital_arrival``: Duffie
+#: (2010, J. Finance 65(4)) documents recoveries over weeks to months. A half-life of about
+#: 3 weeks (15 trading days, 0.045 a round) for rates and 6 weeks for credit and equity
+#: (0.023), an assumption of that order.
+CAPITAL_ARRIVAL = {"reserves": 0.0, "treasury": 0.045, "agency_mbs": 0.045, "corporate_ig": 0.023,
+                   "corporate_hy": 0.023, "equity": 0.023, "other": 0.0}
 IMPACT_LAWS = ("linear", "exponential", "sqrt")
 
 _RATIO = {"ge": 0.0, "le": 1.0, "allow_inf_nan": False}
@@ -113,6 +134,14 @@ class Institution(_Row):
     )
     slr_target: float | None = Field(
         None, **_RATIO, description="SLR it restores by selling.", json_schema_extra=_unit("fraction")
+    )
+    slr_deleveraging: Literal["trigger", "minimum"] = Field(
+        "trigger",
+        description="Where the SLR forces sales: 'trigger' (neutral), below the trigger, back to the target (Dealer "
+        "Prime, the Bank of England / INET rule); 'minimum', only below the regulatory minimum, back to it, and "
+        "below the trigger a buffer shortfall that restricts distributions and, for a dealer, rations new "
+        "absorption (market.balance_sheet_cost) instead of forcing inventory out. With 'minimum' the SLR minimum "
+        "is no default threshold.", json_schema_extra=_unit("-"),
     )
     leverage_minimum: float | None = Field(
         None, **_RATIO, description="Equity / total assets below which it defaults.",
@@ -314,6 +343,18 @@ class Asset(_Row):
         description="Bid-ask spread at t0 as a share of the price (default: 2 x adverse_selection x sigma0, "
         "the Glosten-Milgrom spread).", json_schema_extra=_unit("fraction"),
     )
+    max_discount: float | None = Field(
+        None, gt=0.0, le=1.0, allow_inf_nan=False,
+        description="Largest fire-sale discount outside buyers tolerate (a fraction of the fundamental): fire-sale "
+        "pressure never takes the price below fundamental x (1 - max_discount). Default: none, or the class's "
+        "calibrated value when the scenario sets market.outside_demand.", json_schema_extra=_unit("fraction"),
+    )
+    capital_arrival: float | None = Field(
+        None, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Share of the outstanding fire-sale pressure absorbed by outside capital arriving each round "
+        "(slow-moving capital). Default: 0, or the class's value when the scenario sets market.outside_demand.",
+        json_schema_extra=_unit("fraction/round"),
+    )
     opacity: float | None = Field(
         None, ge=0.0, le=1.0, allow_inf_nan=False,
         description="Share of the price a mark gives up when no dealer quotes (mark = p (1 - opacity u)); "
@@ -358,6 +399,18 @@ class Asset(_Row):
         if self.spread is not None:
             return self.spread / (2.0 * self.sigma0)
         return ADVERSE_SELECTION[self.asset_class]
+
+    def discount_bound(self, outside_demand: bool) -> float:
+        """Largest discount ``d`` (``inf``: none) with or without the class default."""
+        if self.max_discount is not None:
+            return self.max_discount
+        return MAX_DISCOUNT[self.asset_class] if outside_demand else math.inf
+
+    def arrival_rate(self, outside_demand: bool) -> float:
+        """Capital arrival ``a`` a round, with or without the class default."""
+        if self.capital_arrival is not None:
+            return self.capital_arrival
+        return CAPITAL_ARRIVAL[self.asset_class] if outside_demand else 0.0
 
     @property
     def opacity_share(self) -> float:

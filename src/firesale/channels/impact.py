@@ -19,6 +19,29 @@ with ``f`` the fundamental price and the impact laws
 Net purchases (``Q < 0``) move prices up by the law's mirror image. Sellers execute at
 :math:`p^{exec} = p^{pre} + \\alpha (p^{post} - p^{pre})`; without new pressure ``Q``
 decays at rate ρ, pulling the price back to its fundamental.
+
+Two brakes, each neutral at its default:
+
+* **Outside demand with slow-moving capital** (Duffie 2010, "Presidential address: asset
+  price dynamics with slow-moving capital", J. Finance 65(4); Greenwood, Hanson & Liao
+  2018, "Asset price dynamics in partially segmented markets", RFS 31(9)). Outside buyers'
+  demand rises with the fire-sale discount and becomes unbounded as it nears the largest
+  discount ``d_k`` their capital tolerates, so the discount the law gives,
+  :math:`δ = p_0 Ψ(Q)/f`, is saturated:
+
+  .. math:: p_k = f_k \\bigl(1 - d_k (1 - e^{-δ_k / d_k})\\bigr) \\;\\ge\\; f_k (1 - d_k)
+
+  (the first-order impact is unchanged, :math:`\\partial p/\\partial Q = -p_0 Ψ'` at
+  :math:`Q = 0`). Their capital arrives over days: each round it absorbs the share
+  ``a_k`` (``capital_arrival``) of the outstanding pressure. ``d = inf``, ``a = 0`` are
+  neutral.
+* **Transient impact with resilience** (Obizhaeva & Wang 2013, "Optimal trading strategy
+  and supply/demand dynamics", J. Financial Markets 16(1), eq. 3). Flow ``x`` arriving
+  when the information channel has thinned depth to ``D · s`` moves the price by
+  :math:`x / (D s)`; the part beyond its calm impact, :math:`x (1/s - 1)/D`, is
+  transient and decays at the resilience rate ``r`` a round as the book refills, while the
+  calm part fades only with ρ and ``a``. ``r = 0`` (neutral) keeps thin-market impact for
+  ever.
 """
 
 from __future__ import annotations
@@ -30,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "MarketParams", "LAW_CODES", "impact_fraction", "pressure_for_impact", "price_from_pressure", "execution_price",
-    "mean_revert",
+    "mean_revert", "bounded_discount", "discount_for_price",
 ]
 
 LAW_CODES = {"linear": 0, "exponential": 1, "sqrt": 2}
@@ -76,6 +99,27 @@ class MarketParams(BaseModel):
         "would have on outside buyers: liquidity providers are paid for the inventory risk they take "
         "(Grossman & Miller 1988), and the concession fades as dealers lean against the wind.",
         json_schema_extra={"unit": "fraction"},
+    )
+    outside_demand: bool = Field(
+        False, description="Outside buyers with slow-moving capital: every asset's price stays above "
+        "fundamental x (1 - max_discount) and its pressure is absorbed at capital_arrival a round; assets that set "
+        "neither take their class's calibrated defaults. Off (neutral): only the values assets set themselves.",
+    )
+    resilience: float = Field(
+        0.0, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="r: share of the transient impact (what flow added beyond its calm-depth impact because the "
+        "information channel had thinned depth) that fades each round as the book refills (Obizhaeva & Wang "
+        "2013). 0 (neutral): thin-market impact stays until mean reversion removes it.",
+        json_schema_extra={"unit": "fraction/round"},
+    )
+    balance_sheet_cost: float = Field(
+        0.0, ge=0.0, allow_inf_nan=False,
+        description="κ: dealers' shadow cost of balance sheet per unit of squared utilisation c = u^2 (u: the "
+        "tightest of SLR trigger / SLR, VaR / limit, leverage trigger / leverage). A dealer offers 1 / (1 + κ c) "
+        "of its room for new absorption and takes inventory at (1 + κ c) times the concession: liquidity tracks "
+        "volatility until utilisation is high, then deteriorates far more (Duffie, Fleming, Keane, Nelson, "
+        "Shachar & Van Tassel 2023, NY Fed SR 1070). 0 (neutral): absorb up to the room, at one concession.",
+        json_schema_extra={"unit": "-"},
     )
     dealer_lean: float = Field(
         0.2, ge=0.0, le=1.0, allow_inf_nan=False,
@@ -164,9 +208,51 @@ def pressure_for_impact(
     return np.where(finite | (law == LAW_CODES["sqrt"]), q, np.inf)
 
 
-def price_from_pressure(fundamental: np.ndarray, p0: np.ndarray, psi: np.ndarray) -> np.ndarray:
-    """Market price :math:`\\max(f - p_0 Ψ, 0)`, shape (S, K)."""
-    return np.maximum(fundamental - p0 * psi, 0.0)
+def bounded_discount(discount: np.ndarray, max_discount: np.ndarray) -> np.ndarray:
+    """Outside demand's saturation :math:`d (1 - e^{-δ/d})` of a fire-sale discount δ ≥ 0
+    (a fraction of the fundamental); δ itself where ``d`` is ``inf`` or δ < 0 (purchases).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bounded_discount(np.array([0.01, 0.1, 10.0, -0.02]), np.array([0.1, 0.1, 0.1, 0.1])).round(5).tolist()
+    [0.00952, 0.06321, 0.1, -0.02]
+    """
+    finite = np.isfinite(max_discount)
+    safe = np.where(finite, max_discount, 1.0)
+    saturated = -safe * np.expm1(-np.maximum(discount, 0.0) / safe)
+    return np.where(finite & (discount > 0), saturated, discount)
+
+
+def discount_for_price(bounded: np.ndarray, max_discount: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`bounded_discount` for bounded discounts ≥ 0: ``inf`` at or beyond
+    the largest discount (no pressure can push the price there)."""
+    bounded = np.maximum(bounded, 0.0)
+    finite = np.isfinite(max_discount)
+    safe = np.where(finite, max_discount, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = np.where(bounded < safe, -safe * np.log1p(-bounded / safe), np.inf)
+    return np.where(finite, raw, bounded)
+
+
+def price_from_pressure(fundamental: np.ndarray, p0: np.ndarray, psi: np.ndarray,
+                        max_discount: np.ndarray | None = None) -> np.ndarray:
+    """Market price, shape (S, K): :math:`\\max(f - p_0 Ψ, 0)`, or with outside demand
+    (``max_discount`` d, (S, K) or (K,), finite) :math:`f (1 - d (1 - e^{-p_0 Ψ / (f d)}))`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f, p0 = np.array([[1.0, 1.0]]), np.ones(2)
+    >>> price_from_pressure(f, p0, np.array([[0.5, 0.5]]), np.array([np.inf, 0.1])).round(4).tolist()
+    [[0.5, 0.9007]]
+    """
+    linear = np.maximum(fundamental - p0 * psi, 0.0)
+    if max_discount is None or not np.isfinite(max_discount).any():
+        return linear
+    discount = np.divide(p0 * psi, fundamental, out=np.zeros_like(linear), where=fundamental > 0)
+    bounded = np.maximum(fundamental * (1.0 - bounded_discount(discount, max_discount)), 0.0)
+    return np.where(np.isfinite(max_discount), bounded, linear)
 
 
 def execution_price(pre: np.ndarray, post: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -175,5 +261,5 @@ def execution_price(pre: np.ndarray, post: np.ndarray, alpha: np.ndarray) -> np.
 
 
 def mean_revert(pressure: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    """Fade accumulated pressure: :math:`Q \\leftarrow (1 - ρ) Q`; ``rate`` shape (S, 1)."""
+    """Fade accumulated pressure: :math:`Q \\leftarrow (1 - ρ) Q`; ``rate`` shape (S, 1) or (S, K)."""
     return (1.0 - rate) * pressure

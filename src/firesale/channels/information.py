@@ -24,8 +24,10 @@ Per asset ``k`` and scenario, after the round's volatility update:
   :math:`s_k = s^{lit}_k (φ_k + (1-φ_k) m)` and market depth scales by
   :math:`(φ_k + (1-φ_k) δ_{rfq}) (σ_{0,k}/σ_k)^{ζ}` (DESIGN: :math:`D_k ∝ φ_k σ_0/σ`, with an
   RFQ floor ``rfq_depth`` so that a market without streams is thin, not closed, and an
-  elasticity ζ ≤ 1 because volume rises with volatility too). New flow moves the price
-  by its impact at that depth; past pressure is not repriced.
+  elasticity ζ ≤ 1 because volume rises with volatility too), bounded below by
+  ``depth_floor``; the lit spread is bounded above by ``spread_cap`` × its t0 value. New
+  flow moves the price by its impact at that depth; the excess over its calm impact is
+  transient (``market.resilience``, :mod:`firesale.channels.impact`).
 * **Opaque marks.** Uncertainty :math:`u_k = 1 - φ_k` (the share of the market without a
   firm price); books are marked at :math:`p_k (1 - \\mathrm{opacity}_k u_k)` in the next round.
 * **Freeze.** Counterparty fear is the share of dealer balance sheets in breach or in
@@ -95,6 +97,20 @@ class InformationParams(BaseModel):
         "volume rises with volatility too (Treasury volumes set records in March 2020), so depth falls less than "
         "1/sigma: ζ = 1 is Kyle with volume fixed, 0 leaves depth to the quoting share alone.",
         json_schema_extra={"unit": "-"},
+    )
+    depth_floor: float = Field(
+        0.0, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Least depth the quoting share and volatility can leave, as a share of t0 depth: the link "
+        "from volatility to depth is bounded. 0 (neutral): none. Treasury order-book depth at the best quotes "
+        "fell to about a tenth of its February level in March 2020 (Fleming & Ruela 2020).",
+        json_schema_extra={"unit": "fraction"},
+    )
+    spread_cap: float = Field(
+        float("inf"), gt=1.0,
+        description="Largest lit spread as a multiple of its t0 value: the link from volatility to the spread is "
+        "bounded. inf (neutral): none. The 30-year's on-the-run spread went from 1/32 to 5/32 in March 2020, "
+        "the widest multiple of the on-the-run curve (Fleming & Ruela 2020).",
+        json_schema_extra={"unit": "x t0 spread"},
     )
     fear_freeze: float = Field(
         0.5, gt=0.0, le=1.0, allow_inf_nan=False,
@@ -208,7 +224,7 @@ class Information:
 def information_update(
     sigma: np.ndarray, sigma0: np.ndarray, mu0: np.ndarray, cost: np.ndarray, calm_cost: np.ndarray,
     positions: Positions, dealer_size: np.ndarray, omega0: np.ndarray, params: dict[str, np.ndarray],
-    on: np.ndarray,
+    on: np.ndarray, troubled: np.ndarray | None = None,
 ) -> Information:
     """Step 6 of a round for every scenario.
 
@@ -221,9 +237,12 @@ def information_update(
     dealer_size : (S, D) dealers' balance sheets (weights of counterparty fear).
     omega0 : (S,) layoff share of a calm market.
     params : arrays (S,) ``elasticity``, ``cap``, ``rfq_spread``, ``rfq_depth``, ``depth_elasticity``,
-        ``fear_freeze``.
+        ``fear_freeze``, ``depth_floor``, ``spread_cap``.
     on : (S,) bool, the channel's switch; off: no spread, full quotes, transparent marks,
         depth unchanged, ω = ω0.
+    troubled : (S, D) bool, optional
+        Dealers in breach or default, whose balance sheets make counterparty fear (default:
+        those out of the market, ``cost = inf``).
     """
     if not on.any():  # the same values as the switch gives below, without the work
         return Information(spread=np.zeros_like(sigma), quoting_share=np.ones_like(sigma),
@@ -232,14 +251,19 @@ def information_update(
     mu = adverse_selection(mu0, vol_ratio, params["elasticity"][:, None])
     lit = glosten_milgrom_spread(mu, sigma)
     lit0 = glosten_milgrom_spread(mu0, sigma0)
+    spread_cap = params.get("spread_cap")
+    if spread_cap is not None and np.isfinite(spread_cap).any():
+        lit = np.minimum(lit, spread_cap[:, None] * lit0)
     ratio = np.divide(lit, lit0, out=np.ones_like(lit), where=lit0 > 0)
     phi = quoting(ratio, params["cap"], cost, calm_cost, positions)
     rfq = params["rfq_spread"][:, None]
     spread = lit * (phi + (1.0 - phi) * rfq)
     depth = (phi + (1.0 - phi) * params["rfq_depth"][:, None]) * np.exp(
         -params["depth_elasticity"][:, None] * np.log(vol_ratio))
+    if (depth_floor := params.get("depth_floor")) is not None:
+        depth = np.maximum(depth, depth_floor[:, None])
     total = last_axis_sum(dealer_size)
-    troubled = last_axis_sum(np.where(np.isinf(cost), dealer_size, 0.0))
+    troubled = last_axis_sum(np.where(np.isinf(cost) if troubled is None else troubled, dealer_size, 0.0))
     fear = np.divide(troubled, total, out=np.zeros_like(total), where=total > 0)
     omega = layoff_share(omega0, fear, params["fear_freeze"])
     col = on[:, None]

@@ -43,6 +43,7 @@ from firesale.channels.default import in_default
 from firesale.channels.funding import haircuts, margin_calls, net_book, withdrawal_share
 from firesale.channels.redemptions import redemption_rate
 from firesale.channels.impact import (
+    discount_for_price,
     execution_price,
     impact_fraction,
     mean_revert,
@@ -53,7 +54,7 @@ from firesale.channels.dealers import Room, intermediate
 from firesale.channels.information import dealer_cost as dealer_cost_of
 from firesale.channels.information import information_update, marks
 from firesale.channels.liquidation import allocate_sales, pro_rata_buys
-from firesale.channels.volatility import ewma_volatility
+from firesale.channels.volatility import anchored_volatility
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
 __all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
@@ -163,15 +164,24 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     entry_asset = inputs.entry_asset
     tol = scen.tolerance[:, None]
 
-    # 1. shocks, fading of past pressure
-    pressure = mean_revert(state.pressure, scen.mean_reversion[:, None]) if t > 0 else state.pressure
+    # 1. shocks, fading of past pressure: mean reversion, outside capital arriving, and
+    # the transient part of thin-market impact at the resilience rate
+    pressure, transient = state.pressure, state.transient
+    if t > 0:
+        pressure = mean_revert(pressure, scen.mean_reversion[:, None])
+        transient = mean_revert(transient, scen.mean_reversion[:, None])
+        if scen.capital_arrival.any():
+            pressure = mean_revert(pressure, scen.capital_arrival)
+            transient = mean_revert(transient, scen.capital_arrival)
+        if scen.resilience.any():
+            transient = mean_revert(transient, scen.resilience[:, None])
     fundamental = state.fundamental
-    sigma = state.sigma
+    sigma, sigma_fundamental = state.sigma, state.sigma_fundamental
     shocked_default = np.zeros_like(state.defaulted)
     if (shock := scen.at("price_shock", t)) is not None:
         fundamental = fundamental * (1.0 + shock)
     if (shock := scen.at("volatility_shock", t)) is not None:
-        sigma = sigma * shock
+        sigma, sigma_fundamental = sigma * shock, sigma_fundamental * shock
     if (shock := scen.at("default_shock", t)) is not None:
         shocked_default = shock
     repo_rate = state.repo_rate
@@ -200,7 +210,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
                                    np.zeros((n_scen, d.size), dtype=bool))
     else:
         calm_cost = state.calm_cost
-    price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure))
+    price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure + transient), scen.max_discount)
 
     # 2. mark to market, below the price where quotes are missing (the uncertainty the
     # information channel left last round); derivatives settle variation margin in cash at
@@ -248,12 +258,17 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     slr_trigger = np.maximum(inputs.slr_trigger - release, slr_floor)
     slr_target = np.maximum(inputs.slr_target - release, slr_floor)
 
-    # 3. constraints → what each channel asks, per institution
+    # 3. constraints → what each channel asks, per institution. An institution that
+    # deleverages only below its SLR minimum restores the minimum (and does not default there)
+    at_minimum = inputs.slr_at_minimum
     defaulted = scen.switch("default") & in_default(
-        equity, slr, leverage, inputs.slr_minimum, inputs.leverage_minimum, state.defaulted | shocked_default
+        equity, slr, leverage, np.where(at_minimum, np.nan, inputs.slr_minimum), inputs.leverage_minimum,
+        state.defaulted | shocked_default
     )
     alive = ~defaulted
-    slr_shed = np.where(scen.switch("slr") & alive, slr_shrink(equity, exposure, slr_trigger, slr_target), 0.0)
+    shed_trigger = np.where(at_minimum, inputs.slr_minimum, slr_trigger)
+    shed_target = np.where(at_minimum, inputs.slr_minimum, slr_target)
+    slr_shed = np.where(scen.switch("slr") & alive, slr_shrink(equity, exposure, shed_trigger, shed_target), 0.0)
     lev_trade = np.where(
         scen.switch("leverage") & alive,
         leverage_trade(equity, total_assets, inputs.leverage_trigger, inputs.leverage_target, inputs.two_sided),
@@ -411,18 +426,27 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         dealer_sales = np.bincount((s_of[:, None] * n_pos + at_position)[mine], weights=flowing[mine],
                                    minlength=n_scen * n_pos).reshape(n_scen, n_pos)
     dealer_sold = positions.by_asset(dealer_sales) if n_dealers else np.zeros_like(pressure)
+    # dealers' balance-sheet cost: squared utilisation of their tightest constraint
+    d = inputs.dealers
+    cost = dealer_cost_of(slr[:, d], slr_trigger[:, d], var[:, d], inputs.var_limit[d], np.zeros((n_scen, d.size), bool))
     if n_dealers and scen.intermediation.any():
         blocked = (acting | defaulted | (shortfall > 0) | (roll_share > 0))[:, inputs.dealers]
+        # the shadow cost rations new absorption: a dealer offers 1 / (1 + κ c) of its room
+        appetite = 1.0 / (1.0 + scen.balance_sheet_cost[:, None] * cost)
         room = _dealer_room(inputs, scen, equity, exposure, total_assets, var, sigma, slr_trigger,
-                            blocked | ~scen.intermediation[:, None])
+                            blocked | ~scen.intermediation[:, None], appetite)
         counted = ~(inputs.slr_exempt & scen.slr_exemption[:, None])
         dealing = intermediate(client_flow, dealer_sales, positions, room, counted,
                                np.where(scen.intermediation, state.layoff, 0.0), scen.dealer_lean,
-                               pressure * depth_scale, total_assets[:, inputs.dealers])
+                               (pressure + transient) * depth_scale, total_assets[:, inputs.dealers])
         bought = dealing.bought
         market_flow = dealing.outside
-        # dealers take inventory at a price concession (Grossman-Miller)
-        concession = scen.absorption_impact[:, None] * positions.by_asset(dealing.absorbed + dealing.interdealer)
+        # dealers take inventory at a price concession (Grossman-Miller), priced up by
+        # their shadow cost of balance sheet
+        taken = dealing.absorbed + dealing.interdealer
+        if scen.balance_sheet_cost.any():
+            taken = taken * (1.0 + scen.balance_sheet_cost[:, None] * cost)[:, positions.dealer]
+        concession = scen.absorption_impact[:, None] * positions.by_asset(taken)
     elif n_dealers:
         # no scenario intermediates: dealers' own sales reach outside buyers like anyone's
         # (what intermediate() gives with no room: the same bits, without the work)
@@ -439,21 +463,32 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # a central bank takes up to its caps of what is left (or what keeps its floor).
     # Pressure is kept at t0 depth: flow in a market the information channel thinned
     # counts 1/depth_scale times (its impact; past pressure is not repriced).
+    # Flow moves the price at the round's depth; what thin depth adds beyond its calm
+    # impact is kept apart as transient impact (it fades with the resilience rate).
     flow = (1.0 - scen.all_to_all[:, None]) * market_flow
-    new_pressure = pressure + (flow + concession) / depth_scale
+    inflow = flow + concession
+    new_pressure = pressure + inflow
+    thinness = 1.0 / depth_scale - 1.0
+    new_transient = transient + inflow * thinness
     purchases = np.zeros_like(new_pressure)
     if scen.purchase_eligible.any():
-        ceiling = pressure_for_impact(
-            (fundamental - scen.purchase_floor[:, None] * inputs.p0) / inputs.p0, inputs.impact_law, inputs.depth,
-            inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
+        floor_psi = (fundamental - scen.purchase_floor[:, None] * inputs.p0) / inputs.p0
+        bounded_floor = np.divide(fundamental - scen.purchase_floor[:, None] * inputs.p0, fundamental,
+                                  out=np.zeros_like(fundamental), where=fundamental > 0)
+        floor_psi = np.where(np.isfinite(scen.max_discount),
+                             discount_for_price(bounded_floor, scen.max_discount) * fundamental / inputs.p0, floor_psi)
+        ceiling = pressure_for_impact(floor_psi, inputs.impact_law, inputs.depth,
+                                      inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
         wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(flow, 0.0),
-                          np.maximum(new_pressure - ceiling, 0.0) * depth_scale)
+                          np.maximum(new_pressure + new_transient - ceiling, 0.0) * depth_scale)
         wanted = np.where(scen.purchase_eligible, wanted, 0.0)
         budget = np.minimum(scen.purchase_daily_cap, scen.purchase_total - state.purchased)
         asked = wanted.sum(axis=1)
         purchases = wanted * np.minimum(1.0, np.divide(budget, asked, out=np.ones_like(asked), where=asked > 0))[:, None]
-        new_pressure = new_pressure - purchases / depth_scale
-    post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure))
+        new_pressure = new_pressure - purchases
+        new_transient = new_transient - purchases * thinness
+    post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure + new_transient),
+                               scen.max_discount)
     post_mark = marks(post, inputs.opacity, state.uncertainty)
     # sellers receive the bid, buyers pay the ask: half the effective spread off and on
     # final settlement: a sale books the pre-trade price and carries every move from there
@@ -555,23 +590,29 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         new_cash = new_cash + repaid_to_funds
 
     # 5. volatility
-    new_sigma = ewma_volatility(sigma, state.price, post, scen.ewma_lambda[:, None])
+    new_sigma = anchored_volatility(sigma, sigma_fundamental, state.price, post, scen.ewma_lambda[:, None],
+                                    scen.volatility_anchor[:, None], scen.volatility_cap[:, None])
 
     # 6. information: spreads, quotes and marks for the next round, from the new
     # volatility and the dealers' constraints in this round
+    # (quoting falls continuously with the cost: a dealer that sells still quotes, less;
+    # one in default is out; dealers in breach or default make counterparty fear)
     dealers = inputs.dealers
-    cost = dealer_cost_of(slr[:, dealers], slr_trigger[:, dealers], var[:, dealers], inputs.var_limit[dealers],
-                          (acting | defaulted)[:, dealers])
     info = information_update(
-        new_sigma, inputs.sigma0, inputs.mu0, cost, calm_cost, positions, total_assets[:, dealers], scen.layoff_share,
+        new_sigma, inputs.sigma0, inputs.mu0, np.where(defaulted[:, dealers], np.inf, cost), calm_cost, positions,
+        total_assets[:, dealers], scen.layoff_share,
         {"elasticity": scen.info_elasticity, "cap": scen.info_cap, "rfq_spread": scen.info_rfq_spread,
          "rfq_depth": scen.info_rfq_depth, "depth_elasticity": scen.info_depth_elasticity,
-         "fear_freeze": scen.info_fear_freeze},
-        scen.information,
+         "fear_freeze": scen.info_fear_freeze, "depth_floor": scen.info_depth_floor,
+         "spread_cap": scen.info_spread_cap},
+        scen.information, troubled=(acting | defaulted)[:, dealers],
     )
 
     # 7. stop rule, per scenario: nobody traded and no price moved
-    moved = np.abs(post - state.price).max(axis=1, initial=0.0) > scen.tolerance
+    change = np.abs(post - state.price)
+    relative = np.divide(change, state.price, out=np.where(change > 0, np.inf, 0.0), where=state.price > 0)
+    moved = ((change.max(axis=1, initial=0.0) > scen.tolerance)
+             & (relative.max(axis=1, initial=0.0) > scen.price_tolerance))
     traded_any = np.zeros(n_scen, dtype=bool)
     traded_any[s_of[np.abs(traded).sum(axis=-1) > tol_rows]] = True
     shocks_ahead = t + 1 <= scen.last_shock_round
@@ -600,7 +641,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         pending=new_pending,
         fundamental=fundamental,
         pressure=new_pressure,
+        transient=new_transient,
         sigma=new_sigma,
+        sigma_fundamental=sigma_fundamental,
         haircut=haircut,
         repo_rate=repo_rate,
         defaulted=defaulted,
@@ -691,12 +734,13 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
 def _dealer_room(inputs: Inputs, scen: ScenarioArrays, equity: np.ndarray, exposure: np.ndarray,
                  total_assets: np.ndarray, var: np.ndarray, sigma: np.ndarray, slr_trigger: np.ndarray,
-                 blocked: np.ndarray) -> Room:
-    """Dealers' room to take inventory (value) before their SLR, leverage or VaR trigger; none
+                 blocked: np.ndarray, appetite: np.ndarray) -> Room:
+    """Dealers' room to take inventory (value) before their SLR, leverage or VaR trigger (the
+    SLR minimum for a dealer that deleverages only there), times its ``appetite`` (S, D); none
     for a dealer that is ``blocked`` (selling, defaulted, short of funding)."""
     d = inputs.dealers
     eq = equity[:, d]
-    slr_trig = slr_trigger[:, d]
+    slr_trig = np.where(inputs.slr_at_minimum[d], inputs.slr_minimum[d], slr_trigger[:, d])
     lev_trig = inputs.leverage_trigger[d]
     limit = inputs.var_limit[d]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -709,9 +753,9 @@ def _dealer_room(inputs: Inputs, scen: ScenarioArrays, equity: np.ndarray, expos
         var_room = np.where((np.isfinite(limit) & scen.switch("var"))[:, p_dealer],
                             ((limit - np.nan_to_num(var[:, d], nan=0.0)) / z)[:, p_dealer] / sigma[:, p_asset],
                             np.inf)
-    return Room(slr=np.where(blocked, 0.0, np.maximum(slr_room, 0.0)),
-                leverage=np.where(blocked, 0.0, np.maximum(lev_room, 0.0)),
-                var=np.where(blocked[:, p_dealer], 0.0, np.maximum(var_room, 0.0)))
+    return Room(slr=np.where(blocked, 0.0, np.maximum(slr_room, 0.0) * appetite),
+                leverage=np.where(blocked, 0.0, np.maximum(lev_room, 0.0) * appetite),
+                var=np.where(blocked[:, p_dealer], 0.0, np.maximum(var_room, 0.0) * appetite[:, p_dealer]))
 
 
 def _scatter(values: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -66,6 +66,7 @@ class Inputs:
     var_confidence: np.ndarray  # (N,)
     liquidation: np.ndarray  # (N,) int
     repay_with_cash: np.ndarray  # (N,) bool
+    slr_at_minimum: np.ndarray  # (N,) bool, SLR sales only below the minimum (slr_deleveraging = "minimum")
     # The holdings pattern: positions held at t0, one *entry* each, ordered by institution
     # and, within it, most liquid first. Sales shrink positions and purchases add to
     # existing ones, so the pattern never grows and the state is stored per entry.
@@ -181,6 +182,7 @@ class Inputs:
             var_confidence=np.array([i.var_confidence for i in insts], dtype=float),
             liquidation=np.array([POLICY_CODES[i.liquidation] for i in insts], dtype=np.int8),
             repay_with_cash=np.array([i.repay_with_cash for i in insts], dtype=bool),
+            slr_at_minimum=np.array([i.slr_deleveraging == "minimum" for i in insts], dtype=bool),
             entry_institution=inst_of,
             entry_asset=asset_of,
             segment_starts=starts[counts > 0],
@@ -315,6 +317,12 @@ class ScenarioArrays:
     execution_alpha: np.ndarray  # (S,)
     mean_reversion: np.ndarray  # (S,)
     ewma_lambda: np.ndarray  # (S,)
+    volatility_anchor: np.ndarray  # (S,) γ
+    volatility_cap: np.ndarray  # (S,) c, inf = none
+    max_discount: np.ndarray  # (S, K) outside demand's largest discount, inf = none
+    capital_arrival: np.ndarray  # (S, K) share of pressure outside capital absorbs a round
+    resilience: np.ndarray  # (S,) decay of transient impact a round
+    balance_sheet_cost: np.ndarray  # (S,) κ
     information: np.ndarray  # (S,) bool, the information channel's switch
     intermediation: np.ndarray  # (S,) bool
     pressure_in_units: np.ndarray  # (S,) bool
@@ -328,7 +336,10 @@ class ScenarioArrays:
     info_rfq_depth: np.ndarray  # (S,)
     info_depth_elasticity: np.ndarray  # (S,)
     info_fear_freeze: np.ndarray  # (S,)
+    info_depth_floor: np.ndarray  # (S,)
+    info_spread_cap: np.ndarray  # (S,)
     tolerance: np.ndarray  # (S,)
+    price_tolerance: np.ndarray  # (S,) relative
     max_rounds: np.ndarray  # (S,) int
     last_shock_round: np.ndarray  # (S,) int, -1 without shocks
 
@@ -392,6 +403,14 @@ class ScenarioArrays:
             execution_alpha=np.array([sc.market.execution_alpha for sc in scenarios], dtype=float),
             mean_reversion=np.array([sc.market.mean_reversion for sc in scenarios], dtype=float),
             ewma_lambda=np.array([sc.volatility.ewma_lambda for sc in scenarios], dtype=float),
+            volatility_anchor=np.array([sc.volatility.anchor for sc in scenarios], dtype=float),
+            volatility_cap=np.array([sc.volatility.cap for sc in scenarios], dtype=float),
+            max_discount=np.array([[a.discount_bound(sc.market.outside_demand) for a in system.assets]
+                                   for sc in scenarios], dtype=float).reshape(n_s, k),
+            capital_arrival=np.array([[a.arrival_rate(sc.market.outside_demand) for a in system.assets]
+                                      for sc in scenarios], dtype=float).reshape(n_s, k),
+            resilience=np.array([sc.market.resilience for sc in scenarios], dtype=float),
+            balance_sheet_cost=np.array([sc.market.balance_sheet_cost for sc in scenarios], dtype=float),
             information=np.array([sc.channels.information for sc in scenarios], dtype=bool),
             intermediation=np.array([sc.market.intermediation for sc in scenarios], dtype=bool),
             pressure_in_units=np.array([sc.market.pressure_in_units for sc in scenarios], dtype=bool),
@@ -406,7 +425,10 @@ class ScenarioArrays:
             info_depth_elasticity=np.array([sc.information.depth_volatility_elasticity for sc in scenarios],
                                            dtype=float),
             info_fear_freeze=np.array([sc.information.fear_freeze for sc in scenarios], dtype=float),
+            info_depth_floor=np.array([sc.information.depth_floor for sc in scenarios], dtype=float),
+            info_spread_cap=np.array([sc.information.spread_cap for sc in scenarios], dtype=float),
             tolerance=np.array([sc.tolerance for sc in scenarios], dtype=float),
+            price_tolerance=np.array([sc.price_tolerance for sc in scenarios], dtype=float),
             max_rounds=np.array([sc.max_rounds for sc in scenarios], dtype=np.int64),
             last_shock_round=np.array([max((sh.round for sh in sc.shocks), default=-1) for sc in scenarios], dtype=np.int64),
         )
@@ -452,8 +474,10 @@ class State:
     calm_cost: np.ndarray  # (S, D) dealers' balance-sheet cost at t0 (set in round 0)
     pending: np.ndarray  # (S, E) units sold that settle at the final price (settlement = "final")
     fundamental: np.ndarray  # (S, K)
-    pressure: np.ndarray  # (S, K) cumulative net value sold, decays with mean reversion
-    sigma: np.ndarray  # (S, K) EWMA volatility
+    pressure: np.ndarray  # (S, K) cumulative net value sold at calm depth, decays with mean reversion
+    transient: np.ndarray  # (S, K) what thin depth added to it, decays with resilience too
+    sigma: np.ndarray  # (S, K) volatility (EWMA anchored to sigma_fundamental)
+    sigma_fundamental: np.ndarray  # (S, K) fundamental volatility path (sigma0 moved by volatility shocks)
     haircut: np.ndarray  # (S, K) repo haircut in force
     repo_rate: np.ndarray  # (S, K) market repo rate on each collateral (annual)
     defaulted: np.ndarray  # (S, N) bool
@@ -516,7 +540,9 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
         pending=np.zeros((s, held.size)),
         fundamental=np.broadcast_to(inputs.p0, (s, k)).copy(),
         pressure=np.zeros((s, k)),
+        transient=np.zeros((s, k)),
         sigma=np.broadcast_to(inputs.sigma0, (s, k)).copy(),
+        sigma_fundamental=np.broadcast_to(inputs.sigma0, (s, k)).copy(),
         haircut=np.broadcast_to(inputs.haircut0, (s, k)).copy(),
         repo_rate=np.zeros((s, k)),
         defaulted=np.zeros((s, n), dtype=bool),
