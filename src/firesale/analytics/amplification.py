@@ -129,6 +129,34 @@ def yield_moves(one: xr.Dataset) -> dict[str, dict[str, float]]:
     return out
 
 
+#: Prices within this relative distance of their end count as stable.
+STABLE_BAND = 1e-3
+
+
+def rounds_to_stabilise(price: np.ndarray, band: float = STABLE_BAND) -> int:
+    """Rounds until prices settle: the first round from which every price stays within
+    ``band`` (0.1%) of its value at the end, for good. 0 when prices never leave the band.
+
+    Parameters
+    ----------
+    price : ndarray, shape (R, K)
+        One scenario's price path.
+
+    Examples
+    --------
+    Pressure fading geometrically is settled long before its last tiny move:
+
+    >>> import numpy as np
+    >>> path = 1.0 - 0.05 * 0.5 ** np.arange(30)
+    >>> rounds_to_stabilise(path[:, None])
+    6
+    """
+    end = price[-1]
+    away = np.abs(price - end) > band * np.abs(np.where(end != 0, end, 1.0))
+    outside = np.flatnonzero(away.any(axis=-1))
+    return int(outside[-1]) + 1 if outside.size else 0
+
+
 def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     """The headline numbers of one scenario, as plain JSON-ready values.
 
@@ -148,7 +176,6 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     price_change = one.price.isel(round=-1) - 1.0
     yields = yield_moves(one)
     index = scenario if isinstance(scenario, int) else list(ds.scenario.values).index(scenario)
-    eventful = np.flatnonzero(one.eventful.values)
     regimes_of = asset_regimes(ds, index)
     return {
         "system": ds.attrs.get("system"),
@@ -160,7 +187,7 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
         "second_round_loss": total_loss - initial_loss,
         "losses_by_type": {str(k): float(v) for k, v in lost.groupby("institution_type").sum().to_series().items()},
         "losses_by_group": {str(k): float(v) for k, v in lost.groupby("group").sum().to_series().items()},
-        "rounds_to_stabilise": int(eventful[-1]) + 1 if eventful.size else 0,
+        "rounds_to_stabilise": rounds_to_stabilise(one.price.values),
         "forced_sales": forced,
         "forced_sales_per_initial_loss": forced / initial_loss if initial_loss > 0 else None,
         "rounds": int(one.rounds),

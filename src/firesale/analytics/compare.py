@@ -117,9 +117,10 @@ def compare(preset: Preset, policies: list[str] | tuple[str, ...], *, base: Scen
         ``{"baseline": summary, "policies": {name: summary}}``. Each summary is
         :func:`~firesale.analytics.amplification.summarize` of that run plus
         ``peak_price_fall`` (per asset, the largest fall below the t0 price over all
-        rounds, ``max_t (1 - p_t)``, as a positive fraction), ``rounds_to_stabilise``
-        (the ``rounds`` in which anything traded or moved) and ``stabilised`` (false when
-        the run was still moving at its ``max_rounds``).
+        rounds, ``max_t (1 - p_t)``, as a positive fraction), and ``stabilised``
+        (false when the run was still moving at its ``max_rounds``); ``rounds_to_stabilise``
+        is the round from which prices stay within 0.1% of their end
+        (:func:`~firesale.analytics.amplification.rounds_to_stabilise`).
 
     Raises
     ------
@@ -152,7 +153,6 @@ def summarize_comparison(ds: Any, scenarios: list[Scenario], names: list[str]) -
     for i in range(len(scenarios)):
         summary = summarize(ds, i)
         summary["peak_price_fall"] = _peak_price_fall(ds, i)
-        summary["rounds_to_stabilise"] = summary["rounds"]
         summary["stabilised"] = summary["rounds"] < scenarios[i].max_rounds
         summaries.append(summary)
     return {"baseline": summaries[0], "policies": dict(zip(names, summaries[1:]))}

@@ -116,7 +116,8 @@ class MarketParams(BaseModel):
         0.0, ge=0.0, allow_inf_nan=False,
         description="κ: dealers' shadow cost of balance sheet per unit of squared utilisation c = u^2 (u: the "
         "tightest of SLR trigger / SLR, VaR / limit, leverage trigger / leverage). A dealer offers 1 / (1 + κ c) "
-        "of its room for new absorption and takes inventory at (1 + κ c) times the concession: liquidity tracks "
+        "of its room for new absorption and takes inventory at a concession that rises from absorption_impact towards "
+        "the full outside impact, absorption_impact + (1 - absorption_impact) κc / (1 + κc): liquidity tracks "
         "volatility until utilisation is high, then deteriorates far more (Duffie, Fleming, Keane, Nelson, "
         "Shachar & Van Tassel 2023, NY Fed SR 1070). 0 (neutral): absorb up to the room, at one concession.",
         json_schema_extra={"unit": "-"},

@@ -441,12 +441,16 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
                                (pressure + transient) * depth_scale, total_assets[:, inputs.dealers])
         bought = dealing.bought
         market_flow = dealing.outside
-        # dealers take inventory at a price concession (Grossman-Miller), priced up by
-        # their shadow cost of balance sheet
+        # dealers take inventory at a price concession (Grossman-Miller), a share of the
+        # impact the flow would have on outside buyers that their shadow cost of balance
+        # sheet raises towards all of it: α + (1 - α) κc / (1 + κc)
         taken = dealing.absorbed + dealing.interdealer
         if scen.balance_sheet_cost.any():
-            taken = taken * (1.0 + scen.balance_sheet_cost[:, None] * cost)[:, positions.dealer]
-        concession = scen.absorption_impact[:, None] * positions.by_asset(taken)
+            alpha = scen.absorption_impact[:, None]
+            share = alpha + (1.0 - alpha) * (1.0 - appetite)
+            concession = positions.by_asset(taken * share[:, positions.dealer])
+        else:
+            concession = scen.absorption_impact[:, None] * positions.by_asset(taken)
     elif n_dealers:
         # no scenario intermediates: dealers' own sales reach outside buyers like anyone's
         # (what intermediate() gives with no room: the same bits, without the work)
@@ -479,7 +483,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
                              discount_for_price(bounded_floor, scen.max_discount) * fundamental / inputs.p0, floor_psi)
         ceiling = pressure_for_impact(floor_psi, inputs.impact_law, inputs.depth,
                                       inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
-        wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(flow, 0.0),
+        wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(inflow, 0.0),
                           np.maximum(new_pressure + new_transient - ceiling, 0.0) * depth_scale)
         wanted = np.where(scen.purchase_eligible, wanted, 0.0)
         budget = np.minimum(scen.purchase_daily_cap, scen.purchase_total - state.purchased)
@@ -735,12 +739,13 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 def _dealer_room(inputs: Inputs, scen: ScenarioArrays, equity: np.ndarray, exposure: np.ndarray,
                  total_assets: np.ndarray, var: np.ndarray, sigma: np.ndarray, slr_trigger: np.ndarray,
                  blocked: np.ndarray, appetite: np.ndarray) -> Room:
-    """Dealers' room to take inventory (value) before their SLR, leverage or VaR trigger (the
-    SLR minimum for a dealer that deleverages only there), times its ``appetite`` (S, D); none
-    for a dealer that is ``blocked`` (selling, defaulted, short of funding)."""
+    """Dealers' room to take inventory (value) before their SLR, leverage or VaR trigger, times
+    its ``appetite`` (S, D); none for a dealer that is ``blocked`` (selling, defaulted, short of
+    funding). A dealer past its trigger that deleverages only below the minimum has no room
+    but keeps its inventory: it rations new balance sheet instead of dumping the old."""
     d = inputs.dealers
     eq = equity[:, d]
-    slr_trig = np.where(inputs.slr_at_minimum[d], inputs.slr_minimum[d], slr_trigger[:, d])
+    slr_trig = slr_trigger[:, d]
     lev_trig = inputs.leverage_trigger[d]
     limit = inputs.var_limit[d]
     with np.errstate(divide="ignore", invalid="ignore"):
