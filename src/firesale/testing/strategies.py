@@ -24,9 +24,15 @@ _LAWS = ("linear", "exponential", "sqrt")
 _POLICIES = ("pecking_order", "pro_rata", "initial_weights")
 
 
-def random_system(seed: int, n: int, k: int) -> System:
-    """A valid random System of ``n`` institutions and ``k`` assets (the draw behind :func:`systems`)."""
+def random_system(seed: int, n: int, k: int, brakes: bool = False) -> System:
+    """A valid random System of ``n`` institutions and ``k`` assets (the draw behind :func:`systems`).
+
+    With ``brakes``, some institutions with an SLR are dealers (making markets, some
+    deleveraging only below their SLR minimum) and some assets set the outside demand's
+    ``max_discount`` and ``capital_arrival``; these come from a second stream of random
+    numbers, so the rest of the draw is the one without them."""
     rng = np.random.default_rng(seed)
+    extra = np.random.default_rng([seed, 1])
     assets = []
     for j in range(k):
         law = _LAWS[rng.integers(3)]
@@ -42,6 +48,11 @@ def random_system(seed: int, n: int, k: int) -> System:
             "haircut": float(rng.choice([0.0, 0.02, 0.05, 0.15])),
             "haircut_cap": 0.6,
         }
+        if brakes:
+            if extra.random() < 0.5:
+                asset["max_discount"] = float(extra.uniform(0.01, 0.3))
+            if extra.random() < 0.5:
+                asset["capital_arrival"] = float(extra.uniform(0.0, 0.2))
         assets.append(asset)
     if k > 1 and rng.random() < 0.5:
         assets[-1]["class"] = "other"  # an illiquid book
@@ -79,6 +90,10 @@ def random_system(seed: int, n: int, k: int) -> System:
             inst.update(slr_trigger=trigger, slr_target=trigger + float(rng.uniform(0, 0.01)))
             if rng.random() < 0.3:
                 inst["slr_minimum"] = trigger * 0.6
+            if brakes and extra.random() < 0.6:
+                inst["type"] = "dealer"
+                if extra.random() < 0.5:
+                    inst.update(slr_deleveraging="minimum", slr_minimum=trigger * float(extra.uniform(0.5, 0.9)))
         if rng.random() < 0.5:
             trigger = float(rng.uniform(0.02, equity_ratio))
             inst.update(leverage_trigger=trigger, leverage_target=trigger + float(rng.uniform(0, 0.01)))
@@ -127,19 +142,22 @@ def random_system(seed: int, n: int, k: int) -> System:
 
 
 @st.composite
-def systems(draw, max_institutions: int = 6, max_assets: int = 4) -> System:
+def systems(draw, max_institutions: int = 6, max_assets: int = 4, brakes: bool = False) -> System:
     """A valid System of 1..max_institutions institutions and 1..max_assets assets."""
     n = draw(st.integers(1, max_institutions))
     k = draw(st.integers(1, max_assets))
-    return random_system(draw(st.integers(0, 2**32 - 1)), n, k)
+    return random_system(draw(st.integers(0, 2**32 - 1)), n, k, brakes=brakes)
 
 
 @st.composite
-def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
+def scenarios(draw, system: System, count: int = 1, brakes: bool = False) -> list[Scenario]:
     """``count`` scenarios with random shocks (price falls up to 15%, volatility up to 3x,
     client sales to dealers up to 30% of an asset's t0 holdings, capital added or paid out)
     and market parameters
-    (execution, mean reversion, the inter-dealer layoff share)."""
+    (execution, mean reversion, the inter-dealer layoff share). With ``brakes``, every
+    mechanism is on (intermediation, information) and the brakes of the feedback loop are
+    drawn too: outside demand, resilience, dealers' balance-sheet cost, anchored and capped
+    volatility, depth floor and spread cap, a relative price tolerance."""
     out = []
     for s in range(count):
         shocks = []
@@ -162,19 +180,30 @@ def scenarios(draw, system: System, count: int = 1) -> list[Scenario]:
             if inst.type in ("asset_manager", "money_market_fund") and draw(st.integers(0, 3)) == 0:
                 shocks.append({"institution": inst.name, "redemption": draw(st.floats(0.0, 0.3)),
                                "round": draw(st.integers(0, 2))})
-        out.append(Scenario.model_validate({
+        data = {
             "name": f"scenario_{s}",
             "shocks": shocks,
             "max_rounds": draw(st.integers(1 + max((sh.get("round", 0) for sh in shocks), default=0), 15)),
             "market": {"execution_alpha": draw(st.floats(0.0, 1.0)), "mean_reversion": draw(st.floats(0.0, 0.3)),
                        "layoff_share": draw(st.floats(0.0, 1.0)), "pressure_in_units": draw(st.booleans()),
                        "settlement": draw(st.sampled_from(["round", "final"]))},
-        }))
+        }
+        if brakes:
+            data["market"].update(intermediation=True, outside_demand=draw(st.booleans()),
+                                  resilience=draw(st.floats(0.0, 1.0)), balance_sheet_cost=draw(st.floats(0.0, 20.0)))
+            data["channels"] = {"information": True}
+            data["volatility"] = {"anchor": draw(st.floats(0.0, 0.5)),
+                                  "cap": draw(st.sampled_from([float("inf"), 1.5, 3.0, 10.0]))}
+            data["information"] = {"depth_floor": draw(st.floats(0.0, 1.0)),
+                                   "spread_cap": draw(st.sampled_from([float("inf"), 1.5, 4.0]))}
+            data["price_tolerance"] = draw(st.sampled_from([0.0, 1e-6, 1e-3]))
+        out.append(Scenario.model_validate(data))
     return out
 
 
 @st.composite
-def system_and_scenarios(draw, count: int = 3, max_institutions: int = 6, max_assets: int = 4):
-    """A system with ``count`` scenarios on it."""
-    system = draw(systems(max_institutions=max_institutions, max_assets=max_assets))
-    return system, draw(scenarios(system, count=count))
+def system_and_scenarios(draw, count: int = 3, max_institutions: int = 6, max_assets: int = 4, brakes: bool = False):
+    """A system with ``count`` scenarios on it (``brakes``: every mechanism on, see
+    :func:`scenarios`)."""
+    system = draw(systems(max_institutions=max_institutions, max_assets=max_assets, brakes=brakes))
+    return system, draw(scenarios(system, count=count, brakes=brakes))
