@@ -221,24 +221,29 @@ def test_run_json_has_spreads_quotes_and_regime_per_asset():
     out = _json(["run", "dealer_market"])
     assets = ["ust", "agency_mbs", "corp_ig", "corp_hy", "loans"]
     assert list(out["spreads"]) == list(out["quoting_share"]) == list(out["regime"]) == assets
-    ig = out["regime"]["corp_ig"]
-    assert ig["state"] == "stressed" and ig["worst_round"] > 0
-    assert {"dealer behaviour", "feedback loop"} <= set(ig["stressed_rows"])
     # the t0 spread is the Glosten-Milgrom 2 x mu0 x sigma0: IG 2 x 0.10 x 0.4%
     assert out["spreads"]["corp_ig"]["t0"] == pytest.approx(2 * 0.10 * 0.004, rel=1e-12)
-    assert out["spreads"]["corp_ig"]["peak"] > out["spreads"]["corp_ig"]["t0"]
-    assert out["quoting_share"]["corp_ig"]["min"] < 1.0
-    assert out["regime"]["loans"]["state"] == "functioning" and out["market_tipped"] is True
+    assert out["spreads"]["corp_hy"]["peak"] > out["spreads"]["corp_hy"]["t0"]
+    assert out["quoting_share"]["corp_hy"]["min"] < 1.0
+    # the engine's loop gain stays below 1: dealers with room absorb, no market tips
+    gain = out["loop_gain"]
+    assert 0.0 <= gain["peak"] < 1.0 and len(gain["by_round"]) == out["rounds"] + 1
+    assert set(gain["market"]) <= set(assets)
+    assert out["market_tipped"] is False and out["regime"]["loans"]["state"] == "functioning"
+    # the LDI spiral of September 2022 tips the long gilt: loop gain above 1
+    gilt = _json(["run", "gilt_ldi_2022"])
+    assert gilt["loop_gain"]["peak"] > 1.0 and gilt["market_tipped"] is True
+    assert {"feedback loop", "dealer behaviour"} <= set(gilt["regime"]["long_gilt"]["stressed_rows"])
 
 
 def test_regimes_table_first_and_worst_round():
-    out = _json(["regimes", "dealer_market"])
-    assert out["asset"] in ("corp_ig", "corp_hy") and out["first_round"] == 0 and out["worst_round"] > 0
+    out = _json(["regimes", "gilt_ldi_2022"])
+    assert out["asset"] == "long_gilt" and out["first_round"] == 0 and out["worst_round"] > 0
     assert out["regime"] == {"first": "functioning", "worst": "stressed"}
     rows = {r["row"]: r for r in out["rows"]}
     assert list(rows) == ["price shocks", "dealer behaviour", "liquidity", "feedback loop", "information flow"]
     assert rows["feedback loop"]["worst"]["measures"]["gain"] > 1.0
-    text = runner.invoke(app, ["regimes", "dealer_market", "--asset", "corp_hy"])
-    assert text.exit_code == 0 and "corp_hy" in text.stdout and "trending" in text.stdout
+    text = runner.invoke(app, ["regimes", "gilt_ldi_2022", "--asset", "long_gilt"])
+    assert text.exit_code == 0 and "long_gilt" in text.stdout and "trending" in text.stdout
     bad = runner.invoke(app, ["regimes", "dealer_market", "--asset", "corp_hi"])
     assert bad.exit_code != 0 and "Did you mean 'corp_ig'" in str(bad.exception) and "corp_hy" in str(bad.exception)

@@ -100,6 +100,13 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "initial_loss": ((S,), "currency", "initial loss", "Mark-to-market loss of the shock alone on t0 books."),
     "rounds": ((S,), "1", "rounds", "Rounds in which anything traded or moved."),
     "sales_total": ((S, N, K), "currency", "total sales", "Value sold over all rounds."),
+    "loop_gain": ((S, R), "-", "loop gain",
+                  "Spectral radius of the Jacobian of the round's forced sales with respect to a sale before it "
+                  "(sale -> price -> sale, every channel in it): > 1 past the tipping point. Only with "
+                  "simulate(..., loop_gain=True)."),
+    "market_loop_gain": ((S, R, K), "-", "own-market loop gain",
+                         "Forced sales of the asset in the round per unit of it sold before it (the Jacobian's "
+                         "diagonal). Only with simulate(..., loop_gain=True)."),
 }
 
 

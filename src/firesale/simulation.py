@@ -21,7 +21,7 @@ DETAIL_LIMIT = 2_000_000
 
 def simulate(
     system: System, scenarios: Scenario | Sequence[Scenario] | None = None, *, detail: bool | None = None,
-    variables: Sequence[str] | None = None,
+    variables: Sequence[str] | None = None, loop_gain: bool = False,
 ) -> xr.Dataset:
     """Simulate one scenario or a batch of scenarios on one system.
 
@@ -37,6 +37,10 @@ def simulate(
         Per-round variables to keep (names of :data:`firesale.results.RESULT_VARIABLES`
         with a ``round`` dimension); default all. Large sweeps keep the few their
         summaries need.
+    loop_gain : bool
+        Also measure each round's loop gain, the spectral radius of the sale → price →
+        sale response (``loop_gain``, ``market_loop_gain``; see
+        :func:`firesale.engine.simulate.loop_gain_round`). Costs K + 1 steps a round.
 
     Returns
     -------
@@ -73,4 +77,5 @@ def simulate(
                                       f"Choose from: {', '.join(per_round)}"))
     inputs = Inputs.from_system(system)
     arrays = ScenarioArrays.from_scenarios(system, scenarios)
-    return to_dataset(system, scenarios, simulate_arrays(inputs, arrays, detail=detail, variables=variables))
+    return to_dataset(system, scenarios, simulate_arrays(inputs, arrays, detail=detail, variables=variables,
+                                                                 loop_gain=loop_gain))

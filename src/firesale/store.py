@@ -1026,7 +1026,8 @@ class RunStore:
                 f"the stored inputs hash to {again[:12]}, not the recorded {record.input_hash[:12]}: the system "
                 "tables in the store were changed; the run cannot be reproduced from them"))
         stored = self._dataset(record)
-        recomputed = simulate(system, scenarios)
+        # measured again where the run measured it (the loop gain costs K + 1 steps a round)
+        recomputed = simulate(system, scenarios, loop_gain="loop_gain" in stored)
         difference = first_difference(stored, recomputed)
         return Rerun(stored, recomputed, difference is None, difference, record.firesale_version, record.run_id)
 

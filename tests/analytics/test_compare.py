@@ -48,7 +48,8 @@ def test_dealer_prime_exemption_stops_the_sale():
     assert base["forced_sales"] == pytest.approx(114.0, abs=1e-9)
     assert policy["forced_sales"] == 0.0
     for summary in (base, policy):
-        assert summary["rounds_to_stabilise"] == summary["rounds"] and summary["stabilised"]
+        # prices settle in the shock round (round 0) and stay: none after it moves
+        assert summary["rounds_to_stabilise"] == 0 and summary["rounds"] == 1 and summary["stabilised"]
         assert summary["peak_price_fall"] == {"treasuries": 0.0, "corporates": pytest.approx(0.04, abs=1e-12),
                                               "other": 0.0}
 
@@ -56,7 +57,7 @@ def test_dealer_prime_exemption_stops_the_sale():
 def test_dealer_groups_exemption_lowers_amplification():
     out = compare(load_preset("dealer_groups"), ["slr_exemption"])
     base, policy = out["baseline"], out["policies"]["slr_exemption"]
-    assert base["amplification"] > 2.0
+    assert base["amplification"] > 1.5
     assert policy["amplification"] < base["amplification"]
     assert policy["forced_sales"] < base["forced_sales"]
     assert all(v >= 0 for v in policy["peak_price_fall"].values())

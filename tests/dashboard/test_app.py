@@ -48,7 +48,7 @@ def ran():
 
 
 def test_run_page_shows_the_cli_amplification(ran, cli_summary):
-    assert _metrics(ran)["amplification (total / initial)"] == f"{cli_summary['amplification']:.3f}" == "4.849"
+    assert _metrics(ran)["amplification (total / initial)"] == f"{cli_summary['amplification']:.3f}" == "1.767"
     _, _, outcome = ran.session_state["fs_outcome"]
     assert outcome.summary["amplification"] == pytest.approx(cli_summary["amplification"], rel=1e-12)
     assert outcome.run_id  # recorded in the test's store
@@ -118,7 +118,7 @@ def test_compare_page_puts_policies_beside_the_baseline():
     _no_exceptions(at)
     table = at.table[0].value
     assert list(table.columns) == ["baseline", "slr_exemption"]
-    assert table.loc["amplification", "baseline"] == "4.849"
+    assert table.loc["amplification", "baseline"] == "1.767"
 
 
 def test_runs_page_opens_a_stored_run(ran):

@@ -157,6 +157,26 @@ def rounds_to_stabilise(price: np.ndarray, band: float = STABLE_BAND) -> int:
     return int(outside[-1]) + 1 if outside.size else 0
 
 
+def loop_gain_summary(one: xr.Dataset) -> dict[str, Any] | None:
+    """The loop gain of one scenario (None where the run did not measure it): its peak,
+    the round of the peak, its value each round, and each market's peak own gain."""
+    if "loop_gain" not in one:
+        return None
+    by_round = one.loop_gain.values
+    finite = np.isfinite(by_round)
+    if not finite.any():
+        return {"peak": None, "peak_round": None, "by_round": [None] * by_round.size, "market": {}}
+    peak_round = int(np.nanargmax(by_round))
+    own = one.market_loop_gain.values
+    return {
+        "peak": float(by_round[peak_round]),
+        "peak_round": peak_round,
+        "by_round": [float(v) if np.isfinite(v) else None for v in by_round],
+        "market": {str(a): float(np.nanmax(own[:, k])) for k, a in enumerate(one.asset.values)
+                   if np.isfinite(own[:, k]).any()},
+    }
+
+
 def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
     """The headline numbers of one scenario, as plain JSON-ready values.
 
@@ -207,6 +227,7 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0) -> dict[str, Any]:
                           for k, a in enumerate(one.asset.values)},
         "regime": regimes_of,
         "market_tipped": any(r["first_stressed_round"] is not None for r in regimes_of.values()),
+        "loop_gain": loop_gain_summary(one),
         "cascade": cascade_order(ds, scenario),
         "sales_by_group": sales_by_group(ds, scenario),
         "institutions": institution_table(ds, scenario),

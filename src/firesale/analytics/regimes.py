@@ -10,8 +10,12 @@ by a stated threshold (:data:`THRESHOLDS`):
 * **dealer behaviour** — dealers' net purchases in the round (value). Stressed when < 0.
 * **liquidity** — spread and price impact per unit of flow after the round, each over its
   t0 value (impact = 1 / depth scale). Stressed when either is ≥ 2.
-* **feedback loop** — the gain: forced sales in the round per unit of the flow that moved
-  the price the round before. Stressed when > 1 (positive feedback).
+* **feedback loop** — the gain: forced sales of the asset in the round per unit of it sold
+  before the round. Where the run measured it (``simulate(..., loop_gain=True)``) this is
+  the engine's own-market loop gain, the diagonal of the Jacobian of the sale → price →
+  sale map (:func:`firesale.engine.simulate.loop_gain_round`); otherwise the ratio of the
+  round's forced sales to the flow that moved the price the round before. Stressed when
+  > 1 (positive feedback).
 * **information flow** — quoting share after the round, and the marks' discount
   1 − mark/price. Stressed when the share is < 0.5 or the discount > 1%.
 
@@ -92,8 +96,11 @@ def regimes(ds: xr.Dataset) -> xr.Dataset:
     negligible = t["min_flow"] * ds.supply0
     spread_ratio = xr.where(ds.spread0 > 0, ds.spread / ds.spread0, 1.0)
     impact_ratio = 1.0 / ds.depth_scale
-    flow_before = ds.market_flow.shift(round=1)
-    gain = xr.where(flow_before > negligible, ds.forced_sales / flow_before, np.nan)
+    if "market_loop_gain" in ds:
+        gain = ds.market_loop_gain
+    else:
+        flow_before = ds.market_flow.shift(round=1)
+        gain = xr.where(flow_before > negligible, ds.forced_sales / flow_before, np.nan)
     has_dealers = bool((ds.institution_type == "dealer").any())
     dealer_net = xr.where(abs(ds.dealer_net) > negligible, ds.dealer_net, 0.0)
     dealer_net = dealer_net if has_dealers else xr.full_like(ds.dealer_net, np.nan, dtype=float)
@@ -117,7 +124,7 @@ def regimes(ds: xr.Dataset) -> xr.Dataset:
                           "Dealers' net purchases in the round; < 0 net sellers"),
         "spread_ratio": var(spread_ratio, "-", "Bid-ask spread over its t0 value"),
         "impact_ratio": var(impact_ratio, "-", "Price impact per unit of flow over its t0 value (1/depth scale)"),
-        "gain": var(gain, "-", "Forced sales per unit of the flow that moved the price the round before; > 1 positive"),
+        "gain": var(gain, "-", "Loop gain: forced sales per unit sold before the round; > 1 positive"),
         "quoting_share": var(ds.quoting_share, "fraction", "Market share of dealers streaming quotes"),
         "mark_discount": var(discount, "fraction", "1 - mark / price"),
         "stressed": var(stressed.astype(np.int8), "1", "1 where the row is in its stressed state"),

@@ -115,7 +115,7 @@ class MarketParams(BaseModel):
     balance_sheet_cost: float = Field(
         0.0, ge=0.0, allow_inf_nan=False,
         description="κ: dealers' shadow cost of balance sheet per unit of squared utilisation c = u^2 (u: the "
-        "tightest of SLR trigger / SLR, VaR / limit, leverage trigger / leverage). A dealer offers 1 / (1 + κ c) "
+        "tighter of SLR trigger / SLR and VaR / limit). A dealer offers 1 / (1 + κ c) "
         "of its room for new absorption and takes inventory at a concession that rises from absorption_impact towards "
         "the full outside impact, absorption_impact + (1 - absorption_impact) κc / (1 + κc): liquidity tracks "
         "volatility until utilisation is high, then deteriorates far more (Duffie, Fleming, Keane, Nelson, "

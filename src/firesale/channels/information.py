@@ -17,7 +17,8 @@ Per asset ``k`` and scenario, after the round's volatility update:
   ``quote_spread_cap`` × the calm one, so the dealer streams the share
   :math:`\\mathrm{clip}(1 - \\ln(b_{dk}/b^0_{dk}) / \\ln(\\mathrm{cap}), 0, 1)` of its flow
   (:math:`b^0` at t0): all of it in a calm market, none once its break-even spread is
-  ``cap`` times the calm one. A dealer in breach or in default quotes nothing. The quoting
+  ``cap`` times the calm one. Quoting falls continuously with the cost: a dealer that
+  sells (in breach) still quotes, less; only a dealer in default quotes nothing. The quoting
   share :math:`φ_k` is the market-share-weighted quoting of the dealers.
 * **Lit to RFQ.** Flow the streams do not take goes to request-for-quote, at
   ``rfq_spread_multiplier`` × the lit spread with fewer responses: the effective spread is
@@ -151,10 +152,10 @@ def glosten_milgrom_spread(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
 
 def dealer_cost(slr: np.ndarray, slr_trigger: np.ndarray, var: np.ndarray, var_limit: np.ndarray,
                 out: np.ndarray) -> np.ndarray:
-    """Balance-sheet cost :math:`c_d`: squared utilisation of the tightest constraint,
-    ``inf`` for a dealer out of the market (in breach or default, ``out``): a dealer that
-    must shrink its balance sheet cannot take the inventory a two-way quote brings.
-    Shapes (S, D)."""
+    """Balance-sheet cost :math:`c_d`: squared utilisation of the tighter constraint (SLR
+    trigger / SLR, VaR / limit; balance-sheet costs rise convexly near a constraint, Duffie
+    2018), ``inf`` for a dealer out of the market (``out``; the engine passes those in
+    default). Shapes (S, D)."""
     slr_use = np.where(np.isfinite(slr_trigger) & (slr > 0), slr_trigger / np.where(slr > 0, slr, 1.0), 0.0)
     var_use = np.where(np.isfinite(var_limit) & np.isfinite(var), var / np.where(var_limit > 0, var_limit, 1.0), 0.0)
     cost = np.maximum(slr_use, var_use) ** 2

@@ -7,6 +7,7 @@ the rest of the batch runs on, so a scenario gives the same result in a batch as
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -14,10 +15,11 @@ from typing import NamedTuple
 import numpy as np
 
 from firesale.engine.round import LEVEL_RECORDS, step
+from firesale.channels.impact import LAW_CODES
 from firesale.engine.state import Inputs, ScenarioArrays, State, initial_state
 from firesale.errors import ModelDivergenceError, Problem
 
-__all__ = ["Trajectory", "simulate_arrays"]
+__all__ = ["Trajectory", "simulate_arrays", "loop_gain_round"]
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,14 @@ def _check_finite(state: State, t: int, labels: np.ndarray) -> None:
 #: large batches then work in cache instead of streaming every array through memory.
 CHUNK_ELEMENTS = 1 << 16
 _LEVELS = set(LEVEL_RECORDS) | {"holdings", "trading_holdings"}
-_EMPTY = {"binding": -1, "slr_target_exposure": np.nan}
+_EMPTY = {"binding": -1, "slr_target_exposure": np.nan, "loop_gain": np.nan, "market_loop_gain": np.nan}
+#: Relative size of the sale each loop-gain probe adds: this share of the asset's t0 supply.
+PROBE = 1e-6
 
 
 def simulate_arrays(
     inputs: Inputs, scen: ScenarioArrays, detail: bool = True, chunk_size: int | None = None,
-    variables: Collection[str] | None = None,
+    variables: Collection[str] | None = None, loop_gain: bool = False,
 ) -> Trajectory:
     """Run every scenario of a batch to its stop.
 
@@ -114,6 +118,9 @@ def simulate_arrays(
     variables : collection of str, optional
         Round records to keep (default: all). A sweep that keeps a few per-institution
         records of a large system needs a fraction of the memory of all of them.
+    loop_gain : bool
+        Also measure each round's loop gain (:func:`loop_gain_round`): one more step per
+        scenario and asset that can move, so K + 1 steps a round instead of one.
 
     Each round's records are written straight into arrays for the whole batch, so a
     batch holds its records once (no per-round lists to stack, no chunks to join).
@@ -127,7 +134,7 @@ def simulate_arrays(
         chunk = np.arange(lo, min(lo + size, n_scen))
         part = scen if chunk.size == n_scen else scen.take(chunk)
         parts.append(_simulate_chunk(inputs, part, detail, records, chunk, last_step,
-                                     None if variables is None else frozenset(variables)))
+                                     None if variables is None else frozenset(variables), loop_gain))
     if len(parts) == 1:
         rounds, initial_equity, sales_by_entry, final = parts[0]
     else:
@@ -197,8 +204,55 @@ class _Chunk(NamedTuple):
     final: State
 
 
+def loop_gain_round(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
+                    forced_sales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The loop gain of round ``t``: how much more is forced out per unit sold before it.
+
+    For each asset ``j`` that sales can move, the round is stepped again from ``state``
+    with a small extra sale of ``j`` (``PROBE`` × its t0 supply) already in the price,
+    as if sold to outside buyers at the end of the last round. Differencing the forced
+    sales by asset with the round as run (``forced_sales``, shape (S, K)) gives the
+    Jacobian of the sale → price → sale map,
+
+    .. math:: J_{ij} = \\partial F_i / \\partial x_j,
+
+    with every channel of the round in it (marking, constraints, funding, dealers,
+    spreads). Its spectral radius ρ(J) is the loop gain: a sale of the dominant mix of
+    assets forces ρ(J) times as much in the next round, so the cascade grows while
+    ρ(J) > 1 (the tipping point of the feedback loop) and dies out below it. The
+    diagonal :math:`J_{kk}` is each market's own gain.
+
+    Returns
+    -------
+    ndarray (S,), ndarray (S, K)
+        ρ(J) and diag(J); NaN where no asset can move.
+    """
+    n_scen, n_assets = forced_sales.shape
+    supply = np.bincount(inputs.entry_asset, weights=inputs.held * inputs.p0[inputs.entry_asset],
+                         minlength=n_assets)
+    movable = np.flatnonzero(inputs.tradable & (supply > 0)
+                             & (np.isfinite(inputs.depth) | (inputs.impact_law == LAW_CODES["sqrt"])))
+    if not movable.size or not n_scen:
+        return np.full(n_scen, np.nan), np.full((n_scen, n_assets), np.nan)
+    probe = PROBE * supply[movable]
+    copies = np.repeat(np.arange(n_scen), movable.size)
+    probed = state.take(copies)
+    pressure = probed.pressure.copy()
+    column = np.tile(movable, n_scen)
+    pressure[np.arange(copies.size), column] += np.tile(probe, n_scen)
+    probed = dataclasses.replace(probed, pressure=pressure)
+    _, records, _ = step(probed, inputs, scen.take(copies), t)
+    response = records["forced_sales"].reshape(n_scen, movable.size, n_assets) - forced_sales[:, None, :]
+    jacobian = np.zeros((n_scen, n_assets, n_assets))
+    jacobian[:, :, movable] = np.swapaxes(response / probe[None, :, None], 1, 2)
+    radius = np.abs(np.linalg.eigvals(jacobian)).max(axis=-1)
+    own = np.full((n_scen, n_assets), np.nan)
+    own[:, movable] = jacobian[:, movable, movable]
+    return radius, own
+
+
 def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records: _Records, chunk: np.ndarray,
-                    last_step: np.ndarray, keep: frozenset[str] | None) -> _Chunk:
+                    last_step: np.ndarray, keep: frozenset[str] | None, loop_gain: bool = False) -> _Chunk:
     """Run the scenarios ``chunk`` of the batch (``scen`` holds them), writing their records
     into ``records`` and their last step into ``last_step``."""
     n_scen = scen.switches.shape[0]
@@ -216,6 +270,10 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported just below
             new_sub, rec, trades = step(sub_state, inputs, sub_scen, t)
         _check_finite(new_sub, t, chunk[running])
+        if loop_gain:
+            with np.errstate(over="ignore", invalid="ignore"):
+                rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(sub_state, inputs, sub_scen, t,
+                                                                             rec["forced_sales"])
         state = state.put(running, new_sub) if compact else new_sub
         sub_s, n_of = np.divmod(trades.rows, n_inst)
         s_of = running[sub_s]
