@@ -95,6 +95,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     head.add_row("forced sales", f"{_fmt(summary['forced_sales'])} {cur}")
     head.add_row("forced sales / initial loss", _fmt(summary["forced_sales_per_initial_loss"], 1))
     head.add_row("rounds", str(summary["rounds"]))
+    head.add_row("rounds to stabilise (prices within 0.1% of their end)", str(summary["rounds_to_stabilise"]))
+    if (gain := summary.get("loop_gain")) and gain["peak"] is not None:
+        head.add_row("loop gain, peak (> 1: past the tipping point)", f"{gain['peak']:.2f} (round {gain['peak_round']})")
     head.add_row("institutions breaching", str(summary["breaches"]))
     head.add_row("defaults", str(summary["defaults"]))
     console.print(head)
