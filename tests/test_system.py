@@ -469,3 +469,12 @@ def test_a_fund_with_negative_shares_is_an_error():
         _funding_system(inst_extra={"type": "asset_manager", "shares": -5.0})
     text = str(info.value)
     assert "institutions.csv row 1" in text and "field shares" in text and "-5" in text
+
+
+def test_deleveraging_at_the_minimum_needs_a_minimum():
+    from firesale.errors import DataError
+
+    inst = {"name": "d", "type": "dealer", "liabilities": 90.0, "slr_trigger": 0.05, "slr_deleveraging": "minimum"}
+    with pytest.raises(DataError, match="slr_deleveraging.*slr_minimum is empty"):
+        System.from_records([inst], [{"name": "x", "class": "treasury", "sigma0": 0.01}],
+                            [{"institution": "d", "asset": "x", "quantity": 100.0}])

@@ -253,6 +253,15 @@ class Institution(_Row):
         return self
 
     @model_validator(mode="after")
+    def _deleveraging_needs_its_minimum(self) -> Institution:
+        if self.slr_deleveraging == "minimum" and (self.slr_minimum is None or self.slr_trigger is None):
+            missing = "slr_minimum" if self.slr_minimum is None else "slr_trigger"
+            raise FieldError("slr_deleveraging", f"slr_deleveraging = 'minimum' forces sales only below the SLR "
+                             f"minimum and rations balance sheet below the trigger, but {missing} is empty: set it, "
+                             "or use slr_deleveraging = 'trigger'")
+        return self
+
+    @model_validator(mode="after")
     def _short_term_within_liabilities(self) -> Institution:
         if self.short_term_debt > self.liabilities:
             raise FieldError("short_term_debt", f"short_term_debt = {self.short_term_debt:g} is above liabilities = "
