@@ -2,15 +2,18 @@
 
 The preset pages (docs/presets/march_2020.md, docs/presets/gilt_ldi_2022.md,
 docs/presets.md), the comments and descriptions of the calibrated presets (march_2020,
-gilt_ldi_2022, dealer_groups, dealer_market) and the README's "What `make run` prints"
-block quote figures from runs of the engine. ``DOCUMENTED`` lists each of them as
+gilt_ldi_2022, dealer_groups, dealer_market) and the README (the "What `make run` prints"
+and `firesale compare` blocks, the Attribution paragraph, the Presets table and the
+dashboard's amplification) quote figures from runs of the engine. ``DOCUMENTED`` lists each of them as
 (file, the text as the file prints it with the number as a format field, the function of
 the engine's results that gives the number); the test formats the engine's value and
-looks for the exact text in the file. The README block is compared whole with what
-``firesale run dealer_groups`` prints at 100 columns.
+looks for the exact text in the file. The README's two blocks are compared line by line
+with what ``firesale run dealer_groups`` and ``firesale compare dealer_groups --policy
+slr_exemption`` print at 100 columns.
 
 When the engine changes a figure, this test names the file and the text to regenerate.
-Each preset runs once per module, its variants batched in one ``simulate`` call.
+Each preset runs once per module, its variants batched in one ``simulate`` call; the
+Shapley attributions run their 8 corners in one batch each.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typer.testing import CliRunner
 from firesale import load_preset, simulate
 from firesale.analytics import summarize
 from firesale.analytics.amplification import capital_lost
+from firesale.analytics.attribution import PLAYERS, attribute, attribution_summary
 from firesale.analytics.compare import policy_scenario
 from firesale.cli import app
 
@@ -35,6 +39,7 @@ ROOT = pathlib.Path(__file__).parents[2]
 MARCH_DOC, GILT_DOC, PRESETS_DOC = "docs/presets/march_2020.md", "docs/presets/gilt_ldi_2022.md", "docs/presets.md"
 MARCH_TOML, GILT_TOML = "src/firesale/presets/march_2020.toml", "src/firesale/presets/gilt_ldi_2022.toml"
 GROUPS_TOML, MARKET_TOML = "src/firesale/presets/dealer_groups.toml", "src/firesale/presets/dealer_market.toml"
+README = "README.md"
 
 # Recorded figures the documents compare the model with (sources on the preset pages).
 TEN_YEAR_RECORD_BP = 92.0  # 10-year yield, 9 -> 18-19 March 2020
@@ -66,9 +71,9 @@ SHOCK_RANGE = np.round(np.linspace(-0.066, -0.054, 25), 6)
 class Batch:
     """One preset's runs: a Dataset with named scenarios and their summaries on demand."""
 
-    def __init__(self, preset, scenarios: dict[str, Any], detail: bool = True):
+    def __init__(self, preset, scenarios: dict[str, Any], detail: bool = True, loop_gain: bool = False):
         self.preset, self.names = preset, list(scenarios)
-        self.ds = simulate(preset.system, list(scenarios.values()), detail=detail)
+        self.ds = simulate(preset.system, list(scenarios.values()), detail=detail, loop_gain=loop_gain)
 
     @functools.cache
     def s(self, name: str) -> dict[str, Any]:
@@ -76,6 +81,15 @@ class Batch:
 
     def one(self, name: str):
         return self.ds.isel(scenario=self.names.index(name))
+
+
+class Shapley:
+    """One preset's exact Shapley attribution over the three mechanisms, as ``firesale
+    attribute PRESET --json`` prints it (``s``)."""
+
+    def __init__(self, preset):
+        self.preset = preset
+        self.s = attribution_summary(attribute(preset.system, preset.scenario))
 
 
 def _shock_without(scenario, drop: Callable[[Any], bool]):
@@ -132,7 +146,11 @@ def engine() -> dict[str, Batch]:
     runs["groups_range"] = Batch(groups, ranged, detail=False)
     market = load_preset("dealer_market")
     runs["market"] = Batch(market, {"baseline": market.scenario,
-                                    "frozen": market.scenario.updated(**{"market.layoff_share": 0.0})})
+                                    "frozen": market.scenario.updated(**{"market.layoff_share": 0.0})}, loop_gain=True)
+    runs["groups_shapley"] = Shapley(groups)
+    prime = load_preset("dealer_prime")
+    runs["prime"] = Batch(prime, {"baseline": prime.scenario})
+    runs["prime_shapley"] = Shapley(prime)
     return runs
 
 
@@ -309,6 +327,32 @@ def _share_word(x: float) -> str:
 def _gilt_dealers(e, name="baseline"):
     one = e["gilt"].one(name)
     return one.holdings.sel(asset=GILT, institution=["D1", "D2"]).sum("institution").values
+
+
+def _every_mechanism_on(scenario) -> bool:
+    """Every channel switch (balance sheet, funding, information) and dealer intermediation on."""
+    return all(scenario.channels.model_dump().values()) and scenario.market.intermediation
+
+
+def _minus(x: float, digits: int = 1) -> str:
+    """A number as the README prints it, negative with U+2212."""
+    return f"{'−' if x < 0 else ''}{abs(x):.{digits}f}"
+
+
+def _sh(e, preset="groups"):
+    return e[f"{preset}_shapley"].s
+
+
+def _shapley_adds_up(s) -> bool:
+    return math.isclose(sum(s["shapley"].values()), s["amplification_loss"], rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _shock(scenario, asset, kind):
+    return next(getattr(sh, kind) for sh in scenario.shocks if sh.asset == asset and getattr(sh, kind) is not None)
+
+
+def _n_dealers(ds, groups) -> int:
+    return int(((ds.institution_type == "dealer") & ds.group.isin(list(groups))).sum())
 
 
 # ------------------------------------------------------------------- the documented numbers
@@ -709,6 +753,77 @@ DOCUMENTED: list[tuple[str, str, Callable[[dict[str, Batch]], Any]]] = [
      lambda e: _given(_dm(e)["total_loss"] < _dm(e)["initial_loss"], (_dm(e)["total_loss"], _dm(e)["initial_loss"]),
                       "the loss ends below the shock's own")),
     (MARKET_TOML, "freezes the inter-dealer market (loss {:.2f})", lambda e: _dm(e, "frozen")["total_loss"]),
+    # ---- README.md: Attribution
+    (README, "runs the scenario with each mechanism on or off, the {}\ncorners in one batch",
+     lambda e: 2 ** len(_sh(e)["players"])),
+    (README, "On `dealer_groups`, where every mechanism\nis on: balance-sheet contagion {:.1f} bn ({:.1f}%), funding {:.1f} bn ({:.1f}%) and information\n{:.1f} bn ({:.1f}%) of the {:.1f} bn beyond the shock's {:.1f} bn;",
+     lambda e: _given(_every_mechanism_on(e["groups"].preset.scenario) and _shapley_adds_up(_sh(e))
+                      and _sh(e)["players"] == ["balance_sheet", "funding", "information"],
+                      (*(x for n in ("balance_sheet", "funding", "information")
+                         for x in (_sh(e)["shapley"][n], 100 * _sh(e)["share"][n])),
+                       _sh(e)["amplification_loss"], _sh(e)["baseline_loss"]),
+                      "every mechanism is on in dealer_groups and the Shapley values add up")),
+    (README, "funding alone adds {:.2f} bn, its\ninteraction with the balance sheet {:.1f} bn, with information {} bn (they overlap), and\nthe three together {:.1f} bn.",
+     lambda e: _given(_sh(e)["interactions"]["funding+information"] < 0,
+                      (_sh(e)["alone"]["funding"], _sh(e)["interactions"]["balance_sheet+funding"],
+                       _minus(_sh(e)["interactions"]["funding+information"]),
+                       _sh(e)["interactions"]["balance_sheet+funding+information"]),
+                      "funding and information overlap (a negative interaction)")),
+    (README, "On `dealer_prime` the SLR causes all {:.0f} of the forced sales\n({:.0f}x the loss of {:.0f}).",
+     lambda e: _given(math.isclose(_sh(e, "prime")["shapley_forced_sales"]["balance_sheet"], _sh(e, "prime")["forced_sales"])
+                      and all(set(row["sales_by_channel"]) <= {"slr"} for row in e["prime"].s("baseline")["institutions"]),
+                      (_sh(e, "prime")["forced_sales"], _sh(e, "prime")["forced_sales"] / _sh(e, "prime")["baseline_loss"],
+                       _sh(e, "prime")["baseline_loss"]), "the SLR forces every sale in dealer_prime")),
+    (README, "splits by every channel ({} corners).", lambda e: 2 ** len(PLAYERS["channels"])),
+    # ---- README.md: Presets table
+    (README, "10-year yield +{:.1f} bp at the peak (record +{:.0f}); Fed purchases plus the SLR exemption hold it to +{:.1f} bp",
+     lambda e: (_peak(_m(e)), TEN_YEAR_RECORD_BP, _peak(_m(e, "fed_response")))),
+    (README, "a {:.0f} bp repricing, LDI collateral calls on swaps and repo, 30-year yield +{:.1f} bp at the peak (record ~{:.0f}), {:.1f} bn of LDI sales (record ~{:.0f}); Bank of England purchases hold it to +{:.1f} bp, the fundamental repricing alone",
+     lambda e: _given(abs(_gilt_peak(e, "boe_purchases") - _gilt_peak(e, "fundamental")) <= 1.0,
+                      (_gilt_peak(e, "fundamental"), _gilt_peak(e, "baseline"), GILT_RECORD_BP, _ldi(_g(e)),
+                       LDI_SALES_RECORD, _gilt_peak(e, "boe_purchases")),
+                      "the purchases leave only the fundamental repricing")),
+    (README, "high yield −{:.0f}% while outside clients sell {:.0f} of high yield and {:.0f} of IG to dealers.",
+     lambda e: (-100 * _shock(e["market"].preset.scenario, "corp_hy", "price"),
+                _shock(e["market"].preset.scenario, "corp_hy", "client_sale"),
+                _shock(e["market"].preset.scenario, "corp_ig", "client_sale"))),
+    (README, "A's HY loss takes both A dealers below their 5% SLR in round {} and they sell ~{:.0f} of Treasuries;",
+     lambda e: _given(_row(_dm(e), "A1")["first_forced_round"] == _row(_dm(e), "A2")["first_forced_round"]
+                      and _row(_dm(e), "A1")["breached"] and _row(_dm(e), "A2")["breached"],
+                      (_row(_dm(e), "A1")["first_forced_round"], _sold(_dm(e), "ust", group=("A",))),
+                      "A1 and A2 are first forced together")),
+    (README, "HY quotes thin ({:.0f}% of the market still quoting at the worst, spread {:.0f} → {:.0f} bp of price).",
+     lambda e: (100 * _dm(e)["quoting_share"]["corp_hy"]["min"], 1e4 * _dm(e)["spreads"]["corp_hy"]["t0"],
+                1e4 * _dm(e)["spreads"]["corp_hy"]["peak"])),
+    (README, "With every mechanism on nothing tips: every market stays functioning, the loop gain peaks at {:.2f} (round {}), below 1,",
+     lambda e: _given(_every_mechanism_on(e["market"].preset.scenario) and not _dm(e)["market_tipped"]
+                      and all(r["state"] == "functioning" for r in _dm(e)["regime"].values())
+                      and _dm(e)["loop_gain"]["peak"] < 1,
+                      (_dm(e)["loop_gain"]["peak"], _dm(e)["loop_gain"]["peak_round"]),
+                      "every mechanism on, no market stressed and the loop gain below 1")),
+    (README, "and the loss, {:.2f}, ends below the shock's own {:.2f} as prices recover.",
+     lambda e: _given(_dm(e)["total_loss"] < _dm(e)["initial_loss"]
+                      and _dm(e)["price_change"]["corp_hy"] > _dm(e)["price_trough"]["corp_hy"],
+                      (_dm(e)["total_loss"], _dm(e)["initial_loss"]), "the loss ends below the shock's own")),
+    (README, "Freezing the inter-dealer market (`market.layoff_share = 0`) changes little: loss {:.2f} (+{:.1f}%) |",
+     lambda e: _given(abs(_dm(e, "frozen")["total_loss"] / _dm(e)["total_loss"] - 1) < 0.05,
+                      (_dm(e, "frozen")["total_loss"], 100 * (_dm(e, "frozen")["total_loss"] / _dm(e)["total_loss"] - 1)),
+                      "freezing the inter-dealer market changes the loss by less than 5%")),
+    (README, "| `dealer_groups` (default) | {} dealers in groups A–D with hedge funds on repo and bond funds; HY −{:.0f}% cascades",
+     lambda e: (_n_dealers(e["groups"].ds, DEALER_GROUPS), -100 * _shock(e["groups"].preset.scenario, "corp_hy", "price"))),
+    (README, "cascades A (round {}) → B ({}) → C ({}) → D ({}): total loss {:.1f} bn, {:.1f}× the shock's own {:.1f}, {};",
+     lambda e: (*(next(r for r, gs in _dg(e)["cascade"]["groups"] if g in gs) for g in DEALER_GROUPS),
+                _dg(e)["total_loss"], _dg(e)["amplification"], _dg(e)["initial_loss"], _defaults(_dg(e)))),
+    (README, "funding raises the loss by {:.0f}% over balance-sheet contagion alone, haircut floors take {:.0f}% off it,",
+     lambda e: (100 * (_dg(e)["total_loss"] / _dg(e, "off")["total_loss"] - 1),
+                100 * (1 - _dg(e, "floor")["total_loss"] / _dg(e)["total_loss"]))),
+    (README, "the SLR exemption stops the cascade before group D (loss {:.1f}× the shock). Every mechanism is on, dealer intermediation and the information channel included",
+     lambda e: _given(_every_mechanism_on(e["groups"].preset.scenario)
+                      and not any("D" in gs for _, gs in _dg(e, "exempt")["cascade"]["groups"]),
+                      _dg(e, "exempt")["amplification"], "every mechanism on; no D dealer forced under the exemption")),
+    # ---- README.md: Dashboard
+    (README, "shows an amplification of {:.3f}, as `firesale run --json` does.",
+     lambda e: _dg(e)["amplification"]),
 ]
 
 
@@ -731,3 +846,16 @@ def test_readme_block_is_what_make_run_prints():
     assert result.exit_code == 0, result.output
     printed = result.stdout.split("\n")
     assert block[:-1] == printed[:len(block) - 1], "regenerate the README block: COLUMNS=100 firesale run dealer_groups"
+
+
+def test_readme_compare_block_is_what_compare_prints():
+    """README's `firesale compare dealer_groups --policy slr_exemption` block, whole, at 100 columns."""
+    readme = _text("README.md")
+    command = "$ firesale compare dealer_groups --policy slr_exemption\n"
+    start = readme.index(command) + len(command)
+    block = readme[start:readme.index("\n```\n", start)].split("\n")
+    result = CliRunner().invoke(app, ["compare", "dealer_groups", "--policy", "slr_exemption", "--no-record"],
+                                env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert block == result.stdout.rstrip("\n").split("\n"), (
+        "regenerate the README block: COLUMNS=100 firesale compare dealer_groups --policy slr_exemption --no-record")
