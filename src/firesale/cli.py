@@ -22,7 +22,7 @@ from firesale.analytics.regimes import regime_table
 from firesale.data.preset import DEFAULT_PRESET, list_presets, load, validate as validate_target
 from firesale.errors import ConfigError, FiresaleError, Problem
 from firesale.scenario import Scenario
-from firesale.simulation import simulate
+from firesale.simulation import measures_loop_gain, simulate
 
 app = typer.Typer(
     name="firesale", no_args_is_help=True, add_completion=False,
@@ -194,7 +194,7 @@ def run(
     run_store = recording_store(store, no_record)
     started = time.perf_counter()
     with contextlib.nullcontext() if as_json else console.status(f"simulating {preset.name} ..."):
-        ds = simulate(preset.system, scenario, loop_gain=_measure_loop_gain(preset.system))
+        ds = simulate(preset.system, scenario, loop_gain=measures_loop_gain(preset.system))
     simulate_s = time.perf_counter() - started
     if out:
         from firesale.data.netcdf import save_dataset
@@ -214,15 +214,6 @@ def run(
     if run_id:
         console.print(f"recorded as run {run_id} in {escape(str(run_store.path))} (firesale runs show {run_id})",
                       highlight=False)
-
-
-#: Systems with up to this many assets get their loop gain measured by ``run`` and
-#: ``regimes`` (K + 1 steps a round).
-LOOP_GAIN_MAX_ASSETS = 64
-
-
-def _measure_loop_gain(system) -> bool:
-    return system.n_assets <= LOOP_GAIN_MAX_ASSETS
 
 
 @app.command()
@@ -254,7 +245,7 @@ def regimes(
     """The functioning-vs-stressed table of a market: first round and worst round side by side."""
     preset = load(target)
     scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
-    ds = simulate(preset.system, scenario, loop_gain=_measure_loop_gain(preset.system))
+    ds = simulate(preset.system, scenario, loop_gain=measures_loop_gain(preset.system))
     table = regime_table(ds, 0, asset)
     if as_json:
         sys.stdout.write(json.dumps(table) + "\n")

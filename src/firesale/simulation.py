@@ -19,6 +19,16 @@ __all__ = ["simulate", "DETAIL_LIMIT"]
 DETAIL_LIMIT = 2_000_000
 
 
+#: Systems with up to this many assets get their loop gain measured where a user reads
+#: it (``firesale run``, ``regimes``, the report, the dashboard): K + 1 steps a round.
+LOOP_GAIN_MAX_ASSETS = 64
+
+
+def measures_loop_gain(system: System) -> bool:
+    """Whether the loop gain of a run on ``system`` is measured by default (small K)."""
+    return system.n_assets <= LOOP_GAIN_MAX_ASSETS
+
+
 def simulate(
     system: System, scenarios: Scenario | Sequence[Scenario] | None = None, *, detail: bool | None = None,
     variables: Sequence[str] | None = None, loop_gain: bool = False,

@@ -359,7 +359,7 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
         The run store cannot be written (checked before the simulation).
     """
     from firesale.analytics.amplification import summarize
-    from firesale.simulation import simulate
+    from firesale.simulation import measures_loop_gain, simulate
     from firesale.store import recording_store
 
     total = len(RUN_STEPS)
@@ -371,7 +371,7 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
     run_store = recording_store(None, not record)
     started = time.perf_counter()
     step(0)
-    ds = simulate(preset.system, scenario, detail=True)
+    ds = simulate(preset.system, scenario, detail=True, loop_gain=measures_loop_gain(preset.system))
     simulate_s = time.perf_counter() - started
     step(1)
     summary = summarize(ds)

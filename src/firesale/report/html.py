@@ -606,9 +606,9 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
             raise ConfigError(Problem("FS741", "report", "nothing to report: give a system and a scenario, or the "
                                       "results Dataset of a run"))
         step(0)
-        from firesale.simulation import simulate
+        from firesale.simulation import measures_loop_gain, simulate
 
-        ds = simulate(system, scenario, detail=True)
+        ds = simulate(system, scenario, detail=True, loop_gain=measures_loop_gain(system))
     step(1)
     attribution_result: xr.Dataset | None = None
     if isinstance(attribution, xr.Dataset):
