@@ -21,3 +21,30 @@ def test_readme_names_every_preset_and_command():
     for command in ("make run", "make test", "firesale run", "firesale explain", "firesale presets", "firesale validate",
                     "firesale dashboard"):
         assert command in README, command
+
+
+def test_readme_python_example_prints_what_it_says():
+    """The ## Python block runs, and each expression statement gives the value its comment
+    states (before: both scenarios shared one label, so .sel() summed them)."""
+    import ast
+
+    import numpy as np
+
+    block = README[README.index("## Python"):]
+    block = block[block.index("```python\n") + len("```python\n"):block.index("```\n", block.index("```python"))]
+    lines = block.splitlines()
+    namespace: dict = {}
+    checked = 0
+    for node in ast.parse(block).body:
+        code = compile(ast.Module([node], []) if not isinstance(node, ast.Expr) else ast.Expression(node.value),
+                       "README", "exec" if not isinstance(node, ast.Expr) else "eval")
+        if not isinstance(node, ast.Expr):
+            exec(code, namespace)  # noqa: S102 - the README's own example
+            continue
+        value = eval(code, namespace)  # noqa: S307
+        expected = lines[node.end_lineno - 1].partition("#")[2].split(":")[-1].strip()
+        np.testing.assert_allclose(np.asarray(value, dtype=float), np.asarray(eval(expected), dtype=float),  # noqa: S307
+                                   rtol=1e-12, atol=1e-12, err_msg=lines[node.lineno - 1])
+        checked += 1
+    assert checked == 3
+    assert list(namespace["ds"].scenario.values) == ["corporates_down_4pct", "exempt"]

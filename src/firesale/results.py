@@ -20,7 +20,7 @@ from firesale.matrices import column_sums, dense
 from firesale.scenario import Scenario
 from firesale.system import System
 
-__all__ = ["RESULT_VARIABLES", "to_dataset"]
+__all__ = ["RESULT_VARIABLES", "to_dataset", "scenario_labels"]
 
 S, R, N, K, C = "scenario", "round", "institution", "asset", "channel"
 
@@ -110,6 +110,34 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
 }
 
 
+def scenario_labels(scenarios: Sequence[Scenario]) -> list[str]:
+    """The scenario coordinate: each scenario's name, made unique where names repeat (the
+    second ``baseline`` is ``baseline#1``), so that ``ds.sel(scenario=...)`` picks one run
+    and never silently sums two.
+
+    Examples
+    --------
+    >>> from firesale import Scenario
+    >>> scenario_labels([Scenario(), Scenario(), Scenario(name="x"), Scenario()])
+    ['baseline', 'baseline#1', 'x', 'baseline#2']
+    """
+    seen: dict[str, int] = {}
+    labels = []
+    taken = {sc.name for sc in scenarios}
+    for sc in scenarios:
+        count = seen.get(sc.name, 0)
+        label = sc.name
+        if count:
+            label = f"{sc.name}#{count}"
+            while label in taken:
+                count += 1
+                label = f"{sc.name}#{count}"
+        seen[sc.name] = count + 1
+        taken.add(label)
+        labels.append(label)
+    return labels
+
+
 def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajectory) -> xr.Dataset:
     """Label a :class:`~firesale.engine.simulate.Trajectory`."""
     arrays = dict(trajectory.records)
@@ -130,7 +158,7 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
             attrs={"units": units.replace("currency", system.currency), "long_name": long_name, "description": description},
         )
     coords = {
-        S: [sc.name for sc in scenarios],
+        S: scenario_labels(scenarios),
         R: np.arange(trajectory.n_rounds),
         N: system.institution_names,
         K: system.asset_names,

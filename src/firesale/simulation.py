@@ -8,6 +8,7 @@ import xarray as xr
 
 from firesale.engine.simulate import simulate_arrays
 from firesale.engine.state import Inputs, ScenarioArrays
+from firesale.errors import ModelDivergenceError, Problem
 from firesale.results import RESULT_VARIABLES, to_dataset
 from firesale.scenario import Scenario
 from firesale.system import System
@@ -87,5 +88,24 @@ def simulate(
                                       f"Choose from: {', '.join(per_round)}"))
     inputs = Inputs.from_system(system)
     arrays = ScenarioArrays.from_scenarios(system, scenarios)
-    return to_dataset(system, scenarios, simulate_arrays(inputs, arrays, detail=detail, variables=variables,
-                                                                 loop_gain=loop_gain))
+    try:
+        trajectory = simulate_arrays(inputs, arrays, detail=detail, variables=variables, loop_gain=loop_gain)
+    except ModelDivergenceError as err:
+        raise _named(err, system, scenarios) from None
+    return to_dataset(system, scenarios, trajectory)
+
+
+def _named(err: ModelDivergenceError, system: System, scenarios: Sequence[Scenario]) -> ModelDivergenceError:
+    """The engine's error with the scenario, institution and asset named, not numbered."""
+    at = getattr(err, "location", None)
+    if at is None:
+        return err
+    where = f"scenario {scenarios[at['scenario']].name!r} (#{at['scenario']}), round {at['round']}"
+    if at["institution"] is not None:
+        where += f", institution {system.institution_names[at['institution']]!r}"
+    if at["asset"] is not None:
+        where += f", asset {system.asset_names[at['asset']]!r}"
+    problem = err.problems[0]
+    named = ModelDivergenceError(Problem(problem.code, where, problem.message))
+    named.location = at
+    return named

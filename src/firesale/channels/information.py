@@ -36,7 +36,8 @@ Per asset ``k`` and scenario, after the round's volatility update:
   :math:`ω = ω_0 \\max(1 - \\mathrm{fear}/\\mathrm{fear}_{freeze}, 0)`, and the inter-dealer
   market freezes (ω = 0) once ``fear_freeze`` of dealer balance sheets are in trouble.
 
-Sellers pay half the effective spread on every sale.
+Sellers pay half the effective spread on every sale; the effective spread is at most
+``MAX_SPREAD`` (100% of the price), so the bid never falls below half the price.
 
 References
 ----------
@@ -61,6 +62,11 @@ from firesale.channels.dealers import Positions
 
 __all__ = ["InformationParams", "Information", "adverse_selection", "glosten_milgrom_spread", "dealer_cost",
            "quoting", "information_update", "layoff_share", "marks"]
+
+
+#: The widest effective spread, a share of the price: sellers get at least half the price
+#: (a spread of 200% would put the bid at zero, and beyond it sellers would pay to sell).
+MAX_SPREAD = 1.0
 
 
 class InformationParams(BaseModel):
@@ -258,7 +264,7 @@ def information_update(
     ratio = np.divide(lit, lit0, out=np.ones_like(lit), where=lit0 > 0)
     phi = quoting(ratio, params["cap"], cost, calm_cost, positions)
     rfq = params["rfq_spread"][:, None]
-    spread = lit * (phi + (1.0 - phi) * rfq)
+    spread = np.minimum(lit * (phi + (1.0 - phi) * rfq), MAX_SPREAD)
     depth = (phi + (1.0 - phi) * params["rfq_depth"][:, None]) * np.exp(
         -params["depth_elasticity"][:, None] * np.log(vol_ratio))
     if (depth_floor := params.get("depth_floor")) is not None:

@@ -76,8 +76,17 @@ def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
     return (book * (1.0 - growth)).sum(axis=-1)  # a row-wise sum: the same in a batch as alone
 
 
-def _check_finite(state: State, t: int, labels: np.ndarray) -> None:
-    """Stop with a clear error when a scenario's prices or equity stop being finite numbers."""
+#: A run whose state grows beyond this multiple of its t0 scale is explosive: a price above
+#: it times its fundamental (and t0) price, or an institution's equity above it times the
+#: system's t0 total assets. No fire sale or purchase programme of a real system gets near.
+PHYSICAL_BOUND = 100.0
+
+
+def _check_state(state: State, inputs: Inputs, t: int, labels: np.ndarray) -> None:
+    """Stop with a clear error naming scenario, round, institution and asset when a
+    scenario's state leaves what is physically possible: a non-finite number (FS601), a
+    negative price, bid, holding or cash (FS603), or growth beyond :data:`PHYSICAL_BOUND`
+    (FS604). The names are filled in by :func:`firesale.simulate`."""
     bad = ~(np.isfinite(state.price).all(axis=1) & np.isfinite(state.equity).all(axis=1))
     if bad.any():
         s = int(labels[np.flatnonzero(bad)[0]])
@@ -87,6 +96,47 @@ def _check_finite(state: State, t: int, labels: np.ndarray) -> None:
             "targeting buying into its own price impact). Lower the impact (raise depth), cap max_rounds, "
             "or make the leverage targeting sell_only",
         ))
+    scale = float(max(np.abs(inputs.held).sum() + np.abs(inputs.cash).sum(), 1.0))
+    tolerance = 1e-9 * scale
+    checks = (
+        ("price", state.price < 0.0, "asset", "a negative price"),
+        ("bid", state.spread >= 2.0, "asset", "a bid at or below zero (an effective spread of 200% or more)"),
+        ("holding", state.q < -tolerance, "entry", "a negative holding"),
+        ("cash", state.cash < -tolerance, "institution", "negative cash"),
+    )
+    for _, flags, axis, what in checks:
+        if flags.any():
+            _raise_at(flags, axis, inputs, t, labels, "FS603", f"{what}: the engine would give a silent wrong "
+                      "answer here; please report this case (the system and scenario) as a bug")
+    ceiling = PHYSICAL_BOUND * np.maximum(state.fundamental, inputs.p0)
+    if (state.price > ceiling).any():
+        _raise_at(state.price > ceiling, "asset", inputs, t, labels, "FS604",
+                  f"the price is above {PHYSICAL_BOUND:g} times its fundamental: the feedback is explosive (e.g. "
+                  "two-sided leverage targeting buying into its own price impact). Raise depth, make the leverage "
+                  "targeting sell_only, or lower max_rounds")
+    total = float(max((inputs.held * inputs.p0[inputs.entry_asset]).sum() + np.abs(inputs.cash).sum(), 1.0))
+    if (np.abs(state.equity) > PHYSICAL_BOUND * total).any():
+        _raise_at(np.abs(state.equity) > PHYSICAL_BOUND * total, "institution", inputs, t, labels, "FS604",
+                  f"equity is beyond {PHYSICAL_BOUND:g} times the system's t0 total assets: the feedback is "
+                  "explosive. Raise depth, make the leverage targeting sell_only, or lower max_rounds")
+
+
+def _raise_at(flags: np.ndarray, axis: str, inputs: Inputs, t: int, labels: np.ndarray, code: str,
+              message: str) -> None:
+    s, j = (int(x) for x in np.argwhere(flags)[0])
+    institution = asset = None
+    if axis == "asset":
+        asset = j
+    elif axis == "institution":
+        institution = j
+    else:  # an entry of the holdings pattern
+        institution, asset = int(inputs.entry_institution[j]), int(inputs.entry_asset[j])
+    where = f"scenario {int(labels[s])}, round {t}"
+    where += "".join(f", {name} #{index}" for name, index in (("institution", institution), ("asset", asset))
+                     if index is not None)
+    error = ModelDivergenceError(Problem(code, where, message))
+    error.location = {"scenario": int(labels[s]), "round": t, "institution": institution, "asset": asset}
+    raise error
 
 
 #: Scenarios run together in one pass are chunked so that a (scenarios × positions)
@@ -269,7 +319,7 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
         sub_scen = scen.take(running) if compact else scen
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported just below
             new_sub, rec, trades = step(sub_state, inputs, sub_scen, t)
-        _check_finite(new_sub, t, chunk[running])
+        _check_state(new_sub, inputs, t, chunk[running])
         if loop_gain:
             with np.errstate(over="ignore", invalid="ignore"):
                 rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(sub_state, inputs, sub_scen, t,

@@ -37,6 +37,8 @@ __all__ = [
     "assert_cash_conserved",
     "assert_repo_lending_matched",
     "assert_no_negative_holdings",
+    "assert_prices_and_bids_non_negative",
+    "assert_within_physical_bounds",
     "assert_batch_equals_single",
     "assert_deterministic",
     "assert_zero_shock_no_sales",
@@ -106,6 +108,29 @@ def assert_no_negative_holdings(ds: xr.Dataset) -> None:
     assert not over.any(), f"sold more than held at {_where(over)}"
 
 
+def assert_prices_and_bids_non_negative(ds: xr.Dataset) -> None:
+    """Prices, marks and bids stay ≥ 0: no seller ever pays to sell (the bid is the price
+    less half the effective spread)."""
+    for name in ("price", "pre_trade_price", "mark"):
+        bad = ds[name] < 0
+        assert not bad.any(), f"negative {name} at {_where(bad)}: {float(ds[name].min()):.3e}"
+    bad = ds.spread >= 2.0
+    assert not bad.any(), f"an effective spread of 200% or more (bid ≤ 0) at {_where(bad)}"
+
+
+def assert_within_physical_bounds(ds: xr.Dataset) -> None:
+    """No price above :data:`~firesale.engine.simulate.PHYSICAL_BOUND` times its
+    fundamental (and t0) price, no equity beyond it times the system's t0 total assets:
+    the engine stops an explosive run with an error instead (FS604)."""
+    from firesale.engine.simulate import PHYSICAL_BOUND
+
+    bad = ds.price > PHYSICAL_BOUND * np.maximum(ds.fundamental, 1.0)
+    assert not bad.any(), f"price beyond {PHYSICAL_BOUND:g}x its fundamental at {_where(bad)}"
+    total = float(max((ds.holdings0).sum() + abs(ds.cash0).sum(), 1.0))
+    bad = abs(ds.equity) > PHYSICAL_BOUND * total
+    assert not bad.any(), f"equity beyond {PHYSICAL_BOUND:g}x the system's t0 total assets at {_where(bad)}"
+
+
 def assert_invariants(ds: xr.Dataset) -> None:
     """All per-round accounting invariants of a detailed results Dataset."""
     assert "holdings" in ds, "run with detail=True to check per-round invariants"
@@ -114,6 +139,8 @@ def assert_invariants(ds: xr.Dataset) -> None:
     assert_cash_conserved(ds)
     assert_repo_lending_matched(ds)
     assert_no_negative_holdings(ds)
+    assert_prices_and_bids_non_negative(ds)
+    assert_within_physical_bounds(ds)
 
 
 def _equal(a: xr.Dataset, b: xr.Dataset, label: str) -> None:
