@@ -16,6 +16,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 run: $(VENV)/.installed
 	$(VENV)/bin/firesale run $(PRESET)
+	@echo "firesale is installed in $(VENV): run 'source $(VENV)/bin/activate' to put it on your PATH"
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q

@@ -48,3 +48,10 @@ def test_readme_python_example_prints_what_it_says():
         checked += 1
     assert checked == 3
     assert list(namespace["ds"].scenario.values) == ["corporates_down_4pct", "exempt"]
+
+
+def test_readme_and_make_run_say_where_firesale_is():
+    """Before: `firesale` was not on the PATH after `make run` and nothing said where it was."""
+    makefile = (pathlib.Path(__file__).parents[1] / "Makefile").read_text()
+    assert "source .venv/bin/activate" in README and ".venv/bin/firesale" in README
+    assert "bin/activate" in makefile.split("run:")[1].split("\n\n")[0]
