@@ -184,7 +184,8 @@ def leverage_trade(
     """
     current = ratio(equity, assets)
     solvent = equity > 0
-    wanted = assets - np.divide(equity, target, out=np.zeros_like(equity), where=np.isfinite(target) & solvent)
+    wanted = assets - np.divide(equity, target, out=np.zeros_like(equity),
+                                where=np.isfinite(target) & (target > 0) & solvent)
     sell = solvent & (current < trigger)
     buy = solvent & two_sided & (current > target)
     return np.where(sell, np.maximum(wanted, 0.0), np.where(buy, np.minimum(wanted, 0.0), 0.0))

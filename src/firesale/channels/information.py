@@ -64,6 +64,8 @@ __all__ = ["InformationParams", "Information", "adverse_selection", "glosten_mil
            "quoting", "information_update", "layoff_share", "marks"]
 
 
+#: Volatility over its t0 level, as the spread and depth links read it, stays within these.
+VOL_RATIO_BOUNDS = (1e-6, 1e6)
 #: The widest effective spread, a share of the price: sellers get at least half the price
 #: (a spread of 200% would put the bid at zero, and beyond it sellers would pay to sell).
 MAX_SPREAD = 1.0
@@ -254,7 +256,9 @@ def information_update(
     if not on.any():  # the same values as the switch gives below, without the work
         return Information(spread=np.zeros_like(sigma), quoting_share=np.ones_like(sigma),
                            uncertainty=np.zeros_like(sigma), depth_scale=np.ones_like(sigma), layoff=omega0.copy())
-    vol_ratio = sigma / sigma0
+    # (bounded away from 0 and infinity: a market whose price did not move under a decay
+    # λ = 0 has σ = 0, which would make depth infinite)
+    vol_ratio = np.clip(sigma / sigma0, VOL_RATIO_BOUNDS[0], VOL_RATIO_BOUNDS[1])
     mu = adverse_selection(mu0, vol_ratio, params["elasticity"][:, None])
     lit = glosten_milgrom_spread(mu, sigma)
     lit0 = glosten_milgrom_spread(mu0, sigma0)

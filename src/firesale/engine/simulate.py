@@ -317,11 +317,11 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
         compact = running.size < n_scen  # step only the scenarios still running
         sub_state = state.take(running) if compact else state
         sub_scen = scen.take(running) if compact else scen
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported just below
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results: reported below
             new_sub, rec, trades = step(sub_state, inputs, sub_scen, t)
         _check_state(new_sub, inputs, t, chunk[running])
         if loop_gain:
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(sub_state, inputs, sub_scen, t,
                                                                              rec["forced_sales"])
         state = state.put(running, new_sub) if compact else new_sub
