@@ -137,6 +137,8 @@ def test_zero_scenarios_and_bad_params_are_refused():
         SweepSpec("dealer_prime", monte_carlo=0)
     with pytest.raises(ConfigError, match="FS953"):
         SweepSpec("dealer_prime")
+    with pytest.raises(ConfigError, match="FS953.*--seed -1.*0 or more"):
+        SweepSpec("dealer_prime", monte_carlo=3, seed=-1)
     with pytest.raises(ConfigError, match="FS955.*corporates"):
         run_sweep(SweepSpec("dealer_prime", grid=(parse_grid("shock.corporate.price=-0.1:-0.01:2"),)))
     with pytest.raises(ConfigError, match="FS201"):

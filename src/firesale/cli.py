@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -36,7 +38,7 @@ Target = Annotated[str, typer.Argument(help="Preset name, preset .toml file, or 
 ShockOpt = Annotated[
     list[str] | None,
     typer.Option("--shock", help="ASSET=RETURN price shock in round 0, e.g. corporates=-0.04 (repeatable; "
-                 "replaces the preset's shocks)."),
+                 "replaces the preset's shocks and names the scenario after them, e.g. shock_corporates-4pct)."),
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -56,7 +58,25 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def shock_scenario_name(shocks: list[dict[str, Any]]) -> str:
+    """The name of a scenario whose shocks ``--shock`` gave: ``shock_corporates+5pct``
+    (several joined by ``_``), so a run is never titled or stored under the preset's name
+    for other shocks.
+
+    Examples
+    --------
+    >>> shock_scenario_name([{"asset": "corporates", "price": 0.05}])
+    'shock_corporates+5pct'
+    >>> shock_scenario_name([{"asset": "a", "price": -0.04}, {"asset": "b", "price": -0.125}])
+    'shock_a-4pct_b-12.5pct'
+    """
+    return "shock_" + "_".join(f"{item['asset']}{100 * item['price']:+g}pct" for item in shocks)
+
+
 def _scenario(base: Scenario, shocks: list[str] | None, exempt: bool, sets: list[str] | None) -> Scenario:
+    """``base`` with ``--shock`` (which replaces its shocks and names the scenario after them,
+    see :func:`shock_scenario_name`; ``--set name=...`` still wins), ``--exempt-treasuries``
+    and ``--set`` applied."""
     changes: dict[str, Any] = {}
     if shocks:
         parsed = []
@@ -70,6 +90,9 @@ def _scenario(base: Scenario, shocks: list[str] | None, exempt: bool, sets: list
                 raise ConfigError(Problem("FS501", f"--shock {item}", "write ASSET=RETURN, e.g. corporates=-0.04"))
             parsed.append({"asset": asset.strip(), "price": price})
         changes["shocks"] = parsed
+        changes["name"] = shock_scenario_name(parsed)
+        changes["description"] = (f"--shock {', '.join(shocks)}: replaces the shocks of scenario "
+                                  f"{base.name!r}")
     if exempt:
         changes["policy.slr_exemption"] = True
     for item in sets or []:
@@ -80,13 +103,51 @@ def _scenario(base: Scenario, shocks: list[str] | None, exempt: bool, sets: list
     return base.updated(**changes) if changes else base
 
 
+def _note_shock_name(base: Scenario, scenario: Scenario, shocks: list[str] | None) -> None:
+    """Say that --shock renamed the scenario (its name is the run's title and stored name)."""
+    if shocks and scenario.name != base.name:
+        console.print(f"--shock replaces the shocks of scenario {escape(repr(base.name))}: this run is scenario "
+                      f"{escape(repr(scenario.name))}", highlight=False, soft_wrap=True)
+
+
 def _fmt(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
 
 
+def _rendered(table: Table) -> str:
+    """What ``table`` prints on the console, captured (not printed)."""
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get()
+
+
+def _fitted(*builds: Callable[[], Table]) -> Table:
+    """The first of the tables built by ``builds`` that prints on the console's width with no
+    cell cut short ("…"): the wide layout when the terminal has room for it (what it printed
+    before), else a narrow one (numbers kept whole, text folded); the last one if none does."""
+    table = builds[0]()
+    for build in builds[1:]:
+        if "…" not in _rendered(table):
+            return table
+        table = build()
+    return table
+
+
+def _add_columns(table: Table, columns: list[tuple[str, str]], narrow: bool) -> None:
+    """Add ``(header, kind)`` columns: kind ``num`` (right-aligned), ``text`` or ``name``. In the
+    narrow layout numbers never wrap (long headers go on several lines instead) and text folds
+    where it must rather than end in "…"."""
+    for header, kind in columns:
+        if kind == "num":
+            table.add_column(header.replace(" ", "\n") if narrow else header, justify="right",
+                             no_wrap=narrow)
+        else:
+            table.add_column(header, overflow="fold" if narrow or kind == "name" else "ellipsis")
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
-    cur = summary["currency"]
-    head = Table(title=f"{summary['system']} — {summary['scenario']}", show_header=False)
+    cur = escape(summary["currency"])
+    head = Table(title=f"{escape(summary['system'])} — {escape(summary['scenario'])}", show_header=False)
     head.add_column(style="bold")
     head.add_column(justify="right")
     head.add_row("initial loss (shock alone)", f"{_fmt(summary['initial_loss'])} {cur}")
@@ -101,59 +162,85 @@ def _print_summary(summary: dict[str, Any]) -> None:
     head.add_row("institutions breaching", str(summary["breaches"]))
     head.add_row("defaults", str(summary["defaults"]))
     console.print(head)
-    prices = Table(title="Price change by asset")
-    prices.add_column("asset")
-    prices.add_column("trough", justify="right")
-    prices.add_column("end", justify="right")
-    for asset, change in summary["price_change"].items():
-        prices.add_row(asset, f"{100 * summary['price_trough'][asset]:+.2f}%", f"{100 * change:+.2f}%")
-    console.print(prices)
-    markets = Table(title="Markets: spreads, quotes and regime")
-    for col in ("asset", "spread t0", "spread peak", "quoting share (min)", "regime (worst round)", "stressed rows"):
-        markets.add_column(col, justify="left" if col in ("asset", "stressed rows", "regime (worst round)") else "right")
-    for asset, regime in summary["regime"].items():
-        spread, quotes = summary["spreads"][asset], summary["quoting_share"][asset]
-        colour = "red" if regime["state"] == "stressed" else "green"
-        markets.add_row(asset, f"{1e4 * spread['t0']:.1f} bp", f"{1e4 * spread['peak']:.1f} bp",
-                        f"{100 * quotes['min']:.0f}%", f"[{colour}]{regime['state']}[/{colour}] (r{regime['worst_round']})",
-                        ", ".join(regime["stressed_rows"]) or "-")
-    console.print(markets)
+
+    def prices(narrow: bool = False) -> Table:
+        table = Table(title="Price change by asset")
+        _add_columns(table, [("asset", "name"), ("trough", "num"), ("end", "num")], narrow)
+        for asset, change in summary["price_change"].items():
+            table.add_row(escape(asset), f"{100 * summary['price_trough'][asset]:+.2f}%", f"{100 * change:+.2f}%")
+        return table
+
+    console.print(_fitted(prices, lambda: prices(True)))
+
+    def markets(narrow: bool = False) -> Table:
+        table = Table(title="Markets: spreads, quotes and regime")
+        _add_columns(table, [("asset", "name"), ("spread t0", "num"), ("spread peak", "num"),
+                             ("quoting share (min)", "num"), ("regime (worst round)", "text"),
+                             ("stressed rows", "text")], narrow)
+        for asset, regime in summary["regime"].items():
+            spread, quotes = summary["spreads"][asset], summary["quoting_share"][asset]
+            colour = "red" if regime["state"] == "stressed" else "green"
+            table.add_row(escape(asset), f"{1e4 * spread['t0']:.1f} bp", f"{1e4 * spread['peak']:.1f} bp",
+                          f"{100 * quotes['min']:.0f}%",
+                          f"[{colour}]{escape(regime['state'])}[/{colour}] (r{regime['worst_round']})",
+                          escape(", ".join(regime["stressed_rows"]) or "-"))
+        return table
+
+    console.print(_fitted(markets, lambda: markets(True)))
     cascade = summary["cascade"]
     if cascade["groups"]:
         steps = [f"round {r}: {', '.join(g or '-' for g in groups)}" for r, groups in cascade["groups"]]
-        console.print("[bold]Cascade (groups first forced to sell):[/bold] " + " → ".join(steps))
+        console.print("[bold]Cascade (groups first forced to sell):[/bold] " + escape(" → ".join(steps)))
     by_group = summary["sales_by_group"]
     rounds = [r for r in range(summary["rounds"]) if any(v[r] > 0 for v in by_group.values())]
     if rounds:
-        flows = Table(title=f"Forced sales by group and round ({cur})")
-        flows.add_column("group")
-        for r in rounds:
-            flows.add_column(f"r{r}", justify="right")
-        flows.add_column("total", justify="right")
-        for group, values in by_group.items():
-            flows.add_row(group or "-", *(_fmt(values[r], 1) if values[r] > 0 else "" for r in rounds), _fmt(sum(values), 1))
-        console.print(flows)
+        title = f"Forced sales by group and round ({cur})"
+
+        def flows(narrow: bool = False) -> Table:
+            table = Table(title=title)
+            _add_columns(table, [("group", "name"), *((f"r{r}", "num") for r in rounds), ("total", "num")], narrow)
+            for group, values in by_group.items():
+                table.add_row(escape(group or "-"), *(_fmt(values[r], 1) if values[r] > 0 else "" for r in rounds),
+                              _fmt(sum(values), 1))
+            return table
+
+        def flows_by_round() -> Table:  # too many rounds for the width: one row per round
+            table = Table(title=title)
+            _add_columns(table, [("round", "num"), *((escape(group or "-"), "num") for group in by_group)], True)
+            for r in rounds:
+                table.add_row(f"r{r}", *(_fmt(values[r], 1) if values[r] > 0 else "" for values in by_group.values()))
+            table.add_section()
+            table.add_row("total", *(_fmt(sum(values), 1) for values in by_group.values()))
+            return table
+
+        console.print(_fitted(flows, lambda: flows(True), flows_by_round))
     any_default = any(row["defaulted"] for row in summary["institutions"])
-    insts = Table(title="Institutions")
-    columns = ["name", "group", "first forced", "sold", "main assets sold", "binding", "final equity", "min ratio"]
-    for col in columns + (["defaulted"] if any_default else []):
-        insts.add_column(col, justify="right" if col in ("first forced", "sold", "final equity", "min ratio") else "left")
     rows = summary["institutions"]
+    caption = None
     if len(rows) > INSTITUTION_ROWS:
         # a large system: its largest sellers (and defaults), the rest in --json
         rows = sorted(rows, key=lambda row: (not row["defaulted"], -row["sales"]))[:INSTITUTION_ROWS]
-        insts.caption = (f"{INSTITUTION_ROWS} of {len(summary['institutions'])} institutions: defaults first, then "
-                         "the largest sellers; all of them with --json")
-    for row in rows:
-        top = sorted(row.get("sales_by_asset", {}).items(), key=lambda item: -item[1])[:2]
-        cells = [
-            row["name"], row["group"], "-" if row["first_forced_round"] is None else str(row["first_forced_round"]),
-            _fmt(row["sales"], 1), ", ".join(a for a, _ in top) or "-",
-            ", ".join(row["sales_by_channel"]) or "-", _fmt(row["final_equity"]),
-            "-" if row["min_capital_ratio"] is None else f"{100 * row['min_capital_ratio']:.2f}%",
-        ]
-        insts.add_row(*cells, *(["yes" if row["defaulted"] else ""] if any_default else []))
-    console.print(insts)
+        caption = (f"{INSTITUTION_ROWS} of {len(summary['institutions'])} institutions: defaults first, then "
+                   "the largest sellers; all of them with --json")
+
+    def institutions(narrow: bool = False) -> Table:
+        table = Table(title="Institutions", caption=caption)
+        columns = [("name", "name"), ("group", "name"), ("first forced", "num"), ("sold", "num"),
+                   ("main assets sold", "text"), ("binding", "text"), ("final equity", "num"), ("min ratio", "num")]
+        _add_columns(table, columns + ([("defaulted", "text")] if any_default else []), narrow)
+        for row in rows:
+            top = sorted(row.get("sales_by_asset", {}).items(), key=lambda item: -item[1])[:2]
+            cells = [
+                escape(row["name"]), escape(row["group"]),
+                "-" if row["first_forced_round"] is None else str(row["first_forced_round"]),
+                _fmt(row["sales"], 1), escape(", ".join(a for a, _ in top) or "-"),
+                escape(", ".join(row["sales_by_channel"]) or "-"), _fmt(row["final_equity"]),
+                "-" if row["min_capital_ratio"] is None else f"{100 * row['min_capital_ratio']:.2f}%",
+            ]
+            table.add_row(*cells, *(["yes" if row["defaulted"] else ""] if any_default else []))
+        return table
+
+    console.print(_fitted(institutions, lambda: institutions(True)))
 
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Run store folder to record in (default: "
@@ -188,12 +275,14 @@ def run(
 
     from firesale.store import recording_store
 
-    with contextlib.nullcontext() if as_json else console.status(f"loading {target} ..."):
+    if out and Path(out).suffix not in (".nc", ".netcdf"):  # before the work, as save_dataset would
+        raise ConfigError(Problem("FS301", out, "results are written as netCDF: use a .nc file name"))
+    with contextlib.nullcontext() if as_json else console.status(f"loading {escape(target)} ..."):
         preset = load(target)
     scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
     run_store = recording_store(store, no_record)
     started = time.perf_counter()
-    with contextlib.nullcontext() if as_json else console.status(f"simulating {preset.name} ..."):
+    with contextlib.nullcontext() if as_json else console.status(f"simulating {escape(preset.name)} ..."):
         ds = simulate(preset.system, scenario, loop_gain=measures_loop_gain(preset.system))
     simulate_s = time.perf_counter() - started
     if out:
@@ -208,9 +297,10 @@ def run(
     if as_json:
         sys.stdout.write(json.dumps({**summary, "run_id": run_id}) + "\n")
         return
+    _note_shock_name(preset.scenario, scenario, shock)
     _print_summary(summary)
     if out:
-        console.print(f"results written to {out}")
+        console.print(f"results written to {escape(out)}", highlight=False)
     if run_id:
         console.print(f"recorded as run {run_id} in {escape(str(run_store.path))} (firesale runs show {run_id})",
                       highlight=False)
@@ -228,8 +318,9 @@ def explain(
     preset = load(target)
     scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
     ds = simulate(preset.system, scenario)
+    _note_shock_name(preset.scenario, scenario, shock)
     for line in explain_institution(ds, institution):
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(escape(line), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -250,18 +341,19 @@ def regimes(
     if as_json:
         sys.stdout.write(json.dumps(table) + "\n")
         return
-    out = Table(title=f"{preset.name} — {scenario.name}: the {table['asset']} market")
+    _note_shock_name(preset.scenario, scenario, shock)
+    out = Table(title=f"{escape(preset.name)} — {escape(scenario.name)}: the {escape(table['asset'])} market")
     out.add_column("")
     first, worst = table["first_round"], table["worst_round"]
-    out.add_column(f"round {first} ({table['regime']['first']})")
-    out.add_column(f"round {worst}, the worst ({table['regime']['worst']})")
+    out.add_column(f"round {first} ({escape(table['regime']['first'])})")
+    out.add_column(f"round {worst}, the worst ({escape(table['regime']['worst'])})")
     for row in table["rows"]:
         cells = []
         for col in ("first", "worst"):
             cell = row[col]
             colour = "red" if cell["state"] == "stressed" else "green"
             cells.append(f"[{colour}]{escape(cell['label'])}[/{colour}]\n{escape(cell['text'])}")
-        out.add_row(f"[bold]{row['row']}[/bold]", *cells)
+        out.add_row(f"[bold]{escape(row['row'])}[/bold]", *cells)
     console.print(out)
     t = table["thresholds"]
     console.print(
@@ -274,11 +366,11 @@ def regimes(
 def _print_comparison(preset_name: str, result: dict[str, Any], descriptions: dict[str, str]) -> None:
     runs = {"baseline": result["baseline"], **result["policies"]}
     base = result["baseline"]
-    cur = base["currency"]
-    table = Table(title=f"{preset_name} — {base['scenario']}: baseline vs policies")
+    cur = escape(base["currency"])
+    table = Table(title=f"{escape(preset_name)} — {escape(base['scenario'])}: baseline vs policies")
     table.add_column("", no_wrap=True)
     for name in runs:
-        table.add_column(name.replace("+", " + "), justify="right", overflow="fold")
+        table.add_column(escape(name.replace("+", " + ")), justify="right", overflow="fold")
 
     def row(label: str, cell) -> None:
         table.add_row(label, *(cell(s) for s in runs.values()))
@@ -291,7 +383,7 @@ def _print_comparison(preset_name: str, result: dict[str, Any], descriptions: di
     table.add_section()
     table.add_row("peak price fall", *("" for _ in runs))
     for asset in base["peak_price_fall"]:
-        row(f"  {asset}", lambda s, a=asset: f"{100 * s['peak_price_fall'][a]:.2f}%")
+        row(f"  {escape(asset)}", lambda s, a=asset: f"{100 * s['peak_price_fall'][a]:.2f}%")
     console.print(table)
     if not all(s["stabilised"] for s in runs.values()):
         console.print("(max): still trading or moving at the scenario's max_rounds", highlight=False)
@@ -326,7 +418,7 @@ def compare(
         raise ConfigError(Problem("FS600", "compare", "give at least one --policy NAME; known policies of "
                                   f"{preset.name}: {', '.join(known)}"))
     run_store = recording_store(store, no_record)
-    with err_console.status(f"simulating {preset.name}: baseline and {len(policy)} "
+    with err_console.status(f"simulating {escape(preset.name)}: baseline and {len(policy)} "
                             f"polic{'y' if len(policy) == 1 else 'ies'} in one batch ..."):
         names, scenarios = comparison_scenarios(preset, policy)
         started = time.perf_counter()
@@ -352,32 +444,36 @@ def presets() -> None:
     table.add_column("preset")
     table.add_column("description")
     for name, description in list_presets().items():
-        table.add_row(name + (" (default)" if name == DEFAULT_PRESET else ""), description)
+        table.add_row(escape(name) + (" (default)" if name == DEFAULT_PRESET else ""), escape(description))
     console.print(table)
 
 
 @app.command()
 def validate(
-    target: Target,
+    target: Annotated[str | None, typer.Argument(help="Preset name, preset .toml file, or directory of tables "
+                                                      "(none with --schema).")] = None,
     schema: Annotated[bool, typer.Option("--schema", help="Print the table schemas instead.")] = False,
 ) -> None:
     """Check a preset, file or directory of tables and report every problem at once."""
+    if not schema and target is None:
+        raise typer.BadParameter("give a preset name, a preset .toml file or a directory of tables to check "
+                                 "(or --schema for the table schemas)", param_hint="'TARGET'")
     if schema:
         from firesale.schema import TABLES
 
         for table, columns in TABLES.items():
-            t = Table(title=table)
+            t = Table(title=escape(table))
             for col in ("column", "type", "unit", "default", "role", "description"):
-                t.add_column(col)
+                t.add_column(col, overflow="fold")
             for c in columns:
-                t.add_row(*(str(c[k]) for k in ("column", "type", "unit", "default", "role", "description")))
+                t.add_row(*(escape(str(c[k])) for k in ("column", "type", "unit", "default", "role", "description")))
             console.print(t)
         return
     problems = validate_target(target)
     if not problems:
-        console.print(f"[green]{target}: valid[/green]")
+        console.print(f"[green]{escape(target)}: valid[/green]")
         return
-    err_console.print(f"[red]{target}: {len(problems)} problem(s)[/red]")
+    err_console.print(f"[red]{escape(target)}: {len(problems)} problem(s)[/red]")
     for p in problems:
         err_console.print(f"  {escape(str(p))}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
@@ -443,7 +539,7 @@ def tipping(
     columns = (bars.TextColumn("{task.description}"), bars.BarColumn(), bars.MofNCompleteColumn(),
                bars.TimeElapsedColumn())
     with bars.Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-        task = bar.add_task(f"bisecting {shock} ({kind})", total=iterations + 1)
+        task = bar.add_task(f"bisecting {escape(shock)} ({escape(kind)})", total=iterations + 1)
         result = tipping_analysis.tipping_point(preset.system, scenario, shock, kind=kind, param=param, values=parsed, low=low,
                                high=high, iterations=iterations,
                                progress=lambda step, total: bar.update(task, completed=step, total=total))
@@ -459,13 +555,13 @@ def tipping(
             **{k: result.attrs[k] for k in ("low", "high", "iterations", "resolution")}, "figure": out,
         }) + "\n")
         return
-    table = Table(title=f"{preset.name} — {scenario.name}: where the {shock} market tips")
-    table.add_column(param or "")
-    table.add_column(f"threshold ({result.threshold.attrs['units']})", justify="right")
+    table = Table(title=f"{escape(preset.name)} — {escape(scenario.name)}: where the {escape(shock)} market tips")
+    table.add_column(escape(param or ""))
+    table.add_column(f"threshold ({escape(result.threshold.attrs['units'])})", justify="right")
     table.add_column("shock that tips it")
     for value, x in zip(result.param.values.tolist(), thresholds):
-        table.add_row("base scenario" if param is None else str(value), "-" if x is None else f"{x:.6g}",
-                      _shock_text(result, x))
+        table.add_row("base scenario" if param is None else escape(str(value)), "-" if x is None else f"{x:.6g}",
+                      escape(_shock_text(result, x)))
     console.print(table)
     console.print(f"bisection: {iterations} steps, resolution {result.attrs['resolution']:.3g}", highlight=False)
     if not result.monotone.values.all():
@@ -486,8 +582,47 @@ for _module in COMMAND_MODULES:
     __import__(_module, fromlist=["register"]).register(app)
 
 
+def _click_classes(name: str) -> tuple[type, ...]:
+    """The class ``name`` (``ClickException``, ``Exit``, ``Abort``) of every click the install
+    has: click itself (typer up to 0.2x) and the copy typer 0.29+ bundles (``typer._click``)."""
+    import importlib
+
+    found: list[type] = []
+    for module in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+def _is_click_exception(exc: BaseException) -> bool:
+    """A usage error (or another error click shows itself) from whichever click raised it;
+    by class name too, should a future typer move the classes again."""
+    if isinstance(exc, _click_classes("ClickException")):
+        return True
+    return hasattr(exc, "show") and any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
+
+
+def _show_click_exception(exc: Exception) -> None:
+    """Print a usage error as typer does in standalone mode: usage line, hint, the message."""
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)  # prints nothing for NoArgsIsHelpError: the help is printed
+        return
+    except Exception:  # noqa: BLE001 - an older or newer typer without it: click's plain message
+        pass
+    if type(exc).__name__ != "NoArgsIsHelpError":
+        exc.show()
+
+
 def main() -> None:
-    """Entry point: run the app, turning FiresaleError into a message and exit status 1."""
+    """Entry point: run the app, turning FiresaleError into a message and exit status 1, and a
+    usage error (unknown command or option, missing or invalid argument) into click's message
+    and exit status 2; never a traceback unless ``--debug``."""
     try:
         code = app(standalone_mode=False)
     except FiresaleError as err:
@@ -495,17 +630,17 @@ def main() -> None:
             raise
         err_console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except typer.Exit as exc:
+    except _click_classes("Exit") as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except _click_classes("Abort"):
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except Exception as exc:
+        if not _is_click_exception(exc):
+            raise
+        _show_click_exception(exc)
+        sys.exit(getattr(exc, "exit_code", 2))
     # typer.Exit(code) raised inside a command comes back as the return value here
     if isinstance(code, int) and code:
         sys.exit(code)
+    if not sys.argv[1:]:  # the help in place of a command: a usage error, as click 8.2+ says (8.1 said 0)
+        sys.exit(2)

@@ -7,7 +7,6 @@ Registered on the main app by :mod:`firesale.cli`. It runs ``streamlit run`` on
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from typing import Annotated
 
@@ -36,7 +35,9 @@ def streamlit_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, browse
     return [sys.executable, "-m", "streamlit", "run", str(APP_PATH), "--server.address", host,
             "--server.port", str(port), "--server.headless", "false" if browser else "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--global.developmentMode", "false", "--client.toolbarMode", "viewer"]
+            "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
+            # an error a page did not catch shows its type and a generic message, never a traceback
+            "--client.showErrorDetails", "type"]
 
 
 def dashboard(
@@ -48,16 +49,12 @@ def dashboard(
     """Open the dashboard: a preset or uploaded tables, shocks and policy levers, results, comparisons
     and the run store, in the browser."""
     from firesale.dashboard import check_streamlit
+    from firesale.dashboard.process import serve
 
     check_streamlit()
     console.print(f"firesale dashboard on http://{escape(host)}:{port} (Ctrl-C stops it)", highlight=False)
-    child = subprocess.Popen(streamlit_command(host, port, browser=not no_browser))
-    try:
-        code = child.wait()
-    except KeyboardInterrupt:
-        child.terminate()
-        child.wait()
-        raise typer.Exit(130) from None
+    # SIGTERM, SIGINT and SIGHUP are passed on to Streamlit, and waited for: no server is left on the port
+    code = serve(streamlit_command(host, port, browser=not no_browser))
     if code:
         raise typer.Exit(code)
 

@@ -125,7 +125,7 @@ def vulnerability(
             ranking.add_column("value", justify="right")
             field = key.removeprefix("top_")
             for r, row in enumerate(summary[key], 1):
-                ranking.add_row(str(r), row["bank"], f"{row[field]:.2%}")
+                ranking.add_row(str(r), escape(str(row["bank"])), f"{row[field]:.2%}")
             console.print(ranking)
     elif dataset == "callreports":
         from rich import progress as bars
@@ -143,10 +143,11 @@ def vulnerability(
         for col in ("quarter", "banks", "AV (share of system equity)"):
             table.add_column(col, justify="right")
         for q, n, av in zip(summary["quarters"], summary["banks"], summary["aggregate_vulnerability"]):
-            table.add_row(str(q), f"{n:,}", f"{av:.2%}")
+            table.add_row(escape(str(q)), f"{n:,}", f"{av:.2%}")
         console.print(table)
         peak = summary["peak"]
-        console.print(f"peak: quarter {peak['quarter']}, {peak['aggregate_vulnerability']:.2%} of system equity",
+        console.print(f"peak: quarter {escape(str(peak['quarter']))}, {peak['aggregate_vulnerability']:.2%} of "
+                      "system equity",
                       highlight=False)
     else:
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2011 or callreports"))
@@ -220,7 +221,8 @@ def equilibrium(
     for col in ("market", "lower", "upper", "every bond sold"):
         table.add_column(col, justify="right" if col != "market" else "left")
     for m in summary["lower"]:
-        table.add_row(m, f"{summary['lower'][m]:.3%}", f"{summary['upper'][m]:.3%}", f"{summary['max'][m]:.3%}")
+        table.add_row(escape(str(m)), f"{summary['lower'][m]:.3%}", f"{summary['upper'][m]:.3%}",
+                      f"{summary['max'][m]:.3%}")
     console.print(table)
     it = summary["iterations"]
     console.print(f"{'multiple equilibria' if summary['multiple'] else 'one equilibrium'}; iterations: lower "
@@ -233,7 +235,7 @@ def contagion(
     leverage: Annotated[list[float] | None, typer.Option("--leverage", help="Leverage levels (repeatable; "
                                                            "default 10 and 25).")] = None,
     trials: Annotated[int, typer.Option("--trials", help="Random systems per diversification level.")] = 200,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (0 or more).", min=0)] = 0,
     banks: Annotated[int, typer.Option("--banks", help="Banks (and assets) per system.")] = 400,
     out: OutOpt = None,
     as_json: JsonOpt = False,

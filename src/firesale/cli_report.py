@@ -101,14 +101,14 @@ def report(
                bars.TimeElapsedColumn())
     total = len(REPORT_STEPS) + 2  # loading, the report's steps, writing
     with bars.Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-        task = bar.add_task(f"loading {target}", total=total)
+        task = bar.add_task(f"loading {escape(target)}", total=total)
         inputs = load_report_target(target, set_, store)
         attribution = not no_attribution and inputs["system"] is not None
         path = write_report(html, inputs["system"], inputs["scenario"], inputs["ds"], attribution=attribution,
                             title=inputs["title"], description=inputs["description"],
                             progress=lambda done, _, what: bar.update(
                                 task, completed=1 + done, description=what if done < len(REPORT_STEPS)
-                                else f"writing {html}"))
+                                else f"writing {escape(html)}"))
         bar.update(task, completed=total)
     size = path.stat().st_size / 1e6
     note = "" if attribution or no_attribution else " (no attribution: the stored run kept no system to rerun)"

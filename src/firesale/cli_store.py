@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 console = Console()
+err_console = Console(stderr=True)
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Run store folder (default: FIRESALE_STORE, else "
                                                               "./firesale-runs).")]
@@ -55,12 +56,17 @@ def list_runs(
     """List the recorded runs, oldest first, with their headline numbers."""
     run_store = _store(store)
     entries = run_store.list(kind=kind, limit=limit or None)
+    warning = run_store.missing_database_warning()
+    if warning:  # on stderr, so that --json stays one JSON object
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     if as_json:
         _emit({"store": str(run_store.path), "runs": [
             {"run_id": e.run_id, "seq": e.seq, "kind": e.kind, "target": e.target,
              "created_at": e.created_at.isoformat() + "Z", "firesale_version": e.firesale_version,
              "input_hash": e.input_hash, "scenarios": e.scenario_names, "metrics": e.metrics}
             for e in entries]})
+        return
+    if not entries and warning:
         return
     if not entries:
         console.print(f"no runs recorded in {escape(str(run_store.path))} yet: `firesale run` records one",
@@ -160,9 +166,10 @@ def _short(value: Any) -> str:
 
 @runs_app.command()
 def rerun(run_id: RunId, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Recompute a run from its stored inputs and check it reproduces the stored result bit for bit.
+    """Recompute a run from its stored inputs and check it reproduces the stored result bit for bit,
+    and the stored summary that runs show, list and diff display.
 
-    Exits with status 1 when a variable differs.
+    Exits with status 1 when a variable or a summary value differs.
     """
     from firesale._version import __version__
 
@@ -171,10 +178,12 @@ def rerun(run_id: RunId, store: StoreOpt = None, as_json: JsonOpt = False) -> No
     variables = len(result.stored.variables)
     if as_json:
         _emit({"run_id": run_id, "equal": result.equal, "difference": result.difference,
-               "variables": variables, "recorded_version": result.recorded_version, "version": __version__})
+               "variables": variables, "summary_checked": result.summary_checked,
+               "recorded_version": result.recorded_version, "version": __version__})
     elif result.equal:
+        what = " and the stored summary" if result.summary_checked else ""
         console.print(f"[green]run {escape(run_id)}: reproduced bit for bit[/green] ({variables} variables and "
-                      "coordinates compared)", highlight=False)
+                      f"coordinates compared{what})", highlight=False)
     else:
         console.print(f"[red]run {escape(run_id)}: not reproduced[/red]: {escape(result.difference or '')}",
                       highlight=False, soft_wrap=True)

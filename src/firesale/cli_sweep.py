@@ -47,7 +47,20 @@ def _figure(result: Any, out: str) -> None:
     fig.update_layout(title=f"System loss over {d['n']:,} scenarios of {result.summaries.attrs['target']} "
                             f"(P(any default) = {d['p_any_default']:.1%})",
                       xaxis_title=f"system loss ({currency})", yaxis_title="scenarios", showlegend=False)
-    write_figure(fig, out)
+    import dataclasses
+
+    from firesale.data.netcdf import atomic_path
+    from firesale.errors import FiresaleError
+
+    tmp = None
+    try:
+        with atomic_path(out) as tmp:  # renamed into place once whole, with the umask's permissions
+            write_figure(fig, tmp)
+    except FiresaleError as err:  # name the file asked for, not the temporary one
+        if tmp is None:
+            raise
+        raise type(err)([dataclasses.replace(p, where=p.where.replace(str(tmp), out),
+                                             message=p.message.replace(str(tmp), out)) for p in err.problems]) from None
 
 
 def sweep(

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from firesale.channels import MECHANISMS
 from firesale.channels.balance_sheet import BalanceSheetSwitches
@@ -19,38 +19,87 @@ from firesale.channels.impact import MarketParams
 from firesale.channels.information import InformationParams
 from firesale.channels.volatility import VolatilityParams
 from firesale.errors import ConfigError, Problem, explain
+from firesale.system import (
+    ALLOW_HINT,
+    ALLOW_IMPLAUSIBLE,
+    ImplausibleValue,
+    Mistyped,
+    _unit,
+    implausible,
+    implausible_is_allowed,
+    mark_mistyped,
+    plausibility_findings,
+)
 
 __all__ = ["Shock", "Policy", "CentralBankPurchases", "RepoFacility", "ChannelSwitches", "Scenario", "parse_scenario",
-           "mechanism_lattice"]
+           "mechanism_lattice", "implausible_findings"]
 
 
-class Shock(BaseModel):
-    """One shock: a fundamental price change or a volatility jump of an asset, or an
-    institution's default, in a given round (DESIGN §2 step 1)."""
+def _mark_deep(model: type[BaseModel], data: Any) -> Any:
+    """``data`` with every boolean or text given for a number field of ``model``, or of a
+    nested model that does not check its own (the channels' parameters), replaced by
+    :class:`~firesale.system.Mistyped`."""
+    data = mark_mistyped(model, data, text=True)
+    if not isinstance(data, Mapping):
+        return data
+    out = None
+    for key, value in data.items():
+        info = model.model_fields.get(key)
+        nested = None if info is None else _model_in(info.annotation)
+        if nested is not None and not issubclass(nested, _Strict) and isinstance(value, Mapping):
+            marked = _mark_deep(nested, value)
+            if marked is not value:
+                out = dict(data) if out is None else out
+                out[key] = marked
+    return data if out is None else out
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+class _Strict(BaseModel):
+    """A scenario section: a boolean or a text never counts as a number (``max_rounds =
+    true`` is an error, not 1 round)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        return _mark_deep(cls, data)
+
+
+class Shock(_Strict):
+    """One shock: a fundamental price change or a volatility jump of an asset, or an
+    institution's default, in a given round (DESIGN §2 step 1)."""
 
     asset: str | None = Field(None, description="Asset hit by a price or volatility shock.")
     institution: str | None = Field(None, description="Institution forced into default.")
     price: float | None = Field(
         None, gt=-1.0, allow_inf_nan=False,
         description="Return applied to the asset's fundamental price (-0.04 is a 4% fall).",
-        json_schema_extra={"unit": "fraction"},
+        json_schema_extra=_unit("fraction", (None, 1.0), "a return"),
     )
     volatility: float | None = Field(
         None, gt=0.0, allow_inf_nan=False, description="Multiplier of the asset's volatility (2 doubles it).",
-        json_schema_extra={"unit": "-"},
+        json_schema_extra=_unit("-", (0.05, 20.0), "a volatility multiplier",
+                                "looks like a percentage or a level: volatility is a multiplier of sigma0 (2 doubles "
+                                "it; a {v:g}% rise is {rise:g})"),
     )
     default: bool = Field(False, description="The institution defaults in this round.")
     redemption: float | None = Field(
         None, ge=0.0, le=1.0, allow_inf_nan=False,
         description="Share of a fund's NAV its investors redeem in this round (a redemption wave).",
-        json_schema_extra={"unit": "fraction"},
+        json_schema_extra=_unit("fraction", (None, 0.5), "a share of NAV redeemed in one round"),
     )
     repo_rate: float | None = Field(
         None, ge=0.0, le=1.0, allow_inf_nan=False,
         description="Market repo rate on the asset as collateral from this round on (annual; 0 at t0).",
-        json_schema_extra={"unit": "fraction/year"},
+        json_schema_extra=_unit("fraction/year", (None, 0.5), "an annual repo rate (0.05 is 5% a year)"),
     )
     capital: float | None = Field(
         None, allow_inf_nan=False,
@@ -100,11 +149,9 @@ class ChannelSwitches(BalanceSheetSwitches, FundingSwitches):
     )
 
 
-class CentralBankPurchases(BaseModel):
+class CentralBankPurchases(_Strict):
     """A central bank buying eligible assets: it takes up to ``daily_cap`` a round (and
     ``total`` in all) of the selling pressure, or whatever keeps prices at ``price_floor``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     assets: tuple[str, ...] = Field(description="Eligible assets (names).")
     daily_cap: float = Field(
@@ -114,28 +161,27 @@ class CentralBankPurchases(BaseModel):
     price_floor: float | None = Field(
         None, ge=0.0, le=1.0, allow_inf_nan=False,
         description="Buys what keeps eligible prices at or above this share of their t0 price (within the caps); "
-        "without it, it buys the round's net sales.", json_schema_extra={"unit": "fraction of t0 price"},
+        "without it, it buys the round's net sales.",
+        json_schema_extra=_unit("fraction of t0 price", (0.5, None), "a share of the t0 price (0.95 keeps prices "
+                                "within 5% of t0)"),
     )
 
 
-class RepoFacility(BaseModel):
+class RepoFacility(_Strict):
     """A standing repo facility: lends against eligible collateral at a fixed haircut, so
     those haircuts do not rise above it and that repo is always rolled."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     assets: tuple[str, ...] = Field(description="Eligible collateral (asset names).")
     haircut: float = Field(ge=0.0, lt=1.0, description="The facility's haircut.", json_schema_extra={"unit": "fraction"})
     min_rate: float = Field(
         float("inf"), ge=0.0, description="The facility's minimum bid rate: repo on eligible collateral never "
-        "costs more (annual).", json_schema_extra={"unit": "fraction/year"},
+        "costs more (annual).",
+        json_schema_extra=_unit("fraction/year", (None, 0.5), "an annual rate (0.05 is 5% a year; inf: none)"),
     )
 
 
-class Policy(BaseModel):
+class Policy(_Strict):
     """Policy switches of a scenario; combinable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     slr_exemption: bool = Field(
         False,
@@ -157,10 +203,46 @@ class Policy(BaseModel):
     repo_facility: RepoFacility | None = Field(None, description="Standing repo facility.")
 
 
-class Scenario(BaseModel):
-    """What happens to a system: shocks, channel switches, policies and parameters."""
+#: Plausible ranges of the channels' parameters, whose models live in
+#: :mod:`firesale.channels` (the scenario checks them; the unit is the field's own), by
+#: dotted field: ``(low, high)`` (``None``: open) and what the value is.
+CHANNEL_PLAUSIBLE: dict[str, tuple[tuple[float | None, float | None], str]] = {
+    "market.mean_reversion": ((None, 0.5), "the share of the price pressure that fades a round"),
+    "market.dealer_lean": ((None, 0.5), "the share of the price pressure dealers buy back a round (0.2: a "
+                           "half-life of about 3 days)"),
+    "market.balance_sheet_cost": ((None, 100.0), "dealers' shadow cost of balance sheet (of order 1)"),
+    "volatility.anchor": ((None, 0.5), "the GARCH pull to the fundamental variance a round (0.01 to 0.05)"),
+    "volatility.cap": ((None, 20.0), "a cap on volatility as a multiple of its fundamental level (inf: none)"),
+    "information.rfq_spread_multiplier": ((None, 20.0), "the RFQ spread as a multiple of the lit spread (about 2)"),
+    "information.quote_spread_cap": ((None, 100.0), "a multiple of the calm spread (about 8)"),
+    "information.spread_cap": ((None, 100.0), "a multiple of the t0 spread (inf: none)"),
+}
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def implausible_findings(scenario: Scenario) -> list[tuple[str, str]]:
+    """``(dotted field, message)`` for every value of a scenario outside its field's
+    plausible range (:data:`CHANNEL_PLAUSIBLE` for the channels' parameters)."""
+    out = plausibility_findings(scenario)
+    for s, shock in enumerate(scenario.shocks):
+        out += plausibility_findings(shock, f"shocks.{s}.")
+    out += plausibility_findings(scenario.policy, "policy.")
+    for section in ("purchases", "repo_facility"):
+        programme = getattr(scenario.policy, section)
+        if programme is not None:
+            out += plausibility_findings(programme, f"policy.{section}.")
+    for path, (bounds, what) in CHANNEL_PLAUSIBLE.items():
+        section, name = path.split(".")
+        model = getattr(scenario, section)
+        extra = type(model).model_fields[name].json_schema_extra
+        unit = extra.get("unit", "-") if isinstance(extra, dict) else "-"
+        message = implausible(path, getattr(model, name), {"unit": unit, "plausible": list(bounds), "what": what})
+        if message is not None:
+            out.append((path, message))
+    return out
+
+
+class Scenario(_Strict):
+    """What happens to a system: shocks, channel switches, policies and parameters."""
 
     name: str = Field("baseline", min_length=1, description="Scenario name.")
     description: str = Field("", description="One line on what the scenario is.")
@@ -180,8 +262,16 @@ class Scenario(BaseModel):
         description="Relative price move a round below which prices count as settled (stop rule): a run stops "
         "when nobody trades and every price moves less than this (and less than tolerance). 0 (neutral): the "
         "absolute tolerance alone, so pressure fading geometrically runs to max_rounds.",
-        json_schema_extra={"unit": "fraction/round"},
+        json_schema_extra=_unit("fraction/round", (None, 0.01), "a relative price move a round"),
     )
+
+    @model_validator(mode="after")
+    def _plausible(self, info: ValidationInfo) -> Scenario:
+        if not implausible_is_allowed(info.context):
+            findings = implausible_findings(self)
+            if findings:
+                raise ImplausibleValue(findings)
+        return self
 
     @model_validator(mode="after")
     def _shocks_within_horizon(self) -> Scenario:
@@ -195,7 +285,9 @@ class Scenario(BaseModel):
 
     def updated(self, **changes: Any) -> Scenario:
         """A copy with fields changed; dotted names reach nested fields
-        (``updated(**{"market.execution_alpha": 1.0})``). Validated like the original.
+        (``updated(**{"market.execution_alpha": 1.0})``). Validated like the original
+        (the plausible ranges are checked inside :func:`firesale.system.plausibility_checked`
+        only, as in the file loaders: a value set in Python is explicit).
 
         Raises
         ------
@@ -242,22 +334,34 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
-def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+def parse_scenario(data: Mapping[str, Any], source: str = "scenario", *,
+                   allow_implausible: bool | None = None) -> Scenario:
     """Validate a scenario mapping, reporting every problem with its dotted field path
-    (``scenario.market.execution_alpha``).
+    (``scenario.market.execution_alpha``): FS201 a value out of its bounds or an unknown
+    field, FS205 a value outside its plausible range, FS206 a boolean or a text given for
+    a number. ``allow_implausible``: True lets implausible values through, False refuses
+    them, None (default) as :func:`firesale.system.plausibility_checked` says (the file
+    loaders check; elsewhere they pass).
 
     Raises
     ------
     ConfigError
     """
+    context = None if allow_implausible is None else {ALLOW_IMPLAUSIBLE: bool(allow_implausible)}
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context=context)
     except ValidationError as err:
         problems = []
         for e in err.errors():
             field = ".".join(str(x) for x in e["loc"])
+            cause = (e.get("ctx") or {}).get("error")
+            if isinstance(cause, ImplausibleValue):
+                problems += [Problem("FS205", f"{source}, field scenario.{field + '.' if field else ''}{path}",
+                                     f"{message}. {ALLOW_HINT}") for path, message in cause.findings]
+                continue
             where = f"{source}, field scenario.{field}" if field else f"{source}, section scenario"
-            problems.append(Problem("FS201", where, explain(e, _fields_at(tuple(e["loc"])))))
+            code = "FS206" if isinstance(e.get("input"), Mistyped) else "FS201"
+            problems.append(Problem(code, where, explain(e, _fields_at(tuple(e["loc"])))))
         raise ConfigError(problems) from None
 
 

@@ -68,6 +68,7 @@ def _from_model(model: type[BaseModel]) -> list[dict[str, Any]]:
             "default": None if required else field.default,
             "role": "Input (required)" if required else "Input (optional)",
             "description": field.description or "",
+            "plausible": tuple(extra["plausible"]) if "plausible" in extra else None,
         })
     return rows
 
@@ -75,14 +76,16 @@ def _from_model(model: type[BaseModel]) -> list[dict[str, Any]]:
 TABLES: dict[str, list[dict[str, Any]]] = {
     "institutions": _from_model(Institution),
     "assets": _from_model(Asset),
-    "holdings": _HOLDINGS,
-    "correlations": _CORRELATIONS,
-    "market_shares": _MARKET_SHARES,
+    "holdings": [{**c, "plausible": None} for c in _HOLDINGS],
+    "correlations": [{**c, "plausible": None} for c in _CORRELATIONS],
+    "market_shares": [{**c, "plausible": None} for c in _MARKET_SHARES],
 }
 
 
 def table_schema(table: str) -> list[dict[str, Any]]:
-    """Columns of an input table: ``column, type, unit, default, role, description``."""
+    """Columns of an input table: ``column, type, unit, default, role, description`` and
+    ``plausible``, the ``(low, high)`` range (``None``: open) outside which a value read
+    from a file is an error unless ``allow_implausible`` (``None``: only the hard bounds)."""
     return TABLES[table]
 
 

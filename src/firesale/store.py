@@ -36,7 +36,15 @@ damaged or not a run store (left untouched); FS903 the lock was held too long; F
 unknown run ID (with the closest); FS905 an ambiguous ID prefix; FS906 a record that cannot
 do that (no Dataset, nothing to recompute); FS907 stored files missing or changed; FS908 a
 bad record kind or an ID collision; FS909 a folder that cannot be written; FS910 a store
-from a newer firesale; FS911 a write that failed and was rolled back.
+from a newer firesale; FS911 a write that failed and was rolled back; FS912 run folders
+without their database (``runs.duckdb`` deleted or moved); FS913 a record whose folder
+points outside the store; FS914 a stored ``results.nc`` that cannot be read (truncated).
+
+**Recording never loses a result.** A command records through :func:`recording_store`,
+whose :meth:`RecordingStore.record` does not raise when the store cannot be written (a
+read-only folder, a full disk, a lock held too long): it returns None, keeps the reason in
+``not_recorded`` and prints it on stderr, so the command still prints what it computed.
+:meth:`RunStore.try_record` gives the same as a :class:`Recording` (run ID or reason).
 
 Only this module imports duckdb, and only when a store is opened.
 
@@ -68,10 +76,11 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -86,7 +95,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RunStore", "RunEntry", "RunRecord", "Rerun", "StoreError", "KINDS", "DEFAULT_STORE", "STORE_ENV",
-    "RUN_COLUMNS", "input_hash", "headline_metrics", "first_difference", "recording_store",
+    "RUN_COLUMNS", "input_hash", "headline_metrics", "first_difference", "recording_store", "Recording",
+    "RecordingStore",
 ]
 
 #: The store folder used when neither a path nor ``FIRESALE_STORE`` is given.
@@ -190,13 +200,19 @@ class Rerun(NamedTuple):
     stored, recomputed : xarray.Dataset
         The Dataset read from the store and the one computed again from the stored inputs.
     equal : bool
-        True when every variable and coordinate is equal bit for bit (NaN equal to NaN).
+        True when every variable and coordinate is equal bit for bit (NaN equal to NaN)
+        and the summary recomputed from the result equals the stored one (what
+        ``firesale runs show``, ``list`` and ``diff`` display).
     difference : str or None
-        The first difference found, in words (None when equal).
+        The first difference found, in words (None when equal): in the Dataset first,
+        else in the summary or its headline metrics.
     recorded_version : str
         The firesale version that made the record (the current one may differ).
     run_id : str
         The full ID of the run.
+    summary_checked : bool
+        Whether the stored summary was recomputed and compared (a ``run`` or ``compare``
+        record; False for kinds whose summary firesale cannot recompute).
     """
 
     stored: xr.Dataset
@@ -205,6 +221,28 @@ class Rerun(NamedTuple):
     difference: str | None
     recorded_version: str
     run_id: str
+    summary_checked: bool = False
+
+
+class Recording(NamedTuple):
+    """What :meth:`RunStore.try_record` did: the new run ID, or why nothing was recorded.
+
+    Attributes
+    ----------
+    run_id : str or None
+        The new record's ID; None when it was not recorded.
+    reason : str or None
+        Why it was not recorded (a read-only store, a full disk ...), with the error code
+        and what to do; None when recorded.
+    """
+
+    run_id: str | None
+    reason: str | None
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the record was made."""
+        return self.run_id is not None
 
 
 # --------------------------------------------------------------------------- canonical inputs
@@ -392,6 +430,39 @@ def _cellwise_equal(a: Any, b: Any) -> Any:
     return a == b
 
 
+def _recompute_summary(record: RunRecord, ds: xr.Dataset, scenarios: Sequence[Scenario]) -> dict[str, Any] | None:
+    """The summary the command that made ``record`` printed, computed again from ``ds``
+    (JSON round-tripped as stored); None for a kind whose summary firesale does not make."""
+    if record.kind == "run":
+        from firesale.analytics.amplification import summarize
+
+        summary = summarize(ds)
+    elif record.kind == "compare" and isinstance(record.config.get("params", {}).get("policies"), list):
+        from firesale.analytics.compare import summarize_comparison
+
+        summary = summarize_comparison(ds, list(scenarios), list(record.config["params"]["policies"]))
+    else:
+        return None
+    return json.loads(json.dumps(summary, allow_nan=True, default=str))
+
+
+def _summary_difference(record: RunRecord, summary: Mapping[str, Any]) -> str | None:
+    """The first key in which the stored summary (or its headline metrics, what ``runs
+    list`` shows) differs from the recomputed one, in words; None when they agree."""
+    for label, stored, again in (("summary", record.summary, summary),
+                                 ("headline metrics", record.metrics, headline_metrics(summary))):
+        flat_stored, flat_again = _flatten(stored), _flatten(again)
+        for key in dict.fromkeys([*flat_again, *flat_stored]):
+            a, b = flat_stored.get(key, _MISSING), flat_again.get(key, _MISSING)
+            if not _same(a, b):
+                shown = ["(missing)" if v is _MISSING else repr(v) for v in (a, b)]
+                return f"the stored {label} differs at {key}: {shown[0]} stored, {shown[1]} recomputed"
+    return None
+
+
+_MISSING = object()
+
+
 def _collision(run_id: str) -> StoreError:
     return StoreError(Problem("FS908", f"run {run_id}", "a record with this new, random ID exists already (a "
                               "1 in 10^14 coincidence): nothing was written; run the command again"))
@@ -523,6 +594,9 @@ class RunStore:
         try:
             conn = duckdb.connect(str(self.database), read_only=read_only)
         except duckdb.Error as err:
+            if not read_only and not os.access(self.database, os.W_OK):
+                raise StoreError(Problem("FS909", str(self.database), "cannot write the database (permission "
+                                         "denied): use --store with a folder you can write, or --no-record")) from None
             raise self._damaged(err) from None
         try:
             if read_only or not self._validated:
@@ -567,6 +641,7 @@ class RunStore:
             return
         import duckdb
 
+        self._refuse_orphans()  # a new, empty database would hide them
         part = self.path / f"{DATABASE_NAME}.{os.getpid()}.part"
         for leftover in (part, part.with_name(part.name + ".wal")):
             leftover.unlink(missing_ok=True)
@@ -654,6 +729,43 @@ class RunStore:
         if self.database.exists():
             with self._locked(exclusive=False), self._connect(read_only=True):
                 self._validated = True
+        else:
+            self._refuse_orphans()
+
+    # ------------------------------------------------------------------ a database gone missing
+    def orphaned_folders(self) -> list[str]:
+        """The run folders (``runs/<run_id>/``) of a store whose database is missing: records
+        that can no longer be listed (``runs.duckdb`` was deleted or moved). Empty when the
+        database exists."""
+        if self.database.exists():
+            return []
+        try:
+            return sorted(p.name for p in (self.path / "runs").iterdir() if p.is_dir())
+        except OSError:
+            return []
+
+    def _orphans_problem(self, folders: Sequence[str]) -> Problem:
+        import shlex
+
+        runs = self.path / "runs"
+        shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
+        return Problem(
+            "FS912", str(self.database),
+            f"is missing, but {len(folders)} run folder{'' if len(folders) == 1 else 's'} without a database "
+            f"remain{'s' if len(folders) == 1 else ''} in {runs} ({shown}): their records cannot be listed or "
+            f"rerun. Restore {DATABASE_NAME} from a backup; or, to start a new store, first move the old folders "
+            f"aside: mv {shlex.quote(str(runs))} {shlex.quote(str(runs) + '.orphaned')}")
+
+    def missing_database_warning(self) -> str | None:
+        """A warning (FS912) naming the run folders left without a database, with how to
+        recover; None when the store is whole (``firesale runs list`` prints it)."""
+        folders = self.orphaned_folders()
+        return str(self._orphans_problem(folders)) if folders else None
+
+    def _refuse_orphans(self) -> None:
+        folders = self.orphaned_folders()
+        if folders:
+            raise StoreError(self._orphans_problem(folders))
 
     # ------------------------------------------------------------------ writing
     def record(
@@ -721,7 +833,7 @@ class RunStore:
             "scenario_names": ", ".join(s.name for s in scenarios),
             "config": config, "summary": dict(summary), "timings": dict(timings or {}),
         }
-        return self._write(row, ds, system)
+        return self._guarded_write(row, ds, system)
 
     def record_replication(
         self,
@@ -777,7 +889,46 @@ class RunStore:
             "scenario_names": "", "config": {"params": params}, "summary": dict(summary),
             "timings": dict(timings or {}),
         }
-        return self._write(row, None, None)
+        return self._guarded_write(row, None, None)
+
+    def try_record(self, *args: Any, **kwargs: Any) -> Recording:
+        """:meth:`record` that does not raise when the store cannot be written.
+
+        Takes the arguments of :meth:`record`. A store that cannot take the record (a
+        read-only folder, a full disk, a lock held too long, a damaged database) gives a
+        :class:`Recording` with ``run_id`` None and the ``reason``, so that the caller can
+        still show the result it computed.
+        """
+        return self._trying(self.record, *args, **kwargs)
+
+    def try_record_replication(self, *args: Any, **kwargs: Any) -> Recording:
+        """:meth:`record_replication` that does not raise when the store cannot be written
+        (see :meth:`try_record`)."""
+        return self._trying(self.record_replication, *args, **kwargs)
+
+    def _trying(self, write: Any, *args: Any, **kwargs: Any) -> Recording:
+        try:
+            return Recording(write(*args, **kwargs), None)
+        except (StoreError, OSError) as err:  # a record's OSError is a StoreError already; any other, too
+            return Recording(None, self._not_recorded(str(err)))
+
+    def _not_recorded(self, reason: str) -> str:
+        return f"not recorded in the run store {self.path}: {reason}"
+
+    def _guarded_write(self, row: dict[str, Any], ds: xr.Dataset | None, system: System | None) -> str:
+        """:meth:`_write`, with a failed file operation (a read-only folder, a full disk) as
+        a StoreError (FS909) naming the path: a record never fails with a bare OSError."""
+        try:
+            return self._write(row, ds, system)
+        except OSError as err:
+            where, reason = err.filename or self.path, err.strerror or type(err).__name__
+        except FiresaleError as err:
+            if isinstance(err, StoreError) or [p.code for p in err.problems] != ["FS915"]:
+                raise
+            found = re.search(r"\(([^()]*)\)", err.problems[0].message)
+            where, reason = err.problems[0].where, found.group(1) if found else "write failed"
+        raise StoreError(Problem("FS909", str(where), f"cannot write the record ({reason}); nothing was recorded: "
+                                 "use --store with a folder you can write, or --no-record"))
 
     def _write(self, row: dict[str, Any], ds: xr.Dataset | None, system: System | None) -> str:
         run_id = _new_run_id()
@@ -920,6 +1071,8 @@ class RunStore:
                                      f"the prefix names {len(matches)} runs ({', '.join(matches[:10])}): give "
                                      "more characters of the ID"))
         ids = [r[0] for r in self._rows(conn, "SELECT run_id FROM runs ORDER BY seq DESC")]
+        if not ids and conn is None:
+            self._refuse_orphans()
         if not ids:
             raise StoreError(Problem("FS904", f"run {run_id!r}",
                                      f"unknown run: the store {self.path} holds no runs yet; record one with "
@@ -956,6 +1109,19 @@ class RunStore:
         """
         return self._dataset(self.get(run_id))
 
+    def _data_dir(self, record: RunRecord) -> Path:
+        """The record's folder, checked to lie in the store's ``runs/`` (FS913 otherwise:
+        an edited row must not make the store read, or compare against, files elsewhere)."""
+        assert record.data_dir is not None
+        runs = (self.path / "runs").resolve()
+        folder = record.data_dir.resolve()
+        if folder == runs or not folder.is_relative_to(runs):
+            raise StoreError(Problem(
+                "FS913", f"run {record.run_id}",
+                f"its stored folder {str(record.data_dir)!r} lies outside the store's {runs}: the record was "
+                "changed by hand; it is not read. Restore runs.duckdb from a backup, or run the command again"))
+        return folder
+
     def _dataset(self, record: RunRecord) -> xr.Dataset:
         from firesale.data.netcdf import open_dataset
 
@@ -963,11 +1129,20 @@ class RunStore:
             raise StoreError(Problem("FS906", f"run {record.run_id}",
                                      f"a {record.kind} record holds no Dataset, only its summary: see "
                                      f"`firesale runs show {record.run_id}`"))
-        path = record.data_dir / RESULTS_NAME
+        path = self._data_dir(record) / RESULTS_NAME
         if not path.is_file():
             raise StoreError(Problem("FS907", str(path), "the stored Dataset is missing: the store folder was "
                                      "changed by hand; restore the file, or run the command again"))
-        return open_dataset(path)
+        try:
+            return open_dataset(path)
+        except FiresaleError as err:
+            message = err.problems[0].message if err.problems else str(err)
+            found = re.search(r"\((\w+: .*)\): it is", message)
+            raise StoreError(Problem(
+                "FS914", str(path),
+                f"the stored Dataset of run {record.run_id} cannot be read"
+                f"{f' ({found.group(1)})' if found else ''}: it is truncated or damaged; restore the file from a "
+                "backup, or run the command again")) from None
 
     def load_inputs(self, run_id: str) -> tuple[System, list[Scenario]]:
         """The System and scenarios of a run, read back from the store.
@@ -988,7 +1163,7 @@ class RunStore:
                 "FS906", f"run {record.run_id}",
                 f"a {record.kind} record keeps its parameters, not a system, so it cannot be recomputed from "
                 f"the store: run its command again ({record.command or 'see firesale runs show'})"))
-        tables = record.data_dir / SYSTEM_DIR
+        tables = self._data_dir(record) / SYSTEM_DIR
         if not tables.is_dir():
             raise StoreError(Problem("FS907", str(tables), "the stored system tables are missing: the store "
                                      "folder was changed by hand; run the command again"))
@@ -1029,7 +1204,11 @@ class RunStore:
         # measured again where the run measured it (the loop gain costs K + 1 steps a round)
         recomputed = simulate(system, scenarios, loop_gain="loop_gain" in stored)
         difference = first_difference(stored, recomputed)
-        return Rerun(stored, recomputed, difference is None, difference, record.firesale_version, record.run_id)
+        summary = _recompute_summary(record, recomputed, scenarios)
+        if difference is None and summary is not None:
+            difference = _summary_difference(record, summary)
+        return Rerun(stored, recomputed, difference is None, difference, record.firesale_version, record.run_id,
+                     summary is not None)
 
     def diff(self, run_a: str, run_b: str) -> dict[str, Any]:
         """Configuration and metric differences between two records.
@@ -1068,11 +1247,79 @@ class RunStore:
         }
 
 
-def recording_store(path: str | Path | None, no_record: bool) -> RunStore | None:
+def _warn_on_stderr(message: str) -> None:
+    import sys
+
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
+
+
+class RecordingStore(RunStore):
+    """The store a command records in (see :func:`recording_store`): :meth:`record` and
+    :meth:`record_replication` never raise for a store that cannot be written.
+
+    When a record cannot be made they return None instead of the run ID, keep the reason
+    in :attr:`not_recorded` and pass it to ``warn`` (by default printed on stderr as
+    ``warning: not recorded in the run store ...``; once for each error code), so the command goes on
+    to print what it computed.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+    warn : callable(str), optional
+        Told each new reason; None prints it on stderr. Pass ``lambda reason: None`` to
+        show :attr:`not_recorded` yourself.
+    lock_timeout : float
+    """
+
+    def __init__(self, path: str | Path | None = None, *, warn: Callable[[str], None] | None = None,
+                 lock_timeout: float = 60.0) -> None:
+        super().__init__(path, lock_timeout=lock_timeout)
+        self.warn = _warn_on_stderr if warn is None else warn
+        #: Why the latest record was not made (None when it was, or before any).
+        self.not_recorded: str | None = None
+        self._warned: set[str] = set()
+
+    def _settle(self, outcome: Recording) -> str | None:
+        self.not_recorded = outcome.reason
+        if outcome.reason is None:
+            return outcome.run_id
+        code = re.search(r"\[FS\d+\]", outcome.reason)
+        key = code.group(0) if code else outcome.reason  # a sweep's batches fail alike: said once
+        if key not in self._warned:
+            self._warned.add(key)
+            self.warn(outcome.reason)
+        return outcome.run_id
+
+    def record(self, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
+        """:meth:`RunStore.record`; None (and the reason in :attr:`not_recorded`) when the
+        store cannot be written."""
+        return self._settle(self._trying(super().record, *args, **kwargs))
+
+    def record_replication(self, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
+        """:meth:`RunStore.record_replication`; None (and the reason in :attr:`not_recorded`)
+        when the store cannot be written."""
+        return self._settle(self._trying(super().record_replication, *args, **kwargs))
+
+    def try_record(self, *args: Any, **kwargs: Any) -> Recording:
+        return self._trying(super().record, *args, **kwargs)
+
+    def try_record_replication(self, *args: Any, **kwargs: Any) -> Recording:
+        return self._trying(super().record_replication, *args, **kwargs)
+
+
+def recording_store(path: str | Path | None, no_record: bool, *,
+                    warn: Callable[[str], None] | None = None) -> RecordingStore | None:
     """The store a command records in, opened and checked before the work starts so that a
-    bad store fails at once; None with ``--no-record``."""
+    bad store (a file, a damaged database, run folders without their database) fails at
+    once; None with ``--no-record``.
+
+    A store that turns out not to be writable only when the record is made (a read-only
+    folder, a full disk) does not fail the command: :meth:`RecordingStore.record` returns
+    None and says why on stderr (or to ``warn``), and the command prints its result.
+    """
     if no_record:
         return None
-    run_store = RunStore(path)
+    run_store = RecordingStore(path, warn=warn)
     run_store.check()
     return run_store

@@ -7,7 +7,10 @@ in-process (:class:`InlineExecutor`), a :class:`~concurrent.futures.ProcessPoolE
 or a Dask ``distributed`` client (:func:`dask_executor`, a ``LocalCluster`` when no
 scheduler address is given). Every finished batch is recorded in the run store at once,
 keyed by the sweep's content hash and the batch index, so rerunning the same sweep skips
-the batches already stored; a batch whose worker process dies is run again.
+the batches already stored, also after the sweep was killed (the serial executor runs one
+batch at a time and records it before starting the next); a batch whose worker process
+dies is run again, and a local cluster whose worker dies while it starts is started again
+(FS962 after :func:`dask_executor`'s ``start_attempts``).
 
 **Parameters a grid can sweep** (``--grid PARAM=LO:HI:N``)
 
@@ -59,6 +62,7 @@ import concurrent.futures as cf
 import contextlib
 import dataclasses
 import math
+import numbers
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -79,6 +83,7 @@ __all__ = [
     "MC_SIGMA",
     "MEMORY_FRACTION",
     "SHOCK_FIELDS",
+    "TEST_HOLD_ENV",
     "TEST_KILL_ENV",
     "GridAxis",
     "InlineExecutor",
@@ -106,6 +111,12 @@ SHOCK_FIELDS = ("price", "client_sale", "volatility")
 #: batch k first renames the file away and exits with ``os._exit(1)``, as if it were
 #: killed. Only worker processes obey it, never the process that drives the sweep.
 TEST_KILL_ENV = "FIRESALE_SWEEP_TEST_KILL"
+#: **Test only.** Names a file holding a batch index k; whichever process runs batch k
+#: (the driving process of a serial sweep too) waits while the file exists (at most
+#: :data:`_TEST_HOLD_S` seconds) before running it, so that a test can kill a sweep at a
+#: known point: every batch but k finished (and stored), k not.
+TEST_HOLD_ENV = "FIRESALE_SWEEP_TEST_HOLD"
+_TEST_HOLD_S = 300.0
 _MAX_ROUNDS_OF_ATTEMPTS = 3
 
 
@@ -196,6 +207,10 @@ class SweepSpec:
         if self.monte_carlo is not None and self.monte_carlo < 1:
             raise ConfigError(Problem("FS952", f"--monte-carlo {self.monte_carlo}",
                                       "zero scenarios to run: give N of 1 or more"))
+        if self.monte_carlo is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)
+                                             or self.seed < 0):
+            raise ConfigError(Problem("FS953", f"--seed {self.seed}", "give a seed of 0 or more (a whole number): "
+                                      "numpy's SeedSequence takes no negative seeds"))
         if self.batch_size < 1:
             raise ConfigError(Problem("FS954", f"--batch {self.batch_size}", "give a batch of 1 scenario or more"))
         if not (self.sigma >= 0 and math.isfinite(self.sigma)):
@@ -333,6 +348,22 @@ def _test_kill_hook(batch: int) -> None:
     os._exit(1)
 
 
+def _test_hold_hook(batch: int) -> None:
+    path = os.environ.get(TEST_HOLD_ENV)
+    if not path:
+        return
+    try:
+        with open(path) as handle:
+            wanted = int(handle.read().strip())
+    except (OSError, ValueError):
+        return
+    if wanted != batch:
+        return
+    deadline = time.monotonic() + _TEST_HOLD_S
+    while os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 #: The per-round variables a sweep's summaries read: a batch keeps only these.
 SUMMARY_VARIABLES = ("equity", "capital_out", "sold", "defaulted", "breach", "price")
 
@@ -369,6 +400,7 @@ def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.
     from firesale.simulation import simulate
 
     _test_kill_hook(batch)
+    _test_hold_hook(batch)
     drawn = isinstance(values, SweepSpec)
     if drawn:
         values = scenario_values(values, base, indices)
@@ -472,9 +504,30 @@ LOCAL_CLUSTER_CONFIG = {
 }
 
 
+def _start_local_cluster(distributed: Any, workers: int, attempts: int) -> Any:
+    """A started ``LocalCluster`` of ``workers`` processes; a start that fails (a worker
+    process killed or dying while it starts: "Nanny failed to start") is tried again, up
+    to ``attempts`` times in all, then a ConfigError (FS962) says what to do."""
+    reasons = []
+    for _ in range(max(1, attempts)):
+        try:
+            return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=40)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:  # noqa: BLE001 - Dask fails a start with RuntimeError, OSError, TimeoutError ...
+            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            reasons.append(f"{type(err).__name__}: {text}" if text else type(err).__name__)
+    raise ConfigError(Problem(
+        "FS962", f"--workers {workers}",
+        f"the local Dask cluster did not start in {len(reasons)} tries ({reasons[-1]}): a worker process died "
+        "while starting (killed, or out of memory). Run the sweep again (stored batches are skipped), with fewer "
+        "--workers, or without --workers to run it serially"))
+
+
 @contextlib.contextmanager
 def dask_executor(workers: int | None = None, scheduler: str | None = None, *, connect_timeout: float = 5.0,
-                  retries: int = 2) -> Iterator[cf.Executor]:
+                  retries: int = 2, start_attempts: int = 3) -> Iterator[cf.Executor]:
     """A ``concurrent.futures`` executor on a Dask ``distributed`` client.
 
     Parameters
@@ -487,11 +540,15 @@ def dask_executor(workers: int | None = None, scheduler: str | None = None, *, c
         Seconds to wait for the scheduler.
     retries : int
         Times Dask reruns a task whose worker died.
+    start_attempts : int
+        Without ``scheduler``: times to try starting the ``LocalCluster`` when a worker
+        process dies while it starts.
 
     Raises
     ------
     ConfigError
-        ``distributed`` missing (with the extra to install) or a scheduler that does not answer.
+        ``distributed`` missing (with the extra to install), a scheduler that does not
+        answer (FS958), or a local cluster that failed to start ``start_attempts`` times (FS962).
     """
     distributed = _distributed()
     with contextlib.ExitStack() as stack:
@@ -511,9 +568,8 @@ def dask_executor(workers: int | None = None, scheduler: str | None = None, *, c
             import dask
 
             stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=40))
+            cluster = stack.enter_context(_start_local_cluster(distributed, workers or os.cpu_count() or 1,
+                                                               start_attempts))
             client = distributed.Client(cluster, set_as_default=False)
         stack.enter_context(client)
         yield client.get_executor(retries=retries, pure=False)
@@ -698,10 +754,36 @@ def run_sweep(
         return pool.submit(run_batch, system, base, names, values[idx.start:idx.stop] if inline else spec,
                            list(idx), b)
 
+    def finish(b: int, columns: dict[str, np.ndarray]) -> None:
+        """Keep a finished batch and record it at once, before waiting for any other."""
+        nonlocal done
+        idx = batches[b]
+        if DRAWN in columns:
+            values[idx.start:idx.stop] = columns.pop(DRAWN)
+        results[b] = columns
+        if store is not None:
+            summary = {"sweep_hash": sweep_hash, "batch": b, "scenarios": [idx.start, idx.stop],
+                       "columns": {k: v.tolist() for k, v in columns.items()}}
+            run_id = store.record_replication(
+                "sweep", {**spec.as_params(), "target": spec.target, "sweep_hash": sweep_hash, "batch": b},
+                summary, target=f"sweep {spec.target}", command=command)
+            if run_id is not None:  # None: a recording store that could not write (it says why)
+                run_ids.append(run_id)
+        done += len(idx)
+        if progress:
+            progress(done, n)
+
+    # An executor that runs a task when it is submitted (the serial one) gets one batch at a
+    # time, so that each is stored before the next starts; pools get every batch at once.
+    window = 1 if inline else max(1, len(todo))
+    queue = list(todo)
     try:
         pool = executor
-        pending = {submit(pool, b): b for b in todo}
-        while pending:
+        pending: dict[cf.Future, int] = {}
+        while queue or pending:
+            while queue and len(pending) < window:
+                b = queue.pop(0)
+                pending[submit(pool, b)] = b
             finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             broken: list[int] = []
             for future in finished:
@@ -711,19 +793,15 @@ def run_sweep(
                 except cf.process.BrokenProcessPool:
                     broken.append(b)
                     continue
-                idx = batches[b]
-                if DRAWN in columns:
-                    values[idx.start:idx.stop] = columns.pop(DRAWN)
-                results[b] = columns
-                if store is not None:
-                    summary = {"sweep_hash": sweep_hash, "batch": b, "scenarios": [idx.start, idx.stop],
-                               "columns": {k: v.tolist() for k, v in columns.items()}}
-                    run_ids.append(store.record_replication(
-                        "sweep", {**spec.as_params(), "target": spec.target, "sweep_hash": sweep_hash, "batch": b},
-                        summary, target=f"sweep {spec.target}", command=command))
-                done += len(batches[b])
-                if progress:
-                    progress(done, n)
+                except Exception as err:  # noqa: BLE001 - only Dask's, by name: distributed is not imported here
+                    if type(err).__name__ != "KilledWorker":
+                        raise
+                    raise ConfigError(Problem(
+                        "FS960", f"sweep batch {b}",
+                        f"its Dask worker died {retries + 1} times or more: the batch may need more memory than a "
+                        "worker has; try a smaller --batch or fewer --workers, then rerun the sweep (stored "
+                        "batches are skipped)")) from None
+                finish(b, columns)
             if broken:
                 # a dead worker breaks the whole pool: every batch still in it failed too
                 broken += list(pending.values())
@@ -740,7 +818,7 @@ def run_sweep(
                 if own_pool is not None:
                     own_pool.shutdown(wait=False, cancel_futures=True)
                 pool = own_pool = pool_factory()
-                pending = {submit(pool, b): b for b in sorted(broken)}
+                queue = sorted(broken) + queue
     finally:
         if own_pool is not None:
             own_pool.shutdown(wait=True, cancel_futures=True)

@@ -14,12 +14,15 @@ book value at t0.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from firesale.errors import DataError, FieldError, Problem, did_you_mean, explain
 from firesale.matrices import Matrix, count_nonzero, from_triplets, prefer_sparse, row_sums, triplets
@@ -32,6 +35,15 @@ __all__ = [
     "ASSET_CLASSES",
     "LIQUIDATION_POLICIES",
     "IMPACT_LAWS",
+    "ALLOW_IMPLAUSIBLE",
+    "ImplausibleValue",
+    "Mistyped",
+    "implausible_allowed",
+    "implausible_is_allowed",
+    "plausibility_checked",
+    "loader_checks",
+    "implausible",
+    "plausibility_findings",
 ]
 
 INSTITUTION_TYPES = (
@@ -94,12 +106,230 @@ IMPACT_LAWS = ("linear", "exponential", "sqrt")
 _RATIO = {"ge": 0.0, "le": 1.0, "allow_inf_nan": False}
 
 
-def _unit(unit: str) -> dict[str, Any]:
-    return {"unit": unit}
+# ----------------------------------------------------------------------------- plausibility
+#: Validation-context key: ``True`` lets values outside a field's plausible range through,
+#: ``False`` refuses them (``model_validate(data, context={ALLOW_IMPLAUSIBLE: False})``).
+#: Without it, :func:`plausibility_checked` decides: the file loaders check, while values
+#: built in Python (``System.from_records``, ``Scenario.updated``) are explicit and are not
+#: second-guessed. The hard bounds hold everywhere.
+ALLOW_IMPLAUSIBLE = "allow_implausible"
+#: Whether validation checks plausible ranges: None (not said: no), True or False.
+_CHECK: ContextVar[bool | None] = ContextVar("firesale_check_plausible", default=None)
+#: How an implausible value is let through, appended to every implausibility message.
+ALLOW_HINT = ("If the value is meant, allow it: allow_implausible = true at the top of the TOML file, "
+              "--allow-implausible on the command line or allow_implausible=True in Python")
+
+
+@contextmanager
+def plausibility_checked(enabled: bool = True) -> Iterator[None]:
+    """Within the block, Institution, Asset and Scenario validation refuses values outside a
+    field's plausible range (``enabled``) or lets them through (the hard bounds hold
+    either way). The loaders of :mod:`firesale.data` check unless ``allow_implausible``."""
+    token = _CHECK.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _CHECK.reset(token)
+
+
+def implausible_allowed() -> typing.ContextManager[None]:
+    """Within the block, values outside a field's plausible range validate, the file
+    loaders' included (``plausibility_checked(False)``)."""
+    return plausibility_checked(False)
+
+
+def loader_checks(allow_implausible: bool = False) -> typing.ContextManager[None]:
+    """The check a file loader validates in: plausible ranges checked unless
+    ``allow_implausible`` or an enclosing :func:`implausible_allowed`."""
+    if allow_implausible:
+        return plausibility_checked(False)
+    return nullcontext() if _CHECK.get() is False else plausibility_checked(True)
+
+
+def implausible_is_allowed(context: Any = None) -> bool:
+    """Whether implausible values are let through: by the validation ``context``'s
+    ``allow_implausible`` key when it has one, else unless :func:`plausibility_checked`."""
+    if isinstance(context, Mapping) and ALLOW_IMPLAUSIBLE in context:
+        return bool(context[ALLOW_IMPLAUSIBLE])
+    return not _CHECK.get()
+
+
+def _unit(unit: str, plausible: tuple[float | None, float | None] | None = None, what: str = "",
+          mistake: str = "") -> dict[str, Any]:
+    """A field's ``json_schema_extra``: its unit and, optionally, its plausible range
+    ``(low, high)`` (``None``: open), what the value is (for messages) and the likely
+    mistake above the range, a format string of ``v`` (the value), ``pct`` (v / 100),
+    ``bp`` (v / 10,000), ``rise`` (1 + v / 100) and ``hi``."""
+    out: dict[str, Any] = {"unit": unit}
+    if plausible is not None:
+        out["plausible"] = list(plausible)
+        out["what"] = what
+        if mistake:
+            out["mistake"] = mistake
+    return out
+
+
+def _plausible_text(low: float | None, high: float | None) -> str:
+    if low is None:
+        return f"at most {high:g}"
+    if high is None:
+        return f"at least {low:g}"
+    return f"{low:g} to {high:g}"
+
+
+def implausible(name: str, value: Any, spec: Mapping[str, Any]) -> str | None:
+    """What is wrong with ``value`` of field ``name`` when it lies outside the field's
+    plausible range (``spec``: the field's ``json_schema_extra``), with the likely unit
+    mistake; ``None`` when it is plausible, not a finite number, or the field has no range.
+
+    Examples
+    --------
+    >>> print(implausible("sigma0", 4.5, Asset.model_fields["sigma0"].json_schema_extra))
+    sigma0 = 4.5 looks like a percentage: daily volatility is a fraction (0.045 for 4.5%); plausible: at most 0.2 (fraction/day)
+    """
+    bounds = spec.get("plausible") if isinstance(spec, Mapping) else None
+    if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    v = float(value)
+    low, high = bounds
+    if not math.isfinite(v) or ((low is None or v >= low) and (high is None or v <= high)):
+        return None
+    unit, what = str(spec.get("unit", "-")), str(spec.get("what") or name)
+    above = high is not None and v > high
+    if above and spec.get("mistake"):
+        guess = str(spec["mistake"]).format(v=v, pct=v / 100, bp=v / 1e4, rise=1 + v / 100, hi=high)
+    elif above and unit == "fraction/day" and v <= 100:
+        if v <= 1:
+            guess = (f"looks like a percentage or a yearly figure: {what} is a fraction per day ({v / 100:g} for "
+                     f"{v:g}%; a yearly {v:g} is {v / math.sqrt(252):.3g} a day)")
+        else:
+            guess = f"looks like a percentage: {what} is a fraction ({v / 100:g} for {v:g}%)"
+            if v / 100 > high:
+                guess += f"; if {v:g}% is a year's, a day's is {v / 100 / math.sqrt(252):.3g}"
+    elif above and unit.startswith("fraction") and 1 < v <= 100:
+        guess = f"looks like a percentage: {what} is a fraction ({v / 100:g} for {v:g}%)"
+    elif above and unit == "years":
+        guess = f"looks like months or days: {what} is in years ({v / 12:.3g} for {v:g} months)"
+    else:
+        guess = f"is {'above' if above else 'below'} what is plausible for {what}"
+    return f"{name} = {v:g} {guess}; plausible: {_plausible_text(low, high)} ({unit})"
+
+
+class ImplausibleValue(FieldError):
+    """Values outside their fields' plausible ranges: ``findings`` lists ``(field, what
+    is wrong)``, each without :data:`ALLOW_HINT`; the message is all of them with it."""
+
+    def __init__(self, findings: Sequence[tuple[str, str]]):
+        self.findings = list(findings)
+        super().__init__(self.findings[0][0], "; ".join(m for _, m in self.findings) + ". " + ALLOW_HINT)
+
+
+_PLAUSIBLE_FIELDS: dict[type, list[tuple[str, str, dict[str, Any], float, float]]] = {}
+
+
+def _plausible_fields(model: type[BaseModel]) -> list[tuple[str, str, dict[str, Any], float, float]]:
+    """``(name, label, spec, low, high)`` of the fields of a model with a plausible range."""
+    if model not in _PLAUSIBLE_FIELDS:
+        out = []
+        for name, info in model.model_fields.items():
+            spec = info.json_schema_extra
+            if isinstance(spec, dict) and "plausible" in spec:
+                low, high = spec["plausible"]
+                out.append((name, info.alias or name, spec, -math.inf if low is None else low,
+                            math.inf if high is None else high))
+        _PLAUSIBLE_FIELDS[model] = out
+    return _PLAUSIBLE_FIELDS[model]
+
+
+def plausibility_findings(model: BaseModel, prefix: str = "") -> list[tuple[str, str]]:
+    """``(field, message)`` for each field of a validated model outside its plausible
+    range (fields named by alias, after ``prefix``)."""
+    out = []
+    for name, label, spec, low, high in _plausible_fields(type(model)):
+        value = getattr(model, name)
+        if value is None or low <= value <= high:  # the common case, fast
+            continue
+        message = implausible(prefix + label, value, spec)
+        if message is not None:
+            out.append((prefix + label, message))
+    return out
+
+
+class Mistyped:
+    """A boolean (or a text) given for a number, put in the value's place before
+    validation so that the field fails with its name instead of coercing it (``true``
+    would count as 1). Its ``repr`` is what the messages show."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        if isinstance(self.value, bool):
+            return f"{str(self.value).lower()} (a boolean)"
+        return f"{self.value!r} (text in quotes)"
+
+
+_NUMBER_FIELDS: dict[type, dict[str, str]] = {}
+
+
+def number_fields(model: type[BaseModel]) -> dict[str, str]:
+    """``{key: "float" or "int"}`` for every number field of a model, by name and alias."""
+    if model not in _NUMBER_FIELDS:
+        out = {}
+        for name, info in model.model_fields.items():
+            kinds = {a for a in (typing.get_args(info.annotation) or (info.annotation,)) if a is not type(None)}
+            if kinds in ({float}, {int}, {int, float}):
+                kind = "int" if kinds == {int} else "float"
+                out[name] = kind
+                if info.alias:
+                    out[info.alias] = kind
+        _NUMBER_FIELDS[model] = out
+    return _NUMBER_FIELDS[model]
+
+
+def _non_finite_text(value: str) -> bool:
+    """Text spelling NaN or infinity: left to the field's own check (NaN is reported as NaN)."""
+    try:
+        return not math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def mark_mistyped(model: type[BaseModel], data: Any, *, text: bool) -> Any:
+    """``data`` with each boolean given for a number field of ``model`` (and, with
+    ``text``, each text but spellings of nan and inf) replaced by :class:`Mistyped`; a
+    copy when anything changed."""
+    if not isinstance(data, Mapping):
+        return data
+    fields = number_fields(model)
+    out = None
+    for key, value in data.items():
+        if key in fields and (isinstance(value, bool) or (text and isinstance(value, str)
+                                                          and not _non_finite_text(value))):
+            out = dict(data) if out is None else out
+            out[key] = Mistyped(value)
+    return data if out is None else out
 
 
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, data: Any) -> Any:
+        # Text cells are how CSV tables hold numbers, so only booleans are refused here;
+        # the TOML loader refuses quoted numbers in inline tables.
+        return mark_mistyped(cls, data, text=False)
+
+    @model_validator(mode="after")
+    def _plausible(self, info: ValidationInfo) -> _Row:
+        if not implausible_is_allowed(info.context):
+            findings = plausibility_findings(self)
+            if findings:
+                raise ImplausibleValue(findings)
+        return self
 
 
 class Institution(_Row):
@@ -126,14 +356,15 @@ class Institution(_Row):
     )
     slr_minimum: float | None = Field(
         None, **_RATIO, description="SLR below which the institution defaults.",
-        json_schema_extra=_unit("fraction"),
+        json_schema_extra=_unit("fraction", (None, 0.5), "a leverage ratio (Tier 1 / exposure, a few percent)"),
     )
     slr_trigger: float | None = Field(
         None, **_RATIO, description="SLR (Tier 1 / exposure) below which it shrinks.",
-        json_schema_extra=_unit("fraction"),
+        json_schema_extra=_unit("fraction", (None, 0.5), "a leverage ratio (Tier 1 / exposure, a few percent)"),
     )
     slr_target: float | None = Field(
-        None, **_RATIO, description="SLR it restores by selling.", json_schema_extra=_unit("fraction")
+        None, **_RATIO, description="SLR it restores by selling.",
+        json_schema_extra=_unit("fraction", (None, 0.5), "a leverage ratio (Tier 1 / exposure, a few percent)"),
     )
     slr_deleveraging: Literal["trigger", "minimum"] = Field(
         "trigger",
@@ -145,15 +376,15 @@ class Institution(_Row):
     )
     leverage_minimum: float | None = Field(
         None, **_RATIO, description="Equity / total assets below which it defaults.",
-        json_schema_extra=_unit("fraction"),
+        json_schema_extra=_unit("fraction", (None, 0.5), "equity / total assets (a few percent for banks and dealers)"),
     )
     leverage_trigger: float | None = Field(
         None, **_RATIO, description="Equity / total assets below which it delevers.",
-        json_schema_extra=_unit("fraction"),
+        json_schema_extra=_unit("fraction", (None, 0.5), "equity / total assets (a few percent for banks and dealers)"),
     )
     leverage_target: float | None = Field(
         None, **_RATIO, description="Equity / total assets it restores.",
-        json_schema_extra=_unit("fraction"),
+        json_schema_extra=_unit("fraction", (None, 0.5), "equity / total assets (a few percent for banks and dealers)"),
     )
     leverage_targeting: Literal["sell_only", "two_sided"] = Field(
         "sell_only",
@@ -166,7 +397,7 @@ class Institution(_Row):
     )
     var_confidence: float = Field(
         0.99, gt=0.5, lt=1.0, description="One-day VaR confidence level.",
-        json_schema_extra=_unit("fraction"),
+        json_schema_extra=_unit("fraction", (0.9, None), "a VaR confidence level (0.95 to 0.999)"),
     )
     liquidation: Literal[LIQUIDATION_POLICIES] = Field(  # type: ignore[valid-type]
         "pecking_order",
@@ -183,7 +414,7 @@ class Institution(_Row):
     )
     run_threshold: float | None = Field(
         None, **_RATIO, description="Equity / total assets below which short-term creditors run.",
-        json_schema_extra=_unit("fraction"),
+        json_schema_extra=_unit("fraction", (None, 0.5), "equity / total assets (a few percent for banks and dealers)"),
     )
     run_share: float = Field(
         0.25, **_RATIO, description="Share of the remaining short-term debt withdrawn in each round of a run.",
@@ -191,7 +422,7 @@ class Institution(_Row):
     )
     repo_rollover_threshold: float | None = Field(
         None, **_RATIO, description="Equity / total assets below which repo lenders stop rolling its repo.",
-        json_schema_extra=_unit("fraction"),
+        json_schema_extra=_unit("fraction", (None, 0.5), "equity / total assets (a few percent for banks and dealers)"),
     )
     repo_lending: float = Field(
         0.0, ge=0.0, allow_inf_nan=False,
@@ -207,13 +438,14 @@ class Institution(_Row):
     redemption_sensitivity: float = Field(
         0.0, ge=0.0, allow_inf_nan=False,
         description="Funds: share of NAV redeemed per unit of NAV fall in a round (flow-performance).",
-        json_schema_extra=_unit("-"),
+        json_schema_extra=_unit("-", (None, 10.0), "a flow-performance sensitivity (0.5 to 3 in the presets; 10 "
+                                "redeems 10% of NAV after a 1% fall)"),
     )
     first_mover: float = Field(
         0.0, ge=0.0, allow_inf_nan=False,
         description="Funds: extra redemptions, as a multiple of the flow-performance term, when early "
         "redeemers leave the impact cost to those who stay (off under swing pricing).",
-        json_schema_extra=_unit("-"),
+        json_schema_extra=_unit("-", (None, 10.0), "a multiple of the flow-performance redemptions"),
     )
     swing_pricing: bool = Field(
         False, description="Funds: redeemers bear the fund's cost of selling for them.", json_schema_extra=_unit("-"),
@@ -291,7 +523,7 @@ class Asset(_Row):
     )
     sigma0: float = Field(
         gt=0.0, allow_inf_nan=False, description="Daily volatility of returns at t0.",
-        json_schema_extra=_unit("fraction/day"),
+        json_schema_extra=_unit("fraction/day", (None, 0.2), "daily volatility"),
     )
     adv: float = Field(
         0.0, ge=0.0, allow_inf_nan=False, description="Average daily traded volume.",
@@ -310,7 +542,7 @@ class Asset(_Row):
     )
     impact_kappa: float = Field(
         1.5, ge=0.0, allow_inf_nan=False, description="Square-root law coefficient.",
-        json_schema_extra=_unit("-"),
+        json_schema_extra=_unit("-", (None, 10.0), "the square-root law's coefficient (of order 1)"),
     )
     haircut: float = Field(
         0.0, ge=0.0, lt=1.0, allow_inf_nan=False, description="Repo haircut at t0 (h0), in [0, 1).",
@@ -319,7 +551,8 @@ class Asset(_Row):
     haircut_beta: float | None = Field(
         None, ge=0.0, allow_inf_nan=False,
         description="Rise of the haircut per unit rise of sigma/sigma0 (default 1.5 x haircut: 2% -> 5% "
-        "when volatility doubles).", json_schema_extra=_unit("fraction"),
+        "when volatility doubles).",
+        json_schema_extra=_unit("fraction", (None, 1.0), "the haircut's rise per unit rise of sigma/sigma0"),
     )
     haircut_cap: float = Field(
         0.5, ge=0.0, lt=1.0, description="Highest haircut volatility can push it to.",
@@ -328,7 +561,7 @@ class Asset(_Row):
     duration: float | None = Field(
         None, gt=0.0, allow_inf_nan=False,
         description="Modified duration of a bond: reports price moves as yield moves (dy = -ln(p) / duration).",
-        json_schema_extra=_unit("years"),
+        json_schema_extra=_unit("years", (None, 50.0), "a modified duration"),
     )
     slr_exempt: bool | None = Field(
         None, description="Left out of the SLR exposure under the exemption policy "
@@ -345,29 +578,36 @@ class Asset(_Row):
     adverse_selection: float | None = Field(
         None, ge=0.0, lt=1.0, allow_inf_nan=False,
         description="Share of order flow that is informed at t0 (Glosten-Milgrom mu0), in [0, 1) (default: by "
-        "class, or spread / (2 sigma0) when spread is given).", json_schema_extra=_unit("fraction"),
+        "class, or spread / (2 sigma0) when spread is given).",
+        json_schema_extra=_unit("fraction", (None, 0.5), "the informed share of order flow (0.02 to 0.2 by class)"),
     )
     spread: float | None = Field(
         None, ge=0.0, allow_inf_nan=False,
         description="Bid-ask spread at t0 as a share of the price (default: 2 x adverse_selection x sigma0, "
-        "the Glosten-Milgrom spread).", json_schema_extra=_unit("fraction"),
+        "the Glosten-Milgrom spread).",
+        json_schema_extra=_unit("fraction", (None, 0.1), "a bid-ask spread",
+                                "looks like basis points or a percentage: the spread is a fraction of the price "
+                                "({bp:g} for {v:g} bp, {pct:g} for {v:g}%)"),
     )
     max_discount: float | None = Field(
         None, gt=0.0, le=1.0, allow_inf_nan=False,
         description="Largest fire-sale discount outside buyers tolerate (a fraction of the fundamental): fire-sale "
         "pressure never takes the price below fundamental x (1 - max_discount). Default: none, or the class's "
-        "calibrated value when the scenario sets market.outside_demand.", json_schema_extra=_unit("fraction"),
+        "calibrated value when the scenario sets market.outside_demand.",
+        json_schema_extra=_unit("fraction", (None, 0.5), "a fire-sale discount (0.05 to 0.10 by class)"),
     )
     capital_arrival: float | None = Field(
         None, ge=0.0, le=1.0, allow_inf_nan=False,
         description="Share of the outstanding fire-sale pressure absorbed by outside capital arriving each round "
         "(slow-moving capital). Default: 0, or the class's value when the scenario sets market.outside_demand.",
-        json_schema_extra=_unit("fraction/round"),
+        json_schema_extra=_unit("fraction/round", (None, 0.5), "the share of fire-sale pressure absorbed a round "
+                                "(0.02 to 0.05 by class)"),
     )
     opacity: float | None = Field(
         None, ge=0.0, le=1.0, allow_inf_nan=False,
         description="Share of the price a mark gives up when no dealer quotes (mark = p (1 - opacity u)); "
-        "default by class.", json_schema_extra=_unit("fraction"),
+        "default by class.",
+        json_schema_extra=_unit("fraction", (None, 0.5), "a mark's discount without quotes (0 to 0.03 by class)"),
     )
 
     @model_validator(mode="after")

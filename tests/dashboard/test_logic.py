@@ -101,3 +101,165 @@ def test_the_ratio_chart_of_a_large_system_shows_those_closest_to_their_trigger(
     assert shown["headroom"].max() <= ratios["headroom"].drop(shown.index).min()
     small = ratios.head(10)
     assert tightest(small).index.equals(small.index)
+
+
+# --------------------------------------------------------------------------- regressions
+def _parquet(rows: int) -> bytes:
+    import io
+
+    import pandas as pd
+
+    out = io.BytesIO()
+    pd.DataFrame({"institution": ["d1"] * rows, "asset": ["ust"] * rows, "quantity": [5.0] * rows}).to_parquet(
+        out, index=False)
+    return out.getvalue()
+
+
+def test_a_huge_upload_is_counted_from_its_parquet_footer_and_refused():
+    """Reported: 10^6 rows of a few KB took the tab to 1.6 GB."""
+    import time
+
+    data = _parquet(1_000_000)
+    started = time.perf_counter()
+    assert logic.upload_rows("holdings.parquet", data) == 1_000_000
+    with pytest.raises(ConfigError) as caught:
+        logic.check_upload_rows({"holdings.parquet": data, "assets.csv": b"name,class,sigma0\nust,treasury,0.01\n"})
+    assert time.perf_counter() - started < 1.0  # the footer, not the rows
+    (problem,) = caught.value.problems
+    assert (problem.code, problem.where) == ("FS752", "holdings.parquet")
+    assert f"{1_000_000:,} rows" in problem.message and f"{logic.UPLOAD_MAX_ROWS:,}" in problem.message
+    assert logic.problem_rows([problem])[0]["table"] == "holdings.parquet"
+
+
+def test_upload_rows_of_csv_and_other_files():
+    assert logic.upload_rows("holdings.csv", b"a,b\n1,2\n3,4\n") == 2
+    assert logic.upload_rows("holdings.csv", b"a,b\n1,2\n3,4") == 2  # no final line break
+    assert logic.upload_rows("holdings.csv", b"") == 0
+    assert logic.upload_rows("scenario.toml", b"x = 1\n" * 10) is None
+    assert logic.upload_rows("holdings.parquet", b"not parquet") is None  # the loader reports it
+    logic.check_upload_rows({"holdings.parquet": _parquet(logic.UPLOAD_MAX_ROWS)})  # at the limit: taken
+
+
+def test_bounded_tables():
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": range(logic.MAX_TABLE_ROWS + 1)})
+    shown, note = logic.bounded(frame, what="problems")
+    assert len(shown) == logic.MAX_TABLE_ROWS
+    assert note == f"Showing the first {logic.MAX_TABLE_ROWS:,} of {logic.MAX_TABLE_ROWS + 1:,} problems."
+    small, note = logic.bounded(frame.head(3))
+    assert small.equals(frame.head(3)) and note is None
+
+
+def test_error_summary_is_one_line_without_a_traceback():
+    one = ConfigError(Problem("FS907", "runs/x/results.nc", "the stored Dataset is missing:\nrestore it"))
+    assert logic.error_summary(one) == ("[FS907] runs/x/results.nc: the stored Dataset is missing: restore it", [])
+    many = ConfigError([Problem("FS104", f"holdings.csv row {n}", "negative") for n in range(1, 4)])
+    line, details = logic.error_summary(many)
+    assert line == "3 problems; the first: [FS104] holdings.csv row 1: negative"
+    assert details == [f"[FS104] holdings.csv row {n}: negative" for n in range(1, 4)]
+    try:
+        try:
+            {}["results"]
+        except KeyError as cause:
+            raise RuntimeError("cannot open\nthe run") from cause
+    except RuntimeError as err:
+        line, details = logic.error_summary(err)
+    assert line == "unexpected error: RuntimeError: cannot open the run"
+    assert details[0] == "caused by KeyError: 'results'"
+    assert details[-1].startswith("raised in test_logic.py line ")
+    assert not any("Traceback" in d or 'File "' in d for d in details)
+
+
+def test_capital_ratios_of_a_large_system_take_no_time():
+    """Reported with the 200,000-row upload: the ratios recomputed the system's totals per
+    institution (16 s at 5,000 institutions, 172 s at 20,000)."""
+    import time
+
+    from firesale.data.synthetic import generate_system
+
+    system = generate_system(5000, 200, density=0.02, seed=1)
+    started = time.perf_counter()
+    ratios = logic.capital_ratios(system)
+    assert time.perf_counter() - started < 2.0
+    assert len(ratios) == 5000 and ratios["ratio"].notna().all()
+
+
+def test_the_ratio_chart_keeps_the_constrained_and_caps_its_axis():
+    ratios = logic.capital_ratios(load_preset("dealer_groups").system)
+    capped = logic.constrained(ratios)
+    assert set(capped["type"]) == {"dealer"} and len(capped) == 12
+    top = logic.ratio_axis_max(capped)
+    assert capped["ratio"].max() <= top <= logic.RATIO_AXIS_MULTIPLE * capped["trigger"].max()
+    assert logic.ratio_axis_max(ratios) <= logic.RATIO_AXIS_MULTIPLE * 0.05  # a 100% fund cannot stretch it
+
+
+def test_programmes_without_eligible_assets_are_not_levers():
+    gilt = load_preset("gilt_ldi_2022").scenario
+    assert gilt.policy.purchases is not None and not gilt.policy.purchases.assets
+    levers = logic.policy_levers(gilt)
+    assert "policy.purchases" not in levers and "policy.repo_facility" not in levers
+    assert {"policy.slr_exemption", "policy.all_to_all"} <= set(levers)
+    with_assets = gilt.updated(**{"policy.purchases.assets": ["long_gilt"]})
+    assert logic.policy_levers(with_assets)["policy.purchases"]["kind"] == "programme"
+
+
+def test_the_waterfall_caption_reconciles_the_steps_with_the_total_loss():
+    from firesale.analytics.amplification import summarize
+    from firesale.report.html import equity_waterfall
+
+    preset = load_preset("dealer_groups")
+    ds = simulate(preset.system, preset.scenario, detail=True)
+    summary = summarize(ds)
+    steps = equity_waterfall(ds).equity_change
+    paid = -float(steps.sel(component="paid out to investors").sum())
+    caption = logic.waterfall_caption(ds, summary)
+    assert f"{float(steps.sum()):+,.2f} USD bn" in caption
+    assert f"total loss ({summary['total_loss']:,.2f}) plus {paid:,.2f} paid out" in caption
+    assert float(steps.sum()) == pytest.approx(-(summary["total_loss"] + paid))
+
+
+def test_runs_table_formats_numbers_and_missing_values():
+    import datetime as dt
+
+    from firesale.store import RunEntry
+
+    when = dt.datetime(2026, 1, 2, 3, 4, 5)
+    entries = [
+        RunEntry("a" * 12, 1, "run", "dealer_groups", when, "1", "h", "hy_down_6pct",
+                 {"total_loss": 1234.5678, "amplification": 1.7666, "forced_sales": 0.5, "defaults": 2, "rounds": 40}),
+        RunEntry("b" * 12, 2, "compare", "march_2020", when, "1", "h", "baseline,slr_exemption",
+                 {"baseline.total_loss": 361.1, "baseline.amplification": None}),
+        RunEntry("c" * 12, 3, "replication", "vulnerability eba2011", when, "1", "h", "",
+                 {"aggregate_vulnerability": 0.25}),
+    ]
+    table = logic.runs_table(entries)
+    assert list(table["id"]) == ["c" * 12, "b" * 12, "a" * 12]  # latest first
+    run = table.set_index("id").loc["a" * 12]
+    assert (run["total loss"], run["amplification"], run["forced sales"], run["defaults"], run["rounds"]) == (
+        "1,234.57", "1.767×", "0.50", "2", "40")
+    compare = table.set_index("id").loc["b" * 12]
+    assert (compare["total loss"], compare["amplification"]) == ("361.10", "–")
+    replication = table.set_index("id").loc["c" * 12]
+    assert (replication["scenarios"], replication["total loss"], replication["defaults"]) == ("–", "–", "–")
+    assert not table.isin([None, "None", "nan"]).any().any()
+
+
+def test_the_run_page_widgets_of_a_large_system_are_bounded_and_keep_the_rest():
+    from firesale.data.synthetic import generate_system
+
+    system = generate_system(3000, 150, density=0.05, seed=2)
+    scenario = Scenario(shocks=[{"asset": system.asset_names[-1], "price": -0.05}])
+    funds = logic.redemption_inputs(scenario, system)
+    assert system.n_assets > logic.MAX_WIDGET_ROWS and len(funds) > logic.MAX_WIDGET_ROWS
+    assets = logic.widget_assets(scenario, system)
+    assert len(assets) == logic.MAX_WIDGET_ROWS and system.asset_names[-1] in assets  # the shocked one first
+    assert len(logic.widget_funds(scenario, system)) == logic.MAX_WIDGET_ROWS
+    # the page starts every asset and fund at the scenario's value and changes only those shown
+    values = logic.asset_shock_inputs(scenario, system)
+    assert logic.scenario_from_inputs(scenario, system, assets=values, redemptions=dict(funds)) is scenario
+    values["price"][assets[0]] = -0.01
+    changed = logic.scenario_from_inputs(scenario, system, assets=values, redemptions=dict(funds))
+    assert {(s.asset, s.price) for s in changed.shocks} == {(system.asset_names[-1], -0.05), (assets[0], -0.01)}
+    small = load_preset("dealer_groups")
+    assert logic.widget_assets(small.scenario, small.system) == small.system.asset_names

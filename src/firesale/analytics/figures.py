@@ -25,22 +25,35 @@ def plotly_graph_objects() -> Any:
 
 
 def check_figure_path(path: str | Path) -> Path:
-    """The figure path, if its suffix is one :func:`write_figure` writes.
+    """The figure path, if its suffix is one :func:`write_figure` writes and its folder
+    exists: commands call this before any work, so a typo fails at once.
 
     Raises
     ------
     ConfigError
-        Another suffix, listing ``.html`` and ``.png``.
+        Another suffix, listing ``.html`` and ``.png`` (FS705); a folder that does not
+        exist or is a file (FS851); a path that is a folder (FS851).
     """
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
         raise ConfigError(Problem("FS705", f"figure {str(path)!r}", f"unknown figure type {path.suffix or '(none)'!r}: "
                                   "write .html (interactive) or .png (needs kaleido), e.g. boundary.html"))
+    folder = path.parent
+    if not folder.exists():
+        raise ConfigError(Problem("FS851", f"figure {str(path)!r}", f"the folder {str(folder)!r} does not exist: "
+                                  "create it first, or write the figure into an existing folder"))
+    if not folder.is_dir():
+        raise ConfigError(Problem("FS851", f"figure {str(path)!r}", f"{str(folder)!r} is a file, not a folder: "
+                                  "write the figure into a folder"))
+    if path.is_dir():
+        raise ConfigError(Problem("FS851", f"figure {str(path)!r}", "is a folder: give a file name, e.g. "
+                                  f"{str(path / ('figure' + path.suffix))!r}"))
     return path
 
 
 def write_figure(fig: Any, path: str | Path) -> Path:
-    """Write a plotly figure: ``.html`` (plotly.js from its CDN) or ``.png`` (kaleido).
+    """Write a plotly figure: ``.html`` (self-contained: plotly.js inside, so it opens
+    offline, like the report) or ``.png`` (kaleido).
 
     Raises
     ------
@@ -49,7 +62,7 @@ def write_figure(fig: Any, path: str | Path) -> Path:
     """
     path = check_figure_path(path)
     if path.suffix.lower() == ".html":
-        fig.write_html(str(path), include_plotlyjs="cdn")
+        fig.write_html(str(path), include_plotlyjs=True, full_html=True)
         return path
     try:
         fig.write_image(str(path))

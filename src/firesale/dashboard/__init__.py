@@ -6,7 +6,8 @@ channels and policy levers, then the results: headline numbers, price paths, equ
 waterfall, cascade timeline, regime table, attribution, downloads), Compare (baseline
 against policies) and Runs (the run store). The logic lives in plain functions in
 :mod:`firesale.dashboard.logic`; :mod:`firesale.dashboard.views` only lays out widgets,
-and :data:`APP_PATH` is the script ``streamlit run`` starts.
+and :data:`APP_PATH` is the script ``streamlit run`` starts, in a child process of
+``firesale dashboard`` that stops with it (:mod:`firesale.dashboard.process`).
 
 Streamlit is imported only when a page is drawn (through :func:`require_streamlit`), never
 by ``import firesale`` or ``import firesale.dashboard``.

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,8 +24,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 from firesale.channels import MECHANISMS
-from firesale.errors import Problem
-from firesale.matrices import dense, row_sums
+from firesale.errors import ConfigError, FiresaleError, Problem
+from firesale.matrices import column_sums, dense, row_sums
 from firesale.scenario import Policy, Scenario
 
 if TYPE_CHECKING:
@@ -35,10 +36,13 @@ if TYPE_CHECKING:
     from firesale.system import System
 
 __all__ = [
-    "ASSET_SHOCKS", "FUND_TYPES", "OVERLAP_MAX_INSTITUTIONS", "RUN_STEPS", "RunOutcome", "asset_shock_inputs",
-    "capital_ratios", "cascade_rows", "channel_switches", "comparison_table", "headline", "holdings_overlap",
-    "institution_counts", "policy_levers", "tightest",
-    "problem_rows", "redemption_inputs", "run_scenario", "runs_table", "scenario_from_inputs",
+    "ASSET_SHOCKS", "CASCADE_MAX_LABELS", "CASCADE_ROW_PX", "COUNT_MAX_GROUPS", "FUND_TYPES", "MAX_TABLE_ROWS",
+    "MAX_WIDGET_ROWS", "MISSING", "OVERLAP_MAX_INSTITUTIONS", "RATIO_AXIS_MULTIPLE", "RUNS_COLUMNS", "RUN_STEPS", "UPLOAD_MAX_ROWS",
+    "RunOutcome", "asset_shock_inputs", "bounded", "capital_ratios", "cascade_rows", "channel_switches",
+    "check_upload_rows", "comparison_table", "constrained", "error_summary", "headline", "holdings_overlap",
+    "institution_counts", "label_every_institution", "policy_levers", "problem_rows", "ratio_axis_max",
+    "redemption_inputs", "run_scenario", "runs_table", "scenario_from_inputs", "tightest", "upload_rows",
+    "waterfall_caption", "widget_assets", "widget_funds",
 ]
 
 #: Round-0 shocks per asset the dashboard offers: field of :class:`~firesale.scenario.Shock`
@@ -80,11 +84,131 @@ def problem_rows(problems: Sequence[Problem]) -> list[dict[str, str]]:
     return rows
 
 
+def error_summary(err: BaseException) -> tuple[str, list[str]]:
+    """What a page shows for an error: one line, and the details to keep collapsed
+    (never a traceback).
+
+    A :class:`~firesale.errors.FiresaleError` is its problem (``[code] where: message``),
+    or the count and the first of its problems, the details listing each one; any other
+    exception is ``unexpected error: <type>: <message>``, the details its causes and the
+    line that raised it.
+
+    Examples
+    --------
+    >>> error_summary(ConfigError(Problem("FS001", "preset 'x'", "unknown preset")))
+    ("[FS001] preset 'x': unknown preset", [])
+    >>> error_summary(KeyError("results"))[0]
+    "unexpected error: KeyError: 'results'"
+    """
+    if isinstance(err, FiresaleError) and err.problems:
+        problems = err.problems
+        if len(problems) == 1:
+            return _one_line(str(problems[0])), []
+        return (_one_line(f"{len(problems):,} problems; the first: {problems[0]}"),
+                [_one_line(str(p)) for p in problems[:MAX_TABLE_ROWS]]
+                + ([f"… and {len(problems) - MAX_TABLE_ROWS:,} more"] if len(problems) > MAX_TABLE_ROWS else []))
+    details = []
+    cause = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
+    while cause is not None and len(details) < 5:
+        details.append(_one_line(f"caused by {type(cause).__name__}: {cause}"))
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        code = tb.tb_frame.f_code
+        details.append(f"raised in {Path(code.co_filename).name} line {tb.tb_lineno} ({code.co_name})")
+    return _one_line(f"unexpected error: {type(err).__name__}: {err}"), details
+
+
+def _one_line(text: str, width: int = 500) -> str:
+    """``text`` on one line, cut to ``width`` characters."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+# --------------------------------------------------------------------------- bounded tables and uploads
+#: The most rows a table on a page shows (the note under it says how many there are).
+MAX_TABLE_ROWS = 1_000
+#: The most rows an uploaded table file may have: a larger one is refused before it is
+#: read (the command line takes any size).
+UPLOAD_MAX_ROWS = 100_000
+
+
+def bounded(frame: pd.DataFrame, limit: int = MAX_TABLE_ROWS, what: str = "rows") -> tuple[pd.DataFrame, str | None]:
+    """The first ``limit`` rows of ``frame``, and a note saying how many there are (None
+    when all are shown).
+
+    Examples
+    --------
+    >>> shown, note = bounded(pd.DataFrame({"x": range(2500)}))
+    >>> len(shown), note
+    (1000, 'Showing the first 1,000 of 2,500 rows.')
+    """
+    if len(frame) <= limit:
+        return frame, None
+    return frame.head(limit), f"Showing the first {limit:,} of {len(frame):,} {what}."
+
+
+def upload_rows(name: str, data: bytes) -> int | None:
+    """The data rows of an uploaded table file, read cheaply: a Parquet file's row count
+    from its footer, a CSV file's lines less the header (an upper bound: blank lines and
+    quoted line breaks count too). None for other files, and for a Parquet file whose
+    footer cannot be read (the loader then reports it)."""
+    if name.endswith(".parquet"):
+        import io
+
+        import pyarrow.parquet as pq
+
+        try:
+            return int(pq.ParquetFile(io.BytesIO(data)).metadata.num_rows)
+        except Exception:  # noqa: BLE001 - an unreadable file is the loader's to report, with its code
+            return None
+    if name.endswith(".csv"):
+        lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+        return max(lines - 1, 0)
+    return None
+
+
+def check_upload_rows(files: Mapping[str, bytes], limit: int = UPLOAD_MAX_ROWS) -> None:
+    """Refuse uploaded table files of more than ``limit`` rows, before reading them.
+
+    Raises
+    ------
+    ConfigError
+        ``FS752`` for each file too large, with its row count and the limit.
+
+    Examples
+    --------
+    >>> check_upload_rows({"holdings.csv": b"institution,asset,quantity\\n" + b"d1,ust,5\\n" * 3}, limit=2)
+    Traceback (most recent call last):
+    ...
+    firesale.errors.ConfigError: [FS752] holdings.csv: has 3 rows; the dashboard takes at most 2 rows a table file: use the command line for larger systems (firesale validate DIR, firesale run DIR)
+    """
+    problems = []
+    for name, data in files.items():
+        rows = upload_rows(name, data)
+        if rows is not None and rows > limit:
+            problems.append(Problem("FS752", name,
+                                    f"has {rows:,} rows; the dashboard takes at most {limit:,} rows a table file: use "
+                                    "the command line for larger systems (firesale validate DIR, firesale run DIR)"))
+    if problems:
+        raise ConfigError(problems)
+
+
 # --------------------------------------------------------------------------- the system
-def institution_counts(system: System) -> pd.DataFrame:
-    """Institutions by type (rows) and group (columns), with totals."""
-    frame = pd.DataFrame({"type": [i.type for i in system.institutions],
-                          "group": [i.group or "-" for i in system.institutions]})
+#: The most groups :func:`institution_counts` gives a column each (the others share one).
+COUNT_MAX_GROUPS = 20
+
+
+def institution_counts(system: System, max_groups: int = COUNT_MAX_GROUPS) -> pd.DataFrame:
+    """Institutions by type (rows) and group (columns), with totals; the groups beyond the
+    ``max_groups`` largest are counted together in a column ``other groups``."""
+    groups = pd.Series([i.group or "-" for i in system.institutions])
+    counts = groups.value_counts(sort=True)
+    if len(counts) > max_groups:
+        groups = groups.where(groups.isin(set(counts.index[:max_groups])), "other groups")
+    frame = pd.DataFrame({"type": [i.type for i in system.institutions], "group": groups})
     return pd.crosstab(frame["type"], frame["group"], margins=True, margins_name="total")
 
 
@@ -117,6 +241,38 @@ def tightest(ratios: pd.DataFrame, largest: int = OVERLAP_MAX_INSTITUTIONS) -> p
     return ratios.sort_values("headroom", kind="stable", na_position="last").head(largest)
 
 
+#: The ratio chart's axis ends at this multiple of the largest trigger (or minimum) shown.
+RATIO_AXIS_MULTIPLE = 3.0
+
+
+def constrained(ratios: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`capital_ratios` with a capital constraint: a trigger or a
+    minimum (an unlevered fund's equity/assets of ~100% has neither, and would flatten
+    the dealers' few per cent on a shared axis)."""
+    return ratios[ratios["trigger"].notna() | ratios["minimum"].notna()]
+
+
+def ratio_axis_max(ratios: pd.DataFrame, multiple: float = RATIO_AXIS_MULTIPLE) -> float:
+    """Where the ratio chart's axis ends: ``multiple`` times the largest trigger or
+    minimum of ``ratios``, or the largest ratio if that is lower (the bars above it are
+    cut, their value written on them).
+
+    Examples
+    --------
+    >>> ratios = pd.DataFrame({"ratio": [0.052, 0.3], "trigger": [0.05, 0.1], "minimum": [0.03, float("nan")]})
+    >>> round(ratio_axis_max(ratios), 6)
+    0.3
+    >>> round(ratio_axis_max(ratios.head(1)), 6)
+    0.0546
+    """
+    levels = pd.concat([ratios["trigger"], ratios["minimum"]]).dropna()
+    finite = ratios["ratio"][np.isfinite(ratios["ratio"])]
+    highest = float(finite.max()) if len(finite) else 0.0
+    if not len(levels):
+        return max(highest, 0.0) * 1.05 or 1.0
+    return min(multiple * float(levels.max()), max(highest, float(levels.max())) * 1.05)
+
+
 def capital_ratios(system: System) -> pd.DataFrame:
     """Each institution's capital ratio at t0 against its minimum and trigger.
 
@@ -132,12 +288,14 @@ def capital_ratios(system: System) -> pd.DataFrame:
         ``equity/assets``), ``ratio``, ``minimum``, ``trigger`` (fractions; NaN where the
         constraint has no such level) and ``headroom`` (ratio − trigger).
     """
+    # each of these System properties is computed afresh: once, not once per institution
     equity = system.equity0
     exposure = row_sums(system.holdings) + system.cash0
+    total_assets = system.total_assets0
     rows = []
     for n, inst in enumerate(system.institutions):
         kind = "slr" if inst.slr_trigger is not None else "leverage"
-        measure = exposure[n] if kind == "slr" else system.total_assets0[n]
+        measure = exposure[n] if kind == "slr" else total_assets[n]
         ratio = equity[n] / measure if measure > 0 else np.inf
         trigger = inst.level(kind, "trigger")
         rows.append({"institution": inst.name, "type": inst.type, "group": inst.group,
@@ -166,6 +324,40 @@ def redemption_inputs(scenario: Scenario, system: System) -> dict[str, float]:
     shocked = {s.institution: float(s.redemption) for s in scenario.shocks
                if s.round == 0 and s.institution is not None and s.redemption is not None}
     return {i.name: shocked.get(i.name, 0.0) for i in system.institutions if i.type in FUND_TYPES or i.name in shocked}
+
+
+#: The most assets, and the most funds, the Run page gives shock widgets of their own.
+MAX_WIDGET_ROWS = 60
+
+
+def widget_assets(scenario: Scenario, system: System, limit: int = MAX_WIDGET_ROWS) -> list[str]:
+    """The assets the Run page gives shock widgets, in the system's order: every asset of
+    a system of at most ``limit``; else those the scenario shocks in round 0, then the
+    largest by t0 holdings, ``limit`` in all (more only if the scenario shocks more). The
+    others keep the scenario's shocks."""
+    names = system.asset_names
+    if len(names) <= limit:
+        return names
+    values = asset_shock_inputs(scenario, system)
+    shocked = {a for a in names if any(values[f][a] != none for f, (_, none) in ASSET_SHOCKS.items())}
+    held = column_sums(system.holdings)
+    largest = [names[k] for k in np.argsort(-held, kind="stable") if names[k] not in shocked]
+    chosen = shocked | set(largest[:max(limit - len(shocked), 0)])
+    return [a for a in names if a in chosen]
+
+
+def widget_funds(scenario: Scenario, system: System, limit: int = MAX_WIDGET_ROWS) -> list[str]:
+    """The funds of :func:`redemption_inputs` the Run page gives a redemption input, in
+    the system's order: all of at most ``limit``; else those the scenario redeems from,
+    then the largest by t0 equity, ``limit`` in all. The others keep the scenario's share."""
+    funds = redemption_inputs(scenario, system)
+    if len(funds) <= limit:
+        return list(funds)
+    equity = dict(zip(system.institution_names, system.equity0.tolist()))
+    redeemed = {name for name, share in funds.items() if share > 0}
+    largest = sorted((n for n in funds if n not in redeemed), key=lambda n: -equity[n])
+    chosen = redeemed | set(largest[:max(limit - len(redeemed), 0)])
+    return [n for n in funds if n in chosen]
 
 
 def channel_switches(scenario: Scenario) -> dict[str, dict[str, Any]]:
@@ -199,9 +391,22 @@ def _bounds(field: Any) -> tuple[float, float]:
 def policy_levers(scenario: Scenario) -> dict[str, dict[str, Any]]:
     """The policy levers of :class:`~firesale.scenario.Policy`, read from the model, by
     dotted scenario field: switches (``kind`` ``"switch"``), shares with their bounds
-    (``"share"``, with ``low`` and ``high``) and, where the scenario has one, each
-    programme section (``"programme"``: on keeps it as the scenario has it, off removes
-    it). Each with ``value`` and ``description``."""
+    (``"share"``, with ``low`` and ``high``) and each programme section the scenario runs
+    (``"programme"``: on keeps it as the scenario has it, off removes it). Each with
+    ``value`` and ``description``.
+
+    A programme (central-bank purchases, a repo facility) is a lever only where the
+    scenario defines one with eligible assets: one without (``assets = []``, as a preset
+    leaves it for its ``[policies.NAME]`` bundles to fill) does nothing, so switching it
+    off would change nothing. The bundles are on the Compare page.
+
+    Examples
+    --------
+    >>> from firesale import load_preset
+    >>> [name for name, lever in policy_levers(load_preset("gilt_ldi_2022").scenario).items()
+    ...  if lever["kind"] == "programme"]
+    []
+    """
     out = {}
     for name, field in Policy.model_fields.items():
         value = getattr(scenario.policy, name)
@@ -211,8 +416,10 @@ def policy_levers(scenario: Scenario) -> dict[str, dict[str, Any]]:
         elif field.annotation is float:
             low, high = _bounds(field)
             out[f"policy.{name}"] = {**base, "kind": "share", "low": low, "high": high}
-        elif isinstance(value, BaseModel):
-            out[f"policy.{name}"] = {**base, "kind": "programme", "value": True}
+        elif isinstance(value, BaseModel) and getattr(value, "assets", ()):
+            assets = ", ".join(value.assets)  # type: ignore[attr-defined]
+            out[f"policy.{name}"] = {**base, "kind": "programme", "value": True,
+                                     "description": f"{base['description']} Eligible: {assets}.".strip()}
     return out
 
 
@@ -391,8 +598,23 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
 
 
 # --------------------------------------------------------------------------- formatting
+#: What a table shows for a missing value.
+MISSING = "–"
+
+
 def _number(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _cell(value: Any, digits: int = 2, unit: str = "") -> str:
+    """A number for a table: thousands separators, ``digits`` decimals and ``unit``;
+    :data:`MISSING` for None, NaN or a value that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return MISSING
+    if not np.isfinite(value):
+        return MISSING if np.isnan(value) else ("∞" if value > 0 else "-∞")
+    text = f"{int(value):,}" if isinstance(value, (int, np.integer)) else f"{value:,.{digits}f}"
+    return f"{text}{unit}"
 
 
 def headline(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -432,6 +654,36 @@ def cascade_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["round"] is None, r["round"] or 0, -r["sold"]))
 
 
+#: The cascade timeline labels every institution (a row each) up to this many.
+CASCADE_MAX_LABELS = 150
+#: Height of one institution's row of the cascade timeline, in pixels.
+CASCADE_ROW_PX = 24
+
+
+def label_every_institution(fig: Any, max_labels: int = CASCADE_MAX_LABELS) -> bool:
+    """Give every institution of a cascade timeline
+    (:func:`firesale.report.cascade_figure`) its tick label, the figure tall enough for a
+    row each: left to itself plotly labels only as many categories as fit its default
+    height (9 of 17). False, the figure left as it is, when there are more than
+    ``max_labels`` institutions.
+
+    Examples
+    --------
+    >>> from firesale import load_preset, simulate
+    >>> from firesale.report import cascade_figure
+    >>> p = load_preset("dealer_prime")
+    >>> fig = cascade_figure(simulate(p.system, p.scenario))
+    >>> label_every_institution(fig), list(fig.layout.yaxis.tickvals) == list(fig.layout.yaxis.categoryarray)
+    (True, True)
+    """
+    names = list(fig.layout.yaxis.categoryarray or [])
+    if not names or len(names) > max_labels:
+        return False
+    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=names, automargin=True)
+    fig.update_layout(height=max(450, 160 + CASCADE_ROW_PX * len(names)))
+    return True
+
+
 def comparison_table(result: Mapping[str, Any]) -> pd.DataFrame:
     """A comparison (:func:`firesale.analytics.compare.summarize_comparison`) side by side
     as ``firesale compare`` prints it: one column for the baseline and each policy."""
@@ -450,16 +702,68 @@ def comparison_table(result: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, index=list(runs)).T
 
 
+#: The columns of :func:`runs_table`.
+RUNS_COLUMNS = ("id", "recorded (UTC)", "kind", "target", "scenarios", "total loss", "amplification",
+                "forced sales", "defaults", "rounds")
+
+
 def runs_table(entries: Sequence[RunEntry]) -> pd.DataFrame:
-    """The run store's records (:meth:`firesale.store.RunStore.list`) as a table, latest
-    first, with their headline numbers (a comparison's baseline)."""
+    """The run store's records (:meth:`firesale.store.RunStore.list`) as a table of text,
+    latest first, with their headline numbers (a comparison's baseline): amounts with
+    thousands separators and two decimals (and the currency, where the record gives it),
+    the amplification as ``1.767×``, :data:`MISSING` where a record has no such number
+    (a sweep, a replication)."""
     rows = []
     for e in reversed(list(entries)):
         prefix = "baseline." if e.kind == "compare" else ""
         metrics = {key.removeprefix(prefix): value for key, value in e.metrics.items()}
+        currency = getattr(e, "currency", None) or metrics.get("currency")
+        unit = f" {currency}" if isinstance(currency, str) and currency else ""
         rows.append({"id": e.run_id, "recorded (UTC)": e.created_at.strftime("%Y-%m-%d %H:%M:%S"), "kind": e.kind,
-                     "target": e.target, "scenarios": e.scenario_names,
-                     "total loss": metrics.get("total_loss"), "amplification": metrics.get("amplification"),
-                     "forced sales": metrics.get("forced_sales")})
-    return pd.DataFrame(rows, columns=["id", "recorded (UTC)", "kind", "target", "scenarios", "total loss",
-                                       "amplification", "forced sales"])
+                     "target": e.target or MISSING, "scenarios": e.scenario_names or MISSING,
+                     "total loss": _cell(metrics.get("total_loss"), unit=unit),
+                     "amplification": _cell(metrics.get("amplification"), 3, "×"),
+                     "forced sales": _cell(metrics.get("forced_sales"), unit=unit),
+                     "defaults": _cell(metrics.get("defaults")), "rounds": _cell(metrics.get("rounds"))})
+    return pd.DataFrame(rows, columns=list(RUNS_COLUMNS))
+
+
+def waterfall_caption(ds: xr.Dataset, summary: Mapping[str, Any], index: int = 0) -> str:
+    """What the equity waterfall's steps add up to, against the headline total loss.
+
+    The steps (:func:`firesale.report.html.equity_waterfall`) add up to the change in the
+    system's equity from t0 to the end, :math:`E_T - E_0`. The headline total loss
+    (:func:`~firesale.analytics.amplification.capital_lost`) is :math:`E_0 - E_T - C_T`:
+    the capital :math:`C_T` paid out to redeeming investors lowers equity but left the
+    system, so it is not a loss. And the steps fall further than where they end: the
+    fire-sale revaluation of the early rounds is partly undone as the selling pressure
+    fades and prices recover.
+
+    Examples
+    --------
+    >>> from firesale import load_preset, simulate
+    >>> from firesale.analytics.amplification import summarize
+    >>> p = load_preset("dealer_prime")
+    >>> ds = simulate(p.system, p.scenario, detail=True)
+    >>> print(waterfall_caption(ds, summarize(ds)))
+    The steps add up to the change in the system's equity from t0 to the end, -6.00 USD bn: the headline total loss (6.00).
+    """
+    one = ds.isel(scenario=index)
+    cur = summary.get("currency") or ""
+    unit = f" {cur}" if cur else ""
+    initial = float(one.initial_equity.sum())
+    equity = one.equity.sum("institution").values
+    change = float(equity[-1]) - initial
+    paid = float(one.capital_out.isel(round=-1).sum())
+    loss = float(summary["total_loss"])
+    tolerance = 1e-9 * max(1.0, abs(initial))
+    text = (f"The steps add up to the change in the system's equity from t0 to the end, {change:+,.2f}{unit}: "
+            f"the headline total loss ({loss:,.2f})")
+    text += (f" plus {paid:,.2f} paid out to redeeming investors, which lowers equity but left the system and is "
+             "not a loss." if paid > tolerance else ".")
+    lowest = int(np.argmin(equity))
+    trough = initial - float(equity[lowest])
+    if trough > -change + tolerance:
+        text += (f" Equity was lowest at the end of round {int(one['round'].values[lowest])}, {trough:,.2f} below "
+                 f"t0: the later rounds' gains are prices recovering as the selling pressure fades.")
+    return text

@@ -6,10 +6,19 @@ run on its own (``AppTest.from_string``) or as a page of :mod:`firesale.dashboar
 The chosen system and the last results live in the session state under the keys below;
 the values of the shock, channel and policy widgets under keys starting with
 :data:`WIDGET_PREFIX`, which the app keeps across pages.
+
+Every error shows as one line (a FiresaleError's problem, or ``unexpected error: <type>:
+<message>``) with its details collapsed, never a traceback; tables show at most
+:data:`~firesale.dashboard.logic.MAX_TABLE_ROWS` rows, with a note saying how many there
+are, and an uploaded table file of more than
+:data:`~firesale.dashboard.logic.UPLOAD_MAX_ROWS` rows is refused before it is read.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -21,9 +30,10 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from firesale.data.preset import Preset
-    from firesale.scenario import Scenario
 
 __all__ = ["WIDGET_PREFIX", "compare_page", "current_preset", "run_page", "runs_page", "system_page"]
+
+_log = logging.getLogger(__name__)
 
 #: Keys of widgets whose values the app keeps when another page is shown.
 WIDGET_PREFIX = "fs_w_"
@@ -35,6 +45,7 @@ _OUTCOME = "fs_outcome"  # the last run: (target, Scenario, RunOutcome)
 _COMPARISON = "fs_comparison"  # the last comparison: (names, scenarios, result)
 _UPLOAD_KEY = "fs_upload_signature"  # the uploaded files last loaded
 _UPLOAD_PROBLEMS = "fs_upload_problems"
+_UPLOAD_ERROR = "fs_upload_error"  # an upload that failed for another reason than its problems
 
 #: Range of the price-return sliders (the typed inputs go beyond it).
 PRICE_RANGE = (-0.5, 0.2)
@@ -43,9 +54,49 @@ PRICE_RANGE = (-0.5, 0.2)
 _SHOCK_INPUTS = {"volatility": (0.1, 0.1), "client_sale": (0.0, 1.0), "repo_rate": (0.0, 0.005)}
 
 
-def _error(st: Any, err: FiresaleError) -> None:
-    """A FiresaleError inline: one line per problem, where and what (no traceback)."""
-    st.error("\n".join(f"- {problem}" for problem in err.problems))
+def _error(st: Any, err: BaseException) -> None:
+    """An error inline, never a traceback: one line (a FiresaleError's problem, or
+    ``unexpected error: <type>: <message>``), the details collapsed under it. The
+    traceback of an unexpected error goes to the server's log."""
+    line, details = logic.error_summary(err)
+    if not isinstance(err, FiresaleError):
+        _log.error("dashboard: %s", line, exc_info=err)
+    st.error(line)
+    if details:
+        with st.expander("details", expanded=False):
+            st.markdown("\n".join(f"- {_markdown(detail)}" for detail in details))
+
+
+def _markdown(text: str) -> str:
+    """``text`` shown as it is by ``st.markdown`` (its markup characters escaped)."""
+    return "".join(f"\\{c}" if c in "\\`*_{}[]<>()#+-.!|~$" else c for c in text)
+
+
+def _guarded(page: Callable[[], None]) -> Callable[[], None]:
+    """``page``, showing any error it does not catch as :func:`_error` does (Streamlit's
+    own stop and rerun pass through: they are not Exceptions)."""
+
+    @functools.wraps(page)
+    def guarded() -> None:
+        try:
+            page()
+        except Exception as err:  # noqa: BLE001 - the page shows it, in one line
+            _error(require_streamlit(), err)
+
+    return guarded
+
+
+def _table(st: Any, frame: pd.DataFrame, *, what: str = "rows", static: bool = False, **kwargs: Any) -> None:
+    """``frame`` as a table of at most :data:`~firesale.dashboard.logic.MAX_TABLE_ROWS`
+    rows, with a note when it has more; ``static``: ``st.table`` (every cell drawn), else
+    ``st.dataframe``."""
+    shown, note = logic.bounded(frame, what=what)
+    if static:
+        st.table(shown)
+    else:
+        st.dataframe(shown, **kwargs)
+    if note:
+        st.caption(note)
 
 
 def current_preset() -> Preset:
@@ -83,7 +134,9 @@ def _choose_preset() -> None:
 
 
 def _load_upload(files: list[Any]) -> None:
-    """Load the uploaded files once per set of files; keep their problems for display."""
+    """Load the uploaded files once per set of files; keep their problems (or the error)
+    for display. A table file of more rows than
+    :data:`~firesale.dashboard.logic.UPLOAD_MAX_ROWS` is refused before it is read."""
     st = require_streamlit()
     from firesale.data.uploads import load_uploaded
 
@@ -92,14 +145,21 @@ def _load_upload(files: list[Any]) -> None:
         return
     st.session_state[_UPLOAD_KEY] = signature
     st.session_state[_UPLOAD_PROBLEMS] = []
+    st.session_state[_UPLOAD_ERROR] = None
     try:
-        preset = load_uploaded({f.name: f.getvalue() for f in files})
+        data = {f.name: f.getvalue() for f in files}
+        logic.check_upload_rows(data)
+        preset = load_uploaded(data)
     except FiresaleError as err:
         st.session_state[_UPLOAD_PROBLEMS] = err.problems
+        return
+    except Exception as err:  # noqa: BLE001 - shown on the page in one line
+        st.session_state[_UPLOAD_ERROR] = err
         return
     _set_preset(preset, "uploaded tables: " + ", ".join(name for name, _ in signature))
 
 
+@_guarded
 def system_page() -> None:
     """Choose a preset or upload tables; see the system's problems or its summary."""
     st = require_streamlit()
@@ -121,10 +181,18 @@ def system_page() -> None:
     if files:
         _load_upload(files)
     problems = st.session_state.get(_UPLOAD_PROBLEMS) if files else None
+    failed = st.session_state.get(_UPLOAD_ERROR) if files else None
     if problems:
-        st.error(f"The uploaded tables have {len(problems)} problem{'s' if len(problems) > 1 else ''}; the "
+        st.error(f"The uploaded tables have {len(problems):,} problem{'s' if len(problems) > 1 else ''}; the "
                  f"system in use is still {preset.name}.")
-        st.table(pd.DataFrame(logic.problem_rows(problems)).set_index("code"))
+        # a table of many thousand rows would stall the browser: the first ones, and how many there are
+        st.table(pd.DataFrame(logic.problem_rows(problems[:logic.MAX_TABLE_ROWS])).set_index("code"))
+        if len(problems) > logic.MAX_TABLE_ROWS:
+            st.caption(f"Showing the first {logic.MAX_TABLE_ROWS:,} of {len(problems):,} problems: "
+                       "`firesale validate DIR` lists them all.")
+    elif failed is not None:
+        _error(st, failed)
+        st.caption(f"The uploaded tables could not be loaded; the system in use is still {preset.name}.")
     preset = current_preset()
     system = preset.system
     st.header(preset.name)
@@ -135,20 +203,38 @@ def system_page() -> None:
     cols[2].metric("holdings", int((system.holdings > 0).sum()))
     cols[3].metric("currency", system.currency)
     st.subheader("Institutions by type and group")
-    st.table(logic.institution_counts(system))
+    counts = logic.institution_counts(system)
+    st.table(counts)
+    if "other groups" in counts.columns:
+        st.caption(f"The {logic.COUNT_MAX_GROUPS} largest groups each have a column; the other groups share one.")
     st.subheader("Holdings overlap")
     _overlap_chart(st, logic.holdings_overlap(system))
-    st.subheader("Capital ratios against their minimums")
+    st.subheader("Capital ratios against their triggers and minimums")
     ratios = logic.capital_ratios(system)
-    shown = logic.tightest(ratios)
-    if len(shown) < len(ratios):
-        st.caption(f"The chart shows the {len(shown)} of {len(ratios)} institutions closest to their trigger; "
-                   "the table lists them all.")
-    _ratio_chart(st, shown)
+    capped = logic.constrained(ratios)
+    if capped.empty:
+        st.info("No institution has a capital-ratio trigger or minimum: the table lists each one's equity/assets.")
+    else:
+        shown = logic.tightest(capped)
+        free = len(ratios) - len(capped)
+        notes = []
+        if free:
+            notes.append(f"Left out of the chart (not of the table): {free:,} institution{'s' if free > 1 else ''} "
+                         "without a capital-ratio trigger or minimum, whose equity/assets would dwarf the others.")
+        if len(shown) < len(capped):
+            notes.append(f"The chart shows the {len(shown)} of {len(capped):,} constrained institutions closest to "
+                         "their trigger.")
+        if notes:
+            st.caption(" ".join(notes))
+        _ratio_chart(st, shown)
+    # the tightest first when the table is cut; a styled table renders every cell, so it is styled only bounded
+    ordered = (ratios if len(ratios) <= logic.MAX_TABLE_ROWS
+               else ratios.sort_values("headroom", kind="stable", na_position="last"))
+    table, note = logic.bounded(ordered, what="institutions")
     percent = ("ratio", "minimum", "trigger", "headroom")
-    # a styled table renders every cell: a large system's table is shown plain (as fractions)
-    st.dataframe(ratios.style.format({c: "{:.2%}" for c in percent}, na_rep="-")
-                 if len(ratios) <= logic.OVERLAP_MAX_INSTITUTIONS * 10 else ratios)
+    st.dataframe(table.style.format({c: "{:.2%}" for c in percent}, na_rep=logic.MISSING))
+    if note:
+        st.caption(f"{note} The table lists those closest to their trigger first.")
 
 
 def _overlap_chart(st: Any, overlap: pd.DataFrame) -> None:
@@ -164,18 +250,31 @@ def _overlap_chart(st: Any, overlap: pd.DataFrame) -> None:
 
 
 def _ratio_chart(st: Any, ratios: pd.DataFrame) -> None:
+    """The constrained institutions' ratios as bars, each one's trigger and minimum as a
+    mark across its bar; the axis ends at a few times the largest trigger (a bar above
+    it is cut, its value written on it)."""
     from firesale.analytics.figures import plotly_graph_objects
 
     go = plotly_graph_objects()
     names = list(ratios.index)
+    top = logic.ratio_axis_max(ratios)
+    values = ratios["ratio"].to_numpy(dtype=float)
+    cut = values > top
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=names, y=ratios["ratio"], name="ratio at t0",
-                         text=[m for m in ratios["measure"]], hovertemplate="%{x}: %{y:.2%} (%{text})"))
-    for level, symbol in (("trigger", "line-ew-open"), ("minimum", "x-thin-open")):
-        fig.add_trace(go.Scatter(x=names, y=ratios[level], mode="markers", name=level,
-                                 marker={"symbol": symbol, "size": 18, "line": {"width": 3}}))
-    fig.update_layout(title="SLR (or equity/assets) at t0, with each institution's trigger and minimum",
-                      xaxis_title="institution", yaxis_title="capital ratio (fraction)", yaxis={"tickformat": ".0%"})
+    fig.add_trace(go.Bar(x=names, y=[float(min(v, top)) for v in values], name="ratio at t0",
+                         customdata=[[float(v), str(m)] for v, m in zip(values, ratios["measure"])],
+                         text=[f"{v:.1%} ↑" if c else "" for v, c in zip(values, cut)], textposition="inside",
+                         hovertemplate="%{x}: %{customdata[0]:.2%} (%{customdata[1]})<extra></extra>"))
+    for level, symbol, colour in (("trigger", "line-ew-open", "#d62728"), ("minimum", "line-ew", "#1f2933")):
+        fig.add_trace(go.Scatter(x=names, y=[None if pd.isna(v) else float(v) for v in ratios[level]],
+                                 mode="markers", name=level,
+                                 marker={"symbol": symbol, "size": 26, "color": colour,
+                                         "line": {"width": 3, "color": colour}},
+                                 hovertemplate="%{x}: " + level + " %{y:.2%}<extra></extra>"))
+    fig.update_layout(title="SLR (or equity/assets) at t0 of the institutions with a capital constraint, with "
+                            "each one's trigger and minimum",
+                      xaxis_title="institution", yaxis_title="capital ratio",
+                      yaxis={"tickformat": ".1%", "range": [0, top]})
     st.plotly_chart(fig, key="ratios")
 
 
@@ -192,9 +291,14 @@ def _sync(source: str, target: str, low: float | None = None, high: float | None
 def _shock_widgets(st: Any, preset: Preset) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     system, scenario = preset.system, preset.scenario
     defaults = logic.asset_shock_inputs(scenario, system)
-    values: dict[str, dict[str, float]] = {field: {} for field in logic.ASSET_SHOCKS}
+    # every asset starts at the scenario's value: those without widgets keep it
+    values: dict[str, dict[str, float]] = {field: dict(defaults[field]) for field in logic.ASSET_SHOCKS}
+    shown = logic.widget_assets(scenario, system)
     st.subheader("Shocks in round 0")
-    for asset in system.asset_names:
+    if len(shown) < system.n_assets:
+        st.caption(f"Widgets for {len(shown)} of the {system.n_assets:,} assets: those the scenario shocks, then the "
+                   "largest holdings; the others keep the scenario's shocks (set them in scenario.toml).")
+    for asset in shown:
         start = defaults["price"][asset]
         slider, typed = _key(f"price_slider_{asset}"), _key(f"price_{asset}")
         left, right = st.columns([3, 1])
@@ -207,7 +311,7 @@ def _shock_widgets(st: Any, preset: Preset) -> tuple[dict[str, dict[str, float]]
     with st.expander("Volatility, client sales and repo rates by asset"):
         for col, label in zip(st.columns(1 + len(others)), ["asset", *(logic.ASSET_SHOCKS[f][0] for f in others)]):
             col.caption(label)
-        for asset in system.asset_names:
+        for asset in shown:
             cols = st.columns(1 + len(others))
             cols[0].write(asset)
             for col, field in zip(cols[1:], others):
@@ -215,20 +319,25 @@ def _shock_widgets(st: Any, preset: Preset) -> tuple[dict[str, dict[str, float]]
                     f"{asset}: {logic.ASSET_SHOCKS[field][0]}", value=defaults[field][asset],
                     min_value=_SHOCK_INPUTS[field][0], step=_SHOCK_INPUTS[field][1],
                     key=_key(f"{field}_{asset}"), label_visibility="collapsed")
-    redemptions = {}
     funds = logic.redemption_inputs(scenario, system)
+    redemptions = dict(funds)  # the funds without an input keep the scenario's share
     if funds:
         with st.expander("Redemptions: share of NAV investors pull in round 0"):
-            for name, share in funds.items():
+            inputs = logic.widget_funds(scenario, system)
+            if len(inputs) < len(funds):
+                st.caption(f"Inputs for {len(inputs)} of the {len(funds):,} funds: those the scenario redeems from, "
+                           "then the largest; the others keep the scenario's share.")
+            for name in inputs:
                 redemptions[name] = st.number_input(f"{name}: redemption", min_value=0.0, max_value=1.0,
-                                                    value=share, step=0.01, key=_key(f"redemption_{name}"))
+                                                    value=funds[name], step=0.01, key=_key(f"redemption_{name}"))
     later = [s for s in scenario.shocks if s.round > 0]
     if later:
         st.caption(f"{len(later)} shock{'s' if len(later) > 1 else ''} of later rounds kept as the preset has them.")
     return values, redemptions
 
 
-def _switch_widgets(st: Any, scenario: Scenario) -> tuple[dict[str, bool], dict[str, Any]]:
+def _switch_widgets(st: Any, preset: Preset) -> tuple[dict[str, bool], dict[str, Any]]:
+    scenario = preset.scenario
     switches: dict[str, bool] = {}
     levers: dict[str, Any] = {}
     st.subheader("Channels")
@@ -241,7 +350,8 @@ def _switch_widgets(st: Any, scenario: Scenario) -> tuple[dict[str, bool], dict[
             switches[name] = col.checkbox(name.split(".")[-1], value=switch["value"], key=_key(name),
                                           help=switch["description"])
     st.subheader("Policy levers")
-    for name, lever in logic.policy_levers(scenario).items():
+    levers_of = logic.policy_levers(scenario)
+    for name, lever in levers_of.items():
         label = name.split(".")[-1].replace("_", " ")
         if lever["kind"] == "share":
             levers[name] = st.slider(label, lever["low"], lever["high"], value=float(lever["value"]), step=0.01,
@@ -250,16 +360,23 @@ def _switch_widgets(st: Any, scenario: Scenario) -> tuple[dict[str, bool], dict[
             suffix = " (as the preset sets it)" if lever["kind"] == "programme" else ""
             levers[name] = st.checkbox(label + suffix, value=bool(lever["value"]), key=_key(name),
                                        help=lever["description"])
+    programmes = [n for n in ("purchases", "repo_facility") if f"policy.{n}" not in levers_of]
+    bundles = [name for name, bundle in preset.policies.items()
+               if any(k.startswith(tuple(f"policy.{n}." for n in programmes)) for k in bundle.get("overrides", {}))]
+    if bundles:
+        st.caption(f"Central-bank purchase and repo programmes: the preset's policies {', '.join(bundles)} on the "
+                   "Compare page.")
     return switches, levers
 
 
+@_guarded
 def run_page() -> None:
     """Shocks, channels and policy levers, a run button with a progress bar, the results."""
     st = require_streamlit()
     preset = current_preset()
     st.title(f"Shock and policies — {preset.name}")
     assets, redemptions = _shock_widgets(st, preset)
-    switches, levers = _switch_widgets(st, preset.scenario)
+    switches, levers = _switch_widgets(st, preset)
     try:
         scenario = logic.scenario_from_inputs(preset.scenario, preset.system, assets=assets, redemptions=redemptions,
                                               switches=switches, levers=levers)
@@ -277,7 +394,7 @@ def run_page() -> None:
             outcome = logic.run_scenario(
                 preset, scenario, attribution=attribution, record=record, target=st.session_state[_TARGET],
                 progress=lambda done, total, what: bar.progress(done / total, text=what))
-        except FiresaleError as err:
+        except Exception as err:  # noqa: BLE001 - shown in one line
             bar.empty()
             _error(st, err)
             return
@@ -317,15 +434,19 @@ def _results(st: Any, ds: xr.Dataset, summary: dict[str, Any], note: str, *, ind
     st.plotly_chart(price_figure(ds, index), key=f"{key}_prices")
     st.subheader("Equity waterfall by round")
     st.plotly_chart(waterfall_figure(ds, index), key=f"{key}_waterfall")
+    st.caption(logic.waterfall_caption(ds, summary, index))
     st.subheader("Cascade timeline")
     cascade = cascade_figure(ds, index)
     if cascade is None:
         st.info("No institution was forced to sell or defaulted.")
     else:
+        labelled = logic.label_every_institution(cascade)
         st.plotly_chart(cascade, key=f"{key}_cascade")
-        st.dataframe(pd.DataFrame(logic.cascade_rows(summary)), hide_index=True,
-                     column_config={"sold": st.column_config.NumberColumn(f"sold ({summary['currency']})",
-                                                                         format="%.2f")})
+        if not labelled:
+            st.caption("Too many institutions to label each one: the table below lists them.")
+        _table(st, pd.DataFrame(logic.cascade_rows(summary)), what="institutions", hide_index=True,
+               column_config={"sold": st.column_config.NumberColumn(f"sold ({summary['currency']})",
+                                                                    format="%.2f")})
     one = ds.isel(scenario=index)
     if bool((one.institution_type == "dealer").any()):
         table = regime_table(ds, index)
@@ -355,6 +476,7 @@ def _results(st: Any, ds: xr.Dataset, summary: dict[str, Any], note: str, *, ind
 
 
 # --------------------------------------------------------------------------- Compare
+@_guarded
 def compare_page() -> None:
     """The baseline (the Run page's scenario) against chosen policies, side by side."""
     st = require_streamlit()
@@ -390,7 +512,7 @@ def compare_page() -> None:
             run_id = None if run_store is None else run_store.record(
                 "compare", st.session_state[_TARGET], preset.system, scenarios, ds, result,
                 {"simulate_s": simulate_s}, params={"policies": names}, command="firesale dashboard")
-        except FiresaleError as err:
+        except Exception as err:  # noqa: BLE001 - shown in one line
             bar.empty()
             _error(st, err)
             return
@@ -401,10 +523,11 @@ def compare_page() -> None:
         st.header("Baseline vs policies")
         if run_id:
             st.caption(f"recorded as run {run_id}")
-        st.table(logic.comparison_table(result))
+        _table(st, logic.comparison_table(result), static=True)
 
 
 # --------------------------------------------------------------------------- Runs
+@_guarded
 def runs_page() -> None:
     """Browse the run store and open any stored run."""
     st = require_streamlit()
@@ -413,7 +536,7 @@ def runs_page() -> None:
     st.title("Runs")
     try:
         run_store = RunStore()
-        entries = run_store.list()
+        entries = run_store.list(limit=logic.MAX_TABLE_ROWS + 1)
     except FiresaleError as err:
         _error(st, err)
         return
@@ -421,23 +544,35 @@ def runs_page() -> None:
     if not entries:
         st.info("No runs recorded yet: a run on the Run page records one.")
         return
-    table = logic.runs_table(entries)
+    table = logic.runs_table(entries[-logic.MAX_TABLE_ROWS:])
     st.dataframe(table, hide_index=True)
+    notes = ["Amounts in each system's currency; the run you open below gives it."]
+    if len(entries) > logic.MAX_TABLE_ROWS:
+        notes.append(f"The latest {logic.MAX_TABLE_ROWS:,} runs: `firesale runs list` lists them all.")
+    st.caption(" ".join(notes))
+    targets = dict(zip(table["id"], table["target"]))
     run_id = st.selectbox("Open run", list(table["id"]), key="fs_open_run",
-                          format_func=lambda r: f"{r} — {table.set_index('id').loc[r, 'target']}")
+                          format_func=lambda r: f"{r} — {targets[r]}")
     try:
         record = run_store.get(run_id)
     except FiresaleError as err:
         _error(st, err)
         return
+    currency = (record.config.get("system") or {}).get("currency")
     st.caption(f"{record.kind} of {record.target}, recorded {record.created_at:%Y-%m-%d %H:%M:%S} UTC by firesale "
-               f"{record.firesale_version}" + (f": `{record.command}`" if record.command else ""))
+               f"{record.firesale_version}" + (f" (amounts in {currency})" if currency else "")
+               + (f": `{record.command}`" if record.command else ""))
     if record.data_dir is None:
         st.json(record.summary)
         return
     from firesale.analytics.amplification import summarize
 
-    ds = run_store.load_dataset(record.run_id)
+    try:
+        ds = run_store.load_dataset(record.run_id)
+    except Exception as err:  # noqa: BLE001 - a missing or damaged results.nc: said in one line
+        _error(st, err)
+        _stored_summary(st, record.summary)
+        return
     names = [str(s) for s in ds.scenario.values]
     index = names.index(st.selectbox("Scenario", names, key="fs_open_scenario")) if len(names) > 1 else 0
     try:
@@ -447,3 +582,22 @@ def runs_page() -> None:
         system, scenario = None, None
     _results(st, ds, summarize(ds, index), f"run {record.run_id}", index=index, system=system, scenario=scenario,
              key="stored")
+
+
+def _stored_summary(st: Any, summary: dict[str, Any]) -> None:
+    """What a record keeps without its Dataset: its headline numbers (a run's, or a
+    comparison's side by side)."""
+    st.info("Without its results Dataset the run's figures cannot be drawn; the headline numbers below are the "
+            "ones recorded with it.")
+    try:
+        if "total_loss" in summary:
+            figures = logic.headline(summary)
+            for row in (figures[:4], figures[4:]):
+                for col, (label, value) in zip(st.columns(4), row):
+                    col.metric(label, value)
+        elif isinstance(summary.get("baseline"), dict) and isinstance(summary.get("policies"), dict):
+            _table(st, logic.comparison_table(summary), static=True)
+        else:
+            st.json(summary, expanded=False)
+    except (KeyError, TypeError, ValueError):  # a summary of an older or other shape: as recorded
+        st.json(summary, expanded=False)

@@ -6,7 +6,14 @@ tables inline (``[[institutions]]``, ``[[assets]]``, ``[[holdings]]``,
 preset, a ``[scenario]`` section (see :class:`firesale.scenario.Scenario`) and optional
 named policy bundles, ``[policies.NAME]``: a ``description`` and dotted scenario overrides
 (``"policy.slr_exemption" = true``), checked against the scenario at load time. A
-directory holds the tables and an optional ``scenario.toml`` of the same form.
+directory holds the tables and an optional ``scenario.toml`` of the same form, without
+tables (its files are the tables).
+
+Every key is checked: an unknown one is an error naming the file, the key and the valid
+keys; a boolean or a quoted number where a number belongs is an error, never coerced.
+A value outside its field's plausible range (a likely unit mistake, such as a daily
+volatility written in percent) is an error unless the file sets ``allow_implausible =
+true`` at its top or the loader is called with ``allow_implausible=True``.
 """
 
 from __future__ import annotations
@@ -21,13 +28,20 @@ from typing import Any
 from firesale.data.tables import TABLE_NAMES, _read_checked, read_tables
 from firesale.errors import ConfigError, DataError, Problem, did_you_mean
 from firesale.scenario import Scenario, parse_scenario
-from firesale.system import System
+from firesale.system import Asset, Institution, Mistyped, System, loader_checks, mark_mistyped
 
 __all__ = ["Preset", "load", "load_preset", "list_presets", "policy_switches", "validate", "DEFAULT_PRESET"]
 
 #: The preset `make run` and a bare `firesale run` use.
 DEFAULT_PRESET = "dealer_groups"
-_TOP_KEYS = {"name", "description", "currency", "scenario", "tables", "policies", *TABLE_NAMES}
+_TOP_KEYS = {"name", "description", "currency", "scenario", "tables", "policies", "allow_implausible", *TABLE_NAMES}
+#: Top-level keys of a table folder's ``scenario.toml``: the folder's files are its tables.
+_DIRECTORY_KEYS = {"name", "description", "currency", "scenario", "policies", "allow_implausible"}
+#: Deepest nesting of tables and arrays a preset may have (its own need at most 6).
+MAX_DEPTH = 32
+#: Number columns of the tables without a model (inline TOML rows of these take no text).
+_NUMBER_COLUMNS = {"holdings": ("quantity", "trading_fraction", "repo", "derivative", "initial_margin"),
+                   "correlations": ("correlation",), "market_shares": ("share",)}
 #: Policy names a bundle cannot take: the baseline column, and "+" joins names.
 _RESERVED_POLICY_NAMES = {"baseline"}
 
@@ -60,8 +74,8 @@ def list_presets() -> dict[str, str]:
     return out
 
 
-def load_preset(name: str) -> Preset:
-    """A built-in preset by name.
+def load_preset(name: str, *, allow_implausible: bool = False) -> Preset:
+    """A built-in preset by name (``allow_implausible``: as for :func:`load`).
 
     Raises
     ------
@@ -74,7 +88,7 @@ def load_preset(name: str) -> Preset:
         raise ConfigError(Problem("FS001", f"preset {name!r}",
                                   f"unknown preset.{did_you_mean(name, known)} Known presets: {', '.join(known)}; "
                                   "use one of these, or give a .toml file or a directory of tables"))
-    return _from_toml_text(entry.read_text(), f"{name}.toml", base=None)
+    return _from_toml_text(entry.read_text(), f"{name}.toml", base=None, allow_implausible=allow_implausible)
 
 
 def _looks_like_path(target: str | Path) -> bool:
@@ -82,8 +96,17 @@ def _looks_like_path(target: str | Path) -> bool:
     return "/" in text or "\\" in text or Path(text).suffix in (".toml", ".csv", ".parquet")
 
 
-def load(target: str | Path) -> Preset:
+def load(target: str | Path, *, allow_implausible: bool = False) -> Preset:
     """A preset by name, a preset ``.toml`` file, or a directory of tables.
+
+    Parameters
+    ----------
+    target : str or path
+    allow_implausible : bool
+        Let values outside their fields' plausible ranges through (the hard bounds still
+        apply), as ``allow_implausible = true`` at the top of the file does. By default
+        such a value (``sigma0 = 4.5``: a daily volatility in percent) is an error that
+        names the field, the value, the plausible range and the likely unit mistake.
 
     Raises
     ------
@@ -94,18 +117,18 @@ def load(target: str | Path) -> Preset:
     """
     path = Path(target)
     if path.is_dir():
-        return _from_directory(path)
+        return _from_directory(path, allow_implausible)
     if path.suffix == ".toml":
         if not path.is_file():
             raise ConfigError(Problem("FS002", str(path), "preset file not found: check the path"))
-        return _from_toml_text(_read_text(path), path.name, base=path.parent)
+        return _from_toml_text(_read_text(path), path.name, base=path.parent, allow_implausible=allow_implausible)
     if path.exists():
         raise ConfigError(Problem("FS002", str(path), "is neither a .toml preset nor a directory of tables: "
                                   "give a preset .toml file, a directory of tables or a preset name"))
     if _looks_like_path(target):
         raise ConfigError(Problem("FS002", str(path), "no such file or directory: check the path "
                                   f"(or use a preset name: {', '.join(list_presets())})"))
-    return load_preset(str(target))
+    return load_preset(str(target), allow_implausible=allow_implausible)
 
 
 def _read_text(path: Path) -> str:
@@ -116,27 +139,100 @@ def _read_text(path: Path) -> str:
                                   "readable UTF-8 text file")) from None
 
 
+def _too_deep(label: str, depth: str) -> DataError:
+    return DataError(Problem("FS003", label, f"is nested {depth} levels deep (tables and arrays inside each "
+                             f"other): a preset needs a few, and at most {MAX_DEPTH} are read; check the file for "
+                             "runaway brackets or dotted keys"))
+
+
+def _depth(value: Any) -> int:
+    """Deepest nesting of tables and arrays in a parsed TOML value (iteratively, so that
+    any depth is measured without recursion), counting up to ``MAX_DEPTH + 1``."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _parse_toml(text: str, label: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise DataError(Problem("FS003", label, f"is not valid TOML: {err}; fix the syntax there")) from None
+    except RecursionError:
+        raise _too_deep(label, "too many") from None
+    if _depth(data) > MAX_DEPTH:
+        raise _too_deep(label, f"more than {MAX_DEPTH}")
+    return data
 
 
-def _check_top_keys(data: dict[str, Any], label: str) -> list[Problem]:
-    unknown = sorted(set(data) - _TOP_KEYS)
-    return [
-        Problem("FS004", f"{label}, key {key}",
-                f"unknown top-level key or section {key!r}.{did_you_mean(key, _TOP_KEYS)} "
-                f"Known: {', '.join(sorted(_TOP_KEYS))}; rename or remove it")
-        for key in unknown
-    ]
+def _check_top_keys(data: dict[str, Any], label: str, directory: bool = False) -> list[Problem]:
+    known = _DIRECTORY_KEYS if directory else _TOP_KEYS
+    problems = []
+    for key in sorted(set(data) - known):
+        if directory and key in _TOP_KEYS:
+            fix = ("remove it, or name the files in a preset .toml outside the folder" if key == "tables"
+                   else f"move the rows into {key}.csv or remove them")
+            message = (f"a table folder's scenario.toml takes no {'[tables]' if key == 'tables' else f'[[{key}]]'}: "
+                       f"the folder's files are its tables ({', '.join(f'{t}.csv' for t in TABLE_NAMES[:3])}, ...), "
+                       f"so it would be ignored. Valid keys: {', '.join(sorted(known))}; {fix}")
+        else:
+            message = (f"unknown top-level key or section {key!r}.{did_you_mean(key, known)} "
+                       f"Valid keys: {', '.join(sorted(known))}; rename or remove it")
+        problems.append(Problem("FS004", f"{label}, key {key}", message))
+    for key in ("name", "description", "currency"):
+        if key in data and not isinstance(data[key], str):
+            problems.append(Problem("FS151", f"{label}, key {key}",
+                                    f"got {data[key]!r}: {key} is a text; write it in quotes"))
+    if "allow_implausible" in data and not isinstance(data["allow_implausible"], bool):
+        problems.append(Problem("FS151", f"{label}, key allow_implausible",
+                                f"got {data['allow_implausible']!r}: write allow_implausible = true or false"))
+    return problems
 
 
-def _from_directory(path: Path) -> Preset:
+def _checking(data: dict[str, Any], allow_implausible: bool) -> Any:
+    """The context to validate a file's contents in: plausible ranges checked, unless the
+    loader's argument or the file's own ``allow_implausible = true`` allows."""
+    return loader_checks(allow_implausible or data.get("allow_implausible") is True)
+
+
+def _mark_inline(rows: Any, table: str) -> Any:
+    """Inline TOML rows with every boolean or quoted text in a number column marked, so
+    that validation names it instead of reading ``"0.05"`` as 0.05 or ``true`` as 1
+    (a CSV cell is text, and is read as a number there)."""
+    if not isinstance(rows, list):
+        return rows
+    model = {"institutions": Institution, "assets": Asset}.get(table)
+    out = []
+    for row in rows:
+        if isinstance(row, dict) and model is not None:
+            row = mark_mistyped(model, row, text=True)
+        elif isinstance(row, dict):
+            numbers = _NUMBER_COLUMNS.get(table, ())
+            row = {k: Mistyped(v) if k in numbers and isinstance(v, (bool, str)) else v for k, v in row.items()}
+        out.append(row)
+    return out
+
+
+def _from_directory(path: Path, allow_implausible: bool = False) -> Preset:
     scenario_file = path / "scenario.toml"
     meta: dict[str, Any] = _parse_toml(_read_text(scenario_file), scenario_file.name) if scenario_file.exists() else {}
-    config = _check_top_keys(meta, scenario_file.name)
+    with _checking(meta, allow_implausible):
+        return _directory_preset(path, scenario_file, meta)
+
+
+def _directory_preset(path: Path, scenario_file: Path, meta: dict[str, Any]) -> Preset:
+    config = _check_top_keys(meta, scenario_file.name, directory=True)
     data: list[Problem] = []
     system = scenario = None
     try:
@@ -285,8 +381,13 @@ def _parse_policies(section: Any, label: str, system: System | None,
     return policies, problems
 
 
-def _from_toml_text(text: str, label: str, base: Path | None) -> Preset:
+def _from_toml_text(text: str, label: str, base: Path | None, allow_implausible: bool = False) -> Preset:
     data = _parse_toml(text, label)
+    with _checking(data, allow_implausible):
+        return _toml_preset(data, label, base)
+
+
+def _toml_preset(data: dict[str, Any], label: str, base: Path | None) -> Preset:
     config = _check_top_keys(data, label)
     problems: list[Problem] = []
     currency = str(data.get("currency", "currency"))
@@ -324,8 +425,14 @@ def _from_toml_text(text: str, label: str, base: Path | None) -> Preset:
             problems += p
             readable = readable and ok
         else:
-            tables[table] = data.get(table, [])
+            rows = data.get(table, [])
             sources[table] = f"{label} [[{table}]]"
+            if not isinstance(rows, (list, dict, str)):  # a table or a text: System.from_records says why
+                problems.append(Problem("FS107", sources[table],
+                                        f"got {rows!r}, not a list of rows: write one [[{table}]] section per row "
+                                        "(in TOML, an array of tables [[...]])"))
+                rows = []
+            tables[table] = _mark_inline(rows, table)
     system = scenario = None
     if readable:
         try:
@@ -349,10 +456,11 @@ def _from_toml_text(text: str, label: str, base: Path | None) -> Preset:
     return Preset(system.name, system.description, system, scenario, label, policies)
 
 
-def validate(target: str | Path) -> list[Problem]:
-    """Every problem of a preset, file or directory of tables (empty when it is valid)."""
+def validate(target: str | Path, *, allow_implausible: bool = False) -> list[Problem]:
+    """Every problem of a preset, file or directory of tables (empty when it is valid);
+    ``allow_implausible`` as for :func:`load`."""
     try:
-        load(target)
+        load(target, allow_implausible=allow_implausible)
     except (DataError, ConfigError) as err:
         return err.problems
     return []

@@ -93,7 +93,8 @@ import numpy as np
 from firesale.errors import ConfigError, Problem
 from firesale.system import ASSET_CLASSES, INSTITUTION_TYPES, System
 
-__all__ = ["CLASS_PREFERENCE", "TYPE_SHARES", "generate_system", "generate_tables", "write_generated"]
+__all__ = ["CLASS_PREFERENCE", "TYPE_SHARES", "generate_system", "generate_tables", "generated_names", "other_tables",
+           "write_generated"]
 
 #: Probability of each institution type (assumption).
 TYPE_SHARES = {"dealer": 0.05, "bank": 0.45, "asset_manager": 0.25, "money_market_fund": 0.05,
@@ -399,6 +400,7 @@ def write_generated(
     diversification: float = 1.0,
     currency: str = "USD m",
     fmt: str = "csv",
+    force: bool = False,
 ) -> list[Path]:
     """Draw a synthetic system and write it as a directory of tables.
 
@@ -406,6 +408,10 @@ def write_generated(
     ``scenario.toml`` with the name, description, currency and a default scenario (the
     most-held corporate or equity asset falls 5%), so the directory loads with
     :func:`firesale.data.load` and ``firesale validate DIR`` / ``firesale run DIR``.
+
+    A directory that already holds files is refused unless ``force``; even then only the
+    files listed above are written (overwritten), and nothing else in it is deleted: see
+    :func:`other_tables` for files left there that a load would read too.
 
     Returns
     -------
@@ -416,7 +422,8 @@ def write_generated(
     ------
     ConfigError
         Bad sizes, density or diversification (see :func:`generate_tables`), an unknown
-        format, or ``directory`` is an existing file.
+        format, ``directory`` is an existing file, or (without ``force``) an existing
+        directory that is not empty (FS850).
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -424,6 +431,15 @@ def write_generated(
                                   "existing directory for the tables"))
     if fmt not in ("csv", "parquet"):
         raise ConfigError(Problem("FS125", f"format {fmt!r}", "unknown table format: use 'csv' or 'parquet'"))
+    if directory.is_dir() and not force:
+        present = sorted(entry.name for entry in directory.iterdir())
+        if present:
+            shown = ", ".join(present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5 else "")
+            raise ConfigError(Problem(
+                "FS850", f"--out {directory}",
+                f"the folder already holds {len(present)} file(s) ({shown}): give a new or empty folder, or "
+                f"--force to write into it (it overwrites only {', '.join(generated_names(fmt))} and deletes "
+                "nothing)"))
     tables = generate_tables(n_institutions, n_assets, density, seed, diversification=diversification)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -433,16 +449,11 @@ def write_generated(
     paths = []
     for table in ("institutions", "assets", "holdings"):
         path = directory / f"{table}.{fmt}"
-        other = directory / f"{table}.{'csv' if fmt == 'parquet' else 'parquet'}"
-        other.unlink(missing_ok=True)  # a stale file of the other format would make the table ambiguous
         if fmt == "parquet":
             tables[table].to_parquet(path, index=False)
         else:
             tables[table].to_csv(path, index=False)
         paths.append(path)
-    for table in ("correlations", "market_shares"):
-        for suffix in (".csv", ".parquet"):
-            (directory / f"{table}{suffix}").unlink(missing_ok=True)
     name, text = _describe(int(n_institutions), int(n_assets), density, seed, diversification)
     scenario = directory / "scenario.toml"
     shock = tables["shock"]
@@ -455,3 +466,20 @@ def write_generated(
     )
     paths.append(scenario)
     return paths
+
+
+def generated_names(fmt: str = "csv") -> list[str]:
+    """The names of the files :func:`write_generated` writes in ``fmt``."""
+    return [f"{table}.{fmt}" for table in ("institutions", "assets", "holdings")] + ["scenario.toml"]
+
+
+def other_tables(directory: str | Path, fmt: str = "csv") -> list[Path]:
+    """Files in ``directory`` that :func:`write_generated` did not write but a load of the
+    directory reads with its tables: the other format's ``institutions``, ``assets`` or
+    ``holdings`` (which make the table ambiguous), and ``correlations`` or ``market_shares``
+    of another system. ``write_generated`` never deletes them (``--force`` leaves them)."""
+    directory = Path(directory)
+    other = "parquet" if fmt == "csv" else "csv"
+    names = [f"{table}.{other}" for table in ("institutions", "assets", "holdings")]
+    names += [f"{table}.{suffix}" for table in ("correlations", "market_shares") for suffix in ("csv", "parquet")]
+    return [directory / name for name in names if (directory / name).exists()]

@@ -18,7 +18,7 @@ import numpy as np
 from firesale.errors import ConfigError, DataError, Problem, did_you_mean
 from firesale.matrices import max_abs_difference, triplets, values_at
 from firesale.schema import known_columns, required_columns
-from firesale.system import System
+from firesale.system import System, loader_checks
 
 __all__ = ["read_table", "read_tables", "write_tables", "TABLE_NAMES"]
 
@@ -150,7 +150,8 @@ def _read_checked(path: Path, table: str) -> tuple[list[dict[str, Any]], list[Pr
 
 
 def read_tables(
-    directory: str | Path, *, name: str | None = None, currency: str = "currency", description: str = ""
+    directory: str | Path, *, name: str | None = None, currency: str = "currency", description: str = "",
+    allow_implausible: bool = False,
 ) -> System:
     """Load a System from a directory of tables.
 
@@ -161,6 +162,11 @@ def read_tables(
         optionally ``correlations`` and ``market_shares``.
     currency : str
         Unit of every amount; a ``currency`` column in a table must agree.
+    allow_implausible : bool
+        Let values outside their fields' plausible ranges through (the hard bounds still
+        apply); by default such a value (``sigma0`` of 4.5: a daily volatility in percent)
+        is an error naming the field, the value, the plausible range and the likely
+        unit mistake.
 
     Raises
     ------
@@ -199,10 +205,12 @@ def read_tables(
     if not readable:
         raise DataError(problems)
     try:
-        system = System.from_records(
-            tables["institutions"], tables["assets"], tables["holdings"], tables["correlations"],
-            tables["market_shares"], name=name or directory.name, currency=currency, description=description, sources=sources,
-        )
+        with loader_checks(allow_implausible):
+            system = System.from_records(
+                tables["institutions"], tables["assets"], tables["holdings"], tables["correlations"],
+                tables["market_shares"], name=name or directory.name, currency=currency, description=description,
+                sources=sources,
+            )
     except DataError as err:
         problems += err.problems
     if problems:

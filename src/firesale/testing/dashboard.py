@@ -1,6 +1,7 @@
 """Driving the dashboard for tests and benchmarks: serve it on a free local port
-(``firesale dashboard --no-browser`` in a child process) and, with a Playwright page,
-choose a preset, run it and read the amplification off the page.
+(``firesale dashboard --no-browser`` in a child process, in a process group of its own
+that is ended with the block) and, with a Playwright page, choose a preset, run it and
+read the amplification off the page; find any Streamlit server left behind.
 
 Playwright is not imported here: the functions take its ``Page``.
 """
@@ -9,19 +10,34 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AMPLIFICATION_LABEL", "free_port", "open_page", "run_in_browser", "serve_dashboard"]
+__all__ = ["AMPLIFICATION_LABEL", "SERVED", "Served", "free_port", "group_alive", "open_page", "port_free",
+           "run_in_browser", "serve_dashboard", "stop_group", "streamlit_processes"]
 
 #: The label of the amplification figure on the Run page.
 AMPLIFICATION_LABEL = "amplification (total / initial)"
+
+
+@dataclass(frozen=True)
+class Served:
+    """A dashboard :func:`serve_dashboard` started: its port and its process group."""
+
+    port: int
+    pgid: int
+
+
+#: Every dashboard :func:`serve_dashboard` started in this process, for leak checks.
+SERVED: list[Served] = []
 
 
 def free_port() -> int:
@@ -31,10 +47,88 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` of ``host`` now: none listens on it
+    (closed connections waiting out TIME_WAIT do not count, as for any server, which
+    binds with ``SO_REUSEADDR``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group ``pgid`` is left (a zombie counts)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member we may not signal: still a member
+        return True
+    return True
+
+
+def stop_group(child: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """End ``child``, the leader of its own process group, and everything in the group:
+    SIGTERM to the group, then SIGKILL to what is left after ``timeout`` seconds; returns
+    once the group is empty (or, where a member cannot be seen to go, after a second
+    ``timeout``)."""
+    pgid = child.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    try:
+        child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + timeout
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if group_alive(pgid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    if child.poll() is None:
+        child.kill()
+    child.wait()
+    deadline = time.monotonic() + timeout
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def streamlit_processes(port: int | None = None) -> list[int]:
+    """IDs of the ``streamlit run`` processes of the dashboard (of those listening on
+    ``port``, when given), read from ``/proc`` (empty where there is none)."""
+    from firesale.dashboard import APP_PATH
+
+    found = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        words = [a.decode(errors="replace") for a in argv if a]
+        if "streamlit" not in " ".join(words) or str(APP_PATH) not in words:
+            continue
+        if port is not None and not any(a == "--server.port" and b == str(port) for a, b in zip(words, words[1:])):
+            continue
+        found.append(int(entry.name))
+    return sorted(found)
+
+
 @contextlib.contextmanager
 def serve_dashboard(port: int | None = None, timeout: float = 30.0, log: Path | None = None) -> Iterator[
         tuple[str, float]]:
     """Run ``firesale dashboard --no-browser`` on 127.0.0.1 until the block ends.
+
+    The command runs in a process group of its own (listed in :data:`SERVED`); when the
+    block ends the whole group is stopped (:func:`stop_group`), Streamlit server included.
 
     Yields
     ------
@@ -52,7 +146,9 @@ def serve_dashboard(port: int | None = None, timeout: float = 30.0, log: Path | 
     command = [str(Path(sys.executable).with_name("firesale")), "dashboard", "--port", str(port), "--no-browser"]
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
+    child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ},
+                             start_new_session=True)
+    SERVED.append(Served(port, child.pid))
     try:
         while True:
             try:
@@ -68,12 +164,7 @@ def serve_dashboard(port: int | None = None, timeout: float = 30.0, log: Path | 
             time.sleep(0.05)
         yield url, time.perf_counter() - started
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_group(child)
         if log:
             out.close()
 

@@ -99,11 +99,13 @@ def random_system(seed: int, n: int, k: int, brakes: bool = False) -> System:
             inst.update(leverage_trigger=trigger, leverage_target=trigger + float(rng.uniform(0, 0.01)))
             # Adrian-Shin buyers only where their own buying cannot feed itself: the loop
             # gain Σ_k q_k / (D_k · target) of a buyer in linear or exponential markets
-            # below 1/2 (above 1 the model diverges, see ModelDivergenceError)
+            # below 1/10 at t0 depth (above 1 the model diverges and the engine stops it with
+            # ModelDivergenceError; the information channel can thin depth several-fold and
+            # dealers and capital shocks add to the buying)
             depth = np.array([a["depth"] if a["impact"] != "sqrt" else 0.0 for a in assets])
             held = (q > 0) & tradable
             gain = float(np.sum(np.divide(q, depth * equity_ratio, out=np.full(k, np.inf), where=depth > 0)[held]))
-            if rng.random() < 0.3 and gain < 0.5:
+            if rng.random() < 0.3 and gain < 0.1:
                 inst.update(leverage_targeting="two_sided", leverage_target=equity_ratio,
                             leverage_trigger=min(trigger, equity_ratio))
         book = q * trading * tradable * sigma0
