@@ -93,6 +93,8 @@ def _as_number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+    except OverflowError:  # an integer beyond any float
+        return math.inf if value > 0 else -math.inf
 
 
 _BOUNDS = {

@@ -912,7 +912,18 @@ class System:
                 Problem("FS107", f"{src['institutions']} row {i + 1} ({inst.name}), field cash",
                         f"cash {cash[i]:g} cannot cover the initial margin of {margin0[i]:g} its derivatives need at "
                         "t0: raise its cash (initial margin is posted out of cash)")
-                for i, inst in enumerate(insts) if margin0[i] > cash[i] * (1 + 1e-12)
+                for i, inst in enumerate(insts) if margin0[i] - cash[i] > 1e-12 * cash[i]
+            ]
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                equity = cash + per_institution(held["quantity"]) - per_institution(held["repo"]) + np.array(
+                    [i.repo_lending - i.liabilities for i in insts])
+                nav = np.array([e / i.shares if i.shares is not None else 1.0 for e, i in zip(equity, insts)])
+            problems += [
+                Problem("FS111", f"{src['institutions']} row {i + 1} ({inst.name}), field shares",
+                        f"shares = {inst.shares:g} gives a NAV per share of {nav[i]:g}, beyond any number the "
+                        "engine can carry: give the shares outstanding in the same unit as the amounts (or leave "
+                        "shares empty for a NAV of 1 at t0)")
+                for i, inst in enumerate(insts) if not (np.isfinite(nav[i]) and abs(nav[i]) < 1e12)
             ]
         if problems:
             raise DataError(problems)
@@ -1057,6 +1068,8 @@ def _number(value: Any) -> float | None:
         out = float(value)
     except (TypeError, ValueError):
         return None
+    except OverflowError:  # an integer beyond any float: infinite for our purposes
+        return math.inf if value > 0 else -math.inf
     return out
 
 
