@@ -47,8 +47,21 @@ SetOpt = Annotated[
 
 
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+def _main(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    allow_implausible: Annotated[bool, typer.Option(
+        "--allow-implausible", help="Let values outside their fields' plausible ranges through (a daily sigma0 "
+        "above 20%, say): they are errors otherwise, as likely unit mistakes.")] = False,
+) -> None:
     _state["debug"] = debug
+    if allow_implausible:
+        from firesale.system import implausible_allowed
+
+        # for the rest of this command: every loader it calls lets implausible values through
+        allowed = implausible_allowed()
+        allowed.__enter__()
+        ctx.call_on_close(lambda: allowed.__exit__(None, None, None))
 
 
 def _parse_value(text: str) -> Any:
