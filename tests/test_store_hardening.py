@@ -315,7 +315,8 @@ def test_the_dashboard_run_on_a_read_only_store_keeps_its_result(read_only_store
     preset = load_preset("dealer_prime")
     outcome = run_scenario(preset, preset.scenario, attribution=False, record=True)
     assert outcome.run_id is None and outcome.summary["forced_sales"] == pytest.approx(114.0)
-    assert "not recorded" in capsys.readouterr().err
+    # the page shows the reason beside the result (st.warning), not only the server's log
+    assert "[FS909]" in outcome.not_recorded and "Permission denied" in outcome.not_recorded
 
 
 def test_the_recording_api_returns_the_reason_instead_of_raising(read_only_store):

@@ -263,3 +263,17 @@ def test_the_run_page_widgets_of_a_large_system_are_bounded_and_keep_the_rest():
     assert {(s.asset, s.price) for s in changed.shocks} == {(system.asset_names[-1], -0.05), (assets[0], -0.01)}
     small = load_preset("dealer_groups")
     assert logic.widget_assets(small.scenario, small.system) == small.system.asset_names
+
+
+def test_shocks_typed_in_rename_the_scenario():
+    """Before: a +5% shock typed in the dashboard ran and was stored as the preset's
+    `corporates_down_4pct` (issue 15 item 5)."""
+    from firesale import load_preset
+    from firesale.dashboard.logic import asset_shock_inputs, scenario_from_inputs
+
+    preset = load_preset("dealer_prime")
+    inputs = asset_shock_inputs(preset.scenario, preset.system)
+    inputs["price"]["corporates"] = 0.05
+    scenario = scenario_from_inputs(preset.scenario, preset.system, assets=inputs)
+    assert scenario.name == "shock_corporates+5pct" and scenario.name != preset.scenario.name
+    assert scenario_from_inputs(preset.scenario, preset.system) is preset.scenario  # untouched: the preset's

@@ -505,7 +505,28 @@ def scenario_from_inputs(base: Scenario, system: System, *, assets: Mapping[str,
     if (_plain(asset_values) != _plain(asset_shock_inputs(base, system))
             or _plain(redemption_values) != _plain(redemption_inputs(base, system))):
         changes["shocks"] = _shocks(base, asset_values, redemption_values)
+        # shocks typed in: the run is not the preset's scenario, so it is not titled or stored as it
+        if "name" not in changes:
+            changes["name"] = typed_shocks_name(asset_values, redemption_values)
+            changes["description"] = "Shocks set in the dashboard"
     return base.updated(**changes) if changes else base
+
+
+def typed_shocks_name(assets: Mapping[str, Mapping[str, float]], redemptions: Mapping[str, float]) -> str:
+    """The name of a scenario whose round-0 shocks were typed in: ``shock_ASSET±Npct`` for
+    price shocks (as ``firesale run --shock`` names it), ``_redemptions`` where funds redeem.
+
+    Examples
+    --------
+    >>> typed_shocks_name({"price": {"corporates": 0.05, "treasuries": 0.0}}, {})
+    'shock_corporates+5pct'
+    >>> typed_shocks_name({"price": {}}, {"fund": 0.1})
+    'shock_redemptions'
+    """
+    parts = [f"{asset}{100 * value:+g}pct" for asset, value in assets.get("price", {}).items() if value]
+    if any(share > 0 for share in redemptions.values()):
+        parts.append("redemptions")
+    return "shock_" + ("_".join(parts) if parts else "custom")
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -530,6 +551,9 @@ class RunOutcome:
         Its ID in the run store, when recorded.
     seconds : float
         Time from the start of the simulation to the summary, attribution and record.
+    not_recorded : str or None
+        Why the run was not recorded although recording was asked for (a store that cannot
+        be written): the page shows the result and this reason.
     """
 
     ds: xr.Dataset
@@ -537,6 +561,7 @@ class RunOutcome:
     attribution: xr.Dataset | None
     run_id: str | None
     seconds: float
+    not_recorded: str | None = None
 
 
 def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True, record: bool = True,
@@ -575,7 +600,7 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
         if progress is not None:
             progress(done, total, RUN_STEPS[done] if done < total else "done")
 
-    run_store = recording_store(None, not record)
+    run_store = recording_store(None, not record, warn=lambda reason: None)
     started = time.perf_counter()
     step(0)
     ds = simulate(preset.system, scenario, detail=True, loop_gain=measures_loop_gain(preset.system))
@@ -594,7 +619,8 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
         run_id = run_store.record("run", target or preset.name, preset.system, [scenario], ds, summary,
                                   {"simulate_s": simulate_s}, command="firesale dashboard")
     step(total)
-    return RunOutcome(ds, summary, result, run_id, time.perf_counter() - started)
+    return RunOutcome(ds, summary, result, run_id, time.perf_counter() - started,
+                      None if run_store is None else run_store.not_recorded)
 
 
 # --------------------------------------------------------------------------- formatting

@@ -406,6 +406,8 @@ def run_page() -> None:
                                                           else "")
         if ran != scenario:
             note += " — the widgets have changed since: press Run again"
+        if outcome.not_recorded:
+            st.warning(f"not recorded in the run store: {outcome.not_recorded}")
         _results(st, outcome.ds, outcome.summary, note, system=preset.system, scenario=ran,
                  attribution=outcome.attribution, key="run")
 
