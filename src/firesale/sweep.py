@@ -326,20 +326,26 @@ def build_scenarios(base: Scenario, params: Sequence[str], values: np.ndarray, i
 
 
 # --------------------------------------------------------------------------- one batch
-def _test_kill_hook(batch: int) -> None:
-    path = os.environ.get(TEST_KILL_ENV)
+def _hook_file(env: str, batch: int) -> str | None:
+    """The file a test hook's environment variable names, when it names this batch."""
+    path = os.environ.get(env)
     if not path:
-        return
-    import multiprocessing
-
-    if multiprocessing.parent_process() is None:  # never the driving process
-        return
+        return None
     try:
         with open(path) as handle:
             wanted = int(handle.read().strip())
     except (OSError, ValueError):
+        return None
+    return path if wanted == batch else None
+
+
+def _test_kill_hook(batch: int) -> None:
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:  # never the driving process
         return
-    if wanted != batch:
+    path = _hook_file(TEST_KILL_ENV, batch)
+    if path is None:
         return
     try:
         os.rename(path, f"{path}.fired.{os.getpid()}")  # one worker claims it, once
@@ -349,15 +355,8 @@ def _test_kill_hook(batch: int) -> None:
 
 
 def _test_hold_hook(batch: int) -> None:
-    path = os.environ.get(TEST_HOLD_ENV)
-    if not path:
-        return
-    try:
-        with open(path) as handle:
-            wanted = int(handle.read().strip())
-    except (OSError, ValueError):
-        return
-    if wanted != batch:
+    path = _hook_file(TEST_HOLD_ENV, batch)
+    if path is None:
         return
     deadline = time.monotonic() + _TEST_HOLD_S
     while os.path.exists(path) and time.monotonic() < deadline:
