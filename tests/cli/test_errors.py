@@ -35,7 +35,7 @@ from firesale.cli import app, main
 
 #: Variables that would make rich force a terminal, colours or another width in the child.
 UNSET = ("FORCE_COLOR", "PY_COLORS", "GITHUB_ACTIONS", "TERMINAL_WIDTH", "CLICOLOR_FORCE", "TTY_COMPATIBLE",
-         "TTY_INTERACTIVE", "COLORTERM")
+         "TTY_INTERACTIVE", "_TYPER_FORCE_DISABLE_TERMINAL", "COLORTERM")
 BOX = re.compile(r"[│╭╮╰╯─┃━]")
 
 

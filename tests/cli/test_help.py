@@ -21,10 +21,10 @@ import os
 import re
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+from test_errors import UNSET, _versions  # the CLI suite's clean child environment
 
 HELP_DIR = Path(__file__).parent / "help"
 UPDATE = os.environ.get("FIRESALE_UPDATE_SNAPSHOTS") == "1"
@@ -49,21 +49,6 @@ for path in walk(typer.main.get_command(app), []):
     out[" ".join(["firesale", *path])] = {"code": result.exit_code, "text": result.output}
 sys.stdout.write(json.dumps(out))
 '''
-
-#: Variables that would make rich force a terminal, colours or another width.
-UNSET = ("FORCE_COLOR", "PY_COLORS", "GITHUB_ACTIONS", "TERMINAL_WIDTH", "CLICOLOR_FORCE", "TTY_COMPATIBLE",
-         "TTY_INTERACTIVE", "_TYPER_FORCE_DISABLE_TERMINAL", "COLORTERM")
-
-
-def _versions() -> str:
-    found = []
-    for package in ("typer", "click", "rich"):
-        try:
-            found.append(f"{package} {version(package)}")
-        except PackageNotFoundError:
-            found.append(f"{package} (not installed)")
-    return ", ".join(found)
-
 
 @pytest.fixture(scope="module")
 def helps() -> dict[str, dict]:

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from firesale.testing.dashboard import free_port, group_alive, port_free, stop_group, streamlit_processes
+from firesale.testing.dashboard import (
+    free_port,
+    group_alive,
+    port_free,
+    stop_group,
+    streamlit_processes,
+    wait_healthy,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups and /proc: Linux")
 
@@ -112,7 +119,6 @@ def test_signalled_firesale_dashboard_frees_its_port(tmp_path, sig):
     """``firesale dashboard --no-browser --port P`` sent SIGTERM (or Ctrl-C's SIGINT, to it
     alone) leaves no Streamlit server: the port is free within a few seconds."""
     pytest.importorskip("streamlit", reason='the dashboard needs streamlit: pip install "firesale[dashboard]"')
-    import urllib.request
 
     port = free_port()
     log = tmp_path / "dashboard.log"
@@ -121,16 +127,7 @@ def test_signalled_firesale_dashboard_frees_its_port(tmp_path, sig):
                                       "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            assert dashboard.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}", dashboard, 60.0, log)
         servers = streamlit_processes(port)
         assert servers, "no streamlit process found for the port"
         dashboard.send_signal(sig)  # to firesale alone, not to its group

@@ -15,20 +15,9 @@ from firesale.data import load, validate
 from firesale.data.preset import MAX_DEPTH, _preset_dir
 from firesale.errors import ConfigError, DataError, FiresaleError, Problem
 from firesale.scenario import Scenario, Shock, parse_scenario
+from test_units import generated, only  # a generated table folder; the one problem of a list
 
 runner = CliRunner()
-
-
-def generated(tmp_path: Path, name: str = "sys") -> Path:
-    out = tmp_path / name
-    result = runner.invoke(app, ["generate", "--institutions", "5", "--assets", "3", "--seed", "1", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def only(problems: list[Problem]) -> Problem:
-    assert len(problems) == 1, problems
-    return problems[0]
 
 
 def with_scenario_toml(folder: Path, extra: str = "", replace: tuple[str, str] | None = None) -> Path:

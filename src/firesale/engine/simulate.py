@@ -82,7 +82,13 @@ def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
 PHYSICAL_BOUND = 100.0
 
 
-def _check_state(state: State, inputs: Inputs, t: int, labels: np.ndarray) -> None:
+def system_scale(inputs: Inputs) -> float:
+    """The system's t0 total assets in holdings and cash (at least 1): the scale of the
+    engine guard's tolerance and of its bound on equity."""
+    return float(max((inputs.held * inputs.p0[inputs.entry_asset]).sum() + np.abs(inputs.cash).sum(), 1.0))
+
+
+def _check_state(state: State, inputs: Inputs, t: int, labels: np.ndarray, scale: float) -> None:
     """Stop with a clear error naming scenario, round, institution and asset when a
     scenario's state leaves what is physically possible: a non-finite number (FS601), a
     negative price, bid, holding or cash (FS603), or growth beyond :data:`PHYSICAL_BOUND`
@@ -96,7 +102,6 @@ def _check_state(state: State, inputs: Inputs, t: int, labels: np.ndarray) -> No
             "targeting buying into its own price impact). Lower the impact (raise depth), cap max_rounds, "
             "or make the leverage targeting sell_only",
         ))
-    scale = float(max(np.abs(inputs.held).sum() + np.abs(inputs.cash).sum(), 1.0))
     tolerance = 1e-9 * scale
     checks = (
         ("price", state.price < 0.0, "asset", "a negative price"),
@@ -114,9 +119,9 @@ def _check_state(state: State, inputs: Inputs, t: int, labels: np.ndarray) -> No
                   f"the price is above {PHYSICAL_BOUND:g} times its fundamental: the feedback is explosive (e.g. "
                   "two-sided leverage targeting buying into its own price impact). Raise depth, make the leverage "
                   "targeting sell_only, or lower max_rounds")
-    total = float(max((inputs.held * inputs.p0[inputs.entry_asset]).sum() + np.abs(inputs.cash).sum(), 1.0))
-    if (np.abs(state.equity) > PHYSICAL_BOUND * total).any():
-        _raise_at(np.abs(state.equity) > PHYSICAL_BOUND * total, "institution", inputs, t, labels, "FS604",
+    beyond = np.abs(state.equity) > PHYSICAL_BOUND * scale
+    if beyond.any():
+        _raise_at(beyond, "institution", inputs, t, labels, "FS604",
                   f"equity is beyond {PHYSICAL_BOUND:g} times the system's t0 total assets: the feedback is "
                   "explosive. Raise depth, make the leverage targeting sell_only, or lower max_rounds")
 
@@ -308,6 +313,7 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
     n_scen = scen.switches.shape[0]
     n_inst, n_assets = inputs.n_institutions, inputs.n_assets
     state = initial_state(inputs, scen)
+    scale = system_scale(inputs)
     initial_equity = state.equity.copy()
     sales_by_entry = np.zeros_like(state.q)
     rounds = np.zeros(n_scen, dtype=np.int64)
@@ -319,7 +325,7 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
         sub_scen = scen.take(running) if compact else scen
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results: reported below
             new_sub, rec, trades = step(sub_state, inputs, sub_scen, t)
-        _check_state(new_sub, inputs, t, chunk[running])
+        _check_state(new_sub, inputs, t, chunk[running], scale)
         if loop_gain:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(sub_state, inputs, sub_scen, t,

@@ -290,6 +290,15 @@ def _eligible(system: System, programmes: list) -> np.ndarray:
     return out
 
 
+def _per_outside_demand(system: System, scenarios: Sequence[Scenario], rule: str) -> np.ndarray:
+    """(S, K) of an asset rule (``discount_bound``, ``arrival_rate``) that depends on the
+    scenario only through ``market.outside_demand``: each asset's value with and without
+    it, computed once, then picked per scenario."""
+    both = np.array([[getattr(a, rule)(on) for a in system.assets] for on in (False, True)], dtype=float)
+    on = np.array([sc.market.outside_demand for sc in scenarios], dtype=bool)
+    return both[on.astype(np.int64)].reshape(len(scenarios), system.n_assets)
+
+
 @dataclass(frozen=True)
 class ScenarioArrays:
     """Scenario settings stacked on the scenario axis."""
@@ -405,10 +414,8 @@ class ScenarioArrays:
             ewma_lambda=np.array([sc.volatility.ewma_lambda for sc in scenarios], dtype=float),
             volatility_anchor=np.array([sc.volatility.anchor for sc in scenarios], dtype=float),
             volatility_cap=np.array([sc.volatility.cap for sc in scenarios], dtype=float),
-            max_discount=np.array([[a.discount_bound(sc.market.outside_demand) for a in system.assets]
-                                   for sc in scenarios], dtype=float).reshape(n_s, k),
-            capital_arrival=np.array([[a.arrival_rate(sc.market.outside_demand) for a in system.assets]
-                                      for sc in scenarios], dtype=float).reshape(n_s, k),
+            max_discount=_per_outside_demand(system, scenarios, "discount_bound"),
+            capital_arrival=_per_outside_demand(system, scenarios, "arrival_rate"),
             resilience=np.array([sc.market.resilience for sc in scenarios], dtype=float),
             balance_sheet_cost=np.array([sc.market.balance_sheet_cost for sc in scenarios], dtype=float),
             information=np.array([sc.channels.information for sc in scenarios], dtype=bool),

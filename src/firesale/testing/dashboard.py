@@ -122,6 +122,30 @@ def streamlit_processes(port: int | None = None) -> list[int]:
     return sorted(found)
 
 
+def wait_healthy(url: str, child: subprocess.Popen, timeout: float, log: Path | None = None) -> None:
+    """Wait until the dashboard at ``url`` answers its health endpoint.
+
+    Raises
+    ------
+    RuntimeError
+        ``child`` (the process serving it) ended, or ``timeout`` seconds passed first
+        (with the end of ``log``).
+    """
+    started = time.perf_counter()
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if child.poll() is not None or time.perf_counter() - started > timeout:
+            tail = log.read_text(errors="replace")[-2000:] if log else ""
+            raise RuntimeError(f"the dashboard did not answer on {url} within {timeout:g} s "
+                               f"(exit status {child.poll()}): {tail}")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def serve_dashboard(port: int | None = None, timeout: float = 30.0, log: Path | None = None) -> Iterator[
         tuple[str, float]]:
@@ -150,18 +174,7 @@ def serve_dashboard(port: int | None = None, timeout: float = 30.0, log: Path | 
                              start_new_session=True)
     SERVED.append(Served(port, child.pid))
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if child.poll() is not None or time.perf_counter() - started > timeout:
-                tail = log.read_text(errors="replace")[-2000:] if log else ""
-                raise RuntimeError(f"the dashboard did not answer on {url} within {timeout:g} s "
-                                   f"(exit status {child.poll()}): {tail}")
-            time.sleep(0.05)
+        wait_healthy(url, child, timeout, log)
         yield url, time.perf_counter() - started
     finally:
         stop_group(child)
