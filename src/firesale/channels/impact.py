@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "MarketParams", "LAW_CODES", "impact_fraction", "pressure_for_impact", "price_from_pressure", "execution_price",
-    "mean_revert", "bounded_discount", "discount_for_price",
+    "mean_revert", "bounded_discount", "discount_for_price", "impact_for_price",
 ]
 
 LAW_CODES = {"linear": 0, "exponential": 1, "sqrt": 2}
@@ -234,6 +234,26 @@ def discount_for_price(bounded: np.ndarray, max_discount: np.ndarray) -> np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = np.where(bounded < safe, -safe * np.log1p(-bounded / safe), np.inf)
     return np.where(finite, raw, bounded)
+
+
+def impact_for_price(fundamental: np.ndarray, p0: np.ndarray, price: np.ndarray,
+                     max_discount: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`price_from_pressure`: the impact Ψ (units of p0) that puts the
+    price at ``price``, ``inf`` where outside demand's bound keeps it above that.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f, p0 = np.array([[1.0, 1.0]]), np.ones(2)
+    >>> psi = impact_for_price(f, p0, np.array([[0.95, 0.95]]), np.array([np.inf, 0.1]))
+    >>> price_from_pressure(f, p0, psi, np.array([np.inf, 0.1])).round(12).tolist()
+    [[0.95, 0.95]]
+    """
+    linear = (fundamental - price) / p0
+    if not np.isfinite(max_discount).any():
+        return linear
+    discount = np.divide(fundamental - price, fundamental, out=np.zeros_like(linear), where=fundamental > 0)
+    return np.where(np.isfinite(max_discount), discount_for_price(discount, max_discount) * fundamental / p0, linear)
 
 
 def price_from_pressure(fundamental: np.ndarray, p0: np.ndarray, psi: np.ndarray,

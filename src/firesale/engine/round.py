@@ -43,9 +43,9 @@ from firesale.channels.default import in_default
 from firesale.channels.funding import haircuts, margin_calls, net_book, withdrawal_share
 from firesale.channels.redemptions import redemption_rate
 from firesale.channels.impact import (
-    discount_for_price,
     execution_price,
     impact_fraction,
+    impact_for_price,
     mean_revert,
     pressure_for_impact,
     price_from_pressure,
@@ -476,11 +476,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     new_transient = transient + inflow * thinness
     purchases = np.zeros_like(new_pressure)
     if scen.purchase_eligible.any():
-        floor_psi = (fundamental - scen.purchase_floor[:, None] * inputs.p0) / inputs.p0
-        bounded_floor = np.divide(fundamental - scen.purchase_floor[:, None] * inputs.p0, fundamental,
-                                  out=np.zeros_like(fundamental), where=fundamental > 0)
-        floor_psi = np.where(np.isfinite(scen.max_discount),
-                             discount_for_price(bounded_floor, scen.max_discount) * fundamental / inputs.p0, floor_psi)
+        floor_psi = impact_for_price(fundamental, inputs.p0, scen.purchase_floor[:, None] * inputs.p0,
+                                     scen.max_discount)
         ceiling = pressure_for_impact(floor_psi, inputs.impact_law, inputs.depth,
                                       inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
         wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(inflow, 0.0),
