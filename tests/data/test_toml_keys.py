@@ -51,7 +51,7 @@ def test_tables_section_in_a_folders_scenario_toml_is_an_error(tmp_path):
     p = only(problems_of(folder))
     assert p.code == "FS004" and p.where == "scenario.toml, key tables"
     assert "takes no [tables]" in p.message and "the folder's files are its tables" in p.message
-    assert "Valid keys: allow_implausible, currency, description, name, policies, scenario" in p.message
+    assert "Valid keys: allow_implausible, currency, description, name, parameters, policies, scenario, targets" in p.message
     result = runner.invoke(app, ["validate", str(folder)])
     assert result.exit_code == 1 and "valid\n" not in result.output and "key tables" in result.output
 

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from firesale.data.tables import TABLE_NAMES, _read_checked, read_tables
+from firesale.analytics.targets import Target, parse_targets
 from firesale.errors import ConfigError, DataError, Problem, did_you_mean
+from firesale.parameters import ParameterRange, parse_parameters
 from firesale.scenario import Scenario, parse_scenario
 from firesale.system import Asset, Institution, Mistyped, System, loader_checks, mark_mistyped
 
@@ -34,9 +36,11 @@ __all__ = ["Preset", "load", "load_preset", "list_presets", "policy_switches", "
 
 #: The preset `make run` and a bare `firesale run` use.
 DEFAULT_PRESET = "dealer_groups"
-_TOP_KEYS = {"name", "description", "currency", "scenario", "tables", "policies", "allow_implausible", *TABLE_NAMES}
+_TOP_KEYS = {"name", "description", "currency", "scenario", "tables", "policies", "allow_implausible", "targets",
+             "parameters", *TABLE_NAMES}
 #: Top-level keys of a table folder's ``scenario.toml``: the folder's files are its tables.
-_DIRECTORY_KEYS = {"name", "description", "currency", "scenario", "policies", "allow_implausible"}
+_DIRECTORY_KEYS = {"name", "description", "currency", "scenario", "policies", "allow_implausible", "targets",
+                   "parameters"}
 #: Deepest nesting of tables and arrays a preset may have (its own need at most 6).
 MAX_DEPTH = 32
 #: Number columns of the tables without a model (inline TOML rows of these take no text).
@@ -58,6 +62,11 @@ class Preset:
     #: Named policy bundles of the ``[policies.NAME]`` sections:
     #: ``{name: {"description": str, "overrides": {dotted scenario field: value}}}``.
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The record the preset is checked against (``[[targets]]``, :mod:`firesale.analytics.targets`).
+    targets: tuple[Target, ...] = ()
+    #: Parameters that calibration may fit and Monte Carlo may draw, with their ranges
+    #: (``[[parameters]]``, :mod:`firesale.parameters`).
+    parameters: tuple[ParameterRange, ...] = ()
 
 
 def _preset_dir():
@@ -249,9 +258,13 @@ def _directory_preset(path: Path, scenario_file: Path, meta: dict[str, Any]) -> 
         config += _shock_targets(system, scenario, scenario_file.name)
     policies, problems = _parse_policies(meta.get("policies", {}), scenario_file.name, system, scenario)
     config += problems
+    parameters, problems = parse_parameters(meta.get("parameters", []), scenario_file.name, system, scenario)
+    config += problems
+    targets, problems = parse_targets(meta.get("targets", []), scenario_file.name, system, scenario, policies)
+    config += problems
     _raise(data, config)
     assert system is not None and scenario is not None
-    return Preset(system.name, system.description, system, scenario, str(path), policies)
+    return Preset(system.name, system.description, system, scenario, str(path), policies, targets, parameters)
 
 
 def _raise(data: list[Problem], config: list[Problem]) -> None:
@@ -451,9 +464,13 @@ def _toml_preset(data: dict[str, Any], label: str, base: Path | None) -> Preset:
         config += _shock_targets(system, scenario, label)
     policies, policy_problems = _parse_policies(data.get("policies", {}), label, system, scenario)
     config += policy_problems
+    parameters, parameter_problems = parse_parameters(data.get("parameters", []), label, system, scenario)
+    config += parameter_problems
+    targets, target_problems = parse_targets(data.get("targets", []), label, system, scenario, policies)
+    config += target_problems
     _raise(problems, config)
     assert system is not None and scenario is not None
-    return Preset(system.name, system.description, system, scenario, label, policies)
+    return Preset(system.name, system.description, system, scenario, label, policies, targets, parameters)
 
 
 def validate(target: str | Path, *, allow_implausible: bool = False) -> list[Problem]:
