@@ -44,6 +44,9 @@ RESULT_VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "redeemed": ((S, R, N), "currency", "redeemed", "NAV redeemed by fund investors in the round."),
     "repo_lending": ((S, R, N), "currency", "repo lending", "Cash lent in the tri-party repo market (an asset)."),
     "margin_posted": ((S, R, N), "currency", "initial margin posted", "Initial margin on derivatives (an asset)."),
+    "derivative_notional": ((S, R, N), "currency", "derivative notional",
+                            "Signed notional of the derivatives still open at the end of the round (t0 prices); "
+                            "hedges close with their positions' sales where the institution closes hedges."),
     "capital_out": ((S, R, N), "currency", "capital paid out",
                     "Cumulative payouts to redeeming investors (after any swing charge), less capital added by "
                     "capital shocks: not a loss (nor a gain)."),

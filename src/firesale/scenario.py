@@ -31,7 +31,7 @@ from firesale.system import (
     plausibility_findings,
 )
 
-__all__ = ["Shock", "Policy", "CentralBankPurchases", "RepoFacility", "ChannelSwitches", "Scenario", "parse_scenario",
+__all__ = ["Shock", "Policy", "PolicyWindow", "PolicyTiming", "POLICY_LEVERS", "CentralBankPurchases", "RepoFacility", "ChannelSwitches", "Scenario", "parse_scenario",
            "mechanism_lattice", "implausible_findings"]
 
 
@@ -165,6 +165,18 @@ class CentralBankPurchases(_Strict):
         json_schema_extra=_unit("fraction of t0 price", (0.5, None), "a share of the t0 price (0.95 keeps prices "
                                 "within 5% of t0)"),
     )
+    announced: int | None = Field(
+        None, ge=0, description="Round the programme is announced in, at or before its start (policy.timing."
+        "purchases.start); None: announced when it starts. From then until the programme ends, outside buyers "
+        "require at most announcement_discount on eligible assets (a backstop's announcement effect).",
+    )
+    announcement_discount: float | None = Field(
+        None, ge=0.0, lt=1.0, allow_inf_nan=False,
+        description="Largest fire-sale discount outside buyers require on eligible assets once the programme is "
+        "announced (a share of the fundamental price): they can sell to the backstop, so they need not be paid "
+        "more to hold the inventory. None: the assets' own max_discount (no announcement effect).",
+        json_schema_extra=_unit("fraction", (None, 0.5), "a price discount (0.02 is 2% below fundamental)"),
+    )
 
 
 class RepoFacility(_Strict):
@@ -178,6 +190,38 @@ class RepoFacility(_Strict):
         "costs more (annual).",
         json_schema_extra=_unit("fraction/year", (None, 0.5), "an annual rate (0.05 is 5% a year; inf: none)"),
     )
+
+
+class PolicyWindow(_Strict):
+    """The rounds a policy lever acts in: from ``start`` up to, not including, ``end``."""
+
+    start: int = Field(0, ge=0, description="First round the lever acts in (0: from the shock).")
+    end: int | None = Field(None, ge=1, description="First round it no longer acts in (None: to the end of the run).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PolicyWindow:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end = {self.end} is not after start = {self.start}: a lever acts from start up to, "
+                             "not including, end")
+        return self
+
+
+#: The policy levers, in the order of :class:`PolicyTiming`.
+POLICY_LEVERS = ("slr_exemption", "haircut_floor", "swing_pricing", "slr_buffer_release", "all_to_all", "purchases",
+                 "repo_facility")
+
+
+class PolicyTiming(_Strict):
+    """When each policy lever acts (``[scenario.policy.timing.LEVER] start = 8``). A lever
+    outside its window is off; the default window is the whole run."""
+
+    slr_exemption: PolicyWindow = Field(default_factory=PolicyWindow)
+    haircut_floor: PolicyWindow = Field(default_factory=PolicyWindow)
+    swing_pricing: PolicyWindow = Field(default_factory=PolicyWindow)
+    slr_buffer_release: PolicyWindow = Field(default_factory=PolicyWindow)
+    all_to_all: PolicyWindow = Field(default_factory=PolicyWindow)
+    purchases: PolicyWindow = Field(default_factory=PolicyWindow)
+    repo_facility: PolicyWindow = Field(default_factory=PolicyWindow)
 
 
 class Policy(_Strict):
@@ -201,6 +245,23 @@ class Policy(_Strict):
     )
     purchases: CentralBankPurchases | None = Field(None, description="Central-bank purchases.")
     repo_facility: RepoFacility | None = Field(None, description="Standing repo facility.")
+    timing: PolicyTiming = Field(default_factory=PolicyTiming, description="When each lever acts.")
+
+    @model_validator(mode="after")
+    def _announced_by_start(self) -> Policy:
+        if self.purchases is not None and self.purchases.announced is not None \
+                and self.purchases.announced > self.timing.purchases.start:
+            raise ValueError(f"purchases.announced = {self.purchases.announced} is after timing.purchases.start = "
+                             f"{self.timing.purchases.start}: a programme is announced at or before it starts")
+        return self
+
+    def events(self) -> list[int]:
+        """Rounds in which a lever starts, ends or is announced (the run must reach them)."""
+        out = [w.start for w in (getattr(self.timing, lever) for lever in POLICY_LEVERS)]
+        out += [w.end for w in (getattr(self.timing, lever) for lever in POLICY_LEVERS) if w.end is not None]
+        if self.purchases is not None and self.purchases.announced is not None:
+            out.append(self.purchases.announced)
+        return out
 
 
 #: Plausible ranges of the channels' parameters, whose models live in

@@ -447,6 +447,19 @@ class Institution(_Row):
         "redeemers leave the impact cost to those who stay (off under swing pricing).",
         json_schema_extra=_unit("-", (None, 10.0), "a multiple of the flow-performance redemptions"),
     )
+    close_hedges: bool = Field(
+        False, description="A sale of an asset closes the same share of the institution's derivative on it: the "
+        "hedge unwinds with the position (a basis trade: a hedge fund selling cash Treasuries buys back its short "
+        "futures alongside, Banegas, Monin & Petrasek 2021). Off: derivatives keep their notional.",
+        json_schema_extra=_unit("-"),
+    )
+    redemption_cap: float | None = Field(
+        None, gt=0.0, le=1.0, allow_inf_nan=False,
+        description="Funds: most of their NAV that flow-performance redemptions take over the whole run (the "
+        "curve is concave: each round's flow is scaled by the share of this cap still unused). None: no cap, "
+        "the flow is linear in the loss. Redemption waves (shocks) are not counted against it.",
+        json_schema_extra=_unit("fraction"),
+    )
     swing_pricing: bool = Field(
         False, description="Funds: redeemers bear the fund's cost of selling for them.", json_schema_extra=_unit("-"),
     )

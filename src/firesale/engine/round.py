@@ -62,7 +62,7 @@ __all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
     "price", "pre_trade_price", "fundamental", "sigma", "haircut", "equity", "cash", "debt", "repo", "total_assets",
-    "capital_out", "nav_per_share", "margin_posted", "repo_lending",
+    "capital_out", "nav_per_share", "margin_posted", "derivative_notional", "repo_lending",
     "marked_equity", "marked_assets", "slr", "slr_exposure", "leverage_ratio", "var", "var_after", "defaulted",
     "outside_q", "outside_cash", "mark", "spread", "quoting_share", "uncertainty", "depth_scale", "layoff_share",
 )
@@ -163,6 +163,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     n_inst = inputs.n_institutions
     entry_asset = inputs.entry_asset
     tol = scen.tolerance[:, None]
+    levers = scen.levers_at(t)
 
     # 1. shocks, fading of past pressure: mean reversion, outside capital arriving, and
     # the transient part of thin-market impact at the resilience rate
@@ -203,14 +204,14 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # dealers' balance-sheet cost at t0 (with any round-0 capital): each dealer's calm
         # break-even spread
         d = inputs.dealers
-        calm_exposure = slr_exposure(state.q, state.mark, start_cash, inputs, scen.slr_exemption)
+        calm_exposure = slr_exposure(state.q, state.mark, start_cash, inputs, levers.slr_exemption)
         calm_slr = ratio(start_equity, calm_exposure + state.margin_posted + state.lending)
         calm_cost = dealer_cost_of(calm_slr[:, d], np.broadcast_to(inputs.slr_trigger[d], (n_scen, d.size)),
                                    _var(state.q_trading, state.mark, state.sigma, inputs)[:, d], inputs.var_limit[d],
                                    np.zeros((n_scen, d.size), dtype=bool))
     else:
         calm_cost = state.calm_cost
-    price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure + transient), scen.max_discount)
+    price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure + transient), levers.max_discount)
 
     # 2. mark to market, below the price where quotes are missing (the uncertainty the
     # information channel left last round); derivatives settle variation margin in cash at
@@ -231,8 +232,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         settled_cash = np.zeros_like(equity)
     derivatives = inputs.has_derivatives
     if derivatives:
-        variation = inputs.derivatives_per_institution(price - state.price)
-        required = inputs.derivatives_per_institution(sigma / inputs.sigma0, inputs.margin_base)
+        notional = inputs.derivative * state.derivative_open
+        variation = inputs.derivatives_per_institution(price - state.price, notional)
+        required = inputs.derivatives_per_institution(sigma / inputs.sigma0, inputs.margin_base * state.derivative_open)
         margin_out, margin_back = np.maximum(required - posted, 0.0), np.maximum(posted - required, 0.0)
         vm_gain, vm_loss = np.maximum(variation, 0.0), np.maximum(-variation, 0.0)
         equity = equity + variation
@@ -245,15 +247,15 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         vm_loss = state.vm_owed
     lending = state.lending
     total_assets = cash + posted + lending + inputs.per_institution(q * np.take(mark, entry_asset, axis=1))
-    exposure = slr_exposure(q, mark, cash, inputs, scen.slr_exemption) + posted + lending
+    exposure = slr_exposure(q, mark, cash, inputs, levers.slr_exemption) + posted + lending
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
     var = _var(state.q_trading, mark, sigma, inputs)
     haircut = haircuts(sigma, inputs.sigma0, inputs.haircut0, inputs.haircut_beta, inputs.haircut_cap,
-                       scen.haircut_floor)
-    haircut = np.where(scen.facility_eligible, np.minimum(haircut, scen.facility_haircut[:, None]), haircut)
+                       levers.haircut_floor)
+    haircut = np.where(levers.facility_eligible, np.minimum(haircut, scen.facility_haircut[:, None]), haircut)
     # an SLR buffer release lowers triggers and targets, not below the minimum
-    release = scen.slr_buffer_release[:, None]
+    release = levers.slr_buffer_release[:, None]
     slr_floor = np.where(np.isnan(inputs.slr_minimum), 0.0, inputs.slr_minimum)
     slr_trigger = np.maximum(inputs.slr_trigger - release, slr_floor)
     slr_target = np.maximum(inputs.slr_target - release, slr_floor)
@@ -285,13 +287,13 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         roll_share = np.where(scen.switch("rollover") & alive,
                               withdrawal_share(leverage, inputs.rollover_threshold, inputs.rollover_share), 0.0)
         rolled_off = (state.repo - margin) * np.take(roll_share, inputs.entry_institution, axis=1)
-        rolled_off = np.where(np.take(scen.facility_eligible, entry_asset, axis=1), 0.0, rolled_off)  # facility rolls it
+        rolled_off = np.where(np.take(levers.facility_eligible, entry_asset, axis=1), 0.0, rolled_off)  # facility rolls it
         run = np.where(scen.switch("unsecured") & alive,
                        withdrawal_share(leverage, inputs.run_threshold, inputs.run_share) * state.short_term, 0.0)
         margin_due, rolled_due = inputs.per_institution(margin), inputs.per_institution(rolled_off)
         # a day's repo interest, at the market rate or the facility's minimum bid rate on
         # eligible collateral, accrues to debt and is called with the other repo funding
-        rate_paid = np.where(scen.facility_eligible, np.minimum(repo_rate, scen.facility_min_rate[:, None]), repo_rate)
+        rate_paid = np.where(levers.facility_eligible, np.minimum(repo_rate, scen.facility_min_rate[:, None]), repo_rate)
         interest = inputs.per_institution(state.repo * np.take(rate_paid, entry_asset, axis=1)) / TRADING_DAYS
         interest = np.where(scen.switch("rollover"), interest, 0.0)  # part of repo funding
         equity, debt = equity - interest, debt + interest
@@ -302,14 +304,20 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # fire-sale losses booked after the last round's trades
         nav_now = np.divide(equity, state.shares, out=np.zeros_like(equity), where=state.shares > 0)
         nav_return = np.divide(nav_now, state.last_nav, out=np.ones_like(equity), where=state.last_nav > 0) - 1.0
-        swing = inputs.swing_pricing | scen.swing_pricing[:, None]
-        rate = redemption_rate(nav_return, inputs.redemption_sensitivity, inputs.first_mover, swing,
-                               np.zeros_like(equity) if wave is None else wave, inputs.redemption_gate)
-        redeem = np.where(scen.switch("redemption") & alive, rate * np.maximum(equity, 0.0), 0.0)
+        swing = inputs.swing_pricing | levers.swing_pricing[:, None]
+        # the redemption channel is the investors' reaction to losses; a redemption wave is
+        # a shock and comes whatever the channel's switch says
+        sensitivity = np.where(scen.switch("redemption"), inputs.redemption_sensitivity, 0.0)
+        remaining = np.maximum(1.0 - state.flow_redeemed / inputs.redemption_cap, 0.0)
+        wave = np.zeros_like(equity) if wave is None else wave
+        rate = redemption_rate(nav_return, sensitivity, inputs.first_mover, swing, wave, inputs.redemption_gate,
+                               remaining)
+        flow_rate = np.maximum(rate - wave, 0.0)
+        redeem = np.where(alive, rate * np.maximum(equity, 0.0), 0.0)
     else:
         margin = rolled_off = np.zeros(1)
         roll_share = np.zeros_like(equity)
-        run = margin_due = rolled_due = redeem = interest = interest_call = np.zeros_like(equity)
+        run = margin_due = rolled_due = redeem = interest = interest_call = flow_rate = np.zeros_like(equity)
         swing = inputs.swing_pricing
     # derivative margin: variation owed and initial margin called, for the living (a
     # defaulter's variation loss stays in its debt, paid from its liquidation)
@@ -326,7 +334,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         pulled = np.minimum(np.divide(recalled.sum(axis=1), borrowed_repo, out=np.zeros(n_scen),
                                       where=borrowed_repo > 0), 1.0)
         withdrawn = (state.repo - margin - rolled_off) * pulled[:, None]
-        withdrawn = np.where(np.take(scen.facility_eligible, entry_asset, axis=1) | ~alive_at, 0.0, withdrawn)
+        withdrawn = np.where(np.take(levers.facility_eligible, entry_asset, axis=1) | ~alive_at, 0.0, withdrawn)
         rolled_off = rolled_off + withdrawn
         rolled_due = rolled_due + inputs.per_institution(withdrawn)
         need = margin_due + rolled_due + run + redeem
@@ -338,7 +346,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
 
     # Cash repays debt first where the institution's policy says so; it shrinks total
     # assets always, and the SLR exposure unless reserves are exempt.
-    cash_counts_slr = ~scen.slr_exemption[:, None]
+    cash_counts_slr = ~levers.slr_exemption[:, None]
     wanted_cash = np.maximum(np.maximum(lev_trade, 0.0), np.where(cash_counts_slr, slr_shed, 0.0))
     cash_used = np.where(inputs.repay_with_cash & alive, np.minimum(cash - funding_cash, wanted_cash), 0.0)
     slr_value = np.maximum(slr_shed - np.where(cash_counts_slr, cash_used, 0.0), 0.0)
@@ -359,7 +367,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     price_rows = _at_rows(mark, s_of, asset_rows)  # books, and so sales, are valued at marks
     tradable_mask = inputs.tradable[asset_rows] & valid
     tradable = q_rows * price_rows * tradable_mask
-    counted = ~(inputs.slr_exempt[asset_rows] & scen.slr_exemption[s_of, None])
+    counted = ~(inputs.slr_exempt[asset_rows] & levers.slr_exemption[s_of, None])
     policy = inputs.liquidation[n_of]
     weights = np.where(valid, inputs.initial_weights[np.where(valid, slots, 0)], 0.0)
     var_rows = var_fraction.reshape(-1)[rows]
@@ -435,7 +443,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         appetite = 1.0 / (1.0 + scen.balance_sheet_cost[:, None] * cost)
         room = _dealer_room(inputs, scen, equity, exposure, total_assets, var, sigma, slr_trigger,
                             blocked | ~scen.intermediation[:, None], appetite)
-        counted = ~(inputs.slr_exempt & scen.slr_exemption[:, None])
+        counted = ~(inputs.slr_exempt & levers.slr_exemption[:, None])
         dealing = intermediate(client_flow, dealer_sales, positions, room, counted,
                                np.where(scen.intermediation, state.layoff, 0.0), scen.dealer_lean,
                                (pressure + transient) * depth_scale, total_assets[:, inputs.dealers])
@@ -469,27 +477,27 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # counts 1/depth_scale times (its impact; past pressure is not repriced).
     # Flow moves the price at the round's depth; what thin depth adds beyond its calm
     # impact is kept apart as transient impact (it fades with the resilience rate).
-    flow = (1.0 - scen.all_to_all[:, None]) * market_flow
+    flow = (1.0 - levers.all_to_all[:, None]) * market_flow
     inflow = flow + concession
     new_pressure = pressure + inflow
     thinness = 1.0 / depth_scale - 1.0
     new_transient = transient + inflow * thinness
     purchases = np.zeros_like(new_pressure)
-    if scen.purchase_eligible.any():
+    if levers.purchase_eligible.any():
         floor_psi = impact_for_price(fundamental, inputs.p0, scen.purchase_floor[:, None] * inputs.p0,
-                                     scen.max_discount)
+                                     levers.max_discount)
         ceiling = pressure_for_impact(floor_psi, inputs.impact_law, inputs.depth,
                                       inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
         wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(inflow, 0.0),
                           np.maximum(new_pressure + new_transient - ceiling, 0.0) * depth_scale)
-        wanted = np.where(scen.purchase_eligible, wanted, 0.0)
+        wanted = np.where(levers.purchase_eligible, wanted, 0.0)
         budget = np.minimum(scen.purchase_daily_cap, scen.purchase_total - state.purchased)
         asked = wanted.sum(axis=1)
         purchases = wanted * np.minimum(1.0, np.divide(budget, asked, out=np.ones_like(asked), where=asked > 0))[:, None]
         new_pressure = new_pressure - purchases
         new_transient = new_transient - purchases * thinness
     post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure + new_transient),
-                               scen.max_discount)
+                               levers.max_discount)
     post_mark = marks(post, inputs.opacity, state.uncertainty)
     # sellers receive the bid, buyers pay the ask: half the effective spread off and on
     # final settlement: a sale books the pre-trade price and carries every move from there
@@ -531,11 +539,19 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     # derivatives are revalued at the post-trade price too: a gain is received, a loss
     # is owed (in debt) and called next round
     if derivatives:
-        after_trades = inputs.derivatives_per_institution(post - price)
+        after_trades = inputs.derivatives_per_institution(post - price, notional)
+        # a hedge is closed at the round's post-trade price in step with its position's sale
+        hedged = inputs.derivative_entry[inputs.closes_hedge]
+        derivative_open = state.derivative_open.copy()
+        if hedged.size:
+            before, after = q[:, hedged], new_q[:, hedged]
+            kept = np.divide(after, before, out=np.ones_like(before), where=before > 0)
+            derivative_open[:, inputs.closes_hedge] *= np.minimum(kept, 1.0)
         new_equity = new_equity + after_trades
         late_gain, late_loss = np.maximum(after_trades, 0.0), np.maximum(-after_trades, 0.0)
     else:
         late_gain = late_loss = np.zeros_like(equity)
+        derivative_open = state.derivative_open
 
     # Cash waterfall. A sale first repays the repo its collateral secured; what is left
     # meets the funding calls, then repays debt. A call that cannot be met stays owed.
@@ -630,6 +646,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         shares=new_shares,
         last_nav=nav_per_share,
         capital_out=state.capital_out + payout - capital,  # capital added counts as paid in
+        flow_redeemed=state.flow_redeemed + met * flow_rate,
+        derivative_open=derivative_open,
         equity=new_equity,
         price=post,
         mark=post_mark,
@@ -696,6 +714,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         "total_assets": new_state.cash + new_state.margin_posted + new_state.lending
         + inputs.per_institution(new_state.q * np.take(post_mark, entry_asset, axis=1)),
         "margin_posted": new_state.margin_posted,
+        "derivative_notional": inputs.derivatives_per_institution(np.ones_like(new_state.price),
+                                                                  inputs.derivative * new_state.derivative_open),
         "repo_lending": new_state.lending,
         "marked_equity": equity,
         "marked_assets": total_assets,

@@ -32,7 +32,7 @@ from firesale.channels.dealers import Positions
 from firesale.channels.impact import LAW_CODES
 from firesale.channels.liquidation import POLICY_CODES
 from firesale.matrices import triplets, values_at
-from firesale.scenario import Scenario
+from firesale.scenario import POLICY_LEVERS, Scenario
 from firesale.system import System
 
 __all__ = ["Inputs", "ScenarioArrays", "State", "initial_state"]
@@ -95,10 +95,13 @@ class Inputs:
     has_derivative: np.ndarray  # (N,) bool
     derivative: np.ndarray  # (M,) signed notional of swaps and futures
     margin_base: np.ndarray  # (M,) initial margin at t0 volatility: rate × |notional|
+    derivative_entry: np.ndarray  # (M,) entry of the position the derivative is on, -1 none
+    closes_hedge: np.ndarray  # (M,) bool, closed in step with that position's sales
     redemption_sensitivity: np.ndarray  # (N,)
     first_mover: np.ndarray  # (N,)
     swing_pricing: np.ndarray  # (N,) bool
     redemption_gate: np.ndarray  # (N,) 1 without a gate
+    redemption_cap: np.ndarray  # (N,) inf without a cap
     var_desks: np.ndarray  # (V,) institutions with a VaR limit
     var_correlation: np.ndarray  # (V, L, L) correlation between each desk's positions, 0 on padding
     mu0: np.ndarray  # (K,) adverse-selection share at t0
@@ -156,6 +159,11 @@ class Inputs:
         weights = np.divide(book, book_total[inst_of], out=np.zeros_like(book), where=book_total[inst_of] > 0)
         d_rows, d_cols, notional = triplets(system.derivative)
         d_counts = np.bincount(d_rows, minlength=n)
+        d_codes = d_rows * k + liquidity_rank[d_cols]
+        d_at = np.searchsorted(codes, d_codes)
+        found = d_at < codes.size
+        found[found] = codes[d_at[found]] == d_codes[found]
+        d_entry = np.where(found, d_at, -1).astype(np.int64)
         d_starts = np.concatenate([[0], np.cumsum(d_counts)[:-1]])
         return cls(
             cash=system.cash0,
@@ -206,11 +214,14 @@ class Inputs:
             has_derivative=d_counts > 0,
             derivative=notional,
             margin_base=values_at(system.initial_margin, d_rows, d_cols) * np.abs(notional),
+            derivative_entry=d_entry,
+            closes_hedge=np.array([i.close_hedges for i in insts], dtype=bool)[d_rows] & (d_entry >= 0),
             shares=np.where(np.isnan(optional("shares")), system.equity0, optional("shares")),
             redemption_sensitivity=np.array([i.redemption_sensitivity for i in insts], dtype=float),
             first_mover=np.array([i.first_mover for i in insts], dtype=float),
             swing_pricing=np.array([i.swing_pricing for i in insts], dtype=bool),
             redemption_gate=np.array([1.0 if i.redemption_gate is None else i.redemption_gate for i in insts]),
+            redemption_cap=np.array([np.inf if i.redemption_cap is None else i.redemption_cap for i in insts]),
             var_desks=np.flatnonzero([i.var_limit is not None for i in insts]),
             var_correlation=_position_correlation(system.correlation, row_entries, asset_of,
                                                   [i.var_limit is not None for i in insts]),
@@ -299,6 +310,24 @@ def _per_outside_demand(system: System, scenarios: Sequence[Scenario], rule: str
     return both[on.astype(np.int64)].reshape(len(scenarios), system.n_assets)
 
 
+#: A round no run reaches (a lever that never ends, a programme never announced).
+_NEVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Levers:
+    """The policy levers in force in one round (:meth:`ScenarioArrays.levers_at`)."""
+
+    slr_exemption: np.ndarray  # (S,) bool
+    haircut_floor: np.ndarray  # (S,) bool
+    swing_pricing: np.ndarray  # (S,) bool
+    slr_buffer_release: np.ndarray  # (S,)
+    all_to_all: np.ndarray  # (S,)
+    purchase_eligible: np.ndarray  # (S, K) bool
+    facility_eligible: np.ndarray  # (S, K) bool
+    max_discount: np.ndarray  # (S, K) outside buyers' largest discount, after any announcement
+
+
 @dataclass(frozen=True)
 class ScenarioArrays:
     """Scenario settings stacked on the scenario axis."""
@@ -350,7 +379,11 @@ class ScenarioArrays:
     tolerance: np.ndarray  # (S,)
     price_tolerance: np.ndarray  # (S,) relative
     max_rounds: np.ndarray  # (S,) int
-    last_shock_round: np.ndarray  # (S,) int, -1 without shocks
+    last_shock_round: np.ndarray  # (S,) int, -1 without shocks (or policy events: a lever starting or ending)
+    lever_start: np.ndarray  # (S, L) int, first round of each policy lever (order of POLICY_LEVERS)
+    lever_end: np.ndarray  # (S, L) int, first round it no longer acts (a large number: never)
+    announced: np.ndarray  # (S,) int, round the purchases are announced (a large number: never)
+    announcement_discount: np.ndarray  # (S,) outside buyers' largest discount once announced, inf = unchanged
 
     @classmethod
     def from_scenarios(cls, system: System, scenarios: Sequence[Scenario]) -> ScenarioArrays:
@@ -437,7 +470,20 @@ class ScenarioArrays:
             tolerance=np.array([sc.tolerance for sc in scenarios], dtype=float),
             price_tolerance=np.array([sc.price_tolerance for sc in scenarios], dtype=float),
             max_rounds=np.array([sc.max_rounds for sc in scenarios], dtype=np.int64),
-            last_shock_round=np.array([max((sh.round for sh in sc.shocks), default=-1) for sc in scenarios], dtype=np.int64),
+            last_shock_round=np.array([max([sh.round for sh in sc.shocks] + [r for r in sc.policy.events() if r < sc.max_rounds],
+                                           default=-1) for sc in scenarios], dtype=np.int64),
+            lever_start=np.array([[getattr(sc.policy.timing, lever).start for lever in POLICY_LEVERS]
+                                  for sc in scenarios], dtype=np.int64).reshape(n_s, len(POLICY_LEVERS)),
+            lever_end=np.array([[_NEVER if getattr(sc.policy.timing, lever).end is None
+                                 else getattr(sc.policy.timing, lever).end for lever in POLICY_LEVERS]
+                                for sc in scenarios], dtype=np.int64).reshape(n_s, len(POLICY_LEVERS)),
+            announced=np.array([_NEVER if sc.policy.purchases is None or sc.policy.purchases.announcement_discount is None
+                                else (sc.policy.timing.purchases.start if sc.policy.purchases.announced is None
+                                      else sc.policy.purchases.announced) for sc in scenarios], dtype=np.int64),
+            announcement_discount=np.array([np.inf if sc.policy.purchases is None
+                                            or sc.policy.purchases.announcement_discount is None
+                                            else sc.policy.purchases.announcement_discount for sc in scenarios],
+                                           dtype=float),
         )
 
     def take(self, scenarios: np.ndarray) -> ScenarioArrays:
@@ -448,6 +494,30 @@ class ScenarioArrays:
         """The shock array of a round, or None when no shock of that kind is set then."""
         arr = getattr(self, name)
         return arr[:, round_index] if round_index < arr.shape[1] else None
+
+    def levers_at(self, t: int) -> Levers:
+        """The policy levers in force in round ``t`` (each outside its window is off)."""
+        on = (self.lever_start <= t) & (t < self.lever_end)  # (S, L)
+
+        def acts(lever: str) -> np.ndarray:
+            return on[:, POLICY_LEVERS.index(lever)]
+
+        purchase_eligible = self.purchase_eligible & acts("purchases")[:, None]
+        # from the announcement to the programme's end, outside buyers need at most the
+        # announced discount on eligible assets
+        backstop = (self.announced <= t) & (t < self.lever_end[:, POLICY_LEVERS.index("purchases")])
+        max_discount = np.where(self.purchase_eligible & backstop[:, None],
+                                np.minimum(self.max_discount, self.announcement_discount[:, None]), self.max_discount)
+        return Levers(
+            slr_exemption=self.slr_exemption & acts("slr_exemption"),
+            haircut_floor=self.haircut_floor & acts("haircut_floor"),
+            swing_pricing=self.swing_pricing & acts("swing_pricing"),
+            slr_buffer_release=np.where(acts("slr_buffer_release"), self.slr_buffer_release, 0.0),
+            all_to_all=np.where(acts("all_to_all"), self.all_to_all, 0.0),
+            purchase_eligible=purchase_eligible,
+            facility_eligible=self.facility_eligible & acts("repo_facility")[:, None],
+            max_discount=max_discount,
+        )
 
     def switch(self, channel: str) -> np.ndarray:
         """Whether a channel acts, shape (S, 1)."""
@@ -467,8 +537,10 @@ class State:
     shares: np.ndarray  # (S, N) fund shares outstanding
     last_nav: np.ndarray  # (S, N) NAV per share at the last marking (what investors compare with)
     capital_out: np.ndarray  # (S, N) capital paid out to redeeming investors, cumulative
+    flow_redeemed: np.ndarray  # (S, N) share of NAV redeemed by flow-performance so far (against the cap)
     lending: np.ndarray  # (S, N) tri-party repo lending (an asset at par)
     margin_posted: np.ndarray  # (S, N) initial margin posted on derivatives (an asset)
+    derivative_open: np.ndarray  # (S, M) share of each derivative's t0 notional still open
     vm_owed: np.ndarray  # (S, N) variation margin owed (in debt), called in the next round
     equity: np.ndarray  # (S, N) carried by profit and loss, checked against assets − liabilities
     price: np.ndarray  # (S, K) market price at the end of the round
@@ -528,12 +600,14 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
         # t0 initial margin is posted out of the cash the system declares
         cash=np.broadcast_to(inputs.cash - margin, (s, n)).copy(),
         margin_posted=np.broadcast_to(margin, (s, n)).copy(),
+        derivative_open=np.ones((s, inputs.derivative.size)),
         vm_owed=np.zeros((s, n)),
         debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
         short_term=np.broadcast_to(inputs.short_term_debt, (s, n)).copy(),
         shares=np.broadcast_to(inputs.shares, (s, n)).copy(),
         last_nav=np.broadcast_to(np.divide(assets - inputs.debt - repo, inputs.shares), (s, n)).copy(),
         capital_out=np.zeros((s, n)),
+        flow_redeemed=np.zeros((s, n)),
         lending=np.broadcast_to(inputs.repo_lending, (s, n)).copy(),
         equity=np.broadcast_to(assets - inputs.debt - repo, (s, n)).copy(),
         price=np.broadcast_to(inputs.p0, (s, k)).copy(),

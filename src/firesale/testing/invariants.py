@@ -192,10 +192,11 @@ def assert_zero_shock_no_sales(system: System, scenario: Scenario | None = None)
 def assert_channels_off_is_revaluation(system: System, scenario: Scenario) -> None:
     """All channels off: no sales, and the total loss equals the shock's mark-to-market loss.
 
-    Client sales are left out: they move prices through the market (dealers and outside
-    buyers), not through a channel, so their loss is not a revaluation of the shock."""
-    shocks = [sh.model_dump() | {"client_sale": None} for sh in scenario.shocks]
-    shocks = [sh for sh in shocks if sh["institution"] is not None
+    Client sales and redemption waves are left out: they are exogenous flows that move
+    prices through the market (dealers and outside buyers) whatever the channels, so
+    their loss is not a revaluation of the shock."""
+    shocks = [sh.model_dump() | {"client_sale": None, "redemption": None} for sh in scenario.shocks]
+    shocks = [sh for sh in shocks if (sh["institution"] is not None and (sh["default"] or sh["capital"] is not None))
               or any(sh[f] is not None for f in ("price", "volatility", "repo_rate"))]
     off = scenario.updated(shocks=shocks, **{f"channels.{c}": False for c in SWITCHES})
     ds = simulate(system, off, detail=True)
