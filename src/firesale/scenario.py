@@ -165,6 +165,18 @@ class CentralBankPurchases(_Strict):
         json_schema_extra=_unit("fraction of t0 price", (0.5, None), "a share of the t0 price (0.95 keeps prices "
                                 "within 5% of t0)"),
     )
+    daily_cap_by_round: tuple[float, ...] = Field(
+        (), description="Caps of the programme's first rounds, in order from its start (policy.timing.purchases."
+        "start); daily_cap after them. E.g. the Fed's 40 a day from 13 March 2020, 75 a day from 19 March.",
+        json_schema_extra={"unit": "currency/round"},
+    )
+    announcement_repricing: float = Field(
+        0.0, gt=-1.0, allow_inf_nan=False,
+        description="Return of eligible assets' fundamental price in the announcement round: what the announcement "
+        "itself says about their value or supply (e.g. the Bank of England postponing its gilt sales on 28 "
+        "September 2022). 0: none.",
+        json_schema_extra=_unit("fraction", (-0.5, 0.5), "a return (0.05 is +5%)"),
+    )
     announced: int | None = Field(
         None, ge=0, description="Round the programme is announced in, at or before its start (policy.timing."
         "purchases.start); None: announced when it starts. From then until the programme ends, outside buyers "
@@ -177,6 +189,14 @@ class CentralBankPurchases(_Strict):
         "more to hold the inventory. None: the assets' own max_discount (no announcement effect).",
         json_schema_extra=_unit("fraction", (None, 0.5), "a price discount (0.02 is 2% below fundamental)"),
     )
+
+
+    @model_validator(mode="after")
+    def _caps_are_amounts(self) -> CentralBankPurchases:
+        bad = [c for c in self.daily_cap_by_round if not (c >= 0.0 and c < float("inf"))]
+        if bad:
+            raise ValueError(f"daily_cap_by_round holds {bad[0]!r}: each cap is a finite amount at or above 0")
+        return self
 
 
 class RepoFacility(_Strict):

@@ -171,3 +171,17 @@ def test_a_basis_fund_closes_its_futures_as_it_sells_its_bonds():
     # the hedge released its initial margin with the position (2% x sigma ratio on what is closed)
     assert float(closing.margin_posted.isel(scenario=0, round=-1).sum()) < float(
         keeping.margin_posted.isel(scenario=0, round=-1).sum())
+
+
+def test_a_cap_schedule_and_the_announcements_repricing():
+    """Caps by round from the start (10, 20, then daily_cap 5) bound what is bought while
+    the waves sell more; the announcement's repricing moves the fundamental by its return
+    in the announcement round only."""
+    system = _fund_and_market()
+    scenario = _waves(6, **_purchases(1, daily_cap=5.0, daily_cap_by_round=[10.0, 20.0], announced=1,
+                                      announcement_repricing=0.01))
+    ds = simulate(system, scenario)
+    bought = ds.central_bank_purchases.sel(asset="bonds").isel(scenario=0).values
+    np.testing.assert_allclose(bought[:5], [0.0, 10.0, 20.0, 5.0, 5.0], rtol=1e-12)
+    fundamental = ds.fundamental.sel(asset="bonds").isel(scenario=0).values
+    np.testing.assert_allclose(fundamental[:4], [1.0, 1.01, 1.01, 1.01], rtol=1e-12)

@@ -181,6 +181,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     shocked_default = np.zeros_like(state.defaulted)
     if (shock := scen.at("price_shock", t)) is not None:
         fundamental = fundamental * (1.0 + shock)
+    if levers.repricing.any():  # what a programme's announcement says about value
+        fundamental = fundamental * (1.0 + levers.repricing)
     if (shock := scen.at("volatility_shock", t)) is not None:
         sigma, sigma_fundamental = sigma * shock, sigma_fundamental * shock
     if (shock := scen.at("default_shock", t)) is not None:
@@ -491,7 +493,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(inflow, 0.0),
                           np.maximum(new_pressure + new_transient - ceiling, 0.0) * depth_scale)
         wanted = np.where(levers.purchase_eligible, wanted, 0.0)
-        budget = np.minimum(scen.purchase_daily_cap, scen.purchase_total - state.purchased)
+        budget = np.minimum(levers.purchase_daily_cap, scen.purchase_total - state.purchased)
         asked = wanted.sum(axis=1)
         purchases = wanted * np.minimum(1.0, np.divide(budget, asked, out=np.ones_like(asked), where=asked > 0))[:, None]
         new_pressure = new_pressure - purchases

@@ -314,6 +314,17 @@ def _per_outside_demand(system: System, scenarios: Sequence[Scenario], rule: str
 _NEVER = np.iinfo(np.int64).max
 
 
+def _cap_schedule(scenarios: Sequence[Scenario]) -> np.ndarray:
+    """(S, T) daily cap of purchases in each round from the programmes' schedules (NaN:
+    the programme's daily_cap)."""
+    rows = [() if sc.policy.purchases is None else
+            (np.nan,) * sc.policy.timing.purchases.start + sc.policy.purchases.daily_cap_by_round for sc in scenarios]
+    out = np.full((len(scenarios), max(1, max(map(len, rows), default=1))), np.nan)
+    for s, row in enumerate(rows):
+        out[s, :len(row)] = row
+    return out
+
+
 @dataclass(frozen=True)
 class Levers:
     """The policy levers in force in one round (:meth:`ScenarioArrays.levers_at`)."""
@@ -326,6 +337,8 @@ class Levers:
     purchase_eligible: np.ndarray  # (S, K) bool
     facility_eligible: np.ndarray  # (S, K) bool
     max_discount: np.ndarray  # (S, K) outside buyers' largest discount, after any announcement
+    repricing: np.ndarray  # (S, K) return of fundamentals the announcement brings in this round
+    purchase_daily_cap: np.ndarray  # (S,) most the central bank buys in this round
 
 
 @dataclass(frozen=True)
@@ -384,6 +397,8 @@ class ScenarioArrays:
     lever_end: np.ndarray  # (S, L) int, first round it no longer acts (a large number: never)
     announced: np.ndarray  # (S,) int, round the purchases are announced (a large number: never)
     announcement_discount: np.ndarray  # (S,) outside buyers' largest discount once announced, inf = unchanged
+    announcement_repricing: np.ndarray  # (S,) return of eligible fundamentals in the announcement round
+    purchase_cap_by_round: np.ndarray  # (S, T) cap of round t (NaN: daily_cap)
 
     @classmethod
     def from_scenarios(cls, system: System, scenarios: Sequence[Scenario]) -> ScenarioArrays:
@@ -477,9 +492,12 @@ class ScenarioArrays:
             lever_end=np.array([[_NEVER if getattr(sc.policy.timing, lever).end is None
                                  else getattr(sc.policy.timing, lever).end for lever in POLICY_LEVERS]
                                 for sc in scenarios], dtype=np.int64).reshape(n_s, len(POLICY_LEVERS)),
-            announced=np.array([_NEVER if sc.policy.purchases is None or sc.policy.purchases.announcement_discount is None
+            announced=np.array([_NEVER if sc.policy.purchases is None
                                 else (sc.policy.timing.purchases.start if sc.policy.purchases.announced is None
                                       else sc.policy.purchases.announced) for sc in scenarios], dtype=np.int64),
+            announcement_repricing=np.array([0.0 if sc.policy.purchases is None
+                                             else sc.policy.purchases.announcement_repricing for sc in scenarios]),
+            purchase_cap_by_round=_cap_schedule(scenarios),
             announcement_discount=np.array([np.inf if sc.policy.purchases is None
                                             or sc.policy.purchases.announcement_discount is None
                                             else sc.policy.purchases.announcement_discount for sc in scenarios],
@@ -517,6 +535,10 @@ class ScenarioArrays:
             purchase_eligible=purchase_eligible,
             facility_eligible=self.facility_eligible & acts("repo_facility")[:, None],
             max_discount=max_discount,
+            repricing=np.where(self.purchase_eligible & (self.announced == t)[:, None],
+                               self.announcement_repricing[:, None], 0.0),
+            purchase_daily_cap=self.purchase_daily_cap if t >= self.purchase_cap_by_round.shape[1] else np.where(
+                np.isnan(self.purchase_cap_by_round[:, t]), self.purchase_daily_cap, self.purchase_cap_by_round[:, t]),
         )
 
     def switch(self, channel: str) -> np.ndarray:
