@@ -4,6 +4,7 @@ bad inputs are refused with the next step."""
 
 import concurrent.futures as cf
 import json
+import math
 import os
 import time
 from collections import Counter
@@ -183,3 +184,205 @@ def test_cli_json_figure_and_rerun(tmp_path):
     table = CliRunner().invoke(app, ["sweep", "dealer_prime", "--grid", "shock.corporates.price=-0.08:-0.01:3",
                                      "--no-record"])
     assert table.exit_code == 0 and "VaR 99%" in table.stdout
+
+
+# --------------------------------------------------------------------------- parameters and bands
+LONE_BOND = """
+name = "lone_bond"
+description = "One unlevered holder of a bond: nobody sells, so the price is the fundamental shock"
+currency = "GBP bn"
+
+[[institutions]]
+name = "holder"
+type = "pension_fund"
+cash = 10.0
+liabilities = 0.0
+
+[[assets]]
+name = "gilt"
+class = "treasury"
+sigma0 = 0.005
+depth = 1000.0
+duration = 10.0
+
+[[holdings]]
+institution = "holder"
+asset = "gilt"
+quantity = 100.0
+
+[scenario]
+max_rounds = 6
+shocks = [{ asset = "gilt", price = -0.05 }]
+
+[[parameters]]
+name = "scenario.shocks.0.price"
+low = -0.2
+high = -0.02
+source = "assumption"
+
+[[parameters]]
+name = "asset.gilt.duration"
+low = 5.0
+high = 20.0
+scale = "log"
+source = "assumption"
+"""
+
+#: Adrian & Shin (2010)'s dealer (tests/golden/test_adrian_shin.py) with a linear-impact market
+#: of depth D: a fall r leaves equity 10 + 100 r on assets 100 (1 + r); restoring leverage 10
+#: sells s = 100 (1 + r) - 10 (10 + 100 r) = -900 r, so the round's price is 1 + r - s / D.
+LEVERED_BANK = """
+name = "levered_bank"
+currency = "USD bn"
+
+[[institutions]]
+name = "bank"
+type = "bank"
+liabilities = 90.0
+leverage_trigger = 0.1
+leverage_target = 0.1
+liquidation = "pro_rata"
+
+[[assets]]
+name = "sec"
+class = "corporate_ig"
+sigma0 = 0.01
+depth = 1000.0
+
+[[holdings]]
+institution = "bank"
+asset = "sec"
+quantity = 100.0
+
+[scenario]
+max_rounds = 1
+shocks = [{ asset = "sec", price = -0.01 }]
+channels = { information = false }
+market = { intermediation = false }
+
+[[parameters]]
+name = "asset.sec.depth"
+low = 500.0
+high = 4000.0
+scale = "log"
+source = "assumption"
+"""
+
+#: With 21 scenarios the 5%, 50% and 95% quantiles are order statistics 2, 11 and 20
+#: ((21 - 1) x q = 1, 10, 19), so a monotone map of one drawn parameter carries them over.
+ORDER = (1, 10, 19)
+
+
+@pytest.fixture
+def presets(tmp_path):
+    (tmp_path / "bond.toml").write_text(LONE_BOND)
+    (tmp_path / "bank.toml").write_text(LEVERED_BANK)
+    return tmp_path
+
+
+def test_price_bands_of_a_levered_bank_are_the_closed_form_at_the_depth_quantiles(presets):
+    spec = SweepSpec(str(presets / "bank.toml"), monte_carlo=21, seed=11, batch_size=4, sigma=0.0,
+                     all_parameters=True)
+    s = run_sweep(spec).summaries
+    depth = np.sort(s["asset.sec.depth"].values)
+    assert 500 <= depth[0] and depth[-1] <= 4000 and len(np.unique(depth)) == 21  # a system per draw
+    expected = [1 - 0.01 - 9.0 / depth[i] for i in ORDER]  # the price rises with the depth
+    np.testing.assert_allclose(s.price_band.sel(asset="sec", round=0).values, expected, rtol=1e-12)
+    assert np.isnan(s.yield_change_band.sel(asset="sec").values).all()  # no duration
+
+
+def test_bands_of_a_price_nobody_moves_are_the_drawn_shock_quantiles(presets):
+    spec = SweepSpec(str(presets / "bond.toml"), monte_carlo=21, seed=3, batch_size=5,
+                     parameters=("scenario.shocks.0.price",))
+    result = run_sweep(spec)
+    s = result.summaries
+    assert result.as_json()["params"] == ["scenario.shocks.0.price"]  # it replaces the shock's lognormal factor
+    shock = np.sort(s["scenario.shocks.0.price"].values)
+    assert -0.2 <= shock[0] and shock[-1] <= -0.02
+    for r in s["round"].values:
+        np.testing.assert_allclose(s.price_band.sel(asset="gilt", round=r).values, [1 + shock[i] for i in ORDER],
+                                   rtol=1e-12)
+        # dy = -ln(1 + r) / 10 x 1e4 falls as r rises: its 5% quantile is the 95% one of the shock
+        np.testing.assert_allclose(s.yield_change_band.sel(asset="gilt", round=r).values,
+                                   [-math.log1p(shock[i]) / 10 * 1e4 for i in reversed(ORDER)], rtol=1e-12)
+
+
+def test_yield_bands_follow_a_drawn_duration(presets):
+    spec = SweepSpec(str(presets / "bond.toml"), monte_carlo=21, seed=5, batch_size=8, sigma=0.0,
+                     parameters=("asset.gilt.duration",))
+    s = run_sweep(spec).summaries
+    duration = np.sort(s["asset.gilt.duration"].values)
+    assert 5 <= duration[0] and duration[-1] <= 20
+    np.testing.assert_allclose(s.yield_change_band.sel(asset="gilt", round=0).values,
+                               [-math.log(0.95) / duration[i] * 1e4 for i in reversed(ORDER)], rtol=1e-12)
+    np.testing.assert_allclose(s.price_band.sel(asset="gilt").values, 0.95, rtol=1e-12)
+    assert s["asset.gilt.duration"].attrs["units"] == "years" and "log-uniform" in s["asset.gilt.duration"].attrs[
+        "description"]
+
+
+def test_parameter_draws_keep_the_shock_factors_and_depend_on_seed_and_index():
+    from firesale import load_preset
+    from firesale.parameters import ParameterRange
+    from firesale.sweep import resolve_parameters
+
+    base = load_preset("dealer_groups").scenario
+    ranges = (ParameterRange(name="scenario.market.balance_sheet_cost", low=0.5, high=8.0, scale="log", source="x"),
+              ParameterRange(name="type.hedge_fund.cash", low=1.0, high=2.0, source="x"))
+    spec = resolve_parameters(SweepSpec("dealer_groups", monte_carlo=4000, seed=7, parameters=ranges), ())
+    drawn = scenario_values(spec, base, np.arange(4000))
+    np.testing.assert_array_equal(drawn[:48, :1], scenario_values(MC, base, np.arange(48)))
+    np.testing.assert_array_equal(drawn[40:48], scenario_values(spec, base, np.arange(40, 48)))
+    logs, cash = np.log(drawn[:, 1]), drawn[:, 2]
+    assert 0.5 <= drawn[:, 1].min() and drawn[:, 1].max() <= 8 and 1 <= cash.min() and cash.max() <= 2
+    # log-uniform: ln x uniform on [ln 0.5, ln 8], mean in the middle, sd (ln 16) / sqrt(12); within 4 standard errors
+    assert abs(logs.mean() - math.log(2.0)) < 4 * math.log(16) / math.sqrt(12 * 4000)
+    assert abs(cash.mean() - 1.5) < 4 / math.sqrt(12 * 4000)
+
+
+def test_a_batch_with_drawn_parameters_equals_its_scenarios_one_at_a_time(kill_file):
+    from firesale.parameters import ParameterRange
+
+    ranges = (ParameterRange(name="asset.corporates.depth", low=1500.0, high=6000.0, scale="log", source="x"),
+              ParameterRange(name="scenario.policy.all_to_all", low=0.0, high=0.5, source="x"))
+    whole = run_sweep(SweepSpec("dealer_prime", monte_carlo=6, seed=2, batch_size=6, parameters=ranges))
+    alone = run_sweep(SweepSpec("dealer_prime", monte_carlo=6, seed=2, batch_size=1, parameters=ranges))
+    xr.testing.assert_equal(whole.summaries, alone.summaries)
+    with cf.ProcessPoolExecutor(max_workers=2) as pool:
+        parallel = run_sweep(SweepSpec("dealer_prime", monte_carlo=6, seed=2, batch_size=2, parameters=ranges),
+                             executor=pool)
+    xr.testing.assert_equal(parallel.summaries, whole.summaries)
+    assert len(np.unique(whole.summaries["asset.corporates.depth"].values)) == 6
+
+
+def test_drawn_values_are_stored_and_a_rerun_reads_them_back(presets, tmp_path):
+    store = RunStore(tmp_path / "store")
+    spec = SweepSpec(str(presets / "bond.toml"), monte_carlo=10, seed=1, batch_size=4, all_parameters=True)
+    first = run_sweep(spec, store=store)
+    records = sorted((store.get(r).summary for r in first.run_ids), key=lambda summary: summary["batch"])
+    for name in ("scenario.shocks.0.price", "asset.gilt.duration"):
+        stored = [v for summary in records for v in summary["values"][name]]
+        assert stored == first.summaries[name].values.tolist()
+    again = run_sweep(spec, store=store)
+    assert (again.batches_run, again.batches_skipped) == (0, 3)
+    xr.testing.assert_identical(again.summaries, first.summaries)
+
+
+def test_cli_parameters_and_bands(presets):
+    bond = str(presets / "bond.toml")
+    result = CliRunner().invoke(app, ["sweep", bond, "--monte-carlo", "21", "--seed", "3", "--parameters", "--json",
+                                      "--no-record", "--batch", "7"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["parameters"] == ["scenario.shocks.0.price", "asset.gilt.duration"] and out["band_asset"] == "gilt"
+    bands = out["bands"]
+    assert bands["quantiles"] == [0.05, 0.5, 0.95] and set(bands["yield_change_bp"]) == {"gilt"}
+    price = bands["price"]["gilt"]
+    assert len(price["p50"]) == bands["rounds"] and all(a <= b <= c for a, b, c in zip(*price.values()))
+    text = CliRunner().invoke(app, ["sweep", bond, "--monte-carlo", "21", "--parameter", "asset.gilt.duration",
+                                    "--asset", "gilt", "--no-record"])
+    assert text.exit_code == 0 and "5/50/95% band" in text.stdout and "dy p50" in text.stdout
+    for args, code in ((["--parameter", "asset.gilt.depth"], "FS964"), (["--asset", "gold"], "FS965")):
+        bad = CliRunner().invoke(app, ["sweep", bond, "--monte-carlo", "3", "--no-record", *args])
+        assert bad.exit_code == 1 and code in str(bad.exception) + bad.output
+    with pytest.raises(ConfigError, match="FS963"):
+        SweepSpec(bond, grid=(parse_grid("asset.gilt.depth=100:200:2"),), all_parameters=True)

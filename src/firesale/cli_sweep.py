@@ -1,5 +1,12 @@
 """``firesale sweep``: many scenarios of one preset, in batches, serially or on Dask
-(:mod:`firesale.sweep`). Registered on the main app by :mod:`firesale.cli`."""
+(:mod:`firesale.sweep`). Registered on the main app by :mod:`firesale.cli`.
+
+``--parameters`` (every row of the preset's ``[[parameters]]``) or ``--parameter NAME``
+(repeatable) makes each Monte Carlo scenario also draw those parameters in their ranges
+(uniform, or log-uniform where ``scale = "log"``). Besides the loss distribution the command
+prints the 5/50/95% band of one asset's price path per round (``--asset``; default the asset
+whose median path falls lowest), with the yield-change band in bp for a bond; ``--json``
+carries the bands of every asset (``bands``)."""
 
 from __future__ import annotations
 
@@ -67,11 +74,21 @@ def sweep(
     target: Annotated[str, typer.Argument(help="Preset name, preset .toml file, or directory of tables.")],
     grid: Annotated[list[str] | None, typer.Option(
         "--grid", help="PARAM=LO:HI:N, N values from LO to HI (repeatable: the product). PARAM is a dotted scenario "
-        "field (market.execution_alpha) or shock.ASSET.price|client_sale|volatility.")] = None,
+        "field (market.execution_alpha), shock.ASSET.price|client_sale|volatility, or a parameter path of the system "
+        "(asset.NAME.FIELD, class.CLASS.FIELD, institution.NAME.FIELD, type.TYPE.FIELD, group.GROUP.FIELD).")] = None,
     monte_carlo: Annotated[int | None, typer.Option(
         "--monte-carlo", help="N scenarios drawing every price / client-sale shock of the preset scaled by a "
-        "lognormal factor (mean 1).")] = None,
+        "lognormal factor (mean 1); with --parameters or --parameter, also drawing those parameters.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Root seed of the Monte Carlo draws.")] = 0,
+    parameters: Annotated[bool, typer.Option(
+        "--parameters", help="With --monte-carlo: each scenario also draws every parameter the preset declares (its "
+        "parameters table), uniformly between low and high (log-uniformly where scale = \"log\").")] = False,
+    parameter: Annotated[list[str] | None, typer.Option(
+        "--parameter", help="With --monte-carlo: draw this parameter of the preset's parameters table, by name, "
+        "e.g. asset.ust.max_discount (repeatable).")] = None,
+    asset: Annotated[str | None, typer.Option(
+        "--asset", help="Asset whose 5/50/95% price band (and yield-change band, for a bond) is printed per round "
+        "(default: the one whose median path falls most).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Run on a local Dask cluster of N worker "
                                                 "processes (a process pool without dask).")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run on this Dask scheduler, e.g. "
@@ -85,7 +102,8 @@ def sweep(
                                             "ones.")] = False,
 ) -> None:
     """Expand a grid or Monte Carlo sweep, run it in batches, stream batches into the run store;
-    print the loss distribution (mean, VaR/ES 99% of system loss, P(any default))."""
+    print the loss distribution (mean, VaR/ES 99% of system loss, P(any default))
+    and the 5/50/95% band of an asset's price path (and yield change, bp) per round."""
     from firesale import sweep as sw
 
     if out:
@@ -95,9 +113,17 @@ def sweep(
     if workers is not None and workers < 1:
         raise ConfigError(Problem("FS961", f"--workers {workers}", "give 1 worker or more"))
     spec = sw.SweepSpec(target, grid=tuple(sw.parse_grid(g) for g in grid or ()), monte_carlo=monte_carlo, seed=seed,
-                        batch_size=batch)
+                        batch_size=batch, parameters=tuple(parameter or ()), all_parameters=parameters)
+    from firesale.data.preset import load
     from firesale.store import recording_store
 
+    preset = load(target)
+    if asset is not None and asset not in preset.system.asset_names:
+        from firesale.errors import did_you_mean
+
+        names = preset.system.asset_names
+        raise ConfigError(Problem("FS965", f"--asset {asset}", f"unknown asset.{did_you_mean(asset, names)} Assets of "
+                                  f"{target}: {', '.join(names)}; use one of these"))
     run_store = recording_store(store, no_record)
     if scheduler:
         executor = sw.dask_executor(None, scheduler)
@@ -123,10 +149,12 @@ def sweep(
             bar.update(task, completed=done, rate=f"{rate:,.0f} scenarios/s")
 
         result = sw.run_sweep(spec, executor=pool, store=run_store, progress=report,
-                              command=shlex.join(["firesale", *sys.argv[1:]]))
+                              command=shlex.join(["firesale", *sys.argv[1:]]), preset=preset)
+    shown = asset or sw.falls_most(result.summaries)
+    rows = sw.band_table(result.summaries, shown)
     if out:
         _figure(result, out)
-    summary = result.as_json() | {"figure": out, "run_ids": result.run_ids}
+    summary = result.as_json() | {"figure": out, "run_ids": result.run_ids, "band_asset": shown}
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return
@@ -146,8 +174,29 @@ def sweep(
     table.add_row("time", f"{result.elapsed_s:,.1f} s" + (f" ({rate:,.0f} scenarios/s)" if rate else ""))
     table.add_row("sweep hash", result.sweep_hash[:12])
     console.print(table)
+    console.print(_band_table(rows, shown, int(result.summaries.sizes["round"]), d["n"]))
     if out:
         console.print(f"loss distribution drawn to {out}")
+
+
+def _band_table(rows: list[dict[str, float]], asset: str, rounds: int, n: int) -> Table:
+    """The price band (fraction of t0) and, for a bond, the yield-change band (bp) by round."""
+    bond = "y50" in rows[0]
+    shown = "every round" if len(rows) == rounds else f"{len(rows)} of {rounds} rounds"
+    what = "price (fraction of t0) and yield change dy (bp)" if bond else "price (fraction of t0)"
+    table = Table(title=f"{asset}: 5/50/95% band of the {what} over {n:,} scenarios, {shown}")
+    table.add_column("round", justify="right")
+    for tag in ("p5", "p50", "p95"):
+        table.add_column(f"price {tag}", justify="right")
+    if bond:
+        for tag in ("5", "50", "95"):
+            table.add_column(f"dy p{tag}", justify="right")
+    for row in rows:
+        cells = [str(row["round"]), *(f"{row[t]:.4f}" for t in ("p5", "p50", "p95"))]
+        if bond:
+            cells += [f"{row[t]:,.1f}" for t in ("y5", "y50", "y95")]
+        table.add_row(*cells)
+    return table
 
 
 def register(app: typer.Typer) -> None:

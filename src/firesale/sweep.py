@@ -17,7 +17,11 @@ dies is run again, and a local cluster whose worker dies while it starts is star
 - any dotted numeric field of the scenario, e.g. ``market.execution_alpha``,
   ``policy.all_to_all``, ``max_rounds`` (see ``firesale validate --schema``);
 - ``shock.ASSET.price``, ``shock.ASSET.client_sale`` or ``shock.ASSET.volatility``: the
-  ASSET's round-0 shock of that kind is given the value (added when the base has none).
+  ASSET's round-0 shock of that kind is given the value (added when the base has none);
+- a parameter path of :mod:`firesale.parameters`: ``scenario.shocks.J.FIELD`` (the J-th shock),
+  or a field of the system, ``asset.NAME.FIELD``, ``class.CLASS.FIELD``,
+  ``institution.NAME.FIELD``, ``type.TYPE.FIELD`` or ``group.GROUP.FIELD`` (each value is its
+  own system: :func:`firesale.parameters.apply_parameters`).
 
 Several ``--grid`` axes make their product; the last axis varies fastest.
 
@@ -31,6 +35,27 @@ client sale :math:`c` becomes :math:`c F`. Scenario :math:`i` draws from
 ``SeedSequence(S).spawn``), so its draws depend on the seed and its index alone, never on
 the batch size or the number of workers: a sweep run serially equals the same sweep run
 in parallel, scenario for scenario, bit for bit.
+
+**Parameter uncertainty** (``--parameters``, or ``--parameter NAME``, repeatable). With a
+Monte Carlo, each scenario also draws the preset's ``[[parameters]]`` (all of them, or those
+named), independently: :math:`\\theta = a + (b - a) U` on a linear scale,
+:math:`\\theta = a (b / a)^U` on a log scale, :math:`U \\sim U[0, 1)`, :math:`[a, b]` the row's
+``[low, high]``. The uniforms come from the scenario's own generator after its normals, so
+the shock factors do not change when parameters are added, and the draws still depend on
+the seed and the index alone. A parameter on a shock's field (``scenario.shocks.J.price``)
+replaces that shock's lognormal factor. Scenario parameters run as one batch; a system
+parameter makes a system per distinct value set, and the batch runs each system's scenarios
+in one :func:`firesale.simulate` call. The drawn values are variables of the summaries
+(dim ``scenario``) and of each batch's store record (``values``).
+
+**Bands.** For every asset the summaries hold ``price_band``, the 5%, 50% and 95% quantiles
+over scenarios of the price path in each round (fraction of the t0 price; linear
+interpolation, as ``numpy.quantile``), and for every bond with a ``duration``
+:math:`D` ``yield_change_band``, the same quantiles of the yield change
+:math:`\\Delta y_t = -\\ln(p_t) / D \\times 10^4` bp (first-order duration approximation,
+the integral of :math:`dp / p = -D\\, dy`; Hull, *Options, Futures, and Other
+Derivatives*, ch. 4, "Duration"), computed scenario by scenario (a drawn duration
+counts). A scenario that stops early keeps its last price in later rounds.
 
 **Loss distribution.** The system loss of a scenario is
 :math:`L = \\sum_i (E_i^0 - E_i^T - C_i^T)` (initial equity less final equity less capital
@@ -75,11 +100,13 @@ from firesale.errors import ConfigError, Problem
 if TYPE_CHECKING:
     import xarray as xr
 
+    from firesale.parameters import ParameterRange
     from firesale.scenario import Scenario
     from firesale.store import RunStore
     from firesale.system import System
 
 __all__ = [
+    "BAND_QUANTILES",
     "MC_SIGMA",
     "MEMORY_FRACTION",
     "SHOCK_FIELDS",
@@ -92,10 +119,13 @@ __all__ = [
     "check_batch_memory",
     "dask_executor",
     "estimate_scenario_bytes",
+    "band_table",
+    "falls_most",
     "has_dask",
     "loss_distribution",
     "parse_grid",
     "process_executor",
+    "resolve_parameters",
     "run_batch",
     "run_sweep",
     "scenario_values",
@@ -103,6 +133,8 @@ __all__ = [
 
 #: Log-volatility of the Monte Carlo scale factors of the base scenario's shocks.
 MC_SIGMA = 0.5
+#: Quantiles over scenarios of the price and yield-change bands (5%, median, 95%).
+BAND_QUANTILES = (0.05, 0.5, 0.95)
 #: A batch may use at most this share of the memory available when the sweep starts.
 MEMORY_FRACTION = 0.5
 #: Shock fields a ``shock.ASSET.FIELD`` grid parameter can set.
@@ -189,6 +221,11 @@ class SweepSpec:
         Scenarios per batch (one :func:`firesale.simulate` call).
     sigma : float
         Log-volatility of the Monte Carlo scale factors (:data:`MC_SIGMA`).
+    parameters : tuple of str or ParameterRange
+        Monte Carlo only: parameters each scenario also draws, by name (a row of the
+        preset's ``[[parameters]]``) or as a :class:`~firesale.parameters.ParameterRange`.
+    all_parameters : bool
+        Monte Carlo only: draw every row of the preset's ``[[parameters]]`` (and ``parameters``).
     """
 
     target: str
@@ -197,6 +234,8 @@ class SweepSpec:
     seed: int = 0
     batch_size: int = 100
     sigma: float = MC_SIGMA
+    parameters: tuple[Any, ...] = ()
+    all_parameters: bool = False
 
     def __post_init__(self) -> None:
         if self.grid and self.monte_carlo is not None:
@@ -215,6 +254,10 @@ class SweepSpec:
             raise ConfigError(Problem("FS954", f"--batch {self.batch_size}", "give a batch of 1 scenario or more"))
         if not (self.sigma >= 0 and math.isfinite(self.sigma)):
             raise ConfigError(Problem("FS953", f"sigma {self.sigma}", "give a finite log-volatility of 0 or more"))
+        if (self.parameters or self.all_parameters) and self.monte_carlo is None:
+            raise ConfigError(Problem("FS963", "--parameters/--parameter", "parameters are drawn in a Monte Carlo "
+                                      "only: add --monte-carlo N --seed S, or sweep a parameter on a grid (--grid "
+                                      "asset.NAME.FIELD=LO:HI:N)"))
 
     @property
     def n_scenarios(self) -> int:
@@ -233,44 +276,133 @@ class SweepSpec:
         n, b = self.n_scenarios, self.batch_size
         return [range(start, min(start + b, n)) for start in range(0, n, b)]
 
+    @property
+    def ranges(self) -> tuple[ParameterRange, ...]:
+        """The drawn parameters' ranges (after :func:`resolve_parameters`; names are skipped)."""
+        from firesale.parameters import ParameterRange
+
+        return tuple(p for p in self.parameters if isinstance(p, ParameterRange))
+
     def as_params(self) -> dict[str, Any]:
         """The spec as JSON-ready parameters (what the content hash covers)."""
-        return {"kind": "sweep", "grid": [dataclasses.asdict(a) for a in self.grid], "monte_carlo": self.monte_carlo,
-                "seed": self.seed if self.monte_carlo is not None else None, "batch_size": self.batch_size,
-                "sigma": self.sigma if self.monte_carlo is not None else None}
+        out = {"kind": "sweep", "grid": [dataclasses.asdict(a) for a in self.grid], "monte_carlo": self.monte_carlo,
+               "seed": self.seed if self.monte_carlo is not None else None, "batch_size": self.batch_size,
+               "sigma": self.sigma if self.monte_carlo is not None else None}
+        if self.parameters or self.all_parameters:  # absent otherwise: a sweep without them keeps its hash
+            out["parameters"] = [p.model_dump() if hasattr(p, "model_dump") else str(p) for p in self.parameters]
+            if self.all_parameters:
+                out["all_parameters"] = True
+        return out
+
+
+def resolve_parameters(spec: SweepSpec, declared: Sequence[ParameterRange], system: System | None = None,
+                       base: Scenario | None = None) -> SweepSpec:
+    """The spec with its parameters as ranges: every row of ``declared`` (the preset's
+    ``[[parameters]]``) under ``all_parameters``, and each name looked up there, in that
+    order, each once; ranges given directly are checked against the system and scenario.
+
+    Raises
+    ------
+    ConfigError
+        A name the preset does not declare (FS964, with the declared names), or a range
+        whose path names nothing in the system or scenario (FS163-FS165) or whose bound
+        the field refuses (FS168).
+    """
+    from firesale.parameters import ParameterRange, _resolve, apply_parameters
+
+    if not spec.parameters and not spec.all_parameters:
+        return spec
+    by_name = {p.name: p for p in declared}
+    chosen: dict[str, ParameterRange] = {}
+    if spec.all_parameters:
+        if not declared:
+            raise ConfigError(Problem("FS964", f"--parameters on {spec.target}", "the preset declares no "
+                                      "[[parameters]]: add rows (name, low, high, source) to it, or leave out "
+                                      "--parameters"))
+        chosen.update(by_name)
+    for p in spec.parameters:
+        if isinstance(p, ParameterRange):
+            _resolve(p.name, system, base)
+            if system is not None and base is not None:  # both bounds must be values the field takes
+                for bound in (p.low, p.high):
+                    apply_parameters(system, base, {p.name: bound})
+            chosen[p.name] = p
+        elif str(p) in by_name:
+            chosen.setdefault(str(p), by_name[str(p)])
+        else:
+            from firesale.errors import did_you_mean
+
+            known = ", ".join(by_name) or "none: add [[parameters]] rows (name, low, high, source) to the preset"
+            raise ConfigError(Problem("FS964", f"--parameter {p}", f"the preset {spec.target} declares no parameter "
+                                      f"{str(p)!r}.{did_you_mean(p, by_name)} Declared: {known}"))
+    return dataclasses.replace(spec, parameters=tuple(chosen.values()), all_parameters=False)
 
 
 # --------------------------------------------------------------------------- scenarios
-def _mc_shocks(base: Scenario) -> list[tuple[int, str]]:
-    """(shock position, field) of every shock the Monte Carlo scales."""
+def _mc_shocks(base: Scenario, spec: SweepSpec | None = None) -> list[tuple[int, str]]:
+    """(shock position, field) of every shock the Monte Carlo scales: those with a price
+    or client sale that no drawn parameter sets (``scenario.shocks.J.FIELD``)."""
+    drawn = {p.name for p in spec.ranges} if spec is not None else set()
     return [(j, field) for j, shock in enumerate(base.shocks) for field in ("price", "client_sale")
-            if getattr(shock, field) is not None]
+            if getattr(shock, field) is not None and f"scenario.shocks.{j}.{field}" not in drawn]
 
 
-def _mc_names(base: Scenario) -> list[str]:
-    return [f"shock[{j}].{field}" for j, field in _mc_shocks(base)]
+def _mc_names(base: Scenario, spec: SweepSpec | None = None) -> list[str]:
+    """The Monte Carlo's varied values: the scaled shocks, then the drawn parameters."""
+    return [f"shock[{j}].{field}" for j, field in _mc_shocks(base, spec)] + \
+        [p.name for p in (spec.ranges if spec is not None else ())]
 
 
 def scenario_values(spec: SweepSpec, base: Scenario, indices: Sequence[int]) -> np.ndarray:
     """The varied values of the scenarios ``indices``, shape (len(indices), P).
 
     Grid: the axis values of each index (``numpy.unravel_index`` over the axes, last
-    fastest). Monte Carlo: each scaled shock's price return or client sale, drawn from
-    the scenario's own ``SeedSequence(seed, spawn_key=(index,))``.
+    fastest). Monte Carlo: each scaled shock's price return or client sale, then each
+    drawn parameter (``spec.ranges``: uniform or log-uniform in ``[low, high]``), drawn
+    from the scenario's own ``SeedSequence(seed, spawn_key=(index,))``: the normals of the
+    shock factors first, the parameters' uniforms after them.
     """
     indices = np.asarray(indices, dtype=np.int64)
     if spec.grid:
         positions = np.unravel_index(indices, tuple(a.n for a in spec.grid))
         return np.column_stack([axis.values[pos] for axis, pos in zip(spec.grid, positions)]).astype(float)
-    targets = _mc_shocks(base)
-    out = np.empty((len(indices), len(targets)))
+    targets = _mc_shocks(base, spec)
+    ranges = spec.ranges
+    low, high = np.array([p.low for p in ranges]), np.array([p.high for p in ranges])
+    log = np.array([p.scale == "log" for p in ranges], dtype=bool)
+    out = np.empty((len(indices), len(targets) + len(ranges)))
     for row, index in enumerate(indices):
-        z = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(int(index),))).standard_normal(len(targets))
+        rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(int(index),)))
+        z = rng.standard_normal(len(targets))
         factor = np.exp(spec.sigma * z - spec.sigma**2 / 2)
         for col, (j, field) in enumerate(targets):
             value = getattr(base.shocks[j], field)
             out[row, col] = np.expm1(np.log1p(value) * factor[col]) if field == "price" else value * factor[col]
+        if ranges:
+            out[row, len(targets):] = _uniform_draws(rng.random(len(ranges)), low, high, log)
     return out
+
+
+def _uniform_draws(u: np.ndarray, low: np.ndarray, high: np.ndarray, log: np.ndarray) -> np.ndarray:
+    """``low + (high - low) u``, or ``low (high / low)^u`` where ``log``; kept in ``[low, high]``."""
+    draws = low + (high - low) * u
+    if log.any():  # low > 0 on a log scale (ParameterRange checks it)
+        a, b = np.where(log, low, 1.0), np.where(log, high, 1.0)
+        draws = np.where(log, a * np.exp(u * np.log(b / a)), draws)
+    return np.clip(draws, low, high)
+
+
+def _shock_at(base_data: dict[str, Any], param: str, value: float) -> None:
+    """Set ``scenario.shocks.J.FIELD`` (the J-th shock's field) in a scenario's data."""
+    from firesale.scenario import Shock
+
+    parts = param.removeprefix("scenario.").split(".")
+    shocks = base_data["shocks"]
+    fields = [f for f, info in Shock.model_fields.items() if info.annotation == float | None]
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) >= len(shocks) or parts[2] not in fields:
+        raise ConfigError(Problem("FS955", param, f"write scenario.shocks.J.FIELD with J a shock's position (0 to "
+                                  f"{len(shocks) - 1}) and FIELD one of {', '.join(fields)}"))
+    shocks[int(parts[1])][parts[2]] = value
 
 
 def _with_shock(base_data: dict[str, Any], asset: str, field: str, value: float) -> None:
@@ -286,8 +418,10 @@ def build_scenarios(base: Scenario, params: Sequence[str], values: np.ndarray, i
                     system: System | None = None) -> list[Scenario]:
     """The scenarios of one batch: ``base`` with each row of ``values`` set.
 
-    ``params`` are grid parameters (dotted fields or ``shock.ASSET.FIELD``) or the
-    Monte Carlo names ``shock[j].FIELD``. Each scenario is named ``sweep_<index>``.
+    ``params`` are grid parameters (dotted fields, ``scenario.shocks.J.FIELD`` or
+    ``shock.ASSET.FIELD``), the Monte Carlo names ``shock[j].FIELD`` or scenario parameter
+    paths (``scenario.FIELD...``); system paths go to :func:`_systems` instead. Each
+    scenario is named ``sweep_<index>``.
 
     Raises
     ------
@@ -307,6 +441,8 @@ def build_scenarios(base: Scenario, params: Sequence[str], values: np.ndarray, i
             if param.startswith("shock["):
                 j, field = param[len("shock["):].split("].")
                 data["shocks"][int(j)][field] = value
+            elif param.removeprefix("scenario.").startswith("shocks."):
+                _shock_at(data, param, value)
             elif param.startswith("shock."):
                 _, asset, field = (param.split(".") + ["", ""])[:3]
                 if field not in SHOCK_FIELDS or param.count(".") != 2:
@@ -382,14 +518,88 @@ def _summaries(ds: xr.Dataset) -> dict[str, np.ndarray]:
         "rounds": ds.rounds.values.astype(np.int64),
     }
     trough = (ds.price.min("round") - 1.0).values
+    price = ds.price.values.astype(float)
+    duration = ds.duration.values if "duration" in ds.coords else np.full(ds.sizes["asset"], np.nan)
     for k, asset in enumerate(ds.asset.values):
         out[f"price_trough.{asset}"] = trough[:, k].astype(float)
+        out[f"price_path.{asset}"] = price[:, :, k]
+        if np.isfinite(duration[k]):
+            out[f"yield_path.{asset}"] = -np.log(price[:, :, k]) / duration[k] * 1e4
+    return out
+
+
+#: Per-scenario columns over rounds (shape (S, R)): the paths the bands are taken over.
+_PATH_PREFIXES = ("price_path.", "yield_path.")
+
+
+def _pad_rounds(column: np.ndarray, rounds: int) -> np.ndarray:
+    """A path column (S, R) carried to ``rounds`` rounds, each row keeping its last value
+    (a run that stopped keeps its prices)."""
+    if column.ndim != 2 or column.shape[1] >= rounds:
+        return column
+    return np.concatenate([column, np.repeat(column[:, -1:], rounds - column.shape[1], axis=1)], axis=1)
+
+
+def _stack(parts: Sequence[dict[str, np.ndarray]], rows: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Columns of several parts as one: concatenated, or scattered to ``rows`` (the
+    positions of each part's scenarios). Paths are carried to the longest part's rounds;
+    a yield path a part lacks (an asset without a duration there) is NaN."""
+    keys = list(dict.fromkeys(k for part in parts for k in part))
+    sizes = [len(next(iter(part.values()))) for part in parts]
+    rounds = max((part[k].shape[1] for part in parts for k in part if k.startswith(_PATH_PREFIXES)), default=0)
+    out = {}
+    for key in keys:
+        pieces = []
+        for part, size in zip(parts, sizes):
+            if key in part:
+                pieces.append(_pad_rounds(np.asarray(part[key]), rounds) if key.startswith(_PATH_PREFIXES)
+                              else np.asarray(part[key]))
+            else:
+                pieces.append(np.full((size, rounds) if key.startswith(_PATH_PREFIXES) else size, np.nan))
+        whole = np.concatenate(pieces)
+        if rows is not None:
+            order = np.argsort(np.concatenate(rows), kind="stable")
+            whole = whole[order]
+        out[key] = whole
+    return out
+
+
+def _is_system_param(param: str) -> bool:
+    from firesale.parameters import SYSTEM_KINDS
+
+    return param.split(".", 1)[0] in SYSTEM_KINDS
+
+
+def _systems(system: System, base: Scenario, params: Sequence[str], values: np.ndarray,
+             indices: Sequence[int]) -> list[tuple[System, list[Scenario], np.ndarray]]:
+    """The batch as ``(system, scenarios, rows)`` groups: one group over ``system`` when no
+    parameter changes the system, else one per distinct set of the system parameters'
+    values (their system from :func:`firesale.parameters.apply_parameters`), ``rows``
+    the positions of its scenarios in the batch."""
+    from firesale.parameters import apply_parameters
+
+    indices = np.asarray(indices, dtype=np.int64)
+    values = np.asarray(values, dtype=float).reshape(len(indices), len(params))
+    on_system = [j for j, p in enumerate(params) if _is_system_param(p)]
+    on_scenario = [j for j in range(len(params)) if j not in on_system]
+    names = [params[j] for j in on_scenario]
+    if not on_system:
+        return [(system, build_scenarios(base, names, values, indices, system), np.arange(len(indices)))]
+    keys, inverse = np.unique(values[:, on_system], axis=0, return_inverse=True)
+    out = []
+    for g, key in enumerate(keys):
+        rows = np.flatnonzero(inverse.ravel() == g)
+        drawn, _ = apply_parameters(system, base, {params[j]: float(v) for j, v in zip(on_system, key)})
+        out.append((drawn, build_scenarios(base, names, values[np.ix_(rows, on_scenario)], indices[rows], drawn), rows))
     return out
 
 
 def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.ndarray | SweepSpec,
               indices: Sequence[int], batch: int) -> dict[str, np.ndarray]:
-    """Build and simulate one batch; its per-scenario summaries (column name → array).
+    """Build and simulate one batch; its per-scenario summaries (column name → array;
+    ``price_path.ASSET`` and, for a bond, ``yield_path.ASSET`` of shape (scenarios, rounds)).
+    System parameters among ``params`` make a system per distinct value set, each running
+    its scenarios as one batch (:func:`_systems`).
 
     ``values`` are the batch's varied values, or the sweep's spec to draw them from
     (:func:`scenario_values`), so that workers draw them in parallel; drawn values come
@@ -403,8 +613,10 @@ def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.
     drawn = isinstance(values, SweepSpec)
     if drawn:
         values = scenario_values(values, base, indices)
-    scenarios = build_scenarios(base, params, values, indices, system)
-    columns = _summaries(simulate(system, scenarios, detail=False, variables=SUMMARY_VARIABLES))
+    groups = _systems(system, base, params, values, indices)
+    parts = [_summaries(simulate(group, scenarios, detail=False, variables=SUMMARY_VARIABLES))
+             for group, scenarios, _ in groups]
+    columns = parts[0] if len(parts) == 1 else _stack(parts, [rows for *_, rows in groups])
     return {**columns, DRAWN: values} if drawn else columns
 
 
@@ -582,8 +794,10 @@ class SweepResult:
     Attributes
     ----------
     summaries : xarray.Dataset
-        Per-scenario numbers (dim ``scenario``; ``price_trough`` also over ``asset``) and
-        each varied parameter as a variable; attrs carry the sweep hash and spec.
+        Per-scenario numbers (dim ``scenario``; ``price_trough`` also over ``asset``),
+        each varied or drawn parameter as a variable (dim ``scenario``), and the bands
+        ``price_band`` and ``yield_change_band`` (dims ``quantile, round, asset``); attrs
+        carry the sweep hash and spec.
     distribution : dict
         :func:`loss_distribution` of ``total_loss``.
     batches_run, batches_skipped : int
@@ -606,14 +820,34 @@ class SweepResult:
     run_ids: list[str]
 
     def as_json(self) -> dict[str, Any]:
-        """JSON-ready: the distribution, counts, timing and throughput."""
+        """JSON-ready: the distribution, counts, timing and throughput, the drawn
+        parameters and the bands (``bands``: ``quantiles``, and per asset ``price``, per
+        bond ``yield_change_bp``, each ``{"p5": [...], "p50": [...], "p95": [...]}`` over rounds)."""
         n = int(self.summaries.sizes["scenario"])
         computed = min(n, self.batches_run * int(self.summaries.attrs["batch_size"]))
         return {"sweep_hash": self.sweep_hash, "scenarios": n, "batches_run": self.batches_run,
                 "batches_skipped": self.batches_skipped, "retried": self.retried, "elapsed_s": self.elapsed_s,
                 "scenarios_per_s": computed / self.elapsed_s if self.elapsed_s > 0 and computed else None,
                 "params": list(self.summaries.attrs["params"].split(",")) if self.summaries.attrs["params"] else [],
-                **self.distribution}
+                "parameters": [p for p in self.summaries.attrs.get("parameters", "").split(",") if p],
+                **self.distribution, "bands": self.bands()}
+
+    def bands(self) -> dict[str, Any]:
+        """The price bands of every asset and the yield-change bands (bp) of every bond, as
+        lists over rounds by quantile (``p5``, ``p50``, ``p95``)."""
+        s = self.summaries
+        if "price_band" not in s:
+            return {}
+        tags = [f"p{round(100 * q):d}" for q in BAND_QUANTILES]
+
+        def lists(band: Any) -> dict[str, list[float]]:
+            return {tag: band.isel(quantile=i).values.tolist() for i, tag in enumerate(tags)}
+
+        assets = [str(a) for a in s.asset.values]
+        bonds = [a for a in assets if np.isfinite(s.yield_change_band.sel(asset=a).values).any()]
+        return {"quantiles": list(BAND_QUANTILES), "rounds": int(s.sizes["round"]),
+                "price": {a: lists(s.price_band.sel(asset=a)) for a in assets},
+                "yield_change_bp": {a: lists(s.yield_change_band.sel(asset=a)) for a in bonds}}
 
 
 def loss_distribution(total_loss: np.ndarray, defaults: np.ndarray, level: float = 0.99) -> dict[str, Any]:
@@ -638,25 +872,98 @@ def _dataset(spec: SweepSpec, names: list[str], values: np.ndarray, columns: dic
     import xarray as xr
 
     from firesale._version import __version__
+    from firesale.parameters import parameter_unit
 
     n = spec.n_scenarios
     units = {"total_loss": currency, "initial_loss": currency, "forced_sales": currency, "defaults": "count",
              "breaches": "count", "rounds": "count"}
     data: dict[str, Any] = {}
     for key, column in columns.items():
-        if key.startswith("price_trough."):
+        if key.startswith(("price_trough.", *_PATH_PREFIXES)):
             continue
         data[key] = ("scenario", column, {"units": units.get(key, "-"), "long_name": key.replace("_", " ")})
     assets = [k.split(".", 1)[1] for k in columns if k.startswith("price_trough.")]
+    coords: dict[str, Any] = {"scenario": np.arange(n)}
     if assets:
+        coords["asset"] = assets
         data["price_trough"] = (("scenario", "asset"), np.column_stack([columns[f"price_trough.{a}"] for a in assets]),
                                 {"units": "fraction", "long_name": "price trough (change from t0)"})
+        data.update(_bands(columns, assets))
+        coords["quantile"] = list(BAND_QUANTILES)
+        coords["round"] = np.arange(data["price_band"][1].shape[1])
+    ranges = {p.name: p for p in spec.ranges}
     for j, name in enumerate(names):
-        data[name] = ("scenario", values[:, j], {"units": "-", "long_name": name, "description": "swept parameter"})
-    return xr.Dataset(data, coords={"scenario": np.arange(n), **({"asset": assets} if assets else {})},
+        if name in ranges:
+            p = ranges[name]
+            attrs = {"units": parameter_unit(name), "long_name": name,
+                     "description": f"drawn parameter: {'log-uniform' if p.scale == 'log' else 'uniform'} in "
+                                    f"[{p.low:g}, {p.high:g}]; source: {p.source}"}
+        else:
+            attrs = {"units": "-", "long_name": name, "description": "swept parameter"}
+        data[name] = ("scenario", values[:, j], attrs)
+    return xr.Dataset(data, coords=coords,
                       attrs={"firesale_version": __version__, "sweep_hash": sweep_hash, "target": spec.target,
                              "batch_size": spec.batch_size, "params": ",".join(names), "seed": spec.seed,
-                             "currency": currency})
+                             "currency": currency, "parameters": ",".join(ranges)})
+
+
+def _bands(columns: dict[str, np.ndarray], assets: Sequence[str]) -> dict[str, Any]:
+    """``price_band`` and ``yield_change_band``: the :data:`BAND_QUANTILES` over scenarios
+    of each asset's path, per round, dims (quantile, round, asset); NaN for an asset
+    without a duration."""
+    price = np.stack([columns[f"price_path.{a}"] for a in assets], axis=-1)  # (S, R, K)
+    out: dict[str, Any] = {"price_band": (("quantile", "round", "asset"), np.quantile(price, BAND_QUANTILES, axis=0), {
+        "units": "fraction of t0 price", "long_name": "price band",
+        "description": "5%, 50% and 95% quantiles over scenarios of the price at the end of each round"})}
+    bond = np.array([f"yield_path.{a}" in columns for a in assets], dtype=bool)
+    band = np.full((len(BAND_QUANTILES), *price.shape[1:]), np.nan)
+    for k in np.flatnonzero(bond):
+        band[:, :, k] = np.quantile(columns[f"yield_path.{assets[k]}"], BAND_QUANTILES, axis=0)
+    out["yield_change_band"] = (("quantile", "round", "asset"), band, {
+        "units": "bp", "long_name": "yield change band",
+        "description": "5%, 50% and 95% quantiles over scenarios of the yield change -ln(price) / duration x 1e4 "
+                       "at the end of each round (NaN: no duration)"})
+    return out
+
+
+def falls_most(summaries: xr.Dataset) -> str:
+    """The asset whose median price path (``price_band`` at 50%) falls lowest."""
+    median = summaries.price_band.sel(quantile=0.5).min("round")
+    return str(median.asset.values[int(np.argmin(median.values))])
+
+
+def band_table(summaries: xr.Dataset, asset: str, max_rows: int = 12) -> list[dict[str, float]]:
+    """Rows ``round, p5, p50, p95`` of an asset's price band (and ``y5, y50, y95``, its
+    yield-change band in bp, for a bond): every round when there are at most
+    ``max_rows``, else about ``max_rows`` evenly spaced ones, with the round where the
+    median price is lowest and the last round.
+
+    Raises
+    ------
+    ConfigError
+        An asset the sweep does not have (FS965, with the assets).
+    """
+    assets = [str(a) for a in summaries.asset.values]
+    if asset not in assets:
+        from firesale.errors import did_you_mean
+
+        raise ConfigError(Problem("FS965", f"--asset {asset}", f"unknown asset.{did_you_mean(asset, assets)} "
+                                  f"Assets: {', '.join(assets)}"))
+    price = summaries.price_band.sel(asset=asset).values  # (Q, R)
+    yields = summaries.yield_change_band.sel(asset=asset).values
+    rounds = price.shape[1]
+    if rounds <= max_rows:
+        picked = np.arange(rounds)
+    else:
+        picked = np.unique(np.r_[np.linspace(0, rounds - 1, max_rows - 1).round().astype(int), np.argmin(price[1])])
+    bond = bool(np.isfinite(yields).any())
+    rows = []
+    for r in picked:
+        row = {"round": int(r), "p5": float(price[0, r]), "p50": float(price[1, r]), "p95": float(price[2, r])}
+        if bond:
+            row |= {"y5": float(yields[0, r]), "y50": float(yields[1, r]), "y95": float(yields[2, r])}
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------- the driver
@@ -713,22 +1020,28 @@ def run_sweep(
     start = time.perf_counter()
     preset = load(spec.target) if preset is None else preset
     system, base = preset.system, preset.scenario
+    spec = resolve_parameters(spec, getattr(preset, "parameters", ()), system, base)
     batch_size = min(spec.batch_size, spec.n_scenarios)
     check_batch_memory(system, base, batch_size)
-    names = spec.params if spec.grid else _mc_names(base)
+    names = spec.params if spec.grid else _mc_names(base, spec)
     if not spec.grid and not names:
         raise ConfigError(Problem("FS959", f"--monte-carlo on {spec.target}", "the base scenario has no price or "
-                                  "client-sale shock to draw: use --grid shock.ASSET.price=LO:HI:N instead"))
+                                  "client-sale shock to draw: use --grid shock.ASSET.price=LO:HI:N instead, or "
+                                  "draw the preset's [[parameters]] with --parameters"))
     n = spec.n_scenarios
     ends = [0, n - 1]
-    build_scenarios(base, names, scenario_values(spec, base, ends), ends, system)  # fail fast on a bad value
+    _systems(system, base, names, scenario_values(spec, base, ends), ends)  # fail fast on a bad value
     sweep_hash = input_hash(system, [base], params=spec.as_params())
     batches = spec.batches()
     results: dict[int, dict[str, np.ndarray]] = {}
     stored = _stored_batches(store, sweep_hash) if store is not None else {}
-    for b, run_id in stored.items():
-        if b < len(batches):
-            results[b] = {k: np.asarray(v) for k, v in store.get(run_id).summary["columns"].items()}
+    for b, run_id in list(stored.items()):
+        columns = store.get(run_id).summary["columns"] if b < len(batches) else {}
+        if not any(k.startswith("price_path.") for k in columns):  # recorded before paths were kept: run again
+            del stored[b]
+            continue
+        results[b] = {k: np.asarray(v, dtype=float if k.startswith(_PATH_PREFIXES) else None)
+                      for k, v in columns.items()}
     done = sum(len(batches[b]) for b in results)
     if progress:
         progress(done, n)
@@ -762,7 +1075,8 @@ def run_sweep(
         results[b] = columns
         if store is not None:
             summary = {"sweep_hash": sweep_hash, "batch": b, "scenarios": [idx.start, idx.stop],
-                       "columns": {k: v.tolist() for k, v in columns.items()}}
+                       "columns": {k: v.tolist() for k, v in columns.items()},
+                       "values": {name: values[idx.start:idx.stop, j].tolist() for j, name in enumerate(names)}}
             run_id = store.record_replication(
                 "sweep", {**spec.as_params(), "target": spec.target, "sweep_hash": sweep_hash, "batch": b},
                 summary, target=f"sweep {spec.target}", command=command)
@@ -826,8 +1140,7 @@ def run_sweep(
             if b < len(batches):
                 idx = batches[b]
                 values[idx.start:idx.stop] = scenario_values(spec, base, np.arange(idx.start, idx.stop))
-    keys = list(results[0].keys())
-    columns = {k: np.concatenate([np.asarray(results[b][k]) for b in range(len(batches))]) for k in keys}
+    columns = _stack([results[b] for b in range(len(batches))])
     for k in ("defaults", "breaches", "rounds"):
         if k in columns:
             columns[k] = columns[k].astype(np.int64)
