@@ -386,6 +386,16 @@ class Institution(_Row):
         None, **_RATIO, description="Equity / total assets it restores.",
         json_schema_extra=_unit("fraction", (None, 0.5), "equity / total assets (a few percent for banks and dealers)"),
     )
+    recapitalisation_lag: int | None = Field(
+        None, ge=0, le=1000,
+        description="Rounds its investors take to recapitalise it: once its equity / total assets has been below "
+        "its leverage trigger for more than this many rounds in a row (0: from the first), they add, after the "
+        "round's marking and before its sales, the cash that restores its leverage target in each round it is "
+        "still below (LDI funds' calls on their pension schemes; segregated "
+        "mandates are topped up within days, pooled funds' many small investors take weeks: Pinter 2023, BoE "
+        "SWP 1019). None: never recapitalised by its investors.",
+        json_schema_extra=_unit("rounds"),
+    )
     leverage_targeting: Literal["sell_only", "two_sided"] = Field(
         "sell_only",
         description="two_sided: also buys when equity / assets exceeds the target (Adrian-Shin).",
@@ -608,6 +618,13 @@ class Asset(_Row):
         "pressure never takes the price below fundamental x (1 - max_discount). Default: none, or the class's "
         "calibrated value when the scenario sets market.outside_demand.",
         json_schema_extra=_unit("fraction", (None, 0.5), "a fire-sale discount (0.05 to 0.10 by class)"),
+    )
+    capital_delay: int = Field(
+        0, ge=0, le=1000,
+        description="Rounds before outside capital starts to arrive in this market: the price pressure fades at "
+        "capital_arrival only from round capital_delay + 1 (opportunistic buyers such as hedge funds entered the "
+        "gilt market days into the September 2022 sales: Pinter, Siriwardane & Walker 2024). 0: from round 1.",
+        json_schema_extra=_unit("rounds"),
     )
     capital_arrival: float | None = Field(
         None, ge=0.0, le=1.0, allow_inf_nan=False,

@@ -185,3 +185,54 @@ def test_a_cap_schedule_and_the_announcements_repricing():
     np.testing.assert_allclose(bought[:5], [0.0, 10.0, 20.0, 5.0, 5.0], rtol=1e-12)
     fundamental = ds.fundamental.sel(asset="bonds").isel(scenario=0).values
     np.testing.assert_allclose(fundamental[:4], [1.0, 1.01, 1.01, 1.01], rtol=1e-12)
+
+
+def _ldi(lag: int | None) -> System:
+    """A fund at equity / assets 20%, trigger = target 15%, in a deep market (no impact)."""
+    return System.from_records(
+        [{"name": "ldi", "type": "pension_fund", "cash": 0.0, "liabilities": 80.0, "leverage_trigger": 0.15,
+          "leverage_target": 0.15, "recapitalisation_lag": lag}],
+        [{"name": "gilt", "class": "treasury", "sigma0": 0.01, "depth": 1e12}],
+        [{"institution": "ldi", "asset": "gilt", "quantity": 100.0}],
+    )
+
+
+def test_investors_recapitalise_after_their_lag():
+    """A 10% fall takes equity / assets to 10/90: below the 15% trigger. Without investors
+    the fund sells down to 15%; investors with lag L add c = (0.15 A - E) / 0.85 once it
+    has been below for more than L rounds in a row, so with lag 0 it sells nothing and
+    receives (13.5 - 10) / 0.85 in round 0. With lag 2 and falls in rounds 0-2 it sells in
+    rounds 0 and 1 and is topped up in round 2."""
+    falls = [{"asset": "gilt", "price": -0.10, "round": r} for r in range(3)]
+    scenario = Scenario(shocks=falls[:1], channels={"information": False}, max_rounds=4)
+    never, at_once = (simulate(_ldi(lag), scenario, detail=True) for lag in (None, 0))
+    assert float(never.sold.sum()) > 0.0 and float(never.capital_out.min()) == 0.0
+    assert float(at_once.sold.sum()) == 0.0
+    added = -float(at_once.capital_out.isel(scenario=0, round=0).sum())
+    assert added == pytest.approx((0.15 * 90.0 - 10.0) / 0.85, rel=1e-12)
+    assert float(at_once.leverage_ratio.isel(scenario=0, round=0).sum()) == pytest.approx(0.15, rel=1e-12)
+    assert_invariants(at_once)
+    late = simulate(_ldi(2), scenario.updated(shocks=falls), detail=True)
+    sold = late.sold.isel(scenario=0).sum("institution").values
+    added = -np.diff(np.concatenate([[0.0], late.capital_out.isel(scenario=0).sum("institution").values]))
+    assert sold[0] > 0 and sold[1] > 0 and sold[2] == 0.0
+    assert added[0] == 0.0 and added[1] == 0.0 and added[2] > 0.0
+    assert_invariants(late)
+
+
+def test_outside_capital_arrives_after_its_delay():
+    """A one-off sale leaves pressure P; outside capital absorbs the share a of it each
+    round from round delay + 1: the price gap to fundamental stays put until then."""
+    def system(delay: int) -> System:
+        return System.from_records(
+            [{"name": "fund", "type": "asset_manager", "cash": 0.0, "liabilities": 0.0}],
+            [{"name": "bonds", "class": "treasury", "sigma0": 0.01, "depth": DEPTH, "capital_arrival": 0.2,
+              "capital_delay": delay}],
+            [{"institution": "fund", "asset": "bonds", "quantity": 1000.0}],
+        )
+    scenario = _waves(1)
+    prompt, delayed = (simulate(system(d), scenario) for d in (0, 3))
+    gap = {k: 1.0 - ds.price.sel(asset="bonds").isel(scenario=0).values for k, ds in (("0", prompt), ("3", delayed))}
+    np.testing.assert_allclose(gap["3"][:4], gap["3"][0], rtol=1e-12)  # rounds 0-3: no capital yet
+    assert gap["3"][4] < gap["3"][3]
+    assert gap["0"][1] < gap["0"][0]

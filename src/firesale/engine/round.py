@@ -172,8 +172,10 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         pressure = mean_revert(pressure, scen.mean_reversion[:, None])
         transient = mean_revert(transient, scen.mean_reversion[:, None])
         if scen.capital_arrival.any():
-            pressure = mean_revert(pressure, scen.capital_arrival)
-            transient = mean_revert(transient, scen.capital_arrival)
+            # outside capital arrives once its delay has passed
+            arrival = np.where(t > scen.capital_delay, scen.capital_arrival, 0.0)
+            pressure = mean_revert(pressure, arrival)
+            transient = mean_revert(transient, arrival)
         if scen.resilience.any():
             transient = mean_revert(transient, scen.resilience[:, None])
     fundamental = state.fundamental
@@ -249,6 +251,17 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         vm_loss = state.vm_owed
     lending = state.lending
     total_assets = cash + posted + lending + inputs.per_institution(q * np.take(mark, entry_asset, axis=1))
+    # investors recapitalise an institution that has been below its leverage trigger for
+    # more rounds in a row than their lag: cash c restoring the target λ, (E + c) / (A + c) = λ
+    below = ratio(equity, total_assets) < inputs.leverage_trigger  # NaN trigger: never
+    rounds_below = np.where(below & ~state.defaulted, state.rounds_below + 1, 0)
+    recapitalised = rounds_below > inputs.recapitalisation_lag
+    if recapitalised.any():
+        target = np.where(recapitalised, inputs.leverage_target, 0.0)
+        recap = np.where(recapitalised, np.maximum(target * total_assets - equity, 0.0) / (1.0 - target), 0.0)
+        cash, equity, total_assets = cash + recap, equity + recap, total_assets + recap
+    else:
+        recap = np.zeros_like(equity)
     exposure = slr_exposure(q, mark, cash, inputs, levers.slr_exemption) + posted + lending
     slr = ratio(equity, exposure)
     leverage = ratio(equity, total_assets)
@@ -647,7 +660,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         short_term=new_short_term,
         shares=new_shares,
         last_nav=nav_per_share,
-        capital_out=state.capital_out + payout - capital,  # capital added counts as paid in
+        capital_out=state.capital_out + payout - capital - recap,  # capital added counts as paid in
+        rounds_below=rounds_below,
         flow_redeemed=state.flow_redeemed + met * flow_rate,
         derivative_open=derivative_open,
         equity=new_equity,
@@ -678,7 +692,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         # and the loan financing it cancel out)
         # initial margin posted stays the poster's asset; variation margin changes hands
         + (paid - met * margin_out - swing_charge + loan_paid + repaid + cash_used - gross - vm_gain
-           - recalled - repaid_to_funds - late_gain - capital_cash - settled_cash - settled_after).sum(axis=1),
+           - recalled - repaid_to_funds - late_gain - capital_cash - recap - settled_cash - settled_after).sum(axis=1),
         active=still_active,
     )
 

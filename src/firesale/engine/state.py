@@ -102,6 +102,7 @@ class Inputs:
     swing_pricing: np.ndarray  # (N,) bool
     redemption_gate: np.ndarray  # (N,) 1 without a gate
     redemption_cap: np.ndarray  # (N,) inf without a cap
+    recapitalisation_lag: np.ndarray  # (N,) int, a very large number: never recapitalised
     var_desks: np.ndarray  # (V,) institutions with a VaR limit
     var_correlation: np.ndarray  # (V, L, L) correlation between each desk's positions, 0 on padding
     mu0: np.ndarray  # (K,) adverse-selection share at t0
@@ -222,6 +223,8 @@ class Inputs:
             swing_pricing=np.array([i.swing_pricing for i in insts], dtype=bool),
             redemption_gate=np.array([1.0 if i.redemption_gate is None else i.redemption_gate for i in insts]),
             redemption_cap=np.array([np.inf if i.redemption_cap is None else i.redemption_cap for i in insts]),
+            recapitalisation_lag=np.array([_NEVER if i.recapitalisation_lag is None else i.recapitalisation_lag
+                                           for i in insts], dtype=np.int64),
             var_desks=np.flatnonzero([i.var_limit is not None for i in insts]),
             var_correlation=_position_correlation(system.correlation, row_entries, asset_of,
                                                   [i.var_limit is not None for i in insts]),
@@ -372,6 +375,7 @@ class ScenarioArrays:
     volatility_cap: np.ndarray  # (S,) c, inf = none
     max_discount: np.ndarray  # (S, K) outside demand's largest discount, inf = none
     capital_arrival: np.ndarray  # (S, K) share of pressure outside capital absorbs a round
+    capital_delay: np.ndarray  # (K,) int, rounds before outside capital starts to arrive
     resilience: np.ndarray  # (S,) decay of transient impact a round
     balance_sheet_cost: np.ndarray  # (S,) κ
     information: np.ndarray  # (S,) bool, the information channel's switch
@@ -431,6 +435,8 @@ class ScenarioArrays:
                         redemption[s, sh.round, i] += sh.redemption
                     if sh.capital is not None:
                         capital[s, sh.round, i] += sh.capital
+        # outside capital that starts to arrive late is an event the run must reach
+        arrival_starts = max((a.capital_delay + 1 for a in system.assets if a.capital_delay), default=-1)
         return cls(
             price_shock=price,
             volatility_shock=vol,
@@ -464,6 +470,8 @@ class ScenarioArrays:
             volatility_cap=np.array([sc.volatility.cap for sc in scenarios], dtype=float),
             max_discount=_per_outside_demand(system, scenarios, "discount_bound"),
             capital_arrival=_per_outside_demand(system, scenarios, "arrival_rate"),
+            capital_delay=np.broadcast_to(np.array([a.capital_delay for a in system.assets], dtype=np.int64),
+                                          (n_s, k)).copy(),
             resilience=np.array([sc.market.resilience for sc in scenarios], dtype=float),
             balance_sheet_cost=np.array([sc.market.balance_sheet_cost for sc in scenarios], dtype=float),
             information=np.array([sc.channels.information for sc in scenarios], dtype=bool),
@@ -485,8 +493,9 @@ class ScenarioArrays:
             tolerance=np.array([sc.tolerance for sc in scenarios], dtype=float),
             price_tolerance=np.array([sc.price_tolerance for sc in scenarios], dtype=float),
             max_rounds=np.array([sc.max_rounds for sc in scenarios], dtype=np.int64),
-            last_shock_round=np.array([max([sh.round for sh in sc.shocks] + [r for r in sc.policy.events() if r < sc.max_rounds],
-                                           default=-1) for sc in scenarios], dtype=np.int64),
+            last_shock_round=np.array([max([sh.round for sh in sc.shocks] + [r for r in sc.policy.events() if r < sc.max_rounds]
+                                           + [min(arrival_starts, sc.max_rounds - 1)], default=-1)
+                                       for sc in scenarios], dtype=np.int64),
             lever_start=np.array([[getattr(sc.policy.timing, lever).start for lever in POLICY_LEVERS]
                                   for sc in scenarios], dtype=np.int64).reshape(n_s, len(POLICY_LEVERS)),
             lever_end=np.array([[_NEVER if getattr(sc.policy.timing, lever).end is None
@@ -560,6 +569,7 @@ class State:
     last_nav: np.ndarray  # (S, N) NAV per share at the last marking (what investors compare with)
     capital_out: np.ndarray  # (S, N) capital paid out to redeeming investors, cumulative
     flow_redeemed: np.ndarray  # (S, N) share of NAV redeemed by flow-performance so far (against the cap)
+    rounds_below: np.ndarray  # (S, N) int, rounds in a row its equity / assets has been below its leverage trigger
     lending: np.ndarray  # (S, N) tri-party repo lending (an asset at par)
     margin_posted: np.ndarray  # (S, N) initial margin posted on derivatives (an asset)
     derivative_open: np.ndarray  # (S, M) share of each derivative's t0 notional still open
@@ -630,6 +640,7 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
         last_nav=np.broadcast_to(np.divide(assets - inputs.debt - repo, inputs.shares), (s, n)).copy(),
         capital_out=np.zeros((s, n)),
         flow_redeemed=np.zeros((s, n)),
+        rounds_below=np.zeros((s, n), dtype=np.int64),
         lending=np.broadcast_to(inputs.repo_lending, (s, n)).copy(),
         equity=np.broadcast_to(assets - inputs.debt - repo, (s, n)).copy(),
         price=np.broadcast_to(inputs.p0, (s, k)).copy(),
