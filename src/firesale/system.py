@@ -612,6 +612,13 @@ class Asset(_Row):
                                 "looks like basis points or a percentage: the spread is a fraction of the price "
                                 "({bp:g} for {v:g} bp, {pct:g} for {v:g}%)"),
     )
+    hedge_of: str | None = Field(
+        None, description="For a futures contract or swap: the asset whose positions it hedges. An institution "
+        "that closes hedges closes its derivative on this asset in step with its sales of that one (a basis "
+        "trade: long cash Treasuries, short futures). Its price is its own: give it the fundamental shocks of "
+        "the asset it hedges; the fire sale in that asset does not reach it, so the basis widens.",
+        json_schema_extra=_unit("-"),
+    )
     max_discount: float | None = Field(
         None, gt=0.0, le=1.0, allow_inf_nan=False,
         description="Largest fire-sale discount outside buyers tolerate (a fraction of the fundamental): fire-sale "
@@ -910,6 +917,11 @@ class System:
         inst_index = {str(r.get("name")): i for i, r in enumerate(institutions)}
         asset_index = {str(r.get("name")): k for k, r in enumerate(assets)}
         haircuts = [a.haircut for a in asts] if len(asts) == len(assets) else None
+        for row, a in enumerate(asts if len(asts) == len(assets) else []):
+            if a.hedge_of is not None and a.hedge_of not in asset_index:
+                problems.append(Problem("FS104", f"{src['assets']} row {row + 1} ({a.name}), field hedge_of",
+                                        f"no asset is named {a.hedge_of!r}: name one of the assets "
+                                        f"({', '.join(list(asset_index)[:8])})"))
         held, p = _holdings(holdings, inst_index, asset_index, src["holdings"], haircuts)
         problems += p
         sound = sound and not p

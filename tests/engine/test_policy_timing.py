@@ -236,3 +236,33 @@ def test_outside_capital_arrives_after_its_delay():
     np.testing.assert_allclose(gap["3"][:4], gap["3"][0], rtol=1e-12)  # rounds 0-3: no capital yet
     assert gap["3"][4] < gap["3"][3]
     assert gap["0"][1] < gap["0"][0]
+
+
+def test_futures_on_their_own_asset_close_with_the_cash_position_they_hedge():
+    """The short futures sit on a futures asset (hedge_of = the bonds) whose price is its
+    own: the fire sale in the bonds does not reach it, so the fund's hedge stops paying
+    (the basis widens); what it sells of the bonds it closes of the futures."""
+    system = System.from_records(
+        [{"name": "hf", "type": "hedge_fund", "cash": 3.0, "liabilities": 0.0, "close_hedges": True}],
+        [{"name": "bonds", "class": "treasury", "sigma0": 0.005, "depth": 5000.0, "haircut": 0.02},
+         {"name": "futures", "class": "treasury", "sigma0": 0.005, "hedge_of": "bonds"}],
+        [{"institution": "hf", "asset": "bonds", "quantity": 100.0, "repo": 98.0},
+         {"institution": "hf", "asset": "futures", "quantity": 0.0, "derivative": -100.0, "initial_margin": 0.02}],
+    )
+    scenario = Scenario(shocks=[{"asset": "futures", "volatility": 3.0}], channels={"information": False},
+                        max_rounds=6)
+    ds = simulate(system, scenario, detail=True)
+    assert_invariants(ds)
+    held = ds.holdings.sel(institution="hf", asset="bonds").isel(scenario=0)
+    assert float(held.isel(round=-1)) < 100.0
+    np.testing.assert_allclose(ds.derivative_notional.sel(institution="hf").isel(scenario=0).values, -held.values,
+                               rtol=1e-12)
+    assert float(ds.price.sel(asset="futures").isel(scenario=0).min()) == 1.0  # no fire sale reaches it
+
+
+def test_a_hedge_of_an_unknown_asset_is_an_error():
+    from firesale.errors import DataError
+    with pytest.raises(DataError, match="hedge_of.*no asset is named 'bund'"):
+        System.from_records([{"name": "hf", "type": "hedge_fund", "cash": 1.0, "liabilities": 0.0}],
+                            [{"name": "fut", "class": "treasury", "sigma0": 0.005, "hedge_of": "bund"}],
+                            [{"institution": "hf", "asset": "fut", "quantity": 1.0}])

@@ -160,7 +160,10 @@ class Inputs:
         weights = np.divide(book, book_total[inst_of], out=np.zeros_like(book), where=book_total[inst_of] > 0)
         d_rows, d_cols, notional = triplets(system.derivative)
         d_counts = np.bincount(d_rows, minlength=n)
-        d_codes = d_rows * k + liquidity_rank[d_cols]
+        # a hedge closes with the position in the asset it hedges (itself, or its hedge_of)
+        hedged_asset = np.array([k_ if a.hedge_of is None else system.asset_index(a.hedge_of)
+                                 for k_, a in enumerate(assets)], dtype=np.int64)
+        d_codes = d_rows * k + liquidity_rank[hedged_asset[d_cols]]
         d_at = np.searchsorted(codes, d_codes)
         found = d_at < codes.size
         found[found] = codes[d_at[found]] == d_codes[found]
