@@ -1759,6 +1759,8 @@ def _cap_rounds(data: dict[str, Any], cap: int) -> dict[str, Any]:
     shocks = scenario.get("shocks") or []
     last = max((int(s.get("round", 0)) for s in shocks), default=0)
     scenario["max_rounds"] = max(min(int(scenario.get("max_rounds", 50)), cap), last + 1)
+    # a target measured past the capped horizon would be refused: the record is not mutated
+    data.pop("targets", None)
     return data
 
 
