@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from firesale.analytics.amplification import summarize
+from firesale.analytics.amplification import summarize, with_impulse
 from firesale.analytics.narrative import explain_institution
 from firesale.analytics.regimes import regime_table
 from firesale.data.preset import DEFAULT_PRESET, list_presets, load, validate as validate_target
@@ -163,9 +163,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     head = Table(title=f"{escape(summary['system'])} — {escape(summary['scenario'])}", show_header=False)
     head.add_column(style="bold")
     head.add_column(justify="right")
-    head.add_row("initial loss (shock alone)", f"{_fmt(summary['initial_loss'])} {cur}")
+    head.add_row("initial loss (channels off, shocks on)", f"{_fmt(summary['initial_loss'])} {cur}")
     head.add_row("total loss", f"{_fmt(summary['total_loss'])} {cur}")
     head.add_row("amplification (total / initial)", _fmt(summary["amplification"], 3))
+    for label, key, part in ((f"levered capital ({summary['levered_institutions']})", "levered_capital_loss",
+                              "levered"), ("unlevered mark-to-market", "unlevered_mark_to_market", "unlevered")):
+        head.add_row(f"  {label}: initial → total", f"{_fmt(summary[f'initial_{key}'])} → {_fmt(summary[key])} "
+                     f"(x{_fmt(summary[f'amplification_{part}'], 3)})")
+    head.add_row("shock alone on t0 books (no waves)", f"{_fmt(summary['shock_only_loss'])} {cur}")
     head.add_row("forced sales", f"{_fmt(summary['forced_sales'])} {cur}")
     head.add_row("forced sales / initial loss", _fmt(summary["forced_sales_per_initial_loss"], 1))
     head.add_row("rounds", str(summary["rounds"]))
@@ -185,18 +190,26 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
     console.print(_fitted(prices, lambda: prices(True)))
 
+    # rows the run did not measure do not count toward the regime: named where there are any
+    unmeasured_any = any(regime["not_measured_rows"] for regime in summary["regime"].values())
+    # no spread or quotes with the information channel off: those columns only where measured
+    quoted = any("information flow" not in regime["not_measured_rows"] for regime in summary["regime"].values())
+
     def markets(narrow: bool = False) -> Table:
-        table = Table(title="Markets: spreads, quotes and regime")
-        _add_columns(table, [("asset", "name"), ("spread t0", "num"), ("spread peak", "num"),
-                             ("quoting share (min)", "num"), ("regime (worst round)", "text"),
-                             ("stressed rows", "text")], narrow)
+        table = Table(title="Markets: spreads, quotes and regime" if quoted else
+                      "Markets: regime (information channel off: no spreads or quotes)")
+        _add_columns(table, [("asset", "name"), *([("spread t0", "num"), ("spread peak", "num"),
+                                                   ("quoting share (min)", "num")] if quoted else []),
+                             ("regime (worst round)", "text"), ("stressed rows", "text"),
+                             *([("not measured", "text")] if unmeasured_any else [])], narrow)
         for asset, regime in summary["regime"].items():
             spread, quotes = summary["spreads"][asset], summary["quoting_share"][asset]
             colour = "red" if regime["state"] == "stressed" else "green"
-            table.add_row(escape(asset), f"{1e4 * spread['t0']:.1f} bp", f"{1e4 * spread['peak']:.1f} bp",
-                          f"{100 * quotes['min']:.0f}%",
+            table.add_row(escape(asset), *([f"{1e4 * spread['t0']:.1f} bp", f"{1e4 * spread['peak']:.1f} bp",
+                                            f"{100 * quotes['min']:.0f}%"] if quoted else []),
                           f"[{colour}]{escape(regime['state'])}[/{colour}] (r{regime['worst_round']})",
-                          escape(", ".join(regime["stressed_rows"]) or "-"))
+                          escape(", ".join(regime["stressed_rows"]) or "-"),
+                          *([escape(", ".join(regime["not_measured_rows"]) or "-")] if unmeasured_any else []))
         return table
 
     console.print(_fitted(markets, lambda: markets(True)))
@@ -278,7 +291,8 @@ def run(
     shock: ShockOpt = None,
     exempt_treasuries: Annotated[bool, typer.Option("--exempt-treasuries", help="Exempt Treasuries and reserves from the SLR exposure.")] = False,
     set_: SetOpt = None,
-    out: Annotated[str | None, typer.Option("--out", help="Write the results Dataset to this .nc file.")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Write the results Dataset to this .nc file (the run, "
+                                            "then its impulse run: every channel off).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     store: StoreOpt = None,
     no_record: NoRecordOpt = False,
@@ -295,8 +309,10 @@ def run(
     scenario = _scenario(preset.scenario, shock, exempt_treasuries, set_)
     run_store = recording_store(store, no_record)
     started = time.perf_counter()
+    # the impulse run (every channel off) rides in the same batch: the initial loss
+    batch = with_impulse(scenario)
     with contextlib.nullcontext() if as_json else console.status(f"simulating {escape(preset.name)} ..."):
-        ds = simulate(preset.system, scenario, loop_gain=measures_loop_gain(preset.system))
+        ds = simulate(preset.system, batch, loop_gain=measures_loop_gain(preset.system))
     simulate_s = time.perf_counter() - started
     if out:
         from firesale.data.netcdf import save_dataset
@@ -306,7 +322,7 @@ def run(
         summary = summarize(ds)
     command = ["run", target, *(f"--shock={s}" for s in shock or []),
                *(["--exempt-treasuries"] if exempt_treasuries else []), *(f"--set={s}" for s in set_ or [])]
-    run_id = _record(run_store, "run", target, preset, [scenario], ds, summary, simulate_s, command)
+    run_id = _record(run_store, "run", target, preset, batch, ds, summary, simulate_s, command)
     if as_json:
         sys.stdout.write(json.dumps({**summary, "run_id": run_id}) + "\n")
         return
@@ -364,7 +380,7 @@ def regimes(
         cells = []
         for col in ("first", "worst"):
             cell = row[col]
-            colour = "red" if cell["state"] == "stressed" else "green"
+            colour = {"stressed": "red", "functioning": "green"}.get(cell["state"], "dim")
             cells.append(f"[{colour}]{escape(cell['label'])}[/{colour}]\n{escape(cell['text'])}")
         out.add_row(f"[bold]{escape(row['row'])}[/bold]", *cells)
     console.print(out)
@@ -372,8 +388,12 @@ def regimes(
     console.print(
         f"Stressed when: persistence > {t['persistence']:g} (trending), dealers net sellers, spread or impact ≥ "
         f"{t['spread_ratio']:g}x t0, gain > {t['gain']:g}, quoting share < {100 * t['quoting_share']:.0f}% or mark "
-        f"discount > {100 * t['mark_discount']:.0f}%; a market is stressed when {t['rows_for_stress']} of the 5 "
-        "rows are.", highlight=False)
+        f"discount > {100 * t['mark_discount']:.0f}%; a market is stressed when {t['rows_for_stress']} of its "
+        "measured rows are. A row not measured does not count.", highlight=False)
+    for col, label in (("first", f"round {first}"), ("worst", f"round {worst}")):
+        if table["not_measured"][col]:
+            console.print(f"not measured in {label}: {escape(', '.join(table['not_measured'][col]))}",
+                          highlight=False)
 
 
 def _print_comparison(preset_name: str, result: dict[str, Any], descriptions: dict[str, str]) -> None:
@@ -390,6 +410,8 @@ def _print_comparison(preset_name: str, result: dict[str, Any], descriptions: di
 
     row(f"total loss ({cur})", lambda s: _fmt(s["total_loss"]))
     row("amplification", lambda s: _fmt(s["amplification"], 3))
+    row(f"levered capital loss ({cur})", lambda s: _fmt(s["levered_capital_loss"]))
+    row("amplification, levered capital", lambda s: _fmt(s["amplification_levered"], 3))
     row(f"forced sales ({cur})", lambda s: _fmt(s["forced_sales"]))
     row("defaults", lambda s: str(s["defaults"]))
     row("rounds to stabilise", lambda s: str(s["rounds_to_stabilise"]) + ("" if s["stabilised"] else " (max)"))
@@ -503,7 +525,8 @@ def _shock_text(result: Any, threshold: float | None) -> str:
     if threshold is None:  # NaN: no tipping within the range
         return f"does not tip up to a {asset} {'fall' if kind == 'price' else 'client sale'} of {size(high)}"
     if threshold == low:
-        return f"tips already at {size(low)} (the low end)"
+        return ("stressed with no shock at all (the calm baseline)" if low == 0
+                else f"tips already at {size(low)} (the low end)")
     return f"{asset} fall of {size(threshold)}" if kind == "price" else f"client sale of {size(threshold)} of {asset}"
 
 
@@ -563,19 +586,36 @@ def tipping(
         sys.stdout.write(json.dumps({
             "preset": preset.name, "scenario": scenario.name, "asset": shock, "kind": kind, "param": param,
             "units": result.threshold.attrs["units"], "values": result.param.values.tolist(),
-            "thresholds": thresholds,
+            "thresholds": thresholds, "baseline": result.attrs["baseline"],
             "monotone": [bool(m) for m in result.monotone.values],
+            "preset_shock_tips": [bool(t) for t in result.preset_tips.values],
+            "preset_shock_size": result.attrs["preset_size"],
             **{k: result.attrs[k] for k in ("low", "high", "iterations", "resolution")}, "figure": out,
         }) + "\n")
         return
     table = Table(title=f"{escape(preset.name)} — {escape(scenario.name)}: where the {escape(shock)} market tips")
     table.add_column(escape(param or ""))
     table.add_column(f"threshold ({escape(result.threshold.attrs['units'])})", justify="right")
-    table.add_column("shock that tips it")
-    for value, x in zip(result.param.values.tolist(), thresholds):
+    table.add_column("shock that tips it (from calm)")
+    table.add_column("the scenario's own shocks")
+    for value, x, own in zip(result.param.values.tolist(), thresholds, result.preset_tips.values):
         table.add_row("base scenario" if param is None else escape(str(value)), "-" if x is None else f"{x:.6g}",
-                      escape(_shock_text(result, x)))
+                      escape(_shock_text(result, x)), "[red]tip it already[/red]" if own else "do not tip it")
     console.print(table)
+    own_size, count = result.attrs["preset_size"], len(scenario.shocks)
+    if not own_size:
+        own = f"no {kind} shock on {shock}"
+    else:
+        own = f"a {100 * own_size:.2f}% {shock} fall" if kind == "price" else \
+            f"a {shock} client sale of {own_size:,.1f} {result.attrs['currency']}"
+    tips = result.preset_tips.values
+    one = count == 1
+    verdict = (f"already tip{'s' if one else ''} the market by {'itself' if one else 'themselves'}" if tips.all()
+               else f"do{'es' if one else ''} not tip the market" if not tips.any()
+               else f"tip{'s' if one else ''} the market at some values")
+    subject = f"Its one shock ({escape(own)})" if one else f"Its {count} shocks ({escape(own)} among them)"
+    console.print(f"measured from the calm baseline: {escape(scenario.name)} without its shocks. "
+                  + (f"{subject} {verdict}." if count else "It has no shocks of its own."), highlight=False)
     console.print(f"bisection: {iterations} steps, resolution {result.attrs['resolution']:.3g}", highlight=False)
     if not result.monotone.values.all():
         console.print("[yellow]note:[/yellow] the market untips at some larger shocks (see monotone in --json): "
@@ -589,7 +629,7 @@ def tipping(
 INSTITUTION_ROWS = 40
 
 COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis", "firesale.cli_store", "firesale.cli_report",
-                   "firesale.cli_generate", "firesale.cli_sweep", "firesale.cli_dashboard")
+                   "firesale.cli_generate", "firesale.cli_sweep", "firesale.cli_dashboard", "firesale.cli_targets")
 
 for _module in COMMAND_MODULES:
     __import__(_module, fromlist=["register"]).register(app)

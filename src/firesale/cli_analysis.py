@@ -20,26 +20,39 @@ def attribute(
     players: Annotated[str, typer.Option("--players", help="mechanisms (3: balance sheet, funding, information; "
                                          "8 runs) or channels (every switch on its own; 512 runs).")] = "mechanisms",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Scenario override FIELD=VALUE.")] = None,
+    outcome: Annotated[str, typer.Option("--outcome", help="Loss attributed: levered_capital_loss (equity lost by "
+                                         "institutions with debt, repo or derivatives) or total_loss (with the "
+                                         "unlevered holders' mark-to-market).")] = "levered_capital_loss",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Shapley attribution of the loss and the forced sales to the mechanisms, all on/off combinations in one batch."""
+    """Shapley attribution of the loss and the forced sales to the mechanisms, all on/off combinations in one batch.
+
+    Every shock of the scenario, exogenous redemption and client-sale waves included, hits in every combination.
+
+    The baseline (every channel off) carries them: no channel is credited with them."""
+    from firesale.analytics.attribution import OUTCOMES, attribution_summary
     from firesale.analytics.attribution import attribute as attribute_run
-    from firesale.analytics.attribution import attribution_summary
     from firesale.cli import _scenario
     from firesale.data.preset import load
+    from firesale.errors import ConfigError, Problem, did_you_mean
 
+    if outcome not in OUTCOMES:
+        raise ConfigError(Problem("FS831", f"--outcome {outcome}", f"unknown outcome.{did_you_mean(outcome, OUTCOMES)} "
+                                  f"Use one of: {', '.join(OUTCOMES)}"))
     preset = load(target)
     scenario = _scenario(preset.scenario, None, False, set_)
     quiet = as_json or not err_console.is_terminal
     with contextlib.nullcontext() if quiet else err_console.status(f"running the {players} lattice of {preset.name} ..."):
         result = attribute_run(preset.system, scenario, players)
-    summary = attribution_summary(result) | {"preset": preset.name, "scenario": scenario.name}
+    summary = attribution_summary(result, outcome=outcome) | {"preset": preset.name, "scenario": scenario.name}
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return
     cur = preset.system.currency
-    table = Table(title=f"{preset.name} — {scenario.name}: what each {players[:-1]} caused (Shapley values)")
-    for col in ("", "loss", "share of the loss", "alone", "forced sales", "share of the sales"):
+    what = "levered capital loss" if outcome == "levered_capital_loss" else "total loss"
+    table = Table(title=f"{preset.name} — {scenario.name}: what each {players[:-1]} caused (Shapley values)",
+                  caption="share: the value over the sum of the players' absolute values, with its sign")
+    for col in ("", what, "share", "alone", "forced sales", "share of the sales"):
         table.add_column(col, justify="left" if not col else "right")
 
     def pct(x: float | None) -> str:
@@ -50,9 +63,10 @@ def attribute(
                       f"{summary['alone'][name]:,.2f}", f"{summary['shapley_forced_sales'][name]:,.2f}",
                       pct(summary["share_forced_sales"][name]))
     console.print(table)
-    console.print(f"plain revaluation (every mechanism off): {summary['baseline_loss']:,.2f} {cur}; with every "
-                  f"mechanism: {summary['total_loss']:,.2f} {cur}; the Shapley values add up to the difference, "
-                  f"{summary['amplification_loss']:,.2f} {cur}", highlight=False)
+    console.print(f"{what} with every channel off (the baseline: the shocks and exogenous waves alone): "
+                  f"{summary['baseline_loss']:,.2f} {cur}; with every {players[:-1]}: {summary['total_loss']:,.2f} "
+                  f"{cur}; the Shapley values add up to the difference, {summary['amplification_loss']:,.2f} {cur}",
+                  highlight=False)
     if summary["interactions"]:
         text = ", ".join(f"{k}: {v:+,.2f}" for k, v in summary["interactions"].items())
         console.print(f"interactions (what the mechanisms do together beyond their parts): {text}", highlight=False)

@@ -103,10 +103,12 @@ __all__ = [
 DEFAULT_STORE = "firesale-runs"
 #: Environment variable naming the store folder.
 STORE_ENV = "FIRESALE_STORE"
-#: What a record can be: a ``run``, a ``compare`` batch, a ``sweep`` or a ``replication``.
-KINDS = ("run", "compare", "sweep", "replication")
+#: What a record can be: a ``run``, a ``compare`` batch, a ``sweep``, a ``replication`` or a
+#: ``calibration`` (``firesale calibrate``: the fitted system and its targets' batch, with the
+#: free parameters, bounds, fitted values and residuals before and after in its params).
+KINDS = ("run", "compare", "sweep", "replication", "calibration")
 #: Kinds that carry a System and scenarios, so that :meth:`RunStore.rerun` can recompute them.
-RERUNNABLE_KINDS = ("run", "compare", "sweep")
+RERUNNABLE_KINDS = ("run", "compare", "sweep", "calibration")
 
 DATABASE_NAME = "runs.duckdb"
 LOCK_NAME = "runs.lock"
@@ -119,7 +121,7 @@ _SCHEMA_VERSION = 1
 RUN_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("run_id", "VARCHAR PRIMARY KEY", "12 hex digits; any unique prefix of 4 or more names the run too"),
     ("seq", "BIGINT NOT NULL UNIQUE", "1, 2, 3, ... in the order records were committed"),
-    ("kind", "VARCHAR NOT NULL", "run, compare, sweep or replication"),
+    ("kind", "VARCHAR NOT NULL", "run, compare, sweep, replication or calibration"),
     ("target", "VARCHAR NOT NULL", "the preset name, file or folder run (a replication: its name)"),
     ("command", "VARCHAR NOT NULL", "the command line that made the record ('' from Python)"),
     ("created_at", "TIMESTAMP NOT NULL", "when the record was committed (UTC)"),
@@ -785,7 +787,7 @@ class RunStore:
 
         Parameters
         ----------
-        kind : {"run", "compare", "sweep"}
+        kind : {"run", "compare", "sweep", "calibration"}
         target : str
             The preset name, ``.toml`` file or table folder that was run.
         system : System

@@ -9,6 +9,7 @@ import pytest
 import firesale.analytics.compare as compare_module
 from firesale import load_preset, simulate
 from firesale.analytics import summarize
+from firesale.analytics.amplification import with_impulse
 from firesale.analytics.compare import compare, policy_names, policy_overrides, policy_scenario
 from firesale.data import load
 from firesale.data.preset import _preset_dir, policy_switches
@@ -76,11 +77,11 @@ def test_one_batch_equals_each_scenario_alone(monkeypatch):
     preset = load_preset("dealer_prime")
     names = ["slr_exemption", "haircut_floor", "slr_exemption+haircut_floor"]
     out = compare(preset, names)
-    assert calls == [4]
+    assert calls == [8]  # the baseline and three policies, and the impulse run of each (every channel off)
     runs = [out["baseline"], *(out["policies"][n] for n in names)]
     scenarios = [preset.scenario, *(policy_scenario(preset, n) for n in names)]
     for summary, scenario in zip(runs, scenarios):
-        ds = real(preset.system, scenario)
+        ds = real(preset.system, with_impulse(scenario))  # the scenario alone, with its impulse run
         alone = summarize(ds)
         assert {k: summary[k] for k in alone} == alone
         assert summary["peak_price_fall"] == {str(a): max(0.0, 1.0 - float(p))

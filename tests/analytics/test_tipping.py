@@ -1,5 +1,5 @@
-"""tipping_point(): the smallest shock that tips a market, checked against a brute-force grid scan;
-the boundary figure; and ``firesale tipping`` through the CLI."""
+"""tipping_point(): the smallest shock that tips a market from a calm baseline, checked against a
+brute-force grid scan; the boundary figure; and ``firesale tipping`` through the CLI."""
 
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ def three_dealers() -> System:
 
 
 def grid_scan(system: System, scenarios: list[Scenario], sizes: np.ndarray) -> np.ndarray:
-    """Whether the bond market tips, (len(scenarios), len(sizes)), all in ONE simulate batch."""
+    """Whether the bond market tips, (len(scenarios), len(sizes)), all in ONE simulate batch
+    (the loop gain measured, as tipping_point measures it on a system of few assets)."""
     batch = [_with_shock(sc, "bond", "price", float(x)) for sc in scenarios for x in sizes]
-    return tipped(simulate(system, batch, detail=False), "bond").reshape(len(scenarios), sizes.size)
+    return tipped(simulate(system, batch, detail=False, loop_gain=True), "bond").reshape(len(scenarios), sizes.size)
 
 
 # --------------------------------------------------------------------------- the bisection
@@ -68,6 +69,24 @@ def test_bisection_agrees_with_a_grid_scan():
     assert out.attrs["resolution"] == pytest.approx(0.1 / 8 / 2**10)
     assert np.all(np.diff(out.threshold.values) > 0)  # a released buffer lets dealers bear a larger fall
     assert out.monotone.values.tolist() == [1, 1, 1]
+
+
+def test_measured_from_a_calm_baseline_whatever_the_scenarios_own_shocks():
+    system = three_dealers()
+    calm = tipping_point(system, SCENARIO, "bond", high=0.1, iterations=8)
+    # the scenario's own shocks: a 5% bond fall with a volatility jump, and outside clients
+    # selling 100 of the bond, which alone tips its market. Sized on top of them, every
+    # fall would tip it (threshold 0, whatever the dealers' resilience); from the calm
+    # baseline the threshold is the calm system's, and the scenario is said to tip already
+    shocked = SCENARIO.updated(shocks=[{"asset": "bond", "price": -0.05, "volatility": 2.0},
+                                       {"asset": "bond", "client_sale": 100.0}])
+    assert tipped(simulate(system, _with_shock(shocked, "bond", "price", 0.0), loop_gain=True), "bond").all()
+    out = tipping_point(system, shocked, "bond", high=0.1, iterations=8)
+    assert out.threshold.values.tolist() == calm.threshold.values.tolist()
+    assert 0.01 < float(out.threshold[0]) < 0.03
+    assert (out.preset_tips.values.tolist(), calm.preset_tips.values.tolist()) == ([1], [0])
+    assert (out.attrs["preset_size"], calm.attrs["preset_size"]) == (pytest.approx(0.05), 0.0)
+    assert out.attrs["baseline"] == "calm"
 
 
 def test_more_dealer_capital_tips_later():
@@ -116,12 +135,13 @@ def test_the_batch_advances_every_value_together(monkeypatch):
                             high=0.1, iterations=iterations)
         assert np.isfinite(out.threshold.values).all()
         assert iterations <= len(calls) <= iterations + 2
-        assert calls[0] == 9 * len(values)  # the scan: low, high and 7 points between, for every value
+        # the scan: low, high and 7 points between from the calm baseline, and the scenario's own shocks, per value
+        assert calls[0] == 10 * len(values)
         assert calls[1:] == [len(values)] * iterations  # one scenario per value in every step
     # dealer capital too: a round-0 capital shock per dealer, on the same system
     calls.clear()
     tipping_point(system, SCENARIO, "bond", param="dealer_capital", values=(1.0, 1.5), high=0.1, iterations=iterations)
-    assert len(calls) == iterations + 1 and calls[0] == 9 * 2
+    assert len(calls) == iterations + 1 and calls[0] == 10 * 2
 
 
 def test_progress_reports_every_batch():
@@ -259,9 +279,13 @@ def test_cli_table_and_null_for_no_tip():
     result = runner.invoke(app, ["tipping", "dealer_market", "--shock", "corp_hy", "--iterations", "6"])
     assert result.exit_code == 0, result.output
     assert "corp_hy fall of" in result.stdout
+    assert "measured from the calm baseline" in " ".join(result.stdout.split())
     out = json.loads(runner.invoke(app, ["tipping", "dealer_market", "--shock", "corp_hy", "--high", "0.01",
                                          "--iterations", "2", "--json"]).stdout)
     assert out["thresholds"] == [None] and out["param"] is None
+    # the preset's own shocks (a 3% fall and client sales) leave the market functioning
+    assert (out["baseline"], out["preset_shock_tips"]) == ("calm", [False])
+    assert out["preset_shock_size"] == pytest.approx(0.03)
 
 
 @pytest.mark.parametrize("args, needle", [

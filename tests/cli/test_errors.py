@@ -222,7 +222,9 @@ def test_shock_names_the_scenario(tmp_path):
     assert "dealer_prime — shock_corporates+5pct_other-12.5pct" in text
     (record,) = RunStore(store).list()
     _, scenarios = RunStore(store).load_inputs(record.run_id)
-    assert [s.name for s in scenarios] == ["shock_corporates+5pct_other-12.5pct"]
+    # the run and its impulse run (every channel off: the initial loss), recorded together
+    assert [s.name for s in scenarios] == ["shock_corporates+5pct_other-12.5pct",
+                                           "shock_corporates+5pct_other-12.5pct (channels off)"]
     # --set name= still names it; without --shock the preset's name stays
     result = runner.invoke(app, ["run", "dealer_prime", "--shock", "corporates=0.05", "--set", "name=mine", "--json",
                                  "--no-record"])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from firesale.analytics.amplification import summarize
+from firesale.analytics.amplification import summarize, with_impulse
 from firesale.data.preset import policy_switches
 from firesale.errors import ConfigError, Problem, did_you_mean
 from firesale.scenario import Scenario
@@ -141,16 +141,19 @@ def compare(preset: Preset, policies: list[str] | tuple[str, ...], *, base: Scen
 def comparison_scenarios(preset: Preset, policies: list[str] | tuple[str, ...], *, base: Scenario | None = None,
                          ) -> tuple[list[str], list[Scenario]]:
     """The policy names (duplicates dropped) and the batch :func:`compare` runs: the
-    baseline, then one scenario per policy."""
+    baseline, then one scenario per policy, then the impulse run of each (every channel
+    off, the policy kept: the initial loss of its amplification,
+    :func:`~firesale.analytics.amplification.with_impulse`)."""
     base = preset.scenario if base is None else base
     names = list(dict.fromkeys(policies))
-    return names, [base, *(policy_scenario(preset, name, base) for name in names)]
+    return names, with_impulse([base, *(policy_scenario(preset, name, base) for name in names)])
 
 
 def summarize_comparison(ds: Any, scenarios: list[Scenario], names: list[str]) -> dict[str, Any]:
-    """:func:`compare`'s result from the batch's Dataset (baseline first, then the policies)."""
+    """:func:`compare`'s result from the batch's Dataset (baseline first, then the policies,
+    then any impulse runs, which :func:`~firesale.analytics.amplification.summarize` reads)."""
     summaries = []
-    for i in range(len(scenarios)):
+    for i in range(len(names) + 1):
         summary = summarize(ds, i)
         summary["peak_price_fall"] = _peak_price_fall(ds, i)
         summary["stabilised"] = summary["rounds"] < scenarios[i].max_rounds

@@ -1,15 +1,21 @@
 """Tipping points: the smallest shock at which a market tips from functioning to stressed.
 
-A market *tips* when, in some round, at least three of the five rows of the regime table
-are stressed (:func:`firesale.analytics.regimes.tipped`). For a shock of size :math:`x`
-on one asset (a price fall :math:`-x`, or a client sale of value :math:`x`, in round 0),
-the tipping point is
+A market *tips* when, in some round, at least three of the measured rows of the regime
+table are stressed (:func:`firesale.analytics.regimes.tipped`; the runs measure the loop
+gain where ``firesale run`` does, :func:`firesale.simulation.measures_loop_gain`). The
+shock is sized from a **calm baseline**: the scenario with none of its shocks (its
+channels, policies and parameters kept), then one shock of size :math:`x` on one asset (a
+price fall :math:`-x`, or a client sale of value :math:`x`, in round 0). The tipping point
+is
 
 .. math:: x^* = \\min \\{\\, x \\in [x_{lo}, x_{hi}] : \\text{tipped}(x) \\,\\},
 
 found by bisection, one parameter value per scenario of a batch; sweeping a second
 parameter (a scenario field, or dealers' capital) draws the boundary between the
-functioning and the stressed regime.
+functioning and the stressed regime. Measured from the scenario's own shocks instead, a
+preset whose shocks (a volatility jump, redemption waves, client sales) tip the market by
+themselves would give :math:`x^* = 0` whatever the market's resilience; whether they do is
+reported beside the threshold (``preset_tips``).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from firesale.analytics.regimes import tipped
 from firesale.errors import ConfigError, Problem, did_you_mean
 from firesale.matrices import column, row_sums
 from firesale.scenario import Scenario, Shock
-from firesale.simulation import simulate
+from firesale.simulation import measures_loop_gain, simulate
 from firesale.system import System
 
 __all__ = ["DEALER_CAPITAL", "KINDS", "boundary_figure", "tipping_point"]
@@ -123,10 +129,26 @@ def _runs(system: System, scenario: Scenario, param: str | None, values: Sequenc
     return [scenario.updated(**{param: value}) for value in values]
 
 
-def _tips(system: System, runs: list[Scenario], asset: str, kind: str, sizes: np.ndarray) -> np.ndarray:
-    """Whether each run tips under its shock size, shape (V,): one :func:`~firesale.simulate` batch."""
-    ds = simulate(system, [_with_shock(run, asset, kind, float(size)) for run, size in zip(runs, sizes)],
-                  detail=False)
+def _calm(scenario: Scenario) -> Scenario:
+    """The calm baseline: ``scenario`` with none of its shocks (channels, policies and
+    parameters kept)."""
+    return scenario.model_copy(update={"shocks": ()})
+
+
+def _own_size(scenario: Scenario, asset: str, kind: str) -> float:
+    """The size of the scenario's own round-0 shocks of ``kind`` on ``asset`` (a fall for
+    ``price``: the returns compounded), 0 where it has none."""
+    values = [getattr(s, kind) for s in scenario.shocks if s.asset == asset and s.round == 0
+              and getattr(s, kind) is not None]
+    return float(1.0 - np.prod([1.0 + v for v in values])) if kind == "price" else float(sum(values))
+
+
+def _tips(system: System, runs: list[Scenario], asset: str, kind: str, sizes: np.ndarray,
+          extra: Sequence[Scenario] = ()) -> np.ndarray:
+    """Whether each run tips under its shock size, shape (V,), then whether each of
+    ``extra`` (run as given) tips: one :func:`~firesale.simulate` batch."""
+    batch = [_with_shock(run, asset, kind, float(size)) for run, size in zip(runs, sizes)] + list(extra)
+    ds = simulate(system, batch, detail=False, loop_gain=measures_loop_gain(system))
     return tipped(ds, asset)
 
 
@@ -179,9 +201,10 @@ def tipping_point(
 ) -> xr.Dataset:
     """The smallest shock on ``asset`` at which its market tips, for each value of a parameter.
 
-    For a shock size :math:`x` the scenario's own round-0 shocks of ``kind`` on ``asset``
-    are replaced by one shock: a price fall (return :math:`-x`) or a client sale of value
-    :math:`x`. With :math:`T(x)` = "the market of ``asset`` is stressed in some round"
+    For a shock size :math:`x` the calm baseline — the scenario with none of its shocks —
+    takes one shock: a price fall (return :math:`-x`) or a client sale of value :math:`x`,
+    on ``asset`` in round 0. With :math:`T(x)` = "the market of ``asset`` is stressed in
+    some round"
     (:func:`~firesale.analytics.regimes.tipped`), the first batch evaluates :math:`T` on
     the scan grid :math:`g_j = x_{lo} + j (x_{hi} - x_{lo}) / J`, :math:`j = 0, \\dots, J`,
     and takes the first interval whose right end tips,
@@ -204,15 +227,18 @@ def tipping_point(
     scan saw :math:`T` untip. Compare with a finer grid when in doubt.
 
     Every parameter value advances together: the scan is one :func:`~firesale.simulate`
-    batch (values × grid points) and each bisection step is one batch with one scenario
-    per value still bracketed, so there are at most ``iterations + 1`` calls whatever the
-    number of values (``dealer_capital`` too: it is a round-0 capital shock per dealer).
+    batch (values × grid points, and the scenario with its own shocks once per value, for
+    ``preset_tips``) and each bisection step is one batch with one scenario per value still
+    bracketed, so there are at most ``iterations + 1`` calls whatever the number of values
+    (``dealer_capital`` too: it is a round-0 capital shock per dealer, kept in the calm
+    baseline).
 
     Parameters
     ----------
     system : System
     scenario : Scenario
-        Base scenario; its other shocks, channels and parameters are kept.
+        Base scenario: its channels, policies and parameters are kept, its shocks left out
+        of the calm baseline (and run as they are for ``preset_tips``).
     asset : str
         Asset shocked and whose market is watched.
     kind : {"price", "client_sale"}
@@ -246,8 +272,11 @@ def tipping_point(
     xarray.Dataset
         Dim ``param`` (the values, with the field's long_name, units and description);
         variables ``threshold`` (units ``fraction`` for price, the system currency for
-        client_sale; NaN: does not tip within ``high``) and ``monotone`` (0 where the scan
-        saw the market untip at a larger shock). Attrs: ``asset``, ``kind``, ``param``
+        client_sale; NaN: does not tip within ``high``; 0: the calm baseline is stressed
+        with no shock at all), ``monotone`` (0 where the scan saw the market untip at a
+        larger shock) and ``preset_tips`` (1 where the scenario's own shocks, as given,
+        already tip the market). Attrs: ``baseline`` (``"calm"``), ``preset_size`` (the
+        scenario's own round-0 shock of ``kind`` on ``asset``, 0 if none), ``asset``, ``kind``, ``param``
         (``""`` without one), ``low``, ``high``, ``iterations``, ``scan``, ``resolution``
         (:math:`(x_{hi} - x_{lo}) / (J \\, 2^n)`), ``system``, ``scenario``, ``currency``,
         ``firesale_version``.
@@ -264,8 +293,11 @@ def tipping_point(
     >>> from firesale import load_preset
     >>> preset = load_preset("dealer_market")
     >>> out = tipping_point(preset.system, preset.scenario, "corp_hy", iterations=8)
-    >>> 0.0 < float(out.threshold[0]) < 0.05
-    True
+    >>> out.attrs["preset_size"] < float(out.threshold[0]) < 0.1, int(out.preset_tips[0])
+    (True, 0)
+
+    From a calm market the high-yield market tips at a fall of about 9%, three times the
+    preset's own 3% shock, which (with its client sales) leaves it functioning.
     """
     values = tuple(values)
     if high is None:
@@ -274,12 +306,14 @@ def tipping_point(
             DEFAULT_HIGH_CLIENT_SALE_MULTIPLE * float(column(system.holdings, k).sum())
     low, high = float(low), float(high)
     _check(system, asset, kind, param, values, low, high, iterations, scan)
-    runs = _runs(system, scenario, param, values)
+    runs = _runs(system, _calm(scenario), param, values)
     n = len(runs)
     total = iterations + 1
-    # first batch: every value at low, high and the scan points between, one batch per system
+    # first batch: every value at low, high and the scan points between, from the calm
+    # baseline; then every value with the scenario's own shocks
     grid = low + (high - low) * np.arange(scan + 1) / scan
-    tips = _tips(system, runs * grid.size, asset, kind, np.repeat(grid, n)).reshape(grid.size, n).T  # (V, scan + 1)
+    scanned = _tips(system, runs * grid.size, asset, kind, np.repeat(grid, n), _runs(system, scenario, param, values))
+    tips, preset_tips = scanned[:-n].reshape(grid.size, n).T, scanned[-n:]  # (V, scan + 1), (V,)
     if progress is not None:
         progress(1, total)
     ever = tips.any(axis=1)
@@ -305,12 +339,14 @@ def tipping_point(
     currency = system.currency
     if kind == "price":
         units, long_name = "fraction", f"{asset} price fall at which it tips"
-        description = (f"Smallest fall of the {asset} price in round 0 (a fraction: 0.03 is 3%) at which its market "
-                       "turns stressed in some round; NaN: it does not tip within the range.")
+        description = (f"Smallest fall of the {asset} price in round 0 (a fraction: 0.03 is 3%), from the calm "
+                       "baseline (the scenario without its shocks), at which its market turns stressed in some round; "
+                       "NaN: it does not tip within the range.")
     else:
         units, long_name = currency, f"{asset} client sale at which it tips"
-        description = (f"Smallest value of {asset} sold to dealers by outside clients in round 0 at which its market "
-                       "turns stressed in some round; NaN: it does not tip within the range.")
+        description = (f"Smallest value of {asset} sold to dealers by outside clients in round 0, from the calm "
+                       "baseline (the scenario without its shocks), at which its market turns stressed in some round; "
+                       "NaN: it does not tip within the range.")
     coord = np.array([None], dtype=object) if param is None else np.asarray(values)
     return xr.Dataset(
         {
@@ -319,9 +355,14 @@ def tipping_point(
                 "units": "1", "long_name": "tipping monotone on the scan",
                 "description": "1 where every scan point at or above the first that tips also tips; 0 where the "
                 "market untips at a larger shock, so bisection's monotone assumption fails there."}),
+            "preset_tips": ("param", preset_tips.astype(np.int8), {
+                "units": "1", "long_name": "the scenario's own shocks tip the market",
+                "description": f"1 where the scenario with its own shocks, as given, already tips the {asset} market "
+                "(the threshold is measured from the calm baseline, without them)."}),
         },
         coords={"param": ("param", coord, _field_attrs(param) if param else {"long_name": "none"})},
         attrs={
+            "baseline": "calm", "preset_size": _own_size(scenario, asset, kind),
             "asset": asset, "kind": kind, "param": param or "", "low": low, "high": high, "iterations": int(iterations),
             "scan": int(scan), "resolution": (high - low) / scan / 2.0 ** iterations, "system": system.name, "scenario": scenario.name,
             "currency": currency, "firesale_version": __version__,

@@ -41,7 +41,8 @@ __all__ = [
     "RunOutcome", "asset_shock_inputs", "bounded", "capital_ratios", "cascade_rows", "channel_switches",
     "check_upload_rows", "comparison_table", "constrained", "error_summary", "headline", "holdings_overlap",
     "institution_counts", "label_every_institution", "policy_levers", "problem_rows", "ratio_axis_max",
-    "redemption_inputs", "run_scenario", "runs_table", "scenario_from_inputs", "tightest", "upload_rows",
+    "redemption_inputs", "regime_caption", "run_scenario", "runs_table", "scenario_from_inputs", "tightest",
+    "upload_rows",
     "waterfall_caption", "widget_assets", "widget_funds",
 ]
 
@@ -542,7 +543,8 @@ class RunOutcome:
     Attributes
     ----------
     ds : xarray.Dataset
-        The results of ``simulate(system, scenario, detail=True)``.
+        The results of ``simulate(system, with_impulse(scenario), detail=True)``: the
+        scenario first, then its impulse run (every channel off).
     summary : dict
         :func:`~firesale.analytics.amplification.summarize` of it: ``firesale run --json``.
     attribution : xarray.Dataset or None
@@ -568,7 +570,9 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
                  target: str | None = None, progress: Callable[[int, int, str], None] | None = None) -> RunOutcome:
     """Simulate one scenario on the preset's system, summarise it, attribute it to the
     mechanisms and record it in the run store (``FIRESALE_STORE``, else
-    ``./firesale-runs``), as ``firesale run`` and ``firesale attribute`` do.
+    ``./firesale-runs``), as ``firesale run`` and ``firesale attribute`` do: the scenario and
+    its impulse run (every channel off: the initial loss) in one batch
+    (:func:`~firesale.analytics.amplification.with_impulse`), the scenario first.
 
     Parameters
     ----------
@@ -590,11 +594,12 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
     StoreError
         The run store cannot be written (checked before the simulation).
     """
-    from firesale.analytics.amplification import summarize
+    from firesale.analytics.amplification import summarize, with_impulse
     from firesale.simulation import measures_loop_gain, simulate
     from firesale.store import recording_store
 
     total = len(RUN_STEPS)
+    batch = with_impulse(scenario)
 
     def step(done: int) -> None:
         if progress is not None:
@@ -603,7 +608,7 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
     run_store = recording_store(None, not record, warn=lambda reason: None)
     started = time.perf_counter()
     step(0)
-    ds = simulate(preset.system, scenario, detail=True, loop_gain=measures_loop_gain(preset.system))
+    ds = simulate(preset.system, batch, detail=True, loop_gain=measures_loop_gain(preset.system))
     simulate_s = time.perf_counter() - started
     step(1)
     summary = summarize(ds)
@@ -616,7 +621,7 @@ def run_scenario(preset: Preset, scenario: Scenario, *, attribution: bool = True
     step(3)
     run_id = None
     if run_store is not None:
-        run_id = run_store.record("run", target or preset.name, preset.system, [scenario], ds, summary,
+        run_id = run_store.record("run", target or preset.name, preset.system, batch, ds, summary,
                                   {"simulate_s": simulate_s}, command="firesale dashboard")
     step(total)
     return RunOutcome(ds, summary, result, run_id, time.perf_counter() - started,
@@ -645,7 +650,10 @@ def _cell(value: Any, digits: int = 2, unit: str = "") -> str:
 
 def headline(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The headline figures of a summary as ``(label, text)``, labelled and rounded as
-    ``firesale run`` prints them (amplification to 3 decimals).
+    ``firesale run`` prints them (amplification to 3 decimals): the initial loss (every
+    channel off, the shocks and exogenous waves on), the total loss, their ratio, and the
+    loss split into the levered institutions' capital and the unlevered holders'
+    mark-to-market (:mod:`firesale.analytics.amplification`), each with its amplification.
 
     Examples
     --------
@@ -666,7 +674,33 @@ def headline(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("rounds", str(summary["rounds"])),
         ("institutions breaching", str(summary["breaches"])),
         ("defaults", str(summary["defaults"])),
+        (f"levered capital loss{unit}", _number(summary.get("levered_capital_loss"))),
+        ("amplification, levered capital", _number(summary.get("amplification_levered"), 3)),
+        (f"unlevered mark-to-market{unit}", _number(summary.get("unlevered_mark_to_market"))),
+        ("amplification, unlevered", _number(summary.get("amplification_unlevered"), 3)),
     ]
+
+
+def regime_caption(table: Mapping[str, Any]) -> str:
+    """What the regime table (:func:`firesale.analytics.regimes.regime_table`) counts: the
+    rule, and the rows the run did not measure, which do not count.
+
+    Examples
+    --------
+    >>> from firesale import load_preset, simulate
+    >>> from firesale.analytics.regimes import regime_table
+    >>> p = load_preset("dealer_prime")  # the information channel is off
+    >>> text = regime_caption(regime_table(simulate(p.system, p.scenario), 0, "treasuries"))
+    >>> text.split(". ")[1]
+    'Not measured in round 0: price shocks, liquidity, feedback loop, information flow.'
+    """
+    text = (f"A market is stressed when {table['thresholds']['rows_for_stress']} of its measured rows are; a row not "
+            "measured does not count.")
+    rounds = {"first": table["first_round"], "worst": table["worst_round"]}
+    for col, rows in table["not_measured"].items():
+        if rows and not (col == "worst" and rounds["worst"] == rounds["first"]):
+            text += f" Not measured in round {rounds[col]}: {', '.join(rows)}."
+    return text
 
 
 def cascade_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -718,6 +752,8 @@ def comparison_table(result: Mapping[str, Any]) -> pd.DataFrame:
     rows: dict[str, list[str]] = {
         f"total loss ({cur})": [_number(s["total_loss"]) for s in runs.values()],
         "amplification": [_number(s["amplification"], 3) for s in runs.values()],
+        f"levered capital loss ({cur})": [_number(s.get("levered_capital_loss")) for s in runs.values()],
+        "amplification, levered capital": [_number(s.get("amplification_levered"), 3) for s in runs.values()],
         f"forced sales ({cur})": [_number(s["forced_sales"]) for s in runs.values()],
         "defaults": [str(s["defaults"]) for s in runs.values()],
         "rounds to stabilise": [str(s["rounds_to_stabilise"]) + ("" if s["stabilised"] else " (max)")

@@ -429,8 +429,8 @@ def _results(st: Any, ds: xr.Dataset, summary: dict[str, Any], note: str, *, ind
     st.header(f"Results: {summary['system']} — {summary['scenario']}")
     st.caption(note)
     figures = logic.headline(summary)
-    for row in (figures[:4], figures[4:]):
-        for col, (label, value) in zip(st.columns(4), row):
+    for start in range(0, len(figures), 4):
+        for col, (label, value) in zip(st.columns(4), figures[start:start + 4]):
             col.metric(label, value)
     st.subheader("Price paths")
     st.plotly_chart(price_figure(ds, index), key=f"{key}_prices")
@@ -459,6 +459,7 @@ def _results(st: Any, ds: xr.Dataset, summary: dict[str, Any], note: str, *, ind
              f"round {table['worst_round']}, the worst ({table['regime']['worst']})":
                  [f"{r['worst']['label']}: {r['worst']['text']}" for r in table["rows"]]},
             index=[r["row"] for r in table["rows"]]))
+        st.caption(logic.regime_caption(table))
     if attribution is not None:
         st.subheader("Attribution to the mechanisms")
         fig = attribution_figure(attribution)
@@ -594,8 +595,8 @@ def _stored_summary(st: Any, summary: dict[str, Any]) -> None:
     try:
         if "total_loss" in summary:
             figures = logic.headline(summary)
-            for row in (figures[:4], figures[4:]):
-                for col, (label, value) in zip(st.columns(4), row):
+            for start in range(0, len(figures), 4):
+                for col, (label, value) in zip(st.columns(4), figures[start:start + 4]):
                     col.metric(label, value)
         elif isinstance(summary.get("baseline"), dict) and isinstance(summary.get("policies"), dict):
             _table(st, logic.comparison_table(summary), static=True)

@@ -82,6 +82,7 @@ th, td { border: 1px solid #e4e7eb; padding: .25rem .6rem; text-align: left; ver
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .stressed { background: #fde8e8; }
 .functioning { background: #e3f9e5; }
+.unmeasured { color: #7b8794; font-style: italic; }
 .note { color: #52606d; font-size: .9rem; }
 pre { background: #f5f7fa; padding: .8rem; overflow-x: auto; font-size: .8rem; }
 footer { color: #7b8794; font-size: .8rem; padding: 1rem 2rem; }
@@ -244,19 +245,30 @@ def _summary_section(summary: dict[str, Any]) -> str:
     cur = summary["currency"] or ""
     multiple = summary["forced_sales_per_initial_loss"]
     amplification = summary["amplification"]
-    if multiple is None:  # no price shock: nothing to divide by
-        headline = (f"The shock costs nothing on its own at t0 prices, yet it forced "
+    if summary["initial_loss"] is None:  # a wave and no impulse run: the initial loss is unknown
+        headline = (f"The scenario forced {_amount(summary['forced_sales'], cur)} of sales; the system lost "
+                    f"{_amount(summary['total_loss'], cur)} in all (no impulse run: the initial loss is unknown).")
+    elif multiple is None:  # no price shock: nothing to divide by
+        headline = (f"The shock costs nothing with every channel off, yet it forced "
                     f"{_amount(summary['forced_sales'], cur)} of sales; the system lost "
                     f"{_amount(summary['total_loss'], cur)} in all.")
     else:
-        headline = (f"A shock that costs {_amount(summary['initial_loss'], cur)} on its own forced "
+        headline = (f"A shock that costs {_amount(summary['initial_loss'], cur)} with every channel off forced "
                     f"{_amount(summary['forced_sales'], cur)} of sales: {_multiple(multiple, 1)} the initial loss. "
                     f"The system lost {_amount(summary['total_loss'], cur)} in all, an amplification of "
-                    f"{_multiple(amplification, 2)}.")
+                    f"{_multiple(amplification, 2)}; levered institutions lost "
+                    f"{_amount(summary['levered_capital_loss'], cur)} of capital.")
     cards = [
-        (_amount(summary["initial_loss"], cur), "initial loss (the shock alone)"),
+        (_amount(summary["initial_loss"], cur), "initial loss (every channel off; the shocks and exogenous waves on)"),
         (_amount(summary["total_loss"], cur), "total loss"),
         (_multiple(amplification, 2), "amplification (total / initial loss)"),
+        (_amount(summary["levered_capital_loss"], cur),
+         f"levered capital loss ({summary['levered_institutions']} institutions with debt, repo or derivatives; "
+         f"initial {_amount(summary['initial_levered_capital_loss'], cur)})"),
+        (_multiple(summary["amplification_levered"], 2), "amplification of the levered capital loss"),
+        (_amount(summary["unlevered_mark_to_market"], cur),
+         f"unlevered holders' mark-to-market (initial {_amount(summary['initial_unlevered_mark_to_market'], cur)})"),
+        (_multiple(summary["amplification_unlevered"], 2), "amplification of the unlevered mark-to-market"),
         (_amount(summary["forced_sales"], cur), "forced sales"),
         (_multiple(multiple, 1), "forced sales / initial loss"),
         (str(summary["rounds"]), "rounds"),
@@ -437,8 +449,10 @@ def cascade_figure(ds: xr.Dataset, index: int = 0) -> Any | None:
 
 
 def attribution_figure(result: xr.Dataset) -> Any | None:
-    """The Shapley shares of the loss and of the forced sales by mechanism (or channel), as
-    grouped bars (a plotly Figure); ``None`` when the mechanisms change neither.
+    """The Shapley shares of the levered capital loss and of the forced sales by mechanism
+    (or channel), as grouped bars (a plotly Figure): each value over the sum of the players'
+    absolute values, with its sign (:func:`~firesale.analytics.attribution.shapley_shares`);
+    ``None`` when the mechanisms change neither.
 
     Parameters
     ----------
@@ -452,7 +466,8 @@ def attribution_figure(result: xr.Dataset) -> Any | None:
     summary = attribution_summary(result)
     players = summary["players"]
     fig = go.Figure()
-    for share_key, what in (("share", "loss beyond plain revaluation"), ("share_forced_sales", "forced sales")):
+    loss = summary["outcome"].replace("_", " ")
+    for share_key, what in (("share", loss), ("share_forced_sales", "forced sales")):
         shares = summary[share_key]
         if all(shares[p] is None for p in players):
             continue
@@ -461,8 +476,8 @@ def attribution_figure(result: xr.Dataset) -> Any | None:
                              textposition="outside"))
     if not fig.data:
         return None
-    fig.update_layout(title="Shapley shares of the damage by mechanism", barmode="group",
-                      xaxis_title=_e(_label(result.player)), yaxis_title="Shapley share (fraction)",
+    fig.update_layout(title="Shapley shares of the damage by mechanism (value / sum of |values|, signed)",
+                      barmode="group", xaxis_title=_e(_label(result.player)), yaxis_title="Shapley share (fraction)",
                       yaxis={"tickformat": ".0%"})
     return fig
 
@@ -485,13 +500,19 @@ def _attribution_section(result: xr.Dataset, currency: str, draw: _FigureWriter)
     rows = [[(p, ""), (f"{summary['shapley'][p]:,.2f}", "number"), (pct(summary["share"][p]), "number"),
              (f"{summary['alone'][p]:,.2f}", "number"), (f"{summary['shapley_forced_sales'][p]:,.2f}", "number"),
              (pct(summary["share_forced_sales"][p]), "number")] for p in players]
-    parts.append(_table(["mechanism", f"Shapley loss ({currency})", "share of the loss", f"alone ({currency})",
+    loss = summary["outcome"].replace("_", " ")
+    parts.append(_table(["mechanism", f"Shapley {loss} ({currency})", "share", f"alone ({currency})",
                          f"Shapley forced sales ({currency})", "share of the sales"], rows))
-    parts.append(f'<p class="note">Plain revaluation (every mechanism off) loses '
+    total = summary["outcomes"]["total_loss"]
+    parts.append(f'<p class="note">The {_e(loss)} with every mechanism off (the baseline: the shocks and the '
+                 f'exogenous redemption and client-sale waves, which no mechanism is credited with) is '
                  f'{_e(_amount(summary["baseline_loss"], currency))}; with every mechanism on, '
                  f'{_e(_amount(summary["total_loss"], currency))}. The Shapley values add up to the difference '
                  f'({_e(_amount(summary["amplification_loss"], currency))}) and to the forced sales '
-                 f'({_e(_amount(summary["forced_sales"], currency))}).</p>')
+                 f'({_e(_amount(summary["forced_sales"], currency))}). A share is the value over the sum of the '
+                 f'mechanisms\' absolute values, with its sign. The total loss, with the unlevered holders\' '
+                 f'mark-to-market, goes from {_e(_amount(total["baseline"], currency))} to '
+                 f'{_e(_amount(total["total"], currency))}.</p>')
     if summary["interactions"]:
         text = ", ".join(f"{k}: {v:+,.2f}" for k, v in summary["interactions"].items())
         parts.append(f'<p class="note">Interactions (Harsanyi dividends): {_e(text)}</p>')
@@ -505,13 +526,16 @@ def _regime_section(ds: xr.Dataset, index: int) -> str:
     first, worst = table["first_round"], table["worst_round"]
     header = ["", f"round {first} ({table['regime']['first']})",
               f"round {worst}, the worst ({table['regime']['worst']})"]
-    rows = [[(row["row"], ""), *((f"{row[col]['label']}: {row[col]['text']}", row[col]["state"])
+    css = {"stressed": "stressed", "functioning": "functioning"}
+    rows = [[(row["row"], ""), *((f"{row[col]['label']}: {row[col]['text']}", css.get(row[col]["state"], "unmeasured"))
                                  for col in ("first", "worst"))] for row in table["rows"]]
     t = table["thresholds"]
     note = (f"Stressed when: persistence > {t['persistence']:g} (trending), dealers net sellers, spread or impact "
             f"≥ {t['spread_ratio']:g}× t0, gain > {t['gain']:g}, quoting share < {100 * t['quoting_share']:.0f}% or "
             f"mark discount > {100 * t['mark_discount']:.0f}%; a market is stressed when {t['rows_for_stress']} of "
-            "the 5 rows are.")
+            "its measured rows are. A row not measured (in grey) does not count"
+            + "".join(f"; not measured in round {r}: {', '.join(table['not_measured'][col])}"
+                      for col, r in (("first", first), ("worst", worst)) if table["not_measured"][col]) + ".")
     return (f"<p>The {_e(table['asset'])} market, the most stressed: the first round and the worst side by side.</p>"
             + _table(header, rows, "regime") + f'<p class="note">{_e(note)}</p>')
 
@@ -560,7 +584,9 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
     scenario : Scenario or None
         The scenario; ``None`` takes it from ``ds`` (attrs ``scenarios``).
     ds : Dataset, optional
-        Results to report; default: ``simulate(system, scenario, detail=True)``.
+        Results to report; default: ``simulate(system, with_impulse(scenario), detail=True)``,
+        the scenario and its impulse run (every channel off: the initial loss). Where ``ds``
+        holds no impulse run of the scenario, the system and scenario given run it.
     attribution : bool or Dataset
         Run the Shapley attribution to the mechanisms (8 runs of the scenario); ``False``
         leaves it out; a Dataset of :func:`~firesale.analytics.attribution.attribute` is used
@@ -606,9 +632,11 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
             raise ConfigError(Problem("FS741", "report", "nothing to report: give a system and a scenario, or the "
                                       "results Dataset of a run"))
         step(0)
+        from firesale.analytics.amplification import with_impulse
         from firesale.simulation import measures_loop_gain, simulate
 
-        ds = simulate(system, scenario, detail=True, loop_gain=measures_loop_gain(system))
+        # the impulse run (every channel off) rides in the batch: the initial loss
+        ds = simulate(system, with_impulse(scenario), detail=True, loop_gain=measures_loop_gain(system))
     step(1)
     attribution_result: xr.Dataset | None = None
     if isinstance(attribution, xr.Dataset):
@@ -622,6 +650,11 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
         attribution_result = attribute(system, scenario)
     step(2)
     summary = summarize(ds, index)
+    if summary["initial_loss_from"] != "impulse run" and system is not None and scenario is not None:
+        from firesale.analytics.amplification import channels_off
+        from firesale.simulation import simulate
+
+        summary = summarize(ds, index, impulse=simulate(system, channels_off(scenario), detail=False))
     one = ds.isel(scenario=index)
     currency = str(summary["currency"] or "")
     draw = _FigureWriter()
