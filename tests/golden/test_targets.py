@@ -37,19 +37,6 @@ def _shipped() -> list[tuple[str, str]]:
 
 SHIPPED = _shipped()
 
-#: Targets the shipped presets miss today, each with why (docs/validation.md publishes
-#: them): the test checks that they are still missed, so meeting one fails until it is
-#: taken off this list.
-KNOWN_MISSES = {
-    ("march_2020", "ust_10y_close_to_close"): "the model's 10-year move comes mostly on the first day",
-    ("march_2020", "ust_10y_spread"): "the 10-year spread widens more than the record's",
-    ("march_2020", "hedge_fund_futures_closed"): "the shipped preset leaves close_hedges off",
-    ("march_2020", "fed_purchases_by_31_march"): "the programme buys the day's net sales, not a set pace",
-    ("gilt_ldi_2022", "long_gilt_peak"): "the 30-year peaks short of the record by 27 September",
-    ("gilt_ldi_2022", "fire_sale_part"): "the fire-sale part saturates at the 10% discount",
-    ("gilt_ldi_2022", "announcement_effect"): "the announcement removes only the fire-sale part",
-}
-
 
 @functools.cache
 def _evaluated(preset_name: str) -> dict:
@@ -62,10 +49,6 @@ if SHIPPED:  # no case at all (rather than a skipped one) while no shipped prese
     @pytest.mark.parametrize(("preset_name", "target_name"), SHIPPED, ids=[f"{p}:{t}" for p, t in SHIPPED])
     def test_shipped_preset_meets_its_target(preset_name, target_name):
         r = _evaluated(preset_name)[target_name]
-        if (preset_name, target_name) in KNOWN_MISSES:
-            # published as missed (docs/validation.md): still missed, or take it off the list
-            assert not r.passed, f"{preset_name}: {target_name} is met now: remove it from KNOWN_MISSES"
-            return
         assert r.passed, (f"{preset_name}: target {r.name} ({r.label}) missed: model {r.model:.6g} {r.unit}, "
                           f"record {r.value:g}, band [{r.low:g}, {r.high:g}] ({r.source})")
 

@@ -1,5 +1,7 @@
 """docs/validation.md prints, for each historical preset, every target of its [[targets]]
-table beside the model's value: the tables must be what `firesale targets` measures now.
+table beside the model's value, and the out-of-sample exercise: the shared behavioural
+parameters fitted on one episode (`firesale calibrate`) and scored on the other. The
+tables must be what the model gives now.
 
 Regenerate them with ``FIRESALE_UPDATE_DOCS=1 pytest tests/golden/test_validation_doc.py``
 (the rows between the ``<!-- targets:NAME -->`` markers are rewritten)."""
@@ -15,9 +17,17 @@ import pytest
 
 from firesale import load_preset
 from firesale.analytics.targets import TargetResult, evaluate_targets
+from firesale.calibration import calibrate
+from firesale.parameters import apply_parameters
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "validation.md"
 EPISODES = ("march_2020", "gilt_ldi_2022")
+#: The behavioural parameters both episodes share (their [[parameters]] rows).
+SHARED = ("scenario.market.balance_sheet_cost", "scenario.market.resilience",
+          "scenario.information.rfq_spread_multiplier", "scenario.information.adverse_selection_elasticity",
+          "class.treasury.capital_arrival")
+#: Function evaluations each fit may use.
+FIT_EVALUATIONS = 300
 
 
 def _number(x: float) -> str:
@@ -43,7 +53,44 @@ def table(name: str) -> str:
     return "\n".join(rows)
 
 
+def _error(r: TargetResult) -> str:
+    """How far a target is missed, in units of its half-band (0 when met)."""
+    return "0" if r.passed else f"{abs(r.residual):.2f}"
+
+
+def out_of_sample() -> str:
+    """Fit the shared parameters on each episode, score them on the other: the fitted
+    values, then each scored episode's targets with its own values and the other's."""
+    presets = {name: load_preset(name) for name in EPISODES}
+    fits = {name: calibrate(presets[name], SHARED, max_evaluations=FIT_EVALUATIONS) for name in EPISODES}
+    rows = ["| parameter | " + " | ".join(f"{n} (shipped)" for n in EPISODES) + " | "
+            + " | ".join(f"fitted on {n}" for n in EPISODES) + " |", "|---" * (1 + 2 * len(EPISODES)) + "|"]
+    shipped = {n: {q.name: q.initial for q in fits[n].parameters} for n in EPISODES}
+    fitted = {n: {q.name: q.fitted for q in fits[n].parameters} for n in EPISODES}
+    for name in SHARED:
+        rows.append(f"| {name} | " + " | ".join(f"{shipped[n][name]:.3g}" for n in EPISODES) + " | "
+                    + " | ".join(f"{round(fitted[n][name], 6):.3g}" for n in EPISODES) + " |")
+    out = ["\n".join(rows)]
+    for scored in EPISODES:
+        other = next(n for n in EPISODES if n != scored)
+        preset = presets[scored]
+        system, scenario = apply_parameters(preset.system, preset.scenario, fitted[other])
+        own = evaluate_targets(preset)
+        crossed = evaluate_targets(preset, system=system, scenario=scenario)
+        lines = [f"| {scored} target | record | shipped | met | fitted on {other} | met | error |",
+                 "|---|---|---|---|---|---|---|"]
+        for a, b in zip(own, crossed):
+            lines.append(f"| {a.name} | {_number(a.value)} | {_number(a.model)} | {'yes' if a.passed else '**no**'} | "
+                         f"{_number(b.model)} | {'yes' if b.passed else '**no**'} | {_error(b)} |")
+        met = sum(b.passed for b in crossed)
+        lines.append(f"| **met** | | {sum(a.passed for a in own)} of {len(own)} | | {met} of {len(crossed)} | | |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 def _block(name: str) -> re.Pattern:
+    if name == "out_of_sample":
+        return re.compile(r"(<!-- out_of_sample -->\n)(.*?)(\n<!-- /out_of_sample -->)", re.S)
     return re.compile(rf"(<!-- targets:{name} -->\n)(.*?)(\n<!-- /targets:{name} -->)", re.S)
 
 
@@ -56,3 +103,13 @@ def test_validation_tables_are_what_the_model_gives(name):
     found = _block(name).search(text)
     assert found, f"docs/validation.md has no <!-- targets:{name} --> block"
     assert found.group(2) == table(name)
+
+
+def test_out_of_sample_tables_are_what_the_fits_give():
+    text = DOC.read_text()
+    if os.environ.get("FIRESALE_UPDATE_DOCS"):
+        text = _block("out_of_sample").sub(lambda m: m.group(1) + out_of_sample() + m.group(3), text)
+        DOC.write_text(text)
+    found = _block("out_of_sample").search(text)
+    assert found, "docs/validation.md has no <!-- out_of_sample --> block"
+    assert found.group(2) == out_of_sample()
