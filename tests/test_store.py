@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from firesale import load_preset, simulate
 from firesale.analytics.amplification import summarize
-from firesale.analytics.compare import compare, policy_scenario
+from firesale.analytics.compare import compare, comparison_scenarios, policy_scenario
 from firesale.cli import app, main
 from firesale.data.netcdf import open_dataset, save_dataset
 from firesale.store import RESULTS_NAME, RunStore, StoreError, first_difference, input_hash
@@ -70,14 +70,17 @@ def test_rerun_reproduces_the_stored_result_bit_for_bit(tmp_path, name):
 def test_a_comparison_batch_is_recorded_and_reproduced(tmp_path):
     store = RunStore(tmp_path)
     preset = load_preset("dealer_prime")
-    scenarios = [preset.scenario, policy_scenario(preset, "slr_exemption")]
+    # the batch compare() runs: baseline, the policy, then each one's impulse run (channels off)
+    names, scenarios = comparison_scenarios(preset, ["slr_exemption", "slr_exemption"])
+    assert names == ["slr_exemption"] and scenarios[:2] == [preset.scenario, policy_scenario(preset, "slr_exemption")]
+    assert len(scenarios) == 4 and not any(any(dict(s.channels).values()) for s in scenarios[2:])
     ds = simulate(preset.system, scenarios)
     run_id = store.record("compare", "dealer_prime", preset.system, scenarios, ds,
-                          compare(preset, ["slr_exemption"]), params={"policies": ["slr_exemption"]})
+                          compare(preset, names), params={"policies": names})
     record = store.get(run_id)
     assert record.metrics["baseline.forced_sales"] == pytest.approx(114.0) and record.metrics[
         "slr_exemption.forced_sales"] == 0.0
-    assert len(record.config["scenarios"]) == 2
+    assert len(record.config["scenarios"]) == 2 * (1 + len(names))
     assert store.rerun(run_id).equal
 
 

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from firesale import load_preset, simulate
 from firesale.analytics.amplification import summarize
-from firesale.analytics.compare import compare, policy_scenario
+from firesale.analytics.compare import compare, comparison_scenarios
 from firesale.cli import app, main
 from firesale.data.netcdf import atomic_path, open_dataset, save_dataset
 from firesale.errors import ConfigError
@@ -402,11 +402,11 @@ def test_rerun_catches_a_stored_summary_edited_by_hand(tmp_path, monkeypatch, ca
 def test_rerun_catches_an_edited_comparison_summary(tmp_path):
     store = RunStore(tmp_path)
     preset = load_preset("dealer_prime")
-    scenarios = [preset.scenario, policy_scenario(preset, "slr_exemption")]
+    names, scenarios = comparison_scenarios(preset, ["slr_exemption"])  # with the impulse runs compare() reads
     ds = simulate(preset.system, scenarios)
-    summary = compare(preset, ["slr_exemption"])
+    summary = compare(preset, names)
     run_id = store.record("compare", "dealer_prime", preset.system, scenarios, ds, summary,
-                          params={"policies": ["slr_exemption"]})
+                          params={"policies": names})
     assert store.rerun(run_id).equal and store.rerun(run_id).summary_checked
     summary["policies"]["slr_exemption"]["forced_sales"] = 1.0
     _edit(store, run_id, "UPDATE runs SET summary = ? WHERE run_id = ?", json.dumps(summary))

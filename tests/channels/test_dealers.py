@@ -40,7 +40,8 @@ def ample():
 
 @pytest.fixture(scope="module")
 def bound():
-    return simulate(_dealers(equity=25.0), SALE, detail=True)  # SLR 5%: at the trigger, no room
+    # SLR 5%: at the trigger, no room; the loop gain measured for the feedback row of the regime table
+    return simulate(_dealers(equity=25.0), SALE, detail=True, loop_gain=True)
 
 
 def test_ample_dealers_absorb_and_the_price_mean_reverts(ample):
@@ -72,7 +73,11 @@ def test_slr_bound_dealers_pass_it_on_and_the_price_trends(bound):
     # the loss of 250 x 1% takes each dealer's SLR to 22.5 / 497.5: it shrinks to 22.5 / 5%
     # = 450, selling 47.5; all four sell 190 — 4.75 per unit of the sale that moved the price
     assert float(one.forced_sales[1]) == pytest.approx(190.0, rel=1e-9)
+    # measured loop gain: a further sale x lowers the price by x / DEPTH, so each dealer loses
+    # 250 x / DEPTH of equity and of assets and must shrink to E / 5%: it sells
+    # (1 / 5% - 1) x 250 / DEPTH per unit of x; four dealers: 4 x 19 x 250 / 4000 = 4.75 = 190 / 40
     gain = regimes(bound).isel(scenario=0).sel(asset="ust").gain
+    assert float(gain[1]) == pytest.approx(4 * (1 / 0.05 - 1) * 250.0 / DEPTH, rel=1e-9)
     assert float(gain[1]) == pytest.approx(190.0 / CLIENT_SALE, rel=1e-9)
     assert float(gain[1]) > 1.0
     assert int(regimes(bound).regime.sel(asset="ust").max()) == 1

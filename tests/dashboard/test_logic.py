@@ -27,7 +27,17 @@ def test_changed_round_0_shocks_keep_the_later_rounds():
     redemptions = dict.fromkeys(logic.redemption_inputs(preset.scenario, preset.system), 0.0)
     scenario = logic.scenario_from_inputs(preset.scenario, preset.system, assets=assets, redemptions=redemptions)
     round_0 = [s for s in scenario.shocks if s.round == 0]
-    assert {(s.asset, s.price, s.volatility) for s in round_0} == {("corp_ig", -0.02, None), ("ust_10y", None, 2.5)}
+    # the preset's other round-0 asset shocks stay as they were, one shock per asset (its price
+    # and volatility shocks together); the redemptions set to 0 are gone
+    kept: dict[str, tuple[float | None, float | None]] = {}
+    for s in preset.scenario.shocks:
+        if s.round == 0 and s.asset is not None:
+            price, volatility = kept.get(s.asset, (None, None))
+            kept[s.asset] = (price if s.price is None else s.price,
+                             volatility if s.volatility is None else s.volatility)
+    assert len(kept) > 1  # the change leaves other assets' shocks to keep
+    kept["corp_ig"] = (-0.02, kept.get("corp_ig", (None, None))[1])
+    assert {(s.asset, s.price, s.volatility) for s in round_0} == {(a, p, v) for a, (p, v) in kept.items()}
     assert [s for s in scenario.shocks if s.round > 0] == [s for s in preset.scenario.shocks if s.round > 0]
 
 
