@@ -396,6 +396,17 @@ def regimes(
                           highlight=False)
 
 
+def _timing_text(summary: dict[str, Any]) -> str:
+    """When a run's policy levers act: ``purchases 4- (announced 3)``, one lever a line."""
+    parts = []
+    for lever, window in summary["timing"].items():
+        span = f"{window['start']}-" + ("" if window["end"] is None else str(window["end"] - 1))
+        announced = window.get("announced")
+        note = f" (announced {announced})" if announced is not None and announced != window["start"] else ""
+        parts.append(f"{lever} {span}{note}")
+    return "\n".join(parts) or "-"
+
+
 def _print_comparison(preset_name: str, result: dict[str, Any], descriptions: dict[str, str]) -> None:
     runs = {"baseline": result["baseline"], **result["policies"]}
     base = result["baseline"]
@@ -415,6 +426,8 @@ def _print_comparison(preset_name: str, result: dict[str, Any], descriptions: di
     row(f"forced sales ({cur})", lambda s: _fmt(s["forced_sales"]))
     row("defaults", lambda s: str(s["defaults"]))
     row("rounds to stabilise", lambda s: str(s["rounds_to_stabilise"]) + ("" if s["stabilised"] else " (max)"))
+    if any(s["timing"] for s in result["policies"].values()):
+        row("acts in rounds", _timing_text)
     table.add_section()
     table.add_row("peak price fall", *("" for _ in runs))
     for asset in base["peak_price_fall"]:

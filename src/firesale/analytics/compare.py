@@ -14,7 +14,7 @@ import numpy as np
 from firesale.analytics.amplification import summarize, with_impulse
 from firesale.data.preset import policy_switches
 from firesale.errors import ConfigError, Problem, did_you_mean
-from firesale.scenario import Scenario
+from firesale.scenario import POLICY_LEVERS, Scenario
 from firesale.simulation import simulate
 
 if TYPE_CHECKING:
@@ -120,7 +120,8 @@ def compare(preset: Preset, policies: list[str] | tuple[str, ...], *, base: Scen
         rounds, ``max_t (1 - p_t)``, as a positive fraction), and ``stabilised``
         (false when the run was still moving at its ``max_rounds``); ``rounds_to_stabilise``
         is the round from which prices stay within 0.1% of their end
-        (:func:`~firesale.analytics.amplification.rounds_to_stabilise`).
+        (:func:`~firesale.analytics.amplification.rounds_to_stabilise`), and ``timing``
+        (:func:`policy_timing`: when each lever the run switches on acts).
 
     Raises
     ------
@@ -149,6 +150,33 @@ def comparison_scenarios(preset: Preset, policies: list[str] | tuple[str, ...], 
     return names, with_impulse([base, *(policy_scenario(preset, name, base) for name in names)])
 
 
+def policy_timing(scenario: Scenario) -> dict[str, dict[str, int | None]]:
+    """When each policy lever the scenario switches on acts: ``{lever: {"start": round,
+    "end": round or None (to the end), "announced": round or None}}`` (the announcement
+    for purchases only). A lever left off is not listed.
+
+    Examples
+    --------
+    >>> from firesale import Scenario
+    >>> policy_timing(Scenario(policy={"slr_exemption": True, "timing": {"slr_exemption": {"start": 17}}}))
+    {'slr_exemption': {'start': 17, 'end': None, 'announced': None}}
+    """
+    policy = scenario.policy
+    on = {"slr_exemption": policy.slr_exemption, "haircut_floor": policy.haircut_floor,
+          "swing_pricing": policy.swing_pricing, "slr_buffer_release": policy.slr_buffer_release > 0,
+          "all_to_all": policy.all_to_all > 0, "purchases": policy.purchases is not None and bool(policy.purchases.assets),
+          "repo_facility": policy.repo_facility is not None and bool(policy.repo_facility.assets)}
+    out: dict[str, dict[str, int | None]] = {}
+    for lever in POLICY_LEVERS:
+        if on[lever]:
+            window = getattr(policy.timing, lever)
+            announced = None
+            if lever == "purchases":
+                announced = window.start if policy.purchases.announced is None else policy.purchases.announced
+            out[lever] = {"start": window.start, "end": window.end, "announced": announced}
+    return out
+
+
 def summarize_comparison(ds: Any, scenarios: list[Scenario], names: list[str]) -> dict[str, Any]:
     """:func:`compare`'s result from the batch's Dataset (baseline first, then the policies,
     then any impulse runs, which :func:`~firesale.analytics.amplification.summarize` reads)."""
@@ -157,5 +185,6 @@ def summarize_comparison(ds: Any, scenarios: list[Scenario], names: list[str]) -
         summary = summarize(ds, i)
         summary["peak_price_fall"] = _peak_price_fall(ds, i)
         summary["stabilised"] = summary["rounds"] < scenarios[i].max_rounds
+        summary["timing"] = policy_timing(scenarios[i])
         summaries.append(summary)
     return {"baseline": summaries[0], "policies": dict(zip(names, summaries[1:]))}
