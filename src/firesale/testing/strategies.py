@@ -28,8 +28,9 @@ def random_system(seed: int, n: int, k: int, brakes: bool = False) -> System:
     """A valid random System of ``n`` institutions and ``k`` assets (the draw behind :func:`systems`).
 
     With ``brakes``, some institutions with an SLR are dealers (making markets, some
-    deleveraging only below their SLR minimum) and some assets set the outside demand's
-    ``max_discount`` and ``capital_arrival``; these come from a second stream of random
+    deleveraging only below their SLR minimum), some are recapitalised after a lag, close
+    their hedges or cap their redemptions, and some assets set the outside demand's
+    ``max_discount``, ``capital_arrival`` and ``capital_delay``; these come from a second stream of random
     numbers, so the rest of the draw is the one without them."""
     rng = np.random.default_rng(seed)
     extra = np.random.default_rng([seed, 1])
@@ -53,6 +54,8 @@ def random_system(seed: int, n: int, k: int, brakes: bool = False) -> System:
                 asset["max_discount"] = float(extra.uniform(0.01, 0.3))
             if extra.random() < 0.5:
                 asset["capital_arrival"] = float(extra.uniform(0.0, 0.2))
+            if extra.random() < 0.3:
+                asset["capital_delay"] = int(extra.integers(0, 4))
         assets.append(asset)
     if k > 1 and rng.random() < 0.5:
         assets[-1]["class"] = "other"  # an illiquid book
@@ -123,6 +126,14 @@ def random_system(seed: int, n: int, k: int, brakes: bool = False) -> System:
         if rng.random() < 0.4:
             inst.update(short_term_debt=float(inst["liabilities"] * rng.uniform(0.0, 0.3)),
                         run_threshold=float(rng.uniform(0.02, equity_ratio)), run_share=float(rng.uniform(0.1, 0.5)))
+        if brakes:
+            # investors, hedges and redemption curves that act over time
+            if "leverage_trigger" in inst and extra.random() < 0.5:
+                inst["recapitalisation_lag"] = int(extra.integers(0, 4))
+            if extra.random() < 0.3:
+                inst["close_hedges"] = True
+            if inst.get("redemption_sensitivity") and extra.random() < 0.5:
+                inst["redemption_cap"] = float(extra.uniform(0.01, 0.2))
         institutions.append(inst)
         for j in range(k):
             if q[j] > 0:
@@ -159,7 +170,9 @@ def scenarios(draw, system: System, count: int = 1, brakes: bool = False) -> lis
     (execution, mean reversion, the inter-dealer layoff share). With ``brakes``, every
     mechanism is on (intermediation, information) and the brakes of the feedback loop are
     drawn too: outside demand, resilience, dealers' balance-sheet cost, anchored and capped
-    volatility, depth floor and spread cap, a relative price tolerance."""
+    volatility, depth floor and spread cap, a relative price tolerance, and policies on
+    dates (an SLR exemption from a round, purchases with a cap schedule and an
+    announcement)."""
     out = []
     for s in range(count):
         shocks = []
@@ -199,6 +212,26 @@ def scenarios(draw, system: System, count: int = 1, brakes: bool = False) -> lis
             data["information"] = {"depth_floor": draw(st.floats(0.0, 1.0)),
                                    "spread_cap": draw(st.sampled_from([float("inf"), 1.5, 4.0]))}
             data["price_tolerance"] = draw(st.sampled_from([0.0, 1e-6, 1e-3]))
+            # policies on dates: a lever switched on from a round, purchases with a cap
+            # schedule and an announcement
+            horizon = data["max_rounds"]
+            policy: dict = {"timing": {}}
+            if draw(st.booleans()):
+                policy["slr_exemption"] = True
+                policy["timing"]["slr_exemption"] = {"start": draw(st.integers(0, horizon))}
+            if draw(st.booleans()):
+                start = draw(st.integers(0, horizon))
+                policy["purchases"] = {
+                    "assets": draw(st.lists(st.sampled_from(system.asset_names), min_size=1, max_size=2, unique=True)),
+                    "daily_cap": draw(st.floats(0.0, 50.0)),
+                    "daily_cap_by_round": draw(st.lists(st.floats(0.0, 50.0), max_size=3)),
+                    "announced": draw(st.integers(0, start)),
+                    "announcement_discount": draw(st.sampled_from([None, 0.0, 0.01, 0.05])),
+                    "announcement_repricing": draw(st.floats(-0.02, 0.05)),
+                }
+                policy["timing"]["purchases"] = {"start": start, "end": draw(st.sampled_from([None, start + 1,
+                                                                                             start + 5]))}
+            data["policy"] = policy
         out.append(Scenario.model_validate(data))
     return out
 
