@@ -70,6 +70,8 @@ def out_of_sample() -> str:
     for name in SHARED:
         rows.append(f"| {name} | " + " | ".join(f"{shipped[n][name]:.3g}" for n in EPISODES) + " | "
                     + " | ".join(f"{round(fitted[n][name], 6):.3g}" for n in EPISODES) + " |")
+    rows.append("| residual norm, shipped → fitted | " + " | ".join("" for _ in EPISODES) + " | "
+                + " | ".join(f"{fits[n].norm_before:.3f} → {fits[n].norm_after:.3f}" for n in EPISODES) + " |")
     out = ["\n".join(rows)]
     for scored in EPISODES:
         other = next(n for n in EPISODES if n != scored)
