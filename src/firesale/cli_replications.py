@@ -21,13 +21,17 @@ from firesale.errors import ConfigError, Problem
 console = Console()
 err_console = Console(stderr=True)
 
-DataOpt = Annotated[str | None, typer.Option("--data", help="Folder of the public data (default: FIRESALE_DATA, or "
-                                                             "../shared/data beside the checkout).")]
+DataOpt = Annotated[str | None, typer.Option("--data", help="Folder of the public data in their original layout "
+                                                             "(default: FIRESALE_DATA, or the data sets shipped "
+                                                             "with firesale).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 OutOpt = Annotated[str | None, typer.Option("--out", help="Write the figure to this .html or .png file.")]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Run store folder (default: FIRESALE_STORE, or "
                                                               "./firesale-runs).")]
 NoRecordOpt = Annotated[bool, typer.Option("--no-record", help="Do not record this replication in the run store.")]
+#: Banks (and assets) of ``contagion`` by default: 1,000 as in the paper; its default run takes
+#: about 10 s (11 diversification levels x 2 leverages x 200 trials).
+BANKS_DEFAULT = 1000
 
 
 def _emit(summary: dict[str, Any], as_json: bool) -> bool:
@@ -83,6 +87,19 @@ def _check_out(out: str | None) -> None:
         from firesale.analytics.figures import check_figure_path
 
         check_figure_path(out)
+
+
+def _numbers(option: str, text: str) -> tuple[float, ...]:
+    """``"1,1.5,2"`` -> (1.0, 1.5, 2.0), or a ConfigError naming the option and the bad item."""
+    items = [item.strip() for item in text.split(",")]
+    try:
+        values = tuple(float(item) for item in items)
+    except ValueError:
+        values = ()
+    if not values or not all(v == v and abs(v) != float("inf") for v in values):
+        raise ConfigError(Problem("FS821", f"option {option}", f"got {text!r}: give numbers separated by commas, "
+                                  f"e.g. {option} 2,4,8"))
+    return values
 
 
 def vulnerability(
@@ -194,7 +211,11 @@ def deleveraging(
 def equilibrium(
     dataset: Annotated[str, typer.Argument(help="eba2016")] = "eba2016",
     leverage_bound: Annotated[float, typer.Option("--leverage-bound", help="λ̄, assets / equity.")] = 33.0,
-    kappa: Annotated[float, typer.Option("--kappa", help="Square-root impact constant.")] = 1.5,
+    kappa: Annotated[float, typer.Option("--kappa", help="Square-root impact constant (> 0).")] = 1.5,
+    horizon: Annotated[int, typer.Option("--horizon", help="Stress horizon in years: 1, 2 or 3.")] = 1,
+    year: Annotated[int, typer.Option("--year", help="2016 (stress test) or 2020 (transparency exercise).")] = 2016,
+    convention: Annotated[str, typer.Option("--convention", help="corrected (the paper's equations) or syslosseval "
+                                            "(the authors' R code as published).")] = "corrected",
     data: DataOpt = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
@@ -202,68 +223,121 @@ def equilibrium(
     no_record: NoRecordOpt = False,
 ) -> None:
     """Breuer-Summer-Urosevic fire-sale equilibria on the EBA 2016 banks: price impact per sovereign market."""
-    from firesale.analytics import replications
+    import math
+
+    from firesale.analytics.replications import bsu_eba2016
+    from firesale.data.eba2016 import BSU_CONVENTIONS, BSU_HORIZONS, BSU_YEARS
     from firesale.store import recording_store
 
     if dataset != "eba2016":
         raise ConfigError(Problem("FS820", f"data set {dataset!r}", "unknown: use eba2016"))
+    bad = [(name, value, allowed) for name, value, ok, allowed in (
+        ("--kappa", kappa, math.isfinite(kappa) and kappa > 0, "a number above 0 (the paper uses 1.5)"),
+        ("--leverage-bound", leverage_bound, math.isfinite(leverage_bound) and leverage_bound > 0,
+         "a number above 0 (the paper uses 33)"),
+        ("--horizon", horizon, horizon in BSU_HORIZONS, "1, 2 or 3"),
+        ("--year", year, year in BSU_YEARS, "2016 or 2020"),
+        ("--convention", convention, convention in BSU_CONVENTIONS, "corrected or syslosseval")) if not ok]
+    if bad:
+        raise ConfigError([Problem("FS821", f"option {name}", f"got {value!r}: use {allowed}")
+                           for name, value, allowed in bad])
     _check_out(out)
     run_store = recording_store(store, no_record)
     with _working("iterating to the fire-sale equilibria", as_json):
-        summary = replications.bsu_eba2016(leverage_bound, kappa, root=data)
-    params = {"model": "bsu", "data_set": dataset, "leverage_bound": leverage_bound, "kappa": kappa}
-    first = ("lower", "upper", "max", "iterations")  # the price impacts lead the JSON
-    shown = {k: summary[k] for k in first} | {k: v for k, v in summary.items() if k not in first}
-    if _publish("equilibrium", summary, out, run_store, f"equilibrium {dataset}", params, summary, as_json, shown):
+        summary = bsu_eba2016(leverage_bound, kappa, data, year=year, horizon=horizon, convention=convention)
+    params = {"model": "bsu", "data_set": dataset, "leverage_bound": leverage_bound, "kappa": kappa,
+              "horizon": horizon, "year": year, "convention": convention}
+    if _publish("equilibrium", summary, out, run_store, f"equilibrium {dataset}", params, summary, as_json):
         return
-    table = Table(title=f"BSU on EBA 2016: {summary['banks']} banks, λ̄ = {leverage_bound:g}, κ = {kappa:g}, "
-                  f"credit losses {summary['credit_loss']:,.0f} EUR m")
-    for col in ("market", "lower", "upper", "every bond sold"):
+    table = Table(title=f"BSU on EBA {year} ({convention}): {summary['banks']} banks, {horizon}-year adverse "
+                  f"scenario, λ̄ = {leverage_bound:g}, κ = {kappa:g}, credit losses "
+                  f"{summary['credit_loss']:,.0f} EUR m")
+    for col in ("market", "lower", "upper", "every bond sold", "σ, ADV of"):
         table.add_column(col, justify="right" if col != "market" else "left")
     for m in summary["lower"]:
         table.add_row(escape(str(m)), f"{summary['lower'][m]:.3%}", f"{summary['upper'][m]:.3%}",
-                      f"{summary['max'][m]:.3%}")
+                      f"{summary['max'][m]:.3%}", escape(summary["sigma_label"][m]))
     console.print(table)
     it = summary["iterations"]
     console.print(f"{'multiple equilibria' if summary['multiple'] else 'one equilibrium'}; iterations: lower "
                   f"{it['lower']}, upper {it['upper']}; banks selling: {summary['banks_selling']['lower']}",
                   highlight=False)
+    over = Table(title=f"Banks over the leverage bound λ̄ = {leverage_bound:g} (leverage = assets / equity)")
+    for col in ("bank", "t = 0", "after the stress", "after fire sales (lower)", "(upper)", "sells (lower)"):
+        over.add_column(col, justify="left" if col == "bank" else "right")
+    for row in summary["banks_over_bound"]["banks"]:
+        lev = row["leverage"]
+        over.add_row(escape(row["bank"]), *(f"{lev[s]:.1f}" if lev[s] < 1e300 else "failed"
+                                            for s in ("initial", "stressed", "lower", "upper")),
+                     f"{row['sales_fraction']['lower']:.0%}")
+    count = summary["banks_over_bound"]["count"]
+    over.add_row("[bold]banks over λ̄[/bold]", *(str(count[s]) for s in ("initial", "stressed", "lower", "upper")),
+                 "")
+    console.print(over)
+    losses = Table(title="System CET1 and its loss since t = 0, without and with deleveraging")
+    for col in ("state", "CET1 (EUR m)", "loss"):
+        losses.add_column(col, justify="left" if col == "state" else "right")
+    for state, label in (("initial", "t = 0"), ("stressed", "after the stress, no deleveraging"),
+                         ("lower", "after fire sales, lower equilibrium"),
+                         ("upper", "after fire sales, upper equilibrium")):
+        losses.add_row(label, f"{summary['equity'][state]:,.0f}", f"{summary['equity_loss'][state]:.2%}")
+    console.print(losses)
     _figure_written(out)
 
 
 def contagion(
-    leverage: Annotated[list[float] | None, typer.Option("--leverage", help="Leverage levels (repeatable; "
-                                                           "default 10 and 25).")] = None,
+    mu: Annotated[str, typer.Option("--mu", help="Mean assets per bank (diversification μ_b), comma-separated.")
+                  ] = "1,1.5,2,3,4,6,8,12,16,32,64",
+    leverage: Annotated[str, typer.Option("--leverage", help="Leverage levels λ = assets / equity, comma-separated."
+                                          )] = "10,25",
     trials: Annotated[int, typer.Option("--trials", help="Random systems per diversification level.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (0 or more).", min=0)] = 0,
-    banks: Annotated[int, typer.Option("--banks", help="Banks (and assets) per system.")] = 400,
+    banks: Annotated[int, typer.Option("--banks", help="Banks (and assets) per system.")] = BANKS_DEFAULT,
     out: OutOpt = None,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
     no_record: NoRecordOpt = False,
 ) -> None:
-    """Caccioli et al. (2014): probability of contagion vs diversification at two leverages."""
+    """Caccioli et al. (2014): probability and extent of contagion vs diversification, with 95% intervals."""
     from firesale.analytics import replications
     from firesale.store import recording_store
 
+    degrees, leverages = _numbers("--mu", mu), _numbers("--leverage", leverage)
     _check_out(out)
     run_store = recording_store(store, no_record)
     with _working(f"{trials} random systems per cell", as_json):
-        summary, ds = replications.caccioli_window(leverages=tuple(leverage or (10.0, 25.0)), trials=trials,
+        summary, ds = replications.caccioli_window(mean_degrees=degrees, leverages=leverages, trials=trials,
                                                    seed=seed, n_banks=banks, n_assets=banks)
-    params = {"model": "caccioli", "leverages": summary["leverages"], "trials": trials, "seed": seed, "banks": banks}
+    params = {"model": "caccioli", "mean_degrees": summary["mean_degrees"], "leverages": summary["leverages"],
+              "trials": trials, "seed": seed, "banks": banks}
     if _publish("contagion", ds, out, run_store, "contagion", params, summary, as_json):
         return
-    table = Table(title=f"Caccioli et al.: probability of contagion ({banks} banks and assets, {trials} trials)")
-    table.add_column("mean assets per bank", justify="right")
+
+    def cell(value: float | None, interval: list[float | None]) -> str:
+        if value is None:
+            return "-"
+        if interval[0] is None:
+            return f"{value:.2f}"
+        low, high = (f"{x:.2f}".removeprefix("0") for x in interval)
+        return f"{value:.2f} [{low}–{high}]"
+
+    table = Table(title=f"Caccioli et al.: P(contagion: more than 5% of banks fail) and extent (share failed, "
+                  f"given contagion) by mean assets per bank μ_b; {banks} banks and assets, {trials} trials per cell, "
+                  "95% intervals")
+    table.add_column("μ_b", justify="right")
     for lev in summary["probability"]:
-        table.add_column(f"leverage {lev}", justify="right")
+        table.add_column(f"P, λ = {lev}", justify="right")
+        table.add_column(f"extent, λ = {lev}", justify="right")
     for j, d in enumerate(summary["mean_degrees"]):
-        table.add_row(f"{d:g}", *(f"{summary['probability'][lev][j]:.2f}" for lev in summary["probability"]))
+        row = []
+        for lev in summary["probability"]:
+            row += [cell(summary["probability"][lev][j], summary["probability_interval"][lev][j]),
+                    cell(summary["extent"][lev][j], summary["extent_interval"][lev][j])]
+        table.add_row(f"{d:g}", *row)
     console.print(table)
     for lev, window in summary["window"].items():
         text = "none" if window is None else f"{window[0]:g} to {window[1]:g} assets per bank"
-        console.print(f"leverage {lev}: contagion more likely than not for {text}", highlight=False)
+        console.print(f"leverage {lev}: P(contagion) ≥ 0.5 for {text}", highlight=False)
     _figure_written(out)
 
 

@@ -1,9 +1,10 @@
-"""Loaders of the public data sets in ``../shared/data`` (EBA 2011, EBA 2016, US call reports).
+"""Loaders of the public data sets (EBA 2011, EBA 2016, US call reports).
 
 Each figure is checked against the file itself, read independently here with the ``csv``
-module or plain line counting. Tests that need the data skip, with the reason, when the data
-folder is absent (as on a user's machine); the tests of :func:`data_root` and
-:func:`require` run everywhere.
+module or plain line counting. The files are the data sets shipped with the package,
+written out in the original CSV layout (:func:`firesale.data.datasets.export_originals`;
+tests/data/test_shipped_datasets.py checks that they equal the originals), so the loaders'
+CSV path (``--data``/``FIRESALE_DATA``) is what runs here, and nothing skips.
 """
 
 from __future__ import annotations
@@ -42,12 +43,11 @@ SOVEREIGN = "Central banks and central governments"
 
 
 @pytest.fixture(scope="module")
-def root() -> Path:
-    """The shared data folder, or a skip saying why the real-data tests cannot run."""
-    try:
-        return data_root()
-    except DataError as err:
-        pytest.skip(f"real data not available: {err}")
+def root(tmp_path_factory) -> Path:
+    """The shipped data sets in the original CSV layout."""
+    from firesale.data.datasets import export_originals
+
+    return export_originals(tmp_path_factory.mktemp("data"))
 
 
 # ------------------------------------------------------------------ data_root, require
@@ -67,27 +67,22 @@ def test_env_var_and_explicit_root_are_used(monkeypatch, tmp_path):
     assert data_root(other) == other.resolve()
 
 
-def test_search_finds_shared_data_beside_the_checkout(monkeypatch, tmp_path):
-    (tmp_path / "shared" / "data").mkdir(parents=True)
+def test_without_a_setting_the_shipped_data_are_used_from_any_folder(monkeypatch, tmp_path):
+    from firesale.data.datasets import DATASETS_FOLDER
+
+    (tmp_path / "shared" / "data").mkdir(parents=True)  # a shared/data beside is no longer searched
     checkout = tmp_path / "checkout" / "src"
     checkout.mkdir(parents=True)
     monkeypatch.delenv("FIRESALE_DATA", raising=False)
     monkeypatch.chdir(checkout)
-    assert data_root() == (tmp_path / "shared" / "data").resolve()
+    assert data_root() == DATASETS_FOLDER
 
 
-def test_search_without_data_says_where_it_looked(monkeypatch, tmp_path):
-    from firesale.data import shared_data
-
+def test_a_missing_data_folder_names_the_option_and_the_variable(monkeypatch, tmp_path):
     monkeypatch.delenv("FIRESALE_DATA", raising=False)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(shared_data, "__file__", str(tmp_path / "pkg" / "shared_data.py"))
-    if any(c.is_dir() for c in shared_data._candidates(tmp_path)):
-        pytest.skip("a shared/data folder exists above the temporary directory")
     with pytest.raises(DataError) as err:
-        data_root()
-    assert err.value.problems[0].code == "FS130"
-    assert "FIRESALE_DATA=" in str(err.value) and str(tmp_path.parent / "shared" / "data") in str(err.value)
+        data_root(tmp_path / "nowhere")
+    assert err.value.problems[0].code == "FS130" and "--data" in str(err.value)
 
 
 def test_explicit_missing_root_is_an_error(tmp_path):

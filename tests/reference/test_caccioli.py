@@ -14,9 +14,11 @@ import pytest
 from firesale.errors import ConfigError
 from firesale.models.caccioli import (
     ALPHA_TEN_PERCENT,
+    Z_95,
     contagion_sweep,
     liquidation_cascade,
     simulate_contagion,
+    wilson_interval,
 )
 
 
@@ -124,3 +126,75 @@ def test_bad_input_names_the_argument(kwargs, argument):
 def test_bad_sweep_input_names_the_argument(kwargs, argument):
     with pytest.raises(ConfigError, match=argument):
         contagion_sweep(**({"mean_degrees": (2.0,), "n_banks": 50, "n_assets": 50} | kwargs))
+
+
+def test_the_first_failure_is_a_bank_that_holds_an_asset():
+    """Two banks, one asset, each holds it with probability 1/2 (μ_b = 0.5, M = 1), λ = 100.
+
+    By hand: no holder (1/4) → nobody fails, share 0; one holder (1/2) → it fails alone,
+    share 1/2; two holders (1/4) → the first sells half, the price falls 41% > 1/λ, both
+    fail, share 1. Drawing the first failure among all banks would never give share 0.
+    """
+    trials = 4000
+    shares = simulate_contagion(2, 1, mean_degree=0.5, leverage=100.0, rng=7, trials=trials)
+    assert set(np.unique(shares).tolist()) <= {0.0, 0.5, 1.0}
+    for value, expected in ((0.0, 0.25), (0.5, 0.5), (1.0, 0.25)):
+        low, high = wilson_interval(int((shares == value).sum()), trials)
+        assert low <= expected <= high, (value, low, high)
+
+
+def test_first_failures_are_drawn_uniformly_among_holders():
+    from firesale.models.caccioli import _first_failures
+
+    # 3 trials of 4 banks: holders 1 and 3; none; 8, 9 and 10
+    degree = np.array([0, 3, 0, 1, 0, 0, 0, 0, 2, 5, 1, 0])
+    rng = np.random.default_rng(0)
+    chosen = np.concatenate([_first_failures(degree, 4, 3, rng) for _ in range(3000)])
+    assert (degree[chosen] > 0).all()
+    assert not np.isin(chosen, [4, 5, 6, 7]).any()  # no first failure where no bank holds an asset
+    counts = np.bincount(chosen, minlength=12)
+    for bank, holders in ((1, 2), (3, 2), (8, 3), (9, 3), (10, 3)):
+        low, high = wilson_interval(counts[bank], 3000)
+        assert low <= 1 / holders <= high, (bank, counts[bank])
+
+
+def test_contagion_at_two_assets_per_bank_matches_the_paper():
+    """Caccioli et al. (2014): at μ_b = 2, λ = 20, N = M = 1000, contagion follows about 91% of
+    initial failures (read off the paper's figure). Drawing the first failure among all banks
+    would give about 0.91 (1 − e^(−2)) = 0.79."""
+    trials = 400
+    shares = simulate_contagion(1000, 1000, mean_degree=2.0, leverage=20.0, rng=0, trials=trials)
+    low, high = wilson_interval(int((shares > 0.05).sum()), trials)
+    assert low <= 0.91 <= high
+    assert low > 0.91 * (1 - math.exp(-2.0))
+
+
+@pytest.mark.parametrize(("successes", "trials", "low", "high"), [
+    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718),
+])
+def test_wilson_interval_matches_newcombe(successes, trials, low, high):
+    """Newcombe (1998), Statistics in Medicine 17, 857-872, Table II, method 3 (score, no correction)."""
+    got = wilson_interval(successes, trials)
+    assert float(got[0]) == pytest.approx(low, abs=5e-5) and float(got[1]) == pytest.approx(high, abs=5e-5)
+
+
+def test_wilson_interval_closed_forms():
+    """p̂ = 0: [0, z²/(n + z²)]; p̂ = 1: [n/(n + z²), 1]; p̂ = ½: symmetric about ½."""
+    z2 = Z_95**2
+    low, high = wilson_interval([0, 50, 25], 50)
+    np.testing.assert_allclose([low[0], high[0]], [0.0, z2 / (50 + z2)], atol=1e-15)
+    np.testing.assert_allclose([low[1], high[1]], [50 / (50 + z2), 1.0], atol=1e-15)
+    assert low[2] + high[2] == pytest.approx(1.0, abs=1e-15)
+    with pytest.raises(ConfigError, match="FS804"):
+        wilson_interval(3, 2)
+
+
+def test_sweep_intervals_bracket_each_cell():
+    out = contagion_sweep((1.5, 3.0), (20.0,), trials=60, seed=1, n_banks=200, n_assets=200)
+    assert (out.probability_low <= out.probability).all() and (out.probability <= out.probability_high).all()
+    low, high = wilson_interval(np.round(out.probability * 60), 60)
+    np.testing.assert_allclose(out.probability_low, low)
+    np.testing.assert_allclose(out.probability_high, high)
+    hit = np.isfinite(out.extent_low)
+    assert hit.any()
+    assert (out.extent_low[hit] <= out.extent[hit]).all() and (out.extent[hit] <= out.extent_high[hit]).all()

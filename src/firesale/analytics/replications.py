@@ -111,14 +111,15 @@ def cs_eba2011(write_down: float = 0.1, impact_per_euro: float = GLT_IMPACT_PER_
     """Cont-Schaanning (2017) on the EBA 2011 banks, against GLT's one round.
 
     Marketable assets are the sovereign exposures (GIIPS written down by ``write_down``),
-    illiquid the rest (exposure classes and other assets); depth δ = 1/ℓ with no price floor, so that the first round's impact is
+    illiquid the rest, one class per exposure class and country and ``other`` (none written
+    down here); depth δ = 1/ℓ with no price floor, so that the first round's impact is
     GLT's to first order; a bank above ``lambda_max`` delevers to 0.95 λ_max, an insolvent
     one sells everything; execution at the midpoint (α = 1/2).
     """
     system, fall = _eba2011_inputs(write_down, root)
     sovereign = np.array([a.startswith("sov_") for a in system.asset_names])
     marketable = system.holdings[:, sovereign]
-    illiquid = system.holdings[:, ~sovereign].sum(axis=1)
+    illiquid = system.holdings[:, ~sovereign]  # one illiquid class per exposure class and country, and other
     equity = system.equity0
     impact = impact_per_euro * _EBA_UNIT
     path = cont_schaanning(marketable, illiquid, equity, depth=np.full(sovereign.sum(), 1.0 / impact), floor=0.0,
@@ -185,8 +186,14 @@ def figure(kind: str, data: Any) -> Any:
                           yaxis_title="price fall (fraction)", yaxis_tickformat=".1%", template="plotly_white")
         return fig
     if kind == "contagion":
+        def bars(lev: float) -> dict[str, Any]:  # the Wilson 95% interval of each cell
+            p = data.probability.sel(leverage=lev).values
+            return {"type": "data", "symmetric": False, "array": data.probability_high.sel(leverage=lev).values - p,
+                    "arrayminus": p - data.probability_low.sel(leverage=lev).values}
+
         fig = go.Figure([go.Scatter(x=data.mean_degree.values, y=data.probability.sel(leverage=lev).values,
-                                    mode="lines+markers", name=f"leverage {lev:g}") for lev in data.leverage.values])
+                                    error_y=bars(lev), mode="lines+markers", name=f"leverage {lev:g}")
+                         for lev in data.leverage.values])
         fig.update_layout(title="Caccioli et al.: the window of instability", xaxis_type="log",
                           xaxis_title="mean assets per bank (diversification)",
                           yaxis_title=data.probability.attrs["long_name"], template="plotly_white")
@@ -194,52 +201,72 @@ def figure(kind: str, data: Any) -> Any:
     raise ValueError(f"unknown figure {kind!r}")
 
 
-def bsu_eba2016(leverage_bound: float = 33.0, kappa: float = 1.5, root: str | Path | None = None) -> dict[str, Any]:
-    """Breuer, Summer & Urosevic (OeNB WP 235) on the EBA 2016 banks.
+def bsu_eba2016(leverage_bound: float = 33.0, kappa: float = 1.5, root: str | Path | None = None, *,
+                year: int = 2016, horizon: int = 1, convention: str = "corrected") -> dict[str, Any]:
+    """Breuer, Summer & Urosevic (OeNB WP 235) on the EBA banks: the fire-sale equilibria
+    per sovereign market and the paper's tables of banks over the leverage bound and of
+    equity losses with and without deleveraging.
 
-    Each bank's equity is its CET1 less its adverse-scenario 2016 credit losses (loan amount
-    × impairment rate, per exposure class); its securities are the sovereign bonds of DE,
-    ES, FR, GB, IT, JP, US and the rest of the world, the rest of its assets illiquid. A bank
-    above the leverage bound ``λ̄`` sells the share of its bonds that restores it at the
-    prices of the equilibrium; prices fall by ``σ_k κ sqrt(Q_k / ADV_k)`` (2015 volatility
-    and volume). The lower equilibrium is the iteration from no price fall, the upper from
-    every bond sold; ``max`` is that greatest possible impact.
+    Each bank's equity after the stress is its CET1 less its adverse-scenario credit
+    losses over ``horizon`` years; under ``convention="corrected"`` the losses are counted
+    once, its other assets are written down by them and volatility is measured over the
+    dates common to all markets (the paper's equations); ``"syslosseval"`` reproduces the
+    authors' published R code (:func:`firesale.data.eba2016.load_bsu_inputs` says how). A
+    bank above ``λ̄`` sells the share of its bonds that restores it at the equilibrium
+    prices; prices fall by ``σ_k κ sqrt(Q_k / ADV_k)``; the lower equilibrium is the
+    iteration from no price fall, the upper from every bond sold.
     """
-    from firesale.data.eba2016 import load_eba2016
-    from firesale.models.bsu import SquareRootImpact, equilibria
+    from firesale.data.eba2016 import load_bsu_inputs
+    from firesale.models.bsu import SquareRootImpact, stress_test
 
-    eba = load_eba2016(root)
-    system = eba.system
-    bonds = np.array([system.asset_index(f"sov_{m}") for m in eba.markets])
-    securities = system.holdings[:, bonds]
-    other = system.holdings.sum(axis=1) - securities.sum(axis=1)
-    equity = system.equity0 - eba.credit_loss
-    impact = SquareRootImpact([eba.sigma[m] for m in eba.markets], [eba.adv[m] for m in eba.markets], kappa=kappa)
-    eqs = equilibria(equity, securities, other, leverage_bound, impact)
-    per_market = lambda values: {m: float(v) for m, v in zip(eba.markets, values)}  # noqa: E731
+    inputs = load_bsu_inputs(root, year=year, horizon=horizon, convention=convention)
+    result = stress_test(inputs.equity0, inputs.assets0, inputs.equity1, inputs.securities, inputs.other_assets1,
+                         leverage_bound, SquareRootImpact(inputs.sigma, inputs.adv, kappa=kappa))
+    return _bsu_summary(inputs, result, leverage_bound, kappa)
+
+
+def _bsu_summary(inputs: Any, result: Any, leverage_bound: float, kappa: float) -> dict[str, Any]:
+    """The JSON of ``firesale equilibrium``: prices per market, then the paper's tables."""
+    eqs = result.equilibria
+    per_market = lambda values: {m: float(v) for m, v in zip(inputs.markets, values)}  # noqa: E731
+    over = result.over_bound.any(axis=0)
+    states = list(result.states)
     return {
-        "data": "EBA 2016 stress test (EUR m), 2015 market data",
-        "banks": int(system.n_institutions),
-        "leverage_bound": leverage_bound,
-        "kappa": kappa,
-        "credit_loss": float(eba.credit_loss.sum()),
         "lower": per_market(eqs.lower.price_fall),
         "upper": per_market(eqs.upper.price_fall),
-        "max": per_market(impact(securities.sum(axis=0))),
+        "max": per_market(result.max_price_fall),
         "iterations": {"lower": int(eqs.lower.iterations), "upper": int(eqs.upper.iterations)},
+        "data": f"EBA {inputs.year} (EUR m), {inputs.horizon}-year adverse scenario, market data of "
+                f"{inputs.year - 1}",
+        "year": inputs.year, "horizon": inputs.horizon, "convention": inputs.convention,
+        "banks": len(inputs.banks), "leverage_bound": leverage_bound, "kappa": kappa,
+        "credit_loss": float(inputs.credit_loss.sum()),
         "multiple": bool(eqs.multiple),
         "banks_selling": {"lower": int((eqs.lower.sales_fraction > 0).sum()),
                           "upper": int((eqs.upper.sales_fraction > 0).sum())},
-        "quantity": {m: eba.quantity[m] for m in eba.markets},
-        "sigma": {m: eba.sigma[m] for m in eba.markets},
-        "adv": {m: eba.adv[m] for m in eba.markets},
+        "quantity": per_market(inputs.securities.sum(axis=0)),
+        "sigma": per_market(inputs.sigma), "adv": per_market(inputs.adv),
+        "sigma_label": dict(zip(inputs.markets, inputs.sigma_label)), "sigma_dates": inputs.sigma_dates,
+        "banks_over_bound": {
+            "count": {s: int(result.over_bound[j].sum()) for j, s in enumerate(states)},
+            "banks": [{"bank": inputs.bank_names[i], "lei": inputs.banks[i],
+                       "total_assets": float(inputs.assets0[i]),
+                       "leverage": {s: float(min(result.leverage[j, i], 1e300)) for j, s in enumerate(states)},
+                       "sales_fraction": {"lower": float(result.sales_fraction[0, i]),
+                                          "upper": float(result.sales_fraction[1, i])}}
+                      for i in np.flatnonzero(over)],
+        },
+        "equity": {s: float(result.equity[j].sum()) for j, s in enumerate(states)},
+        "equity_loss": result.equity_loss(),
     }
-
 
 def caccioli_window(mean_degrees=(1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32, 64), leverages=(10.0, 25.0), trials: int = 200,
                     seed: int = 0, n_banks: int = 400, n_assets: int = 400) -> tuple[dict[str, Any], xr.Dataset]:
     """Caccioli, Shrestha, Moore & Farmer (2014): probability and size of contagion against
-    diversification (mean assets per bank) at two leverages — the window of instability."""
+    diversification (mean assets per bank) at two leverages — the window of instability.
+
+    Each cell carries its 95% interval (Wilson for the probability, normal for the mean
+    extent); the window at a leverage spans the mean degrees where P(contagion) ≥ 0.5."""
     from firesale.models.caccioli import contagion_sweep
 
     sweep = contagion_sweep(mean_degrees, leverages, trials, seed, n_banks=n_banks, n_assets=n_assets)
@@ -250,21 +277,41 @@ def caccioli_window(mean_degrees=(1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32, 64), levera
                 "description": f"Share of trials in which more than {sweep.threshold:.0%} of banks fail"}),
             "extent": (("leverage", "mean_degree"), sweep.extent, {
                 "units": "1", "long_name": "extent of contagion", "description": "Share of banks failed, given contagion"}),
+            "probability_low": (("leverage", "mean_degree"), sweep.probability_low, {
+                "units": "1", "long_name": "probability of contagion, 95% low",
+                "description": "Lower end of the Wilson 95% interval of the probability"}),
+            "probability_high": (("leverage", "mean_degree"), sweep.probability_high, {
+                "units": "1", "long_name": "probability of contagion, 95% high",
+                "description": "Upper end of the Wilson 95% interval of the probability"}),
+            "extent_low": (("leverage", "mean_degree"), sweep.extent_low, {
+                "units": "1", "long_name": "extent of contagion, 95% low",
+                "description": "Lower end of the normal 95% interval of the mean extent (NaN under 2 contagions)"}),
+            "extent_high": (("leverage", "mean_degree"), sweep.extent_high, {
+                "units": "1", "long_name": "extent of contagion, 95% high",
+                "description": "Upper end of the normal 95% interval of the mean extent (NaN under 2 contagions)"}),
         },
         coords={"leverage": sweep.leverages, "mean_degree": sweep.mean_degrees},
         attrs={"trials": trials, "seed": seed, "n_banks": n_banks, "n_assets": n_assets},
     )
     window = {}
     for lev, row in zip(sweep.leverages, sweep.probability):
-        unstable = sweep.mean_degrees[row > 0.5]
+        unstable = sweep.mean_degrees[row >= 0.5]
         window[f"{lev:g}"] = ([float(unstable.min()), float(unstable.max())] if unstable.size else None)
+    def cells(values: np.ndarray) -> dict[str, list[float | None]]:
+        return {f"{lev:g}": [None if not np.isfinite(x) else float(x) for x in row]
+                for lev, row in zip(sweep.leverages, values)}
+
     summary = {
-        "model": "Caccioli et al. (2014), random bipartite graph, exponential impact, one bank fails at start",
+        "model": "Caccioli et al. (2014), random bipartite graph, exponential impact, one bank holding assets fails "
+                 "at start",
         "n_banks": n_banks, "n_assets": n_assets, "trials": trials, "seed": seed,
         "mean_degrees": [float(d) for d in sweep.mean_degrees], "leverages": [float(v) for v in sweep.leverages],
         "probability": {f"{lev:g}": [float(p) for p in row] for lev, row in zip(sweep.leverages, sweep.probability)},
-        "extent": {f"{lev:g}": [None if not np.isfinite(x) else float(x) for x in row]
-                   for lev, row in zip(sweep.leverages, sweep.extent)},
+        "probability_interval": {lev: [list(pair) for pair in zip(low, high)] for (lev, low), high in
+                                 zip(cells(sweep.probability_low).items(), cells(sweep.probability_high).values())},
+        "extent": cells(sweep.extent),
+        "extent_interval": {lev: [list(pair) for pair in zip(low, high)] for (lev, low), high in
+                            zip(cells(sweep.extent_low).items(), cells(sweep.extent_high).values())},
         "window": window,
     }
     return summary, ds

@@ -1,6 +1,8 @@
 """US commercial banks from call reports: 59 quarterly balance-sheet snapshots.
 
-Reads ``us-commercial-banks/`` in the data folder (:func:`firesale.data.data_root`), the
+Reads ``us-commercial-banks/`` in the data folder (:func:`firesale.data.data_root`; by
+default the copy shipped with the package, one Parquet table of every quarter read into
+the frames the CSV files give, :mod:`firesale.data.datasets`), the
 Chicago Fed commercial bank data as cleaned by Di Gangi, Lillo & Pirino (2018, "Assessing
 systemic risk due to fire sales spillover through maximum entropy network reconstruction",
 J. Economic Dynamics and Control 94):
@@ -41,7 +43,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from firesale.data.shared_data import data_root, require
+from firesale.data.datasets import csv_options, read_original, shipped_quarters
+from firesale.data.shared_data import data_root, is_shipped, require
 from firesale.errors import DataError, Problem
 from firesale.system import System
 
@@ -133,7 +136,10 @@ def callreport_quarters(root: str | Path | None = None) -> list[int]:
         ``FS131`` when the folder is missing, holds no quarter, or a quarter has one file
         of the pair only.
     """
-    folder = require(root, CALLREPORT_FOLDER)
+    base = data_root(root)
+    if is_shipped(base):
+        return shipped_quarters(base)
+    folder = require(base, CALLREPORT_FOLDER)
     found: dict[str, set[int]] = {"matr": set(), "equities": set()}
     for path in folder.iterdir():
         match = _QUARTER.match(path.name)
@@ -182,12 +188,18 @@ def callreport_asset_names(root: str | Path | None = None) -> tuple[str, ...]:
     return names
 
 
-def _read_matrix(path: Path, columns: int, name: str) -> np.ndarray:
-    """A headerless numeric CSV as float64, checked for its number of columns and cells."""
+def _read_matrix(root: Path, columns: int, name: str) -> np.ndarray:
+    """A headerless numeric CSV as float64, checked for its number of columns and cells
+    (from the shipped table, or the CSV of the folder given)."""
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, header=None, engine="c")
+        if is_shipped(root):
+            frame = read_original(_label(name), root)
+        else:
+            frame = pd.read_csv(require(root, CALLREPORT_FOLDER, name), **csv_options(_label(name)))
+    except DataError:
+        raise
     except Exception as err:  # pandas raises many types; all mean "cannot read this file"
         raise DataError(Problem("FS132", _label(name), f"cannot read the file ({err}): it must be comma-separated "
                                 "numbers without a header")) from None
@@ -241,8 +253,8 @@ def callreport_arrays(quarter: int, root: str | Path | None = None) -> CallRepor
     names = callreport_asset_names(root)
     matr = f"matr_{quarter}.csv"
     equities = f"equities_{quarter}.csv"
-    rows = _read_matrix(require(root, CALLREPORT_FOLDER, matr), 1 + len(names), matr)
-    equity_rows = _read_matrix(require(root, CALLREPORT_FOLDER, equities), 2, equities)
+    rows = _read_matrix(root, 1 + len(names), matr)
+    equity_rows = _read_matrix(root, 2, equities)
     ids = rows[:, 0].astype(np.int64)
     holdings = rows[:, 1:]
     dropped: dict[str, str] = {}

@@ -2,7 +2,8 @@
 by class and country.
 
 Reads the official long-format disclosure ``eba-2011/DATA_DISCLOSURE.CSV.csv`` of the data
-folder (:func:`firesale.data.shared_data.data_root`): one row per (worksheet, information
+folder (:func:`firesale.data.shared_data.data_root`; by default its copy shipped with the
+package, :mod:`firesale.data.datasets`): one row per (worksheet, information
 code, date, country, scenario, maturity, measure), one column per bank code (``AT001`` ...
 ``SI058``), amounts in EUR millions. The codes used (from the EBA datamap
 ``CSV_Datamap_Structure.xls``, sheet ``Info_Code_Descript``):
@@ -76,7 +77,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from firesale.data.shared_data import require
+from firesale.data.datasets import csv_options, read_original
+from firesale.data.shared_data import data_root, is_shipped, require
 from firesale.errors import DataError, Problem
 from firesale.system import System
 
@@ -200,12 +202,16 @@ class Eba2011Data:
     ead_total: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
-def _read_frame(path: Path) -> Any:
+def _read_frame(root: str | Path | None) -> Any:
+    """The disclosure as text cells: from the shipped copy, or the CSV of the folder given."""
     import pandas as pd
 
+    base = data_root(root)
+    if is_shipped(base):
+        return read_original(_LABEL, base)
+    path = require(base, *EBA2011_FILE)
     try:
-        # Text cells (worksheet names, narrative answers) are Windows-1252 ("\x80" is the euro sign).
-        return pd.read_csv(path, dtype=str, encoding="cp1252", keep_default_na=False)
+        return pd.read_csv(path, **csv_options(_LABEL))
     except Exception as err:  # pandas raises many types; all mean "cannot read this file"
         raise DataError(Problem("FS132", _LABEL, f"cannot read the file ({err}): check that it is the EBA 2011 "
                                 "long-format disclosure (comma-separated, header row)")) from None
@@ -300,8 +306,7 @@ def read_eba2011(root: str | Path | None = None) -> Eba2011Data:
         used is not a number (an EAD cell may read ``.``, not disclosed); ``FS133`` when a
         code's row is missing or repeated.
     """
-    path = require(root, *EBA2011_FILE)
-    frame = _read_frame(path)
+    frame = _read_frame(root)
     missing = [c for c in _KEY_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(Problem("FS132", _LABEL, f"key columns {', '.join(missing)} are missing (columns found: "

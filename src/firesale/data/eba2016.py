@@ -58,7 +58,8 @@ from typing import Any
 
 import numpy as np
 
-from firesale.data.shared_data import require
+from firesale.data.datasets import read_original
+from firesale.data.shared_data import data_root, is_shipped, require
 from firesale.errors import DataError, Problem
 from firesale.system import System
 
@@ -68,6 +69,10 @@ __all__ = [
     "EBA2016_MARKET_LABELS",
     "Eba2016",
     "load_eba2016",
+    "BSU_CONVENTIONS",
+    "BSU_YEARS",
+    "BsuInputs",
+    "load_bsu_inputs",
 ]
 
 EBA2016_FOLDER = "eba-2016"
@@ -93,6 +98,8 @@ _FILES = {
     "impairments": "eba_impairments_2016.csv",
     "indices": "sovereign_bond_indices.csv",
     "volume": "average_daily_volume_sovereign.csv",
+    "exposures_2020": "eba_exposures_2020.csv",
+    "impairments_2020": "eba_impairments_2020.csv",
 }
 _COLUMNS = {
     "exposures": ("LEI_code", "Country_code", "Bank_name", "Period", "Country", "Exposure", "Bond_Amount",
@@ -100,6 +107,9 @@ _COLUMNS = {
     "impairments": ("LEI_code", "Period", "Scenario", "Country", "Exposure", "Impairment_rate"),
     "indices": ("Country", "Date", "Value"),
     "volume": ("Country", "Year", "Volume"),
+    "exposures_2020": ("LEI_code", "Country_code", "Bank_name", "Period", "Country", "Exposure", "Loan_Amount",
+                       "Bond_Amount", "Total_Amount"),
+    "impairments_2020": ("LEI_code", "Period", "Scenario", "Country", "Exposure", "Impairment_rate"),
 }
 
 
@@ -149,12 +159,16 @@ def _label(name: str) -> str:
 def _read(root: str | Path | None, name: str) -> Any:
     import pandas as pd
 
-    path = require(root, EBA2016_FOLDER, _FILES[name])
-    try:
-        frame = pd.read_csv(path)
-    except Exception as err:  # pandas raises many types; all mean "cannot read this file"
-        raise DataError(Problem("FS132", _label(name), f"cannot read the file ({err}): check that it is a "
-                                "comma-separated file with a header row")) from None
+    base = data_root(root)
+    if is_shipped(base):  # the copy shipped with the package: the same frame as the CSV gives
+        frame = read_original(_label(name), base)
+    else:
+        path = require(base, EBA2016_FOLDER, _FILES[name])
+        try:
+            frame = pd.read_csv(path)
+        except Exception as err:  # pandas raises many types; all mean "cannot read this file"
+            raise DataError(Problem("FS132", _label(name), f"cannot read the file ({err}): check that it is a "
+                                    "comma-separated file with a header row")) from None
     missing = [c for c in _COLUMNS[name] if c not in frame.columns]
     if missing:
         raise DataError(Problem("FS132", _label(name), f"columns {', '.join(missing)} are missing (columns found: "
@@ -460,3 +474,312 @@ def load_eba2016(root: str | Path | None = None) -> Eba2016:
     quantity = {m: float(bonds[:, k].sum()) for k, m in enumerate(EBA2016_MARKETS)}
     return Eba2016(system=system, quantity=quantity, sigma=sigma, adv=adv, impairment=impairment,
                    bank_names={b: names[b] for b in banks}, credit_loss=_credit_loss(impairments, exposures, banks))
+
+
+# --- Breuer, Summer & Urosevic's balance sheets: the corrected computation and the authors' convention ---
+
+#: Stress-test exercise -> (``Period`` of its balance sheets, base year of the market data).
+BSU_YEARS = {2016: (201512, 2015), 2020: (201912, 2019)}
+#: Stress horizons in years: the adverse rates of ``Period`` (base year + horizon) December.
+BSU_HORIZONS = (1, 2, 3)
+#: ``corrected`` (the paper's equations) or ``syslosseval`` (the authors' R code as published).
+BSU_CONVENTIONS = ("corrected", "syslosseval")
+_BSU_FILES = {2016: ("exposures", "impairments"), 2020: ("exposures_2020", "impairments_2020")}
+
+
+@dataclass(frozen=True)
+class BsuInputs:
+    """The state of the EBA banks at t = 0 and after the stress (t = 1), BSU's notation.
+
+    Amounts in EUR millions, one row per bank (LEI order of the exposures file), one column per
+    market of :data:`EBA2016_MARKETS`.
+
+    Attributes
+    ----------
+    year, horizon, convention : int, int, str
+        Exercise (2016 or 2020), stress horizon in years (1-3), ``corrected`` or ``syslosseval``.
+    banks, bank_names : tuple of str
+        LEI codes and bank names.
+    markets : tuple of str
+        The eight sovereign bond markets.
+    equity0 : ndarray, shape (N,)
+        :math:`e^0`, CET1 at the balance-sheet date.
+    assets0 : ndarray, shape (N,)
+        :math:`a^0 = S^0 1 + L^0`: total assets (``corrected``), or the sum of the EBA exposure
+        classes' loans, bonds and the positive gap to total assets (``syslosseval``).
+    securities : ndarray, shape (N, K)
+        :math:`S^1 = S^0`, sovereign bonds at t0 prices (``Bond_Amount``; RoW = Total - named).
+    other_assets0, other_assets1 : ndarray, shape (N,)
+        :math:`L^0` and :math:`L^1 = L^0 - \\ell`, other assets before and after the credit losses.
+    credit_loss : ndarray, shape (N,)
+        :math:`\\ell`, the adverse-scenario losses subtracted from equity: Σ over exposure classes of
+        loan amount × impairment rate, counted once (``corrected``), or over the Total row and its
+        per-country rows together (``syslosseval``, about 1.85 times as much in 2016).
+    equity1 : ndarray, shape (N,)
+        :math:`e^1 = e^0 - \\ell` (``syslosseval``: floored at 0, as ``make_e1``).
+    sigma, adv : ndarray, shape (K,)
+        Daily volatility (fraction/day) and average daily volume (EUR m/day) each market's sales
+        are priced with.
+    sigma_label : tuple of str
+        The market-data ``Country`` label whose sigma and ADV each market received: its own label
+        (``corrected``), or the label at the same position after an alphabetical sort
+        (``syslosseval``, which hands US the rest of the world's and RoW the US's).
+    sigma_dates : int
+        Daily returns used for sigma (dates common to all eight markets).
+    """
+
+    year: int
+    horizon: int
+    convention: str
+    banks: tuple[str, ...]
+    bank_names: tuple[str, ...]
+    markets: tuple[str, ...]
+    equity0: np.ndarray
+    assets0: np.ndarray
+    securities: np.ndarray
+    other_assets0: np.ndarray
+    other_assets1: np.ndarray
+    credit_loss: np.ndarray
+    equity1: np.ndarray
+    sigma: np.ndarray
+    adv: np.ndarray
+    sigma_label: tuple[str, ...]
+    sigma_dates: int
+
+
+def _bsu_bank_table(frame: Any, name: str, period: int) -> tuple[Any, Any]:
+    """Checks the exposures file; per bank, the CET1/total-assets rows and the exposure-class rows."""
+    import pandas as pd
+
+    label = _label(name)
+    frame = frame.assign(Loan_Amount=_number_column(frame, name, "Loan_Amount"),
+                         Bond_Amount=_number_column(frame, name, "Bond_Amount"),
+                         Total_Amount=_number_column(frame, name, "Total_Amount"),
+                         LEI_code=frame["LEI_code"].astype(str), Country=frame["Country"].astype(str),
+                         Exposure=frame["Exposure"].astype(str))
+    periods = sorted(set(_number_column(frame, name, "Period").astype(int)))
+    if periods != [period]:
+        raise DataError(Problem("FS136", f"{label}, column Period",
+                                f"holds {periods}, expected only {period}: use the exercise's own exposures file"))
+    # rows of other countries may repeat (the 2020 file repeats its unmapped "x28" rows): only the
+    # Total rows and the named markets' rows enter the corrected computation
+    repeated = frame.duplicated(["LEI_code", "Country", "Exposure"]) & frame["Country"].isin(
+        [*EBA2016_MARKETS[:-1], "Total"])
+    if repeated.any():
+        line = int(np.flatnonzero(repeated.to_numpy())[0]) + 2
+        raise DataError(Problem("FS136", f"{label} line {line}", "repeats a (bank, country, exposure) row: keep one"))
+    banks = pd.Index(pd.unique(frame["LEI_code"]))
+    totals = frame[frame["Country"] == "Total"]
+    sheet = totals[totals["Exposure"].isin([TOTAL_ASSETS_CLASS, EQUITY_CLASS])].pivot(
+        index="LEI_code", columns="Exposure", values="Total_Amount").reindex(index=banks,
+                                                                             columns=[TOTAL_ASSETS_CLASS, EQUITY_CLASS])
+    missing = sheet.isna().stack()
+    if missing.any():
+        bank, what = missing[missing].index[0]
+        raise DataError(Problem("FS136", f"{label}, bank {bank}", f"has no {what!r} row (country Total): restore it"))
+    bad = sheet[(sheet[EQUITY_CLASS] <= 0) | (sheet[EQUITY_CLASS] >= sheet[TOTAL_ASSETS_CLASS])]
+    if len(bad):
+        raise DataError(Problem("FS136", f"{label}, bank {bad.index[0]}",
+                                f"CET1 {bad.iloc[0][EQUITY_CLASS]:.6g} is not between 0 and total assets "
+                                f"{bad.iloc[0][TOTAL_ASSETS_CLASS]:.6g}: check both figures"))
+    return frame.assign(bank=banks.get_indexer(frame["LEI_code"])), sheet
+
+
+def _bsu_securities(frame: Any, name: str, n: int) -> np.ndarray:
+    """S^0 (N, K): Bond_Amount of the sovereign class by country, RoW = Total - the seven named."""
+    sovereign = frame[(frame["Exposure"] == SOVEREIGN_CLASS)
+                      & frame["Country"].isin([*EBA2016_MARKETS[:-1], "Total"])]
+    columns = [*EBA2016_MARKETS[:-1], "Total"]
+    table = np.zeros((n, len(columns)))
+    table[sovereign["bank"].to_numpy(), [columns.index(c) for c in sovereign["Country"]]] = sovereign["Bond_Amount"]
+    has_total = np.zeros(n, dtype=bool)
+    has_total[sovereign.loc[sovereign["Country"] == "Total", "bank"].to_numpy()] = True
+    if not has_total.all():
+        first = np.flatnonzero(frame["bank"].to_numpy() == np.flatnonzero(~has_total)[0])[0]
+        bank = frame["LEI_code"].to_numpy()[first]
+        raise DataError(Problem("FS136", f"{_label(name)}, bank {bank}",
+                                f"has no {SOVEREIGN_CLASS!r} row of country Total: restore it"))
+    rest = table[:, -1] - table[:, :-1].sum(axis=1)
+    return np.column_stack([table[:, :-1], rest])
+
+
+def _bsu_losses(frame: Any, impairments: Any, rates_name: str, period: int, convention: str) -> tuple[Any, Any]:
+    """Loan amount × adverse impairment rate of ``period``, for every exposure-class row of ``frame``
+    (NaN where no rate is given), and the class rows themselves. Repeated rate rows are kept
+    once (``corrected``) or, as a ``left_join`` does, once per copy (``syslosseval``)."""
+    rates = impairments[(_number_column(impairments, rates_name, "Period").astype(int) == period)
+                        & (impairments["Scenario"].astype(str) == IMPAIRMENT_SCENARIO).to_numpy()]
+    if not len(rates):
+        raise DataError(Problem("FS136", f"{_label(rates_name)}, column Period",
+                                f"no {IMPAIRMENT_SCENARIO.lower()} rates for period {period}: the file covers "
+                                f"{sorted(set(_number_column(impairments, rates_name, 'Period').astype(int)))}"))
+    rates = rates.assign(LEI_code=rates["LEI_code"].astype(str), Country=rates["Country"].astype(str),
+                         Exposure=rates["Exposure"].astype(str),
+                         Impairment_rate=_number_column(impairments, rates_name, "Impairment_rate")[rates.index])
+    if convention == "corrected":
+        rates = rates.drop_duplicates(["LEI_code", "Country", "Exposure"])
+    classes = frame[~frame["Exposure"].isin([TOTAL_ASSETS_CLASS, EQUITY_CLASS])]
+    joined = classes.merge(rates[["LEI_code", "Country", "Exposure", "Impairment_rate"]],
+                           on=["LEI_code", "Country", "Exposure"], how="left")
+    return joined, joined["Loan_Amount"].to_numpy() * joined["Impairment_rate"].to_numpy()
+
+
+def _bsu_sigma(frame: Any, base_year: int, convention: str) -> tuple[dict[str, float], int]:
+    """σ per market-data label from the daily log returns of ``base_year`` on the dates common to
+    all eight markets: returns between consecutive common dates (``corrected``), or each market's
+    return to its next observation, labelled by its start date, kept where all eight have one
+    (``syslosseval``'s ``make_price_impact_data``)."""
+    import pandas as pd
+
+    label = _label("indices")
+    names = [EBA2016_MARKET_LABELS[m] for m in EBA2016_MARKETS]
+    dates = pd.to_datetime(frame["Date"], errors="coerce")
+    if dates.isna().any():
+        line = int(np.flatnonzero(dates.isna().to_numpy())[0]) + 2
+        raise DataError(Problem("FS132", f"{label} line {line}, column Date", "write dates as YYYY-MM-DD"))
+    levels = frame.assign(Date=dates, Value=_number_column(frame, "indices", "Value"),
+                          Country=frame["Country"].astype(str))
+    levels = levels[(levels["Date"].dt.year == base_year) & levels["Country"].isin(names)]
+    absent = [n for n in names if n not in set(levels["Country"])]
+    if absent:
+        raise DataError(Problem("FS136", f"{label}, country {absent[0]}",
+                                f"no index levels in {base_year}: every market's volatility is joined by its "
+                                "country label; add its daily levels"))
+    if (levels["Value"] <= 0).any():
+        raise DataError(Problem("FS134", f"{label}, column Value", "an index level is not positive: restore it"))
+    levels = levels.drop_duplicates(["Country", "Date"]).sort_values(["Country", "Date"])
+    if convention == "corrected":
+        wide = levels.pivot(index="Date", columns="Country", values="Value")[names].dropna()
+        returns = np.log(wide).diff().dropna()
+    else:
+        forward = levels.assign(r=levels.groupby("Country")["Value"].transform(lambda v: np.log(v).diff().shift(-1)))
+        returns = forward.dropna(subset=["r"]).pivot(index="Date", columns="Country", values="r")[names].dropna()
+    if len(returns) < 2:
+        raise DataError(Problem("FS136", label, f"{len(returns)} dates of {base_year} common to all eight markets: "
+                                "need daily levels through the year"))
+    return {n: float(returns[n].std(ddof=1)) for n in names}, int(len(returns))
+
+
+def _bsu_adv(frame: Any, base_year: int) -> dict[str, float]:
+    """ADV per ``Country`` label of the volume file in ``base_year`` (every label of that year)."""
+    label = _label("volume")
+    volume = _number_column(frame, "volume", "Volume")
+    years = _number_column(frame, "volume", "Year").astype(int)
+    rows = np.flatnonzero(years == base_year)
+    countries = frame["Country"].astype(str).to_numpy()[rows]
+    adv = dict(zip(countries, volume[rows]))
+    missing = [EBA2016_MARKET_LABELS[m] for m in EBA2016_MARKETS if EBA2016_MARKET_LABELS[m] not in adv]
+    if missing or len(adv) != len(rows):
+        what = f"no row for {missing[0]!r}" if missing else "a label repeated"
+        raise DataError(Problem("FS136", f"{label}, year {base_year}",
+                                f"{what}: give one row per market and year"))
+    if min(adv.values()) <= 0:
+        raise DataError(Problem("FS134", f"{label}, year {base_year}", "a volume is not positive: restore it"))
+    return {c: float(v) for c, v in adv.items()}
+
+
+def load_bsu_inputs(root: str | Path | None = None, *, year: int = 2016, horizon: int = 1,
+                    convention: str = "corrected") -> BsuInputs:
+    """The EBA banks' state at t = 0 and t = 1 for Breuer, Summer & Urosevic's fire-sale equilibrium.
+
+    Breuer, Summer & Urosevic, "Systemic loss evaluation" (OeNB WP 235), sec. 4: at t = 1
+    each bank's equity and other assets fall by its adverse-scenario credit losses,
+
+    .. math::
+
+        e^1_i = e^0_i - \\ell_i, \\qquad L^1_i = L^0_i - \\ell_i, \\qquad S^1 = S^0,
+        \\qquad \\ell_i = \\sum_c \\text{Loan}_{ic}\\, r_{ic},
+
+    with :math:`r_{ic}` the adverse impairment rate of exposure class c for the year
+    base + ``horizon`` (as the authors' ``make_stress_data``), and the square-root impact of
+    eq. (9) uses :math:`σ_k` over the dates common to all eight markets (the paper's convention).
+
+    ``convention="corrected"`` (default) follows these equations: losses counted once (the
+    ``Total`` row of each class), :math:`L^0` = total assets - bonds, labels joined by name.
+    ``convention="syslosseval"`` reproduces the authors' R package as published: losses summed
+    over the Total row and its per-country rows (``make_e1``), :math:`e^1` floored at 0,
+    :math:`L^0` the EBA classes' loans plus the positive gap to total assets (``make_L0``), and
+    σ and ADV joined to the markets by position after an alphabetical sort of the labels
+    (``make_price_impact_data``), which swaps US and RoW.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        Data folder (see :func:`firesale.data.data_root`).
+    year : {2016, 2020}
+        The 2016 stress test (Dec 2015 balances, 2015 market data) or the 2020 transparency
+        exercise with the authors' imputed impairments (Dec 2019, 2019 market data).
+    horizon : {1, 2, 3}
+        Years ahead of the balance-sheet date.
+    convention : {"corrected", "syslosseval"}
+
+    Raises
+    ------
+    ConfigError
+        ``FS821`` for a year, horizon or convention outside the choices.
+    DataError
+        ``FS136`` (and the loader's ``FS132``/``FS134``) naming file, bank or country.
+    """
+    from firesale.errors import ConfigError
+
+    problems = []
+    if year not in BSU_YEARS:
+        problems.append(("year", year, "2016 (the 2016 stress test) or 2020 (the 2020 transparency exercise)"))
+    if horizon not in BSU_HORIZONS:
+        problems.append(("horizon", horizon, "1, 2 or 3 (years ahead of the balance-sheet date)"))
+    if convention not in BSU_CONVENTIONS:
+        problems.append(("convention", convention, "corrected or syslosseval"))
+    if problems:
+        raise ConfigError([Problem("FS821", f"bsu input {what}", f"got {value!r}: use {allowed}")
+                           for what, value, allowed in problems])
+    period, base_year = BSU_YEARS[year]
+    exposures_name, impairments_name = _BSU_FILES[year]
+    exposures, sheet = _bsu_bank_table(_read(root, exposures_name), exposures_name, period)
+    n = len(sheet)
+    securities = _bsu_securities(exposures, exposures_name, n)
+    classes, loss = _bsu_losses(exposures, _read(root, impairments_name), impairments_name,
+                                (base_year + horizon) * 100 + 12, convention)
+    bank = classes["bank"].to_numpy()
+    at_total = (classes["Country"] == "Total").to_numpy()
+    unrated = at_total & np.isnan(loss) & (classes["Loan_Amount"].to_numpy() > 0)
+    if convention == "corrected" and unrated.any():
+        row = classes[unrated].iloc[0]
+        raise DataError(Problem("FS136", f"{_label(impairments_name)}, bank {row['LEI_code']}, exposure "
+                                f"{row['Exposure']!r}", f"no {IMPAIRMENT_SCENARIO.lower()} rate for a Total loan "
+                                f"amount of {row['Loan_Amount']:g}: restore the row"))
+    loss = np.nan_to_num(loss)
+    loss_once = np.bincount(bank[at_total], weights=loss[at_total], minlength=n)
+    equity0 = sheet[EQUITY_CLASS].to_numpy(dtype=float)
+    total_assets = sheet[TOTAL_ASSETS_CLASS].to_numpy(dtype=float)
+    if convention == "corrected":
+        if (securities < -1e-9 * np.maximum(total_assets, 1.0)[:, None]).any():
+            i = int(np.flatnonzero((securities < 0).any(axis=1))[0])
+            raise DataError(Problem("FS134", f"{_label(exposures_name)}, bank {sheet.index[i]}",
+                                    "the seven named countries' bonds exceed the Total row, so RoW would be "
+                                    "negative: check the rows"))
+        securities = np.maximum(securities, 0.0)
+        credit_loss = loss_once
+        other0 = total_assets - securities.sum(axis=1)
+        equity1 = equity0 - credit_loss
+    else:
+        credit_loss = np.bincount(bank, weights=loss, minlength=n)
+        loans = np.bincount(bank[at_total], weights=classes["Loan_Amount"].to_numpy()[at_total], minlength=n)
+        classes_total = np.bincount(bank[at_total], weights=classes["Total_Amount"].to_numpy()[at_total], minlength=n)
+        other0 = loans + np.maximum(total_assets - classes_total, 0.0)
+        equity1 = np.maximum(equity0 - credit_loss, 0.0)
+    sigma_by_label, dates = _bsu_sigma(_read(root, "indices"), base_year, convention)
+    adv_by_label = _bsu_adv(_read(root, "volume"), base_year)
+    own = [EBA2016_MARKET_LABELS[m] for m in EBA2016_MARKETS]
+    paired = own if convention == "corrected" else sorted(adv_by_label)
+    if len(paired) != len(own):
+        raise DataError(Problem("FS136", f"{_label('volume')}, year {base_year}",
+                                f"{len(paired)} labels; the positional join of syslosseval needs exactly the eight "
+                                "markets'"))
+    names = dict(zip(exposures["LEI_code"], exposures["Bank_name"].astype(str)))
+    return BsuInputs(
+        year=year, horizon=horizon, convention=convention, banks=tuple(sheet.index),
+        bank_names=tuple(names[b] for b in sheet.index), markets=EBA2016_MARKETS, equity0=equity0,
+        assets0=securities.sum(axis=1) + other0, securities=securities, other_assets0=other0,
+        other_assets1=other0 - loss_once, credit_loss=credit_loss, equity1=equity1,
+        sigma=np.array([sigma_by_label[p] for p in paired]), adv=np.array([adv_by_label[p] for p in paired]),
+        sigma_label=tuple(paired), sigma_dates=dates)

@@ -66,6 +66,9 @@ __all__ = [
     "upper_equilibrium",
     "equilibria",
     "equilibrium_stability",
+    "STRESS_STATES",
+    "BsuStressTest",
+    "stress_test",
 ]
 
 _CODE = "FS802"
@@ -175,7 +178,8 @@ class FireSaleEquilibria:
     unstable: list = field(default_factory=list)
 
 
-def _check(equity, securities, other_assets, leverage_bound, impact=None, *, needs_impact=True):
+def _check(equity, securities, other_assets, leverage_bound, impact=None, *, needs_impact=True,
+           failed_allowed=False):
     e = np.asarray(equity, dtype=float)
     s = np.asarray(securities, dtype=float)
     if s.ndim == 1:
@@ -186,7 +190,7 @@ def _check(equity, securities, other_assets, leverage_bound, impact=None, *, nee
         problems.append(("equity/securities/other_assets", f"shapes disagree: equity {e.shape}, securities "
                          f"{np.shape(securities)}, other_assets {loans.shape}; give equity and other_assets one "
                          "entry per bank (N,) and securities one row per bank (N, K)"))
-    if not (np.isfinite(e).all() and (e > 0).all()):
+    if not (np.isfinite(e).all() and (failed_allowed or (e > 0).all())):
         bad = np.flatnonzero(~np.isfinite(e) | (e <= 0)).tolist()
         problems.append(("equity", f"bank(s) {bad} have equity ≤ 0 (or not finite): leverage is undefined; drop "
                          "them (they have failed) or fix their equity"))
@@ -469,3 +473,108 @@ def equilibrium_stability(price_fall, equity, securities, other_assets, leverage
         down[j] = max(0.0, down[j] - step)
         jac[:, j] = (_phi(up, e, s, loans, lb, impact) - _phi(down, e, s, loans, lb, impact)) / (up[j] - down[j])
     return float(np.max(np.abs(np.linalg.eigvals(jac))))
+
+
+#: The states of :class:`BsuStressTest`, BSU's t = 0, t = 1 and t = 1 + τ at each equilibrium.
+STRESS_STATES = ("initial", "stressed", "lower", "upper")
+
+
+@dataclass(frozen=True)
+class BsuStressTest:
+    """The paper's tables: each bank's state before the stress, after it, and after the fire sales.
+
+    Attributes
+    ----------
+    equilibria : FireSaleEquilibria
+        Least and greatest equilibria (and unstable ones between).
+    max_price_fall : ndarray, shape (K,)
+        :math:`\\bar Δ = \\text{impact}(S'1)`, every security sold.
+    states : tuple of str
+        :data:`STRESS_STATES`: ``initial`` (t = 0), ``stressed`` (t = 1, no deleveraging),
+        ``lower`` and ``upper`` (t = 1 + τ, after the fire sales of that equilibrium).
+    assets, equity, leverage : ndarray, shape (4, N)
+        a, e and λ = a / e of each bank in each state (currency unit of the inputs; λ is
+        ``inf`` where e ≤ 0).
+    over_bound : ndarray of bool, shape (4, N)
+        λ > λ̄ (relative tolerance 1e-9, so a bank that sold down to λ̄ exactly is not over) or e ≤ 0.
+    sales_fraction : ndarray, shape (2, N)
+        θ at the lower and the upper equilibrium.
+    """
+
+    equilibria: FireSaleEquilibria
+    max_price_fall: np.ndarray
+    states: tuple[str, ...]
+    assets: np.ndarray
+    equity: np.ndarray
+    leverage: np.ndarray
+    over_bound: np.ndarray
+    sales_fraction: np.ndarray
+
+    def equity_loss(self) -> dict[str, float]:
+        """System equity lost since t = 0, :math:`1 - \\sum_i e_i / \\sum_i e^0_i`, per state."""
+        total = self.equity.sum(axis=1)
+        return {s: float(1.0 - total[j] / total[0]) for j, s in enumerate(self.states)}
+
+
+def stress_test(equity0, assets0, equity1, securities, other_assets1, leverage_bound: float, impact: Impact, *,
+                tol: float = 1e-13, max_iter: int = 100_000) -> BsuStressTest:
+    """BSU's stress test: equilibria and the banks' states before and after the fire sales.
+
+    Breuer, Summer & Urosevic (OeNB WP 235), Tables 1-3 of sec. 4 (the authors' ``make_table_*``):
+
+    .. math::
+
+        λ^0_i = a^0_i / e^0_i, \\qquad
+        λ^1_i = \\frac{S^1_i·1 + L^1_i}{e^1_i}, \\qquad
+        λ^{1+τ}_i = \\frac{(1 - θ_i)\\, S^1_i·(1 - Δ) + L^1_i}{e^1_i - S^1_i·Δ},
+
+    at the least and at the greatest equilibrium Δ. Equity loss without deleveraging is
+    :math:`1 - \\sum e^1 / \\sum e^0`; with it, :math:`1 - \\sum (e^1 - S^1Δ) / \\sum e^0`.
+    A bank failed at t = 1 (:math:`e^1_i ≤ 0`) sells everything (θ = 1).
+
+    Parameters
+    ----------
+    equity0, assets0 : array_like, shape (N,)
+        :math:`e^0`, :math:`a^0` at t = 0.
+    equity1 : array_like, shape (N,)
+        :math:`e^1` after the stress (may be ≤ 0 for failed banks).
+    securities : array_like, shape (N, K)
+        :math:`S^1` at t0 prices.
+    other_assets1 : array_like, shape (N,)
+        :math:`L^1` after the stress.
+    leverage_bound, impact, tol, max_iter
+        As in :func:`equilibria`.
+
+    Examples
+    --------
+    The Appendix A3 toy (t = 0 taken equal to t = 1). At the least equilibrium Δ = 0.05648
+    bank 1 sells every bond and is still above λ̄ = 44: 1170 / (28 - 145 Δ) = 59.06; bank 2
+    sells nothing, (435 (1 - Δ) + 1245) / (80 - 435 Δ) = 29.86.
+
+    >>> impact = SquareRootImpact([1.0], [1 / 0.000022], kappa=1.0)
+    >>> e, s, l = [28, 80, 65], [[145], [435], [300]], [1170, 1245, 1190]
+    >>> out = stress_test(e, [1315, 1680, 1490], e, s, l, 44, impact)
+    >>> [round(float(x), 2) for x in out.leverage[2]]
+    [59.06, 29.86, 30.65]
+    >>> out.over_bound.sum(axis=1).tolist()  # initial, stressed, lower, upper
+    [1, 1, 1, 3]
+    """
+    e1, s, loans, lb = _check(equity1, securities, other_assets1, leverage_bound, impact, failed_allowed=True)
+    e0 = np.asarray(equity0, dtype=float)
+    a0 = np.asarray(assets0, dtype=float)
+    if e0.shape != e1.shape or a0.shape != e1.shape or not (e0 > 0).all() or not np.isfinite(a0).all():
+        raise ConfigError(_problem("equity0/assets0", f"give one t = 0 equity (> 0) and total assets per bank "
+                                   f"({e1.size}); got shapes {e0.shape} and {a0.shape}"))
+    low = _iterate(np.zeros(s.shape[1]), e1, s, loans, lb, impact, tol, max_iter)
+    high = _iterate(_impact(impact, s.sum(axis=0)), e1, s, loans, lb, impact, tol, max_iter)
+    multiple = bool(np.max(np.abs(high.price_fall - low.price_fall)) > 1e3 * tol)
+    deltas = np.stack([low.price_fall, high.price_fall])  # (2, K)
+    theta = np.stack([low.sales_fraction, high.sales_fraction])  # (2, N)
+    marked = s.sum(axis=1) - deltas @ s.T  # (2, N): S·(1 - Δ)
+    assets = np.vstack([a0, s.sum(axis=1) + loans, marked * (1.0 - theta) + loans])
+    equity = np.vstack([e0, e1, e1 - deltas @ s.T])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        leverage = np.where(equity > 0, assets / equity, np.inf)
+    over = (leverage > lb * (1.0 + 1e-9)) | (equity <= 0)
+    return BsuStressTest(FireSaleEquilibria(low, high, multiple), _impact(impact, s.sum(axis=0)), STRESS_STATES,
+                         assets, equity, leverage, over, theta)

@@ -16,9 +16,20 @@ follow the market impact
 :math:`x_j` the fraction of asset j liquidated so far. :math:`α = 1.0536 = -\\ln(0.9)/0.1`
 makes the price fall 10% when 10% of an asset is sold. A bank fails when its equity is
 gone, :math:`\\sum_j Q_{ij}(1 - p_j) ≥ E` (assets no longer cover liabilities), and a
-failed bank liquidates all its holdings. The cascade starts from one randomly chosen
-failed bank (or a shock to one asset's price) and runs in rounds, every bank marking to
-the current prices, until no new bank fails.
+failed bank liquidates all its holdings. The cascade starts from one failed bank, drawn
+uniformly among the banks that hold at least one asset (or from a shock to one asset's
+price), and runs in rounds, every bank marking to the current prices, until no new bank
+fails. In the random graph a bank holds no asset with probability
+:math:`(1 - μ_b/M)^M ≈ e^{-μ_b}` (13.5% at :math:`μ_b = 2`); such a bank has nothing to
+sell and would trigger nothing, so the initial failure of the paper's simulations (those
+behind its figures of the window of instability) is drawn among the holders:
+
+.. math::
+
+    P(\\text{first failure} = i) = \\frac{1[k_i ≥ 1]}{\\#\\{j : k_j ≥ 1\\}}.
+
+Drawing it among all N banks would scale the probability of contagion by
+:math:`1 - e^{-μ_b}` (about 0.80 instead of 0.92 at :math:`μ_b = 2`, λ = 20, N = M = 1000).
 
 *Contagion* is a cascade in which more than a ``threshold`` share of banks fail (5% by
 default, the convention of Gai & Kapadia 2010 for contagion on networks); its probability
@@ -35,9 +46,9 @@ This implementation batches trials as an axis: the graphs of all trials are draw
 once as edge lists (exact Bernoulli links, by geometric gaps), and each round of the
 cascade is a few ``np.bincount`` over edges, with no loop over banks.
 
-The paper simulates larger systems; the defaults here (N = M = 1000 for a single run,
-400 for a sweep) trade resolution for speed, so the edges of the window are blurred by
-finite size (a measured critical leverage of about 6.5-7 at N = M = 400).
+The defaults here (N = M = 1000 for a single run and for ``firesale contagion``, 400 for
+:func:`contagion_sweep`) trade resolution for speed, so the edges of the window are
+blurred by finite size (contagion first appears between λ = 7 and 7.5 at N = M = 1000).
 """
 
 from __future__ import annotations
@@ -49,12 +60,60 @@ import numpy as np
 from firesale.errors import ConfigError, Problem
 
 __all__ = ["ALPHA_TEN_PERCENT", "CascadeResult", "ContagionSweep", "liquidation_cascade", "simulate_contagion",
-           "contagion_sweep"]
+           "contagion_sweep", "wilson_interval"]
 
 _CODE = "FS804"
 
 ALPHA_TEN_PERCENT = -np.log(0.9) / 0.1
 """α = 1.0536: the price falls 10% when 10% of an asset is liquidated."""
+
+Z_95 = 1.959963984540054
+"""z = Φ⁻¹(0.975): two-sided 95% intervals."""
+
+
+def wilson_interval(successes, trials, z: float = Z_95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson (1927) score interval for a binomial probability.
+
+    With :math:`\\hat p = s/n`,
+
+    .. math::
+
+        \\frac{\\hat p + z^2/(2n) \\pm z \\sqrt{\\hat p(1 - \\hat p)/n + z^2/(4n^2)}}{1 + z^2/n}.
+
+    Unlike :math:`\\hat p ± z\\sqrt{\\hat p(1-\\hat p)/n}` it stays in [0, 1] and is not empty
+    at :math:`\\hat p = 0` or 1 (there its upper bound is :math:`z^2/(n + z^2)`). Wilson,
+    E. B. (1927), "Probable inference, the law of succession, and statistical inference",
+    JASA 22, 209-212.
+
+    Parameters
+    ----------
+    successes, trials : array_like of int
+        s ≤ n, n ≥ 1 (broadcast together).
+    z : float
+        Normal quantile (1.96 for 95%).
+
+    Returns
+    -------
+    (low, high) : ndarrays
+
+    Examples
+    --------
+    >>> low, high = wilson_interval(8, 10)
+    >>> round(float(low), 4), round(float(high), 4)
+    (0.4902, 0.9433)
+    """
+    s = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    if not (np.all(n >= 1) and np.all((s >= 0) & (s <= n)) and np.isfinite(z) and z > 0):
+        raise ConfigError(_problem("wilson_interval", "successes/trials", f"got {successes!r} of {trials!r} (z = "
+                                   f"{z!r}): give 0 ≤ successes ≤ trials, trials ≥ 1, z > 0"))
+    p = s / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    low = np.where(s == 0, 0.0, np.clip(centre - half, 0.0, 1.0))  # exact ends at p̂ = 0 and 1
+    high = np.where(s == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high
 
 
 def _problem(function: str, name: str, message: str) -> Problem:
@@ -109,6 +168,12 @@ class ContagionSweep:
         Mean share of banks failed in those trials (NaN where contagion never happened).
     threshold : float
     trials : int
+    probability_low, probability_high : ndarray, shape (V, D)
+        95% Wilson interval of ``probability`` (:func:`wilson_interval`).
+    extent_low, extent_high : ndarray, shape (V, D)
+        95% normal interval of ``extent``, :math:`\\bar x ± 1.96\\, s/\\sqrt{m}` over the m
+        contagion trials (s the sample standard deviation, clipped to [0, 1]); NaN where
+        m < 2.
     """
 
     mean_degrees: np.ndarray
@@ -117,6 +182,10 @@ class ContagionSweep:
     extent: np.ndarray
     threshold: float
     trials: int
+    probability_low: np.ndarray
+    probability_high: np.ndarray
+    extent_low: np.ndarray
+    extent_high: np.ndarray
 
 
 def _cascade_kernel(bank, asset, value, n_banks, n_assets, equity, alpha, failed, price_factor):
@@ -251,6 +320,23 @@ def _draw_links(n_banks, n_assets, link_probability, trials, rng):
         expected = (cells - position) * link_probability
 
 
+def _first_failures(degree, n_banks, trials, rng):
+    """One initially failed bank per trial, uniform among the banks that hold an asset.
+
+    ``degree`` (trials·N,) counts each bank's assets, banks numbered t·N + i. Banks with
+    :math:`k_i ≥ 1` are listed in order (so grouped by trial); trial t draws position
+    :math:`u_t` uniform on :math:`0..n_t - 1` in its group of :math:`n_t` holders. A trial
+    in which no bank holds an asset has nothing at risk and starts with no failure.
+    Returns the global numbers of the chosen banks.
+    """
+    holders = np.flatnonzero(degree > 0)
+    count = np.bincount(holders // n_banks, minlength=trials)
+    first = np.cumsum(count) - count
+    position = rng.integers(0, np.maximum(count, 1))
+    has = count > 0
+    return holders[(first + position)[has]]
+
+
 def _simulate(n_banks, n_assets, mean_degree, leverages, alpha, trials, shock, shock_size, rng):
     """Failed shares, shape (len(leverages), trials): the same graphs and shocks for every leverage."""
     p = min(1.0, mean_degree / n_assets)
@@ -265,7 +351,7 @@ def _simulate(n_banks, n_assets, mean_degree, leverages, alpha, trials, shock, s
     failed0 = np.zeros(trials * n_banks, dtype=bool)
     factor = np.ones(trials * n_assets)
     if shock == "bank":
-        failed0[np.arange(trials) * n_banks + rng.integers(0, n_banks, size=trials)] = True
+        failed0[_first_failures(degree, n_banks, trials, rng)] = True
     else:
         factor[np.arange(trials) * n_assets + rng.integers(0, n_assets, size=trials)] = 1.0 - shock_size
     out = np.empty((len(leverages), trials))
@@ -304,9 +390,10 @@ def simulate_contagion(n_banks: int = 1000, n_assets: int = 1000, mean_degree: f
     """Share of banks failed after a cascade on random overlapping portfolios (Caccioli et al. 2014).
 
     Draws the bipartite graph (link probability :math:`μ_b/M`), starts the cascade from one
-    uniformly chosen failed bank (``shock="bank"``, the paper's experiment; it may be a bank
-    without assets, and then nothing follows) or from a fall of ``shock_size`` in one
-    uniformly chosen asset's price (``shock="asset"``), and runs it to the end (see
+    failed bank chosen uniformly among the banks that hold at least one asset
+    (``shock="bank"``, the paper's experiment; a system in which no bank holds an
+    asset starts with no failure) or from a fall of ``shock_size`` in one uniformly chosen
+    asset's price (``shock="asset"``), and runs it to the end (see
     :func:`liquidation_cascade`).
 
     Parameters
@@ -334,8 +421,8 @@ def simulate_contagion(n_banks: int = 1000, n_assets: int = 1000, mean_degree: f
 
     Examples
     --------
-    >>> share = simulate_contagion(200, 200, mean_degree=3.0, leverage=20.0, rng=1, trials=50)
-    >>> share.shape, bool((share >= 1 / 200).all())
+    >>> share = simulate_contagion(200, 200, mean_degree=0.5, leverage=20.0, rng=1, trials=50)
+    >>> share.shape, bool((share >= 1 / 200).all())  # every trial starts from a bank that holds assets
     ((50,), True)
     """
     problems = _check_system("simulate_contagion", n_banks, n_assets, mean_degree, shock, shock_size)
@@ -362,7 +449,9 @@ def contagion_sweep(mean_degrees=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0), leverag
     For each mean degree a batch of ``trials`` systems is drawn from its own seed
     (``numpy.random.SeedSequence(seed).spawn``) and the same systems and initial failures
     are run at every leverage, so the leverage comparison uses common random numbers and a
-    rerun reproduces every cell. Contagion: more than ``threshold`` of the banks fail.
+    rerun reproduces every cell. Contagion: more than ``threshold`` of the banks fail. Each
+    cell carries a 95% interval: Wilson's for the probability, the normal one for the mean
+    extent (see :class:`ContagionSweep`).
 
     Parameters
     ----------
@@ -408,14 +497,19 @@ def contagion_sweep(mean_degrees=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0), leverag
     if problems:
         raise ConfigError(problems)
     seeds = np.random.SeedSequence(seed).spawn(degrees.size)
-    probability = np.empty((levs.size, degrees.size))
+    hits = np.empty((levs.size, degrees.size))
     extent = np.full((levs.size, degrees.size), np.nan)
+    spread = np.full((levs.size, degrees.size), np.nan)
     for col, (mu, child) in enumerate(zip(degrees, seeds, strict=True)):
         shares = _simulate(n_banks, n_assets, float(mu), levs.tolist(), float(alpha), int(trials), shock,
                            float(shock_size), np.random.default_rng(child))
         hit = shares > threshold
-        probability[:, col] = hit.mean(axis=1)
+        hits[:, col] = hit.sum(axis=1)
         for row in range(levs.size):
             if hit[row].any():
                 extent[row, col] = shares[row][hit[row]].mean()
-    return ContagionSweep(degrees, levs, probability, extent, float(threshold), int(trials))
+            if hit[row].sum() >= 2:
+                spread[row, col] = Z_95 * shares[row][hit[row]].std(ddof=1) / np.sqrt(hit[row].sum())
+    low, high = wilson_interval(hits, int(trials))
+    return ContagionSweep(degrees, levs, hits / trials, extent, float(threshold), int(trials), low, high,
+                          np.clip(extent - spread, 0.0, 1.0), np.clip(extent + spread, 0.0, 1.0))

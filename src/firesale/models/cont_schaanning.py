@@ -2,10 +2,17 @@
 Norges Bank Working Paper 2/2017 (section 3: the deleveraging dynamics).
 
 N banks hold marketable assets Π (N×K, value at t0 prices S0 = 1) and illiquid assets Θ
-(N,), with equity C (N,). A shock ε (N,) writes Θ down. Each round:
+(N×L, L illiquid asset classes), with equity C (N,). The stress scenario writes each
+illiquid class down: ε (L,), one write-down per class, the paper's convention (its stress
+scenarios hit asset classes, so every bank holding a class takes the same fractional loss
+on it), and bank i loses :math:`\\sum_l Θ_{il} ε_l`. On the EBA 2011 banks
+(:func:`firesale.data.eba2011.load_eba2011`) the illiquid classes are the exposure
+classes by country (institutions, corporates, retail, commercial real estate, defaulted)
+and each bank's residual ``other`` assets. A bank-specific write-down is the special case
+of one class per bank. Each round:
 
-1. leverage :math:`λ_i = (Π_i·S + Θ_i) / C_i`; a bank with :math:`λ_i > λ_{max}` sells the
-   fraction :math:`Γ_i = \\min\\left(1, \\frac{A_i - λ_b C_i}{Π_i·S}\\right)`, :math:`λ_b =
+1. leverage :math:`λ_i = (Π_i·S + \\sum_l Θ_{il}) / C_i`; a bank with :math:`λ_i > λ_{max}`
+   sells the fraction :math:`Γ_i = \\min\\left(1, \\frac{A_i - λ_b C_i}{Π_i·S}\\right)`, :math:`λ_b =
    0.95 λ_{max}`, of each marketable holding (the sale that would return it to λ_b at
    current prices, pro rata); an insolvent bank (:math:`C_i ≤ 0`) sells everything;
 2. the market depth of asset k is :math:`δ_k = (1 - B/S)\\, c \\sqrt{τ}\\, ADV_k / σ_k`
@@ -62,15 +69,21 @@ def market_depth(adv, sigma, c: float = 0.4, tau: float = 20.0):
 def _check(marketable, illiquid, equity, shock, depth, floor, lambda_max, alpha):
     pi = np.atleast_2d(np.asarray(marketable, dtype=float))
     theta = np.asarray(illiquid, dtype=float)
+    theta = theta[:, None] if theta.ndim == 1 else theta  # (N,): one illiquid class
     c = np.asarray(equity, dtype=float)
-    eps = np.zeros_like(c) if shock is None else np.asarray(shock, dtype=float)
+    classes = theta.shape[1] if theta.ndim == 2 else 0
+    eps = np.zeros(classes) if shock is None else np.atleast_1d(np.asarray(shock, dtype=float))
     d = np.atleast_1d(np.asarray(depth, dtype=float))
     b = np.broadcast_to(np.asarray(floor, dtype=float), d.shape)
     problems = []
     n = c.size
-    if pi.shape[0] != n or theta.shape != (n,) or eps.shape != (n,):
-        problems.append(("marketable/illiquid/equity/shock", f"shapes disagree: marketable {pi.shape}, illiquid "
-                         f"{theta.shape}, equity {c.shape}, shock {eps.shape}; one row or entry per bank"))
+    if pi.shape[0] != n or theta.ndim != 2 or theta.shape[0] != n:
+        problems.append(("marketable/illiquid/equity", f"shapes disagree: marketable {pi.shape}, illiquid "
+                         f"{theta.shape}, equity {c.shape}; one row or entry per bank"))
+    elif eps.shape != (classes,):
+        problems.append(("shock", f"{eps.size} write-downs for {classes} illiquid asset class(es): give one per class "
+                         "(Cont & Schaanning write down asset classes, not banks); to hit banks differently, give "
+                         "illiquid as an (N, L) matrix, e.g. one class per bank"))
     if pi.shape[1:] != d.shape:
         problems.append(("depth", f"{d.size} depths for {pi.shape[1]} marketable assets: give one per asset"))
     for name, arr in (("marketable", pi), ("illiquid", theta)):
@@ -106,12 +119,13 @@ def cont_schaanning(
     ----------
     marketable : array_like, shape (N, K)
         Π: marketable holdings, value at S0 = 1.
-    illiquid : array_like, shape (N,)
-        Θ: illiquid assets.
+    illiquid : array_like, shape (N, L) or (N,)
+        Θ: illiquid assets by illiquid asset class (a vector is one class).
     equity : array_like, shape (N,)
         C at t0 (> 0).
-    shock : array_like, shape (N,), optional
-        ε: write-down of each bank's illiquid assets (0.2 = 20%).
+    shock : array_like, shape (L,), or float, optional
+        ε: write-down of each illiquid asset class (0.2 = 20%), the same for every holder;
+        bank i loses :math:`\\sum_l Θ_{il} ε_l`.
     depth : array_like, shape (K,)
         D (:func:`market_depth`); δ = (1 − floor)·D.
     floor : float or array_like (K,)
@@ -130,9 +144,10 @@ def cont_schaanning(
 
     Examples
     --------
-    The published check (DESIGN §3):
+    The published check (DESIGN §3); each bank's illiquid assets are a class of their own,
+    and the first class is written down 20%:
 
-    >>> p = cont_schaanning([[90.0], [70.0]], [10.0, 20.0], [4.0, 4.5], [0.2, 0.0],
+    >>> p = cont_schaanning([[90.0], [70.0]], [[10.0, 0.0], [0.0, 20.0]], [4.0, 4.5], [0.2, 0.0],
     ...                     depth=market_depth(50.0, 0.02))
     >>> [round(float(g), 6) for g in p.sold_fraction[:, 0]]
     [0.385889, 0.315088, 0.145351]
@@ -150,8 +165,8 @@ def cont_schaanning(
     start = 1.0 - fall
     price = start.copy()
     sold_total = np.zeros(k)
-    shock_loss = eps * theta + pi @ fall
-    theta = theta - eps * theta
+    shock_loss = theta @ eps + pi @ fall
+    theta = theta @ (1.0 - eps)  # (N,): what is left of the illiquid assets, in total
     c = c - shock_loss
     target = target_share * lambda_max
     path: dict[str, list[np.ndarray]] = {key: [] for key in
