@@ -176,6 +176,7 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
         **({} if system.sparse else {"holdings0": ((N, K), dense(system.holdings))}),
         "cash0": (N, system.cash0),
         "liabilities0": (N, system.liabilities0),
+        "levered": (N, system.levered0.astype(np.int8)),
         "has_slr": (N, np.array([i.slr_trigger is not None for i in system.institutions], dtype=np.int8)),
         **{
             f"{ratio}_{level}": (N, np.array([i.level(ratio, level) for i in system.institutions]))

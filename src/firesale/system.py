@@ -1021,6 +1021,13 @@ class System:
         return row_sums(self.repo)
 
     @property
+    def levered0(self) -> np.ndarray:
+        """Which institutions are levered at t0, shape (N,) bool: liabilities other than
+        repo, repo borrowing, or a derivative position (any nonzero notional). Their equity
+        is capital that can fail; the others' losses are their investors' mark-to-market."""
+        return (self.liabilities0 > 0) | (self.repo0 > 0) | (np.asarray(row_sums(abs(self.derivative))) > 0)
+
+    @property
     def equity0(self) -> np.ndarray:
         return self.total_assets0 - self.liabilities0 - self.repo0
 

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from firesale.system import System
 
 __all__ = ["IMPULSE_SUFFIX", "capital_lost", "channels_off", "with_impulse", "has_exogenous_waves",
-           "levered_mask", "levered_institutions", "loss_split", "summarize", "institution_table", "cascade_order",
+           "levered_institutions", "loss_split", "summarize", "institution_table", "cascade_order",
            "sales_by_group", "yield_moves"]
 
 #: What the name of a scenario's impulse run ends with: the scenario with every channel off.
@@ -108,30 +108,16 @@ def has_exogenous_waves(settings: dict[str, Any]) -> bool:
     return any(shock.get("redemption") or shock.get("client_sale") for shock in settings.get("shocks", ()))
 
 
-def levered_mask(system: System) -> np.ndarray:
-    """Which institutions are levered at t0, shape (N,) bool: liabilities other than repo,
-    repo borrowing, or a derivative position (any nonzero notional).
-
-    Examples
-    --------
-    >>> from firesale import load_preset
-    >>> levered_mask(load_preset("dealer_market").system).tolist()[-1]  # the asset manager
-    False
-    """
-    from firesale.matrices import row_sums
-
-    return (system.liabilities0 > 0) | (system.repo0 > 0) | (np.asarray(row_sums(abs(system.derivative))) > 0)
-
-
 def levered_institutions(ds: xr.Dataset) -> xr.DataArray:
     """Which institutions of a results Dataset are levered at t0 (bool, dim ``institution``).
 
-    The ``levered`` coordinate where the results carry one (:func:`levered_mask` of the
-    system); otherwise read from what the results record of t0: liabilities other than repo
-    (``liabilities0``) above 0, or repo borrowing or initial margin on derivatives above 0
-    at the end of round 0 in some scenario of the batch. Repo repaid in full within round 0,
-    or a derivative with no initial margin and no repo beside it, escapes that reading; no
-    preset has either (a test checks the reading against :func:`levered_mask`).
+    The ``levered`` coordinate (:attr:`firesale.system.System.levered0`), which every run
+    carries. Results written by an earlier version lack it: for them it is read from what
+    they record of t0: liabilities other than repo (``liabilities0``) above 0, or repo
+    borrowing or initial margin on derivatives above 0 at the end of round 0 in some
+    scenario of the batch. Repo repaid in full within round 0, or a derivative with no
+    initial margin and no repo beside it, escapes that reading; no preset has either (a
+    test checks the reading against the system's).
     """
     if "levered" in ds.coords:
         return ds.coords["levered"].astype(bool)

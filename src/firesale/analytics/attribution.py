@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from firesale.analytics.amplification import capital_lost, levered_institutions, levered_mask
+from firesale.analytics.amplification import capital_lost, levered_institutions
 from firesale.channels import MECHANISMS, SWITCHES
 from firesale.errors import ConfigError, Problem
 
@@ -188,7 +188,7 @@ def attribute(system, scenario, players: str = "mechanisms") -> xr.Dataset:
     from firesale.simulation import simulate
 
     names, corners = lattice(scenario, players)
-    ds = simulate(system, corners).assign_coords(levered=("institution", levered_mask(system)))
+    ds = simulate(system, corners)
     outcomes = _outcomes(ds)
     data: dict[str, Any] = {}
     for key, value in outcomes.items():
