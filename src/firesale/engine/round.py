@@ -556,12 +556,12 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     if derivatives:
         after_trades = inputs.derivatives_per_institution(post - price, notional)
         # a hedge is closed at the round's post-trade price in step with its position's sale
-        hedged = inputs.derivative_entry[inputs.closes_hedge]
-        derivative_open = state.derivative_open.copy()
-        if hedged.size:
-            before, after = q[:, hedged], new_q[:, hedged]
+        derivative_open = state.derivative_open
+        if inputs.hedges.size:
+            before, after = q[:, inputs.hedge_entry], new_q[:, inputs.hedge_entry]
             kept = np.divide(after, before, out=np.ones_like(before), where=before > 0)
-            derivative_open[:, inputs.closes_hedge] *= np.minimum(kept, 1.0)
+            derivative_open = derivative_open.copy()
+            derivative_open[:, inputs.hedges] *= np.minimum(kept, 1.0)
         new_equity = new_equity + after_trades
         late_gain, late_loss = np.maximum(after_trades, 0.0), np.maximum(-after_trades, 0.0)
     else:

@@ -95,8 +95,8 @@ class Inputs:
     has_derivative: np.ndarray  # (N,) bool
     derivative: np.ndarray  # (M,) signed notional of swaps and futures
     margin_base: np.ndarray  # (M,) initial margin at t0 volatility: rate × |notional|
-    derivative_entry: np.ndarray  # (M,) entry of the position the derivative is on, -1 none
-    closes_hedge: np.ndarray  # (M,) bool, closed in step with that position's sales
+    hedges: np.ndarray  # (H,) int, the derivatives closed in step with their position's sales
+    hedge_entry: np.ndarray  # (H,) int, the entry of the position each of them hedges
     redemption_sensitivity: np.ndarray  # (N,)
     first_mover: np.ndarray  # (N,)
     swing_pricing: np.ndarray  # (N,) bool
@@ -168,6 +168,7 @@ class Inputs:
         found = d_at < codes.size
         found[found] = codes[d_at[found]] == d_codes[found]
         d_entry = np.where(found, d_at, -1).astype(np.int64)
+        hedges = np.flatnonzero(np.array([i.close_hedges for i in insts], dtype=bool)[d_rows] & (d_entry >= 0))
         d_starts = np.concatenate([[0], np.cumsum(d_counts)[:-1]])
         return cls(
             cash=system.cash0,
@@ -218,8 +219,8 @@ class Inputs:
             has_derivative=d_counts > 0,
             derivative=notional,
             margin_base=values_at(system.initial_margin, d_rows, d_cols) * np.abs(notional),
-            derivative_entry=d_entry,
-            closes_hedge=np.array([i.close_hedges for i in insts], dtype=bool)[d_rows] & (d_entry >= 0),
+            hedges=hedges,
+            hedge_entry=d_entry[hedges],
             shares=np.where(np.isnan(optional("shares")), system.equity0, optional("shares")),
             redemption_sensitivity=np.array([i.redemption_sensitivity for i in insts], dtype=float),
             first_mover=np.array([i.first_mover for i in insts], dtype=float),
