@@ -52,7 +52,7 @@ from firesale.errors import ConfigError, FieldError, Problem, did_you_mean, expl
 from firesale.scenario import Scenario, Shock
 from firesale.system import ASSET_CLASSES, INSTITUTION_TYPES, Asset, Institution, System
 
-__all__ = ["ParameterRange", "PATH_KINDS", "SYSTEM_KINDS", "parse_parameters", "parameter_value", "apply_parameters",
+__all__ = ["changes_system", "ParameterRange", "PATH_KINDS", "SYSTEM_KINDS", "parse_parameters", "parameter_value", "apply_parameters",
            "split_parameters", "parameter_unit"]
 
 #: First part of a parameter path: what it sets.
@@ -233,8 +233,13 @@ def split_parameters(names: Sequence[str]) -> tuple[list[str], list[str]]:
     >>> split_parameters(["scenario.market.balance_sheet_cost", "asset.ust.max_discount"])
     (['scenario.market.balance_sheet_cost'], ['asset.ust.max_discount'])
     """
-    scenario_names = [n for n in names if n.split(".", 1)[0] not in SYSTEM_KINDS]
-    return scenario_names, [n for n in names if n.split(".", 1)[0] in SYSTEM_KINDS]
+    return [n for n in names if not changes_system(n)], [n for n in names if changes_system(n)]
+
+
+def changes_system(name: str) -> bool:
+    """Whether a path changes the system (``asset.``, ``class.``, ``institution.``,
+    ``type.``, ``group.``) rather than only the scenario."""
+    return name.split(".", 1)[0] in SYSTEM_KINDS
 
 
 def parameter_unit(name: str) -> str:

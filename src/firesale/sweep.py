@@ -564,23 +564,17 @@ def _stack(parts: Sequence[dict[str, np.ndarray]], rows: Sequence[np.ndarray] | 
     return out
 
 
-def _is_system_param(param: str) -> bool:
-    from firesale.parameters import SYSTEM_KINDS
-
-    return param.split(".", 1)[0] in SYSTEM_KINDS
-
-
 def _systems(system: System, base: Scenario, params: Sequence[str], values: np.ndarray,
              indices: Sequence[int]) -> list[tuple[System, list[Scenario], np.ndarray]]:
     """The batch as ``(system, scenarios, rows)`` groups: one group over ``system`` when no
     parameter changes the system, else one per distinct set of the system parameters'
     values (their system from :func:`firesale.parameters.apply_parameters`), ``rows``
     the positions of its scenarios in the batch."""
-    from firesale.parameters import apply_parameters
+    from firesale.parameters import apply_parameters, changes_system
 
     indices = np.asarray(indices, dtype=np.int64)
     values = np.asarray(values, dtype=float).reshape(len(indices), len(params))
-    on_system = [j for j, p in enumerate(params) if _is_system_param(p)]
+    on_system = [j for j, p in enumerate(params) if changes_system(p)]
     on_scenario = [j for j in range(len(params)) if j not in on_system]
     names = [params[j] for j in on_scenario]
     if not on_system:
