@@ -7,15 +7,13 @@ package syslosseval (github.com/Martin-Summer-1090/syslosseval, README.md, "basi
 must reproduce them; the corrected computation is pinned against the table of
 docs/replications.md, which this file generates. Regenerate it with
 ``FIRESALE_UPDATE_DOCS=1 pytest tests/reference/test_bsu_eba2016.py`` (the rows between the
-``<!-- bsu:NAME -->`` markers are rewritten). Skips, with the reason, without the data folder.
+``<!-- bsu:NAME -->`` markers are rewritten).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,6 @@ import pytest
 from typer.testing import CliRunner
 
 from firesale.cli import app
-from firesale.data.shared_data import data_root
 from firesale.errors import ConfigError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "replications.md"
@@ -159,20 +156,9 @@ def table_horizons(root) -> str:
 TABLES = {"prices": table_prices, "inputs": table_inputs, "horizons": table_horizons}
 
 
-def _block(name: str) -> re.Pattern:
-    return re.compile(rf"(<!-- bsu:{name} -->\n)(.*?)(\n<!-- /bsu:{name} -->)", re.S)
-
-
 @pytest.mark.parametrize("name", list(TABLES))
-def test_doc_tables_are_what_the_model_gives(root, name):
-    text = DOC.read_text()
-    if os.environ.get("FIRESALE_UPDATE_DOCS"):
-        made = TABLES[name](root)
-        text = _block(name).sub(lambda m: m.group(1) + made + m.group(3), text)
-        DOC.write_text(text)
-    found = _block(name).search(text)
-    assert found, f"docs/replications.md has no <!-- bsu:{name} --> block"
-    assert found.group(2) == TABLES[name](root)
+def test_doc_tables_are_what_the_model_gives(root, doc_block, name):
+    doc_block(DOC, f"bsu:{name}", TABLES[name](root))
 
 
 @pytest.mark.parametrize("args, names", [
