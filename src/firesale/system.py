@@ -101,7 +101,7 @@ MAX_DISCOUNT = {"reserves": math.inf, "treasury": 0.08, "agency_mbs": 0.05, "cor
 #: (0.023), an assumption of that order.
 CAPITAL_ARRIVAL = {"reserves": 0.0, "treasury": 0.045, "agency_mbs": 0.045, "corporate_ig": 0.023,
                    "corporate_hy": 0.023, "equity": 0.023, "other": 0.0}
-IMPACT_LAWS = ("linear", "exponential", "sqrt")
+IMPACT_LAWS = ("linear", "exponential", "sqrt", "multiplicative")
 
 _RATIO = {"ge": 0.0, "le": 1.0, "allow_inf_nan": False}
 
@@ -417,6 +417,14 @@ class Institution(_Row):
     repay_with_cash: bool = Field(
         False, description="Use cash to repay debt before selling assets.", json_schema_extra=_unit("-")
     )
+    other_liabilities: float = Field(
+        0.0, ge=0.0, allow_inf_nan=False,
+        description="Part of the liabilities that neither cash nor sale proceeds repay early (deposits and other "
+        "liabilities beside a repayable loan, the Bank of England / INET split); repayment beyond the rest stops "
+        "and the cash stays on the balance sheet. Creditors of a defaulted institution are paid whatever it "
+        "raises, this part included. 0 (neutral): all of the liabilities can be repaid.",
+        json_schema_extra=_unit("currency"),
+    )
     short_term_debt: float = Field(
         0.0, ge=0.0, allow_inf_nan=False,
         description="Part of the liabilities that is unsecured short-term funding and can run.",
@@ -518,9 +526,10 @@ class Institution(_Row):
 
     @model_validator(mode="after")
     def _short_term_within_liabilities(self) -> Institution:
-        if self.short_term_debt > self.liabilities:
-            raise FieldError("short_term_debt", f"short_term_debt = {self.short_term_debt:g} is above liabilities = "
-                             f"{self.liabilities:g}: it is a part of the liabilities; lower it")
+        for part in ("short_term_debt", "other_liabilities"):
+            if getattr(self, part) > self.liabilities:
+                raise FieldError(part, f"{part} = {getattr(self, part):g} is above liabilities = "
+                                 f"{self.liabilities:g}: it is a part of the liabilities; lower it")
         return self
 
     def level(self, ratio: str, which: str) -> float:
@@ -537,7 +546,9 @@ class Asset(_Row):
     Price impact (DESIGN §2 step 4) is measured in units of the t0 price from the
     cumulative value sold ``Q``: linear ``Q/D``; exponential ``(1 - f)(1 - exp(-Q/((1 - f)D)))``
     (Cont-Schaanning 2017, floor ``f``); square root ``sigma0 · kappa · sqrt(Q/adv)``
-    (Breuer-Summer-Urosevic). ``depth = inf`` is a market no sale moves.
+    (Breuer-Summer-Urosevic); multiplicative, the price times ``exp(-Q/D)``, shocks
+    included (Cifuentes-Ferrucci-Shin 2005, the Bank of England / INET model, where
+    ``D`` is the asset's initial holdings over β). ``depth = inf`` is a market no sale moves.
     """
 
     name: str = Field(min_length=1, description="Unique name.", json_schema_extra=_unit("-"))

@@ -14,9 +14,15 @@ with ``f`` the fundamental price and the impact laws
 * exponential: :math:`\\Psi(Q) = (1 - b)(1 - e^{-Q / ((1 - b) D)})`, floor ``b``
   (Cont & Schaanning 2017, eq. for Ψ with δ = (1 − B/S) D);
 * square root: :math:`\\Psi(Q) = \\sigma_0 \\kappa \\sqrt{Q / \\mathrm{ADV}}`
-  (Breuer, Summer & Urosevic, OeNB WP 235).
+  (Breuer, Summer & Urosevic, OeNB WP 235);
+* multiplicative: :math:`p_k = f_k e^{-Q_k / D_k}`, so that :math:`Ψ = 1 - e^{-Q/D}` is a
+  fraction of the fundamental rather than of ``p0`` (Cifuentes, Ferrucci & Shin 2005, the
+  Bank of England / Oxford INET fire-sale stress test: :math:`p \\leftarrow p\\,e^{-β q/Q_0}`
+  with ``Q0`` the asset's initial holdings, i.e. ``D = Q0 / β``; each round's impact
+  multiplies the price, shocks included).
 
-Net purchases (``Q < 0``) move prices up by the law's mirror image. Sellers execute at
+Net purchases (``Q < 0``) move prices up by the law's mirror image (the multiplicative
+law by :math:`e^{|Q|/D}`, its exact inverse). Sellers execute at
 :math:`p^{exec} = p^{pre} + \\alpha (p^{post} - p^{pre})`; without new pressure ``Q``
 decays at rate ρ, pulling the price back to its fundamental.
 
@@ -56,7 +62,7 @@ __all__ = [
     "mean_revert", "bounded_discount", "discount_for_price", "impact_for_price",
 ]
 
-LAW_CODES = {"linear": 0, "exponential": 1, "sqrt": 2}
+LAW_CODES = {"linear": 0, "exponential": 1, "sqrt": 2, "multiplicative": 3}
 
 
 class MarketParams(BaseModel):
@@ -77,6 +83,19 @@ class MarketParams(BaseModel):
     pressure_in_units: bool = Field(
         False, description="Price pressure counts what is sold at t0 prices (units) rather than at the round's "
         "prices: Breuer-Summer-Urosevic's Q = S'θ. Off: value sold, as Cont-Schaanning's published path needs.",
+    )
+    clearing: Literal["same_round", "next_round"] = Field(
+        "same_round", description="When orders execute: 'same_round', at the close of the round that places them; "
+        "'next_round', as the next round opens, before its shocks, as in the Bank of England / INET model, whose "
+        "market clears at each step the orders of the step before. Nothing happens between a round's close and the "
+        "next one's opening, so the arithmetic is the same and a round's records show its orders executed; the "
+        "difference is that the orders of the last round are left unexecuted: max_rounds counts evaluations.",
+    )
+    proceeds: Literal["repay", "hold"] = Field(
+        "repay", description="What a solvent seller does with sale proceeds: 'repay', repay debt at once; 'hold', "
+        "keep them as cash until the next round, where institutions with repay_with_cash repay debt with cash "
+        "before selling more (the Bank of England / INET model: banks raise liquidity one step and repay the "
+        "next). Funding calls are met from proceeds either way.",
     )
     settlement: Literal["round", "final"] = Field(
         "round", description="When sales settle: 'round', at the round's execution price; 'final', at the price in "
@@ -139,7 +158,8 @@ def impact_fraction(
     adv: np.ndarray,
     kappa: np.ndarray,
 ) -> np.ndarray:
-    """Price impact Ψ(Q) as a fraction of the t0 price.
+    """Price impact Ψ(Q) as a fraction of the t0 price (of the fundamental, for the
+    multiplicative law).
 
     Parameters
     ----------
@@ -178,7 +198,12 @@ def impact_fraction(
     square_root = sigma0 * kappa * np.sqrt(size / safe_adv)
     psi = np.where(law == LAW_CODES["linear"], linear, np.where(law == LAW_CODES["exponential"], exponential, square_root))
     psi = np.where(finite | (law == LAW_CODES["sqrt"]), psi, 0.0)
-    return sign * psi
+    multiplicative = law == LAW_CODES["multiplicative"]
+    if not multiplicative.any():
+        return sign * psi
+    # signed, not mirrored: e^{-Q/D} with Q < 0 is the exact inverse of the same sale
+    relative = np.where(finite, -np.expm1(-pressure / safe_depth), 0.0)
+    return np.where(multiplicative, relative, sign * psi)
 
 
 def pressure_for_impact(
@@ -205,7 +230,10 @@ def pressure_for_impact(
         exponential = np.where(psi < room, -room * safe_depth * np.log1p(-psi / room), np.inf)
     scale = sigma0 * kappa
     square_root = np.divide(psi, scale, out=np.full_like(psi, np.inf), where=scale > 0) ** 2 * adv
+    with np.errstate(divide="ignore"):
+        multiplicative = np.where(psi < 1.0, -safe_depth * np.log1p(-np.minimum(psi, 1.0)), np.inf)
     q = np.where(law == LAW_CODES["linear"], linear, np.where(law == LAW_CODES["exponential"], exponential, square_root))
+    q = np.where(law == LAW_CODES["multiplicative"], multiplicative, q)
     return np.where(finite | (law == LAW_CODES["sqrt"]), q, np.inf)
 
 
@@ -237,9 +265,10 @@ def discount_for_price(bounded: np.ndarray, max_discount: np.ndarray) -> np.ndar
 
 
 def impact_for_price(fundamental: np.ndarray, p0: np.ndarray, price: np.ndarray,
-                     max_discount: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`price_from_pressure`: the impact Ψ (units of p0) that puts the
-    price at ``price``, ``inf`` where outside demand's bound keeps it above that.
+                     max_discount: np.ndarray, relative: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`price_from_pressure`: the impact Ψ (units of p0, or of the
+    fundamental where ``relative``) that puts the price at ``price``, ``inf`` where outside
+    demand's bound keeps it above that.
 
     Examples
     --------
@@ -250,16 +279,23 @@ def impact_for_price(fundamental: np.ndarray, p0: np.ndarray, price: np.ndarray,
     [[0.95, 0.95]]
     """
     linear = (fundamental - price) / p0
+    scale = fundamental / p0
+    if relative is not None and relative.any():
+        linear = np.where(relative, np.divide(fundamental - price, fundamental, out=np.zeros_like(linear),
+                                              where=fundamental > 0), linear)
+        scale = np.where(relative, 1.0, scale)
     if not np.isfinite(max_discount).any():
         return linear
     discount = np.divide(fundamental - price, fundamental, out=np.zeros_like(linear), where=fundamental > 0)
-    return np.where(np.isfinite(max_discount), discount_for_price(discount, max_discount) * fundamental / p0, linear)
+    return np.where(np.isfinite(max_discount), discount_for_price(discount, max_discount) * scale, linear)
 
 
 def price_from_pressure(fundamental: np.ndarray, p0: np.ndarray, psi: np.ndarray,
-                        max_discount: np.ndarray | None = None) -> np.ndarray:
+                        max_discount: np.ndarray | None = None, relative: np.ndarray | None = None) -> np.ndarray:
     """Market price, shape (S, K): :math:`\\max(f - p_0 Ψ, 0)`, or with outside demand
     (``max_discount`` d, (S, K) or (K,), finite) :math:`f (1 - d (1 - e^{-p_0 Ψ / (f d)}))`.
+    Where ``relative`` (K,) is set (the multiplicative law) Ψ is a fraction of the
+    fundamental: :math:`f (1 - Ψ)`, and the discount outside demand bounds is Ψ itself.
 
     Examples
     --------
@@ -267,11 +303,27 @@ def price_from_pressure(fundamental: np.ndarray, p0: np.ndarray, psi: np.ndarray
     >>> f, p0 = np.array([[1.0, 1.0]]), np.ones(2)
     >>> price_from_pressure(f, p0, np.array([[0.5, 0.5]]), np.array([np.inf, 0.1])).round(4).tolist()
     [[0.5, 0.9007]]
+
+    The Bank of England / INET rule: after a 20% shock, 5% of the market sold at
+    β = −ln(0.95)/0.05 takes another 5% off the shocked price:
+
+    >>> beta = -np.log(0.95) / 0.05
+    >>> psi = impact_fraction(np.array([[5.0]]), np.array([3]), np.array([100 / beta]), np.zeros(1),
+    ...                       np.ones(1), np.ones(1), np.ones(1))
+    >>> round(float(price_from_pressure(np.array([[0.8]]), np.ones(1), psi, relative=np.array([True]))[0, 0]), 12)
+    0.76
     """
-    linear = np.maximum(fundamental - p0 * psi, 0.0)
+    if relative is not None and relative.any():
+        discount = np.where(relative, psi, np.divide(p0 * psi, fundamental, out=np.zeros_like(psi),
+                                                     where=fundamental > 0))
+        linear = np.where(relative, np.maximum(fundamental * (1.0 - psi), 0.0), np.maximum(fundamental - p0 * psi, 0.0))
+    else:
+        linear = np.maximum(fundamental - p0 * psi, 0.0)
+        if max_discount is None or not np.isfinite(max_discount).any():
+            return linear
+        discount = np.divide(p0 * psi, fundamental, out=np.zeros_like(linear), where=fundamental > 0)
     if max_discount is None or not np.isfinite(max_discount).any():
         return linear
-    discount = np.divide(p0 * psi, fundamental, out=np.zeros_like(linear), where=fundamental > 0)
     bounded = np.maximum(fundamental * (1.0 - bounded_discount(discount, max_discount)), 0.0)
     return np.where(np.isfinite(max_discount), bounded, linear)
 

@@ -215,7 +215,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
                                    np.zeros((n_scen, d.size), dtype=bool))
     else:
         calm_cost = state.calm_cost
-    price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure + transient), levers.max_discount)
+    price = price_from_pressure(fundamental, inputs.p0, _impact(inputs, pressure + transient), levers.max_discount,
+                                inputs.relative_impact)
 
     # 2. mark to market, below the price where quotes are missing (the uncertainty the
     # information channel left last round); derivatives settle variation margin in cash at
@@ -359,13 +360,18 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     shortfall = np.where(need - funding_cash > tol, need - funding_cash, 0.0)
     repo_called = state.repo - margin - rolled_off if funding else state.repo
 
-    # Cash repays debt first where the institution's policy says so; it shrinks total
-    # assets always, and the SLR exposure unless reserves are exempt.
+    # Cash repays debt first where the institution's policy says so (up to the debt that
+    # can be repaid early); it shrinks total assets always, and the SLR exposure unless
+    # reserves are exempt. What the cash does not cover is sold.
     cash_counts_slr = ~levers.slr_exemption[:, None]
     wanted_cash = np.maximum(np.maximum(lev_trade, 0.0), np.where(cash_counts_slr, slr_shed, 0.0))
-    cash_used = np.where(inputs.repay_with_cash & alive, np.minimum(cash - funding_cash, wanted_cash), 0.0)
-    slr_value = np.maximum(slr_shed - np.where(cash_counts_slr, cash_used, 0.0), 0.0)
-    lev_sell = np.maximum(lev_trade - cash_used, 0.0)
+    cash_for_debt = np.where(inputs.repay_with_cash & alive, cash - funding_cash, 0.0)
+    cash_used = np.minimum(cash_for_debt, wanted_cash)
+    early = inputs.other_liabilities > 0
+    if early.any():
+        cash_used = np.where(early, np.minimum(cash_used, np.maximum(debt - inputs.other_liabilities, 0.0)), cash_used)
+    slr_value = np.maximum(slr_shed - np.where(cash_counts_slr, cash_for_debt, 0.0), 0.0)
+    lev_sell = np.maximum(lev_trade - cash_for_debt, 0.0)
     var_fraction = np.where(scen.switch("var") & alive, var_sale_fraction(var, inputs.var_limit), 0.0)
 
     # ... allocated to the positions of the acting rows only, each row's positions in
@@ -423,6 +429,10 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     safe_price = np.where(price_rows > 0, price_rows, 1.0)
     units = np.where(dead_rows[:, None], q_rows * tradable_mask, (sales - buys) / safe_price)
     units = np.minimum(units, q_rows)
+    if scen.next_round_clearing.any():
+        # orders placed in the last round would execute when a next round opens: none does
+        left = scen.next_round_clearing[s_of] & (t + 1 >= scen.max_rounds[s_of])
+        units = np.where(left[:, None], 0.0, units)
     # The trading book gives up what VaR asked of it, and at least its pro-rata share of
     # any larger sale; purchases join the books in proportion.
     book_share = np.divide(qt_rows, q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
@@ -500,7 +510,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     purchases = np.zeros_like(new_pressure)
     if levers.purchase_eligible.any():
         floor_psi = impact_for_price(fundamental, inputs.p0, scen.purchase_floor[:, None] * inputs.p0,
-                                     levers.max_discount)
+                                     levers.max_discount, inputs.relative_impact)
         ceiling = pressure_for_impact(floor_psi, inputs.impact_law, inputs.depth,
                                       inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa)
         wanted = np.where(np.isnan(scen.purchase_floor)[:, None], np.maximum(inflow, 0.0),
@@ -512,7 +522,7 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
         new_pressure = new_pressure - purchases
         new_transient = new_transient - purchases * thinness
     post = price_from_pressure(fundamental, inputs.p0, _impact(inputs, new_pressure + new_transient),
-                               levers.max_discount)
+                               levers.max_discount, inputs.relative_impact)
     post_mark = marks(post, inputs.opacity, state.uncertainty)
     # sellers receive the bid, buyers pay the ask: half the effective spread off and on
     # final settlement: a sale books the pre-trade price and carries every move from there
@@ -587,8 +597,15 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[St
     met = np.divide(paid, need, out=np.ones_like(need), where=need > 0)
     excess = after_loans - calls_from_sales  # negative: the loans took some cash too
     debt_after_cash = debt - cash_used - met * (run + vm_call + interest_call) + deficiency
-    available = np.where(defaulted, cash + excess, np.maximum(excess, 0.0))
-    repaid = np.minimum(debt_after_cash, np.maximum(available, 0.0))
+    # a defaulter's creditors take everything; a solvent seller repays what can be repaid
+    # early, now or (holding proceeds) from its cash in the next round
+    available = np.where(defaulted, cash + excess,
+                         np.where(scen.hold_proceeds[:, None], 0.0, np.maximum(excess, 0.0)))
+    repayable = debt_after_cash
+    if early.any():
+        repayable = np.where(early & ~defaulted, np.maximum(debt_after_cash - inputs.other_liabilities, 0.0),
+                             debt_after_cash)
+    repaid = np.minimum(repayable, np.maximum(available, 0.0))
     new_debt = debt_after_cash - repaid + borrowed + dealer_cost - carried_after
     settled_after = np.maximum(-new_debt, 0.0)
     new_debt = new_debt + settled_after

@@ -46,6 +46,7 @@ class Inputs:
     debt: np.ndarray  # (N,)
     p0: np.ndarray  # (K,) t0 price (1)
     impact_law: np.ndarray  # (K,) int
+    relative_impact: np.ndarray  # (K,) bool, impact a fraction of the fundamental (multiplicative law)
     depth: np.ndarray  # (K,)
     impact_floor: np.ndarray  # (K,)
     sigma0: np.ndarray  # (K,)
@@ -66,6 +67,7 @@ class Inputs:
     var_confidence: np.ndarray  # (N,)
     liquidation: np.ndarray  # (N,) int
     repay_with_cash: np.ndarray  # (N,) bool
+    other_liabilities: np.ndarray  # (N,) liabilities that are not repaid early
     slr_at_minimum: np.ndarray  # (N,) bool, SLR sales only below the minimum (slr_deleveraging = "minimum")
     # The holdings pattern: positions held at t0, one *entry* each, ordered by institution
     # and, within it, most liquid first. Sales shrink positions and purchases add to
@@ -175,6 +177,7 @@ class Inputs:
             debt=system.liabilities0,
             p0=np.ones(system.n_assets),
             impact_law=np.array([LAW_CODES[a.impact] for a in assets], dtype=np.int8),
+            relative_impact=np.array([a.impact == "multiplicative" for a in assets], dtype=bool),
             depth=np.array([a.depth for a in assets], dtype=float),
             impact_floor=np.array([a.impact_floor for a in assets], dtype=float),
             sigma0=np.array([a.sigma0 for a in assets], dtype=float),
@@ -195,6 +198,7 @@ class Inputs:
             var_confidence=np.array([i.var_confidence for i in insts], dtype=float),
             liquidation=np.array([POLICY_CODES[i.liquidation] for i in insts], dtype=np.int8),
             repay_with_cash=np.array([i.repay_with_cash for i in insts], dtype=bool),
+            other_liabilities=np.array([i.other_liabilities for i in insts], dtype=float),
             slr_at_minimum=np.array([i.slr_deleveraging == "minimum" for i in insts], dtype=bool),
             entry_institution=inst_of,
             entry_asset=asset_of,
@@ -386,6 +390,8 @@ class ScenarioArrays:
     intermediation: np.ndarray  # (S,) bool
     pressure_in_units: np.ndarray  # (S,) bool
     final_settlement: np.ndarray  # (S,) bool
+    next_round_clearing: np.ndarray  # (S,) bool, the last round's orders are left unexecuted
+    hold_proceeds: np.ndarray  # (S,) bool, solvent sellers keep proceeds as cash for a round
     layoff_share: np.ndarray  # (S,) ω0
     dealer_lean: np.ndarray  # (S,)
     absorption_impact: np.ndarray  # (S,)
@@ -482,6 +488,8 @@ class ScenarioArrays:
             intermediation=np.array([sc.market.intermediation for sc in scenarios], dtype=bool),
             pressure_in_units=np.array([sc.market.pressure_in_units for sc in scenarios], dtype=bool),
             final_settlement=np.array([sc.market.settlement == "final" for sc in scenarios], dtype=bool),
+            next_round_clearing=np.array([sc.market.clearing == "next_round" for sc in scenarios], dtype=bool),
+            hold_proceeds=np.array([sc.market.proceeds == "hold" for sc in scenarios], dtype=bool),
             layoff_share=np.array([sc.market.layoff_share for sc in scenarios], dtype=float),
             dealer_lean=np.array([sc.market.dealer_lean for sc in scenarios], dtype=float),
             absorption_impact=np.array([sc.market.absorption_impact for sc in scenarios], dtype=float),
