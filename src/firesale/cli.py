@@ -178,7 +178,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if (gain := summary.get("loop_gain")) and gain["peak"] is not None:
         head.add_row("loop gain, peak (> 1: past the tipping point)", f"{gain['peak']:.2f} (round {gain['peak_round']})")
     head.add_row("institutions breaching", str(summary["breaches"]))
-    head.add_row("defaults", str(summary["defaults"]))
+    by_round = ", ".join(str(n) for n in summary["defaults_by_round"])
+    head.add_row("defaults", str(summary["defaults"]) + (f" (by round: {by_round})" if summary["defaults"] else ""))
     console.print(head)
 
     def prices(narrow: bool = False) -> Table:

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IMPULSE_SUFFIX", "capital_lost", "channels_off", "with_impulse", "has_exogenous_waves",
            "levered_institutions", "loss_split", "summarize", "institution_table", "cascade_order",
-           "sales_by_group", "yield_moves"]
+           "sales_by_group", "yield_moves", "defaults_by_round"]
 
 #: What the name of a scenario's impulse run ends with: the scenario with every channel off.
 IMPULSE_SUFFIX = " (channels off)"
@@ -305,6 +305,22 @@ def _impulse_losses(ds: xr.Dataset, index: int, impulse: xr.Dataset | None) -> t
     return None, "no impulse run in the batch"
 
 
+def defaults_by_round(one: xr.Dataset) -> list[int]:
+    """Institutions that default in each round recorded (a default is absorbing; in a batch
+    the rounds are those of its longest scenario, and a stopped scenario adds none).
+
+    Examples
+    --------
+    >>> from firesale import load_preset, simulate
+    >>> p = load_preset("dealer_prime")
+    >>> defaults_by_round(simulate(p.system, p.scenario).isel(scenario=0))
+    [0, 0]
+    """
+    defaulted = one.defaulted.values.astype(bool)
+    before = np.vstack([np.zeros((1, defaulted.shape[1]), dtype=bool), defaulted[:-1]])
+    return [int(n) for n in (defaulted & ~before).sum(axis=1)]
+
+
 def summarize(ds: xr.Dataset, scenario: int | str = 0, *, impulse: xr.Dataset | None = None) -> dict[str, Any]:
     """The headline numbers of one scenario, as plain JSON-ready values.
 
@@ -391,6 +407,7 @@ def summarize(ds: xr.Dataset, scenario: int | str = 0, *, impulse: xr.Dataset | 
         "breaches": int(one.breach.any(("round", "channel")).sum()),
         "breaches_by_channel": {str(c): int(v) for c, v in zip(one.channel.values, one.breach.any("round").sum("institution").values)},
         "defaults": int(one.defaulted.isel(round=-1).sum()),
+        "defaults_by_round": defaults_by_round(one),
         "price_change": {str(a): float(v) for a, v in zip(one.asset.values, price_change.values)},
         "price_trough": {str(a): float(v) for a, v in zip(one.asset.values, (one.price.min("round") - 1.0).values)},
         "peak_yield_rise_bp": yields["peak"],

@@ -2,7 +2,10 @@
 
 ``systems()`` draws institutions with SLR, leverage and VaR constraints, every
 liquidation policy and impact law, overlapping holdings and a valid correlation matrix;
-``scenarios(system)`` draws price and volatility shocks and market parameters.
+``scenarios(system)`` draws price and volatility shocks and market parameters. The
+switches of the Bank of England / INET model are drawn too: the multiplicative impact
+law, liabilities not repaid early (``other_liabilities``), orders cleared the next round
+and proceeds held for a round.
 """
 
 from __future__ import annotations
@@ -31,9 +34,15 @@ def random_system(seed: int, n: int, k: int, brakes: bool = False) -> System:
     deleveraging only below their SLR minimum), some are recapitalised after a lag, close
     their hedges or cap their redemptions, and some assets set the outside demand's
     ``max_discount``, ``capital_arrival`` and ``capital_delay``; these come from a second stream of random
-    numbers, so the rest of the draw is the one without them."""
+    numbers, so the rest of the draw is the one without them.
+
+    A third stream draws the Bank of England / INET switches, always: about a quarter of
+    the assets take the multiplicative impact law (at their drawn depth) and about a third
+    of the institutions an ``other_liabilities`` in [0, liabilities] (all of it one time in
+    five), so the draw of everything else is the one without them."""
     rng = np.random.default_rng(seed)
     extra = np.random.default_rng([seed, 1])
+    inet = np.random.default_rng([seed, 2])
     assets = []
     for j in range(k):
         law = _LAWS[rng.integers(3)]
@@ -56,6 +65,8 @@ def random_system(seed: int, n: int, k: int, brakes: bool = False) -> System:
                 asset["capital_arrival"] = float(extra.uniform(0.0, 0.2))
             if extra.random() < 0.3:
                 asset["capital_delay"] = int(extra.integers(0, 4))
+        if inet.random() < 0.25:
+            asset["impact"] = "multiplicative"
         assets.append(asset)
     if k > 1 and rng.random() < 0.5:
         assets[-1]["class"] = "other"  # an illiquid book
@@ -134,6 +145,8 @@ def random_system(seed: int, n: int, k: int, brakes: bool = False) -> System:
                 inst["close_hedges"] = True
             if inst.get("redemption_sensitivity") and extra.random() < 0.5:
                 inst["redemption_cap"] = float(extra.uniform(0.01, 0.2))
+        if inet.random() < 0.35:  # liabilities that cash and proceeds do not repay early
+            inst["other_liabilities"] = float(inst["liabilities"] * (1.0 if inet.random() < 0.2 else inet.random()))
         institutions.append(inst)
         for j in range(k):
             if q[j] > 0:
@@ -167,7 +180,8 @@ def scenarios(draw, system: System, count: int = 1, brakes: bool = False) -> lis
     """``count`` scenarios with random shocks (price falls up to 15%, volatility up to 3x,
     client sales to dealers up to 30% of an asset's t0 holdings, capital added or paid out)
     and market parameters
-    (execution, mean reversion, the inter-dealer layoff share). With ``brakes``, every
+    (execution, mean reversion, the inter-dealer layoff share, clearing in the same or the
+    next round, proceeds repaying debt or held for a round). With ``brakes``, every
     mechanism is on (intermediation, information) and the brakes of the feedback loop are
     drawn too: outside demand, resilience, dealers' balance-sheet cost, anchored and capped
     volatility, depth floor and spread cap, a relative price tolerance, and policies on
@@ -201,7 +215,9 @@ def scenarios(draw, system: System, count: int = 1, brakes: bool = False) -> lis
             "max_rounds": draw(st.integers(1 + max((sh.get("round", 0) for sh in shocks), default=0), 15)),
             "market": {"execution_alpha": draw(st.floats(0.0, 1.0)), "mean_reversion": draw(st.floats(0.0, 0.3)),
                        "layoff_share": draw(st.floats(0.0, 1.0)), "pressure_in_units": draw(st.booleans()),
-                       "settlement": draw(st.sampled_from(["round", "final"]))},
+                       "settlement": draw(st.sampled_from(["round", "final"])),
+                       "clearing": draw(st.sampled_from(["same_round", "next_round"])),
+                       "proceeds": draw(st.sampled_from(["repay", "hold"]))},
         }
         if brakes:
             data["market"].update(intermediation=True, outside_demand=draw(st.booleans()),
