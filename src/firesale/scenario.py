@@ -75,7 +75,7 @@ class _Strict(BaseModel):
 
 class Shock(_Strict):
     """One shock: a fundamental price change or a volatility jump of an asset, or an
-    institution's default, in a given round (DESIGN §2 step 1)."""
+    institution's default, in a given round (step 1 of the round, docs/model.md)."""
 
     asset: str | None = Field(None, description="Asset hit by a price or volatility shock.")
     institution: str | None = Field(None, description="Institution forced into default.")

@@ -335,7 +335,7 @@ class _Row(BaseModel):
 class Institution(_Row):
     """One institution: its balance sheet outside the holdings table and its constraints.
 
-    Every ratio constraint has three levels (DESIGN §2 step 3): below ``*_minimum`` the
+    Every ratio constraint has three levels (step 3 of the round, docs/model.md): below ``*_minimum`` the
     institution defaults, below ``*_trigger`` it acts, and it restores ``*_target``. A
     constraint left empty does not bind. A trigger without a target restores the trigger.
     """
@@ -543,7 +543,7 @@ class Institution(_Row):
 class Asset(_Row):
     """One asset: its class, risk, market depth and impact law, haircut and SLR treatment.
 
-    Price impact (DESIGN §2 step 4) is measured in units of the t0 price from the
+    Price impact (step 4 of the round, docs/model.md) is measured in units of the t0 price from the
     cumulative value sold ``Q``: linear ``Q/D``; exponential ``(1 - f)(1 - exp(-Q/((1 - f)D)))``
     (Cont-Schaanning 2017, floor ``f``); square root ``sigma0 · kappa · sqrt(Q/adv)``
     (Breuer-Summer-Urosevic); multiplicative, the price times ``exp(-Q/D)``, shocks
@@ -690,7 +690,7 @@ class Asset(_Row):
 
     @property
     def mu0(self) -> float:
-        """Adverse-selection share at t0 (DESIGN §2 step 6)."""
+        """Adverse-selection share at t0 (step 6 of the round, docs/model.md)."""
         if self.adverse_selection is not None:
             return self.adverse_selection
         if self.spread is not None:
@@ -715,7 +715,7 @@ class Asset(_Row):
 
     @property
     def beta(self) -> float:
-        """Haircut sensitivity to σ/σ0 (DESIGN §2 step 5)."""
+        """Haircut sensitivity to σ/σ0 (step 5 of the round, docs/model.md)."""
         return self.haircut_beta if self.haircut_beta is not None else 1.5 * self.haircut
 
     @property

@@ -1,4 +1,4 @@
-"""Market regimes: the narrative's "functioning vs stressed" table, measured (DESIGN §2).
+"""Market regimes: the narrative's "functioning vs stressed" table, measured (docs/model.md).
 
 Per scenario, asset and round, five rows, each classified *functioning* or *stressed*
 by a stated threshold (:data:`THRESHOLDS`):

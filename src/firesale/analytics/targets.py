@@ -665,7 +665,7 @@ def evaluate_targets(preset: Preset, targets: Sequence[Target | str] | None = No
     >>> from firesale import load_preset
     >>> preset = load_preset("dealer_prime")
     >>> target = Target(name="sold", observable="sold", statistic="sum", value=114.0, tolerance=1.0,
-    ...                 source="the narrative's Dealer Prime (DESIGN §4)")
+    ...                 source="the narrative's Dealer Prime")
     >>> result = evaluate_targets(preset, [target])[0]
     >>> round(result.model, 9), result.passed
     (114.0, True)

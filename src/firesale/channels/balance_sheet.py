@@ -1,4 +1,4 @@
-"""Balance-sheet constraints: SLR, VaR and leverage targeting (DESIGN §2 step 3).
+"""Balance-sheet constraints: SLR, VaR and leverage targeting (step 3 of the round, docs/model.md).
 
 Each function maps the marked balance sheet to what the constraint asks for, without
 touching its inputs. The engine allocates the values to assets

@@ -1,4 +1,4 @@
-"""Dealer intermediation and the inter-dealer market (DESIGN §2 step 4).
+"""Dealer intermediation and the inter-dealer market (step 4 of the round, docs/model.md).
 
 In each round and asset, in this order:
 

@@ -1,4 +1,4 @@
-"""Default (DESIGN §2 step 3): an institution whose equity is gone, or whose capital ratio
+"""Default (step 3 of the round, docs/model.md): an institution whose equity is gone, or whose capital ratio
 fell below a minimum the preset sets, fails and liquidates every tradable position.
 
 Its creditors take whatever the liquidation and its cash do not repay; the unpaid debt

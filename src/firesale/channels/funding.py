@@ -1,4 +1,4 @@
-"""Funding (DESIGN §2 steps 3 and 5): haircuts, margin calls, repo not rolled, runs.
+"""Funding (steps 3 and 5 of the round, docs/model.md): haircuts, margin calls, repo not rolled, runs.
 
 * Haircuts rise with volatility: :math:`h_k = \\min(\\max(h_{0,k} + β_k(σ_k/σ_{0,k} - 1), h_{0,k}), \\bar h_k)`;
   the Treasury seed is 2% → 5% when volatility doubles (β = 0.03). Under the haircut-floor

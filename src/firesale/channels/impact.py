@@ -1,4 +1,4 @@
-"""Price impact, execution price and mean reversion (DESIGN §2 step 4).
+"""Price impact, execution price and mean reversion (step 4 of the round, docs/model.md).
 
 Impact is measured in units of the t0 price ``p0`` from the cumulative net value sold
 ``Q`` (the *pressure*, valued at the pre-impact price of each round), so that a market's
@@ -104,7 +104,7 @@ class MarketParams(BaseModel):
     )
     intermediation: bool = Field(
         True, description="Dealers absorb client flow, lay it off to each other and lean against the wind "
-        "(DESIGN §2 step 4); off: every sale goes straight to outside buyers.",
+        "(step 4 of the round, docs/model.md); off: every sale goes straight to outside buyers.",
     )
     layoff_share: float = Field(
         0.5, ge=0.0, le=1.0, allow_inf_nan=False,

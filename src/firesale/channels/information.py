@@ -1,4 +1,4 @@
-"""Information asymmetry (DESIGN §2 steps 2 and 6): spreads, quotes, opaque marks, the freeze.
+"""Information asymmetry (steps 2 and 6 of the round, docs/model.md): spreads, quotes, opaque marks, the freeze.
 
 Per asset ``k`` and scenario, after the round's volatility update:
 
@@ -23,7 +23,7 @@ Per asset ``k`` and scenario, after the round's volatility update:
 * **Lit to RFQ.** Flow the streams do not take goes to request-for-quote, at
   ``rfq_spread_multiplier`` × the lit spread with fewer responses: the effective spread is
   :math:`s_k = s^{lit}_k (φ_k + (1-φ_k) m)` and market depth scales by
-  :math:`(φ_k + (1-φ_k) δ_{rfq}) (σ_{0,k}/σ_k)^{ζ}` (DESIGN: :math:`D_k ∝ φ_k σ_0/σ`, with an
+  :math:`(φ_k + (1-φ_k) δ_{rfq}) (σ_{0,k}/σ_k)^{ζ}` (:math:`D_k ∝ φ_k σ_0/σ`, with an
   RFQ floor ``rfq_depth`` so that a market without streams is thin, not closed, and an
   elasticity ζ ≤ 1 because volume rises with volatility too), bounded below by
   ``depth_floor``; the lit spread is bounded above by ``spread_cap`` × its t0 value. New
@@ -215,7 +215,7 @@ def layoff_share(omega0: np.ndarray, fear: np.ndarray, freeze: np.ndarray) -> np
 
 
 def marks(price: np.ndarray, opacity: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
-    """Marks :math:`p (1 - \\mathrm{opacity} · u)` (DESIGN §2 step 2), shape (S, K)."""
+    """Marks :math:`p (1 - \\mathrm{opacity} · u)` (step 2 of the round, docs/model.md), shape (S, K)."""
     return price * (1.0 - opacity * uncertainty)
 
 

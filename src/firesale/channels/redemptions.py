@@ -1,4 +1,4 @@
-"""Fund redemptions (DESIGN §2 step 3): investors leave after losses, and more so when
+"""Fund redemptions (step 3 of the round, docs/model.md): investors leave after losses, and more so when
 leaving first pays.
 
 The cash the redemptions need is met like any funding call (:mod:`firesale.engine.round`):

@@ -1,4 +1,4 @@
-"""Volatility update (DESIGN §2 step 5): an EWMA of daily log returns anchored to a
+"""Volatility update (step 5 of the round, docs/model.md): an EWMA of daily log returns anchored to a
 fundamental volatility path.
 
 .. math::

@@ -33,7 +33,7 @@ their investors; assumption).
 
 **Constraints.** Dealers and banks carry a leverage-ratio (SLR) constraint with minimum
 3%, trigger 4-5% and target trigger + 0.5-1 pp, the ranges of the BoE / Oxford INET
-system-wide stress test (DESIGN §8: minimum 3%, buffer 4-5%, target 5-6%). A trigger at
+system-wide stress test (BoE SWP 861: minimum 3%, buffer 4-5%, target 5-6%). A trigger at
 or above the institution's own t0 ratio is lowered to 90% of it, so no one starts in
 breach. Dealers keep 30-70% and banks 10-30% of each position in the trading book;
 funds 100% (assumption). Asset managers' investors redeem with a flow-performance
@@ -57,10 +57,10 @@ equity 25%, other 3% (assumption). By class (daily sigma0, repo haircut, daily t
 reserves (0.01%, 0, 0), treasury (0.4%, 2%, 2%), agency_mbs (0.5%, 3%, 1%),
 corporate_ig (0.4%, 4%, 0.3%), corporate_hy (0.7%, 8%, 0.5%), equity (1.2%, 15%, 0.5%),
 other (1%, 30%, 0). Haircuts of government bonds, corporates and equities are the BoE
-SWP 861 values (DESIGN §8: 2%, 4%, 15%); the rest, the volatilities (each asset's drawn
+SWP 861 values (2%, 4%, 15%); the rest, the volatilities (each asset's drawn
 log-normally, ±20% around its class value) and the turnover are assumptions. Impact is
 linear with depth :math:`D = c\\,M`, :math:`M` the asset's total holdings at t0, so that
-selling 5% of the market moves its price 5% (c = 1; DESIGN §8), half that for
+selling 5% of the market moves its price 5% (c = 1; BoE SWP 861), half that for
 government paper (treasury, agency_mbs: c = 2) and twice for equities (c = 1/2);
 reserves have infinite depth. ``adv`` is turnover × M.
 
@@ -120,7 +120,7 @@ TRADING_SHARE = {"dealer": (0.3, 0.7), "bank": (0.1, 0.3)}
 REDEMPTION_SENSITIVITY = {"asset_manager": (0.5, 2.0), "money_market_fund": (1.0, 3.0)}
 #: Money-market funds' tri-party repo lending / total assets.
 REPO_LENDING_SHARE = (0.20, 0.40)
-#: SLR levels of dealers and banks (DESIGN §8, BoE / Oxford INET).
+#: SLR levels of dealers and banks (BoE SWP 861, BoE / Oxford INET).
 SLR_MINIMUM = 0.03
 SLR_TRIGGER = (0.04, 0.05)
 SLR_BUFFER = (0.005, 0.01)

@@ -1,4 +1,4 @@
-"""One round of the model, in DESIGN §2's order, for every scenario at once.
+"""One round of the model, in the order of docs/model.md, for every scenario at once.
 
 1. shocks (and the fading of past price pressure);
 2. mark to market, at marks below prices where quotes are missing;

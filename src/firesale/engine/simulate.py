@@ -1,4 +1,4 @@
-"""The loop over rounds and the stop rule (DESIGN §2 step 7).
+"""The loop over rounds and the stop rule (step 7 of the round, docs/model.md).
 
 A scenario stops when nobody trades and no price moves by more than its tolerance (and
 no shock is still to come), or at its ``max_rounds``. Stopped scenarios stay frozen while

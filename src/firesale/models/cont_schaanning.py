@@ -23,7 +23,7 @@ of one class per bank. Each round:
    its execution: :math:`C_i \\leftarrow C_i - Π_i'(S^{pre} - S^{post}) - (\\text{sold})'(S^{pre} - S^{exec})`.
 
 It stops when no bank is above λ_max (or after ``max_rounds``). The published check (two
-banks, one asset, DESIGN §3) needs q in value sold and execution at the midpoint (α = 1/2):
+banks, one asset) needs q in value sold and execution at the midpoint (α = 1/2):
 Γ_1 = 0.385889, 0.315088, 0.145351.
 """
 
@@ -60,7 +60,7 @@ class ContSchaanningPath:
 def market_depth(adv, sigma, c: float = 0.4, tau: float = 20.0):
     """:math:`D_k = c \\sqrt{τ} ADV_k / σ_k` (Cont-Schaanning 2017, eq. for market depth).
 
-    >>> round(float(market_depth(50.0, 0.02)), 2)  # DESIGN §3: δ = (1 - 0.5) D = 2236.07
+    >>> round(float(market_depth(50.0, 0.02)), 2)  # the published check: δ = (1 - 0.5) D = 2236.07
     4472.14
     """
     return c * np.sqrt(tau) * np.asarray(adv, dtype=float) / np.asarray(sigma, dtype=float)
@@ -144,7 +144,7 @@ def cont_schaanning(
 
     Examples
     --------
-    The published check (DESIGN §3); each bank's illiquid assets are a class of their own,
+    The published check; each bank's illiquid assets are a class of their own,
     and the first class is written down 20%:
 
     >>> p = cont_schaanning([[90.0], [70.0]], [[10.0, 0.0], [0.0, 20.0]], [4.0, 4.5], [0.2, 0.0],

@@ -201,7 +201,7 @@ def clearing_vector(liabilities, external_assets, external_liabilities, seniorit
 
     Examples
     --------
-    DESIGN §3: three banks, external assets [20, 20, 10] cut by 10%, external debt senior.
+    The paper's check: three banks, external assets [20, 20, 10] cut by 10%, external debt senior.
 
     >>> lia = [[0, 4, 0], [0, 0, 3], [2, 0, 0]]
     >>> r = clearing_vector(lia, [18, 18, 9], [17, 18, 8])
