@@ -8,7 +8,7 @@ there is one, the labelled table or series behind it; figures are drawn by
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +202,8 @@ def figure(kind: str, data: Any) -> Any:
 
 
 def bsu_eba2016(leverage_bound: float = 33.0, kappa: float = 1.5, root: str | Path | None = None, *,
-                year: int = 2016, horizon: int = 1, convention: str = "corrected") -> dict[str, Any]:
+                year: int = 2016, horizon: int = 1, convention: str = "corrected",
+                corrections: Collection[str] | None = None) -> dict[str, Any]:
     """Breuer, Summer & Urosevic (OeNB WP 235) on the EBA banks: the fire-sale equilibria
     per sovereign market and the paper's tables of banks over the leverage bound and of
     equity losses with and without deleveraging.
@@ -211,7 +212,8 @@ def bsu_eba2016(leverage_bound: float = 33.0, kappa: float = 1.5, root: str | Pa
     losses over ``horizon`` years; under ``convention="corrected"`` the losses are counted
     once, its other assets are written down by them and volatility is measured over the
     dates common to all markets (the paper's equations); ``"syslosseval"`` reproduces the
-    authors' published R code (:func:`firesale.data.eba2016.load_bsu_inputs` says how). A
+    authors' published R code (:func:`firesale.data.eba2016.load_bsu_inputs` says how;
+    ``corrections`` applies some of the corrections only, to quantify each). A
     bank above ``λ̄`` sells the share of its bonds that restores it at the equilibrium
     prices; prices fall by ``σ_k κ sqrt(Q_k / ADV_k)``; the lower equilibrium is the
     iteration from no price fall, the upper from every bond sold.
@@ -219,7 +221,7 @@ def bsu_eba2016(leverage_bound: float = 33.0, kappa: float = 1.5, root: str | Pa
     from firesale.data.eba2016 import load_bsu_inputs
     from firesale.models.bsu import SquareRootImpact, stress_test
 
-    inputs = load_bsu_inputs(root, year=year, horizon=horizon, convention=convention)
+    inputs = load_bsu_inputs(root, year=year, horizon=horizon, convention=convention, corrections=corrections)
     result = stress_test(inputs.equity0, inputs.assets0, inputs.equity1, inputs.securities, inputs.other_assets1,
                          leverage_bound, SquareRootImpact(inputs.sigma, inputs.adv, kappa=kappa))
     return _bsu_summary(inputs, result, leverage_bound, kappa)

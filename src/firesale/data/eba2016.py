@@ -54,6 +54,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,7 @@ __all__ = [
     "Eba2016",
     "load_eba2016",
     "BSU_CONVENTIONS",
+    "BSU_CORRECTIONS",
     "BSU_YEARS",
     "BsuInputs",
     "load_bsu_inputs",
@@ -484,6 +486,9 @@ BSU_YEARS = {2016: (201512, 2015), 2020: (201912, 2019)}
 BSU_HORIZONS = (1, 2, 3)
 #: ``corrected`` (the paper's equations) or ``syslosseval`` (the authors' R code as published).
 BSU_CONVENTIONS = ("corrected", "syslosseval")
+#: The corrections that turn the authors' published computation into the paper's equations,
+#: in the order the replications page applies them one at a time.
+BSU_CORRECTIONS = ("losses_once", "labels_by_name", "common_date_returns", "other_assets")
 _BSU_FILES = {2016: ("exposures", "impairments"), 2020: ("exposures_2020", "impairments_2020")}
 
 
@@ -679,7 +684,7 @@ def _bsu_adv(frame: Any, base_year: int) -> dict[str, float]:
 
 
 def load_bsu_inputs(root: str | Path | None = None, *, year: int = 2016, horizon: int = 1,
-                    convention: str = "corrected") -> BsuInputs:
+                    convention: str = "corrected", corrections: Collection[str] | None = None) -> BsuInputs:
     """The EBA banks' state at t = 0 and t = 1 for Breuer, Summer & Urosevic's fire-sale equilibrium.
 
     Breuer, Summer & Urosevic, "Systemic loss evaluation" (OeNB WP 235), sec. 4: at t = 1
@@ -712,6 +717,13 @@ def load_bsu_inputs(root: str | Path | None = None, *, year: int = 2016, horizon
     horizon : {1, 2, 3}
         Years ahead of the balance-sheet date.
     convention : {"corrected", "syslosseval"}
+    corrections : collection of str, optional
+        Apply only these corrections to the syslosseval computation (``convention`` is then
+        ignored), to quantify each difference on its own: ``losses_once`` (losses counted
+        once, without the floor at zero equity), ``labels_by_name`` (σ and ADV joined by
+        name, not by position), ``common_date_returns`` (returns between consecutive common
+        dates), ``other_assets`` (other assets = total assets - bonds, RoW bonds at least 0).
+        All four are the corrected computation, none the syslosseval one.
 
     Raises
     ------
@@ -727,22 +739,32 @@ def load_bsu_inputs(root: str | Path | None = None, *, year: int = 2016, horizon
         problems.append(("year", year, "2016 (the 2016 stress test) or 2020 (the 2020 transparency exercise)"))
     if horizon not in BSU_HORIZONS:
         problems.append(("horizon", horizon, "1, 2 or 3 (years ahead of the balance-sheet date)"))
-    if convention not in BSU_CONVENTIONS:
+    if corrections is None and convention not in BSU_CONVENTIONS:
         problems.append(("convention", convention, "corrected or syslosseval"))
+    for name in sorted(set(corrections or ()) - set(BSU_CORRECTIONS)):
+        problems.append(("correction", name, ", ".join(BSU_CORRECTIONS)))
     if problems:
         raise ConfigError([Problem("FS821", f"bsu input {what}", f"got {value!r}: use {allowed}")
                            for what, value, allowed in problems])
+    if corrections is None:
+        corrections = BSU_CORRECTIONS if convention == "corrected" else ()
+    else:
+        corrections = tuple(c for c in BSU_CORRECTIONS if c in set(corrections))
+        convention = ("corrected" if len(corrections) == len(BSU_CORRECTIONS) else
+                      "syslosseval" + "".join(f" + {c}" for c in corrections))
+    fixed = set(corrections)
     period, base_year = BSU_YEARS[year]
     exposures_name, impairments_name = _BSU_FILES[year]
     exposures, sheet = _bsu_bank_table(_read(root, exposures_name), exposures_name, period)
     n = len(sheet)
     securities = _bsu_securities(exposures, exposures_name, n)
     classes, loss = _bsu_losses(exposures, _read(root, impairments_name), impairments_name,
-                                (base_year + horizon) * 100 + 12, convention)
+                                (base_year + horizon) * 100 + 12,
+                                "corrected" if "losses_once" in fixed else "syslosseval")
     bank = classes["bank"].to_numpy()
     at_total = (classes["Country"] == "Total").to_numpy()
     unrated = at_total & np.isnan(loss) & (classes["Loan_Amount"].to_numpy() > 0)
-    if convention == "corrected" and unrated.any():
+    if "losses_once" in fixed and unrated.any():
         row = classes[unrated].iloc[0]
         raise DataError(Problem("FS136", f"{_label(impairments_name)}, bank {row['LEI_code']}, exposure "
                                 f"{row['Exposure']!r}", f"no {IMPAIRMENT_SCENARIO.lower()} rate for a Total loan "
@@ -751,26 +773,29 @@ def load_bsu_inputs(root: str | Path | None = None, *, year: int = 2016, horizon
     loss_once = np.bincount(bank[at_total], weights=loss[at_total], minlength=n)
     equity0 = sheet[EQUITY_CLASS].to_numpy(dtype=float)
     total_assets = sheet[TOTAL_ASSETS_CLASS].to_numpy(dtype=float)
-    if convention == "corrected":
+    if "other_assets" in fixed:
         if (securities < -1e-9 * np.maximum(total_assets, 1.0)[:, None]).any():
             i = int(np.flatnonzero((securities < 0).any(axis=1))[0])
             raise DataError(Problem("FS134", f"{_label(exposures_name)}, bank {sheet.index[i]}",
                                     "the seven named countries' bonds exceed the Total row, so RoW would be "
                                     "negative: check the rows"))
         securities = np.maximum(securities, 0.0)
-        credit_loss = loss_once
         other0 = total_assets - securities.sum(axis=1)
-        equity1 = equity0 - credit_loss
     else:
-        credit_loss = np.bincount(bank, weights=loss, minlength=n)
         loans = np.bincount(bank[at_total], weights=classes["Loan_Amount"].to_numpy()[at_total], minlength=n)
         classes_total = np.bincount(bank[at_total], weights=classes["Total_Amount"].to_numpy()[at_total], minlength=n)
         other0 = loans + np.maximum(total_assets - classes_total, 0.0)
+    if "losses_once" in fixed:
+        credit_loss = loss_once
+        equity1 = equity0 - credit_loss
+    else:
+        credit_loss = np.bincount(bank, weights=loss, minlength=n)
         equity1 = np.maximum(equity0 - credit_loss, 0.0)
-    sigma_by_label, dates = _bsu_sigma(_read(root, "indices"), base_year, convention)
+    sigma_by_label, dates = _bsu_sigma(_read(root, "indices"), base_year,
+                                       "corrected" if "common_date_returns" in fixed else "syslosseval")
     adv_by_label = _bsu_adv(_read(root, "volume"), base_year)
     own = [EBA2016_MARKET_LABELS[m] for m in EBA2016_MARKETS]
-    paired = own if convention == "corrected" else sorted(adv_by_label)
+    paired = own if "labels_by_name" in fixed else sorted(adv_by_label)
     if len(paired) != len(own):
         raise DataError(Problem("FS136", f"{_label('volume')}, year {base_year}",
                                 f"{len(paired)} labels; the positional join of syslosseval needs exactly the eight "
