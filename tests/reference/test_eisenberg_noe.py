@@ -113,3 +113,13 @@ def test_bad_input_names_the_argument(args, argument):
 def test_unknown_seniority_suggests_the_spelling():
     with pytest.raises(ConfigError, match="pari_passu"):
         clearing_vector(LIABILITIES, ASSETS, EXTERNAL, "pari-passu")
+
+
+def test_a_set_that_owes_only_itself_is_named():
+    """Senior external debt: bank 3's external creditor takes bank 0's only external asset,
+    and all four banks' interbank debt circulates among them with no net external value, so
+    I - M is singular (Eisenberg-Noe regularity fails): the error names the four banks."""
+    liabilities = [[0, 2, 0, 3], [2, 0, 3, 0], [1, 3, 0, 0], [0, 0, 3, 0]]
+    with pytest.raises(ConfigError, match=r"banks \[0, 1, 2, 3\] default") as info:
+        clearing_vector(liabilities, [1, 0, 0, 0], [0, 0, 0, 1])
+    assert "FS803" in str(info.value)

@@ -117,16 +117,33 @@ def _check(liabilities, external_assets, external_liabilities, seniority):
     return lia, e, b
 
 
-def _solve(matrix, rhs, banks):
-    try:
-        out = np.linalg.solve(matrix, rhs)
-    except np.linalg.LinAlgError:
-        out = None
-    if out is None or not np.isfinite(out).all() or np.linalg.cond(matrix) > 1e12:
-        raise ConfigError(Problem(_CODE, "clearing_vector", f"banks {banks.tolist()} default and owe only one another "
-                                  "with no net external value: the clearing vector is not unique (Eisenberg-Noe "
-                                  "regularity fails). Give them external assets or external creditors"))
-    return out
+def _closed_set(share: np.ndarray) -> np.ndarray:
+    """The banks of a set that owes all its interbank debt to itself (positions into ``share``).
+
+    ``share[j, i]`` is the share of bank i's obligations owed to bank j (a substochastic
+    matrix: columns sum to at most 1). :math:`I - M` is singular exactly when some set C
+    has :math:`\\sum_{j \\in C} M_{ji} = 1` for every i in C: its payments only circulate
+    inside it. Peeling off the banks that pay anything outside what is left finds the
+    largest such set (empty when the system is regular).
+    """
+    closed = np.arange(share.shape[0])
+    while closed.size:
+        inside = share[np.ix_(closed, closed)].sum(axis=0) >= 1.0 - 1e-12
+        if inside.all():
+            break
+        closed = closed[inside]
+    return closed
+
+
+def _solve(share, rhs, banks):
+    """:math:`q = (I - M)^{-1} a`, after naming any set of banks that makes it singular."""
+    closed = _closed_set(share)
+    if closed.size:
+        raise ConfigError(Problem(_CODE, "clearing_vector", f"banks {banks[closed].tolist()} default and owe all "
+                                  "their interbank debt to one another with no net external value: the clearing "
+                                  "vector is not unique (Eisenberg-Noe regularity fails). Give them external assets "
+                                  "or external creditors"))
+    return np.linalg.solve(np.eye(share.shape[0]) - share, rhs)
 
 
 def _floored_payments(a, m, index):
@@ -141,8 +158,7 @@ def _floored_payments(a, m, index):
     for _ in range(a.size + 1):
         q = np.zeros_like(a)
         if payers.any():
-            sub = m[np.ix_(payers, payers)]
-            q[payers] = _solve(np.eye(sub.shape[0]) - sub, a[payers], index[payers])
+            q[payers] = _solve(m[np.ix_(payers, payers)], a[payers], index[payers])
         grown = payers | (a + m @ q > 0)
         if np.array_equal(grown, payers):
             return np.maximum(q, 0.0)
