@@ -313,17 +313,15 @@ def price_from_pressure(fundamental: np.ndarray, p0: np.ndarray, psi: np.ndarray
     >>> round(float(price_from_pressure(np.array([[0.8]]), np.ones(1), psi, relative=np.array([True]))[0, 0]), 12)
     0.76
     """
-    if relative is not None and relative.any():
-        discount = np.where(relative, psi, np.divide(p0 * psi, fundamental, out=np.zeros_like(psi),
-                                                     where=fundamental > 0))
-        linear = np.where(relative, np.maximum(fundamental * (1.0 - psi), 0.0), np.maximum(fundamental - p0 * psi, 0.0))
-    else:
-        linear = np.maximum(fundamental - p0 * psi, 0.0)
-        if max_discount is None or not np.isfinite(max_discount).any():
-            return linear
-        discount = np.divide(p0 * psi, fundamental, out=np.zeros_like(linear), where=fundamental > 0)
+    relative = relative if relative is not None and relative.any() else None
+    linear = np.maximum(fundamental - p0 * psi, 0.0)
+    if relative is not None:
+        linear = np.where(relative, np.maximum(fundamental * (1.0 - psi), 0.0), linear)
     if max_discount is None or not np.isfinite(max_discount).any():
         return linear
+    discount = np.divide(p0 * psi, fundamental, out=np.zeros_like(linear), where=fundamental > 0)
+    if relative is not None:
+        discount = np.where(relative, psi, discount)
     bounded = np.maximum(fundamental * (1.0 - bounded_discount(discount, max_discount)), 0.0)
     return np.where(np.isfinite(max_discount), bounded, linear)
 
