@@ -20,70 +20,19 @@ import tomllib
 import pytest
 from typer.testing import CliRunner
 
+from closed_form_systems import CALM as BASE_CALM
+from closed_form_systems import DURATION, HOLDINGS, SOLD
+from closed_form_systems import SELLER as BASE_SELLER
 from firesale import load
 from firesale.analytics.targets import evaluate_targets
 from firesale.calibration import calibrate, fitted_preset_text
 from firesale.cli import app
 from firesale.errors import ConfigError
 
-DURATION = 8.0
 YIELD_TARGET = 25.0  # bp
 WAVE_TARGET = 0.15
-HOLDINGS, SOLD = 100.0, 0.2
 
-CALM = f"""name = "calm"
-description = "a bond falls with nobody selling; a fund meets a redemption wave from cash"
-currency = "USD bn"
-
-# the holder: no constraint, so it never sells
-[[institutions]]
-name = "holder"
-type = "pension_fund"
-cash = 10.0
-liabilities = 50.0
-
-[[institutions]]
-name = "fund"
-type = "asset_manager"
-cash = 50.0
-liabilities = 0.0
-
-[[assets]]
-name = "bond"
-class = "treasury"
-sigma0 = 0.005
-depth = 1000.0
-duration = {DURATION}
-
-[[assets]]
-name = "notes"
-class = "treasury"
-sigma0 = 0.003
-depth = 1000.0
-duration = 2.0
-
-[[holdings]]
-institution = "holder"
-asset = "bond"
-quantity = 100.0
-
-[[holdings]]
-institution = "fund"
-asset = "notes"
-quantity = 50.0
-
-[scenario]
-name = "bond_down"
-max_rounds = 10
-
-[[scenario.shocks]]
-asset = "bond"
-price = -0.02  # the fundamental shock the fit moves
-
-[[scenario.shocks]]
-institution = "fund"
-redemption = 0.1
-
+CALM = BASE_CALM + f"""
 [[targets]]
 name = "bond_yield"
 observable = "yield_change"
@@ -115,46 +64,7 @@ scale = "log"
 source = "assumption"
 """
 
-SELLER = f"""name = "seller"
-description = "a fund without cash sells into a linear market"
-currency = "USD bn"
-
-[[institutions]]
-name = "fund"
-type = "asset_manager"
-cash = 0.0
-liabilities = 0.0
-
-[[assets]]
-name = "bond"
-class = "treasury"
-sigma0 = 0.005
-depth = 1000.0      # fitted
-duration = {DURATION}
-
-[[holdings]]
-institution = "fund"
-asset = "bond"
-quantity = {HOLDINGS}
-
-[scenario]
-name = "wave"
-max_rounds = 10
-
-[scenario.channels]
-information = false
-
-[scenario.market]
-execution_alpha = 0.0
-
-[[scenario.shocks]]
-institution = "fund"
-redemption = {SOLD}
-
-[policies.matched]
-description = "half the flow matched all-to-all, without price impact"
-"policy.all_to_all" = 0.5
-
+SELLER = BASE_SELLER + """
 [[targets]]
 name = "bond_yield"
 observable = "yield_change"

@@ -20,6 +20,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from closed_form_systems import ALL_TO_ALL, CALM, DEPTH, DURATION, HOLDINGS, MAX_ROUNDS, SELLER, SHOCK, SOLD, WAVE
 from firesale import list_presets, load, load_preset
 from firesale.analytics.targets import (
     OBSERVABLES,
@@ -61,116 +62,6 @@ def test_shipped_targets_load_and_name_their_source():
 
 
 # --------------------------------------------------------------------------- closed forms
-SHOCK = -0.02
-DURATION = 8.0
-WAVE = 0.1
-MAX_ROUNDS = 10
-
-CALM = f"""
-name = "calm"
-description = "a bond falls with nobody selling; a fund meets a redemption wave from cash"
-currency = "USD bn"
-
-[[institutions]]
-name = "holder"
-type = "pension_fund"
-group = "P"
-cash = 10.0
-liabilities = 50.0
-
-[[institutions]]
-name = "fund"
-type = "asset_manager"
-group = "F"
-cash = 50.0
-liabilities = 0.0
-
-[[assets]]
-name = "bond"
-class = "treasury"
-sigma0 = 0.005
-depth = 1000.0
-duration = {DURATION}
-
-[[assets]]
-name = "notes"
-class = "treasury"
-sigma0 = 0.003
-depth = 1000.0
-duration = 2.0
-
-[[holdings]]
-institution = "holder"
-asset = "bond"
-quantity = 100.0
-
-[[holdings]]
-institution = "fund"
-asset = "notes"
-quantity = 50.0
-
-[scenario]
-name = "bond_down"
-max_rounds = {MAX_ROUNDS}
-
-[[scenario.shocks]]
-asset = "bond"
-price = {SHOCK}
-
-[[scenario.shocks]]
-institution = "fund"
-redemption = {WAVE}
-"""
-
-HOLDINGS = 100.0
-SOLD = 0.2
-DEPTH = 1000.0
-ALL_TO_ALL = 0.5
-
-SELLER = f"""
-name = "seller"
-description = "a fund without cash sells into a linear market"
-currency = "USD bn"
-
-[[institutions]]
-name = "fund"
-type = "asset_manager"
-group = "F"
-cash = 0.0
-liabilities = 0.0
-
-[[assets]]
-name = "bond"
-class = "treasury"
-sigma0 = 0.005
-depth = {DEPTH}
-duration = {DURATION}
-
-[[holdings]]
-institution = "fund"
-asset = "bond"
-quantity = {HOLDINGS}
-
-[scenario]
-name = "wave"
-max_rounds = {MAX_ROUNDS}
-
-[scenario.channels]
-information = false
-
-[scenario.market]
-execution_alpha = 0.0
-
-[[scenario.shocks]]
-institution = "fund"
-redemption = {SOLD}
-
-[policies.matched]
-description = "half the flow matched all-to-all"
-"policy.all_to_all" = {ALL_TO_ALL}
-"""
-
-
 def _target_rows(rows: list[dict]) -> str:
     out = []
     for row in rows:
