@@ -61,8 +61,8 @@ def test_the_engine_guard_names_institution_and_asset(monkeypatch):
 
     real = engine.step
 
-    def broken(state, inputs, scen, t):
-        new, records, trades = real(state, inputs, scen, t)
+    def broken(state, inputs, scen, t, kernels):
+        new, records, trades = real(state, inputs, scen, t, kernels)
         q = new.q.copy()
         q[:, -1] = -1.0
         return type(new)(**{**new.__dict__, "q": q}), records, trades

@@ -47,7 +47,8 @@ def ratio(equity: np.ndarray, measure: np.ndarray) -> np.ndarray:
     return np.divide(equity, measure, out=np.full_like(equity, np.inf), where=measure > 0)
 
 
-def slr_exposure(q: np.ndarray, mark: np.ndarray, cash: np.ndarray, pattern, exemption: np.ndarray) -> np.ndarray:
+def slr_exposure(q: np.ndarray, mark: np.ndarray, cash: np.ndarray, pattern, exemption: np.ndarray,
+                 position_sums=None) -> np.ndarray:
     """SLR exposure measure :math:`X = \\sum_k q_k m_k + c - \\text{exempt}`.
 
     Parameters
@@ -62,13 +63,21 @@ def slr_exposure(q: np.ndarray, mark: np.ndarray, cash: np.ndarray, pattern, exe
         The holdings pattern (``entry_asset``, ``slr_exempt``, ``per_institution``).
     exemption : ndarray of bool, shape (S,)
         Whether the 2020 exemption of Treasuries and reserves applies in the scenario.
+    position_sums : callable, optional
+        ``position_sums(values (S, E), per_asset (S, K)) -> (S, N)``, the sum over each
+        institution's positions of values times the asset's column (the engine's kernels,
+        :mod:`firesale.engine.kernels`); default ``pattern.per_institution`` of the product.
 
     Returns
     -------
     ndarray, shape (S, N)
     """
     counted = np.where(pattern.slr_exempt[None, :] & exemption[:, None], 0.0, mark)
-    return pattern.per_institution(q * np.take(counted, pattern.entry_asset, axis=1)) + np.where(exemption[:, None], 0.0, cash)
+    if position_sums is None:
+        held = pattern.per_institution(q * np.take(counted, pattern.entry_asset, axis=1))
+    else:
+        held = position_sums(q, counted)
+    return held + np.where(exemption[:, None], 0.0, cash)
 
 
 def slr_shrink(equity: np.ndarray, exposure: np.ndarray, trigger: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from firesale.engine.kernels import NUMPY, Kernels, kernels_named
 from firesale.engine.round import LEVEL_RECORDS, step
 from firesale.channels.impact import LAW_CODES
 from firesale.engine.state import Inputs, ScenarioArrays, State, initial_state
@@ -156,7 +157,7 @@ PROBE = 1e-6
 
 def simulate_arrays(
     inputs: Inputs, scen: ScenarioArrays, detail: bool = True, chunk_size: int | None = None,
-    variables: Collection[str] | None = None, loop_gain: bool = False,
+    variables: Collection[str] | None = None, loop_gain: bool = False, kernels: str | Kernels = "numpy",
 ) -> Trajectory:
     """Run every scenario of a batch to its stop.
 
@@ -176,11 +177,15 @@ def simulate_arrays(
     loop_gain : bool
         Also measure each round's loop gain (:func:`loop_gain_round`): one more step per
         scenario and asset that can move, so K + 1 steps a round instead of one.
+    kernels : str or Kernels
+        The passes over positions: ``"numpy"``, the reference, or ``"numba"``, compiled
+        (:mod:`firesale.engine.compiled`; the same results to rounding, 1e-12).
 
     Each round's records are written straight into arrays for the whole batch, so a
     batch holds its records once (no per-round lists to stack, no chunks to join).
     """
     n_scen = scen.switches.shape[0]
+    kernels = kernels_named(kernels) if isinstance(kernels, str) else kernels
     size = chunk_size or max(1, CHUNK_ELEMENTS // max(inputs.n_entries, 1))
     records = _Records(n_scen, capacity=min(int(scen.max_rounds.max()), _INITIAL_ROUNDS))
     last_step = np.zeros(n_scen, dtype=np.int64)
@@ -189,7 +194,7 @@ def simulate_arrays(
         chunk = np.arange(lo, min(lo + size, n_scen))
         part = scen if chunk.size == n_scen else scen.take(chunk)
         parts.append(_simulate_chunk(inputs, part, detail, records, chunk, last_step,
-                                     None if variables is None else frozenset(variables), loop_gain))
+                                     None if variables is None else frozenset(variables), loop_gain, kernels))
     if len(parts) == 1:
         rounds, initial_equity, sales_by_entry, final = parts[0]
     else:
@@ -260,7 +265,7 @@ class _Chunk(NamedTuple):
 
 
 def loop_gain_round(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
-                    forced_sales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    forced_sales: np.ndarray, kernels: Kernels = NUMPY) -> tuple[np.ndarray, np.ndarray]:
     """The loop gain of round ``t``: how much more is forced out per unit sold before it.
 
     For each asset ``j`` that sales can move, the round is stepped again from ``state``
@@ -296,7 +301,7 @@ def loop_gain_round(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
     column = np.tile(movable, n_scen)
     pressure[np.arange(copies.size), column] += np.tile(probe, n_scen)
     probed = dataclasses.replace(probed, pressure=pressure)
-    _, records, _ = step(probed, inputs, scen.take(copies), t)
+    _, records, _ = step(probed, inputs, scen.take(copies), t, kernels)
     response = records["forced_sales"].reshape(n_scen, movable.size, n_assets) - forced_sales[:, None, :]
     jacobian = np.zeros((n_scen, n_assets, n_assets))
     jacobian[:, :, movable] = np.swapaxes(response / probe[None, :, None], 1, 2)
@@ -307,7 +312,8 @@ def loop_gain_round(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
 
 
 def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records: _Records, chunk: np.ndarray,
-                    last_step: np.ndarray, keep: frozenset[str] | None, loop_gain: bool = False) -> _Chunk:
+                    last_step: np.ndarray, keep: frozenset[str] | None, loop_gain: bool,
+                    kernels: Kernels) -> _Chunk:
     """Run the scenarios ``chunk`` of the batch (``scen`` holds them), writing their records
     into ``records`` and their last step into ``last_step``."""
     n_scen = scen.switches.shape[0]
@@ -324,12 +330,12 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
         sub_state = state.take(running) if compact else state
         sub_scen = scen.take(running) if compact else scen
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results: reported below
-            new_sub, rec, trades = step(sub_state, inputs, sub_scen, t)
+            new_sub, rec, trades = step(sub_state, inputs, sub_scen, t, kernels)
         _check_state(new_sub, inputs, t, chunk[running], scale)
         if loop_gain:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(sub_state, inputs, sub_scen, t,
-                                                                             rec["forced_sales"])
+                                                                             rec["forced_sales"], kernels)
         state = state.put(running, new_sub) if compact else new_sub
         sub_s, n_of = np.divmod(trades.rows, n_inst)
         s_of = running[sub_s]

@@ -1,0 +1,185 @@
+"""The work of a round over positions, behind one small interface with two
+implementations: this module's numpy reference, readable and the oracle, and the compiled
+kernels of :mod:`firesale.engine.compiled` (numba), which tests compare with it.
+
+A round's phases (:mod:`firesale.engine.round`) call these for every pass over the
+holdings pattern (``(S, E)`` arrays, one column per position held at t0) or over the
+acting rows' positions (``(R, L)`` blocks); everything per institution ``(S, N)`` or per
+asset ``(S, K)`` stays numpy in the phases, shared by both paths.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from firesale.channels.balance_sheet import value_at_risk
+from firesale.channels.liquidation import allocate_sales, pro_rata_buys
+from firesale.engine.state import Inputs
+
+__all__ = ["Kernels", "RowOrders", "NUMPY", "kernels_named", "KERNEL_NAMES"]
+
+#: Names of the kernel sets a run can ask for.
+KERNEL_NAMES = ("numpy", "numba")
+
+
+class RowOrders(NamedTuple):
+    """The acting rows' positions and orders, ``(R, L)`` blocks, padding where ``valid`` is
+    False (see :mod:`firesale.engine.allocation`)."""
+
+    valid: np.ndarray  # bool
+    entries: np.ndarray  # entry (position of the holdings pattern) of each slot, 0 on padding
+    flat: np.ndarray  # flat index s * E + entry into (S, E) arrays (s * E on padding)
+    asset_rows: np.ndarray  # asset of each slot, 0 on padding
+    q_rows: np.ndarray  # holdings, 0 on padding
+    qt_rows: np.ndarray  # trading-book holdings, 0 on padding
+    price_rows: np.ndarray  # marks the books are valued at
+    repo_rows: np.ndarray  # repo each position still secures
+    sales: np.ndarray  # value sold, the largest channel's ask
+    binding: np.ndarray  # int8 index into CHANNELS of that channel, -1 none
+    units: np.ndarray  # units sold (negative: bought)
+    trading_cut: np.ndarray  # units the trading book gives up
+
+
+class Kernels:
+    """The numpy reference kernels."""
+
+    name = "numpy"
+
+    def position_sums(self, values: np.ndarray, per_asset: np.ndarray | None, inputs: Inputs) -> np.ndarray:
+        """:math:`\\sum_{e \\in i} v_{se}\\, x_{s,k(e)}` over each institution's positions,
+        (S, E) values and (S, K) ``per_asset`` → (S, N); ``per_asset`` None: :math:`\\sum v_{se}`."""
+        if per_asset is None:
+            return inputs.per_institution(values)
+        return inputs.per_institution(values * np.take(per_asset, inputs.entry_asset, axis=1))
+
+    def desk_var(self, q_trading: np.ndarray, price: np.ndarray, sigma: np.ndarray, inputs: Inputs) -> np.ndarray:
+        """VaR of the institutions with a limit (NaN for the others), shape (S, N),
+        :func:`firesale.channels.balance_sheet.value_at_risk` over each desk's own
+        positions with the matching block of the correlation matrix."""
+        out = np.full((q_trading.shape[0], inputs.has_holdings.size), np.nan)
+        desks = inputs.var_desks
+        if desks.size:
+            slots = inputs.row_entries[desks]
+            valid = slots >= 0
+            entries = np.where(valid, slots, 0)
+            assets = inputs.entry_asset[entries]
+            held = np.take(q_trading, entries, axis=1) * valid  # (S, V, L)
+            book = held * np.take(price * inputs.tradable, assets, axis=1)
+            out[:, desks] = value_at_risk(book, np.take(sigma, assets, axis=1), inputs.var_correlation,
+                                          inputs.var_confidence[desks])
+        return out
+
+    def per_asset(self, values: np.ndarray, s_of: np.ndarray, assets: np.ndarray, valid: np.ndarray,
+                  shape: tuple[int, int]) -> np.ndarray:
+        """Sum row-slot values (R, L) into (S, K) by scenario and asset, in row order."""
+        bins = (s_of[:, None] * shape[1] + assets)[valid]
+        return np.bincount(bins, weights=values[valid], minlength=shape[0] * shape[1]).reshape(shape)
+
+    def order_rows(self, inputs: Inputs, q: np.ndarray, q_trading: np.ndarray, mark: np.ndarray,
+                   repo: np.ndarray | None, s_of: np.ndarray, n_of: np.ndarray, exempt_scenario: np.ndarray,
+                   asks: np.ndarray, funding_label: np.ndarray, dead: np.ndarray, left: np.ndarray,
+                   tolerance: np.ndarray) -> RowOrders:
+        """Each acting row's channel asks allocated to its positions, the largest ask per
+        position, and the units that sells (docs/model.md, the round, step 3).
+
+        ``asks`` (R, 5): the SLR value, the VaR fraction of the trading book, the leverage
+        value to sell, the funding shortfall (cash net of repo) and the leverage trade
+        (negative: to buy); ``dead`` (R,) sells everything tradable; ``left`` (R,) orders left
+        unexecuted; ``repo`` (S, E) the repo still secured, None without funding.
+
+        Each value is allocated by the row's liquidation policy
+        (:func:`firesale.channels.liquidation.allocate_sales`): the SLR's over the
+        positions it counts, leverage's over the tradable book, a funding sale over the
+        cash each position releases net of its repo, V − B. A row whose sales are within
+        the tolerance sells nothing, and a two-sided leverage targeter then buys pro
+        rata. The trading book gives up what VaR asked of it, and at least its pro-rata
+        share of any larger sale; purchases join the books in proportion.
+        """
+        n_entries = q.shape[1]
+        slots = inputs.row_entries[n_of]
+        valid = slots >= 0
+        entries = np.where(valid, slots, 0)
+        flat = s_of[:, None] * n_entries + entries
+        asset_rows = np.where(valid, inputs.entry_asset[entries], 0)
+        q_rows = np.where(valid, q.reshape(-1)[flat], 0.0)
+        qt_rows = np.where(valid, q_trading.reshape(-1)[flat], 0.0)
+        price_rows = np.take(mark.reshape(-1), s_of[:, None] * mark.shape[1] + asset_rows)
+        tradable_mask = inputs.tradable[asset_rows] & valid
+        tradable = q_rows * price_rows * tradable_mask
+        counted = ~(inputs.slr_exempt[asset_rows] & exempt_scenario[:, None])
+        policy = inputs.liquidation[n_of]
+        weights = np.where(valid, inputs.initial_weights[entries], 0.0)
+        slr_value, var_rows, lev_sell, shortfall, lev_rows = (asks[:, j] for j in range(5))
+        if repo is not None:
+            repo_rows = np.where(valid, repo.reshape(-1)[flat], 0.0)
+            net = np.maximum(tradable - repo_rows, 0.0) * tradable_mask
+            net_sold = allocate_sales(shortfall, net, policy, None, weights)
+            funding_sale = np.divide(net_sold * tradable, net, out=np.zeros_like(net), where=net > 0)
+        else:
+            repo_rows = funding_sale = np.zeros_like(q_rows)
+        candidates = (
+            (allocate_sales(slr_value, tradable * counted, policy, None, weights), 0),
+            (qt_rows * price_rows * tradable_mask * var_rows[:, None], 1),
+            (allocate_sales(lev_sell, tradable, policy, None, weights), 2),
+            (np.where(dead[:, None], tradable, 0.0), 3),
+            (funding_sale, funding_label[:, None]),
+        )
+        sales = candidates[0][0]
+        binding = np.where(sales > 0, 0, -1).astype(np.int8)
+        for candidate, label in candidates[1:]:
+            larger = candidate > sales
+            sales = np.where(larger, candidate, sales)
+            binding = np.where(larger, label, binding).astype(np.int8)
+        quiet_seller = sales.sum(axis=-1) <= tolerance
+        sales = np.where(quiet_seller[:, None], 0.0, sales)
+        binding = np.where(quiet_seller[:, None], -1, binding).astype(np.int8)
+        buys = pro_rata_buys(np.where(quiet_seller & (lev_rows < -tolerance), -lev_rows, 0.0), tradable)
+        safe_price = np.where(price_rows > 0, price_rows, 1.0)
+        units = np.where(dead[:, None], q_rows * tradable_mask, (sales - buys) / safe_price)
+        units = np.minimum(units, q_rows)
+        units = np.where(left[:, None], 0.0, units)
+        book_share = np.divide(qt_rows, q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
+        var_units = qt_rows * tradable_mask * np.where(dead, 0.0, var_rows)[:, None]
+        trading_cut = np.where(units > 0, np.minimum(np.maximum(var_units, units * book_share), units),
+                               units * book_share)
+        return RowOrders(valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales, binding, units,
+                         trading_cut)
+
+    def settle_rows(self, q: np.ndarray, q_trading: np.ndarray, valid: np.ndarray, flat: np.ndarray,
+                    q_rows: np.ndarray, qt_rows: np.ndarray, price_rows: np.ndarray, repo_rows: np.ndarray,
+                    units: np.ndarray, trading_cut: np.ndarray, executed_rows: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        r"""The acting rows' orders (:class:`RowOrders`) settled at ``executed_rows`` (R, L).
+
+        Returns the new holdings and trading-book holdings (S, E) (copies: the round's
+        state is not modified), and per row the proceeds :math:`\sum u\,p^{ex}`, the
+        execution P&L against the marks :math:`\sum u (p^{ex} - m)`, and per slot the repo
+        the sale releases, :math:`B \cdot \max(u, 0) / q` (R, L)."""
+        new_q = q.copy()
+        new_q.reshape(-1)[flat[valid]] = (q_rows - units)[valid]
+        new_q_trading = q_trading.copy()
+        new_q_trading.reshape(-1)[flat[valid]] = np.minimum(np.maximum(qt_rows - trading_cut, 0.0),
+                                                             q_rows - units)[valid]
+        proceeds = (units * executed_rows).sum(axis=-1)
+        execution = (units * (executed_rows - price_rows)).sum(axis=-1)
+        sold_share = np.divide(np.maximum(units, 0.0), q_rows, out=np.zeros_like(q_rows), where=q_rows > 0)
+        return new_q, new_q_trading, proceeds, execution, repo_rows * sold_share
+
+
+#: The numpy reference kernels.
+NUMPY = Kernels()
+
+
+def kernels_named(name: str) -> Kernels:
+    """The kernel set ``name`` (one of :data:`KERNEL_NAMES`)."""
+    if name == "numpy":
+        return NUMPY
+    if name == "numba":
+        from firesale.engine.compiled import compiled_kernels
+
+        return compiled_kernels()
+    from firesale.errors import ConfigError, Problem
+
+    raise ConfigError(Problem("FS207", f"kernels {name!r}", f"unknown kernels: choose {' or '.join(KERNEL_NAMES)}"))
