@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark of the batched engine against one-at-a-time runs and a naive per-institution loop.
+"""Benchmark of the batched engine against one-at-a-time runs and a competent per-institution loop.
 
 Usage::
 
@@ -12,23 +12,32 @@ first, best of N runs; one BLAS thread unless ``OPENBLAS_NUM_THREADS`` is set):
 (a) batched: all scenarios in one ``simulate_arrays(inputs, scen, detail=False)`` call;
 (b) one at a time: the same scenarios through the same engine, one ``simulate_arrays``
     call per scenario (scenario arrays sliced beforehand, outside the clock);
-(c) naive loop (``benchmarks/naive_loop.py``): Python loops over institutions (numpy on
-    one institution's K positions) and over assets in the market. It runs a fixed subset
-    of scenarios (the first ``--naive-scenarios``, one of each shock type) with their
-    full rounds; the engine is also timed one at a time on exactly that subset.
+(c) the per-institution loop (``benchmarks/naive_loop.py``), written competently: Python
+    loops over scenarios, rounds and institutions, each institution working on its own
+    positions only (the CSR pattern), skipping the constraint work when nothing binds,
+    VaR over the desk's own correlation block, numpy over assets in the market. It runs a
+    fixed subset of scenarios (the first ``--naive-scenarios``, one of each shock type)
+    with their full rounds; the engine is also timed one at a time on exactly that subset;
+(d) for comparison only, the dense naive loop (not a competent baseline)
+    (``benchmarks/naive_loop_dense.py``: dense K-asset vectors per institution, every
+    allocator called for every institution, VaR over the full K x K correlation, Python
+    loops over assets) on the same subset (``--no-dense-loop`` skips it).
 (optional) ``--chunks 4,16``: all scenarios in consecutive batches of those sizes.
 
 Work is counted in *scenario-rounds*: the rounds each scenario steps through before its
 stop (stop round included; ``max_rounds`` at most), taken from its one-at-a-time engine
 run. Ratios:
 
-* ``engine_vs_naive`` = (naive seconds per scenario-round on the subset) /
+* ``engine_vs_naive`` = (competent loop seconds per scenario-round on the subset) /
   (batched engine seconds per scenario-round on the whole batch) — the headline;
-* ``engine_vs_naive_same_scenarios`` = naive seconds / engine one-at-a-time seconds on
-  exactly the same subset scenarios (no normalisation needed);
-* ``batched_vs_one_at_a_time`` = time (b) / time (a) on the whole batch.
+* ``engine_vs_naive_same_scenarios`` = competent loop seconds / engine one-at-a-time
+  seconds on exactly the same subset scenarios (no normalisation needed);
+* ``batched_vs_one_at_a_time`` = time (b) / time (a) on the whole batch;
+* ``engine_vs_dense_naive_loop`` = as ``engine_vs_naive`` with the dense naive loop (not a
+  competent baseline), and ``competent_vs_dense_naive_loop`` = dense / competent seconds on
+  the subset: how much of the first ratio is the baseline being written badly.
 
-The naive loop's final state is also compared with the engine's on the subset (a
+Both loops' final states are also compared with the engine's on the subset (a
 cross-check at scale), and every scenario's result in the batch with its result alone.
 All numbers go to ``benchmarks/results/bench_engine.json``, with user/system CPU time and
 page faults per phase and the process's peak RSS (``ru_maxrss``) after each phase.
@@ -59,6 +68,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from naive_loop import simulate_naive  # noqa: E402
+from naive_loop_dense import simulate_naive as simulate_naive_dense  # noqa: E402
 
 from firesale import Scenario, System  # noqa: E402
 from firesale.engine.simulate import simulate_arrays  # noqa: E402
@@ -70,6 +80,8 @@ SIZES = {
 }
 DEPTH_SCALE = 0.75  # multiplies every depth; lower is a thinner market and a longer cascade
 TARGETS = {"engine_vs_naive": 50.0, "batched_vs_one_at_a_time": 5.0}
+#: How the old loop is named wherever its figure is printed or recorded.
+DENSE_LABEL = "dense naive loop (not a competent baseline)"
 
 # asset class: share of assets, daily sigma0, depth as a multiple of the amount held by all
 CLASS_MIX = {
@@ -250,6 +262,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--naive-scenarios", type=int, default=4,
                     help="the naive loop runs scenarios 0 .. N-1 (one of each shock type)")
     ap.add_argument("--repeat-naive", type=int, default=2, help="best of N for the naive loop")
+    ap.add_argument("--no-dense-loop", action="store_true", help=f"do not time the {DENSE_LABEL}")
     ap.add_argument("--size", default="", help="INSTITUTIONS,ASSETS,SCENARIOS instead of the preset sizes, "
                     "e.g. 50,10,1024 for many scenarios on a small system")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "bench_engine.json")
@@ -284,11 +297,21 @@ def main(argv=None) -> dict:
     # warm-up: imports, caches, BLAS threads, page faults (engine and naive loop)
     simulate_arrays(inputs, singles[0], detail=False)
     simulate_naive(inputs, replace(singles[0], max_rounds=np.array([1])))
+    if not args.no_dense_loop:
+        simulate_naive_dense(inputs, replace(singles[0], max_rounds=np.array([1])))
 
-    # (c) naive loop on the subset; the engine on the same scenarios
+    # (c) the competent per-institution loop on the subset; the engine on the same scenarios
     t_naive, t_naive_all, naive = timed(lambda: simulate_naive(inputs, scen, subset), repeat_naive, "c_naive_loop")
     memory["after_naive_mib"] = maxrss_mib()
-    print(f"(c) naive loop, scenarios {subset}: {t_naive:.2f} s (runs {[round(x, 2) for x in t_naive_all]})", flush=True)
+    print(f"(c) per-institution loop, scenarios {subset}: {t_naive:.2f} s (runs {[round(x, 2) for x in t_naive_all]})",
+          flush=True)
+    # (d) the dense naive loop, for comparison only
+    dense = None
+    if not args.no_dense_loop:
+        t_dense, t_dense_all, dense = timed(lambda: simulate_naive_dense(inputs, scen, subset), repeat_naive,
+                                            "d_dense_naive_loop")
+        print(f"(d) {DENSE_LABEL}, scenarios {subset}: {t_dense:.2f} s (runs {[round(x, 2) for x in t_dense_all]})",
+              flush=True)
     t_sub_single, t_sub_single_all, _ = timed(
         lambda: [simulate_arrays(inputs, singles[s], detail=False) for s in subset], repeat_subset, "engine_subset")
 
@@ -332,18 +355,27 @@ def main(argv=None) -> dict:
         "engine_vs_naive_same_scenarios": t_naive / t_sub_single,
         "batched_vs_one_at_a_time": t_single / t_batch,
     }
+    if dense is not None:
+        per_sr["naive_dense"] = t_dense / scen_rounds_subset
+        ratios["engine_vs_dense_naive_loop"] = per_sr["naive_dense"] / per_sr["batched"]
+        ratios["competent_vs_dense_naive_loop"] = t_dense / t_naive
 
-    # checks: the naive loop against the engine, the batch against single runs
+    # checks: each loop against the engine, the batch against single runs
     scale = float(system.total_assets0.sum())
-    cross = {
-        "scenarios": subset,
-        "rounds_equal": bool(np.array_equal(naive.rounds, batch.rounds[subset])),
-        "steps_equal": bool(np.array_equal(naive.steps, steps[subset])),
-        "defaulted_equal": bool(np.array_equal(naive.defaulted, batch.final.defaulted[subset])),
-        "max_rel_diff_equity": rel_diff(naive.equity, batch.final.equity[subset], 1e-6 * scale / n),
-        "max_rel_diff_price": rel_diff(naive.price, batch.final.price[subset], 1e-6),
-        "max_rel_diff_sales_total": rel_diff(naive.sales_total, batch.sales_total[subset], 1e-6 * scale / n),
-    }
+
+    def cross_check(loop) -> dict:
+        return {
+            "scenarios": subset,
+            "rounds_equal": bool(np.array_equal(loop.rounds, batch.rounds[subset])),
+            "steps_equal": bool(np.array_equal(loop.steps, steps[subset])),
+            "defaulted_equal": bool(np.array_equal(loop.defaulted, batch.final.defaulted[subset])),
+            "max_rel_diff_equity": rel_diff(loop.equity, batch.final.equity[subset], 1e-6 * scale / n),
+            "max_rel_diff_price": rel_diff(loop.price, batch.final.price[subset], 1e-6),
+            "max_rel_diff_sales_total": rel_diff(loop.sales_total, batch.sales_total[subset], 1e-6 * scale / n),
+        }
+
+    cross = cross_check(naive)
+    cross_dense = None if dense is None else dict(cross_check(dense), loop=DENSE_LABEL)
     batch_vs_single = {
         "rounds_equal": bool(all(single_runs[s].rounds[0] == batch.rounds[s] for s in range(n_scen))),
         "max_abs_diff_equity": float(max(np.abs(single_runs[s].final.equity[0] - batch.final.equity[s]).max()
@@ -406,8 +438,12 @@ def main(argv=None) -> dict:
             "b_one_at_a_time": {"best": t_single, "runs": t_single_all,
                                 "what": f"{n_scen} simulate_arrays(detail=False) calls of one scenario each"},
             "c_naive_loop": {"seconds": t_naive, "runs": t_naive_all, "scenarios": subset,
-                             "what": f"naive per-institution loop on scenarios {subset}, full rounds, "
-                                     f"best of {repeat_naive}"},
+                             "what": f"competent per-institution loop (benchmarks/naive_loop.py) on scenarios "
+                                     f"{subset}, full rounds, best of {repeat_naive}"},
+            "d_dense_naive_loop": None if dense is None else {
+                "seconds": t_dense, "runs": t_dense_all, "scenarios": subset,
+                "what": f"{DENSE_LABEL} (benchmarks/naive_loop_dense.py) on scenarios {subset}, full rounds, "
+                        f"best of {repeat_naive}"},
             "engine_one_at_a_time_on_naive_subset": {"best": t_sub_single, "runs": t_sub_single_all, "scenarios": subset},
             "batches_of_size": {"seconds": chunked, "what": "all scenarios in consecutive batches of this size, one run"},
         },
@@ -415,15 +451,23 @@ def main(argv=None) -> dict:
         "seconds_per_scenario_round": per_sr,
         "ratios": ratios,
         "ratio_definitions": {
-            "engine_vs_naive": "naive seconds / scenario-rounds (naive subset) divided by batched seconds / "
-                               "scenario-rounds (all scenarios); scenario-rounds = rounds each scenario steps "
-                               "through before its stop, stop round included",
-            "engine_vs_naive_same_scenarios": "naive seconds / engine one-at-a-time seconds, same subset scenarios",
+            "engine_vs_naive": "competent per-institution loop seconds / scenario-rounds (naive subset) divided "
+                               "by batched seconds / scenario-rounds (all scenarios); scenario-rounds = rounds "
+                               "each scenario steps through before its stop, stop round included",
+            "engine_vs_naive_same_scenarios": "competent loop seconds / engine one-at-a-time seconds, same subset "
+                                              "scenarios",
             "batched_vs_one_at_a_time": "time (b) / time (a), all scenarios",
+            "engine_vs_dense_naive_loop": f"as engine_vs_naive, with the {DENSE_LABEL}",
+            "competent_vs_dense_naive_loop": f"{DENSE_LABEL} seconds / competent loop seconds, same subset",
+        },
+        "seconds_per_scenario_round_labels": {
+            "naive": "competent per-institution loop (benchmarks/naive_loop.py)",
+            "naive_dense": DENSE_LABEL,
         },
         "targets": {name: {"target": v, "measured": ratios[name], "met": bool(ratios[name] >= v)}
                     for name, v in TARGETS.items()},
         "naive_vs_engine": cross,
+        "dense_naive_vs_engine": cross_dense,
         "batch_vs_single": batch_vs_single,
         "peak_rss_mib": memory,
         "peak_rss_note": "ru_maxrss of this process after each phase (monotone); the batched run's peak "
@@ -445,12 +489,18 @@ def report(r: dict) -> None:
          f"{sr['one_at_a_time'] * 1e3:.3f}"),
         ("engine one at a time, naive subset", f"{t['c_naive_loop']['scenarios']}",
          f"{t['engine_one_at_a_time_on_naive_subset']['best']:.3f}", f"{sr['engine_subset_one_at_a_time'] * 1e3:.3f}"),
-        ("(c) naive loop", f"{t['c_naive_loop']['scenarios']}", f"{t['c_naive_loop']['seconds']:.3f}",
-         f"{sr['naive'] * 1e3:.3f}"),
+        ("(c) per-institution loop (competent)", f"{t['c_naive_loop']['scenarios']}",
+         f"{t['c_naive_loop']['seconds']:.3f}", f"{sr['naive'] * 1e3:.3f}"),
     ]
+    if t.get("d_dense_naive_loop"):
+        rows.append((f"(d) {DENSE_LABEL}", f"{t['d_dense_naive_loop']['scenarios']}",
+                     f"{t['d_dense_naive_loop']['seconds']:.3f}", f"{sr['naive_dense'] * 1e3:.3f}"))
     ratio_rows = [(name, f"{v['measured']:.1f}x", f">= {v['target']:.0f}x", "yes" if v["met"] else "NO")
                   for name, v in r["targets"].items()]
     ratio_rows.insert(1, ("engine_vs_naive_same_scenarios", f"{r['ratios']['engine_vs_naive_same_scenarios']:.1f}x", "-", "-"))
+    for name, label in (("engine_vs_dense_naive_loop", "engine"), ("competent_vs_dense_naive_loop", "competent loop")):
+        if name in r["ratios"]:
+            ratio_rows.append((f"{label} vs {DENSE_LABEL}", f"{r['ratios'][name]:.1f}x", "-", "-"))
     head = (f"{r['system']['institutions']} institutions x {r['system']['assets']} assets x "
             f"{r['system']['scenarios']} scenarios, {r['machine']['cpu_count']} cores; eventful rounds "
             f"min/median/max {c['eventful_rounds']['min']}/{c['eventful_rounds']['median']:g}/"
@@ -478,10 +528,11 @@ def report(r: dict) -> None:
         print(head)
         for row in rows + ratio_rows:
             print(" | ".join(row))
-    x = r["naive_vs_engine"]
-    print(f"naive vs engine on {x['scenarios']}: rounds equal {x['rounds_equal']}, defaulted equal "
-          f"{x['defaulted_equal']}, max rel diff equity {x['max_rel_diff_equity']:.2e}, price "
-          f"{x['max_rel_diff_price']:.2e}, sales {x['max_rel_diff_sales_total']:.2e}")
+    for label, x in (("per-institution loop", r["naive_vs_engine"]), (DENSE_LABEL, r.get("dense_naive_vs_engine"))):
+        if x:
+            print(f"{label} vs engine on {x['scenarios']}: rounds equal {x['rounds_equal']}, defaulted equal "
+                  f"{x['defaulted_equal']}, max rel diff equity {x['max_rel_diff_equity']:.2e}, price "
+                  f"{x['max_rel_diff_price']:.2e}, sales {x['max_rel_diff_sales_total']:.2e}")
     b = r["batch_vs_single"]
     print(f"batch vs single runs: rounds equal {b['rounds_equal']}, max |diff| equity {b['max_abs_diff_equity']:.2e}, "
           f"price {b['max_abs_diff_price']:.2e}")

@@ -1,7 +1,8 @@
-"""Cross-check of the batched engine against an independent naive per-institution loop.
+"""Cross-check of the batched engine against an independent per-institution loop.
 
-``benchmarks/naive_loop.py`` re-implements the round of DESIGN §2 with Python loops over
-scenarios, institutions and assets. On small random systems that exercise every
+``benchmarks/naive_loop.py`` re-implements the round (the balance-sheet mechanism with
+outside buyers) with Python loops over scenarios, rounds and institutions, each
+institution working on its own positions only. On small random systems that exercise every
 mechanism (SLR with the exemption, leverage targeting incl. two-sided buys, VaR with a
 non-identity correlation, defaults by shock and by minimum ratios, cash-first repayment,
 all three liquidation policies and impact laws, an untradable asset, a market with
