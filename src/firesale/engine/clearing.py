@@ -12,7 +12,6 @@ from firesale.channels.impact import execution_price, impact_for_price, pressure
 from firesale.channels.information import marks
 from firesale.engine.allocation import Orders
 from firesale.engine.intermediation import Intermediated
-from firesale.engine.rows import at_rows
 from firesale.engine.shocks import Shocked, market_price
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
@@ -28,7 +27,7 @@ class Cleared(NamedTuple):
     post: np.ndarray  # post-trade price
     post_mark: np.ndarray  # post-trade marks
     bid: np.ndarray  # sellers' execution price
-    executed_rows: np.ndarray  # (R, L) each order's execution price (bid for sales, ask for purchases)
+    ask: np.ndarray  # buyers' execution price
 
 
 def clearing(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, shocked: Shocked,
@@ -69,7 +68,5 @@ def clearing(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers,
     executed = np.where(scen.final_settlement[:, None], price,
                         execution_price(price, post, scen.execution_alpha[:, None]))
     half_spread = state.spread / 2.0
-    bid, ask = executed * (1.0 - half_spread), executed * (1.0 + half_spread)
-    executed_rows = np.where(orders.units > 0, at_rows(bid, orders.s_of, orders.asset_rows),
-                             at_rows(ask, orders.s_of, orders.asset_rows))
-    return Cleared(pressure, transient, purchases, post, post_mark, bid, executed_rows)
+    return Cleared(pressure, transient, purchases, post, post_mark, executed * (1.0 - half_spread),
+                   executed * (1.0 + half_spread))

@@ -25,6 +25,7 @@ try:
 except ImportError:  # pragma: no cover - exercised by the error test with numba hidden
     numba = None
 
+from firesale.channels import CHANNELS
 from firesale.engine.kernels import Kernels, RowOrders
 from firesale.engine.state import Inputs
 
@@ -41,6 +42,9 @@ def compiled_kernels() -> Kernels:
                                   "numpy kernels"))
     return _COMPILED
 
+
+#: Acting rows are processed in this many blocks (at most), each with its own scratch arrays.
+_ROW_BLOCKS = 1024
 
 if numba is not None:
     _jit = njit(cache=True, nogil=True)
@@ -117,6 +121,99 @@ if numba is not None:
             for i in range(count):
                 out[i] = min(value * weights[i], book[i])
 
+    @_jit
+    def _order_row(r, row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
+                   q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
+                   tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
+                   binding, units, trading_cut, n_entries, book, counted_book, net, weights, mask, slr_sale,
+                   lev_sale, funding_sale):  # pragma: no cover
+        """One acting row of :func:`_order_rows`, with the scratch arrays of its block."""
+        width = valid.shape[1]
+        s, n = s_of[r], n_of[r]
+        policy = liquidation[n]
+        slr_value, var_share, lev_sell, shortfall, lev_trade = asks[r, 0], asks[r, 1], asks[r, 2], asks[r, 3], \
+            asks[r, 4]
+        book[:] = 0.0
+        counted_book[:] = 0.0
+        net[:] = 0.0
+        weights[:] = 0.0
+        mask[:] = 0.0
+        count = 0
+        for slot in range(width):
+            e = row_entries[n, slot]
+            valid[r, slot] = e >= 0
+            entry = e if e >= 0 else 0
+            k = entry_asset[entry] if e >= 0 else 0
+            entries[r, slot] = entry
+            flat[r, slot] = s * n_entries + entry
+            asset_rows[r, slot] = k
+            price_rows[r, slot] = mark[s, k]
+            if e < 0:
+                q_rows[r, slot] = qt_rows[r, slot] = repo_rows[r, slot] = 0.0
+                continue
+            count += 1
+            q_rows[r, slot] = q[s, e]
+            qt_rows[r, slot] = q_trading[s, e]
+            mask[slot] = 1.0 if tradable_asset[k] else 0.0
+            book[slot] = q[s, e] * mark[s, k] * mask[slot]
+            counted_book[slot] = 0.0 if (slr_exempt[k] and exempt_scenario[r]) else book[slot]
+            weights[slot] = initial_weights[e]
+            repo_rows[r, slot] = repo[s, e] if has_repo else 0.0
+            net[slot] = max(book[slot] - repo_rows[r, slot], 0.0) * mask[slot]
+        slr_sale[:] = 0.0
+        lev_sale[:] = 0.0
+        funding_sale[:] = 0.0
+        _allocate(slr_value, counted_book, policy, weights, count, slr_sale)
+        _allocate(lev_sell, book, policy, weights, count, lev_sale)
+        if has_repo:
+            _allocate(shortfall, net, policy, weights, count, funding_sale)
+            for slot in range(count):
+                funding_sale[slot] = funding_sale[slot] * book[slot] / net[slot] if net[slot] > 0 else 0.0
+        total = 0.0
+        for slot in range(width):
+            best = slr_sale[slot]
+            label = 0 if best > 0 else -1
+            candidate = qt_rows[r, slot] * price_rows[r, slot] * mask[slot] * var_share
+            if candidate > best:
+                best, label = candidate, 1
+            if lev_sale[slot] > best:
+                best, label = lev_sale[slot], 2
+            candidate = book[slot] if dead[r] else 0.0
+            if candidate > best:
+                best, label = candidate, 3
+            if funding_sale[slot] > best:
+                best, label = funding_sale[slot], funding_label[r]
+            sales[r, slot] = best
+            binding[r, slot] = label
+            total += best
+        quiet = total <= tolerance[r]
+        buy_share = 0.0
+        if quiet:
+            book_total = 0.0
+            for slot in range(width):
+                sales[r, slot] = 0.0
+                binding[r, slot] = -1
+                book_total += book[slot]
+            buy = -lev_trade if lev_trade < -tolerance[r] else 0.0
+            buy_share = max(buy, 0.0) / book_total if book_total > 0 else 0.0
+        for slot in range(width):
+            held = q_rows[r, slot]
+            price = price_rows[r, slot]
+            if dead[r]:
+                sold = held * mask[slot]
+            else:
+                sold = (sales[r, slot] - book[slot] * buy_share) / (price if price > 0 else 1.0)
+            sold = min(sold, held)
+            if left[r]:
+                sold = 0.0
+            units[r, slot] = sold
+            share = qt_rows[r, slot] / held if held > 0 else 0.0
+            var_units = qt_rows[r, slot] * mask[slot] * (0.0 if dead[r] else var_share)
+            if sold > 0:
+                trading_cut[r, slot] = min(max(var_units, sold * share), sold)
+            else:
+                trading_cut[r, slot] = sold * share
+
     @_parallel
     def _order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
                     q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
@@ -124,105 +221,76 @@ if numba is not None:
                     binding, units, trading_cut):  # pragma: no cover
         n_rows, width = valid.shape
         n_entries = q.shape[1]
-        for r in prange(n_rows):
-            s, n = s_of[r], n_of[r]
-            policy = liquidation[n]
-            slr_value, var_share, lev_sell, shortfall, lev_trade = asks[r, 0], asks[r, 1], asks[r, 2], asks[r, 3], \
-                asks[r, 4]
+        # rows in blocks, each with its own scratch: no allocation per row
+        n_blocks = min(n_rows, _ROW_BLOCKS)
+        for block in prange(n_blocks):
             book = np.zeros(width)
             counted_book = np.zeros(width)
             net = np.zeros(width)
             weights = np.zeros(width)
             mask = np.zeros(width)
-            count = 0
-            for slot in range(width):
-                e = row_entries[n, slot]
-                valid[r, slot] = e >= 0
-                entry = e if e >= 0 else 0
-                k = entry_asset[entry] if e >= 0 else 0
-                entries[r, slot] = entry
-                flat[r, slot] = s * n_entries + entry
-                asset_rows[r, slot] = k
-                price_rows[r, slot] = mark[s, k]
-                if e < 0:
-                    q_rows[r, slot] = qt_rows[r, slot] = repo_rows[r, slot] = 0.0
-                    continue
-                count += 1
-                q_rows[r, slot] = q[s, e]
-                qt_rows[r, slot] = q_trading[s, e]
-                mask[slot] = 1.0 if tradable_asset[k] else 0.0
-                book[slot] = q[s, e] * mark[s, k] * mask[slot]
-                counted_book[slot] = 0.0 if (slr_exempt[k] and exempt_scenario[r]) else book[slot]
-                weights[slot] = initial_weights[e]
-                repo_rows[r, slot] = repo[s, e] if has_repo else 0.0
-                net[slot] = max(book[slot] - repo_rows[r, slot], 0.0) * mask[slot]
             slr_sale = np.zeros(width)
             lev_sale = np.zeros(width)
             funding_sale = np.zeros(width)
-            _allocate(slr_value, counted_book, policy, weights, count, slr_sale)
-            _allocate(lev_sell, book, policy, weights, count, lev_sale)
-            if has_repo:
-                _allocate(shortfall, net, policy, weights, count, funding_sale)
-                for slot in range(count):
-                    funding_sale[slot] = funding_sale[slot] * book[slot] / net[slot] if net[slot] > 0 else 0.0
-            total = 0.0
-            for slot in range(width):
-                best = slr_sale[slot]
-                label = 0 if best > 0 else -1
-                candidate = qt_rows[r, slot] * price_rows[r, slot] * mask[slot] * var_share
-                if candidate > best:
-                    best, label = candidate, 1
-                if lev_sale[slot] > best:
-                    best, label = lev_sale[slot], 2
-                candidate = book[slot] if dead[r] else 0.0
-                if candidate > best:
-                    best, label = candidate, 3
-                if funding_sale[slot] > best:
-                    best, label = funding_sale[slot], funding_label[r]
-                sales[r, slot] = best
-                binding[r, slot] = label
-                total += best
-            quiet = total <= tolerance[r]
-            buy_share = 0.0
-            if quiet:
-                book_total = 0.0
-                for slot in range(width):
-                    sales[r, slot] = 0.0
-                    binding[r, slot] = -1
-                    book_total += book[slot]
-                buy = -lev_trade if lev_trade < -tolerance[r] else 0.0
-                buy_share = max(buy, 0.0) / book_total if book_total > 0 else 0.0
-            for slot in range(width):
-                held = q_rows[r, slot]
-                price = price_rows[r, slot]
-                if dead[r]:
-                    sold = held * mask[slot]
-                else:
-                    sold = (sales[r, slot] - book[slot] * buy_share) / (price if price > 0 else 1.0)
-                sold = min(sold, held)
-                if left[r]:
-                    sold = 0.0
-                units[r, slot] = sold
-                share = qt_rows[r, slot] / held if held > 0 else 0.0
-                var_units = qt_rows[r, slot] * mask[slot] * (0.0 if dead[r] else var_share)
-                if sold > 0:
-                    trading_cut[r, slot] = min(max(var_units, sold * share), sold)
-                else:
-                    trading_cut[r, slot] = sold * share
+            for r in range(block * n_rows // n_blocks, (block + 1) * n_rows // n_blocks):
+                _order_row(r, row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
+                           q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead,
+                           left, tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows,
+                           sales, binding, units, trading_cut, n_entries, book, counted_book, net, weights, mask,
+                           slr_sale, lev_sale, funding_sale)
 
     @_parallel
-    def _settle_rows(new_q, new_q_trading, valid, flat, q_rows, qt_rows, price_rows, repo_rows, units, trading_cut,
-                     executed_rows, proceeds, execution, released):  # pragma: no cover
+    def _row_flows(units, price, p0, in_units, asset_rows, valid, entries, client_rows, entry_position, row_starts,
+                   n_pos, traded, client_flow, dealer_sales):  # pragma: no cover
+        n_scen = row_starts.size - 1
+        for s in prange(n_scen):
+            for r in range(row_starts[s], row_starts[s + 1]):
+                for slot in range(units.shape[1]):
+                    k = asset_rows[r, slot]
+                    value = units[r, slot] * price[s, k]
+                    traded[r, slot] = value
+                    if not valid[r, slot]:
+                        continue
+                    flowing = units[r, slot] * p0[k] if in_units[r] else value
+                    if client_rows[r]:
+                        client_flow[s, k] += flowing
+                    position = entry_position[entries[r, slot]]
+                    if position >= 0:
+                        dealer_sales[s, position] += flowing
+
+    @_parallel
+    def _row_records(traded, units, binding, n_of, asset_rows, valid, row_starts, sold, bought, by_channel,
+                     forced):  # pragma: no cover
+        n_scen = row_starts.size - 1
+        for s in prange(n_scen):
+            for r in range(row_starts[s], row_starts[s + 1]):
+                n = n_of[r]
+                for slot in range(units.shape[1]):
+                    value = traded[r, slot]
+                    if units[r, slot] > 0:
+                        sold[s, n] += value
+                        if binding[r, slot] >= 0:
+                            by_channel[s, n, binding[r, slot]] += value
+                    elif units[r, slot] < 0:
+                        bought[s, n] -= value
+                    if valid[r, slot]:
+                        forced[s, asset_rows[r, slot]] += max(value, 0.0)
+
+    @_parallel
+    def _settle_rows(new_q, new_q_trading, valid, flat, s_of, asset_rows, q_rows, qt_rows, price_rows, repo_rows,
+                     units, trading_cut, bid, ask, proceeds, execution, released):  # pragma: no cover
         n_rows, width = valid.shape
         flat_q = new_q.reshape(-1)
         flat_qt = new_q_trading.reshape(-1)
         for r in prange(n_rows):
             received = 0.0
             gained = 0.0
+            s = s_of[r]
             for slot in range(width):
                 sold = units[r, slot]
-                received += sold * executed_rows[r, slot]
-                gained += sold * (executed_rows[r, slot] - price_rows[r, slot])
+                executed = bid[s, asset_rows[r, slot]] if sold > 0 else ask[s, asset_rows[r, slot]]
+                received += sold * executed
+                gained += sold * (executed - price_rows[r, slot])
                 held = q_rows[r, slot]
                 released[r, slot] = repo_rows[r, slot] * (max(sold, 0.0) / held if held > 0 else 0.0)
                 if valid[r, slot]:
@@ -236,6 +304,11 @@ def _pattern(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
     """Bounds of each institution's run of entries and the institution owning each run."""
     return (np.append(inputs.segment_starts, inputs.n_entries).astype(np.int64),
             np.flatnonzero(inputs.has_holdings).astype(np.int64))
+
+
+def _row_starts(s_of: np.ndarray, n_scen: int) -> np.ndarray:
+    """First acting row of each scenario (rows are in scenario order), and the row count last."""
+    return np.searchsorted(s_of, np.arange(n_scen + 1)).astype(np.int64)
 
 
 class CompiledKernels(Kernels):
@@ -263,9 +336,8 @@ class CompiledKernels(Kernels):
 
     def per_asset(self, values: np.ndarray, s_of: np.ndarray, assets: np.ndarray, valid: np.ndarray,
                   shape: tuple[int, int]) -> np.ndarray:
-        row_starts = np.searchsorted(s_of, np.arange(shape[0] + 1)).astype(np.int64)
         return _per_asset(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(assets),
-                          np.ascontiguousarray(valid), row_starts, shape[1])
+                          np.ascontiguousarray(valid), _row_starts(s_of, shape[0]), shape[1])
 
     def order_rows(self, inputs: Inputs, q: np.ndarray, q_trading: np.ndarray, mark: np.ndarray,
                    repo: np.ndarray | None, s_of: np.ndarray, n_of: np.ndarray, exempt_scenario: np.ndarray,
@@ -287,15 +359,37 @@ class CompiledKernels(Kernels):
                     np.ascontiguousarray(tolerance, dtype=np.float64), *out)
         return out
 
+    def row_flows(self, inputs: Inputs, units: np.ndarray, price: np.ndarray, in_units: np.ndarray,
+                  s_of: np.ndarray, n_of: np.ndarray, asset_rows: np.ndarray, valid: np.ndarray,
+                  entries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n_scen = price.shape[0]
+        n_pos = inputs.dealer_positions.dealer.size
+        traded = np.empty_like(units)
+        client_flow, dealer_sales = np.zeros(price.shape), np.zeros((n_scen, n_pos))
+        _row_flows(units, np.ascontiguousarray(price), inputs.p0, np.ascontiguousarray(in_units), asset_rows, valid,
+                   entries, inputs.dealer_index[n_of] < 0, inputs.entry_position.astype(np.int64),
+                   _row_starts(s_of, n_scen), n_pos, traded, client_flow, dealer_sales)
+        return traded, client_flow, dealer_sales
+
+    def row_records(self, traded: np.ndarray, units: np.ndarray, binding: np.ndarray, s_of: np.ndarray,
+                    n_of: np.ndarray, asset_rows: np.ndarray, valid: np.ndarray, n_scen: int, n_inst: int,
+                    n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        sold, bought = np.zeros((n_scen, n_inst)), np.zeros((n_scen, n_inst))
+        by_channel, forced = np.zeros((n_scen, n_inst, len(CHANNELS))), np.zeros((n_scen, n_assets))
+        _row_records(np.ascontiguousarray(traded), np.ascontiguousarray(units), np.ascontiguousarray(binding), n_of,
+                     asset_rows, valid, _row_starts(s_of, n_scen), sold, bought, by_channel, forced)
+        return sold, bought, by_channel, forced
+
     def settle_rows(self, q: np.ndarray, q_trading: np.ndarray, valid: np.ndarray, flat: np.ndarray,
-                    q_rows: np.ndarray, qt_rows: np.ndarray, price_rows: np.ndarray, repo_rows: np.ndarray,
-                    units: np.ndarray, trading_cut: np.ndarray, executed_rows: np.ndarray
+                    s_of: np.ndarray, asset_rows: np.ndarray, q_rows: np.ndarray, qt_rows: np.ndarray,
+                    price_rows: np.ndarray, repo_rows: np.ndarray, units: np.ndarray, trading_cut: np.ndarray,
+                    bid: np.ndarray, ask: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         new_q, new_q_trading = np.array(q, order="C"), np.array(q_trading, order="C")
         proceeds, execution = np.empty(units.shape[0]), np.empty(units.shape[0])
         released = np.empty_like(units)
-        arrays = [np.ascontiguousarray(x) for x in (valid, flat, q_rows, qt_rows, price_rows, repo_rows, units,
-                                                     trading_cut, executed_rows)]
+        arrays = [np.ascontiguousarray(x) for x in (valid, flat, s_of, asset_rows, q_rows, qt_rows, price_rows,
+                                                     repo_rows, units, trading_cut, bid, ask)]
         _settle_rows(new_q, new_q_trading, *arrays, proceeds, execution, released)
         return new_q, new_q_trading, proceeds, execution, released
 

@@ -17,7 +17,6 @@ from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.kernels import NUMPY, Kernels
 from firesale.engine.marking import Marked
-from firesale.engine.rows import at_rows
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
@@ -62,29 +61,14 @@ def intermediation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: L
     buyers (Grossman-Miller)."""
     price = shocked.price
     n_scen = price.shape[0]
-    s_of, valid, asset_rows = orders.s_of, orders.valid, orders.asset_rows
-    units = orders.units
-    traded = units * at_rows(price, s_of, asset_rows)  # at the pre-trade market price
-    # what moves prices: value at the round's prices, or units (t0 value) where the scenario says so
-    flowing = np.where(scen.pressure_in_units[s_of, None],
-                       units * at_rows(np.broadcast_to(inputs.p0, price.shape), s_of, asset_rows), traded)
-    by_dealer = inputs.dealer_index[orders.n_of] >= 0
-    client_flow = kernels.per_asset(flowing, s_of, asset_rows, valid & ~by_dealer[:, None], price.shape)
+    traded, client_flow, dealer_sales = kernels.row_flows(
+        inputs, orders.units, price, scen.pressure_in_units[orders.s_of], orders.s_of, orders.n_of, orders.asset_rows,
+        orders.valid, orders.entries)
     if (client := scen.at("client_sale_shock", t)) is not None:
         client_flow = client_flow + client
     d = inputs.dealers
     positions = inputs.dealer_positions
-    if d.size:
-        # the acting dealers' own sales, per dealer position (S, P)
-        at_position = inputs.entry_position[orders.entries]
-        mine = valid & (at_position >= 0)
-        n_pos = positions.dealer.size
-        dealer_sales = np.bincount((s_of[:, None] * n_pos + at_position)[mine], weights=flowing[mine],
-                                   minlength=n_scen * n_pos).reshape(n_scen, n_pos)
-        dealer_sold = positions.by_asset(dealer_sales)
-    else:
-        dealer_sales = np.zeros((n_scen, 0))
-        dealer_sold = np.zeros_like(price)
+    dealer_sold = positions.by_asset(dealer_sales) if d.size else np.zeros_like(price)
     # dealers' balance-sheet cost: squared utilisation of their tightest constraint
     cost = dealer_cost(marked.slr[:, d], marked.slr_trigger[:, d], marked.var[:, d], inputs.var_limit[d],
                        np.zeros((n_scen, d.size), bool))

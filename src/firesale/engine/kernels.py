@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from firesale.channels import CHANNELS
 from firesale.channels.balance_sheet import value_at_risk
 from firesale.channels.liquidation import allocate_sales, pro_rata_buys
 from firesale.engine.state import Inputs
@@ -147,16 +148,58 @@ class Kernels:
         return RowOrders(valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales, binding, units,
                          trading_cut)
 
+    def row_flows(self, inputs: Inputs, units: np.ndarray, price: np.ndarray, in_units: np.ndarray,
+                  s_of: np.ndarray, n_of: np.ndarray, asset_rows: np.ndarray, valid: np.ndarray,
+                  entries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The flow the acting rows' orders (R, L) make: the value traded at the pre-trade
+        ``price`` (R, L), and what moves prices — value at the round's prices, or units at
+        t0 prices where the scenario counts pressure in units (``in_units``, (R,)) — from
+        clients per asset (S, K) and from dealers per dealer position (S, P)."""
+        traded = units * np.take(price.reshape(-1), s_of[:, None] * price.shape[1] + asset_rows)
+        flowing = np.where(in_units[:, None], units * inputs.p0[asset_rows], traded)
+        by_dealer = inputs.dealer_index[n_of] >= 0
+        client_flow = self.per_asset(flowing, s_of, asset_rows, valid & ~by_dealer[:, None], price.shape)
+        n_pos = inputs.dealer_positions.dealer.size
+        at_position = inputs.entry_position[entries]
+        mine = valid & (at_position >= 0)
+        dealer_sales = np.bincount((s_of[:, None] * n_pos + at_position)[mine], weights=flowing[mine],
+                                   minlength=price.shape[0] * n_pos).reshape(price.shape[0], n_pos)
+        return traded, client_flow, dealer_sales
+
+    def row_records(self, traded: np.ndarray, units: np.ndarray, binding: np.ndarray, s_of: np.ndarray,
+                    n_of: np.ndarray, asset_rows: np.ndarray, valid: np.ndarray, n_scen: int, n_inst: int,
+                    n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The round's records of the acting rows' trades: value sold and bought per
+        institution (S, N), sold per binding channel (S, N, C), and forced sales per asset
+        (S, K), all at the pre-trade price."""
+        sold = np.where(units > 0, traded, 0.0)
+        rows = s_of * n_inst + n_of
+        sold_by_row = np.zeros(n_scen * n_inst)
+        sold_by_row[rows] = sold.sum(axis=-1)
+        bought_by_row = np.zeros(n_scen * n_inst)
+        bought_by_row[rows] = np.where(units < 0, -traded, 0.0).sum(axis=-1)
+        n_channels = len(CHANNELS)
+        selling = binding >= 0
+        cells = (rows[:, None] * n_channels + binding)[selling]
+        by_channel = np.bincount(cells, weights=sold[selling], minlength=n_scen * n_inst * n_channels)
+        forced = self.per_asset(np.maximum(traded, 0.0), s_of, asset_rows, valid, (n_scen, n_assets))
+        return (sold_by_row.reshape(n_scen, n_inst), bought_by_row.reshape(n_scen, n_inst),
+                by_channel.reshape(n_scen, n_inst, n_channels), forced)
+
     def settle_rows(self, q: np.ndarray, q_trading: np.ndarray, valid: np.ndarray, flat: np.ndarray,
-                    q_rows: np.ndarray, qt_rows: np.ndarray, price_rows: np.ndarray, repo_rows: np.ndarray,
-                    units: np.ndarray, trading_cut: np.ndarray, executed_rows: np.ndarray
+                    s_of: np.ndarray, asset_rows: np.ndarray, q_rows: np.ndarray, qt_rows: np.ndarray,
+                    price_rows: np.ndarray, repo_rows: np.ndarray, units: np.ndarray, trading_cut: np.ndarray,
+                    bid: np.ndarray, ask: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        r"""The acting rows' orders (:class:`RowOrders`) settled at ``executed_rows`` (R, L).
+        r"""The acting rows' orders (:class:`RowOrders`) settled: sales at the ``bid``,
+        purchases at the ``ask`` (S, K).
 
         Returns the new holdings and trading-book holdings (S, E) (copies: the round's
         state is not modified), and per row the proceeds :math:`\sum u\,p^{ex}`, the
         execution P&L against the marks :math:`\sum u (p^{ex} - m)`, and per slot the repo
         the sale releases, :math:`B \cdot \max(u, 0) / q` (R, L)."""
+        at = s_of[:, None] * bid.shape[1] + asset_rows
+        executed_rows = np.where(units > 0, np.take(bid.reshape(-1), at), np.take(ask.reshape(-1), at))
         new_q = q.copy()
         new_q.reshape(-1)[flat[valid]] = (q_rows - units)[valid]
         new_q_trading = q_trading.copy()

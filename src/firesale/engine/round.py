@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firesale.channels import CHANNELS
 from firesale.channels.information import information_update
 from firesale.channels.volatility import anchored_volatility
 from firesale.engine.allocation import allocation
@@ -43,7 +42,6 @@ from firesale.engine.funding_calls import funding_calls
 from firesale.engine.intermediation import calm_dealer_cost, intermediation
 from firesale.engine.kernels import NUMPY, Kernels
 from firesale.engine.marking import marking
-from firesale.engine.rows import scatter_rows
 from firesale.engine.settlement import settlement
 from firesale.engine.shocks import shocks
 from firesale.engine.state import Inputs, ScenarioArrays, State
@@ -210,18 +208,12 @@ def _records(state, new_state, inputs, scen, shocked, marked, limits, calls, ord
     (S, N, C) or (S,)."""
     n_scen, n_inst = state.equity.shape
     equity, price = calls.equity, shocked.price
-    rows, units, traded = orders.rows, orders.units, dealt.traded
     positions = inputs.dealer_positions
-    sold = np.where(units > 0, traded, 0.0)
     dealing = dealt.interdealer is not None
     dealer_bought = positions.by_asset(dealt.bought) if dealing else np.zeros_like(price)
-    # each sale into its (scenario, institution, binding channel) cell, in one pass
-    n_channels = len(CHANNELS)
-    binding = orders.binding
-    selling = binding >= 0
-    cells = (rows[:, None] * n_channels + binding)[selling]
-    channel_sales = np.bincount(cells, weights=sold[selling], minlength=n_scen * n_inst * n_channels).reshape(
-        n_scen, n_inst, n_channels)
+    sold, purchases, channel_sales, forced_sales = kernels.row_records(
+        dealt.traded, orders.units, orders.binding, orders.s_of, orders.n_of, orders.asset_rows, orders.valid, n_scen,
+        n_inst, inputs.n_assets)
     breach = np.stack(
         [marked.slr < marked.slr_trigger, marked.var > inputs.var_limit, marked.leverage < inputs.leverage_trigger,
          limits.defaulted & ~state.defaulted, calls.margin_due > scen.tolerance[:, None], calls.rolled_due > 0,
@@ -266,8 +258,7 @@ def _records(state, new_state, inputs, scen, shocked, marked, limits, calls, ord
         "depth_scale": info.depth_scale,
         "layoff_share": np.where(scen.intermediation, info.layoff, 0.0),
         "client_sales": np.zeros_like(price) if dealt.client is None else dealt.client,
-        "forced_sales": kernels.per_asset(np.maximum(traded, 0.0), orders.s_of, orders.asset_rows, orders.valid,
-                                          price.shape),
+        "forced_sales": forced_sales,
         "market_flow": dealt.market_flow,
         "dealer_purchases": dealer_bought,
         "interdealer": positions.by_asset(dealt.interdealer) if dealing else np.zeros_like(price),
@@ -275,9 +266,9 @@ def _records(state, new_state, inputs, scen, shocked, marked, limits, calls, ord
         "defaulted": new_state.defaulted,
         "outside_q": new_state.outside_q,
         "outside_cash": new_state.outside_cash,
-        "sold": scatter_rows(sold.sum(axis=-1), rows, (n_scen, n_inst)),
+        "sold": sold,
         "sales_by_channel": channel_sales,
-        "purchases": scatter_rows(np.where(units < 0, -traded, 0.0).sum(axis=-1), rows, (n_scen, n_inst)),
+        "purchases": purchases,
         "breach": breach,
         "proceeds": settled.proceeds,
         "slr_target_exposure": np.divide(equity, marked.slr_target, out=np.full_like(equity, np.nan),

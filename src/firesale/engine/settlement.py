@@ -15,7 +15,6 @@ from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.intermediation import Intermediated
 from firesale.engine.kernels import NUMPY, Kernels
 from firesale.engine.marking import Marked
-from firesale.engine.rows import scatter_rows
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
@@ -68,10 +67,10 @@ def settlement(state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shoc
     final = scen.final_settlement
 
     new_q, new_q_trading, row_proceeds, row_execution, released_slots = kernels.settle_rows(
-        q, state.q_trading, valid, flat, orders.q_rows, orders.qt_rows, orders.price_rows, orders.repo_rows, units,
-        orders.trading_cut, cleared.executed_rows)
-    proceeds = scatter_rows(row_proceeds, rows, equity.shape)
-    execution = scatter_rows(row_execution, rows, equity.shape)
+        q, state.q_trading, valid, flat, s_of, orders.asset_rows, orders.q_rows, orders.qt_rows, orders.price_rows,
+        orders.repo_rows, units, orders.trading_cut, cleared.bid, cleared.ask)
+    proceeds = _per_row(row_proceeds, rows, equity.shape)
+    execution = _per_row(row_execution, rows, equity.shape)
     outside_q = state.outside_q + kernels.per_asset(units, s_of, orders.asset_rows, valid, price.shape)
     dealer_cost = np.zeros_like(equity)
     if dealt.interdealer is not None:
@@ -109,7 +108,7 @@ def settlement(state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shoc
 
     # the cash waterfall
     if calls.funding:
-        released = scatter_rows(released_slots.sum(axis=-1), rows, equity.shape)
+        released = _per_row(released_slots.sum(axis=-1), rows, equity.shape)
     else:
         released = np.zeros_like(equity)
     cash, need = calls.cash, calls.need
@@ -179,3 +178,10 @@ def settlement(state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shoc
         vm_owed=marked.vm_loss - met * calls.vm_call + late_loss, outside_q=outside_q, outside_cash=outside_cash,
         proceeds=proceeds, paid=paid, met=met, redeemed=redeemed, payout=payout,
     )
+
+
+def _per_row(values: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per-row values (R,) into an (S, N) array, zero elsewhere (``rows`` are flat ``s * N + n``)."""
+    out = np.zeros(shape, dtype=values.dtype)
+    out.reshape(-1)[rows] = values
+    return out
