@@ -41,6 +41,25 @@ Items (each measured in a fresh child process, so peak RSS is its own, read from
    holdings per institution, nnz = 20 N): seconds per round and peak RSS per size, and
    least-squares lines against nnz with R^2 (item 3 is this series' largest point).
 
+Issue 18, the compiled round (``bench_compiled.py``; kernels ``"numba"`` against the
+numpy reference, numba warmed up in each child before any timing, the warm-up recorded
+apart):
+
+4c. item 4 with ``step(state, inputs, scen, t, kernels)`` given the compiled kernels, one
+    numba thread (target: fraction_touched >= 25%; the tracer does not see the bytes
+    inside compiled kernels, so both fractions are recorded);
+7. the compiled engine vs the competent per-institution loop in ms per scenario-round,
+   1,000 x 200, 64 ``scenarios_for`` scenarios, 20 rounds max, one numba thread, with the
+   numpy engine in the same child and the compiled results checked against it (target
+   >= 30x);
+8. one ``firesale.simulate(system, scenario)`` call on ``inet_eba2018``: median over 200
+   calls after a warm-up, split into the engine alone and the rest (target <= 1 ms);
+9. 8,192 Monte Carlo variants of ``inet_eba2018``'s shock in one batch, compiled vs numpy,
+   best of 2, with numba's default threads and with one (target >= 20x);
+10. 1,024 variants each of ``dealer_groups`` and ``march_2020`` (every mechanism as
+    shipped), compiled vs numpy, best of 2 (target >= 10x each; measured: the smaller),
+    with numba's default threads and, recorded beside, with one.
+
 Scenarios of items 3, 4 and 6: price shocks of 2-8% on 3-15 risky assets per scenario,
 the balance-sheet mechanism (information channel and dealer intermediation off), as in
 ``bench_engine.py``. One BLAS thread throughout.
@@ -65,6 +84,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_compiled import CHILDREN as COMPILED_CHILDREN
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DOC = ROOT / "docs" / "performance.md"
@@ -76,6 +97,11 @@ FULL = {
     "bandwidth": (5000, 1000, 0.02, 64),
     "sweep": 10000,
     "growth": [1000, 2000, 5000, 10000, 20000],
+    "compiled_vs_loop": (1000, 200, 64),
+    "inet_calls": 200,
+    "inet_batch": 8192,
+    "presets_batch": 1024,
+    "presets_max_rounds": None,  # as the presets ship
 }
 QUICK = {
     "engine": "100,40,16",
@@ -83,6 +109,11 @@ QUICK = {
     "bandwidth": (500, 100, 0.2, 16),
     "sweep": 400,
     "growth": [200, 400, 800],
+    "compiled_vs_loop": (100, 40, 8),
+    "inet_calls": 50,
+    "inet_batch": 256,
+    "presets_batch": 32,
+    "presets_max_rounds": 10,
 }
 TARGETS = {
     "1_engine_vs_naive": (">=", 100.0, "x"),
@@ -92,6 +123,11 @@ TARGETS = {
     "3b_large_system_sweep_records": ("<=", 2.0, "GiB"),
     "4_bandwidth_fraction": (">=", 0.25, ""),
     "5_dask_vs_serial": (">=", 1.6, "x"),
+    "4c_bandwidth_compiled": (">=", 0.25, ""),
+    "7_compiled_vs_loop": (">=", 30.0, "x"),
+    "8_inet_single_call": ("<=", 1.0, "ms"),
+    "9_inet_batch_8192": (">=", 20.0, "x"),
+    "10_presets_1024": (">=", 10.0, "x"),
 }
 
 
@@ -210,12 +246,15 @@ def resolve_step(step=None):
 
 
 def child_bandwidth(n: int, k: int, density: float, n_scen: int, rounds: int = 6, seed: int = 7,
-                    step=None) -> dict:
+                    step=None, kernels: str | None = None) -> dict:
     """Item 4: the round function ``step`` (default ``firesale.engine.round.step``; a
     callable or ``"module:function"``, called as ``step(state, inputs, scen, t)`` and
     returning the new state first) on a full batch vs ``np.copyto`` bandwidth, with the
     minimum bytes a round must touch and, counted in a separate untimed run of the same
-    rounds, the bytes its numpy calls actually read and write."""
+    rounds, the bytes its numpy calls actually read and write. ``kernels`` (item 4c):
+    the name of a kernel set (``firesale.engine.kernels.kernels_named``), then passed as
+    ``step(state, inputs, scen, t, kernels)``; its compiled work is invisible to the
+    byte count."""
     from bytes_touched import count_bytes
 
     from firesale.data.synthetic import generate_system
@@ -224,6 +263,11 @@ def child_bandwidth(n: int, k: int, density: float, n_scen: int, rounds: int = 6
     step_name = step if isinstance(step, str) else None
     step = resolve_step(step)
     step_name = step_name or f"{step.__module__}:{step.__qualname__}"
+    extra = ()
+    if kernels is not None:
+        from firesale.engine.kernels import kernels_named
+
+        extra = (kernels_named(kernels),)
     system = generate_system(n, k, density, seed)
     inputs = Inputs.from_system(system)
     scen = ScenarioArrays.from_scenarios(system, scenarios_for(system, n_scen, 20))
@@ -237,7 +281,7 @@ def child_bandwidth(n: int, k: int, density: float, n_scen: int, rounds: int = 6
         t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
             for t in range(rounds):
-                state, _rec, _trades = step(state, inputs, scen, t)
+                state, _rec, _trades = step(state, inputs, scen, t, *extra)
         best = min(best, (time.perf_counter() - t0) / rounds)
     src = np.ones(2**25)  # 256 MiB
     dst = np.empty_like(src)
@@ -251,7 +295,7 @@ def child_bandwidth(n: int, k: int, density: float, n_scen: int, rounds: int = 6
     del src, dst
     kernel_bw = bytes_round / best
     peak_timed = proc_status()["VmHWM"]  # before the counting run, which makes its own copies
-    touched = _count_round_bytes(step, count_bytes, state0, inputs, scen, rounds)
+    touched = _count_round_bytes(step, count_bytes, state0, inputs, scen, rounds, extra)
     touched_bw = touched["bytes_touched_per_round"] / best
     return {"institutions": n, "assets": k, "density": density, "scenarios": n_scen, "nnz": int(inputs.n_entries),
             "step": step_name, "rounds_timed": rounds, "seconds_per_round": best, "bytes_per_round": bytes_round,
@@ -263,7 +307,7 @@ def child_bandwidth(n: int, k: int, density: float, n_scen: int, rounds: int = 6
             "peak_rss_mib": peak_timed, "peak_rss_mib_after_counting": proc_status()["VmHWM"]}
 
 
-def _count_round_bytes(step, count_bytes, state0, inputs, scen, rounds: int) -> dict:
+def _count_round_bytes(step, count_bytes, state0, inputs, scen, rounds: int, extra: tuple = ()) -> dict:
     """The bytes ``step``'s numpy calls read and write in each of the timed rounds, in a
     separate untimed run (``bytes_touched.count_bytes``), and the largest call sites."""
     from collections import Counter
@@ -273,7 +317,7 @@ def _count_round_bytes(step, count_bytes, state0, inputs, scen, rounds: int) -> 
     lost = 0
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(rounds):
-            counted = count_bytes(step, state, inputs, scen, t)
+            counted = count_bytes(step, state, inputs, scen, t, *extra)
             state = counted["result"][0]
             per_round.append({key: counted[key] for key in ("bytes_read", "bytes_written", "bytes_touched", "calls")})
             sites.update(counted["by_call_site"])
@@ -364,7 +408,7 @@ def child_batch_preset(preset: str, n_scen: int, seed: int = 1) -> dict:
 
 
 CHILDREN = {"scale": child_scale, "bandwidth": child_bandwidth, "sweep": child_sweep,
-            "batch_preset": child_batch_preset}
+            "batch_preset": child_batch_preset, **COMPILED_CHILDREN}
 
 
 def run_child(name: str, *args) -> dict:
@@ -391,6 +435,32 @@ def run_engine_bench(size: str, quick: bool) -> dict:
             sys.stderr.write(proc.stderr[-4000:])
             return {"error": proc.stderr.strip().splitlines()[-1]}
         return json.loads(out.read_text())
+
+
+def compiled_items(sizes: dict) -> dict:
+    """Items 4c and 7-10 (issue 18), each child in a fresh process (``bench_compiled.py``)."""
+    items = {}
+    bw = run_child("bandwidth_compiled", *sizes["bandwidth"], 6, 7, 1)
+    items["4c_bandwidth_compiled"] = dict(bw, measured=bw.get("fraction_touched"))
+    loop = run_child("compiled_vs_loop", *sizes["compiled_vs_loop"], 20, 2, 4, 1)
+    items["7_compiled_vs_loop"] = dict(loop, measured=loop.get("compiled_vs_loop"))
+    call = run_child("inet_single_call", sizes["inet_calls"], 20, 1)
+    items["8_inet_single_call"] = dict(call, measured=call.get("measured_ms"))
+    default = run_child("preset_batch", "inet_eba2018", sizes["inet_batch"], 2, None)
+    one = run_child("preset_batch", "inet_eba2018", sizes["inet_batch"], 2, 1)
+    items["9_inet_batch_8192"] = dict(default, measured=default.get("ratio"), one_thread=one,
+                                      measured_one_thread=one.get("ratio"))
+    presets = {}
+    for name in ("dealer_groups", "march_2020"):
+        presets[name] = run_child("preset_batch", name, sizes["presets_batch"], 2, None, 1, sizes["presets_max_rounds"])
+        one = run_child("preset_batch", name, sizes["presets_batch"], 2, 1, 1, sizes["presets_max_rounds"])
+        presets[name]["one_thread"] = one
+        presets[name]["ratio_one_thread"] = one.get("ratio")
+    ratios = [p.get("ratio") for p in presets.values()]
+    items["10_presets_1024"] = {"measured": None if None in ratios else min(ratios),
+                                "measured_is": "the smaller of the presets' compiled-vs-numpy ratios",
+                                "presets": presets}
+    return items
 
 
 def linfit(x, y) -> dict:
@@ -491,6 +561,9 @@ def main(argv=None) -> dict:
     sw = run_child("sweep", sizes["sweep"])
     items["5_dask_vs_serial"] = dict(sw, measured=sw.get("ratio"))
 
+    print("items 4c, 7-10: the compiled round (numba) vs the numpy reference", flush=True)
+    items.update(compiled_items(sizes))
+
     for key, (op, target, unit) in TARGETS.items():
         m = items[key].get("measured")
         items[key]["target"] = f"{op} {target:g}{unit}"
@@ -558,12 +631,61 @@ def markdown_table(res: dict) -> str:
     if ft:
         lines.append(f"| 6 time/round vs nnz | {len(i6['points'])} sizes | R^2 {ft['r2']:.3f} | linear | - |")
         lines.append(f"| 6 peak RSS vs nnz | same | R^2 {fm['r2']:.3f} (vs N*K: {fd['r2']:.3f}) | linear | - |")
+    compiled_rows(it, row)
     lines += ["", "| institutions | assets | density | nnz | s / round | peak RSS MiB | System build s |",
               "|---|---|---|---|---|---|---|"]
     for p in i6["points"]:
         lines.append(f"| {p['institutions']} | {p['assets']} | {p['density']:g} | {p['nnz']} | "
                      f"{p['seconds_per_round']:.4f} | {p['peak_rss_mib']:.0f} | {p['system_build_s']:.1f} |")
     return "\n".join(lines)
+
+
+def compiled_rows(it: dict, row) -> None:
+    """The table rows of items 4c and 7-10 (the compiled round)."""
+    def x(ratio: float) -> str:  # ratios below 1 (compiled slower) keep two decimals
+        return f"{ratio:.1f}x" if ratio >= 1 else f"{ratio:.2f}x"
+
+    i4c, i7, i8, i9, i10 = (it.get(k, {"error": "not run"}) for k in (
+        "4c_bandwidth_compiled", "7_compiled_vs_loop", "8_inet_single_call", "9_inet_batch_8192", "10_presets_1024"))
+    if "error" in i4c:
+        row("4c kernel bandwidth, compiled kernels", "-", "error", i4c)
+    else:
+        row("4c kernel bandwidth, compiled kernels (1 thread; bytes traced outside the kernels)",
+            f"{i4c['institutions']} x {i4c['assets']}, d={i4c['density']:g}, {i4c['scenarios']} scen.",
+            f"{i4c['fraction_touched']:.1%} traced ({i4c['fraction']:.1%} of the minimum bytes; "
+            f"{i4c['seconds_per_round'] * 1e3:.0f} ms a round)", i4c)
+    if "error" in i7:
+        row("7 compiled engine vs per-institution loop", "-", "error", i7)
+    else:
+        z, ms = i7["size"], i7["ms_per_scenario_round"]
+        row("7 compiled engine vs per-institution loop (per scenario-round, 1 thread)",
+            f"{z['institutions']} x {z['assets']}, {z['scenarios']} scen., {z['max_rounds']} rounds max",
+            f"{x(i7['compiled_vs_loop'])} ({ms['compiled_engine']:.2f} vs {ms['per_institution_loop']:.1f} ms; "
+            f"numpy engine {x(i7['numpy_vs_loop'])})", i7)
+    if "error" in i8:
+        row("8 one simulate() call", "-", "error", i8)
+    else:
+        split = i8["split"].get("numpy", {})
+        engine, rest = split.get("engine_ms", float("nan")), split.get("rest_ms", float("nan"))
+        row("8 one simulate() call, median", f"{i8['preset']} ({i8['institutions']} x {i8['assets']}), "
+            f"{i8['calls']} calls", f"{i8['measured_ms']:.2f} ms (numpy engine {engine:.2f} + rest {rest:.2f}; "
+            f"compiled engine {i8['medians']['engine_numba']['median_ms']:.2f})", i8)
+    if "error" in i9:
+        row("9 batch, compiled vs numpy", "-", "error", i9)
+    else:
+        one = i9.get("one_thread", {})
+        row("9 batch, compiled vs numpy, best of 2", f"{i9['preset']}, {i9['scenarios']} MC variants",
+            f"{x(i9['ratio'])} ({i9['numba_num_threads']} threads); "
+            + (f"{x(one['ratio'])} (1 thread)" if "ratio" in one else "1 thread: error"), i9)
+    parts = [f"{name} " + (f"{x(p['ratio'])} ({p['numba_num_threads']} threads), "
+                           + (f"{x(p['ratio_one_thread'])} (1)" if p.get("ratio_one_thread") else "1 thread: error")
+                           if "ratio" in p else "error")
+             for name, p in i10.get("presets", {}).items()]
+    done = [p for p in i10.get("presets", {}).values() if "scenarios" in p]
+    size = (f"{done[0]['scenarios']} MC variants each, {' and '.join(str(p['max_rounds']) for p in done)} rounds max"
+            if done else "-")
+    row("10 presets, compiled vs numpy, every mechanism, best of 2", size,
+        "; ".join(parts) or "error", i10)
 
 
 if __name__ == "__main__":

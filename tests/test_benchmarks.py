@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEMS = ("1_engine_vs_naive", "2_batched_vs_one_by_one", "3_large_system", "4_bandwidth_fraction",
-         "5_dask_vs_serial", "6_growth")
+         "5_dask_vs_serial", "6_growth", "4c_bandwidth_compiled", "7_compiled_vs_loop", "8_inet_single_call",
+         "9_inet_batch_8192", "10_presets_1024")
 
 
 def test_run_all_quick_writes_every_item(tmp_path):
@@ -28,6 +29,17 @@ def test_run_all_quick_writes_every_item(tmp_path):
         assert "error" not in item, item
         assert isinstance(item["measured"], (int, float)) and item["measured"] == item["measured"], name
     assert res["items"]["6_growth"]["fit_seconds_per_round_vs_nnz"]["r2"] is not None
+    # the compiled items ran the compiled kernels, which agree with the numpy reference
+    # (compiled.py: the same results to rounding) and stop where the loop's own rule stops
+    loop = res["items"]["7_compiled_vs_loop"]
+    assert loop["numba_num_threads"] == 1 and all(loop["steps_check"].values()), loop["steps_check"]
+    assert loop["cross_check"]["compiled_vs_numpy_max_rel_diff_equity"] < 1e-9
+    assert loop["cross_check"]["compiled_vs_numpy_max_rel_diff_price"] < 1e-9
+    batches = [res["items"]["9_inet_batch_8192"], res["items"]["9_inet_batch_8192"]["one_thread"],
+               *res["items"]["10_presets_1024"]["presets"].values()]
+    for batch in batches:
+        assert batch["cross_check"]["rounds_equal"], batch["preset"]
+        assert batch["cross_check"]["max_rel_diff_equity"] < 1e-9 and batch["cross_check"]["max_rel_diff_price"] < 1e-9
 
 
 def test_continuity_benchmark_meets_its_criteria(tmp_path):

@@ -17,7 +17,14 @@ kernels run and :func:`compiled_kernels` says how to install it.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+# Threads that wait for work sleep instead of spinning: a spinning OpenMP team on a machine
+# with other work running makes each parallel kernel wait for a descheduled thread, many
+# times slower than one thread (measured: 20x). A user's own setting is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     import numba
