@@ -133,9 +133,9 @@ def test_a_serial_sweep_stores_each_batch_before_it_starts_the_next(tmp_path, mo
     stored_when_started = {}
     real = sw.run_batch
 
-    def spy(system, base, params, values, indices, batch):
+    def spy(system, base, params, values, indices, batch, kernels):
         stored_when_started[batch] = _sweep_batches(store.path)
-        return real(system, base, params, values, indices, batch)
+        return real(system, base, params, values, indices, batch, kernels)
 
     monkeypatch.setattr(sw, "run_batch", spy)
     run_sweep(SPEC, store=store)

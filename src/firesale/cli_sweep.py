@@ -94,6 +94,8 @@ def sweep(
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run on this Dask scheduler, e.g. "
                                                   "tcp://HOST:8786.")] = None,
     batch: Annotated[int, typer.Option("--batch", help="Scenarios per batch (one simulate call).")] = 100,
+    kernels: Annotated[str, typer.Option("--kernels", help="numpy (the reference) or numba (compiled, "
+                                         "pip install 'firesale[fast]'; same results to 1e-12).")] = "numpy",
     out: Annotated[str | None, typer.Option("--out", help="Draw the loss distribution to this .html or .png.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     store: Annotated[str | None, typer.Option("--store", help="Run store folder (default: FIRESALE_STORE, or "
@@ -112,8 +114,13 @@ def sweep(
         check_figure_path(out)
     if workers is not None and workers < 1:
         raise ConfigError(Problem("FS961", f"--workers {workers}", "give 1 worker or more"))
+    if kernels == "numba":  # fail before any work when numba is missing
+        from firesale.engine.kernels import kernels_named
+
+        kernels_named(kernels)
     spec = sw.SweepSpec(target, grid=tuple(sw.parse_grid(g) for g in grid or ()), monte_carlo=monte_carlo, seed=seed,
-                        batch_size=batch, parameters=tuple(parameter or ()), all_parameters=parameters)
+                        batch_size=batch, parameters=tuple(parameter or ()), all_parameters=parameters,
+                        kernels=kernels)
     from firesale.data.preset import load
     from firesale.store import recording_store
 

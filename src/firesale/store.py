@@ -1203,8 +1203,10 @@ class RunStore:
                 f"the stored inputs hash to {again[:12]}, not the recorded {record.input_hash[:12]}: the system "
                 "tables in the store were changed; the run cannot be reproduced from them"))
         stored = self._dataset(record)
-        # measured again where the run measured it (the loop gain costs K + 1 steps a round)
-        recomputed = simulate(system, scenarios, loop_gain="loop_gain" in stored)
+        # measured again where the run measured it (the loop gain costs K + 1 steps a round),
+        # with the kernels it ran on (compiled and numpy kernels agree to rounding, not bits)
+        recomputed = simulate(system, scenarios, loop_gain="loop_gain" in stored,
+                              kernels=stored.attrs.get("kernels", "numpy"))
         difference = first_difference(stored, recomputed)
         summary = _recompute_summary(record, recomputed, scenarios)
         if difference is None and summary is not None:

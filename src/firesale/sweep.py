@@ -95,6 +95,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from firesale.engine.kernels import KERNEL_NAMES
 from firesale.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
@@ -226,6 +227,8 @@ class SweepSpec:
         preset's ``[[parameters]]``) or as a :class:`~firesale.parameters.ParameterRange`.
     all_parameters : bool
         Monte Carlo only: draw every row of the preset's ``[[parameters]]`` (and ``parameters``).
+    kernels : {"numpy", "numba"}
+        What runs the engine's passes over positions (:func:`firesale.simulate`).
     """
 
     target: str
@@ -236,6 +239,7 @@ class SweepSpec:
     sigma: float = MC_SIGMA
     parameters: tuple[Any, ...] = ()
     all_parameters: bool = False
+    kernels: str = "numpy"
 
     def __post_init__(self) -> None:
         if self.grid and self.monte_carlo is not None:
@@ -254,6 +258,9 @@ class SweepSpec:
             raise ConfigError(Problem("FS954", f"--batch {self.batch_size}", "give a batch of 1 scenario or more"))
         if not (self.sigma >= 0 and math.isfinite(self.sigma)):
             raise ConfigError(Problem("FS953", f"sigma {self.sigma}", "give a finite log-volatility of 0 or more"))
+        if self.kernels not in KERNEL_NAMES:
+            raise ConfigError(Problem("FS207", f"--kernels {self.kernels}",
+                                      f"unknown kernels: choose {' or '.join(KERNEL_NAMES)}"))
         if (self.parameters or self.all_parameters) and self.monte_carlo is None:
             raise ConfigError(Problem("FS963", "--parameters/--parameter", "parameters are drawn in a Monte Carlo "
                                       "only: add --monte-carlo N --seed S, or sweep a parameter on a grid (--grid "
@@ -292,6 +299,8 @@ class SweepSpec:
             out["parameters"] = [p.model_dump() if hasattr(p, "model_dump") else str(p) for p in self.parameters]
             if self.all_parameters:
                 out["all_parameters"] = True
+        if self.kernels != "numpy":  # absent otherwise: a sweep on the reference kernels keeps its hash
+            out["kernels"] = self.kernels
         return out
 
 
@@ -589,7 +598,7 @@ def _systems(system: System, base: Scenario, params: Sequence[str], values: np.n
 
 
 def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.ndarray | SweepSpec,
-              indices: Sequence[int], batch: int) -> dict[str, np.ndarray]:
+              indices: Sequence[int], batch: int, kernels: str = "numpy") -> dict[str, np.ndarray]:
     """Build and simulate one batch; its per-scenario summaries (column name → array;
     ``price_path.ASSET`` and, for a bond, ``yield_path.ASSET`` of shape (scenarios, rounds)).
     System parameters among ``params`` make a system per distinct value set, each running
@@ -608,7 +617,7 @@ def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.
     if drawn:
         values = scenario_values(values, base, indices)
     groups = _systems(system, base, params, values, indices)
-    parts = [_summaries(simulate(group, scenarios, detail=False, variables=SUMMARY_VARIABLES))
+    parts = [_summaries(simulate(group, scenarios, detail=False, variables=SUMMARY_VARIABLES, kernels=kernels))
              for group, scenarios, _ in groups]
     columns = parts[0] if len(parts) == 1 else _stack(parts, [rows for *_, rows in groups])
     return {**columns, DRAWN: values} if drawn else columns
@@ -1058,7 +1067,7 @@ def run_sweep(
     def submit(pool: cf.Executor, b: int) -> cf.Future:
         idx = batches[b]
         return pool.submit(run_batch, system, base, names, values[idx.start:idx.stop] if inline else spec,
-                           list(idx), b)
+                           list(idx), b, spec.kernels)
 
     def finish(b: int, columns: dict[str, np.ndarray]) -> None:
         """Keep a finished batch and record it at once, before waiting for any other."""

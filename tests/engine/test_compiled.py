@@ -126,3 +126,47 @@ def test_missing_numba_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(compiled, "numba", None)
     with pytest.raises(ConfigError, match="FS208.*numba is not installed"):
         kernels_named("numba")
+
+
+def test_simulate_records_its_kernels_and_refuses_unknown_ones():
+    from firesale import simulate
+
+    preset = load_preset("dealer_groups")
+    reference = simulate(preset.system, preset.scenario)
+    fast = simulate(preset.system, preset.scenario, kernels="numba")
+    assert (reference.attrs["kernels"], fast.attrs["kernels"]) == ("numpy", "numba")
+    for name in ("equity", "price", "sold", "cash", "debt"):
+        _agree(name, reference[name].values, fast[name].values)
+    with pytest.raises(ConfigError, match="FS207"):
+        simulate(preset.system, preset.scenario, kernels="numbaa")
+
+
+def test_a_compiled_sweep_equals_the_reference_sweep_and_is_stored_as_compiled(tmp_path):
+    from firesale.store import RunStore
+    from firesale.sweep import SweepSpec, run_sweep
+
+    base = dict(target="dealer_groups", monte_carlo=12, seed=3, batch_size=6)
+    reference = run_sweep(SweepSpec(**base))
+    store = RunStore(tmp_path / "runs")
+    fast = run_sweep(SweepSpec(**base, kernels="numba"), store=store)
+    for column, values in reference.summaries.items():
+        if np.asarray(values).dtype.kind == "f":
+            _agree(column, values, fast.summaries[column])
+    assert SweepSpec(**base).as_params() != SweepSpec(**base, kernels="numba").as_params()
+    assert "kernels" not in SweepSpec(**base).as_params()  # a reference sweep keeps its content hash
+    with pytest.raises(ConfigError, match="FS207"):
+        SweepSpec(**base, kernels="cuda")
+
+
+def test_a_stored_compiled_run_reruns_on_the_compiled_kernels(tmp_path):
+    from firesale import simulate
+    from firesale.analytics.amplification import summarize
+    from firesale.store import RunStore
+
+    preset = load_preset("dealer_prime")
+    store = RunStore(tmp_path / "runs")
+    ds = simulate(preset.system, preset.scenario, kernels="numba")
+    run_id = store.record("run", "dealer_prime", preset.system, [preset.scenario], ds, summarize(ds), {})
+    rerun = store.rerun(run_id)
+    assert rerun.recomputed.attrs["kernels"] == "numba"
+    assert rerun.equal, rerun.difference

@@ -44,6 +44,8 @@ class Trajectory:
         Whether the (S, R, N, K) records were kept.
     n_rounds : int
         R: rounds stepped by the longest-running scenario.
+    kernels : str
+        The kernels that ran the passes over positions (``"numpy"`` or ``"numba"``).
     """
 
     records: dict[str, np.ndarray]
@@ -55,6 +57,7 @@ class Trajectory:
     inputs: Inputs
     detail: bool = False
     n_rounds: int = 0
+    kernels: str = "numpy"
 
     @property
     def sales_total(self) -> np.ndarray:
@@ -211,6 +214,7 @@ def simulate_arrays(
         inputs=inputs,
         detail=detail,
         n_rounds=int(last_step.max(initial=0)) + 1,
+        kernels=kernels.name,
     )
 
 

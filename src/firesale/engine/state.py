@@ -21,7 +21,7 @@ a place in the pattern.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -315,10 +315,26 @@ def _eligible(system: System, programmes: list) -> np.ndarray:
 def _per_outside_demand(system: System, scenarios: Sequence[Scenario], rule: str) -> np.ndarray:
     """(S, K) of an asset rule (``discount_bound``, ``arrival_rate``) that depends on the
     scenario only through ``market.outside_demand``: each asset's value with and without
-    it, computed once, then picked per scenario."""
-    both = np.array([[getattr(a, rule)(on) for a in system.assets] for on in (False, True)], dtype=float)
+    it (only the variants some scenario uses), computed once, then picked per scenario."""
     on = np.array([sc.market.outside_demand for sc in scenarios], dtype=bool)
+    both = np.full((2, system.n_assets), np.nan)
+    for flag in set(on.tolist()):
+        both[int(flag)] = [getattr(a, rule)(flag) for a in system.assets]
     return both[on.astype(np.int64)].reshape(len(scenarios), system.n_assets)
+
+
+def _lookup(names: Callable[[], list[str]], index: Callable[[str], int]) -> Callable[[str], int]:
+    """Position of a name, from a dict of ``names()`` built on first use (so many shocks
+    cost one pass over the names, not one each); an unknown name gets ``index``'s error."""
+    positions: dict[str, int] = {}
+
+    def position(name: str) -> int:
+        if not positions:
+            positions.update((known, at) for at, known in enumerate(names()))
+        at = positions.get(name)
+        return index(name) if at is None else at
+
+    return position
 
 
 #: A round no run reaches (a lever that never ends, a programme never announced).
@@ -426,10 +442,12 @@ class ScenarioArrays:
         repo_rate = np.full((n_s, horizon, k), np.nan)
         client = np.zeros((n_s, horizon, k))
         capital = np.zeros((n_s, horizon, n))
+        asset_index = _lookup(lambda: system.asset_names, system.asset_index)
+        institution_index = _lookup(lambda: system.institution_names, system.institution_index)
         for s, sc in enumerate(scenarios):
             for sh in sc.shocks:
                 if sh.asset is not None:
-                    j = system.asset_index(sh.asset)
+                    j = asset_index(sh.asset)
                     if sh.price is not None:
                         price[s, sh.round, j] = (1 + price[s, sh.round, j]) * (1 + sh.price) - 1
                     if sh.volatility is not None:
@@ -439,7 +457,7 @@ class ScenarioArrays:
                     if sh.client_sale is not None:
                         client[s, sh.round, j] += sh.client_sale
                 else:
-                    i = system.institution_index(sh.institution)
+                    i = institution_index(sh.institution)
                     default[s, sh.round, i] |= sh.default
                     if sh.redemption is not None:
                         redemption[s, sh.round, i] += sh.redemption
