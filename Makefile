@@ -18,8 +18,9 @@ run: $(VENV)/.installed
 	$(VENV)/bin/firesale run $(PRESET)
 	@echo "firesale is installed in $(VENV): run 'source $(VENV)/bin/activate' to put it on your PATH"
 
+# compiled kernels (numba) are cached in the checkout, shared by every test process
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	NUMBA_CACHE_DIR=$(CURDIR)/.numba-cache $(PY) -m pytest -q
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py

@@ -1,10 +1,11 @@
 #!/usr/bin/env python
-"""All performance benchmarks of issue 8, one command (``make bench``).
+"""All performance benchmarks, one command (``make bench``).
 
 Usage::
 
-    python benchmarks/run_all.py            # full sizes (~3 min on 2 cores); also rewrites docs/performance.md
-    python benchmarks/run_all.py --quick    # small sizes, a smoke run (< 1 min); docs untouched
+    python benchmarks/run_all.py            # full sizes (~6 min on 2 cores); also rewrites the tables of docs/performance.md and README.md
+    python benchmarks/run_all.py --quick    # small sizes, a smoke run (about a minute); docs untouched
+    python benchmarks/run_all.py --docs-only  # rewrite those tables from benchmarks/results.json
 
 Items (each measured in a fresh child process, so peak RSS is its own, read from
 ``VmHWM`` in ``/proc/self/status``):
@@ -90,6 +91,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+README = ROOT / "README.md"
+README_BEGIN, README_END = "<!-- bench:readme:begin -->", "<!-- bench:readme:end -->"
 
 FULL = {
     "engine": "1000,200,256",
@@ -480,12 +483,18 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite the table in docs/performance.md")
     ap.add_argument("--round-step", default=None, metavar="MODULE:FUNCTION",
                     help="item 4's round function (default firesale.engine.round:step)")
+    ap.add_argument("--docs-only", action="store_true", help="rewrite the tables of docs/performance.md and the "
+                    "README from benchmarks/results.json, measuring nothing")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="?", default="[]", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
         print(json.dumps(CHILDREN[a.child](*json.loads(a.args))))
         return {}
+    if a.docs_only:
+        res = json.loads((HERE / "results.json").read_text())
+        write_docs(res)
+        return res
     sizes = QUICK if a.quick else FULL
     out_path = a.out or (HERE / "results" / "quick.json" if a.quick else HERE / "results.json")
     t_all = time.perf_counter()
@@ -575,13 +584,55 @@ def main(argv=None) -> dict:
     table = markdown_table(res)
     print(table)
     print(f"results written to {out_path} ({res['total_seconds']:.0f} s)")
-    if not a.quick and not a.no_doc and DOC.exists():
-        text = DOC.read_text()
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            DOC.write_text(head + BEGIN + "\n" + table + "\n" + END + rest.split(END, 1)[1])
-            print(f"table written to {DOC}")
+    if not a.quick and not a.no_doc:
+        write_docs(res)
     return res
+
+
+def write_docs(res: dict) -> None:
+    """The tables of docs/performance.md and of the README, between their markers, from a
+    full run's results (``--docs-only`` rewrites them from ``benchmarks/results.json``)."""
+    for path, begin, end, table in ((DOC, BEGIN, END, markdown_table(res)),
+                                    (README, README_BEGIN, README_END, readme_table(res))):
+        text = path.read_text()
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            path.write_text(head + begin + "\n" + table + "\n" + end + rest.split(end, 1)[1])
+            print(f"table written to {path}")
+
+
+def readme_table(res: dict) -> str:
+    """The README's summary of a full run: each item's headline figure against its target."""
+    it, m = res["items"], res["machine"]
+    lines = [f"Latest full run ({m['cpu_count']}-core {m['cpu_model']}, {res['total_seconds']:.0f} s):", "",
+             "| item | measured | target |", "|---|---|---|"]
+
+    def x(ratio: float) -> str:
+        return f"{ratio:.1f}×"
+
+    i1, i7 = it["1_engine_vs_naive"], it["7_compiled_vs_loop"]
+    lines.append(f"| engine vs a competent per-institution loop, 1,000 × 200: numpy / compiled (1 thread) | "
+                 f"{x(i1['measured'])} / {x(i7['compiled_vs_loop'])} | ≥ 100× / ≥ 30× |")
+    i2, i2b = it["2_batched_vs_one_by_one"], it["2b_batched_vs_one_by_one_preset"]
+    lines.append(f"| 256 scenarios batched vs one by one: `{i2b['preset']}` / 1,000 × 200 | {x(i2b['ratio'])} / "
+                 f"{x(i2['measured'])} | ≥ 10× |")
+    i3, i3b = it["3_large_system"], it["3b_large_system_sweep_records"]
+    lines.append(f"| peak memory, 20,000 × 2,000 at 1%, 16 scenarios: a sweep's records / every record | "
+                 f"{i3b['measured']:.2f} / {i3['measured']:.2f} GiB | ≤ 2 GiB |")
+    i4, i4c = it["4_bandwidth_fraction"], it["4c_bandwidth_compiled"]
+    lines.append(f"| round bandwidth / copy bandwidth, minimum bytes: numpy / compiled | {i4['fraction']:.1%} / "
+                 f"{i4c['fraction']:.1%} | ≥ 25% |")
+    i8 = it["8_inet_single_call"]
+    lines.append(f"| one `simulate` call on `inet_eba2018`, median | {i8['measured_ms']:.2f} ms | ≤ 1 ms |")
+    i9, i10 = it["9_inet_batch_8192"], it["10_presets_1024"]
+    presets = " / ".join(f"{x(p['ratio'])}" for p in i10["presets"].values()) if "presets" in i10 else "-"
+    lines.append(f"| compiled vs numpy: 8,192 `inet_eba2018` scenarios / 1,024 of `dealer_groups`, `march_2020` | "
+                 f"{x(i9['ratio'])} / {presets} | ≥ 20× / ≥ 10× |")
+    i5 = it["5_dask_vs_serial"]
+    lines.append(f"| 10,000-scenario Monte Carlo, `LocalCluster(2)` vs serial | {i5['ratio']:.2f}× | ≥ 1.6× |")
+    fit = it["6_growth"]["fit_peak_rss_vs_nnz"]
+    lines.append(f"| memory growth vs positions held, 1,000 to 20,000 institutions | R² {fit['r2']:.3f} | linear |")
+    return "\n".join(lines)
 
 
 def markdown_table(res: dict) -> str:
@@ -632,6 +683,19 @@ def markdown_table(res: dict) -> str:
         lines.append(f"| 6 time/round vs nnz | {len(i6['points'])} sizes | R^2 {ft['r2']:.3f} | linear | - |")
         lines.append(f"| 6 peak RSS vs nnz | same | R^2 {fm['r2']:.3f} (vs N*K: {fd['r2']:.3f}) | linear | - |")
     compiled_rows(it, row)
+    if "error" not in i3 and "error" not in it["3b_large_system_sweep_records"]:
+        stages, lean = i3["rss_mib_by_stage"], it["3b_large_system_sweep_records"]
+        lines += ["", f"Resident memory of item 3 by stage ({i3['institutions']:,} × {i3['assets']:,}, "
+                      f"{i3['nnz']:,} positions, {i3['scenarios']} scenarios, {i3['max_rounds']} rounds):", "",
+                  "| stage | resident memory |", "|---|---|",
+                  f"| Python, numpy, xarray imported | {stages['start']['VmRSS']:,.0f} MiB |",
+                  f"| System generated and validated (peak while building: {stages['system_built']['VmHWM']:,.0f} "
+                  f"MiB) | {stages['system_built']['VmRSS']:,.0f} MiB |",
+                  f"| engine arrays (`Inputs`, scenarios) | {stages['engine_arrays']['VmRSS']:,.0f} MiB |",
+                  f"| after the run, every round record kept | {stages['simulated']['VmRSS']:,.0f} MiB (records: "
+                  f"{i3['records_mib']:,.0f} MiB) |",
+                  f"| after the run, a sweep's records kept | {lean['rss_mib_by_stage']['simulated']['VmRSS']:,.0f} "
+                  f"MiB (records: {lean['records_mib']:,.0f} MiB) |"]
     lines += ["", "| institutions | assets | density | nnz | s / round | peak RSS MiB | System build s |",
               "|---|---|---|---|---|---|---|"]
     for p in i6["points"]:

@@ -57,3 +57,20 @@ def test_continuity_benchmark_meets_its_criteria(tmp_path):
     assert release["max_rise_bp"] <= 1.0 and release["max_jump_bp"] <= 5.0, release
     assert depth["max_jump_share_of_baseline"] <= 0.10, depth
     assert all(release["pass"].values()) and all(depth["pass"].values())
+
+
+def test_the_documented_tables_are_those_of_the_recorded_run():
+    """docs/performance.md and the README print the figures of benchmarks/results.json."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    res = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    assert res["mode"] == "full"
+    for path, begin, end, table in ((run_all.DOC, run_all.BEGIN, run_all.END, run_all.markdown_table(res)),
+                                    (run_all.README, run_all.README_BEGIN, run_all.README_END,
+                                     run_all.readme_table(res))):
+        text = path.read_text()
+        assert text.split(begin, 1)[1].split(end, 1)[0] == "\n" + table + "\n", (
+            f"{path.name}: run python benchmarks/run_all.py --docs-only")
