@@ -9,40 +9,23 @@ batch equals its scenarios run alone bit for bit on the compiled path too.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from firesale import load_preset
 from firesale.engine import compiled
-from firesale.engine.kernels import NUMPY, kernels_named
-from firesale.engine.round import step
+from firesale.engine.kernels import kernels_named
 from firesale.engine.simulate import PROBE, simulate_arrays
-from firesale.engine.state import Inputs, ScenarioArrays, initial_state
+from firesale.engine.state import Inputs, ScenarioArrays
 from firesale.errors import ConfigError
+from firesale.testing import assert_arrays_agree, assert_kernels_agree
 from firesale.testing.strategies import system_and_scenarios
 
 NUMBA = kernels_named("numba")
 TOLERANCE = 1e-12
 PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
            "var_desk")
-
-
-def _agree(name: str, reference: np.ndarray, compiled_value: np.ndarray, tolerance: float = TOLERANCE) -> None:
-    reference, compiled_value = np.asarray(reference), np.asarray(compiled_value)
-    assert reference.shape == compiled_value.shape, name
-    if reference.dtype.kind in "biu":
-        np.testing.assert_array_equal(compiled_value, reference, err_msg=name)
-        return
-    both_nan = np.isnan(reference) & np.isnan(compiled_value)
-    assert not (np.isnan(reference) ^ np.isnan(compiled_value)).any(), f"{name}: NaN in one path only"
-    finite = np.isfinite(reference) & ~both_nan
-    np.testing.assert_array_equal(reference[~finite & ~both_nan], compiled_value[~finite & ~both_nan], err_msg=name)
-    scale = max(float(np.abs(reference[finite]).max(initial=0.0)), 1.0)
-    gap = float(np.abs(reference[finite] - compiled_value[finite]).max(initial=0.0))
-    assert gap <= tolerance * scale, f"{name}: differs by {gap:.3g} at a scale of {scale:.3g}"
 
 
 def _scaled(scenario, factor: float):
@@ -52,39 +35,16 @@ def _scaled(scenario, factor: float):
     return scenario.updated(shocks=shocks)
 
 
-def _step_both(system, scenarios):
-    inputs = Inputs.from_system(system)
-    scen = ScenarioArrays.from_scenarios(system, scenarios)
-    state = initial_state(inputs, scen)
-    for t in range(int(scen.max_rounds.max())):
-        with np.errstate(all="ignore"):
-            reference, records, trades = step(state, inputs, scen, t, NUMPY)
-            fast, fast_records, fast_trades = step(state, inputs, scen, t, NUMBA)
-        for field in dataclasses.fields(reference):
-            _agree(f"round {t}, state.{field.name}", getattr(reference, field.name), getattr(fast, field.name))
-        assert records.keys() == fast_records.keys()
-        for name in records:
-            _agree(f"round {t}, {name}", records[name], fast_records[name])
-        np.testing.assert_array_equal(fast_trades.rows, trades.rows)
-        slot = trades.assets >= 0
-        np.testing.assert_array_equal(fast_trades.assets, trades.assets)
-        np.testing.assert_array_equal(fast_trades.binding[slot], trades.binding[slot])
-        _agree(f"round {t}, trades.sales", trades.sales[slot], fast_trades.sales[slot])
-        if not reference.active.any():
-            break
-        state = reference
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(system_and_scenarios(count=3, brakes=True))
 def test_compiled_round_equals_numpy_round_every_mechanism(case):
-    _step_both(*case)
+    assert_kernels_agree(*case, kernels=NUMBA, tolerance=TOLERANCE)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
 def test_compiled_round_equals_numpy_round_without_brakes(case):
-    _step_both(*case)
+    assert_kernels_agree(*case, kernels=NUMBA, tolerance=TOLERANCE)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -99,8 +59,8 @@ def test_compiled_runs_equal_numpy_runs_on_presets(preset):
     for name, values in reference.records.items():
         # the loop gain is a finite difference over a probe of PROBE of the supply:
         # rounding differences of the sale response are divided by it
-        _agree(name, values, fast.records[name], TOLERANCE / PROBE if "loop_gain" in name else TOLERANCE)
-    _agree("sales_by_entry", reference.sales_by_entry, fast.sales_by_entry)
+        assert_arrays_agree(name, values, fast.records[name], TOLERANCE / PROBE if "loop_gain" in name else TOLERANCE)
+    assert_arrays_agree("sales_by_entry", reference.sales_by_entry, fast.sales_by_entry)
     np.testing.assert_array_equal(fast.rounds, reference.rounds)
 
 
@@ -136,7 +96,7 @@ def test_simulate_records_its_kernels_and_refuses_unknown_ones():
     fast = simulate(preset.system, preset.scenario, kernels="numba")
     assert (reference.attrs["kernels"], fast.attrs["kernels"]) == ("numpy", "numba")
     for name in ("equity", "price", "sold", "cash", "debt"):
-        _agree(name, reference[name].values, fast[name].values)
+        assert_arrays_agree(name, reference[name].values, fast[name].values)
     with pytest.raises(ConfigError, match="FS207"):
         simulate(preset.system, preset.scenario, kernels="numbaa")
 
@@ -151,7 +111,7 @@ def test_a_compiled_sweep_equals_the_reference_sweep_and_is_stored_as_compiled(t
     fast = run_sweep(SweepSpec(**base, kernels="numba"), store=store)
     for column, values in reference.summaries.items():
         if np.asarray(values).dtype.kind == "f":
-            _agree(column, values, fast.summaries[column])
+            assert_arrays_agree(column, values, fast.summaries[column])
     assert SweepSpec(**base).as_params() != SweepSpec(**base, kernels="numba").as_params()
     assert "kernels" not in SweepSpec(**base).as_params()  # a reference sweep keeps its content hash
     with pytest.raises(ConfigError, match="FS207"):

@@ -4,7 +4,8 @@ Import the hypothesis strategies from :mod:`firesale.testing.strategies` (hypoth
 only needed there).
 """
 
-from firesale.testing import invariants
+from firesale.testing import invariants, kernels
 from firesale.testing.invariants import *  # noqa: F403  (the public checks, listed in invariants.__all__)
+from firesale.testing.kernels import assert_arrays_agree, assert_kernels_agree
 
-__all__ = list(invariants.__all__)
+__all__ = list(invariants.__all__) + list(kernels.__all__)

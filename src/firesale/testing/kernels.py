@@ -1,0 +1,72 @@
+"""Shipped check for a kernel set: it must compute what the numpy reference computes.
+
+:func:`assert_kernels_agree` steps a system's scenarios round by round with the numpy
+reference kernels (:mod:`firesale.engine.kernels`) and with the kernels under test, each
+round from the reference's state, and compares every state array and every round record:
+amounts to ``tolerance`` of each array's magnitude (compiled sums may run in another order,
+so they agree to rounding), flags, channel codes and the acting rows exactly. A new kernel
+set (another compiler, a GPU) passes this before it is offered to users.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from firesale.engine.kernels import NUMPY, Kernels, kernels_named
+from firesale.engine.round import step
+from firesale.engine.state import Inputs, ScenarioArrays, initial_state
+from firesale.scenario import Scenario
+from firesale.system import System
+
+__tracebackhide__ = True
+
+__all__ = ["assert_kernels_agree", "assert_arrays_agree"]
+
+
+def assert_arrays_agree(name: str, reference: np.ndarray, other: np.ndarray, tolerance: float = 1e-12) -> None:
+    """``other`` equals ``reference``: integers and flags exactly, NaN where it is NaN,
+    infinities equal, finite values within ``tolerance`` × max(1, the largest |reference|)."""
+    reference, other = np.asarray(reference), np.asarray(other)
+    assert reference.shape == other.shape, f"{name}: shape {other.shape}, reference {reference.shape}"
+    if reference.dtype.kind in "biu":
+        np.testing.assert_array_equal(other, reference, err_msg=name)
+        return
+    assert np.array_equal(np.isnan(reference), np.isnan(other)), f"{name}: NaN in one of them only"
+    finite = np.isfinite(reference)
+    np.testing.assert_array_equal(other[~finite & ~np.isnan(reference)], reference[~finite & ~np.isnan(reference)],
+                                  err_msg=name)
+    scale = max(float(np.abs(reference[finite]).max(initial=0.0)), 1.0)
+    gap = float(np.abs(reference[finite] - other[finite]).max(initial=0.0))
+    assert gap <= tolerance * scale, f"{name}: differs by {gap:.3g} at a scale of {scale:.3g}"
+
+
+def assert_kernels_agree(system: System, scenarios: Sequence[Scenario], kernels: str | Kernels = "numba",
+                         tolerance: float = 1e-12) -> None:
+    """Step ``scenarios`` on ``system`` with the numpy reference and with ``kernels``, from the
+    same state each round, and compare everything a round returns."""
+    other = kernels_named(kernels) if isinstance(kernels, str) else kernels
+    inputs = Inputs.from_system(system)
+    scen = ScenarioArrays.from_scenarios(system, list(scenarios))
+    state = initial_state(inputs, scen)
+    for t in range(int(scen.max_rounds.max())):
+        with np.errstate(all="ignore"):
+            reference, records, trades = step(state, inputs, scen, t, NUMPY)
+            tested, tested_records, tested_trades = step(state, inputs, scen, t, other)
+        for field in dataclasses.fields(reference):
+            assert_arrays_agree(f"round {t}, state.{field.name}", getattr(reference, field.name),
+                                getattr(tested, field.name), tolerance)
+        assert records.keys() == tested_records.keys(), f"round {t}: other records"
+        for name in records:
+            assert_arrays_agree(f"round {t}, {name}", records[name], tested_records[name], tolerance)
+        np.testing.assert_array_equal(tested_trades.rows, trades.rows, err_msg=f"round {t}: acting rows")
+        np.testing.assert_array_equal(tested_trades.assets, trades.assets, err_msg=f"round {t}: traded assets")
+        slot = trades.assets >= 0
+        np.testing.assert_array_equal(tested_trades.binding[slot], trades.binding[slot],
+                                      err_msg=f"round {t}: binding channels")
+        assert_arrays_agree(f"round {t}, trades.sales", trades.sales[slot], tested_trades.sales[slot], tolerance)
+        if not reference.active.any():
+            break
+        state = reference
