@@ -68,6 +68,7 @@ Economics 115(3).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -102,6 +103,15 @@ class NaiveResult:
     rounds: np.ndarray  # (S,) eventful rounds (the stop round not counted)
     steps: np.ndarray  # (S,) rounds stepped, the stop round included
     sales_total: np.ndarray  # (S, N, K) value sold over all rounds (pre-impact price)
+
+    @classmethod
+    def stacked(cls, runs: list[dict]) -> NaiveResult:
+        """The runs of :func:`simulate_naive_scenario`, stacked on a scenario axis."""
+        def stack(name: str, dtype=None) -> np.ndarray:
+            return np.array([r[name] for r in runs], dtype=dtype)
+
+        dtypes = {"defaulted": bool, "rounds": np.int64, "steps": np.int64}
+        return cls(**{field.name: stack(field.name, dtypes.get(field.name)) for field in dataclasses.fields(cls)})
 
 
 # --------------------------------------------------------------------------- set-up
@@ -419,17 +429,4 @@ def simulate_naive(inputs: Inputs, scen: ScenarioArrays, scenarios: Iterable[int
     prepared = _Prepared(inputs)
     idx = range(scen.switches.shape[0]) if scenarios is None else list(scenarios)
     runs = [simulate_naive_scenario(inputs, scen, s, prepared) for s in idx]
-    stack = lambda name, dtype=None: np.array([r[name] for r in runs], dtype=dtype)  # noqa: E731
-    return NaiveResult(
-        equity=stack("equity"),
-        cash=stack("cash"),
-        debt=stack("debt"),
-        holdings=stack("holdings"),
-        trading_holdings=stack("trading_holdings"),
-        defaulted=stack("defaulted", bool),
-        price=stack("price"),
-        sigma=stack("sigma"),
-        rounds=stack("rounds", np.int64),
-        steps=stack("steps", np.int64),
-        sales_total=stack("sales_total"),
-    )
+    return NaiveResult.stacked(runs)

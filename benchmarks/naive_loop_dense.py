@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -26,29 +25,11 @@ from firesale.engine.state import Inputs, ScenarioArrays
 
 __all__ = ["NaiveResult", "simulate_naive", "simulate_naive_scenario"]
 
-# Same codes as firesale.channels.impact.LAW_CODES / liquidation.POLICY_CODES.
-LINEAR, EXPONENTIAL, SQRT = 0, 1, 2
-PECKING_ORDER, PRO_RATA, INITIAL_WEIGHTS = 0, 1, 2
-# Channel order of ScenarioArrays.switches (firesale.channels.CHANNELS).
-SLR, VAR, LEVERAGE, DEFAULT = 0, 1, 2, 3
-_TINY = 1e-300
-
-
-@dataclass
-class NaiveResult:
-    """Final state of every scenario run by the dense naive loop."""
-
-    equity: np.ndarray  # (S, N)
-    cash: np.ndarray  # (S, N)
-    debt: np.ndarray  # (S, N)
-    holdings: np.ndarray  # (S, N, K)
-    trading_holdings: np.ndarray  # (S, N, K) part of holdings in the trading book
-    defaulted: np.ndarray  # (S, N) bool
-    price: np.ndarray  # (S, K)
-    sigma: np.ndarray  # (S, K)
-    rounds: np.ndarray  # (S,) eventful rounds (the stop round not counted)
-    steps: np.ndarray  # (S,) rounds stepped, the stop round included
-    sales_total: np.ndarray  # (S, N, K) value sold over all rounds (pre-impact price)
+# The code tables and the result container are the competent loop's (naive_loop.py).
+from naive_loop import (  # noqa: E402
+    DEFAULT, INITIAL_WEIGHTS, LEVERAGE, LINEAR, PECKING_ORDER, PRO_RATA, SLR, SQRT, VAR, _TINY,
+    NaiveResult,
+)
 
 
 # --------------------------------------------------------------------------- market
@@ -320,17 +301,4 @@ def simulate_naive(inputs: Inputs, scen: ScenarioArrays, scenarios: Iterable[int
     market = _Market(inputs)
     idx = range(scen.switches.shape[0]) if scenarios is None else list(scenarios)
     runs = [simulate_naive_scenario(inputs, scen, s, market) for s in idx]
-    stack = lambda name, dtype=None: np.array([r[name] for r in runs], dtype=dtype)  # noqa: E731
-    return NaiveResult(
-        equity=stack("equity"),
-        cash=stack("cash"),
-        debt=stack("debt"),
-        holdings=stack("holdings"),
-        trading_holdings=stack("trading_holdings"),
-        defaulted=stack("defaulted", bool),
-        price=stack("price"),
-        sigma=stack("sigma"),
-        rounds=stack("rounds", np.int64),
-        steps=stack("steps", np.int64),
-        sales_total=stack("sales_total"),
-    )
+    return NaiveResult.stacked(runs)
