@@ -15,6 +15,7 @@ it the first-mover advantage is gone and they redeem 3·2% = 6%. Round 0 by hand
   91.04984 / (100 − 5.84472/0.98).
 """
 
+import numpy as np
 import pytest
 
 from firesale import Scenario, System, simulate
@@ -84,3 +85,22 @@ def test_a_gate_caps_redemptions_and_a_wave_adds_to_them():
     ds = simulate(_fund(False), wave).isel(scenario=0, institution=0, round=0)
     assert float(ds.funding_need) == pytest.approx(10.0, abs=1e-9)
     assert float(ds.breach.sel(channel="redemption")) == 1
+
+
+def test_a_wave_that_redeems_the_whole_fund_winds_it_up():
+    """Corporates fall 1.3% and a redemption wave takes 100% of the NAV, 11.9 + 1.3 × 0.987,
+    met from cash and a sale executed at the pre-trade price (α = 0): no shares are left —
+    exactly zero, not a rounding residue (here one that made the NAV per share read 1.0) —
+    so the NAV per share is undefined (NaN), and what is paid out is the NAV."""
+    fund = System.from_records(
+        [{"name": "fund", "type": "asset_manager", "liabilities": 0.0, "cash": 11.9, "liquidation": "pro_rata"}],
+        [{"name": "corporates", "class": "corporate_ig", "sigma0": 0.01, "depth": 500.0}],
+        [{"institution": "fund", "asset": "corporates", "quantity": 1.3}],
+    )
+    wave = Scenario(channels=BY_HAND["channels"], market={**BY_HAND["market"], "execution_alpha": 0.0},
+                    shocks=[{"institution": "fund", "redemption": 1.0}, {"asset": "corporates", "price": -0.013}])
+    run = simulate(fund, wave).isel(scenario=0, institution=0)
+    nav = 11.9 + 1.3 * 0.987
+    assert float(run.redeemed.sum()) == pytest.approx(nav, abs=1e-12)
+    assert float(run.capital_out[-1]) == pytest.approx(nav, abs=1e-12)
+    assert np.isnan(run.nav_per_share.values).all()  # no shares left

@@ -6,8 +6,12 @@ computes, in one pass instead of one numpy call (and one temporary) per operatio
 mechanism on and compares every record to 1e-12. Sums are sequential here where numpy
 sums pairwise, so the two agree to rounding, not bit for bit.
 
-Work is parallel over scenarios, or over acting rows, never inside one reduction, so a
-scenario gives the same bits in any batch and on any number of threads. Kernels are
+Each kernel works scenario by scenario (or acting row by row) and never sums across
+scenarios, so a scenario gives the same bits in any batch. Kernels run on the calling
+thread: firesale spreads a large batch over processes (sweeps, Dask), where threads inside
+each would compete for the same cores, and numba's OpenMP threading layer is not
+fork-safe (a process pool started after compiled work would be killed). They release the
+GIL (``nogil``), so threads of the caller's own can run them side by side. Kernels are
 compiled on first use and cached on disk (numba's ``cache=True``; ``NUMBA_CACHE_DIR``
 chooses where); no ``fastmath``, so IEEE arithmetic is kept.
 
@@ -17,18 +21,11 @@ kernels run and :func:`compiled_kernels` says how to install it.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-
-# Threads that wait for work sleep instead of spinning: a spinning OpenMP team on a machine
-# with other work running makes each parallel kernel wait for a descheduled thread, many
-# times slower than one thread (measured: 20x). A user's own setting is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     import numba
-    from numba import njit, prange
+    from numba import njit
 except ImportError:  # pragma: no cover - exercised by the error test with numba hidden
     numba = None
 
@@ -50,18 +47,14 @@ def compiled_kernels() -> Kernels:
     return _COMPILED
 
 
-#: Acting rows are processed in this many blocks (at most), each with its own scratch arrays.
-_ROW_BLOCKS = 1024
-
 if numba is not None:
     _jit = njit(cache=True, nogil=True)
-    _parallel = njit(cache=True, nogil=True, parallel=True)
 
-    @_parallel
+    @_jit
     def _position_sums(values, per_asset, weighted, entry_asset, bounds, owners, n_inst):  # pragma: no cover
         n_scen = values.shape[0]
         out = np.zeros((n_scen, n_inst))
-        for s in prange(n_scen):
+        for s in range(n_scen):
             for j in range(owners.size):
                 total = 0.0
                 for e in range(bounds[j], bounds[j + 1]):
@@ -72,12 +65,12 @@ if numba is not None:
                 out[s, owners[j]] = total
         return out
 
-    @_parallel
+    @_jit
     def _desk_var(q_trading, price, tradable, sigma, desks, row_entries, entry_asset, correlation, z,
                   n_inst):  # pragma: no cover
         n_scen, width = q_trading.shape[0], row_entries.shape[1]
         out = np.full((n_scen, n_inst), np.nan)
-        for s in prange(n_scen):
+        for s in range(n_scen):
             scaled = np.zeros(width)
             for v in range(desks.size):
                 n = desks[v]
@@ -97,11 +90,11 @@ if numba is not None:
                 out[s, n] = z[v] * np.sqrt(max(variance, 0.0))
         return out
 
-    @_parallel
+    @_jit
     def _per_asset(values, assets, valid, row_starts, n_assets):  # pragma: no cover
         n_scen = row_starts.size - 1
         out = np.zeros((n_scen, n_assets))
-        for s in prange(n_scen):
+        for s in range(n_scen):
             for r in range(row_starts[s], row_starts[s + 1]):
                 for slot in range(values.shape[1]):
                     if valid[r, slot]:
@@ -134,7 +127,7 @@ if numba is not None:
                    tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
                    binding, units, trading_cut, n_entries, book, counted_book, net, weights, mask, slr_sale,
                    lev_sale, funding_sale):  # pragma: no cover
-        """One acting row of :func:`_order_rows`, with the scratch arrays of its block."""
+        """One acting row of :func:`_order_rows`, with its scratch arrays."""
         width = valid.shape[1]
         s, n = s_of[r], n_of[r]
         policy = liquidation[n]
@@ -221,36 +214,29 @@ if numba is not None:
             else:
                 trading_cut[r, slot] = sold * share
 
-    @_parallel
+    @_jit
     def _order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
                     q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
                     tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
                     binding, units, trading_cut):  # pragma: no cover
         n_rows, width = valid.shape
         n_entries = q.shape[1]
-        # rows in blocks, each with its own scratch: no allocation per row
-        n_blocks = min(n_rows, _ROW_BLOCKS)
-        for block in prange(n_blocks):
-            book = np.zeros(width)
-            counted_book = np.zeros(width)
-            net = np.zeros(width)
-            weights = np.zeros(width)
-            mask = np.zeros(width)
-            slr_sale = np.zeros(width)
-            lev_sale = np.zeros(width)
-            funding_sale = np.zeros(width)
-            for r in range(block * n_rows // n_blocks, (block + 1) * n_rows // n_blocks):
-                _order_row(r, row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
-                           q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead,
-                           left, tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows,
-                           sales, binding, units, trading_cut, n_entries, book, counted_book, net, weights, mask,
-                           slr_sale, lev_sale, funding_sale)
+        # one set of scratch arrays for every row: no allocation per row
+        scratch = np.zeros((8, width))
+        book, counted_book, net, weights, mask = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+        slr_sale, lev_sale, funding_sale = scratch[5], scratch[6], scratch[7]
+        for r in range(n_rows):
+            _order_row(r, row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
+                       q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
+                       tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
+                       binding, units, trading_cut, n_entries, book, counted_book, net, weights, mask, slr_sale,
+                       lev_sale, funding_sale)
 
-    @_parallel
+    @_jit
     def _row_flows(units, price, p0, in_units, asset_rows, valid, entries, client_rows, entry_position, row_starts,
                    n_pos, traded, client_flow, dealer_sales):  # pragma: no cover
         n_scen = row_starts.size - 1
-        for s in prange(n_scen):
+        for s in range(n_scen):
             for r in range(row_starts[s], row_starts[s + 1]):
                 for slot in range(units.shape[1]):
                     k = asset_rows[r, slot]
@@ -265,11 +251,11 @@ if numba is not None:
                     if position >= 0:
                         dealer_sales[s, position] += flowing
 
-    @_parallel
+    @_jit
     def _row_records(traded, units, binding, n_of, asset_rows, valid, row_starts, sold, bought, by_channel,
                      forced):  # pragma: no cover
         n_scen = row_starts.size - 1
-        for s in prange(n_scen):
+        for s in range(n_scen):
             for r in range(row_starts[s], row_starts[s + 1]):
                 n = n_of[r]
                 for slot in range(units.shape[1]):
@@ -283,13 +269,13 @@ if numba is not None:
                     if valid[r, slot]:
                         forced[s, asset_rows[r, slot]] += max(value, 0.0)
 
-    @_parallel
+    @_jit
     def _settle_rows(new_q, new_q_trading, valid, flat, s_of, asset_rows, q_rows, qt_rows, price_rows, repo_rows,
                      units, trading_cut, bid, ask, proceeds, execution, released):  # pragma: no cover
         n_rows, width = valid.shape
         flat_q = new_q.reshape(-1)
         flat_qt = new_q_trading.reshape(-1)
-        for r in prange(n_rows):
+        for r in range(n_rows):
             received = 0.0
             gained = 0.0
             s = s_of[r]

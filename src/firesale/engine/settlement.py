@@ -18,7 +18,10 @@ from firesale.engine.marking import Marked
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["Settled", "settlement"]
+__all__ = ["Settled", "settlement", "SHARES_LEFT"]
+
+#: Shares left after redemptions below this share of those before count as none.
+SHARES_LEFT = 1e-12
 
 
 class Settled(NamedTuple):
@@ -147,6 +150,9 @@ def settlement(state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shoc
     new_equity = new_equity - payout
     nav_per_share = np.divide(equity, state.shares, out=np.ones_like(equity), where=state.shares > 0)
     new_shares = state.shares - np.divide(redeemed, nav_per_share, out=np.zeros_like(equity), where=nav_per_share > 0)
+    # a fund whose investors redeem all of its NAV is wound up: no shares are left, not a
+    # rounding residue of either sign (whose NAV per share would be noise)
+    new_shares = np.where(new_shares <= SHARES_LEFT * state.shares, 0.0, new_shares)
     if calls.funding:
         new_repo = state.repo - np.take(met, inputs.entry_institution, axis=1) * (calls.margin + calls.rolled_off)
         new_repo.reshape(-1)[flat[valid]] -= released_slots[valid]
