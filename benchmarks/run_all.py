@@ -56,10 +56,12 @@ apart):
 8. one ``firesale.simulate(system, scenario)`` call on ``inet_eba2018``: median over 200
    calls after a warm-up, split into the engine alone and the rest (target <= 1 ms);
 9. 8,192 Monte Carlo variants of ``inet_eba2018``'s shock in one batch, compiled vs numpy,
-   best of 2, with numba's default threads and with one (target >= 20x);
+   best of 2 (target >= 20x);
 10. 1,024 variants each of ``dealer_groups`` and ``march_2020`` (every mechanism as
-    shipped), compiled vs numpy, best of 2 (target >= 10x each; measured: the smaller),
-    with numba's default threads and, recorded beside, with one.
+    shipped), compiled vs numpy, best of 2 (target >= 10x each; measured: the smaller).
+
+The compiled kernels run on the calling thread (``firesale.engine.compiled``), so items
+4c and 7-10 are single-threaded.
 
 Scenarios of items 3, 4 and 6: price shocks of 2-8% on 3-15 risky assets per scenario,
 the balance-sheet mechanism (information channel and dealer intermediation off), as in
@@ -449,16 +451,11 @@ def compiled_items(sizes: dict) -> dict:
     items["7_compiled_vs_loop"] = dict(loop, measured=loop.get("compiled_vs_loop"))
     call = run_child("inet_single_call", sizes["inet_calls"], 20, 1)
     items["8_inet_single_call"] = dict(call, measured=call.get("measured_ms"))
-    default = run_child("preset_batch", "inet_eba2018", sizes["inet_batch"], 2, None)
-    one = run_child("preset_batch", "inet_eba2018", sizes["inet_batch"], 2, 1)
-    items["9_inet_batch_8192"] = dict(default, measured=default.get("ratio"), one_thread=one,
-                                      measured_one_thread=one.get("ratio"))
-    presets = {}
-    for name in ("dealer_groups", "march_2020"):
-        presets[name] = run_child("preset_batch", name, sizes["presets_batch"], 2, None, 1, sizes["presets_max_rounds"])
-        one = run_child("preset_batch", name, sizes["presets_batch"], 2, 1, 1, sizes["presets_max_rounds"])
-        presets[name]["one_thread"] = one
-        presets[name]["ratio_one_thread"] = one.get("ratio")
+    # the compiled kernels run on the calling thread (firesale.engine.compiled): one run each
+    batch = run_child("preset_batch", "inet_eba2018", sizes["inet_batch"], 2, 1)
+    items["9_inet_batch_8192"] = dict(batch, measured=batch.get("ratio"))
+    presets = {name: run_child("preset_batch", name, sizes["presets_batch"], 2, 1, 1, sizes["presets_max_rounds"])
+               for name in ("dealer_groups", "march_2020")}
     ratios = [p.get("ratio") for p in presets.values()]
     items["10_presets_1024"] = {"measured": None if None in ratios else min(ratios),
                                 "measured_is": "the smaller of the presets' compiled-vs-numpy ratios",
@@ -737,13 +734,9 @@ def compiled_rows(it: dict, row) -> None:
     if "error" in i9:
         row("9 batch, compiled vs numpy", "-", "error", i9)
     else:
-        one = i9.get("one_thread", {})
         row("9 batch, compiled vs numpy, best of 2", f"{i9['preset']}, {i9['scenarios']} MC variants",
-            f"{x(i9['ratio'])} ({i9['numba_num_threads']} threads); "
-            + (f"{x(one['ratio'])} (1 thread)" if "ratio" in one else "1 thread: error"), i9)
-    parts = [f"{name} " + (f"{x(p['ratio'])} ({p['numba_num_threads']} threads), "
-                           + (f"{x(p['ratio_one_thread'])} (1)" if p.get("ratio_one_thread") else "1 thread: error")
-                           if "ratio" in p else "error")
+            f"{x(i9['ratio'])} ({i9['seconds_compiled']:.2f} s vs {i9['seconds_numpy']:.2f} s)", i9)
+    parts = [f"{name} " + (f"{x(p['ratio'])}" if "ratio" in p else "error")
              for name, p in i10.get("presets", {}).items()]
     done = [p for p in i10.get("presets", {}).values() if "scenarios" in p]
     size = (f"{done[0]['scenarios']} MC variants each, {' and '.join(str(p['max_rounds']) for p in done)} rounds max"

@@ -35,8 +35,7 @@ def test_run_all_quick_writes_every_item(tmp_path):
     assert loop["numba_num_threads"] == 1 and all(loop["steps_check"].values()), loop["steps_check"]
     assert loop["cross_check"]["compiled_vs_numpy_max_rel_diff_equity"] < 1e-9
     assert loop["cross_check"]["compiled_vs_numpy_max_rel_diff_price"] < 1e-9
-    batches = [res["items"]["9_inet_batch_8192"], res["items"]["9_inet_batch_8192"]["one_thread"],
-               *res["items"]["10_presets_1024"]["presets"].values()]
+    batches = [res["items"]["9_inet_batch_8192"], *res["items"]["10_presets_1024"]["presets"].values()]
     for batch in batches:
         assert batch["cross_check"]["rounds_equal"], batch["preset"]
         assert batch["cross_check"]["max_rel_diff_equity"] < 1e-9 and batch["cross_check"]["max_rel_diff_price"] < 1e-9
