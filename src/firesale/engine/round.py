@@ -33,17 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firesale.channels.information import information_update
+from firesale.channels.information import Information, information_update
 from firesale.channels.volatility import anchored_volatility
-from firesale.engine.allocation import allocation
-from firesale.engine.clearing import clearing
-from firesale.engine.constraints import constraints
-from firesale.engine.funding_calls import funding_calls
-from firesale.engine.intermediation import calm_dealer_cost, intermediation
+from firesale.engine.allocation import Orders, allocation
+from firesale.engine.clearing import Cleared, clearing
+from firesale.engine.constraints import Constraints, constraints
+from firesale.engine.funding_calls import FundingCalls, funding_calls
+from firesale.engine.intermediation import Intermediated, calm_dealer_cost, intermediation
 from firesale.engine.kernels import NUMPY, Kernels
-from firesale.engine.marking import marking
-from firesale.engine.settlement import settlement
-from firesale.engine.shocks import shocks
+from firesale.engine.marking import Marked, marking
+from firesale.engine.settlement import Settled, settlement
+from firesale.engine.shocks import Shocked, shocks
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
 __all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
@@ -187,7 +187,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
                                       binding=orders.binding)
 
 
-def _still_active(state: State, scen: ScenarioArrays, t: int, post: np.ndarray, orders, traded: np.ndarray):
+def _still_active(state: State, scen: ScenarioArrays, t: int, post: np.ndarray, orders: Orders,
+                  traded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The stop rule, per scenario: a scenario goes on while anybody traded, a price moved
     beyond both tolerances or a shock is still to come, up to its ``max_rounds``.
     Returns (active, eventful), shape (S,) each."""
@@ -202,8 +203,9 @@ def _still_active(state: State, scen: ScenarioArrays, t: int, post: np.ndarray, 
     return (eventful | shocks_ahead) & (t + 1 < scen.max_rounds), eventful
 
 
-def _records(state, new_state, inputs, scen, shocked, marked, limits, calls, orders, dealt, cleared, settled, info,
-             eventful, kernels) -> dict[str, np.ndarray]:
+def _records(state: State, new_state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked, marked: Marked,
+             limits: Constraints, calls: FundingCalls, orders: Orders, dealt: Intermediated, cleared: Cleared,
+             settled: Settled, info: Information, eventful: np.ndarray, kernels: Kernels) -> dict[str, np.ndarray]:
     """The round's records (:data:`LEVEL_RECORDS`, :data:`FLOW_RECORDS`), (S, N), (S, K),
     (S, N, C) or (S,)."""
     n_scen, n_inst = state.equity.shape
