@@ -57,10 +57,11 @@ if numba is not None:
         for s in range(n_scen):
             for j in range(owners.size):
                 total = 0.0
-                for e in range(bounds[j], bounds[j + 1]):
-                    if weighted:
+                if weighted:
+                    for e in range(bounds[j], bounds[j + 1]):
                         total += values[s, e] * per_asset[s, entry_asset[e]]
-                    else:
+                else:
+                    for e in range(bounds[j], bounds[j + 1]):
                         total += values[s, e]
                 out[s, owners[j]] = total
         return out
@@ -122,99 +123,6 @@ if numba is not None:
                 out[i] = min(value * weights[i], book[i])
 
     @_jit
-    def _order_row(r, row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
-                   q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
-                   tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
-                   binding, units, trading_cut, n_entries, book, counted_book, net, weights, mask, slr_sale,
-                   lev_sale, funding_sale):  # pragma: no cover
-        """One acting row of :func:`_order_rows`, with its scratch arrays."""
-        width = valid.shape[1]
-        s, n = s_of[r], n_of[r]
-        policy = liquidation[n]
-        slr_value, var_share, lev_sell, shortfall, lev_trade = asks[r, 0], asks[r, 1], asks[r, 2], asks[r, 3], \
-            asks[r, 4]
-        book[:] = 0.0
-        counted_book[:] = 0.0
-        net[:] = 0.0
-        weights[:] = 0.0
-        mask[:] = 0.0
-        count = 0
-        for slot in range(width):
-            e = row_entries[n, slot]
-            valid[r, slot] = e >= 0
-            entry = e if e >= 0 else 0
-            k = entry_asset[entry] if e >= 0 else 0
-            entries[r, slot] = entry
-            flat[r, slot] = s * n_entries + entry
-            asset_rows[r, slot] = k
-            price_rows[r, slot] = mark[s, k]
-            if e < 0:
-                q_rows[r, slot] = qt_rows[r, slot] = repo_rows[r, slot] = 0.0
-                continue
-            count += 1
-            q_rows[r, slot] = q[s, e]
-            qt_rows[r, slot] = q_trading[s, e]
-            mask[slot] = 1.0 if tradable_asset[k] else 0.0
-            book[slot] = q[s, e] * mark[s, k] * mask[slot]
-            counted_book[slot] = 0.0 if (slr_exempt[k] and exempt_scenario[r]) else book[slot]
-            weights[slot] = initial_weights[e]
-            repo_rows[r, slot] = repo[s, e] if has_repo else 0.0
-            net[slot] = max(book[slot] - repo_rows[r, slot], 0.0) * mask[slot]
-        slr_sale[:] = 0.0
-        lev_sale[:] = 0.0
-        funding_sale[:] = 0.0
-        _allocate(slr_value, counted_book, policy, weights, count, slr_sale)
-        _allocate(lev_sell, book, policy, weights, count, lev_sale)
-        if has_repo:
-            _allocate(shortfall, net, policy, weights, count, funding_sale)
-            for slot in range(count):
-                funding_sale[slot] = funding_sale[slot] * book[slot] / net[slot] if net[slot] > 0 else 0.0
-        total = 0.0
-        for slot in range(width):
-            best = slr_sale[slot]
-            label = 0 if best > 0 else -1
-            candidate = qt_rows[r, slot] * price_rows[r, slot] * mask[slot] * var_share
-            if candidate > best:
-                best, label = candidate, 1
-            if lev_sale[slot] > best:
-                best, label = lev_sale[slot], 2
-            candidate = book[slot] if dead[r] else 0.0
-            if candidate > best:
-                best, label = candidate, 3
-            if funding_sale[slot] > best:
-                best, label = funding_sale[slot], funding_label[r]
-            sales[r, slot] = best
-            binding[r, slot] = label
-            total += best
-        quiet = total <= tolerance[r]
-        buy_share = 0.0
-        if quiet:
-            book_total = 0.0
-            for slot in range(width):
-                sales[r, slot] = 0.0
-                binding[r, slot] = -1
-                book_total += book[slot]
-            buy = -lev_trade if lev_trade < -tolerance[r] else 0.0
-            buy_share = max(buy, 0.0) / book_total if book_total > 0 else 0.0
-        for slot in range(width):
-            held = q_rows[r, slot]
-            price = price_rows[r, slot]
-            if dead[r]:
-                sold = held * mask[slot]
-            else:
-                sold = (sales[r, slot] - book[slot] * buy_share) / (price if price > 0 else 1.0)
-            sold = min(sold, held)
-            if left[r]:
-                sold = 0.0
-            units[r, slot] = sold
-            share = qt_rows[r, slot] / held if held > 0 else 0.0
-            var_units = qt_rows[r, slot] * mask[slot] * (0.0 if dead[r] else var_share)
-            if sold > 0:
-                trading_cut[r, slot] = min(max(var_units, sold * share), sold)
-            else:
-                trading_cut[r, slot] = sold * share
-
-    @_jit
     def _order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
                     q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
                     tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
@@ -226,11 +134,90 @@ if numba is not None:
         book, counted_book, net, weights, mask = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
         slr_sale, lev_sale, funding_sale = scratch[5], scratch[6], scratch[7]
         for r in range(n_rows):
-            _order_row(r, row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
-                       q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
-                       tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
-                       binding, units, trading_cut, n_entries, book, counted_book, net, weights, mask, slr_sale,
-                       lev_sale, funding_sale)
+            s, n = s_of[r], n_of[r]
+            policy = liquidation[n]
+            slr_value, var_share, lev_sell, shortfall, lev_trade = asks[r, 0], asks[r, 1], asks[r, 2], asks[r, 3], \
+                asks[r, 4]
+            book[:] = 0.0
+            counted_book[:] = 0.0
+            net[:] = 0.0
+            weights[:] = 0.0
+            mask[:] = 0.0
+            count = 0
+            for slot in range(width):
+                e = row_entries[n, slot]
+                valid[r, slot] = e >= 0
+                entry = e if e >= 0 else 0
+                k = entry_asset[entry] if e >= 0 else 0
+                entries[r, slot] = entry
+                flat[r, slot] = s * n_entries + entry
+                asset_rows[r, slot] = k
+                price_rows[r, slot] = mark[s, k]
+                if e < 0:
+                    q_rows[r, slot] = qt_rows[r, slot] = repo_rows[r, slot] = 0.0
+                    continue
+                count += 1
+                q_rows[r, slot] = q[s, e]
+                qt_rows[r, slot] = q_trading[s, e]
+                mask[slot] = 1.0 if tradable_asset[k] else 0.0
+                book[slot] = q[s, e] * mark[s, k] * mask[slot]
+                counted_book[slot] = 0.0 if (slr_exempt[k] and exempt_scenario[r]) else book[slot]
+                weights[slot] = initial_weights[e]
+                repo_rows[r, slot] = repo[s, e] if has_repo else 0.0
+                net[slot] = max(book[slot] - repo_rows[r, slot], 0.0) * mask[slot]
+            slr_sale[:] = 0.0
+            lev_sale[:] = 0.0
+            funding_sale[:] = 0.0
+            _allocate(slr_value, counted_book, policy, weights, count, slr_sale)
+            _allocate(lev_sell, book, policy, weights, count, lev_sale)
+            if has_repo:
+                _allocate(shortfall, net, policy, weights, count, funding_sale)
+                for slot in range(count):
+                    funding_sale[slot] = funding_sale[slot] * book[slot] / net[slot] if net[slot] > 0 else 0.0
+            total = 0.0
+            for slot in range(width):
+                best = slr_sale[slot]
+                label = 0 if best > 0 else -1
+                candidate = qt_rows[r, slot] * price_rows[r, slot] * mask[slot] * var_share
+                if candidate > best:
+                    best, label = candidate, 1
+                if lev_sale[slot] > best:
+                    best, label = lev_sale[slot], 2
+                candidate = book[slot] if dead[r] else 0.0
+                if candidate > best:
+                    best, label = candidate, 3
+                if funding_sale[slot] > best:
+                    best, label = funding_sale[slot], funding_label[r]
+                sales[r, slot] = best
+                binding[r, slot] = label
+                total += best
+            quiet = total <= tolerance[r]
+            buy_share = 0.0
+            if quiet:
+                book_total = 0.0
+                for slot in range(width):
+                    sales[r, slot] = 0.0
+                    binding[r, slot] = -1
+                    book_total += book[slot]
+                buy = -lev_trade if lev_trade < -tolerance[r] else 0.0
+                buy_share = max(buy, 0.0) / book_total if book_total > 0 else 0.0
+            for slot in range(width):
+                held = q_rows[r, slot]
+                price = price_rows[r, slot]
+                if dead[r]:
+                    sold = held * mask[slot]
+                else:
+                    sold = (sales[r, slot] - book[slot] * buy_share) / (price if price > 0 else 1.0)
+                sold = min(sold, held)
+                if left[r]:
+                    sold = 0.0
+                units[r, slot] = sold
+                share = qt_rows[r, slot] / held if held > 0 else 0.0
+                var_units = qt_rows[r, slot] * mask[slot] * (0.0 if dead[r] else var_share)
+                if sold > 0:
+                    trading_cut[r, slot] = min(max(var_units, sold * share), sold)
+                else:
+                    trading_cut[r, slot] = sold * share
 
     @_jit
     def _row_flows(units, price, p0, in_units, asset_rows, valid, entries, client_rows, entry_position, row_starts,
