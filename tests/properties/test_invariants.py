@@ -122,9 +122,26 @@ def test_chunked_batches_equal_one_batch(case):
     from firesale.engine.simulate import simulate_arrays
     from firesale.engine.state import Inputs, ScenarioArrays
 
+    from firesale.errors import ModelDivergenceError
+
     system, scenarios = case
     inputs, arrays = Inputs.from_system(system), ScenarioArrays.from_scenarios(system, scenarios)
-    whole = simulate_arrays(inputs, arrays, detail=True, chunk_size=len(scenarios))
+    try:
+        whole = simulate_arrays(inputs, arrays, detail=True, chunk_size=len(scenarios))
+    except ModelDivergenceError as whole_error:
+        # a random system can be explosive (the engine stops it): then every chunking stops
+        # too, each at a scenario that, run alone, stops at the same round and place
+        errors = [whole_error]
+        for size in (1, 2, 3):
+            with pytest.raises(ModelDivergenceError) as chunked_error:
+                simulate_arrays(inputs, arrays, detail=True, chunk_size=size)
+            errors.append(chunked_error.value)
+        for error in errors:
+            scenario = error.location["scenario"]
+            with pytest.raises(ModelDivergenceError) as alone:
+                simulate_arrays(inputs, arrays.take(np.array([scenario])), detail=True)
+            assert {**alone.value.location, "scenario": scenario} == error.location
+        return
     for size in (1, 2, 3):
         chunked = simulate_arrays(inputs, arrays, detail=True, chunk_size=size)
         assert set(chunked.records) == set(whole.records)
