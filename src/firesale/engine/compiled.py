@@ -51,19 +51,24 @@ if numba is not None:
     _jit = njit(cache=True, nogil=True)
 
     @_jit
-    def _position_sums(values, per_asset, weighted, entry_asset, bounds, owners, n_inst):  # pragma: no cover
-        n_scen = values.shape[0]
-        out = np.zeros((n_scen, n_inst))
+    def _position_sums(values, per_asset, weighted, entry_asset, starts, has_holdings):  # pragma: no cover
+        n_scen, n_entries = values.shape
+        out = np.zeros((n_scen, has_holdings.size))
         for s in range(n_scen):
-            for j in range(owners.size):
+            run = 0  # the runs of entries of the institutions with holdings, in order
+            for n in range(has_holdings.size):
+                if not has_holdings[n]:
+                    continue
+                end = starts[run + 1] if run + 1 < starts.size else n_entries
                 total = 0.0
                 if weighted:
-                    for e in range(bounds[j], bounds[j + 1]):
+                    for e in range(starts[run], end):
                         total += values[s, e] * per_asset[s, entry_asset[e]]
                 else:
-                    for e in range(bounds[j], bounds[j + 1]):
+                    for e in range(starts[run], end):
                         total += values[s, e]
-                out[s, owners[j]] = total
+                out[s, n] = total
+                run += 1
         return out
 
     @_jit
@@ -280,12 +285,6 @@ if numba is not None:
             execution[r] = gained
 
 
-def _pattern(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds of each institution's run of entries and the institution owning each run."""
-    return (np.append(inputs.segment_starts, inputs.n_entries).astype(np.int64),
-            np.flatnonzero(inputs.has_holdings).astype(np.int64))
-
-
 def _row_starts(s_of: np.ndarray, n_scen: int) -> np.ndarray:
     """First acting row of each scenario (rows are in scenario order), and the row count last."""
     return np.searchsorted(s_of, np.arange(n_scen + 1)).astype(np.int64)
@@ -297,11 +296,10 @@ class CompiledKernels(Kernels):
     name = "numba"
 
     def position_sums(self, values: np.ndarray, per_asset: np.ndarray | None, inputs: Inputs) -> np.ndarray:
-        bounds, owners = _pattern(inputs)
         weighted = per_asset is not None
         x = np.ascontiguousarray(per_asset, dtype=np.float64) if weighted else np.zeros((1, 1))
         return _position_sums(np.ascontiguousarray(values, dtype=np.float64), x, weighted, inputs.entry_asset,
-                              bounds, owners, inputs.n_institutions)
+                              inputs.segment_starts, inputs.has_holdings)
 
     def desk_var(self, q_trading: np.ndarray, price: np.ndarray, sigma: np.ndarray, inputs: Inputs) -> np.ndarray:
         from scipy.special import ndtri
@@ -310,7 +308,7 @@ class CompiledKernels(Kernels):
         if not desks.size:
             return np.full((q_trading.shape[0], inputs.n_institutions), np.nan)
         return _desk_var(np.ascontiguousarray(q_trading), np.ascontiguousarray(price), inputs.tradable,
-                         np.ascontiguousarray(sigma), desks.astype(np.int64), inputs.row_entries,
+                         np.ascontiguousarray(sigma), desks, inputs.row_entries,
                          inputs.entry_asset, inputs.var_correlation, ndtri(inputs.var_confidence[desks]),
                          inputs.n_institutions)
 
@@ -331,11 +329,11 @@ class CompiledKernels(Kernels):
                         units=np.empty(shape), trading_cut=np.empty(shape))
         has_repo = repo is not None
         _order_rows(inputs.row_entries, inputs.entry_asset, inputs.tradable, inputs.slr_exempt,
-                    inputs.liquidation.astype(np.int64), inputs.initial_weights, np.ascontiguousarray(q),
+                    inputs.liquidation, inputs.initial_weights, np.ascontiguousarray(q),
                     np.ascontiguousarray(q_trading), np.ascontiguousarray(mark),
-                    np.ascontiguousarray(repo) if has_repo else np.zeros((1, 1)), has_repo, s_of.astype(np.int64),
-                    n_of.astype(np.int64), np.ascontiguousarray(exempt_scenario), np.ascontiguousarray(asks),
-                    funding_label.astype(np.int64), np.ascontiguousarray(dead), np.ascontiguousarray(left),
+                    np.ascontiguousarray(repo) if has_repo else np.zeros((1, 1)), has_repo, s_of,
+                    n_of, np.ascontiguousarray(exempt_scenario), np.ascontiguousarray(asks),
+                    funding_label, np.ascontiguousarray(dead), np.ascontiguousarray(left),
                     np.ascontiguousarray(tolerance, dtype=np.float64), *out)
         return out
 
@@ -347,7 +345,7 @@ class CompiledKernels(Kernels):
         traded = np.empty_like(units)
         client_flow, dealer_sales = np.zeros(price.shape), np.zeros((n_scen, n_pos))
         _row_flows(units, np.ascontiguousarray(price), inputs.p0, np.ascontiguousarray(in_units), asset_rows, valid,
-                   entries, inputs.dealer_index[n_of] < 0, inputs.entry_position.astype(np.int64),
+                   entries, inputs.dealer_index[n_of] < 0, inputs.entry_position,
                    _row_starts(s_of, n_scen), n_pos, traded, client_flow, dealer_sales)
         return traded, client_flow, dealer_sales
 
