@@ -21,6 +21,8 @@ kernels run and :func:`compiled_kernels` says how to install it.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 try:
@@ -290,10 +292,23 @@ def _row_starts(s_of: np.ndarray, n_scen: int) -> np.ndarray:
     return np.searchsorted(s_of, np.arange(n_scen + 1)).astype(np.int64)
 
 
+def _compiled_phases() -> dict:
+    """The phases compiled whole, each in its module ``firesale.engine.compiled_<phase>``."""
+    phases: dict = {}
+    if numba is None:
+        return phases
+    # compiled phases: one line each
+    return phases
+
+
 class CompiledKernels(Kernels):
-    """The kernels of :class:`~firesale.engine.kernels.Kernels`, compiled."""
+    """The kernels of :class:`~firesale.engine.kernels.Kernels`, compiled, and the phases
+    compiled whole (:attr:`~firesale.engine.kernels.Kernels.phases`)."""
 
     name = "numba"
+
+    def __init__(self) -> None:
+        self.phases = MappingProxyType(_compiled_phases())
 
     def position_sums(self, values: np.ndarray, per_asset: np.ndarray | None, inputs: Inputs) -> np.ndarray:
         weighted = per_asset is not None

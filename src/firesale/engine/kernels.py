@@ -10,6 +10,8 @@ asset ``(S, K)`` stays numpy in the phases, shared by both paths.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -44,9 +46,17 @@ class RowOrders(NamedTuple):
 
 
 class Kernels:
-    """The numpy reference kernels."""
+    """The numpy reference kernels.
+
+    ``phases`` maps a phase of :mod:`firesale.engine.round` (``"marking"``,
+    ``"funding_calls"``, ``"intermediation"``, ``"settlement"``, ``"information"``) to a
+    function with the phase's own signature that runs it whole; a phase not in it runs
+    the numpy phase, which calls these kernels for its passes over positions. The numpy
+    reference compiles none.
+    """
 
     name = "numpy"
+    phases: Mapping[str, Callable] = MappingProxyType({})
 
     def position_sums(self, values: np.ndarray, per_asset: np.ndarray | None, inputs: Inputs) -> np.ndarray:
         """:math:`\\sum_{e \\in i} v_{se}\\, x_{s,k(e)}` over each institution's positions,

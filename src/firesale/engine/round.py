@@ -13,9 +13,12 @@ A round is a pipeline of phases, each a function of explicit arrays in its own m
 6. :func:`~firesale.engine.intermediation.intermediation` — dealers absorb, lay off, lean;
 7. :func:`~firesale.engine.clearing.clearing` — outside buyers through the impact law;
 8. :func:`~firesale.engine.settlement.settlement` — positions, P&L, the cash waterfall;
-9. volatility (:func:`~firesale.channels.volatility.anchored_volatility`);
-10. information: spreads, quoting shares, depth, uncertainty and the layoff share for the
-    next round (:func:`~firesale.channels.information.information_update`).
+9. :func:`~firesale.engine.information.information` — volatility, then the information
+   channel's spreads, quoting shares, depth, uncertainty and the layoff share for the next
+   round.
+
+A kernel set may run some phases compiled (:attr:`firesale.engine.kernels.Kernels.phases`):
+the same signature, the same results to rounding.
 
 The stop rule (step 7 of docs/model.md) is decided here per scenario and applied in
 :mod:`firesale.engine.simulate`.
@@ -33,12 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firesale.channels.information import Information, information_update
-from firesale.channels.volatility import anchored_volatility
+from firesale.channels.information import Information
 from firesale.engine.allocation import Orders, allocation
 from firesale.engine.clearing import Cleared, clearing
 from firesale.engine.constraints import Constraints, constraints
 from firesale.engine.funding_calls import FundingCalls, funding_calls
+from firesale.engine.information import information
 from firesale.engine.intermediation import Intermediated, calm_dealer_cost, intermediation
 from firesale.engine.kernels import NUMPY, Kernels
 from firesale.engine.marking import Marked, marking
@@ -115,30 +118,20 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
     shocked = shocks(state, inputs, scen, levers, t)
     calm_cost = (calm_dealer_cost(state, inputs, levers, shocked.cash, shocked.equity, kernels) if t == 0
                  else state.calm_cost)
-    marked = marking(state, inputs, scen, levers, shocked, kernels)
+    # a kernel set may compile whole phases (``kernels.phases``), behind these signatures
+    phases = kernels.phases
+    marked = phases.get("marking", marking)(state, inputs, scen, levers, shocked, kernels)
     limits = constraints(state, inputs, scen, marked, shocked.shocked_default)
-    calls = funding_calls(state, inputs, scen, levers, t, shocked, marked, limits, kernels)
+    calls = phases.get("funding_calls", funding_calls)(state, inputs, scen, levers, t, shocked, marked, limits,
+                                                       kernels)
     orders = allocation(state, inputs, scen, levers, t, marked, limits, calls, kernels)
-    dealt = intermediation(state, inputs, scen, levers, t, shocked, marked, limits, calls, orders, kernels)
+    dealt = phases.get("intermediation", intermediation)(state, inputs, scen, levers, t, shocked, marked, limits,
+                                                         calls, orders, kernels)
     cleared = clearing(state, inputs, scen, levers, shocked, orders, dealt)
-    settled = settlement(state, inputs, scen, shocked, marked, limits, calls, orders, dealt, cleared, kernels)
-    sigma = anchored_volatility(shocked.sigma, shocked.sigma_fundamental, state.price, cleared.post,
-                                scen.ewma_lambda[:, None], scen.volatility_anchor[:, None],
-                                scen.volatility_cap[:, None])
-    # spreads, quotes and marks for the next round, from the new volatility and the
-    # dealers' constraints in this round (quoting falls continuously with the cost: a
-    # dealer that sells still quotes, less; one in default is out; dealers in breach or
-    # default make counterparty fear)
-    dealers = inputs.dealers
-    info = information_update(
-        sigma, inputs.sigma0, inputs.mu0, np.where(limits.defaulted[:, dealers], np.inf, dealt.cost), calm_cost,
-        inputs.dealer_positions, marked.total_assets[:, dealers], scen.layoff_share,
-        {"elasticity": scen.info_elasticity, "cap": scen.info_cap, "rfq_spread": scen.info_rfq_spread,
-         "rfq_depth": scen.info_rfq_depth, "depth_elasticity": scen.info_depth_elasticity,
-         "fear_freeze": scen.info_fear_freeze, "depth_floor": scen.info_depth_floor,
-         "spread_cap": scen.info_spread_cap},
-        scen.information, troubled=(orders.acting | limits.defaulted)[:, dealers],
-    )
+    settled = phases.get("settlement", settlement)(state, inputs, scen, shocked, marked, limits, calls, orders,
+                                                   dealt, cleared, kernels)
+    sigma, info = phases.get("information", information)(state, inputs, scen, shocked, marked, limits, orders,
+                                                         dealt, cleared, calm_cost, kernels)
     active, eventful = _still_active(state, scen, t, cleared.post, orders, dealt.traded)
     new_state = State(
         q=settled.q,
