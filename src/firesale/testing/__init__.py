@@ -6,6 +6,6 @@ only needed there).
 
 from firesale.testing import invariants, kernels
 from firesale.testing.invariants import *  # noqa: F403  (the public checks, listed in invariants.__all__)
-from firesale.testing.kernels import assert_arrays_agree, assert_kernels_agree
+from firesale.testing.kernels import assert_arrays_agree, assert_kernels_agree, assert_phase_agrees
 
 __all__ = list(invariants.__all__) + list(kernels.__all__)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from firesale.system import System
 
 __tracebackhide__ = True
 
-__all__ = ["assert_kernels_agree", "assert_arrays_agree"]
+__all__ = ["assert_kernels_agree", "assert_arrays_agree", "assert_phase_agrees"]
 
 
 def assert_arrays_agree(name: str, reference: np.ndarray, other: np.ndarray, tolerance: float = 1e-12) -> None:
@@ -70,3 +71,57 @@ def assert_kernels_agree(system: System, scenarios: Sequence[Scenario], kernels:
         if not reference.active.any():
             break
         state = reference
+
+
+def assert_phase_agrees(system: System, scenarios: Sequence[Scenario], phase: str, kernels: str | Kernels = "numba",
+                        tolerance: float = 1e-12) -> int:
+    """Run ``scenarios`` on ``system`` with the numpy reference; wherever the round runs
+    ``phase``, also run the kernel set's compiled ``phase`` on the same arguments and
+    compare its output with the reference's, field by field (:func:`assert_arrays_agree`;
+    ``None`` where the reference has ``None``; nested results field by field too). The
+    round goes on with the reference's output, so each call is compared on the reference's
+    own inputs. Returns the number of calls compared (0: the kernel set does not compile
+    ``phase``)."""
+    from firesale.engine import round as round_module
+
+    other = kernels_named(kernels) if isinstance(kernels, str) else kernels
+    compiled = other.phases.get(phase)
+    if compiled is None:
+        return 0
+    reference = getattr(round_module, phase)
+    calls = 0
+
+    def both(*args):
+        nonlocal calls
+        expected = reference(*args[:-1], NUMPY)
+        _assert_outputs_agree(f"{phase}, call {calls}", expected, compiled(*args[:-1], other), tolerance)
+        calls += 1
+        return expected
+
+    checking = Kernels()
+    checking.phases = MappingProxyType({phase: both})
+    inputs = Inputs.from_system(system)
+    scen = ScenarioArrays.from_scenarios(system, list(scenarios))
+    state = initial_state(inputs, scen)
+    for t in range(int(scen.max_rounds.max())):
+        with np.errstate(all="ignore"):
+            state, _, _ = step(state, inputs, scen, t, checking)
+        if not state.active.any():
+            break
+    return calls
+
+
+def _assert_outputs_agree(name: str, expected, tested, tolerance: float) -> None:
+    if expected is None or tested is None:
+        assert expected is None and tested is None, f"{name}: None in one of them only"
+    elif isinstance(expected, tuple) and hasattr(expected, "_fields"):
+        for field in expected._fields:
+            _assert_outputs_agree(f"{name}.{field}", getattr(expected, field), getattr(tested, field), tolerance)
+    elif dataclasses.is_dataclass(expected):
+        for field in dataclasses.fields(expected):
+            _assert_outputs_agree(f"{name}.{field.name}", getattr(expected, field.name),
+                                  getattr(tested, field.name), tolerance)
+    elif isinstance(expected, (bool, int, float, np.ndarray, np.generic)):
+        assert_arrays_agree(name, np.asarray(expected), np.asarray(tested), tolerance)
+    else:
+        assert expected == tested, f"{name}: {tested!r}, reference {expected!r}"
