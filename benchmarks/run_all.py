@@ -189,9 +189,10 @@ def nbytes_of(obj) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- children
 def child_scale(n: int, k: int, density: float, n_scen: int, rounds: int = 20, seed: int = 7,
-                variables: list[str] | None = None) -> dict:
+                variables: list[str] | None = None, detail: bool = False) -> dict:
     """Items 3 and 6: build, set up and run one size; RSS after each stage. ``variables``:
-    the round records kept (default all; a sweep keeps ``firesale.sweep.SUMMARY_VARIABLES``)."""
+    the round records kept (default all; a sweep keeps ``firesale.sweep.SUMMARY_VARIABLES``);
+    ``detail``: the per-position records too (holdings, sales, binding channel)."""
     from firesale.data.synthetic import generate_system
     from firesale.engine.simulate import simulate_arrays
     from firesale.engine.state import Inputs, ScenarioArrays
@@ -209,7 +210,7 @@ def child_scale(n: int, k: int, density: float, n_scen: int, rounds: int = 20, s
     stages["engine_arrays"] = proc_status()
     simulate_arrays(inputs, scen.take(np.arange(1)), detail=False)  # warm-up
     t0 = time.perf_counter()
-    traj = simulate_arrays(inputs, scen, detail=False, variables=variables)
+    traj = simulate_arrays(inputs, scen, detail=detail, variables=variables)
     t_sim = time.perf_counter() - t0
     stages["simulated"] = proc_status()
     steps = traj.n_rounds
@@ -220,8 +221,13 @@ def child_scale(n: int, k: int, density: float, n_scen: int, rounds: int = 20, s
     inp = nbytes_of(inputs)
     return {
         "institutions": n, "assets": k, "density": density, "scenarios": n_scen, "max_rounds": rounds, "nnz": nnz,
-        "records_kept": "all" if variables is None else list(variables), "system_sparse": bool(system.sparse),
+        "records_kept": "all" if variables is None else list(variables), "per_position_records": detail,
+        "system_sparse": bool(system.sparse),
         "records_mib": sum(v.nbytes for v in traj.records.values()) / 2**20,
+        "records_mib_if_dense": sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+                                    for v in traj.records.values()) / 2**20,
+        "records_mib_by_name": {name: v.nbytes / 2**20 for name, v in
+                                sorted(traj.records.items(), key=lambda kv: -kv[1].nbytes)[:12]},
         "seconds": {"system_build": t_system, "engine_arrays": t_arrays, "simulate": t_sim},
         "step_calls": steps, "seconds_per_round": t_sim / steps,
         "eventful_rounds_median": float(np.median(traj.rounds)),
@@ -537,9 +543,8 @@ def main(argv=None) -> dict:
         k = max(20, n // 10)
         d = min(1.0, 20.0 / k)
         growth.append(run_child("scale", n, k, d, s_big))
-    big = next((g for g in growth if g.get("institutions") == n_big and g.get("assets") == k_big), None)
-    if big is None:
-        big = run_child("scale", n_big, k_big, d_big, s_big)
+    # every round record, the per-position ones included
+    big = run_child("scale", n_big, k_big, d_big, s_big, 20, 7, None, True)
     items["3_large_system"] = dict(big, measured=big.get("peak_rss_mib", float("nan")) / 1024.0)
     from firesale.sweep import SUMMARY_VARIABLES
 
@@ -614,7 +619,8 @@ def readme_table(res: dict) -> str:
     lines.append(f"| 256 scenarios batched vs one by one: `{i2b['preset']}` / 1,000 × 200 | {x(i2b['ratio'])} / "
                  f"{x(i2['measured'])} | ≥ 10× |")
     i3, i3b = it["3_large_system"], it["3b_large_system_sweep_records"]
-    lines.append(f"| peak memory, 20,000 × 2,000 at 1%, 16 scenarios: a sweep's records / every record | "
+    lines.append(f"| peak memory, 20,000 × 2,000 at 1%, 16 scenarios: a sweep's records / every record, per position "
+                 f"too | "
                  f"{i3b['measured']:.2f} / {i3['measured']:.2f} GiB | ≤ 2 GiB |")
     i4, i4c = it["4_bandwidth_fraction"], it["4c_bandwidth_compiled"]
     lines.append(f"| round bandwidth / copy bandwidth, minimum bytes: numpy / compiled | {i4['fraction']:.1%} / "
@@ -655,7 +661,7 @@ def markdown_table(res: dict) -> str:
     if "error" not in i2b:
         row("2 batched vs one by one, narrative scale", f"{i2b['preset']} ({i2b['institutions']} x {i2b['assets']}), "
             f"{i2b['scenarios']} scenarios", f"{i2b['ratio']:.1f}x", i2b)
-    for label, item in (("3 peak RSS, all round records", i3),
+    for label, item in (("3 peak RSS, every round record, per position too", i3),
                         ("3 peak RSS, a sweep's records", it["3b_large_system_sweep_records"])):
         if "error" in item:
             row(label, "-", "error", item)
@@ -689,8 +695,9 @@ def markdown_table(res: dict) -> str:
                   f"| System generated and validated (peak while building: {stages['system_built']['VmHWM']:,.0f} "
                   f"MiB) | {stages['system_built']['VmRSS']:,.0f} MiB |",
                   f"| engine arrays (`Inputs`, scenarios) | {stages['engine_arrays']['VmRSS']:,.0f} MiB |",
-                  f"| after the run, every round record kept | {stages['simulated']['VmRSS']:,.0f} MiB (records: "
-                  f"{i3['records_mib']:,.0f} MiB) |",
+                  f"| after the run, every round record kept, per position too | {stages['simulated']['VmRSS']:,.0f} "
+                  f"MiB (records: {i3['records_mib']:,.0f} MiB; {i3['records_mib_if_dense']:,.0f} MiB if every "
+                  f"record were dense) |",
                   f"| after the run, a sweep's records kept | {lean['rss_mib_by_stage']['simulated']['VmRSS']:,.0f} "
                   f"MiB (records: {lean['records_mib']:,.0f} MiB) |"]
     lines += ["", "| institutions | assets | density | nnz | s / round | peak RSS MiB | System build s |",

@@ -153,13 +153,15 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
     """Label a :class:`~firesale.engine.simulate.Trajectory`.
 
     The data variables wrap the engine's arrays as they are (no copy; flags the engine
-    keeps as bool become int8). What describes the system at t0 (the coordinates of
+    keeps as bool become int8; records it keeps sparse become dense). What describes the system at t0 (the coordinates of
     :func:`_system_labels`, the variables' attributes) is built once per System object and
     shared, read-only, by every result on it; the Dataset is assembled in one step, without
     xarray's merge and alignment (every variable is aligned by construction).
     """
     labels = _system_labels(system)
-    arrays = dict(trajectory.records)
+    # records the engine keeps sparse are labelled dense here (see firesale.engine.records)
+    arrays = {name: value if isinstance(value, np.ndarray) else value.toarray()
+              for name, value in trajectory.records.items()}
     arrays.update(
         initial_equity=trajectory.initial_equity,
         initial_loss=trajectory.initial_loss,

@@ -212,7 +212,7 @@ def test_naive_loop_matches_engine(runs, index):
 
 def test_the_systems_exercise_every_mechanism(runs):
     """Guard against a cross-check that passes because nothing happens."""
-    binding = np.concatenate([r[2].records["binding"].ravel() for r in runs])
+    binding = np.concatenate([np.asarray(r[2].records["binding"]).ravel() for r in runs])
     for c, channel in enumerate(BALANCE_SHEET_CHANNELS):  # the loop models the balance-sheet mechanism
         assert (binding == c).any(), f"channel {channel} never binds"
     purchases = sum(float(r[2].records["purchases"].sum()) for r in runs)

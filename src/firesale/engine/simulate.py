@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from firesale.engine.kernels import NUMPY, Kernels, kernels_named
+from firesale.engine.records import PositionLevels, Records, SparseRecord
 from firesale.engine.round import LEVEL_RECORDS, step
 from firesale.channels.impact import LAW_CODES
 from firesale.engine.state import Inputs, ScenarioArrays, State, initial_state
@@ -29,8 +30,11 @@ class Trajectory:
 
     Attributes
     ----------
-    records : dict of ndarray
-        Each of shape (S, R, ...): see :mod:`firesale.engine.round`.
+    records : dict of ndarray, SparseRecord or PositionLevels
+        Each of shape (S, R, ...): see :mod:`firesale.engine.round`. Records that are
+        mostly empty are kept as the cells set (:mod:`firesale.engine.records`): sales by
+        channel, and with ``detail`` the per-position holdings, sales and binding channel;
+        ``np.asarray`` (or ``.toarray()``) gives the dense array.
     rounds : ndarray of int, shape (S,)
         Rounds in which something happened (the stop round is not counted).
     initial_equity : ndarray, shape (S, N)
@@ -41,14 +45,15 @@ class Trajectory:
     final : State
     inputs : Inputs
     detail : bool
-        Whether the (S, R, N, K) records were kept.
+        Whether the per-position records (holdings, trading-book holdings, sales and
+        binding channel, (S, R, N, K) when dense) were kept.
     n_rounds : int
         R: rounds stepped by the longest-running scenario.
     kernels : str
         The kernels that ran the passes over positions (``"numpy"`` or ``"numba"``).
     """
 
-    records: dict[str, np.ndarray]
+    records: dict[str, np.ndarray | SparseRecord | PositionLevels]
     rounds: np.ndarray
     initial_equity: np.ndarray
     initial_loss: np.ndarray
@@ -152,7 +157,7 @@ def _raise_at(flags: np.ndarray, axis: str, inputs: Inputs, t: int, labels: np.n
 #: array stays about this many elements (512 KiB of float64, within a core's L2 cache):
 #: large batches then work in cache instead of streaming every array through memory.
 CHUNK_ELEMENTS = 1 << 16
-_LEVELS = set(LEVEL_RECORDS) | {"holdings", "trading_holdings"}
+_LEVELS = frozenset(LEVEL_RECORDS)
 _EMPTY = {"binding": -1, "slr_target_exposure": np.nan, "loop_gain": np.nan, "market_loop_gain": np.nan}
 #: Relative size of the sale each loop-gain probe adds: this share of the asset's t0 supply.
 PROBE = 1e-6
@@ -190,20 +195,27 @@ def simulate_arrays(
     n_scen = scen.switches.shape[0]
     kernels = kernels_named(kernels) if isinstance(kernels, str) else kernels
     size = chunk_size or max(1, CHUNK_ELEMENTS // max(inputs.n_entries, 1))
-    records = _Records(n_scen, capacity=min(int(scen.max_rounds.max()), _INITIAL_ROUNDS))
+    records = Records(n_scen, min(int(scen.max_rounds.max()), _INITIAL_ROUNDS), _LEVELS, _EMPTY)
     last_step = np.zeros(n_scen, dtype=np.int64)
-    parts = []
+    whole = None
     for lo in range(0, n_scen, size):
         chunk = np.arange(lo, min(lo + size, n_scen))
         part = scen if chunk.size == n_scen else scen.take(chunk)
-        parts.append(_simulate_chunk(inputs, part, detail, records, chunk, last_step,
-                                     None if variables is None else frozenset(variables), loop_gain, kernels))
-    if len(parts) == 1:
-        rounds, initial_equity, sales_by_entry, final = parts[0]
-    else:
-        rounds, initial_equity, sales_by_entry = (np.concatenate([getattr(p, field) for p in parts])
-                                                  for field in ("rounds", "initial_equity", "sales_by_entry"))
-        final = State.concatenate([p.final for p in parts])
+        done = _simulate_chunk(inputs, part, detail, records, chunk, last_step,
+                               None if variables is None else frozenset(variables), loop_gain, kernels)
+        if chunk.size == n_scen:
+            whole = done
+            break
+        # each chunk's results go straight into the batch's arrays: no chunk is kept to join
+        if whole is None:
+            whole = _Chunk(*(_batch_like(field, n_scen) for field in done[:3]),
+                           State(**{f.name: _batch_like(getattr(done.final, f.name), n_scen)
+                                    for f in dataclasses.fields(State)}))
+        for target, value in zip(whole[:3], done[:3]):
+            target[lo:lo + chunk.size] = value
+        for f in dataclasses.fields(State):
+            getattr(whole.final, f.name)[lo:lo + chunk.size] = getattr(done.final, f.name)
+    rounds, initial_equity, sales_by_entry, final = whole
     return Trajectory(
         records=records.finish(last_step),
         rounds=rounds,
@@ -218,45 +230,13 @@ def simulate_arrays(
     )
 
 
+def _batch_like(value: np.ndarray, n_scen: int) -> np.ndarray:
+    return np.empty((n_scen,) + value.shape[1:], dtype=value.dtype)
+
+
 #: Rounds the record arrays are first sized for (they double when a run goes longer);
 #: pages of rounds never reached are never touched, so they cost no memory.
 _INITIAL_ROUNDS = 64
-
-
-class _Records:
-    """The round records of a batch, (S, R, ...) arrays filled round by round."""
-
-    def __init__(self, n_scen: int, capacity: int) -> None:
-        self.n_scen, self.capacity = n_scen, capacity
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def _blank(self, name: str, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
-        fill = _EMPTY.get(name, 0)
-        shape = (self.n_scen, rounds) + tail
-        return np.zeros(shape, dtype=dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
-
-    def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
-        out = self.arrays.get(name)
-        if out is None:
-            # flags (bool) and channel codes (int8) keep their type; amounts are float even
-            # when the first round's happen to come out as integer zeros
-            dtype = value.dtype if value.dtype in (np.bool_, np.int8) else np.float64
-            out = self.arrays[name] = self._blank(name, self.capacity, value.shape[1:], dtype)
-        if t >= out.shape[1]:
-            grown = self._blank(name, max(2 * out.shape[1], t + 1), value.shape[1:], value.dtype)
-            grown[:, :out.shape[1]] = out
-            out = self.arrays[name] = grown
-        out[scenarios, t] = value
-
-    def finish(self, last_step: np.ndarray) -> dict[str, np.ndarray]:
-        """Trim to the rounds run; a scenario that stopped early repeats its last levels."""
-        n_rounds = int(last_step.max(initial=0)) + 1
-        out = {name: value[:, :n_rounds] for name, value in self.arrays.items()}
-        for last in np.unique(last_step[last_step < n_rounds - 1]):
-            stopped = np.flatnonzero(last_step == last)
-            for name in _LEVELS & out.keys():
-                out[name][stopped, last + 1:] = out[name][stopped, last:last + 1]
-        return out
 
 
 class _Chunk(NamedTuple):
@@ -315,7 +295,7 @@ def loop_gain_round(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
     return radius, own
 
 
-def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records: _Records, chunk: np.ndarray,
+def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records: Records, chunk: np.ndarray,
                     last_step: np.ndarray, keep: frozenset[str] | None, loop_gain: bool,
                     kernels: Kernels) -> _Chunk:
     """Run the scenarios ``chunk`` of the batch (``scen`` holds them), writing their records
@@ -353,15 +333,14 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
         rounds[running] += rec["eventful"]
         slot = trades.assets >= 0
         sales_by_entry.reshape(-1)[(s_of[:, None] * sales_by_entry.shape[1] + trades.entries)[slot]] += trades.sales[slot]
-        if detail:
-            where = (np.broadcast_to(s_of[:, None], slot.shape)[slot], np.broadcast_to(n_of[:, None], slot.shape)[slot],
-                     trades.assets[slot])
-            sales = np.zeros((n_scen, n_inst, n_assets))
-            sales[where] = trades.sales[slot]
-            binding = np.full((n_scen, n_inst, n_assets), -1, dtype=np.int8)
-            binding[where] = trades.binding[slot]
-            for name, value in (("holdings", inputs.to_dense(state.q)), ("trading_holdings", inputs.to_dense(state.q_trading)),
-                                ("sales", sales), ("binding", binding)):
-                records.write(name, chunk, t, value)
+        if detail:  # per position of the pattern: the acting rows' trades, the holdings that changed
+            traded = slot & ((trades.sales.view(np.int64) != 0) | (trades.binding >= 0))
+            cells = ((chunk[s_of][:, None] * n_inst + n_of[:, None]) * n_assets + trades.assets)[traded]
+            records.add_cells("sales", t, (n_inst, n_assets), np.float64, cells, trades.sales[traded])
+            records.add_cells("binding", t, (n_inst, n_assets), np.int8, cells, trades.binding[traded])
+            for name, before, after in (("holdings", sub_state.q, new_sub.q),
+                                        ("trading_holdings", sub_state.q_trading, new_sub.q_trading)):
+                records.add_levels(name, t, chunk[running], before, after, inputs.entry_institution,
+                                   inputs.entry_asset, n_inst, n_assets)
         t += 1
     return _Chunk(rounds, initial_equity, sales_by_entry, state)

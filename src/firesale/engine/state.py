@@ -640,11 +640,6 @@ class State:
             out[f.name] = arr
         return State(**out)
 
-    @staticmethod
-    def concatenate(parts: Sequence[State]) -> State:
-        """Stack states of disjoint scenario sets along the scenario axis."""
-        return State(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(State)})
-
 
 def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
     """The t0 state broadcast over scenarios: a calm market, every dealer quoting at the
