@@ -115,19 +115,19 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
         (S, K) records, and the acting rows' trades.
     """
     levers = scen.levers_at(t)
-    shocked = shocks(state, inputs, scen, levers, t)
-    calm_cost = (calm_dealer_cost(state, inputs, levers, shocked.cash, shocked.equity, kernels) if t == 0
-                 else state.calm_cost)
     # a kernel set may compile whole phases (``kernels.phases``), behind these signatures
     phases = kernels.phases
+    shocked = phases.get("shocks", shocks)(state, inputs, scen, levers, t)
+    calm_cost = (calm_dealer_cost(state, inputs, levers, shocked.cash, shocked.equity, kernels) if t == 0
+                 else state.calm_cost)
     marked = phases.get("marking", marking)(state, inputs, scen, levers, shocked, kernels)
-    limits = constraints(state, inputs, scen, marked, shocked.shocked_default)
+    limits = phases.get("constraints", constraints)(state, inputs, scen, marked, shocked.shocked_default)
     calls = phases.get("funding_calls", funding_calls)(state, inputs, scen, levers, t, shocked, marked, limits,
                                                        kernels)
-    orders = allocation(state, inputs, scen, levers, t, marked, limits, calls, kernels)
+    orders = phases.get("allocation", allocation)(state, inputs, scen, levers, t, marked, limits, calls, kernels)
     dealt = phases.get("intermediation", intermediation)(state, inputs, scen, levers, t, shocked, marked, limits,
                                                          calls, orders, kernels)
-    cleared = clearing(state, inputs, scen, levers, shocked, orders, dealt)
+    cleared = phases.get("clearing", clearing)(state, inputs, scen, levers, shocked, orders, dealt)
     settled = phases.get("settlement", settlement)(state, inputs, scen, shocked, marked, limits, calls, orders,
                                                    dealt, cleared, kernels)
     sigma, info = phases.get("information", information)(state, inputs, scen, shocked, marked, limits, orders,
