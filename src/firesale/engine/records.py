@@ -194,9 +194,15 @@ class PositionLevels:
 
 
 class Records:
-    """The round records of a batch: dense ``(S, R, ...)`` arrays filled round by round,
-    the names of :data:`SPARSE_RECORDS` as :class:`SparseRecord`, and the per-position
-    detail (:meth:`add_cells`, :meth:`add_levels`)."""
+    """The round records of a batch: dense arrays filled round by round, the names of
+    :data:`SPARSE_RECORDS` as :class:`SparseRecord`, and the per-position detail
+    (:meth:`add_cells`, :meth:`add_levels`).
+
+    Dense records are stored round-major, ``(R, S, ...)``, preallocated for ``capacity``
+    rounds (doubled if a run goes longer): a round's records of a run of scenarios are
+    one contiguous block, written in place. :meth:`finish` gives them as ``(S, R, ...)``
+    views of that storage.
+    """
 
     def __init__(self, n_scen: int, capacity: int, levels: frozenset[str], empty: dict[str, float | int]) -> None:
         self.n_scen, self.capacity = n_scen, capacity
@@ -205,7 +211,7 @@ class Records:
 
     def _blank(self, name: str, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
         fill = self.empty.get(name, 0)
-        shape = (self.n_scen, rounds) + tail
+        shape = (rounds, self.n_scen) + tail
         return np.zeros(shape, dtype=dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
 
     def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
@@ -225,11 +231,11 @@ class Records:
         out = self.arrays.get(name)
         if out is None:
             out = self.arrays[name] = self._blank(name, self.capacity, value.shape[1:], dtype)
-        if t >= out.shape[1]:
-            grown = self._blank(name, max(2 * out.shape[1], t + 1), value.shape[1:], value.dtype)
-            grown[:, :out.shape[1]] = out
+        if t >= out.shape[0]:
+            grown = self._blank(name, max(2 * out.shape[0], t + 1), value.shape[1:], out.dtype)
+            grown[:out.shape[0]] = out
             out = self.arrays[name] = grown
-        out[scenarios, t] = value
+        out[t, scenarios] = value
 
     def add_cells(self, name: str, t: int, tail: tuple[int, ...], dtype, cells: np.ndarray,
                   values: np.ndarray) -> None:
@@ -254,7 +260,7 @@ class Records:
         """Trim to the rounds run; a scenario that stopped early repeats its last levels."""
         n_rounds = int(last_step.max(initial=0)) + 1
         out = {name: value.trimmed(n_rounds) if isinstance(value, (SparseRecord, PositionLevels))
-               else value[:, :n_rounds] for name, value in self.arrays.items()}
+               else np.moveaxis(value[:n_rounds], 0, 1) for name, value in self.arrays.items()}
         for last in np.unique(last_step[last_step < n_rounds - 1]):
             stopped = np.flatnonzero(last_step == last)
             for name in self.levels & out.keys():
