@@ -1,0 +1,161 @@
+"""Phase 5 of a round compiled (numba): cash first, then the acting rows' channel asks and
+their orders.
+
+The numpy phase :func:`firesale.engine.allocation.allocation` is the reference. One kernel
+here does its work per (scenario, institution): the cash that repays debt instead of a
+sale, each channel's ask (the SLR value net of that cash, the VaR fraction of
+:func:`firesale.channels.balance_sheet.var_sale_fraction`, the leverage value to sell, the
+funding shortfall), whether the institution acts, and, for the acting rows, the funding
+channel that asks the most and whether the orders are left unexecuted. The acting rows'
+orders are then the compiled kernel of
+:meth:`firesale.engine.compiled.CompiledKernels.order_rows`, as in the reference. Every
+operation is elementwise in the reference's order, so the two agree to the last bit except
+where the compiled row orders round differently (sums in another order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from firesale.channels import CHANNELS
+from firesale.engine.allocation import Orders
+from firesale.engine.constraints import Constraints
+from firesale.engine.funding_calls import FundingCalls
+from firesale.engine.kernels import NUMPY, Kernels, RowOrders
+from firesale.engine.marking import Marked
+from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
+
+__all__ = ["allocation"]
+
+# numpy's error model: a division by zero gives inf or NaN, as in the reference, instead of raising
+_jit = njit(cache=True, nogil=True, error_model="numpy")
+
+#: column of the VaR channel in ``ScenarioArrays.switches``
+_VAR = CHANNELS.index("var")
+
+
+@_jit
+def _minimum(a, b):  # pragma: no cover - compiled
+    """``np.minimum``: NaN in either gives NaN (Python's ``min`` would drop it)."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a <= b else b
+
+
+@_jit
+def _maximum(a, b):  # pragma: no cover - compiled
+    """``np.maximum``: NaN in either gives NaN."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+@_jit
+def _acting_rows(tolerance, slr_exemption, var_on, next_round_clearing, max_rounds, t, repay_with_cash,
+                 other_liabilities, var_limit, defaulted, alive, slr_shed, lev_trade, cash, funding_cash, debt, var,
+                 shortfall, funding, first_funding, margin_due, rolled_due, run, redeem,
+                 cash_used, acting):  # pragma: no cover - compiled
+    """Fill ``cash_used`` and ``acting`` (S, N) and return the acting rows in flat order
+    (scenario by scenario): their flat index, scenario, institution, asks (R, 5), funding
+    label (``first_funding``, the CHANNELS index of margin, plus the funding call that
+    asks the most, in CHANNELS' order), SLR exemption, default, orders left, tolerance.
+    Without funding (``funding`` False) the four funding calls are placeholders the kernel
+    leaves alone."""
+    n_scen, n_inst = defaulted.shape
+    # at most every (scenario, institution) acts: the rows fill the front of these
+    size = n_scen * n_inst
+    rows, s_of, n_of = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64)
+    asks, label = np.empty((size, 5)), np.empty(size, np.int64)
+    exempt, dead, left = np.empty(size, np.bool_), np.empty(size, np.bool_), np.empty(size, np.bool_)
+    tol_rows = np.empty(size)
+    count = 0
+    for s in range(n_scen):
+        tol = tolerance[s]
+        counts_slr = not slr_exemption[s]
+        # orders placed in the last round would execute when a next round opens: none does
+        leaves = next_round_clearing[s] and t + 1 >= max_rounds[s]
+        for n in range(n_inst):
+            shed, lev = slr_shed[s, n], lev_trade[s, n]
+            living = alive[s, n]
+            wanted = _maximum(_maximum(lev, 0.0), shed if counts_slr else 0.0)
+            for_debt = cash[s, n] - funding_cash[s, n] if repay_with_cash[n] and living else 0.0
+            used = _minimum(for_debt, wanted)
+            if other_liabilities[n] > 0:  # only the debt beyond them can be repaid early
+                used = _minimum(used, _maximum(debt[s, n] - other_liabilities[n], 0.0))
+            cash_used[s, n] = used
+            slr_value = _maximum(shed - (for_debt if counts_slr else 0.0), 0.0)
+            lev_sell = _maximum(lev - for_debt, 0.0)
+            var_fraction = 0.0
+            if var_on[s] and living and var[s, n] > var_limit[n]:
+                var_fraction = 1.0 - var_limit[n] / var[s, n]
+            short = shortfall[s, n]
+            acts = (defaulted[s, n] or slr_value > 0 or lev_sell > 0 or var_fraction > 0 or lev < -tol
+                    or short > 0)
+            acting[s, n] = acts
+            if not acts:
+                continue
+            rows[count], s_of[count], n_of[count] = s * n_inst + n, s, n
+            asks[count, 0], asks[count, 1], asks[count, 2] = slr_value, var_fraction, lev_sell
+            asks[count, 3], asks[count, 4] = short, lev
+            best = -1
+            if funding:
+                # np.argmax over (margin, rollover, unsecured, redemption): the first largest,
+                # and the first NaN if there is one
+                best = 0
+                calls = (margin_due[s, n], rolled_due[s, n], run[s, n], redeem[s, n])
+                for j in range(1, 4):
+                    if calls[best] != calls[best]:
+                        break
+                    if calls[j] != calls[j] or calls[j] > calls[best]:
+                        best = j
+                best += first_funding
+            label[count] = best
+            exempt[count], dead[count], left[count] = slr_exemption[s], defaulted[s, n], leaves
+            tol_rows[count] = tol
+            count += 1
+    return (rows[:count], s_of[:count], n_of[:count], asks[:count], label[:count], exempt[:count], dead[:count],
+            left[:count], tol_rows[:count])
+
+
+def allocation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, t: int, marked: Marked,
+               constraints: Constraints, calls: FundingCalls, kernels: Kernels = NUMPY) -> Orders:
+    """:func:`firesale.engine.allocation.allocation`, compiled: the same arguments, the same
+    :class:`~firesale.engine.allocation.Orders`. ``kernels`` is not used: the row orders
+    always run compiled."""
+    shape = constraints.defaulted.shape
+    cash_used, acting = np.empty(shape), np.empty(shape, dtype=bool)
+    funding = bool(calls.funding)
+    placeholder = np.zeros((1, 1))
+    funding_calls = [np.ascontiguousarray(x, dtype=np.float64) if funding else placeholder
+                     for x in (calls.margin_due, calls.rolled_due, calls.run, calls.redeem)]
+    per_institution = [np.ascontiguousarray(x) for x in (constraints.defaulted, constraints.alive)] + [
+        np.ascontiguousarray(x, dtype=np.float64)
+        for x in (constraints.slr_shed, constraints.lev_trade, calls.cash, calls.funding_cash, calls.debt,
+                  marked.var, calls.shortfall)]
+    rows, s_of, n_of, asks, funding_label, exempt, dead, left, tol_rows = _acting_rows(
+        np.ascontiguousarray(scen.tolerance, dtype=np.float64), np.ascontiguousarray(levers.slr_exemption),
+        np.ascontiguousarray(scen.switches[:, _VAR]), np.ascontiguousarray(scen.next_round_clearing),
+        np.ascontiguousarray(scen.max_rounds), t, inputs.repay_with_cash, inputs.other_liabilities, inputs.var_limit,
+        *per_institution, funding, CHANNELS.index("margin"), *funding_calls, cash_used, acting)
+    # the row orders are compiled.py's kernel, called from here rather than from the kernel
+    # above: numba's disk cache would not see a change to a kernel of another module.
+    # Imported here: compiled.py imports this module while it builds its kernel set
+    from firesale.engine.compiled import _order_rows
+
+    block = (rows.size, inputs.row_entries.shape[1])
+    out = RowOrders(valid=np.empty(block, dtype=bool), entries=np.empty(block, dtype=np.int64),
+                    flat=np.empty(block, dtype=np.int64), asset_rows=np.empty(block, dtype=np.int64),
+                    q_rows=np.empty(block), qt_rows=np.empty(block), price_rows=np.empty(block),
+                    repo_rows=np.empty(block), sales=np.empty(block), binding=np.empty(block, dtype=np.int8),
+                    units=np.empty(block), trading_cut=np.empty(block))
+    _order_rows(inputs.row_entries, inputs.entry_asset, inputs.tradable, inputs.slr_exempt, inputs.liquidation,
+                inputs.initial_weights, np.ascontiguousarray(state.q), np.ascontiguousarray(state.q_trading),
+                np.ascontiguousarray(marked.mark),
+                np.ascontiguousarray(calls.repo_called) if funding else placeholder, funding, s_of, n_of, exempt,
+                asks, funding_label, dead, left, tol_rows, *out)
+    return Orders(cash_used, acting, rows, s_of, n_of, *out, tol_rows)
