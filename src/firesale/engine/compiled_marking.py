@@ -1,0 +1,273 @@
+"""Phase 2 of a round, marking, compiled (numba).
+
+The numpy phase :func:`firesale.engine.marking.marking` is the reference: this module
+computes what it computes — marks, the positions revalued, final settlement carried,
+derivatives' margin, recapitalisation, SLR exposure, haircuts, triggers — in one pass per
+scenario instead of one numpy call per operation, with the math of the channel functions
+it calls (:func:`firesale.channels.information.marks`,
+:func:`firesale.channels.balance_sheet.ratio`, :func:`firesale.channels.balance_sheet.slr_exposure`,
+:func:`firesale.channels.funding.haircuts`) written out. The desks' VaR is the compiled
+kernel set's (:meth:`firesale.engine.compiled.CompiledKernels.desk_var`).
+
+Sums over an institution's positions and derivatives add their terms in the order of
+``np.add.reduceat``, which the numpy phase's sums use (the first term plus numpy's pairwise
+sum of the others), and every other operation is the numpy phase's, in its order: the
+results are the numpy phase's to the bit but for the VaR, whose kernel sums in its own
+order. A sum in another order could move a ratio across its trigger in one path only.
+``tests/engine/test_compiled_marking.py`` compares the two call by call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from firesale.engine.kernels import NUMPY, Kernels, kernels_named
+from firesale.engine.marking import Marked
+from firesale.engine.shocks import Shocked
+from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
+
+__all__ = ["marking"]
+
+# numpy's error model: a division by zero gives inf or NaN, as in the numpy phase (1 − target
+# with a target of 1, σ0 of 0), where numba's default would raise
+_jit = njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_jit
+def _maximum(a, b):  # pragma: no cover
+    """``np.maximum`` of two floats: NaN if either is NaN."""
+    return a if (a >= b or a != a) else b
+
+
+@_jit
+def _minimum(a, b):  # pragma: no cover
+    """``np.minimum`` of two floats: NaN if either is NaN."""
+    return a if (a <= b or a != a) else b
+
+
+@_jit
+def _block_sum(values, start, count):  # pragma: no cover
+    """numpy's pairwise sum of ``values[start:start + count]`` up to 128 terms: sequential
+    below 8, else 8 running sums added in a tree."""
+    if count < 8:
+        total = -0.0
+        for i in range(start, start + count):
+            total += values[i]
+        return total
+    r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
+    r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
+    end = start + count - count % 8
+    for i in range(start + 8, end, 8):
+        r0, r1, r2, r3 = r0 + values[i], r1 + values[i + 1], r2 + values[i + 2], r3 + values[i + 3]
+        r4, r5, r6, r7 = r4 + values[i + 4], r5 + values[i + 5], r6 + values[i + 6], r7 + values[i + 7]
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(end, start + count):
+        total += values[i]
+    return total
+
+
+@_jit
+def _pairwise(values, start, count):  # pragma: no cover
+    """numpy's pairwise sum of ``values[start:start + count]`` (its float add loop's
+    reduction): above 128 terms, the sum of two halves' sums, the first half a multiple of
+    8 long. The halving tree is walked with stacks, not recursion: numba cannot load a
+    recursive function from its cache."""
+    if count <= 128:
+        return _block_sum(values, start, count)
+    # each halving leaves its run on the stack under its two halves: 64 levels, any count,
+    # stay within 130 runs and 66 sums waiting
+    run_start, run_count = np.empty(130, dtype=np.int64), np.empty(130, dtype=np.int64)
+    expanded = np.zeros(130, dtype=np.bool_)
+    sums = np.empty(66)
+    runs, done = 1, 0
+    run_start[0], run_count[0] = start, count
+    while runs:
+        top = runs - 1
+        first, length = run_start[top], run_count[top]
+        if length <= 128:
+            sums[done] = _block_sum(values, first, length)
+            done += 1
+            runs -= 1
+        elif expanded[top]:  # both halves summed: add them, first half first
+            sums[done - 2] = sums[done - 2] + sums[done - 1]
+            done -= 1
+            expanded[top] = False
+            runs -= 1
+        else:
+            half = length // 2
+            half -= half % 8
+            expanded[top] = True
+            # the second half below the first, so the first is summed first
+            run_start[runs], run_count[runs] = first + half, length - half
+            run_start[runs + 1], run_count[runs + 1] = first, half
+            expanded[runs] = expanded[runs + 1] = False
+            runs += 2
+    return sums[0]
+
+
+# inlined where it is called (numba's IR inlining): a call per sum, passing the array,
+# would cost more than the sum
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _run_sum(values, count):  # pragma: no cover
+    """The sum of ``values[:count]`` (count ≥ 1) in the order of ``np.add.reduceat``, which
+    the numpy phase's sums over positions use: the first term plus the pairwise sum of the
+    others. The same order gives the same bits, so a trigger on a sum flips in both or in
+    neither."""
+    if count <= 8:  # the others, 7 at most, added in turn
+        others = -0.0
+        for i in range(1, count):
+            others += values[i]
+        return values[0] + others
+    return values[0] + _pairwise(values, 1, count - 1)
+
+
+@_jit
+def _ratio(equity, measure):  # pragma: no cover
+    """:func:`firesale.channels.balance_sheet.ratio`: inf where the measure is not positive."""
+    return equity / measure if measure > 0 else np.inf
+
+
+@_jit
+def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shocked_equity, shocked_cash,
+             shocked_debt, margin_posted, lending, vm_owed, rounds_below_before, defaulted, derivative_open,
+             opacity, sigma0, slr_exempt, haircut0, haircut_beta, haircut_cap, entry_asset, starts, has_holdings,
+             derivative, derivative_asset, derivative_starts, has_derivative, margin_base, leverage_trigger,
+             leverage_target, recapitalisation_lag, slr_trigger, slr_target, slr_minimum, final_settlement,
+             has_derivatives, slr_exemption, haircut_floor, facility_eligible, facility_haircut,
+             slr_buffer_release):  # pragma: no cover
+    n_scen, n_assets = price.shape
+    n_entries, n_inst, n_deriv = q.shape[1], has_holdings.size, derivative.size
+    mark = np.empty((n_scen, n_assets))
+    haircut = np.empty((n_scen, n_assets))
+    notional = np.empty((n_scen, n_deriv))
+    # the (S, N) outputs, one allocation each: views of one block would lie a multiple of
+    # 4 KiB apart for batch sizes like 1,024, and their writes contend for the same cache sets
+    shape = (n_scen, n_inst)
+    equity, cash, debt, posted, settled_cash = np.empty(shape), np.empty(shape), np.empty(shape), \
+        np.empty(shape), np.empty(shape)
+    margin_out, vm_gain, vm_loss, total_assets, recap = np.empty(shape), np.empty(shape), np.empty(shape), \
+        np.empty(shape), np.empty(shape)
+    exposure, slr, leverage, trigger_out, target_out = np.empty(shape), np.empty(shape), np.empty(shape), \
+        np.empty(shape), np.empty(shape)
+    rounds_below = np.empty(shape, dtype=np.int64)
+    # per asset, for the scenario at hand: mark and price moves, the mark the SLR counts, σ / σ0
+    moved, price_moved = np.empty(n_assets), np.empty(n_assets)
+    counted, sigma_ratio = np.empty(n_assets), np.empty(n_assets)
+    # the terms of one institution's sums over its positions (or derivatives)
+    terms = np.empty((4, max(n_entries, n_deriv, 1)))
+    for s in range(n_scen):
+        exempt = slr_exemption[s]
+        for k in range(n_assets):
+            m = price[s, k] * (1.0 - opacity[k] * uncertainty[s, k])
+            mark[s, k] = m
+            moved[k] = m - last_mark[s, k]
+            price_moved[k] = price[s, k] - last_price[s, k]
+            counted[k] = 0.0 if (slr_exempt[k] and exempt) else m
+            sigma_ratio[k] = sigma[s, k] / sigma0[k]
+            base = haircut0[k]
+            if haircut_floor[s]:
+                cut = base
+            else:
+                cut = _minimum(_maximum(base + haircut_beta[k] * (sigma_ratio[k] - 1.0), base), haircut_cap[k])
+            if facility_eligible[s, k]:
+                cut = _minimum(cut, facility_haircut[s])
+            haircut[s, k] = cut
+        for j in range(n_deriv):
+            notional[s, j] = derivative[j] * derivative_open[s, j]
+        run = 0  # the runs of entries of the institutions with holdings, in order
+        derivative_run = 0  # and of derivatives of those with derivatives
+        for n in range(n_inst):
+            revalued = held = held_counted = carried = 0.0
+            if has_holdings[n]:
+                first = starts[run]
+                count = (starts[run + 1] if run + 1 < starts.size else n_entries) - first
+                for i in range(count):
+                    e, k = first + i, entry_asset[first + i]
+                    terms[0, i] = q[s, e] * moved[k]
+                    terms[1, i] = q[s, e] * mark[s, k]
+                    terms[2, i] = q[s, e] * counted[k]
+                    terms[3, i] = pending[s, e] * price_moved[k]
+                revalued, held = _run_sum(terms[0], count), _run_sum(terms[1], count)
+                held_counted, carried = _run_sum(terms[2], count), _run_sum(terms[3], count)
+                run += 1
+            variation = required = 0.0
+            if has_derivative[n]:
+                first = derivative_starts[derivative_run]
+                count = (derivative_starts[derivative_run + 1] if derivative_run + 1 < derivative_starts.size
+                         else n_deriv) - first
+                for i in range(count):
+                    j = first + i
+                    terms[0, i] = notional[s, j] * price_moved[derivative_asset[j]]
+                    terms[1, i] = margin_base[j] * derivative_open[s, j] * sigma_ratio[derivative_asset[j]]
+                variation, required = _run_sum(terms[0], count), _run_sum(terms[1], count)
+                derivative_run += 1
+            eq = shocked_equity[s, n] + revalued
+            c, d, p = shocked_cash[s, n], shocked_debt[s, n], margin_posted[s, n]
+            settled = 0.0
+            if final_settlement:
+                # sales settling at the final price carry their price moves in the seller's debt;
+                # a rise beyond the debt is paid in cash (every scenario once any settles at
+                # the final price, as in the numpy phase)
+                eq, d = eq + carried, d - carried
+                settled = _maximum(-d, 0.0)
+                d, c = d + settled, c + settled
+            if has_derivatives:
+                called = _maximum(required - p, 0.0)
+                back = _maximum(p - required, 0.0)
+                gain, loss = _maximum(variation, 0.0), _maximum(-variation, 0.0)
+                eq = eq + variation
+                c = c + gain + back
+                d = d + loss
+                loss = loss + vm_owed[s, n]
+                p = p - back
+            else:
+                called = gain = 0.0
+                loss = vm_owed[s, n]
+            assets = c + p + lending[s, n] + held
+            # a NaN trigger never binds: the comparison is False
+            below = _ratio(eq, assets) < leverage_trigger[n]
+            rounds = rounds_below_before[s, n] + 1 if (below and not defaulted[s, n]) else 0
+            added = 0.0
+            if rounds > recapitalisation_lag[n]:
+                target = leverage_target[n]
+                added = _maximum(target * assets - eq, 0.0) / (1.0 - target)
+                c, eq, assets = c + added, eq + added, assets + added
+            measure = held_counted + (0.0 if exempt else c) + p + lending[s, n]
+            # an SLR buffer release lowers triggers and targets, not below the minimum
+            floor = 0.0 if np.isnan(slr_minimum[n]) else slr_minimum[n]
+            release = slr_buffer_release[s]
+            equity[s, n], cash[s, n], debt[s, n], posted[s, n] = eq, c, d, p
+            settled_cash[s, n], margin_out[s, n], vm_gain[s, n], vm_loss[s, n] = settled, called, gain, loss
+            total_assets[s, n], rounds_below[s, n], recap[s, n], exposure[s, n] = assets, rounds, added, measure
+            slr[s, n], leverage[s, n] = _ratio(eq, measure), _ratio(eq, assets)
+            trigger_out[s, n] = _maximum(slr_trigger[n] - release, floor)
+            target_out[s, n] = _maximum(slr_target[n] - release, floor)
+    return (mark, equity, cash, debt, posted, settled_cash, notional, margin_out, vm_gain, vm_loss, total_assets,
+            rounds_below, recap, exposure, slr, leverage, haircut, trigger_out, target_out)
+
+
+def marking(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, shocked: Shocked,
+            kernels: Kernels = NUMPY) -> Marked:
+    """:func:`firesale.engine.marking.marking`, compiled: the same arguments and result.
+    ``kernels`` is taken for the signature's sake; the phase runs compiled whatever it is."""
+    c = np.ascontiguousarray
+    (mark, equity, cash, debt, posted, settled_cash, notional, margin_out, vm_gain, vm_loss, total_assets,
+     rounds_below, recap, exposure, slr, leverage, haircut, slr_trigger, slr_target) = _marking(
+        c(shocked.price), c(shocked.sigma), c(state.uncertainty), c(state.mark), c(state.price), c(state.q),
+        c(state.pending), c(shocked.equity), c(shocked.cash), c(shocked.debt), c(state.margin_posted),
+        c(state.lending), c(state.vm_owed), c(state.rounds_below), c(state.defaulted), c(state.derivative_open),
+        inputs.opacity, inputs.sigma0, inputs.slr_exempt, inputs.haircut0, inputs.haircut_beta, inputs.haircut_cap,
+        inputs.entry_asset, inputs.segment_starts, inputs.has_holdings, inputs.derivative, inputs.derivative_asset,
+        inputs.derivative_starts, inputs.has_derivative, inputs.margin_base, inputs.leverage_trigger,
+        inputs.leverage_target, inputs.recapitalisation_lag, inputs.slr_trigger, inputs.slr_target,
+        inputs.slr_minimum, bool(scen.final_settlement.any()), inputs.has_derivatives, c(levers.slr_exemption),
+        c(levers.haircut_floor), c(levers.facility_eligible), c(scen.facility_haircut),
+        c(levers.slr_buffer_release))
+    var = kernels_named("numba").desk_var(state.q_trading, mark, shocked.sigma, inputs)
+    return Marked(
+        mark=mark, equity=equity, cash=cash, debt=debt, posted=posted, settled_cash=settled_cash, notional=notional,
+        margin_out=margin_out, vm_gain=vm_gain, vm_loss=vm_loss, total_assets=total_assets,
+        rounds_below=rounds_below, recap=recap, exposure=exposure, slr=slr, leverage=leverage, var=var,
+        haircut=haircut, slr_trigger=slr_trigger, slr_target=slr_target,
+    )
