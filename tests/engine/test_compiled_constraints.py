@@ -1,0 +1,66 @@
+"""The compiled constraints phase (:mod:`firesale.engine.compiled_constraints`) against the
+numpy phase, :func:`firesale.engine.constraints.constraints`, the oracle: at every round of
+a run, both on the same arguments, every field of their results to 1e-12 of its magnitude
+(:func:`firesale.testing.assert_phase_agrees`)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firesale import load_preset
+from firesale.engine.kernels import kernels_named
+from firesale.testing import assert_phase_agrees
+from firesale.testing.strategies import system_and_scenarios
+
+NUMBA = kernels_named("numba")
+TOLERANCE = 1e-12
+PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
+           "var_desk")
+RANDOM = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _agrees(system, scenarios) -> None:
+    assert assert_phase_agrees(system, scenarios, "constraints", kernels=NUMBA, tolerance=TOLERANCE) > 0
+
+
+@settings(RANDOM, max_examples=25)
+@given(system_and_scenarios(count=3, brakes=True))
+def test_compiled_constraints_equal_numpy_every_mechanism(case):
+    _agrees(*case)
+
+
+@settings(RANDOM, max_examples=15)
+@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
+def test_compiled_constraints_equal_numpy_without_brakes(case):
+    _agrees(*case)
+
+
+@st.composite
+def _with_switches_and_defaults(draw):
+    """Random systems whose scenarios switch the default, SLR and leverage channels off at
+    random (a batch mixes them on and off) and impose defaults, which the random scenarios
+    leave on and out."""
+    system, scenarios = draw(system_and_scenarios(count=3, brakes=True))
+    out = []
+    for scenario in scenarios:
+        changes = {f"channels.{channel}": False for channel in ("default", "slr", "leverage") if draw(st.booleans())}
+        shocks = list(scenario.model_dump()["shocks"])
+        for name in system.institution_names:
+            if draw(st.integers(0, 3)) == 0:
+                shocks.append({"institution": name, "default": True, "round": draw(st.integers(0, 2))})
+        out.append(scenario.updated(shocks=shocks, **changes))
+    return system, out
+
+
+@settings(RANDOM, max_examples=15)
+@given(_with_switches_and_defaults())
+def test_compiled_constraints_equal_numpy_with_channels_off_and_defaults(case):
+    _agrees(*case)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_compiled_constraints_equal_numpy_on_presets(preset):
+    loaded = load_preset(preset)
+    _agrees(loaded.system, [loaded.scenario])
