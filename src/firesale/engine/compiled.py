@@ -298,6 +298,15 @@ def _compiled_phases() -> dict:
     if numba is None:
         return phases
     # compiled phases: one line each
+    from firesale.engine.compiled_clearing import clearing; phases["clearing"] = clearing
+    from firesale.engine.compiled_constraints import constraints; phases["constraints"] = constraints
+    from firesale.engine.compiled_shocks import shocks; phases["shocks"] = shocks
+    from firesale.engine.compiled_allocation import allocation; phases["allocation"] = allocation
+    from firesale.engine.compiled_intermediation import intermediation; phases["intermediation"] = intermediation
+    from firesale.engine.compiled_funding_calls import funding_calls; phases["funding_calls"] = funding_calls
+    from firesale.engine.compiled_marking import marking; phases["marking"] = marking
+    from firesale.engine.compiled_settlement import settlement; phases["settlement"] = settlement
+    from firesale.engine.compiled_information import information; phases["information"] = information
     return phases
 
 

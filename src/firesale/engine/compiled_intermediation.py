@@ -1,0 +1,328 @@
+"""Phase 6 of a round, dealer intermediation, compiled whole (numba).
+
+:func:`intermediation` runs what the numpy phase
+:func:`firesale.engine.intermediation.intermediation` runs, the reference it is tested
+against (``tests/engine/test_compiled_intermediation.py``): the flow of the acting rows'
+orders (:meth:`firesale.engine.kernels.Kernels.row_flows`), the dealers' balance-sheet cost
+(:func:`firesale.channels.information.dealer_cost`), their room
+(``firesale.engine.intermediation._dealer_room``) and absorption, inter-dealer layoff and
+leaning (:func:`firesale.channels.dealers.intermediate` and
+:func:`~firesale.channels.dealers.fill`), in one kernel that walks each scenario's dealers
+and their positions, instead of a numpy call and an (S, P) temporary per operation.
+
+Sums over a dealer's or an asset's positions run in position order, as the numpy phase's
+do; the phase's arithmetic keeps the numpy order of operations, so the two agree to
+rounding. Each scenario is computed on its own (see :mod:`firesale.engine.compiled`): where
+the numpy phase chooses the concession's formula for the whole batch (any scenario with a
+balance-sheet cost), each scenario here takes the one its own cost selects, which differs
+from the batch's only in rounding, so that a scenario gives the same bits in any batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy.special import ndtri
+
+from firesale.channels import CHANNELS
+from firesale.engine.allocation import Orders
+from firesale.engine.constraints import Constraints
+from firesale.engine.funding_calls import FundingCalls
+from firesale.engine.intermediation import Intermediated
+from firesale.engine.kernels import Kernels
+from firesale.engine.marking import Marked
+from firesale.engine.shocks import Shocked
+from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
+
+__all__ = ["intermediation"]
+
+# error_model="numpy": a division by zero gives inf or NaN as in the numpy phase (which
+# runs under errstate "ignore") instead of raising ZeroDivisionError
+_jit = njit(cache=True, nogil=True, error_model="numpy")
+_inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
+
+_SLR, _LEVERAGE, _VAR = CHANNELS.index("slr"), CHANNELS.index("leverage"), CHANNELS.index("var")
+#: What ``np.nan_to_num`` turns an infinite VaR into.
+_LARGEST = float(np.finfo(np.float64).max)
+
+
+@_inline
+def _minimum(a, b):  # pragma: no cover
+    # np.minimum: NaN if either is NaN
+    return a if (a < b or a != a) else b
+
+
+@_inline
+def _maximum(a, b):  # pragma: no cover
+    # np.maximum: NaN if either is NaN
+    return a if (a > b or a != a) else b
+
+
+@_inline
+def _take(j, first, last, taken, slr_use, lev_use, room_slr, room_lev, room_var, at):  # pragma: no cover
+    """The end of :func:`firesale.channels.dealers.fill` for dealer ``j`` of one scenario,
+    whose positions are the slots ``first:last`` of the per-slot arrays: ``taken``, what is
+    wanted within the VaR room, whose SLR-counted and total sums are ``slr_use`` and
+    ``lev_use``, scaled into the dealer's SLR and leverage room, which it reduces. A
+    dealer's fill involves only its own positions and room, so dealers are filled one by
+    one; the caller computes ``taken`` in the pass that makes what is wanted."""
+    slr_scale = _minimum(1.0, room_slr[j] / slr_use if slr_use > 0 else 1.0)
+    lev_scale = _minimum(1.0, room_lev[j] / lev_use if lev_use > 0 else 1.0)
+    slr_use = 0.0
+    lev_use = 0.0
+    for i in range(first, last):
+        value = taken[i] * _minimum(lev_scale, slr_scale if at[i] else 1.0)
+        taken[i] = value
+        slr_use += value * at[i]
+        lev_use += value
+        room_var[i] = _maximum(room_var[i] - value, 0.0)
+    room_slr[j] = _maximum(room_slr[j] - slr_use, 0.0)
+    room_lev[j] = _maximum(room_lev[j] - lev_use, 0.0)
+
+
+@_jit
+def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, entries, dealer_index,
+                    entry_position, client, has_client, dealers, dealer, asset, share, order, slot_of, starts, slr,
+                    slr_trigger, var, var_limit, dealing, acting, defaulted, shortfall, roll_share, intermediates,
+                    kappa, equity, exposure, total_assets, leverage_trigger, z, switches, sigma, slr_exempt,
+                    slr_exemption, layoff_share, lean, pressure, transient, depth_scale, absorption_impact, traded,
+                    market_flow, dealer_sales, dealer_sold, cost, bought, interdealer, concession):  # pragma: no cover
+    n_scen, n_assets = price.shape
+    n_dealers, n_pos = dealers.size, dealer.size
+    # the flow of the acting rows (rows in scenario order), summed in row order:
+    # clients' per asset into market_flow (made the market flow below), dealers' per position
+    for r in range(s_of.size):
+        s = s_of[r]
+        client_row = dealer_index[n_of[r]] < 0
+        for slot in range(units.shape[1]):
+            k = asset_rows[r, slot]
+            value = units[r, slot] * price[s, k]
+            traded[r, slot] = value
+            if not valid[r, slot]:
+                continue
+            flowing = units[r, slot] * p0[k] if in_units[s] else value
+            if client_row:
+                market_flow[s, k] += flowing
+            position = entry_position[entries[r, slot]]
+            if position >= 0:
+                dealer_sales[s, position] += flowing
+    # scratch, one set for every scenario; the per-position scratch is in slots, each
+    # dealer's positions side by side (slot i holds position order[i]): the fills walk
+    # them without indirection
+    client_flow, offered, selling = np.empty(n_assets), np.empty(n_assets), np.empty(n_assets)
+    leaning, pool, total = np.empty(n_assets), np.empty(n_assets), np.empty(n_assets)
+    room_slr, room_lev = np.empty(n_dealers), np.empty(n_dealers)
+    appetite, takers = np.empty(n_dealers), np.empty(n_dealers)
+    room_var, at = np.empty(n_pos), np.empty(n_pos)
+    kept, taken, leaned = np.empty(n_pos), np.empty(n_pos), np.empty(n_pos)
+    for s in range(n_scen):
+        for k in range(n_assets):
+            flow = market_flow[s, k]
+            client_flow[k] = flow + client[s, k] if has_client else flow
+            dealer_sold[s, k] = 0.0
+        # sums per asset run over its positions in position order, as Positions.by_asset's
+        for p in range(n_pos):
+            dealer_sold[s, asset[p]] += dealer_sales[s, p]
+        # dealer_cost: squared utilisation of the tighter of SLR and VaR
+        for j in range(n_dealers):
+            n = dealers[j]
+            ratio, trigger, at_risk, limit = slr[s, n], slr_trigger[s, n], var[s, n], var_limit[n]
+            slr_use = trigger / ratio if (math.isfinite(trigger) and ratio > 0) else 0.0
+            var_use = at_risk / (limit if limit > 0 else 1.0) if (math.isfinite(limit) and math.isfinite(at_risk)) \
+                else 0.0
+            use = _maximum(slr_use, var_use)
+            cost[s, j] = use * use
+        if not dealing:
+            # dealers' own sales reach outside buyers like anyone's
+            for k in range(n_assets):
+                market_flow[s, k] = client_flow[k] + dealer_sold[s, k] if n_dealers else client_flow[k]
+            bought[s, :] = 0.0
+            continue
+        omega = layoff_share[s] if intermediates[s] else 0.0
+        for k in range(n_assets):
+            offered[k] = _maximum(client_flow[k], 0.0)
+            leaning[k] = _maximum((pressure[s, k] + transient[s, k]) * depth_scale[s, k], 0.0)
+            selling[k] = 0.0
+            total[k] = 0.0
+        for p in range(n_pos):
+            selling[asset[p]] += _maximum(dealer_sales[s, p], 0.0)
+        for j in range(n_dealers):
+            n = dealers[j]
+            first, last = starts[j], starts[j + 1]
+            # _dealer_room: the room before each trigger, times the dealer's appetite; none
+            # for a dealer that sells, is in default or short of funding
+            blocked = (acting[s, n] or defaulted[s, n] or shortfall[s, n] > 0 or roll_share[s, n] > 0
+                       or not intermediates[s])
+            appetite[j] = 1.0 / (1.0 + kappa[s] * cost[s, j])
+            trigger = slr_trigger[s, n]
+            room = equity[s, n] / trigger - exposure[s, n] if (math.isfinite(trigger) and switches[s, 0]) else np.inf
+            room_slr[j] = 0.0 if blocked else _maximum(room, 0.0) * appetite[j]
+            trigger = leverage_trigger[n]
+            room = equity[s, n] / trigger - total_assets[s, n] if (math.isfinite(trigger) and switches[s, 1]) \
+                else np.inf
+            room_lev[j] = 0.0 if blocked else _maximum(room, 0.0) * appetite[j]
+            limit = var_limit[n]
+            var_on = math.isfinite(limit) and switches[s, 2]
+            headroom = 0.0
+            if var_on:
+                at_risk = var[s, n]  # as np.nan_to_num(nan=0.0) reads it
+                if at_risk != at_risk:
+                    at_risk = 0.0
+                elif at_risk == np.inf:
+                    at_risk = _LARGEST
+                elif at_risk == -np.inf:
+                    at_risk = -_LARGEST
+                headroom = (limit - at_risk) / z[j]
+            # intermediate: absorption of client flow (fill), then the share laid off,
+            # which frees the room it took. A fill in which nothing is taken (every value
+            # 0, none NaN) leaves the room as it is, rooms being never negative: the rest
+            # of it is skipped, and so is a layoff of nothing
+            slr_use = 0.0
+            lev_use = 0.0
+            moved = False
+            for i in range(first, last):
+                p = order[i]
+                k = asset[p]
+                # VaR room per position: over the position's asset volatility
+                room = headroom / sigma[s, k] if var_on else np.inf
+                room_var[i] = 0.0 if blocked else _maximum(room, 0.0) * appetite[j]
+                at[i] = 0.0 if (slr_exempt[k] and slr_exemption[s]) else 1.0
+                value = _minimum(share[p] * offered[k], room_var[i])
+                kept[i] = value
+                # times the 0/1 flag, not skipped: NaN * 0 stays NaN, as in the numpy product
+                slr_use += value * at[i]
+                lev_use += value
+                moved |= value != 0.0
+            if moved:
+                _take(j, first, last, kept, slr_use, lev_use, room_slr, room_lev, room_var, at)
+                slr_freed = 0.0
+                lev_freed = 0.0
+                for i in range(first, last):
+                    laid_off = kept[i] * omega
+                    kept[i] = kept[i] - laid_off
+                    slr_freed += laid_off * at[i]
+                    lev_freed += laid_off
+                    room_var[i] = room_var[i] + laid_off
+                room_slr[j] = room_slr[j] + slr_freed
+                room_lev[j] = room_lev[j] + lev_freed
+            # the inter-dealer takers: dealers with room, by their balance sheets
+            takers[j] = total_assets[s, n] * (1.0 if (room_slr[j] > 0 and room_lev[j] > 0) else 0.0)
+        # the inter-dealer pool, shared by the takers in proportion
+        for k in range(n_assets):
+            pool[k] = omega * (offered[k] + selling[k])
+        for p in range(n_pos):
+            total[asset[p]] += takers[dealer[p]]
+        for j in range(n_dealers):
+            first, last = starts[j], starts[j + 1]
+            slr_use = 0.0
+            lev_use = 0.0
+            moved = False
+            for i in range(first, last):
+                k = asset[order[i]]
+                value = _minimum((takers[j] / total[k] if total[k] > 0 else 0.0) * pool[k], room_var[i])
+                taken[i] = value
+                slr_use += value * at[i]
+                lev_use += value
+                moved |= value != 0.0
+            if moved:
+                _take(j, first, last, taken, slr_use, lev_use, room_slr, room_lev, room_var, at)
+            # leaning against the outstanding pressure, with the room left
+            room_left = 1.0 if (room_slr[j] > 0 and room_lev[j] > 0) else 0.0
+            slr_use = 0.0
+            lev_use = 0.0
+            moved = False
+            for i in range(first, last):
+                p = order[i]
+                value = _minimum(lean[s] * share[p] * leaning[asset[p]] * room_left, room_var[i])
+                leaned[i] = value
+                slr_use += value * at[i]
+                lev_use += value
+                moved |= value != 0.0
+            if moved:
+                _take(j, first, last, leaned, slr_use, lev_use, room_slr, room_lev, room_var, at)
+        # bought, the outside flow and the concession on the inventory taken, at each
+        # dealer's share of the impact
+        alpha = absorption_impact[s]
+        for j in range(n_dealers):
+            appetite[j] = alpha + (1.0 - alpha) * (1.0 - appetite[j])
+        for k in range(n_assets):
+            selling[k] = 0.0
+            total[k] = 0.0
+        for p in range(n_pos):
+            i = slot_of[p]
+            k = asset[p]
+            held = kept[i] + taken[i]
+            value = held + leaned[i]
+            interdealer[s, p] = taken[i]
+            bought[s, p] = value
+            selling[k] += value
+            total[k] += held * appetite[dealer[p]] if kappa[s] != 0 else held
+        for k in range(n_assets):
+            market_flow[s, k] = client_flow[k] + dealer_sold[s, k] - selling[k]
+            concession[s, k] = total[k] if kappa[s] != 0 else alpha * total[k]
+
+
+def intermediation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, t: int, shocked: Shocked,
+                   marked: Marked, constraints: Constraints, calls: FundingCalls, orders: Orders,
+                   kernels: Kernels) -> Intermediated:
+    """:func:`firesale.engine.intermediation.intermediation`, compiled: the same arguments,
+    the same :class:`~firesale.engine.intermediation.Intermediated` to rounding (``kernels``
+    goes unused: the kernel makes the passes over the acting rows itself)."""
+    price = _floats(shocked.price)
+    n_scen, n_assets = price.shape
+    d = inputs.dealers
+    positions = inputs.dealer_positions
+    n_pos = positions.dealer.size
+    units = _floats(orders.units)
+    client = scen.at("client_sale_shock", t)
+    dealing = bool(d.size) and bool(scen.intermediation.any())
+    # the outputs; the flows are sums from zero
+    traded = np.empty_like(units)
+    market_flow, dealer_sales = np.zeros((n_scen, n_assets)), np.zeros((n_scen, n_pos))
+    dealer_sold, cost = np.empty((n_scen, n_assets)), np.empty((n_scen, d.size))
+    bought = np.empty((n_scen, n_pos))
+    interdealer = np.empty((n_scen, n_pos) if dealing else (0, 0))
+    concession = np.empty((n_scen, n_assets) if dealing else (0, 0))
+    switches = _flags(scen.switches[:, [_SLR, _LEVERAGE, _VAR]])
+    # each dealer's positions side by side, in position order: order[starts[j]:starts[j + 1]]
+    order = np.argsort(positions.dealer, kind="stable")
+    starts = np.searchsorted(positions.dealer[order], np.arange(d.size + 1))
+    slot_of = np.empty_like(order)
+    slot_of[order] = np.arange(order.size)
+    _intermediation(
+        units, price, _floats(inputs.p0), _flags(scen.pressure_in_units), _ints(orders.s_of), _ints(orders.n_of),
+        _ints(orders.asset_rows), _flags(orders.valid), _ints(orders.entries), _ints(inputs.dealer_index),
+        _ints(inputs.entry_position), np.zeros((1, 1)) if client is None else _floats(client), client is not None,
+        _ints(d), _ints(positions.dealer), _ints(positions.asset), _floats(positions.share), order, slot_of, starts,
+        _floats(marked.slr), _floats(marked.slr_trigger), _floats(marked.var), _floats(inputs.var_limit), dealing,
+        _flags(orders.acting), _flags(constraints.defaulted), _floats(calls.shortfall), _floats(calls.roll_share),
+        _flags(scen.intermediation), _floats(scen.balance_sheet_cost), _floats(calls.equity),
+        _floats(marked.exposure), _floats(marked.total_assets), _floats(inputs.leverage_trigger),
+        ndtri(inputs.var_confidence[d]) if dealing else np.zeros(0), switches, _floats(shocked.sigma),
+        _flags(inputs.slr_exempt), _flags(levers.slr_exemption), _floats(state.layoff), _floats(scen.dealer_lean),
+        _floats(shocked.pressure), _floats(shocked.transient), _floats(state.depth_scale),
+        _floats(scen.absorption_impact), traded, market_flow, dealer_sales, dealer_sold, cost, bought, interdealer,
+        concession)
+    return Intermediated(traded, client, dealer_sales, dealer_sold, cost, bought,
+                         interdealer if dealing else None, market_flow, concession if dealing else 0.0)
+
+
+def _array(values: np.ndarray, dtype: type) -> np.ndarray:
+    # C-contiguous and writeable: numba compiles a read-only array argument (a system's
+    # arrays can be) as another type, a second compilation of the kernel
+    out = np.ascontiguousarray(values, dtype=dtype)
+    return out if out.flags.writeable else out.copy()
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    return _array(values, np.float64)
+
+
+def _ints(values: np.ndarray) -> np.ndarray:
+    return _array(values, np.int64)
+
+
+def _flags(values: np.ndarray) -> np.ndarray:
+    return _array(values, np.bool_)
