@@ -12,7 +12,7 @@ import pytest
 
 from firesale import Scenario, System, load_preset, simulate
 from firesale.analytics.regimes import regimes
-from firesale.channels.dealers import Positions, Room, intermediate
+from firesale.channels.dealers import Positions, Room, fill, intermediate
 from firesale.testing import assert_invariants
 
 DEPTH = 4000.0
@@ -147,3 +147,19 @@ def test_the_inter_dealer_market_creates_no_inventory():
     # nobody takes more than its room
     assert (positions.by_dealer(out.bought * counted[:, asset]) <= start.slr * (1 + 1e-12) + 1e-12).all()
     assert (out.bought <= start.var * (1 + 1e-12) + 1e-12).all()
+
+
+def test_a_room_that_binds_is_used_up_exactly():
+    """A dealer whose SLR room binds takes all of it and has none left: exactly none, not
+    the residue of room − Σ taken, which here is 1.1e-16 and, left in, made the dealer a
+    taker of the next step's flow in one summation order and not in another."""
+    positions = Positions(dealer=np.zeros(3, dtype=int), asset=np.arange(3), share=np.ones(3), n_dealers=1,
+                          n_assets=3)
+    slr_room = 0.7565469048855985
+    room = Room(slr=np.array([[slr_room]]), leverage=np.array([[np.inf]]), var=np.full((1, 3), np.inf))
+    wanted = np.array([[0.8151375368082697, 0.9136280215049445, 0.610569418009508]])
+    taken = fill(wanted, room, np.ones((1, 3), dtype=bool), positions)
+    assert slr_room - positions.by_dealer(taken)[0, 0] > 0.0  # the residue the old update left
+    assert room.slr[0, 0] == 0.0
+    assert float(taken.sum()) == pytest.approx(slr_room, rel=1e-15)
+    np.testing.assert_allclose(taken / wanted, slr_room / wanted.sum(), rtol=1e-15)  # pro rata

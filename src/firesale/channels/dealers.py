@@ -104,8 +104,9 @@ class Intermediation:
 
 def fill(wanted: np.ndarray, room: Room, counted: np.ndarray, positions: Positions) -> np.ndarray:
     """What each dealer can take of ``wanted`` (S, P) within its room; ``room`` is reduced
-    by it. Each scalar room is shared among the dealer's positions in proportion to what is
-    wanted. ``counted`` (S, P): positions in an asset the SLR exposure counts."""
+    by it, to exactly zero where it bound. Each scalar room is shared among the dealer's
+    positions in proportion to what is wanted. ``counted`` (S, P): positions in an asset
+    the SLR exposure counts."""
     taken = np.minimum(wanted, room.var)
     slr_use = positions.by_dealer(taken * counted)
     lev_use = positions.by_dealer(taken)
@@ -113,8 +114,13 @@ def fill(wanted: np.ndarray, room: Room, counted: np.ndarray, positions: Positio
     lev_scale = np.minimum(1.0, np.divide(room.leverage, lev_use, out=np.ones_like(lev_use), where=lev_use > 0))
     d = positions.dealer
     taken = taken * np.minimum(lev_scale[:, d], np.where(counted, slr_scale[:, d], 1.0))
-    room.slr = np.maximum(room.slr - positions.by_dealer(taken * counted), 0.0)
-    room.leverage = np.maximum(room.leverage - positions.by_dealer(taken), 0.0)
+    # a room that bound is used up: none is left, not the rounding residue of room − Σ taken
+    # (a residue of 1e-17 would make the dealer a taker of the inter-dealer pool and of
+    # lean, and where the residue falls depends on the order of the sums)
+    slr_used_up = (slr_scale < 1.0) & (slr_scale <= lev_scale)
+    lev_used_up = (lev_scale < 1.0) & (lev_scale <= slr_scale)
+    room.slr = np.where(slr_used_up, 0.0, np.maximum(room.slr - positions.by_dealer(taken * counted), 0.0))
+    room.leverage = np.where(lev_used_up, 0.0, np.maximum(room.leverage - positions.by_dealer(taken), 0.0))
     room.var = np.maximum(room.var - taken, 0.0)
     return taken
 

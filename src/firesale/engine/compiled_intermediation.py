@@ -78,8 +78,9 @@ def _take(j, first, last, taken, slr_use, lev_use, room_slr, room_lev, room_var,
         slr_use += value * at[i]
         lev_use += value
         room_var[i] = _maximum(room_var[i] - value, 0.0)
-    room_slr[j] = _maximum(room_slr[j] - slr_use, 0.0)
-    room_lev[j] = _maximum(room_lev[j] - lev_use, 0.0)
+    # a room that bound is used up, exactly (as the numpy fill)
+    room_slr[j] = 0.0 if slr_scale < 1.0 and slr_scale <= lev_scale else _maximum(room_slr[j] - slr_use, 0.0)
+    room_lev[j] = 0.0 if lev_scale < 1.0 and lev_scale <= slr_scale else _maximum(room_lev[j] - lev_use, 0.0)
 
 
 @_jit
