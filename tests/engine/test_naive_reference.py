@@ -215,7 +215,7 @@ def test_the_systems_exercise_every_mechanism(runs):
     binding = np.concatenate([np.asarray(r[2].records["binding"]).ravel() for r in runs])
     for c, channel in enumerate(BALANCE_SHEET_CHANNELS):  # the loop models the balance-sheet mechanism
         assert (binding == c).any(), f"channel {channel} never binds"
-    purchases = sum(float(r[2].records["purchases"].sum()) for r in runs)
+    purchases = sum(float(np.asarray(r[2].records["purchases"]).sum()) for r in runs)
     assert purchases > 0, "no two-sided buys"
     endogenous = any(
         (r[2].final.defaulted & ~ScenarioArrays.from_scenarios(r[1], scenarios(r[1])).default_shock.any(axis=1)).any()
