@@ -73,6 +73,11 @@ class _Cells:
             yield t, self.index[start:stop], self.values[start:stop]
 
 
+#: A sparse record becomes dense the first time a round sets more than this share of its
+#: cells (an index and a value take twice the bytes of a dense cell).
+DENSE_SHARE = 0.25
+
+
 class SparseRecord:
     """A record of shape ``(S, R) + tail`` of which only the cells added hold values, the
     others ``fill``. Cells are added round by round as flat indices into a round's
@@ -198,10 +203,12 @@ class Records:
     :data:`SPARSE_RECORDS` as :class:`SparseRecord`, and the per-position detail
     (:meth:`add_cells`, :meth:`add_levels`).
 
-    Dense records are stored round-major, ``(R, S, ...)``, preallocated for ``capacity``
-    rounds (doubled if a run goes longer): a round's records of a run of scenarios are
-    one contiguous block, written in place. :meth:`finish` gives them as ``(S, R, ...)``
-    views of that storage.
+    Dense records are stored round-major, ``(R, S, ...)``, allocated for ``capacity``
+    rounds (doubled if a run goes longer) and not initialised: a round's records of a run
+    of scenarios are one contiguous block, written in place, and :meth:`finish` fills the
+    rounds after each scenario's stop. It gives them as ``(S, R, ...)`` views of that
+    storage. A sparse record becomes dense the first time a round sets more than
+    :data:`DENSE_SHARE` of its cells.
     """
 
     def __init__(self, n_scen: int, capacity: int, levels: frozenset[str], empty: dict[str, float | int]) -> None:
@@ -209,33 +216,48 @@ class Records:
         self.levels, self.empty = levels, empty
         self.arrays: dict[str, np.ndarray | SparseRecord | PositionLevels] = {}
 
-    def _blank(self, name: str, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
-        fill = self.empty.get(name, 0)
-        shape = (rounds, self.n_scen) + tail
-        return np.zeros(shape, dtype=dtype) if fill == 0 else np.full(shape, fill, dtype=dtype)
+    def _blank(self, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
+        # not initialised: every round of a scenario up to its stop is written, and
+        # finish() fills the rounds after it (no pass over memory a run never needs)
+        return np.empty((rounds, self.n_scen) + tail, dtype=dtype)
 
     def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
         """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order)."""
         # flags (bool) and channel codes (int8) keep their type; amounts are float even
         # when the first round's happen to come out as integer zeros
         dtype = value.dtype if value.dtype in (np.bool_, np.int8) else np.float64
-        if name in SPARSE_RECORDS:
-            rows = np.arange(self.n_scen)[scenarios]
-            value = value.astype(dtype, copy=False)
-            tail = value.shape[1:]
-            block = int(np.prod(tail, dtype=np.int64))
-            cells = set_cells(value, self.empty.get(name, 0))
-            row, rest = np.divmod(cells, block)
-            self.add_cells(name, t, tail, dtype, rows[row] * block + rest, value.reshape(-1)[cells])
-            return
         out = self.arrays.get(name)
+        if name in SPARSE_RECORDS and (out is None or isinstance(out, SparseRecord)):
+            value = value.astype(dtype, copy=False)
+            cells = set_cells(value, self.empty.get(name, 0))
+            if cells.size <= DENSE_SHARE * value.size:
+                rows = np.arange(self.n_scen)[scenarios]
+                tail = value.shape[1:]
+                block = int(np.prod(tail, dtype=np.int64))
+                row, rest = np.divmod(cells, block)
+                self.add_cells(name, t, tail, dtype, rows[row] * block + rest, value.reshape(-1)[cells])
+                return
+            # most of this round's cells are set: cells would take more than the dense array
+            out = self.arrays[name] = self._densify(name, out, value.shape[1:], dtype)
         if out is None:
-            out = self.arrays[name] = self._blank(name, self.capacity, value.shape[1:], dtype)
+            out = self.arrays[name] = self._blank(self.capacity, value.shape[1:], dtype)
         if t >= out.shape[0]:
-            grown = self._blank(name, max(2 * out.shape[0], t + 1), value.shape[1:], out.dtype)
+            grown = self._blank(max(2 * out.shape[0], t + 1), value.shape[1:], out.dtype)
             grown[:out.shape[0]] = out
             out = self.arrays[name] = grown
         out[t, scenarios] = value
+
+    def _densify(self, name: str, record: SparseRecord | None, tail: tuple[int, ...], dtype) -> np.ndarray:
+        """A dense round-major array holding what ``record`` holds so far."""
+        rounds = self.capacity if record is None else max(self.capacity, record.n_rounds)
+        out = self._blank(rounds, tail, dtype)
+        out[:] = self.empty.get(name, 0)  # the cells written so far are set below, the rest are empty
+        if record is not None:
+            block = int(np.prod(tail, dtype=np.int64))
+            flat = out.reshape(rounds, self.n_scen * block)
+            for t, cells, values in record._cells.by_round():
+                flat[t, cells] = values
+        return out
 
     def add_cells(self, name: str, t: int, tail: tuple[int, ...], dtype, cells: np.ndarray,
                   values: np.ndarray) -> None:
@@ -261,8 +283,12 @@ class Records:
         n_rounds = int(last_step.max(initial=0)) + 1
         out = {name: value.trimmed(n_rounds) if isinstance(value, (SparseRecord, PositionLevels))
                else np.moveaxis(value[:n_rounds], 0, 1) for name, value in self.arrays.items()}
+        dense = [name for name, value in out.items() if isinstance(value, np.ndarray)]
         for last in np.unique(last_step[last_step < n_rounds - 1]):
             stopped = np.flatnonzero(last_step == last)
-            for name in self.levels & out.keys():
-                out[name][stopped, last + 1:] = out[name][stopped, last:last + 1]
+            for name in dense:
+                if name in self.levels:
+                    out[name][stopped, last + 1:] = out[name][stopped, last:last + 1]
+                else:  # nothing happens after the stop
+                    out[name][stopped, last + 1:] = self.empty.get(name, 0)
         return out
