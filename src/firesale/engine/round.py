@@ -49,7 +49,7 @@ from firesale.engine.settlement import Settled, settlement
 from firesale.engine.shocks import Shocked, shocks
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["step", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
+__all__ = ["step", "round_records", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
 
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
@@ -172,8 +172,9 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
         outside_cash=settled.outside_cash,
         active=active,
     )
-    records = _records(state, new_state, inputs, scen, shocked, marked, limits, calls, orders, dealt, cleared,
-                       settled, info, eventful, kernels)
+    records = phases.get("round_records", round_records)(state, new_state, inputs, scen, shocked, marked, limits,
+                                                         calls, orders, dealt, cleared, settled, info, eventful,
+                                                         kernels)
     sold = np.where(orders.units > 0, dealt.traded, 0.0)
     return new_state, records, Trades(rows=orders.rows, entries=orders.entries,
                                       assets=np.where(orders.valid, orders.asset_rows, -1), sales=sold,
@@ -196,7 +197,7 @@ def _still_active(state: State, scen: ScenarioArrays, t: int, post: np.ndarray, 
     return (eventful | shocks_ahead) & (t + 1 < scen.max_rounds), eventful
 
 
-def _records(state: State, new_state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked, marked: Marked,
+def round_records(state: State, new_state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked, marked: Marked,
              limits: Constraints, calls: FundingCalls, orders: Orders, dealt: Intermediated, cleared: Cleared,
              settled: Settled, info: Information, eventful: np.ndarray, kernels: Kernels) -> dict[str, np.ndarray]:
     """The round's records (:data:`LEVEL_RECORDS`, :data:`FLOW_RECORDS`), (S, N), (S, K),
