@@ -122,6 +122,10 @@ def _assert_outputs_agree(name: str, expected, tested, tolerance: float) -> None
     elif isinstance(expected, tuple) and hasattr(expected, "_fields"):
         for field in expected._fields:
             _assert_outputs_agree(f"{name}.{field}", getattr(expected, field), getattr(tested, field), tolerance)
+    elif isinstance(expected, dict):
+        assert expected.keys() == tested.keys(), f"{name}: other keys"
+        for key in expected:
+            _assert_outputs_agree(f"{name}[{key!r}]", expected[key], tested[key], tolerance)
     elif dataclasses.is_dataclass(expected):
         for field in dataclasses.fields(expected):
             _assert_outputs_agree(f"{name}.{field.name}", getattr(expected, field.name),
