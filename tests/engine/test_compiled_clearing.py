@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firesale import load_preset
-from firesale.engine.compiled_clearing import _pairwise_sum
 from firesale.system import System
 from firesale.testing import assert_phase_agrees
 from firesale.testing.strategies import system_and_scenarios
@@ -107,11 +105,3 @@ def test_clearing_floors_under_every_law():
                                             "policy.all_to_all": 0.3})]
     _agrees(system, scenarios)
     _agrees(_with_assets(system, {0: {"depth": math.inf}}), scenarios)
-
-
-def test_pairwise_sum_is_numpys_sum():
-    # the central bank's total ask is summed in numpy's order: the same bits
-    rng = np.random.default_rng(7)
-    for n in (0, 1, 7, 8, 9, 15, 16, 17, 128, 129, 300, 1000, 5003):
-        values = rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 6, n)
-        assert _pairwise_sum(values) == values.sum()

@@ -49,7 +49,8 @@ def _with_switches_and_defaults(draw):
         shocks = list(scenario.model_dump()["shocks"])
         for name in system.institution_names:
             if draw(st.integers(0, 3)) == 0:
-                shocks.append({"institution": name, "default": True, "round": draw(st.integers(0, 2))})
+                last = min(2, scenario.max_rounds - 1)  # a shock after the last round is an error
+                shocks.append({"institution": name, "default": True, "round": draw(st.integers(0, last))})
         out.append(scenario.updated(shocks=shocks, **changes))
     return system, out
 

@@ -16,10 +16,10 @@ where the compiled row orders round differently (sums in another order).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from firesale.channels import CHANNELS
 from firesale.engine.allocation import Orders
+from firesale.engine.compiled_scalars import jit, maximum, minimum
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.kernels import NUMPY, Kernels, RowOrders
@@ -28,34 +28,12 @@ from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
 __all__ = ["allocation"]
 
-# numpy's error model: a division by zero gives inf or NaN, as in the reference, instead of raising
-_jit = njit(cache=True, nogil=True, error_model="numpy")
 
 #: column of the VaR channel in ``ScenarioArrays.switches``
 _VAR = CHANNELS.index("var")
 
 
-@_jit
-def _minimum(a, b):  # pragma: no cover - compiled
-    """``np.minimum``: NaN in either gives NaN (Python's ``min`` would drop it)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a <= b else b
-
-
-@_jit
-def _maximum(a, b):  # pragma: no cover - compiled
-    """``np.maximum``: NaN in either gives NaN."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a >= b else b
-
-
-@_jit
+@jit
 def _acting_rows(tolerance, slr_exemption, var_on, next_round_clearing, max_rounds, t, repay_with_cash,
                  other_liabilities, var_limit, defaulted, alive, slr_shed, lev_trade, cash, funding_cash, debt, var,
                  shortfall, funding, first_funding, margin_due, rolled_due, run, redeem,
@@ -82,14 +60,14 @@ def _acting_rows(tolerance, slr_exemption, var_on, next_round_clearing, max_roun
         for n in range(n_inst):
             shed, lev = slr_shed[s, n], lev_trade[s, n]
             living = alive[s, n]
-            wanted = _maximum(_maximum(lev, 0.0), shed if counts_slr else 0.0)
+            wanted = maximum(maximum(lev, 0.0), shed if counts_slr else 0.0)
             for_debt = cash[s, n] - funding_cash[s, n] if repay_with_cash[n] and living else 0.0
-            used = _minimum(for_debt, wanted)
+            used = minimum(for_debt, wanted)
             if other_liabilities[n] > 0:  # only the debt beyond them can be repaid early
-                used = _minimum(used, _maximum(debt[s, n] - other_liabilities[n], 0.0))
+                used = minimum(used, maximum(debt[s, n] - other_liabilities[n], 0.0))
             cash_used[s, n] = used
-            slr_value = _maximum(shed - (for_debt if counts_slr else 0.0), 0.0)
-            lev_sell = _maximum(lev - for_debt, 0.0)
+            slr_value = maximum(shed - (for_debt if counts_slr else 0.0), 0.0)
+            lev_sell = maximum(lev - for_debt, 0.0)
             var_fraction = 0.0
             if var_on[s] and living and var[s, n] > var_limit[n]:
                 var_fraction = 1.0 - var_limit[n] / var[s, n]

@@ -15,41 +15,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from firesale.channels import CHANNELS
+from firesale.engine.compiled_scalars import jit, maximum, minimum, ratio
 from firesale.engine.constraints import Constraints
 from firesale.engine.marking import Marked
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
 __all__ = ["constraints"]
 
-# numpy's error model: a target of 0 gives inf or NaN, as in the numpy phase, where
-# numba's default would raise
-_jit = njit(cache=True, nogil=True, error_model="numpy")
 
 _DEFAULT, _SLR, _LEVERAGE = CHANNELS.index("default"), CHANNELS.index("slr"), CHANNELS.index("leverage")
 
 
-@_jit
-def _ratio(equity, measure):  # pragma: no cover - compiled
-    """:func:`firesale.channels.balance_sheet.ratio`: inf where the measure is not positive."""
-    return equity / measure if measure > 0 else np.inf
-
-
-@_jit
-def _maximum(a, b):  # pragma: no cover - compiled
-    """``np.maximum`` of two floats: NaN if either is NaN."""
-    return a if (a >= b or a != a) else b
-
-
-@_jit
-def _minimum(a, b):  # pragma: no cover - compiled
-    """``np.minimum`` of two floats: NaN if either is NaN."""
-    return a if (a <= b or a != a) else b
-
-
-@_jit
+@jit
 def _constraints(equity, slr, leverage, exposure, total_assets, slr_trigger, slr_target, defaulted_before,
                  shocked_default, switches, default_on, slr_on, leverage_on, at_minimum, slr_minimum,
                  leverage_minimum, leverage_trigger, leverage_target, two_sided):  # pragma: no cover - compiled
@@ -65,8 +44,8 @@ def _constraints(equity, slr, leverage, exposure, total_assets, slr_trigger, slr
         for n in range(n_inst):
             # an institution that deleverages only below its SLR minimum does not default there
             # (a NaN minimum, like a NaN threshold, never compares below)
-            minimum = np.nan if at_minimum[n] else slr_minimum[n]
-            failed = (defaulted_before[s, n] | shocked_default[s, n] | (equity[s, n] <= 0) | (slr[s, n] < minimum)
+            default_floor = np.nan if at_minimum[n] else slr_minimum[n]
+            failed = (defaulted_before[s, n] | shocked_default[s, n] | (equity[s, n] <= 0) | (slr[s, n] < default_floor)
                       | (leverage[s, n] < leverage_minimum[n]))
             # with the channel off nobody is in default, not even by an earlier round or a shock
             defaulted[s, n] = switches[s, default_on] & failed
@@ -80,19 +59,19 @@ def _constraints(equity, slr, leverage, exposure, total_assets, slr_trigger, slr
             trigger = slr_minimum[n] if at_minimum[n] else slr_trigger[s, n]
             target = slr_minimum[n] if at_minimum[n] else slr_target[s, n]
             measure = exposure[s, n]
-            binds = switches[s, slr_on] & alive[s, n] & (eq > 0) & (_ratio(eq, measure) < trigger)
-            slr_shed[s, n] = _maximum(measure - eq / target, 0.0) if binds else 0.0
+            binds = switches[s, slr_on] & alive[s, n] & (eq > 0) & (ratio(eq, measure) < trigger)
+            slr_shed[s, n] = maximum(measure - eq / target, 0.0) if binds else 0.0
     # leverage targeting, :func:`firesale.channels.balance_sheet.leverage_trade`
     for s in range(n_scen):
         for n in range(n_inst):
             eq = equity[s, n]
             assets, target = total_assets[s, n], leverage_target[n]
-            current = _ratio(eq, assets)
+            current = ratio(eq, assets)
             wanted = assets - (eq / target if (math.isfinite(target) & (target > 0)) else 0.0)
             acts = switches[s, leverage_on] & alive[s, n] & (eq > 0)
             sell = acts & (current < leverage_trigger[n])
             buy = acts & two_sided[n] & (current > target)
-            lev_trade[s, n] = _maximum(wanted, 0.0) if sell else (_minimum(wanted, 0.0) if buy else 0.0)
+            lev_trade[s, n] = maximum(wanted, 0.0) if sell else (minimum(wanted, 0.0) if buy else 0.0)
     return defaulted, alive, slr_shed, lev_trade
 
 

@@ -15,9 +15,9 @@ batch-wide shortcut (whether anybody lends) decides.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from firesale.channels import CHANNELS
+from firesale.engine.compiled_scalars import jit, maximum, minimum
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import TRADING_DAYS, FundingCalls
 from firesale.engine.kernels import NUMPY, Kernels
@@ -27,31 +27,8 @@ from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
 __all__ = ["funding_calls"]
 
-# numpy's error model: a division by zero gives inf or NaN, as in the reference, instead of raising
-_jit = njit(cache=True, nogil=True, error_model="numpy")
 
-
-@_jit
-def _minimum(a, b):  # pragma: no cover - compiled
-    """``np.minimum``: NaN in either gives NaN (Python's ``min`` would drop it)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a <= b else b
-
-
-@_jit
-def _maximum(a, b):  # pragma: no cover - compiled
-    """``np.maximum``: NaN in either gives NaN."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a >= b else b
-
-
-@_jit
+@jit
 def _funding_calls(funding, switches, margin_on, rollover_on, unsecured_on, redemption_on, days, entry_asset,
                    segment_starts, has_holdings, rollover_threshold, rollover_share, run_threshold, run_share,
                    fund_swing, sensitivity, first_mover, gate, cap, tolerance, facility_min_rate, lever_swing,
@@ -93,10 +70,10 @@ def _funding_calls(funding, switches, margin_on, rollover_on, unsecured_on, rede
                         k = entry_asset[e]
                         called = 0.0
                         if on_margin and living:
-                            called = _maximum(repo[s, e] - (1.0 - haircut[s, k]) * (q[s, e] * mark[s, k]), 0.0)
+                            called = maximum(repo[s, e] - (1.0 - haircut[s, k]) * (q[s, e] * mark[s, k]), 0.0)
                         # a standing facility rolls the repo on eligible collateral, at most at its minimum bid rate
                         off = 0.0 if facility_eligible[s, k] else (repo[s, e] - called) * share
-                        rate = _minimum(repo_rate[s, k], facility_min_rate[s]) if facility_eligible[s, k] \
+                        rate = minimum(repo_rate[s, k], facility_min_rate[s]) if facility_eligible[s, k] \
                             else repo_rate[s, k]
                         margin[s, e], rolled_off[s, e] = called, off
                         margin_sum += called
@@ -115,13 +92,13 @@ def _funding_calls(funding, switches, margin_on, rollover_on, unsecured_on, rede
                 swing[s, n] = swinging
                 # a redemption wave is a shock and comes whatever the channel's switch says
                 reaction = sensitivity[n] if on_redemption else 0.0
-                remaining = _maximum(1.0 - flow_redeemed[s, n] / cap[n], 0.0)
+                remaining = maximum(1.0 - flow_redeemed[s, n] / cap[n], 0.0)
                 wave_n = wave[s, n] if has_wave else 0.0
-                flow = reaction * _maximum(-nav_return, 0.0) * (1.0 + first_mover[n] * (0.0 if swinging else 1.0)) \
+                flow = reaction * maximum(-nav_return, 0.0) * (1.0 + first_mover[n] * (0.0 if swinging else 1.0)) \
                     * remaining
-                rate_n = _minimum(flow + wave_n, gate[n])
-                flow_n = _maximum(rate_n - wave_n, 0.0)
-                redeem_n = rate_n * _maximum(equity_n, 0.0) if living else 0.0
+                rate_n = minimum(flow + wave_n, gate[n])
+                flow_n = maximum(rate_n - wave_n, 0.0)
+                redeem_n = rate_n * maximum(equity_n, 0.0) if living else 0.0
             # derivative margin for the living (a defaulter's variation loss stays in its debt)
             calls_on = living and on_margin
             vm = vm_loss[s, n] if calls_on else 0.0
@@ -139,12 +116,12 @@ def _funding_calls(funding, switches, margin_on, rollover_on, unsecured_on, rede
             total = 0.0
             for n in range(n_inst):
                 if alive[s, n] and on_rollover:
-                    recalled[s, n] = _minimum(_maximum(need[s, n] - cash_in[s, n], 0.0), lending_in[s, n])
+                    recalled[s, n] = minimum(maximum(need[s, n] - cash_in[s, n], 0.0), lending_in[s, n])
                 total += recalled[s, n]
             borrowed = 0.0
             for e in range(n_entries):
                 borrowed += repo[s, e]
-            pulled = _minimum(total / borrowed if borrowed > 0 else 0.0, 1.0)
+            pulled = minimum(total / borrowed if borrowed > 0 else 0.0, 1.0)
             segment = 0
             for n in range(n_inst):
                 withdrawn_sum = 0.0
@@ -162,7 +139,7 @@ def _funding_calls(funding, switches, margin_on, rollover_on, unsecured_on, rede
                 cash[s, n] = cash_in[s, n] + recalled[s, n]
                 lending[s, n] = lending_in[s, n] - recalled[s, n]
         for n in range(n_inst):
-            met = _minimum(cash[s, n], need[s, n])
+            met = minimum(cash[s, n], need[s, n])
             funding_cash[s, n] = met
             shortfall[s, n] = need[s, n] - met if need[s, n] - met > tolerance[s] else 0.0
         if funding:

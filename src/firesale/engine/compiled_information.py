@@ -12,12 +12,12 @@ scenarios of its batch beyond what the reference's own batch-wide shortcuts deci
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from firesale.channels.information import MAX_SPREAD, VOL_RATIO_BOUNDS, Information
 from firesale.channels.volatility import _TINY
 from firesale.engine.allocation import Orders
 from firesale.engine.clearing import Cleared
+from firesale.engine.compiled_scalars import clip, jit, maximum, minimum
 from firesale.engine.constraints import Constraints
 from firesale.engine.information import Informed
 from firesale.engine.intermediation import Intermediated
@@ -30,38 +30,8 @@ __all__ = ["information"]
 
 _LOW_RATIO, _HIGH_RATIO = VOL_RATIO_BOUNDS
 
-# numpy's error model: a division by zero gives inf or NaN, as in the reference, instead of
-# raising (a zero fundamental volatility, a zero sigma0)
-_jit = njit(cache=True, nogil=True, error_model="numpy")
 
-
-@_jit
-def _minimum(a, b):  # pragma: no cover - compiled
-    """``np.minimum``: NaN in either gives NaN (Python's ``min`` would drop it)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a <= b else b
-
-
-@_jit
-def _maximum(a, b):  # pragma: no cover - compiled
-    """``np.maximum``: NaN in either gives NaN."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a >= b else b
-
-
-@_jit
-def _clip(x, low, high):  # pragma: no cover - compiled
-    """``np.clip``: NaN stays NaN."""
-    return _minimum(_maximum(x, low), high)
-
-
-@_jit
+@jit
 def _information(old_sigma, fundamental, previous, current, decay, anchor, vol_cap, sigma0, mu0, cost, calm_cost,
                  defaulted, acting, total_assets, dealers, pos_dealer, pos_asset, pos_share, omega0, elasticity,
                  quote_cap, rfq_spread, rfq_depth, depth_elasticity, fear_freeze, depth_floor, spread_cap, on,
@@ -85,12 +55,12 @@ def _information(old_sigma, fundamental, previous, current, decay, anchor, vol_c
     for s in range(n_scen):
         # anchored_volatility
         for k in range(n_assets):
-            log_return = np.log(_maximum(current[s, k], _TINY) / _maximum(previous[s, k], _TINY))
+            log_return = np.log(maximum(current[s, k], _TINY) / maximum(previous[s, k], _TINY))
             variance = decay[s] * (old_sigma[s, k] * old_sigma[s, k]) + (1.0 - decay[s]) * (log_return * log_return)
             if anchored:
                 variance = (1.0 - anchor[s]) * variance + anchor[s] * (fundamental[s, k] * fundamental[s, k])
             out = np.sqrt(variance)
-            sigma[s, k] = _minimum(out, vol_cap[s] * fundamental[s, k]) if capped else out
+            sigma[s, k] = minimum(out, vol_cap[s] * fundamental[s, k]) if capped else out
         if not on[s]:  # the channel off: no spread, full quotes, transparent marks, depth unchanged, ω = ω0
             for k in range(n_assets):
                 spread[s, k] = 0.0
@@ -103,14 +73,14 @@ def _information(old_sigma, fundamental, previous, current, decay, anchor, vol_c
         for k in range(n_assets):
             # (the reference takes the log of max(ratio, 0) here and of the ratio for depth: the
             # same once the ratio is clipped to positive bounds, so one log serves both)
-            log_ratio = np.log(_clip(sigma[s, k] / sigma0[k], _LOW_RATIO, _HIGH_RATIO))
+            log_ratio = np.log(clip(sigma[s, k] / sigma0[k], _LOW_RATIO, _HIGH_RATIO))
             log_vol_ratio[k] = log_ratio
             odds = mu0[k] / (1.0 - mu0[k]) * np.exp(elasticity[s] * log_ratio)
             mu = odds / (1.0 + odds)
             spread_k = 2.0 * mu * sigma[s, k]
             spread0 = 2.0 * mu0[k] * sigma0[k]
             if spread_capped:
-                spread_k = _minimum(spread_k, spread_cap[s] * spread0)
+                spread_k = minimum(spread_k, spread_cap[s] * spread0)
             lit[k] = spread_k
             ratio[k] = spread_k / spread0 if spread0 > 0 else 1.0
             phi[k] = 0.0
@@ -130,16 +100,16 @@ def _information(old_sigma, fundamental, previous, current, decay, anchor, vol_c
                     # log (and the reference's floor under it, 1e-300) is not needed
                     intensity = 1.0
                 else:
-                    intensity = _clip(1.0 - np.log(relative) / log_cap, 0.0, 1.0)
+                    intensity = clip(1.0 - np.log(relative) / log_cap, 0.0, 1.0)
                     if intensity != intensity:  # NaN quotes nothing (the reference's nan_to_num)
                         intensity = 0.0
             covered[k] += pos_share[p]
             phi[k] += intensity * pos_share[p]
         for k in range(n_assets):
-            share = _minimum(phi[k], 1.0) if covered[k] > 0 else 1.0
-            spread[s, k] = _minimum(lit[k] * (share + (1.0 - share) * rfq_spread[s]), MAX_SPREAD)
+            share = minimum(phi[k], 1.0) if covered[k] > 0 else 1.0
+            spread[s, k] = minimum(lit[k] * (share + (1.0 - share) * rfq_spread[s]), MAX_SPREAD)
             depth = (share + (1.0 - share) * rfq_depth[s]) * np.exp(-depth_elasticity[s] * log_vol_ratio[k])
-            depth_scale[s, k] = _maximum(depth, depth_floor[s])
+            depth_scale[s, k] = maximum(depth, depth_floor[s])
             quoting_share[s, k] = share
             uncertainty[s, k] = 1.0 - share
         # counterparty fear: the share of dealer balance sheets in breach or default
@@ -151,7 +121,7 @@ def _information(old_sigma, fundamental, previous, current, decay, anchor, vol_c
             total += size
             troubled += size if acting[s, n] or defaulted[s, n] else 0.0
         fear = troubled / total if total > 0 else 0.0
-        layoff[s] = omega0[s] * _clip(1.0 - fear / fear_freeze[s], 0.0, 1.0)
+        layoff[s] = omega0[s] * clip(1.0 - fear / fear_freeze[s], 0.0, 1.0)
 
 
 def information(state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked, marked: Marked,

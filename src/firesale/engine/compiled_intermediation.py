@@ -23,11 +23,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 from scipy.special import ndtri
 
 from firesale.channels import CHANNELS
 from firesale.engine.allocation import Orders
+from firesale.engine.compiled_scalars import inline, jit, maximum, minimum
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.intermediation import Intermediated
@@ -38,29 +38,13 @@ from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
 __all__ = ["intermediation"]
 
-# error_model="numpy": a division by zero gives inf or NaN as in the numpy phase (which
-# runs under errstate "ignore") instead of raising ZeroDivisionError
-_jit = njit(cache=True, nogil=True, error_model="numpy")
-_inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 _SLR, _LEVERAGE, _VAR = CHANNELS.index("slr"), CHANNELS.index("leverage"), CHANNELS.index("var")
 #: What ``np.nan_to_num`` turns an infinite VaR into.
 _LARGEST = float(np.finfo(np.float64).max)
 
 
-@_inline
-def _minimum(a, b):  # pragma: no cover
-    # np.minimum: NaN if either is NaN
-    return a if (a < b or a != a) else b
-
-
-@_inline
-def _maximum(a, b):  # pragma: no cover
-    # np.maximum: NaN if either is NaN
-    return a if (a > b or a != a) else b
-
-
-@_inline
+@inline
 def _take(j, first, last, taken, slr_use, lev_use, room_slr, room_lev, room_var, at):  # pragma: no cover
     """The end of :func:`firesale.channels.dealers.fill` for dealer ``j`` of one scenario,
     whose positions are the slots ``first:last`` of the per-slot arrays: ``taken``, what is
@@ -68,22 +52,22 @@ def _take(j, first, last, taken, slr_use, lev_use, room_slr, room_lev, room_var,
     ``lev_use``, scaled into the dealer's SLR and leverage room, which it reduces. A
     dealer's fill involves only its own positions and room, so dealers are filled one by
     one; the caller computes ``taken`` in the pass that makes what is wanted."""
-    slr_scale = _minimum(1.0, room_slr[j] / slr_use if slr_use > 0 else 1.0)
-    lev_scale = _minimum(1.0, room_lev[j] / lev_use if lev_use > 0 else 1.0)
+    slr_scale = minimum(1.0, room_slr[j] / slr_use if slr_use > 0 else 1.0)
+    lev_scale = minimum(1.0, room_lev[j] / lev_use if lev_use > 0 else 1.0)
     slr_use = 0.0
     lev_use = 0.0
     for i in range(first, last):
-        value = taken[i] * _minimum(lev_scale, slr_scale if at[i] else 1.0)
+        value = taken[i] * minimum(lev_scale, slr_scale if at[i] else 1.0)
         taken[i] = value
         slr_use += value * at[i]
         lev_use += value
-        room_var[i] = _maximum(room_var[i] - value, 0.0)
+        room_var[i] = maximum(room_var[i] - value, 0.0)
     # a room that bound is used up, exactly (as the numpy fill)
-    room_slr[j] = 0.0 if slr_scale < 1.0 and slr_scale <= lev_scale else _maximum(room_slr[j] - slr_use, 0.0)
-    room_lev[j] = 0.0 if lev_scale < 1.0 and lev_scale <= slr_scale else _maximum(room_lev[j] - lev_use, 0.0)
+    room_slr[j] = 0.0 if slr_scale < 1.0 and slr_scale <= lev_scale else maximum(room_slr[j] - slr_use, 0.0)
+    room_lev[j] = 0.0 if lev_scale < 1.0 and lev_scale <= slr_scale else maximum(room_lev[j] - lev_use, 0.0)
 
 
-@_jit
+@jit
 def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, entries, dealer_index,
                     entry_position, client, has_client, dealers, dealer, asset, share, order, slot_of, starts, slr,
                     slr_trigger, var, var_limit, dealing, acting, defaulted, shortfall, roll_share, intermediates,
@@ -133,7 +117,7 @@ def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, e
             slr_use = trigger / ratio if (math.isfinite(trigger) and ratio > 0) else 0.0
             var_use = at_risk / (limit if limit > 0 else 1.0) if (math.isfinite(limit) and math.isfinite(at_risk)) \
                 else 0.0
-            use = _maximum(slr_use, var_use)
+            use = maximum(slr_use, var_use)
             cost[s, j] = use * use
         if not dealing:
             # dealers' own sales reach outside buyers like anyone's
@@ -143,12 +127,12 @@ def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, e
             continue
         omega = layoff_share[s] if intermediates[s] else 0.0
         for k in range(n_assets):
-            offered[k] = _maximum(client_flow[k], 0.0)
-            leaning[k] = _maximum((pressure[s, k] + transient[s, k]) * depth_scale[s, k], 0.0)
+            offered[k] = maximum(client_flow[k], 0.0)
+            leaning[k] = maximum((pressure[s, k] + transient[s, k]) * depth_scale[s, k], 0.0)
             selling[k] = 0.0
             total[k] = 0.0
         for p in range(n_pos):
-            selling[asset[p]] += _maximum(dealer_sales[s, p], 0.0)
+            selling[asset[p]] += maximum(dealer_sales[s, p], 0.0)
         for j in range(n_dealers):
             n = dealers[j]
             first, last = starts[j], starts[j + 1]
@@ -159,11 +143,11 @@ def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, e
             appetite[j] = 1.0 / (1.0 + kappa[s] * cost[s, j])
             trigger = slr_trigger[s, n]
             room = equity[s, n] / trigger - exposure[s, n] if (math.isfinite(trigger) and switches[s, 0]) else np.inf
-            room_slr[j] = 0.0 if blocked else _maximum(room, 0.0) * appetite[j]
+            room_slr[j] = 0.0 if blocked else maximum(room, 0.0) * appetite[j]
             trigger = leverage_trigger[n]
             room = equity[s, n] / trigger - total_assets[s, n] if (math.isfinite(trigger) and switches[s, 1]) \
                 else np.inf
-            room_lev[j] = 0.0 if blocked else _maximum(room, 0.0) * appetite[j]
+            room_lev[j] = 0.0 if blocked else maximum(room, 0.0) * appetite[j]
             limit = var_limit[n]
             var_on = math.isfinite(limit) and switches[s, 2]
             headroom = 0.0
@@ -188,9 +172,9 @@ def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, e
                 k = asset[p]
                 # VaR room per position: over the position's asset volatility
                 room = headroom / sigma[s, k] if var_on else np.inf
-                room_var[i] = 0.0 if blocked else _maximum(room, 0.0) * appetite[j]
+                room_var[i] = 0.0 if blocked else maximum(room, 0.0) * appetite[j]
                 at[i] = 0.0 if (slr_exempt[k] and slr_exemption[s]) else 1.0
-                value = _minimum(share[p] * offered[k], room_var[i])
+                value = minimum(share[p] * offered[k], room_var[i])
                 kept[i] = value
                 # times the 0/1 flag, not skipped: NaN * 0 stays NaN, as in the numpy product
                 slr_use += value * at[i]
@@ -222,7 +206,7 @@ def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, e
             moved = False
             for i in range(first, last):
                 k = asset[order[i]]
-                value = _minimum((takers[j] / total[k] if total[k] > 0 else 0.0) * pool[k], room_var[i])
+                value = minimum((takers[j] / total[k] if total[k] > 0 else 0.0) * pool[k], room_var[i])
                 taken[i] = value
                 slr_use += value * at[i]
                 lev_use += value
@@ -236,7 +220,7 @@ def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, e
             moved = False
             for i in range(first, last):
                 p = order[i]
-                value = _minimum(lean[s] * share[p] * leaning[asset[p]] * room_left, room_var[i])
+                value = minimum(lean[s] * share[p] * leaning[asset[p]] * room_left, room_var[i])
                 leaned[i] = value
                 slr_use += value * at[i]
                 lev_use += value

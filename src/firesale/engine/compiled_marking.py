@@ -20,8 +20,8 @@ order. A sum in another order could move a ratio across its trigger in one path 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from firesale.engine.compiled_scalars import inline, jit, maximum, minimum, pairwise_sum, ratio
 from firesale.engine.kernels import NUMPY, Kernels, kernels_named
 from firesale.engine.marking import Marked
 from firesale.engine.shocks import Shocked
@@ -29,86 +29,10 @@ from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
 __all__ = ["marking"]
 
-# numpy's error model: a division by zero gives inf or NaN, as in the numpy phase (1 − target
-# with a target of 1, σ0 of 0), where numba's default would raise
-_jit = njit(cache=True, nogil=True, error_model="numpy")
-
-
-@_jit
-def _maximum(a, b):  # pragma: no cover
-    """``np.maximum`` of two floats: NaN if either is NaN."""
-    return a if (a >= b or a != a) else b
-
-
-@_jit
-def _minimum(a, b):  # pragma: no cover
-    """``np.minimum`` of two floats: NaN if either is NaN."""
-    return a if (a <= b or a != a) else b
-
-
-@_jit
-def _block_sum(values, start, count):  # pragma: no cover
-    """numpy's pairwise sum of ``values[start:start + count]`` up to 128 terms: sequential
-    below 8, else 8 running sums added in a tree."""
-    if count < 8:
-        total = -0.0
-        for i in range(start, start + count):
-            total += values[i]
-        return total
-    r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
-    r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
-    end = start + count - count % 8
-    for i in range(start + 8, end, 8):
-        r0, r1, r2, r3 = r0 + values[i], r1 + values[i + 1], r2 + values[i + 2], r3 + values[i + 3]
-        r4, r5, r6, r7 = r4 + values[i + 4], r5 + values[i + 5], r6 + values[i + 6], r7 + values[i + 7]
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(end, start + count):
-        total += values[i]
-    return total
-
-
-@_jit
-def _pairwise(values, start, count):  # pragma: no cover
-    """numpy's pairwise sum of ``values[start:start + count]`` (its float add loop's
-    reduction): above 128 terms, the sum of two halves' sums, the first half a multiple of
-    8 long. The halving tree is walked with stacks, not recursion: numba cannot load a
-    recursive function from its cache."""
-    if count <= 128:
-        return _block_sum(values, start, count)
-    # each halving leaves its run on the stack under its two halves: 64 levels, any count,
-    # stay within 130 runs and 66 sums waiting
-    run_start, run_count = np.empty(130, dtype=np.int64), np.empty(130, dtype=np.int64)
-    expanded = np.zeros(130, dtype=np.bool_)
-    sums = np.empty(66)
-    runs, done = 1, 0
-    run_start[0], run_count[0] = start, count
-    while runs:
-        top = runs - 1
-        first, length = run_start[top], run_count[top]
-        if length <= 128:
-            sums[done] = _block_sum(values, first, length)
-            done += 1
-            runs -= 1
-        elif expanded[top]:  # both halves summed: add them, first half first
-            sums[done - 2] = sums[done - 2] + sums[done - 1]
-            done -= 1
-            expanded[top] = False
-            runs -= 1
-        else:
-            half = length // 2
-            half -= half % 8
-            expanded[top] = True
-            # the second half below the first, so the first is summed first
-            run_start[runs], run_count[runs] = first + half, length - half
-            run_start[runs + 1], run_count[runs + 1] = first, half
-            expanded[runs] = expanded[runs + 1] = False
-            runs += 2
-    return sums[0]
-
 
 # inlined where it is called (numba's IR inlining): a call per sum, passing the array,
 # would cost more than the sum
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@inline
 def _run_sum(values, count):  # pragma: no cover
     """The sum of ``values[:count]`` (count ≥ 1) in the order of ``np.add.reduceat``, which
     the numpy phase's sums over positions use: the first term plus the pairwise sum of the
@@ -119,16 +43,10 @@ def _run_sum(values, count):  # pragma: no cover
         for i in range(1, count):
             others += values[i]
         return values[0] + others
-    return values[0] + _pairwise(values, 1, count - 1)
+    return values[0] + pairwise_sum(values, 1, count - 1)
 
 
-@_jit
-def _ratio(equity, measure):  # pragma: no cover
-    """:func:`firesale.channels.balance_sheet.ratio`: inf where the measure is not positive."""
-    return equity / measure if measure > 0 else np.inf
-
-
-@_jit
+@jit
 def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shocked_equity, shocked_cash,
              shocked_debt, margin_posted, lending, vm_owed, rounds_below_before, defaulted, derivative_open,
              opacity, sigma0, slr_exempt, haircut0, haircut_beta, haircut_cap, entry_asset, starts, has_holdings,
@@ -169,9 +87,9 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
             if haircut_floor[s]:
                 cut = base
             else:
-                cut = _minimum(_maximum(base + haircut_beta[k] * (sigma_ratio[k] - 1.0), base), haircut_cap[k])
+                cut = minimum(maximum(base + haircut_beta[k] * (sigma_ratio[k] - 1.0), base), haircut_cap[k])
             if facility_eligible[s, k]:
-                cut = _minimum(cut, facility_haircut[s])
+                cut = minimum(cut, facility_haircut[s])
             haircut[s, k] = cut
         for j in range(n_deriv):
             notional[s, j] = derivative[j] * derivative_open[s, j]
@@ -210,12 +128,12 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
                 # a rise beyond the debt is paid in cash (every scenario once any settles at
                 # the final price, as in the numpy phase)
                 eq, d = eq + carried, d - carried
-                settled = _maximum(-d, 0.0)
+                settled = maximum(-d, 0.0)
                 d, c = d + settled, c + settled
             if has_derivatives:
-                called = _maximum(required - p, 0.0)
-                back = _maximum(p - required, 0.0)
-                gain, loss = _maximum(variation, 0.0), _maximum(-variation, 0.0)
+                called = maximum(required - p, 0.0)
+                back = maximum(p - required, 0.0)
+                gain, loss = maximum(variation, 0.0), maximum(-variation, 0.0)
                 eq = eq + variation
                 c = c + gain + back
                 d = d + loss
@@ -226,12 +144,12 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
                 loss = vm_owed[s, n]
             assets = c + p + lending[s, n] + held
             # a NaN trigger never binds: the comparison is False
-            below = _ratio(eq, assets) < leverage_trigger[n]
+            below = ratio(eq, assets) < leverage_trigger[n]
             rounds = rounds_below_before[s, n] + 1 if (below and not defaulted[s, n]) else 0
             added = 0.0
             if rounds > recapitalisation_lag[n]:
                 target = leverage_target[n]
-                added = _maximum(target * assets - eq, 0.0) / (1.0 - target)
+                added = maximum(target * assets - eq, 0.0) / (1.0 - target)
                 c, eq, assets = c + added, eq + added, assets + added
             measure = held_counted + (0.0 if exempt else c) + p + lending[s, n]
             # an SLR buffer release lowers triggers and targets, not below the minimum
@@ -240,9 +158,9 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
             equity[s, n], cash[s, n], debt[s, n], posted[s, n] = eq, c, d, p
             settled_cash[s, n], margin_out[s, n], vm_gain[s, n], vm_loss[s, n] = settled, called, gain, loss
             total_assets[s, n], rounds_below[s, n], recap[s, n], exposure[s, n] = assets, rounds, added, measure
-            slr[s, n], leverage[s, n] = _ratio(eq, measure), _ratio(eq, assets)
-            trigger_out[s, n] = _maximum(slr_trigger[n] - release, floor)
-            target_out[s, n] = _maximum(slr_target[n] - release, floor)
+            slr[s, n], leverage[s, n] = ratio(eq, measure), ratio(eq, assets)
+            trigger_out[s, n] = maximum(slr_trigger[n] - release, floor)
+            target_out[s, n] = maximum(slr_target[n] - release, floor)
     return (mark, equity, cash, debt, posted, settled_cash, notional, margin_out, vm_gain, vm_loss, total_assets,
             rounds_below, recap, exposure, slr, leverage, haircut, trigger_out, target_out)
 

@@ -16,10 +16,10 @@ scenarios of its batch beyond what the reference's own batch-wide shortcuts deci
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from firesale.engine.allocation import Orders
 from firesale.engine.clearing import Cleared
+from firesale.engine.compiled_scalars import jit, maximum, minimum
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.intermediation import Intermediated
@@ -31,38 +31,14 @@ from firesale.engine.state import Inputs, ScenarioArrays, State
 
 __all__ = ["settlement"]
 
-# numpy's error model: every division below is guarded as the reference guards it, so
-# none raises; this keeps numba from adding a check per division
-_jit = njit(cache=True, nogil=True, error_model="numpy")
 
-
-@_jit
-def _minimum(a, b):  # pragma: no cover - compiled
-    """``np.minimum``: NaN in either gives NaN (Python's ``min`` would drop it)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a <= b else b
-
-
-@_jit
-def _maximum(a, b):  # pragma: no cover - compiled
-    """``np.maximum``: NaN in either gives NaN."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a >= b else b
-
-
-@_jit
+@jit
 def _released(repo_row, sold, held):  # pragma: no cover - compiled
     """The repo a sale releases, :math:`B \\max(u, 0) / q` (none where nothing is held)."""
-    return repo_row * (_maximum(sold, 0.0) / held if held > 0 else 0.0)
+    return repo_row * (maximum(sold, 0.0) / held if held > 0 else 0.0)
 
 
-@_jit
+@jit
 def _run_sums(values, x, y, s, assets, starts, present, out):  # pragma: no cover - compiled
     """:math:`\\sum v_{sj} (x - y)_{s,k(j)}` over each run of columns of ``values`` (one run
     per ``present`` owner, starting at ``starts``), 0 for owners without one: the
@@ -82,7 +58,7 @@ def _run_sums(values, x, y, s, assets, starts, present, out):  # pragma: no cove
         run += 1
 
 
-@_jit
+@jit
 def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, repo_rows, units, trading_cut,
             price, mark, post, post_mark, bid, ask, q, q_trading, pending, repo, derivative_open, outside_q0,
             outside_cash0, shares, short_term, entry_asset, entry_institution, segment_starts, has_holdings,
@@ -155,11 +131,11 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
                 if valid[r, slot]:
                     e = flat[r, slot] - s * n_entries
                     new_q[s, e] = held - sold
-                    new_q_trading[s, e] = _minimum(_maximum(qt_rows[r, slot] - trading_cut[r, slot], 0.0),
+                    new_q_trading[s, e] = minimum(maximum(qt_rows[r, slot] - trading_cut[r, slot], 0.0),
                                                    held - sold)
                     row_flow[k] += sold
                     if final_any and final:
-                        new_pending[s, e] += _maximum(sold, 0.0)
+                        new_pending[s, e] += maximum(sold, 0.0)
             proceeds[s, n] = received
             execution[n] = gained
             if funding:
@@ -206,10 +182,10 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
                 for h in range(hedges.size):
                     before, after = q[s, hedge_entry[h]], new_q[s, hedge_entry[h]]
                     kept = after / before if before > 0 else 1.0
-                    new_open[s, hedges[h]] *= _minimum(kept, 1.0)
+                    new_open[s, hedges[h]] *= minimum(kept, 1.0)
             for n in range(n_inst):
                 new_equity[s, n] = new_equity[s, n] + sums[n]
-                late_gain[n], late_loss[n] = _maximum(sums[n], 0.0), _maximum(-sums[n], 0.0)
+                late_gain[n], late_loss[n] = maximum(sums[n], 0.0), maximum(-sums[n], 0.0)
         else:
             late_gain[:] = 0.0
             late_loss[:] = 0.0
@@ -219,13 +195,13 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
         for n in range(n_inst):
             out = defaulted[s, n]
             sale = proceeds[s, n]
-            gross[n] = _maximum(sale, 0.0)
-            borrowed = _maximum(-sale, 0.0)  # purchases are financed by new debt from outside lenders
+            gross[n] = maximum(sale, 0.0)
+            borrowed = maximum(-sale, 0.0)  # purchases are financed by new debt from outside lenders
             cash_free = cash[s, n] - funding_cash[s, n] - cash_used[s, n]
-            loan_paid[n] = _minimum(released[n], gross[n] + (cash[s, n] if out else cash_free))
+            loan_paid[n] = minimum(released[n], gross[n] + (cash[s, n] if out else cash_free))
             deficiency = released[n] - loan_paid[n]  # the repo lender's claim beyond its collateral
             after_loans = gross[n] - loan_paid[n]
-            calls_from_sales = _minimum(shortfall[s, n], _maximum(after_loans, 0.0))
+            calls_from_sales = minimum(shortfall[s, n], maximum(after_loans, 0.0))
             paid[s, n] = funding_cash[s, n] + calls_from_sales
             share_met = paid[s, n] / need[s, n] if need[s, n] > 0 else 1.0
             met[s, n] = share_met
@@ -237,13 +213,13 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
             if out:
                 available = cash[s, n] + excess
             else:
-                available = 0.0 if hold else _maximum(excess, 0.0)
+                available = 0.0 if hold else maximum(excess, 0.0)
             repayable = debt_after_cash
             if other_liabilities[n] > 0 and not out:
-                repayable = _maximum(debt_after_cash - other_liabilities[n], 0.0)
-            repaid[n] = _minimum(repayable, _maximum(available, 0.0))
+                repayable = maximum(debt_after_cash - other_liabilities[n], 0.0)
+            repaid[n] = minimum(repayable, maximum(available, 0.0))
             owed = debt_after_cash - repaid[n] + borrowed + dealer_cost[n] - carried[n]
-            settled_after[n] = _maximum(-owed, 0.0)
+            settled_after[n] = maximum(-owed, 0.0)
             owed = owed + settled_after[n]
             if out:
                 kept_cash = cash[s, n] + excess - repaid[n]
@@ -252,9 +228,9 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
             kept_cash = kept_cash + late_gain[n]
             owed = owed + late_loss[n]
             new_debt[s, n] = owed
-            new_short_term[s, n] = _minimum(short_term[s, n] - share_met * run[s, n], owed)
+            new_short_term[s, n] = minimum(short_term[s, n] - share_met * run[s, n], owed)
             redeemed[s, n] = share_met * redeem[s, n]
-            swing_charge[n] = (_minimum(redeemed[s, n], _maximum(-execution[n], 0.0)) if swing[s, n] else 0.0)
+            swing_charge[n] = (minimum(redeemed[s, n], maximum(-execution[n], 0.0)) if swing[s, n] else 0.0)
             payout[s, n] = redeemed[s, n] - swing_charge[n]
             new_cash[s, n] = kept_cash + swing_charge[n] + settled_after[n]
             new_equity[s, n] = new_equity[s, n] - payout[s, n]
@@ -277,7 +253,7 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
                         e = flat[r, slot] - s * n_entries
                         new_repo[s, e] -= _released(repo_rows[r, slot], units[r, slot], q_rows[r, slot])
             for e in range(n_entries):
-                new_repo[s, e] = _maximum(new_repo[s, e], 0.0)
+                new_repo[s, e] = maximum(new_repo[s, e], 0.0)
             # repo repaid goes to its lenders in proportion to what they lend: the
             # money-market funds' share of the pool (after their recall), outside lenders
             if lending_any:
@@ -290,8 +266,8 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
                 for n in range(n_inst):
                     pulled += recalled[s, n]
                 pool_before = pool_before - pulled
-                repaid_pool = _maximum(pool_before - pool_after, 0.0)
-                fund_share = _minimum(repaid_pool / pool_before if pool_before > 0 else 0.0, 1.0)
+                repaid_pool = maximum(pool_before - pool_after, 0.0)
+                fund_share = minimum(repaid_pool / pool_before if pool_before > 0 else 0.0, 1.0)
                 for n in range(n_inst):
                     repaid_to_funds[n] = lending0[s, n] * fund_share
                     lending[s, n] = lending0[s, n] - repaid_to_funds[n]

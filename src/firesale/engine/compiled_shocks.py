@@ -16,83 +16,20 @@ last bit at times.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba import njit
 
-from firesale.channels.impact import LAW_CODES
+from firesale.engine.compiled_scalars import impact_fraction, jit, maximum, price_from_pressure
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
 __all__ = ["shocks"]
 
-# numpy's error model: a division by zero (a depth or outside buyers' bound of 0, an
-# exponential floor of 1) gives inf or NaN, as in the numpy phase, where numba's default would raise
-_jit = njit(cache=True, nogil=True, error_model="numpy")
-
-_LINEAR, _EXPONENTIAL = LAW_CODES["linear"], LAW_CODES["exponential"]
-_SQRT, _MULTIPLICATIVE = LAW_CODES["sqrt"], LAW_CODES["multiplicative"]
 
 
-@_jit
-def _maximum(a, b):  # pragma: no cover - compiled
-    """``np.maximum`` of two floats: NaN if either is NaN."""
-    return a if (a >= b or a != a) else b
 
 
-@_jit
-def _sign(x):  # pragma: no cover - compiled
-    """``np.sign``: NaN for NaN."""
-    if x > 0.0:
-        return 1.0
-    if x < 0.0:
-        return -1.0
-    return x if x != x else 0.0
 
-
-@_jit
-def _impact(pressure, law, depth, floor, sigma0, adv, kappa):  # pragma: no cover - compiled
-    """:func:`firesale.channels.impact.impact_fraction` of one asset."""
-    finite = math.isfinite(depth)
-    safe_depth = depth if finite else 1.0
-    if law == _MULTIPLICATIVE:
-        # signed, not mirrored, as in the reference
-        return -np.expm1(-pressure / safe_depth) if finite else 0.0
-    size = abs(pressure)
-    if not (finite or law == _SQRT):  # an infinitely deep market moves no price
-        psi = 0.0
-    elif law == _LINEAR:
-        psi = size / safe_depth
-    elif law == _EXPONENTIAL:
-        room = 1.0 - floor
-        psi = room * -np.expm1(-size / (room * safe_depth))
-    else:
-        safe_adv = adv if adv > 0 else 1.0
-        psi = sigma0 * kappa * np.sqrt(size / safe_adv)
-    # a NaN pressure stays NaN through its sign even where ψ is 0
-    return _sign(pressure) * psi
-
-
-@_jit
-def _price(fundamental, p0, psi, max_discount, relative):  # pragma: no cover - compiled
-    """:func:`firesale.channels.impact.price_from_pressure` of one asset, with outside
-    demand's saturation (:func:`~firesale.channels.impact.bounded_discount`) where its
-    largest discount is finite."""
-    if not math.isfinite(max_discount):
-        if relative:
-            return _maximum(fundamental * (1.0 - psi), 0.0)
-        return _maximum(fundamental - p0 * psi, 0.0)
-    if relative:
-        discount = psi
-    else:
-        discount = p0 * psi / fundamental if fundamental > 0 else 0.0
-    if discount > 0:
-        discount = -max_discount * np.expm1(-_maximum(discount, 0.0) / max_discount)
-    return _maximum(fundamental * (1.0 - discount), 0.0)
-
-
-@_jit
+@jit
 def _shocks(t, pressure_before, transient_before, mean_reversion, capital_arrival, capital_delay, resilience,
             fundamental_before, sigma_before, sigma_fundamental_before, repo_rate_before, repricing, price_shock,
             volatility_shock, default_shock, repo_rate_shock, capital_shock, defaulted, cash_before, equity_before,
@@ -133,8 +70,8 @@ def _shocks(t, pressure_before, transient_before, mean_reversion, capital_arriva
                 if not np.isnan(repo_rate_shock[s, t, k]):
                     rate = repo_rate_shock[s, t, k]
             sigma[s, k], sigma_fundamental[s, k], repo_rate[s, k] = v, vf, rate
-            psi = _impact(p + q, law[k], depth[k], floor[k], sigma0[k], adv[k], kappa[k])
-            price[s, k] = _price(f, p0[k], psi, max_discount[s, k], relative[k])
+            psi = impact_fraction(p + q, law[k], depth[k], floor[k], sigma0[k], adv[k], kappa[k])
+            price[s, k] = price_from_pressure(f, p0[k], psi, max_discount[s, k], relative[k])
         for n in range(n_inst):
             c, e, d = cash_before[s, n], equity_before[s, n], debt_before[s, n]
             if shocked:
@@ -142,7 +79,7 @@ def _shocks(t, pressure_before, transient_before, mean_reversion, capital_arriva
                 added = capital_shock[s, t, n]
                 # against cash at or above 0: a rounding residue of -1e-16 must not turn a zero
                 # shock into a payment, or a scenario would differ in a batch with later shocks
-                paid = _maximum(added, -_maximum(c, 0.0))
+                paid = maximum(added, -maximum(c, 0.0))
                 capital[s, n], capital_cash[s, n] = added, paid
                 c, e = c + paid, e + added
                 d = d + (paid - added)
