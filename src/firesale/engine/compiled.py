@@ -298,6 +298,7 @@ def _compiled_phases() -> dict:
     if numba is None:
         return phases
     # compiled phases: one line each
+    from firesale.engine.compiled_round_records import round_records; phases["round_records"] = round_records
     from firesale.engine.compiled_clearing import clearing; phases["clearing"] = clearing
     from firesale.engine.compiled_constraints import constraints; phases["constraints"] = constraints
     from firesale.engine.compiled_shocks import shocks; phases["shocks"] = shocks
