@@ -9,7 +9,7 @@ import firesale
 from firesale import Scenario
 from firesale.data.synthetic import generate_system
 from firesale.engine.kernels import NUMPY
-from firesale.engine.records import DENSE_SHARE, SPARSE_RECORDS, PositionLevels, SparseRecord
+from firesale.engine.records import DENSE_SHARE, SPARSE_RECORDS, PositionLevels, Records, SparseRecord
 from firesale.engine.round import step
 from firesale.engine.simulate import _EMPTY, simulate_arrays
 from firesale.engine.state import Inputs, ScenarioArrays, initial_state
@@ -59,8 +59,8 @@ def test_every_record_is_what_its_round_returned(case):
 
 def test_sparse_records_hold_only_the_cells_set():
     """On a 2,000-institution system, where a minority sells, a sparse record takes 16
-    bytes (index and value) per cell that differs from its empty value, and no more; a
-    record of which more than DENSE_SHARE of the cells written are set is dense."""
+    bytes (index and value) per cell that differs from its empty value, and no more than the
+    dense array would (DENSE_SHARE of its cells)."""
     system = generate_system(2000, 60, 0.05, 3)
     scenarios = [Scenario(name=f"s{s}", shocks=[{"asset": system.assets[s].name, "price": -0.05}], max_rounds=6)
                  for s in range(3)]
@@ -75,10 +75,8 @@ def test_sparse_records_hold_only_the_cells_set():
         if isinstance(record, SparseRecord):
             assert set_cells <= DENSE_SHARE * dense.size, name
             assert record.nbytes <= 2 * 16 * set_cells + 16 * 1024 * 2, name  # buffers double from 1,024
-    # the premise: sales by channel and breaches stay mostly empty here, and the interest
-    # all borrowers pay makes funding flows dense from round 0
+    # the premise: sales by channel and breaches stay mostly empty here
     assert kinds["sales_by_channel"] == kinds["breach"] == "SparseRecord"
-    assert kinds["funding_paid"] == "ndarray"
     holdings = run.records["holdings"]
     assert isinstance(holdings, PositionLevels)
     # the t0 holdings once (per position of the pattern), then only what changed
@@ -102,3 +100,23 @@ def test_chunks_write_the_same_records(chunk_size):
     chunked = simulate_arrays(inputs, scen, detail=True, chunk_size=chunk_size)
     for name, record in whole.records.items():
         np.testing.assert_array_equal(np.asarray(chunked.records[name]), np.asarray(record), err_msg=name)
+
+
+def test_a_record_that_fills_up_turns_dense():
+    """A sparse record stays cells while they take no more than the dense array of the
+    rounds so far would, then turns dense, keeping every value written."""
+    records = Records(n_scen=4, capacity=3, levels=frozenset(), empty={})
+    rng = np.random.default_rng(1)
+    quiet = np.zeros((4, 5))
+    quiet[1, 2] = 7.0  # 1 cell of 20 set
+    records.write("sold", slice(0, 4), 0, quiet)
+    assert isinstance(records.arrays["sold"], SparseRecord)
+    busy = rng.uniform(1.0, 2.0, (4, 5))  # 20 more cells: 21 of the 40 of two rounds, beyond half
+    records.write("sold", slice(0, 4), 1, busy)
+    assert isinstance(records.arrays["sold"], np.ndarray)
+    records.write("sold", np.array([0, 2, 3]), 2, busy[:3])
+    out = records.finish(np.array([2, 1, 2, 2]))["sold"]
+    expected = np.zeros((4, 3, 5))
+    expected[:, 0], expected[:, 1] = quiet, busy
+    expected[[0, 2, 3], 2] = busy[:3]  # scenario 1 stopped after round 1: no flow after
+    np.testing.assert_array_equal(out, expected)

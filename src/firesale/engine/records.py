@@ -73,9 +73,10 @@ class _Cells:
             yield t, self.index[start:stop], self.values[start:stop]
 
 
-#: A sparse record becomes dense once more than this share of the cells written so far
-#: are set (an index and a value take twice the bytes of a dense cell).
-DENSE_SHARE = 0.25
+#: A sparse record becomes dense once it holds more than this share of the cells of the
+#: batch's rounds so far: an index and a value take twice the bytes of a dense cell, so a
+#: sparse record never takes more memory than the dense one would.
+DENSE_SHARE = 0.5
 
 
 class SparseRecord:
@@ -207,15 +208,14 @@ class Records:
     rounds (doubled if a run goes longer) and not initialised: a round's records of a run
     of scenarios are one contiguous block, written in place, and :meth:`finish` fills the
     rounds after each scenario's stop. It gives them as ``(S, R, ...)`` views of that
-    storage. A sparse record becomes dense once more than :data:`DENSE_SHARE` of the
-    cells written to it are set.
+    storage. A sparse record becomes dense once it would take more memory than the dense
+    array (:data:`DENSE_SHARE`).
     """
 
     def __init__(self, n_scen: int, capacity: int, levels: frozenset[str], empty: dict[str, float | int]) -> None:
         self.n_scen, self.capacity = n_scen, capacity
         self.levels, self.empty = levels, empty
         self.arrays: dict[str, np.ndarray | SparseRecord | PositionLevels] = {}
-        self._share: dict[str, tuple[int, int]] = {}  # per sparse record: cells written, cells set
 
     def _blank(self, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
         # not initialised: every round of a scenario up to its stop is written, and
@@ -231,16 +231,16 @@ class Records:
         if name in SPARSE_RECORDS and (out is None or isinstance(out, SparseRecord)):
             value = value.astype(dtype, copy=False)
             cells = set_cells(value, self.empty.get(name, 0))
-            written, set_so_far = self._share.get(name, (0, 0))
-            self._share[name] = written + value.size, set_so_far + cells.size
-            if set_so_far + cells.size <= DENSE_SHARE * (written + value.size):
+            stored = 0 if out is None else out._cells.size
+            rounds = max(t + 1, 0 if out is None else out.n_rounds)
+            if stored + cells.size <= DENSE_SHARE * self.n_scen * rounds * int(np.prod(value.shape[1:])):
                 rows = np.arange(self.n_scen)[scenarios]
                 tail = value.shape[1:]
                 block = int(np.prod(tail, dtype=np.int64))
                 row, rest = np.divmod(cells, block)
                 self.add_cells(name, t, tail, dtype, rows[row] * block + rest, value.reshape(-1)[cells])
                 return
-            # too many of the cells written are set: as cells they would take about as much as dense
+            # as cells the record would take more than dense, for the rounds run so far
             out = self.arrays[name] = self._densify(name, out, value.shape[1:], dtype)
         if out is None:
             out = self.arrays[name] = self._blank(self.capacity, value.shape[1:], dtype)
