@@ -8,10 +8,8 @@ the first call with a System object and reused while it lives (see
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
-import numpy as np
 import xarray as xr
 
 from firesale.engine.simulate import simulate_arrays
@@ -112,17 +110,9 @@ def simulate(
 @_per_system
 def system_inputs(system: System) -> Inputs:
     """:meth:`Inputs.from_system`, built once per System object and shared by every run on
-    it; its arrays are read-only, so that no run can change what the next one starts from."""
-    inputs = Inputs.from_system(system)
-    for value in _field_values(inputs):
-        for array in _field_values(value) if dataclasses.is_dataclass(value) else (value,):  # Positions
-            if isinstance(array, np.ndarray):
-                array.setflags(write=False)
-    return inputs
+    it (its arrays are read-only, as every Inputs' are)."""
+    return Inputs.from_system(system)
 
-
-def _field_values(obj: object) -> list[object]:
-    return [getattr(obj, field.name) for field in dataclasses.fields(obj)]
 
 
 def _named(err: ModelDivergenceError, system: System, scenarios: Sequence[Scenario]) -> ModelDivergenceError:

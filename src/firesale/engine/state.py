@@ -22,7 +22,7 @@ a place in the pattern.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 
 import numpy as np
 
@@ -172,7 +172,7 @@ class Inputs:
         d_entry = np.where(found, d_at, -1).astype(np.int64)
         hedges = np.flatnonzero(np.array([i.close_hedges for i in insts], dtype=bool)[d_rows] & (d_entry >= 0))
         d_starts = np.concatenate([[0], np.cumsum(d_counts)[:-1]])
-        return cls(
+        return _read_only(cls(
             cash=system.cash0,
             debt=system.liabilities0,
             p0=np.ones(system.n_assets),
@@ -245,7 +245,7 @@ class Inputs:
             dealer_position_entry=dealer_entry,
             entry_position=entry_position,
             dealer_index=dealer_index,
-        )
+        ))
 
     @property
     def has_funding(self) -> bool:
@@ -285,6 +285,18 @@ class Inputs:
         out = np.zeros((values.shape[0], self.n_institutions, self.n_assets), dtype=values.dtype)
         out[:, self.entry_institution, self.entry_asset] = values
         return out
+
+
+def _read_only(inputs: Inputs) -> Inputs:
+    """``inputs`` with every array read-only: a system's t0 arrays are shared by every run
+    on it (and by the System), so no run may change what the next one starts from; and the
+    compiled kernels then see one array type whichever way the inputs were built."""
+    for field in fields(inputs):
+        value = getattr(inputs, field.name)
+        for array in ([getattr(value, f.name) for f in fields(value)] if is_dataclass(value) else [value]):
+            if isinstance(array, np.ndarray):
+                array.setflags(write=False)
+    return inputs
 
 
 def _positions(members: np.ndarray, size: int) -> np.ndarray:
