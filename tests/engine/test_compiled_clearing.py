@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +15,6 @@ from firesale.system import System
 from firesale.testing import assert_phase_agrees
 from firesale.testing.strategies import system_and_scenarios
 
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
 SLOW = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -31,20 +28,6 @@ def _with_assets(system: System, changes: dict[int, dict]) -> System:
     return System(system.name, system.institutions, assets, system.holdings, system.trading_fraction,
                   system.correlation, currency=system.currency, repo=system.repo, derivative=system.derivative,
                   initial_margin=system.initial_margin, market_share=system.market_share, sparse=system.sparse)
-
-
-@settings(max_examples=25, **SLOW)
-@given(system_and_scenarios(count=3, brakes=True))
-def test_clearing_every_mechanism(case):
-    # dealers' concession, thin depth, outside demand, purchases without a floor
-    _agrees(*case)
-
-
-@settings(max_examples=15, **SLOW)
-@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
-def test_clearing_without_brakes(case):
-    # no purchases anywhere: the reference's shortcut; concession 0 where nobody intermediates
-    _agrees(*case)
 
 
 @st.composite
@@ -80,15 +63,6 @@ def _with_floors(draw):
 @given(_with_floors())
 def test_clearing_with_price_floors_and_all_to_all(case):
     _agrees(*case)
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_clearing_presets(preset):
-    # each preset's baseline with its policies in the same batch (the Fed's purchases keep
-    # prices at a floor; the Bank of England's announcement lowers the largest discount)
-    loaded = load_preset(preset)
-    policies = [loaded.scenario.updated(**policy["overrides"]) for policy in loaded.policies.values()]
-    _agrees(loaded.system, [loaded.scenario, *policies])
 
 
 def test_clearing_floors_under_every_law():

@@ -5,36 +5,20 @@ a run, both on the same arguments, every field of their results to 1e-12 of its 
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firesale import load_preset
 from firesale.engine.kernels import kernels_named
 from firesale.testing import assert_phase_agrees
 from firesale.testing.strategies import system_and_scenarios
 
 NUMBA = kernels_named("numba")
 TOLERANCE = 1e-12
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
 RANDOM = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def _agrees(system, scenarios) -> None:
     assert assert_phase_agrees(system, scenarios, "constraints", kernels=NUMBA, tolerance=TOLERANCE) > 0
-
-
-@settings(RANDOM, max_examples=25)
-@given(system_and_scenarios(count=3, brakes=True))
-def test_compiled_constraints_equal_numpy_every_mechanism(case):
-    _agrees(*case)
-
-
-@settings(RANDOM, max_examples=15)
-@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
-def test_compiled_constraints_equal_numpy_without_brakes(case):
-    _agrees(*case)
 
 
 @st.composite
@@ -61,7 +45,3 @@ def test_compiled_constraints_equal_numpy_with_channels_off_and_defaults(case):
     _agrees(*case)
 
 
-@pytest.mark.parametrize("preset", PRESETS)
-def test_compiled_constraints_equal_numpy_on_presets(preset):
-    loaded = load_preset(preset)
-    _agrees(loaded.system, [loaded.scenario])

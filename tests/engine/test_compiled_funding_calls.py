@@ -5,15 +5,12 @@ to 1e-12 of its magnitude."""
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from firesale import load_preset
 from firesale.testing import assert_phase_agrees
 from firesale.testing.strategies import system_and_scenarios
 
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
 SLOW = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -30,19 +27,6 @@ def _variants(system, scenario):
                             "policy.timing.repo_facility": {"start": 1}, "policy.swing_pricing": True,
                             "policy.timing.swing_pricing": {"start": 0, "end": 2}}),
     ]
-
-
-@settings(max_examples=25, **SLOW)
-@given(system_and_scenarios(count=3, brakes=True))
-def test_funding_calls_every_mechanism(case):
-    assert assert_phase_agrees(*case, "funding_calls") > 0
-
-
-@settings(max_examples=15, **SLOW)
-@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
-def test_funding_calls_without_brakes(case):
-    # these systems' money-market funds lend repo: the recall of lending runs here
-    assert assert_phase_agrees(*case, "funding_calls") > 0
 
 
 @settings(max_examples=10, **SLOW)
@@ -64,12 +48,6 @@ def test_funding_calls_recall_of_repo_lending(case):
     waves = [{"institution": "mmf", "redemption": 0.3, "round": t} for t in (0, 1)]
     hit = scenario.updated(shocks=[*scenario.model_dump()["shocks"], *waves], max_rounds=max(scenario.max_rounds, 3))
     assert assert_phase_agrees(system, [hit, other], "funding_calls") > 0
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_funding_calls_presets(preset):
-    loaded = load_preset(preset)
-    assert assert_phase_agrees(loaded.system, [loaded.scenario], "funding_calls") > 0
 
 
 def test_funding_calls_mixed_batch_on_a_preset():

@@ -5,35 +5,8 @@ the phase, both run on the reference's own arguments and every output array must
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import HealthCheck, given, settings
-
 from firesale import load_preset
 from firesale.testing import assert_phase_agrees
-from firesale.testing.strategies import system_and_scenarios
-
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
-SLOW = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@settings(max_examples=25, **SLOW)
-@given(system_and_scenarios(count=3, brakes=True))
-def test_information_every_mechanism(case):
-    assert assert_phase_agrees(*case, "information") > 0
-
-
-@settings(max_examples=15, **SLOW)
-@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
-def test_information_without_brakes(case):
-    # the information channel is off here: the channel's shortcut, volatility alone
-    assert assert_phase_agrees(*case, "information") > 0
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_information_presets(preset):
-    loaded = load_preset(preset)
-    assert assert_phase_agrees(loaded.system, [loaded.scenario], "information") > 0
 
 
 def test_information_without_dealers():

@@ -12,7 +12,6 @@ cost.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from firesale import load_preset
 from firesale.engine.kernels import kernels_named
@@ -20,34 +19,13 @@ from firesale.engine.state import Inputs
 from firesale.scenario import Scenario
 from firesale.system import System
 from firesale.testing import assert_phase_agrees
-from firesale.testing.strategies import system_and_scenarios
 
 NUMBA = kernels_named("numba")
 TOLERANCE = 1e-12
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
 
 
 def _agrees(system, scenarios) -> int:
     return assert_phase_agrees(system, scenarios, "intermediation", kernels=NUMBA, tolerance=TOLERANCE)
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(system_and_scenarios(count=3, brakes=True))
-def test_compiled_intermediation_every_mechanism(case):
-    assert _agrees(*case) > 0
-
-
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
-def test_compiled_intermediation_without_brakes(case):
-    assert _agrees(*case) > 0
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_compiled_intermediation_on_presets(preset):
-    loaded = load_preset(preset)
-    assert _agrees(loaded.system, [loaded.scenario]) > 0
 
 
 def test_compiled_intermediation_without_dealers():

@@ -18,25 +18,11 @@ from firesale.testing.strategies import system_and_scenarios
 
 NUMBA = kernels_named("numba")
 TOLERANCE = 1e-12
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
 RANDOM = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def _agrees(system, scenarios) -> None:
     assert assert_phase_agrees(system, scenarios, "marking", kernels=NUMBA, tolerance=TOLERANCE) > 0
-
-
-@settings(RANDOM, max_examples=25)
-@given(system_and_scenarios(count=3, brakes=True))
-def test_compiled_marking_equals_numpy_every_mechanism(case):
-    _agrees(*case)
-
-
-@settings(RANDOM, max_examples=15)
-@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
-def test_compiled_marking_equals_numpy_without_brakes(case):
-    _agrees(*case)
 
 
 @st.composite
@@ -65,12 +51,6 @@ def _with_levers(draw):
 @given(_with_levers())
 def test_compiled_marking_equals_numpy_with_policy_levers(case):
     _agrees(*case)
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_compiled_marking_equals_numpy_on_presets(preset):
-    loaded = load_preset(preset)
-    _agrees(loaded.system, [loaded.scenario])
 
 
 def test_compiled_marking_equals_numpy_with_levers_on_march_2020():

@@ -8,39 +8,12 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import numpy as np
-import pytest
-from hypothesis import HealthCheck, given, settings
 
 from firesale import load_preset
 from firesale.engine.kernels import NUMPY, Kernels, kernels_named
 from firesale.engine.round import round_records, step
 from firesale.engine.state import Inputs, ScenarioArrays, initial_state
 from firesale.testing import assert_phase_agrees
-from firesale.testing.strategies import system_and_scenarios
-
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
-SLOW = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@settings(max_examples=25, **SLOW)
-@given(system_and_scenarios(count=3, brakes=True))
-def test_round_records_every_mechanism(case):
-    assert assert_phase_agrees(*case, "round_records") > 0
-
-
-@settings(max_examples=15, **SLOW)
-@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
-def test_round_records_without_brakes(case):
-    assert assert_phase_agrees(*case, "round_records") > 0
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_round_records_presets(preset):
-    # between them: no dealers (inet_eba2018), no funding (inet_eba2018, dealer_prime,
-    # var_desk), no VaR desks, derivatives (gilt_ldi_2022, march_2020)
-    loaded = load_preset(preset)
-    assert assert_phase_agrees(loaded.system, [loaded.scenario], "round_records") > 0
 
 
 def test_round_records_mixed_batch():

@@ -11,33 +11,8 @@ early, defaulters and rounds without acting rows; the presets add systems withou
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import HealthCheck, given, settings
-
 from firesale import load_preset
 from firesale.testing import assert_phase_agrees
-from firesale.testing.strategies import system_and_scenarios
-
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(system_and_scenarios(count=3, brakes=True))
-def test_compiled_settlement_equals_numpy_every_mechanism(case):
-    assert assert_phase_agrees(*case, "settlement") > 0
-
-
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(system_and_scenarios(count=2, max_institutions=9, max_assets=7))
-def test_compiled_settlement_equals_numpy_without_brakes(case):
-    assert assert_phase_agrees(*case, "settlement") > 0
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_compiled_settlement_equals_numpy_on_presets(preset):
-    loaded = load_preset(preset)
-    assert assert_phase_agrees(loaded.system, [loaded.scenario], "settlement") > 0
 
 
 def test_compiled_settlement_in_a_batch_mixing_final_settlement_and_held_proceeds():

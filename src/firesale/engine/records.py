@@ -79,7 +79,22 @@ class _Cells:
 DENSE_SHARE = 0.5
 
 
-class SparseRecord:
+class _DenseOnRequest:
+    """A record kept in another form, dense on request: ``np.asarray(record)``,
+    ``record[key]`` (the dense array's item) or :meth:`toarray`."""
+
+    def toarray(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.toarray()
+        return out if dtype is None else out.astype(dtype)
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.toarray()[key]
+
+
+class SparseRecord(_DenseOnRequest):
     """A record of shape ``(S, R) + tail`` of which only the cells added hold values, the
     others ``fill``. Cells are added round by round as flat indices into a round's
     ``(S,) + tail`` block."""
@@ -121,15 +136,8 @@ class SparseRecord:
             flat[scenario, t, rest] = values
         return out
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self.toarray()
-        return out if dtype is None else out.astype(dtype)
 
-    def __getitem__(self, key) -> np.ndarray:
-        return self.toarray()[key]
-
-
-class PositionLevels:
+class PositionLevels(_DenseOnRequest):
     """Holdings per round, ``(S, R, N, K)`` when dense, kept as the t0 holdings of each
     position of the pattern ``(E,)``, shared by the scenarios, and per round the
     positions that changed with their new value (flat indices ``s * E + e``; a scenario
@@ -190,13 +198,6 @@ class PositionLevels:
             if t >= 0:
                 out[:, t, self._entry_institution, self._entry_asset] = held
         return out
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self.toarray()
-        return out if dtype is None else out.astype(dtype)
-
-    def __getitem__(self, key) -> np.ndarray:
-        return self.toarray()[key]
 
 
 class Records:
