@@ -1,4 +1,6 @@
-"""Compiled kernels (numba) for the passes of a round over positions.
+"""Compiled kernels (numba) for the passes of a round over positions, and the kernel set
+that runs every phase compiled (the phases are in ``firesale.engine.compiled_<phase>``,
+their shared scalar helpers in :mod:`firesale.engine.compiled_scalars`).
 
 Each kernel computes what the numpy reference of :class:`firesale.engine.kernels.Kernels`
 computes, in one pass instead of one numpy call (and one temporary) per operation:
@@ -50,27 +52,16 @@ def compiled_kernels() -> Kernels:
 
 
 if numba is not None:
+    from firesale.engine.compiled_scalars import institution_sums
+
     _jit = njit(cache=True, nogil=True)
 
     @_jit
     def _position_sums(values, per_asset, weighted, entry_asset, starts, has_holdings):  # pragma: no cover
-        n_scen, n_entries = values.shape
-        out = np.zeros((n_scen, has_holdings.size))
-        for s in range(n_scen):
-            run = 0  # the runs of entries of the institutions with holdings, in order
-            for n in range(has_holdings.size):
-                if not has_holdings[n]:
-                    continue
-                end = starts[run + 1] if run + 1 < starts.size else n_entries
-                total = 0.0
-                if weighted:
-                    for e in range(starts[run], end):
-                        total += values[s, e] * per_asset[s, entry_asset[e]]
-                else:
-                    for e in range(starts[run], end):
-                        total += values[s, e]
-                out[s, n] = total
-                run += 1
+        out = np.zeros((values.shape[0], has_holdings.size))
+        for s in range(values.shape[0]):
+            institution_sums(values[s], per_asset[s] if weighted else per_asset[0], weighted, entry_asset, starts,
+                             has_holdings, out[s])
         return out
 
     @_jit

@@ -22,7 +22,7 @@ from firesale.engine.allocation import Orders
 from firesale.engine.compiled_scalars import jit, maximum, minimum
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
-from firesale.engine.kernels import NUMPY, Kernels, RowOrders
+from firesale.engine.kernels import NUMPY, Kernels
 from firesale.engine.marking import Marked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
@@ -103,8 +103,8 @@ def _acting_rows(tolerance, slr_exemption, var_on, next_round_clearing, max_roun
 def allocation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, t: int, marked: Marked,
                constraints: Constraints, calls: FundingCalls, kernels: Kernels = NUMPY) -> Orders:
     """:func:`firesale.engine.allocation.allocation`, compiled: the same arguments, the same
-    :class:`~firesale.engine.allocation.Orders`. ``kernels`` is not used: the row orders
-    always run compiled."""
+    :class:`~firesale.engine.allocation.Orders`; the row orders are ``kernels``' pass, as in
+    the reference."""
     shape = constraints.defaulted.shape
     cash_used, acting = np.empty(shape), np.empty(shape, dtype=bool)
     funding = bool(calls.funding)
@@ -120,20 +120,6 @@ def allocation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Lever
         np.ascontiguousarray(scen.switches[:, _VAR]), np.ascontiguousarray(scen.next_round_clearing),
         np.ascontiguousarray(scen.max_rounds), t, inputs.repay_with_cash, inputs.other_liabilities, inputs.var_limit,
         *per_institution, funding, CHANNELS.index("margin"), *funding_calls, cash_used, acting)
-    # the row orders are compiled.py's kernel, called from here rather than from the kernel
-    # above: numba's disk cache would not see a change to a kernel of another module.
-    # Imported here: compiled.py imports this module while it builds its kernel set
-    from firesale.engine.compiled import _order_rows
-
-    block = (rows.size, inputs.row_entries.shape[1])
-    out = RowOrders(valid=np.empty(block, dtype=bool), entries=np.empty(block, dtype=np.int64),
-                    flat=np.empty(block, dtype=np.int64), asset_rows=np.empty(block, dtype=np.int64),
-                    q_rows=np.empty(block), qt_rows=np.empty(block), price_rows=np.empty(block),
-                    repo_rows=np.empty(block), sales=np.empty(block), binding=np.empty(block, dtype=np.int8),
-                    units=np.empty(block), trading_cut=np.empty(block))
-    _order_rows(inputs.row_entries, inputs.entry_asset, inputs.tradable, inputs.slr_exempt, inputs.liquidation,
-                inputs.initial_weights, np.ascontiguousarray(state.q), np.ascontiguousarray(state.q_trading),
-                np.ascontiguousarray(marked.mark),
-                np.ascontiguousarray(calls.repo_called) if funding else placeholder, funding, s_of, n_of, exempt,
-                asks, funding_label, dead, left, tol_rows, *out)
+    out = kernels.order_rows(inputs, state.q, state.q_trading, marked.mark, calls.repo_called if funding else None,
+                             s_of, n_of, exempt, asks, funding_label, dead, left, tol_rows)
     return Orders(cash_used, acting, rows, s_of, n_of, *out, tol_rows)

@@ -2,8 +2,9 @@
 
 :func:`intermediation` runs what the numpy phase
 :func:`firesale.engine.intermediation.intermediation` runs, the reference it is tested
-against (``tests/engine/test_compiled_intermediation.py``): the flow of the acting rows'
-orders (:meth:`firesale.engine.kernels.Kernels.row_flows`), the dealers' balance-sheet cost
+against (``tests/engine/test_compiled_intermediation.py``): after the flow of the acting
+rows' orders (the kernel set's :meth:`~firesale.engine.kernels.Kernels.row_flows`, as in the
+reference), the dealers' balance-sheet cost
 (:func:`firesale.channels.information.dealer_cost`), their room
 (``firesale.engine.intermediation._dealer_room``) and absorption, inter-dealer layoff and
 leaning (:func:`firesale.channels.dealers.intermediate` and
@@ -68,31 +69,13 @@ def _take(j, first, last, taken, slr_use, lev_use, room_slr, room_lev, room_var,
 
 
 @jit
-def _intermediation(units, price, p0, in_units, s_of, n_of, asset_rows, valid, entries, dealer_index,
-                    entry_position, client, has_client, dealers, dealer, asset, share, order, slot_of, starts, slr,
+def _intermediation(price, client, has_client, dealers, dealer, asset, share, order, slot_of, starts, slr,
                     slr_trigger, var, var_limit, dealing, acting, defaulted, shortfall, roll_share, intermediates,
                     kappa, equity, exposure, total_assets, leverage_trigger, z, switches, sigma, slr_exempt,
-                    slr_exemption, layoff_share, lean, pressure, transient, depth_scale, absorption_impact, traded,
+                    slr_exemption, layoff_share, lean, pressure, transient, depth_scale, absorption_impact,
                     market_flow, dealer_sales, dealer_sold, cost, bought, interdealer, concession):  # pragma: no cover
     n_scen, n_assets = price.shape
     n_dealers, n_pos = dealers.size, dealer.size
-    # the flow of the acting rows (rows in scenario order), summed in row order:
-    # clients' per asset into market_flow (made the market flow below), dealers' per position
-    for r in range(s_of.size):
-        s = s_of[r]
-        client_row = dealer_index[n_of[r]] < 0
-        for slot in range(units.shape[1]):
-            k = asset_rows[r, slot]
-            value = units[r, slot] * price[s, k]
-            traded[r, slot] = value
-            if not valid[r, slot]:
-                continue
-            flowing = units[r, slot] * p0[k] if in_units[s] else value
-            if client_row:
-                market_flow[s, k] += flowing
-            position = entry_position[entries[r, slot]]
-            if position >= 0:
-                dealer_sales[s, position] += flowing
     # scratch, one set for every scenario; the per-position scratch is in slots, each
     # dealer's positions side by side (slot i holds position order[i]): the fills walk
     # them without indirection
@@ -253,19 +236,19 @@ def intermediation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: L
                    marked: Marked, constraints: Constraints, calls: FundingCalls, orders: Orders,
                    kernels: Kernels) -> Intermediated:
     """:func:`firesale.engine.intermediation.intermediation`, compiled: the same arguments,
-    the same :class:`~firesale.engine.intermediation.Intermediated` to rounding (``kernels``
-    goes unused: the kernel makes the passes over the acting rows itself)."""
+    the same :class:`~firesale.engine.intermediation.Intermediated` to rounding."""
     price = _floats(shocked.price)
     n_scen, n_assets = price.shape
     d = inputs.dealers
     positions = inputs.dealer_positions
-    n_pos = positions.dealer.size
-    units = _floats(orders.units)
     client = scen.at("client_sale_shock", t)
     dealing = bool(d.size) and bool(scen.intermediation.any())
-    # the outputs; the flows are sums from zero
-    traded = np.empty_like(units)
-    market_flow, dealer_sales = np.zeros((n_scen, n_assets)), np.zeros((n_scen, n_pos))
+    # the acting rows' flow (kernels' pass, as in the reference): clients' per asset, made the
+    # market flow in place, and dealers' per position
+    traded, market_flow, dealer_sales = kernels.row_flows(
+        inputs, orders.units, price, scen.pressure_in_units[orders.s_of], orders.s_of, orders.n_of, orders.asset_rows,
+        orders.valid, orders.entries)
+    n_pos = positions.dealer.size
     dealer_sold, cost = np.empty((n_scen, n_assets)), np.empty((n_scen, d.size))
     bought = np.empty((n_scen, n_pos))
     interdealer = np.empty((n_scen, n_pos) if dealing else (0, 0))
@@ -277,9 +260,7 @@ def intermediation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: L
     slot_of = np.empty_like(order)
     slot_of[order] = np.arange(order.size)
     _intermediation(
-        units, price, _floats(inputs.p0), _flags(scen.pressure_in_units), _ints(orders.s_of), _ints(orders.n_of),
-        _ints(orders.asset_rows), _flags(orders.valid), _ints(orders.entries), _ints(inputs.dealer_index),
-        _ints(inputs.entry_position), np.zeros((1, 1)) if client is None else _floats(client), client is not None,
+        price, np.zeros((1, 1)) if client is None else _floats(client), client is not None,
         _ints(d), _ints(positions.dealer), _ints(positions.asset), _floats(positions.share), order, slot_of, starts,
         _floats(marked.slr), _floats(marked.slr_trigger), _floats(marked.var), _floats(inputs.var_limit), dealing,
         _flags(orders.acting), _flags(constraints.defaulted), _floats(calls.shortfall), _floats(calls.roll_share),
@@ -288,17 +269,14 @@ def intermediation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: L
         ndtri(inputs.var_confidence[d]) if dealing else np.zeros(0), switches, _floats(shocked.sigma),
         _flags(inputs.slr_exempt), _flags(levers.slr_exemption), _floats(state.layoff), _floats(scen.dealer_lean),
         _floats(shocked.pressure), _floats(shocked.transient), _floats(state.depth_scale),
-        _floats(scen.absorption_impact), traded, market_flow, dealer_sales, dealer_sold, cost, bought, interdealer,
+        _floats(scen.absorption_impact), market_flow, dealer_sales, dealer_sold, cost, bought, interdealer,
         concession)
     return Intermediated(traded, client, dealer_sales, dealer_sold, cost, bought,
                          interdealer if dealing else None, market_flow, concession if dealing else 0.0)
 
 
 def _array(values: np.ndarray, dtype: type) -> np.ndarray:
-    # C-contiguous and writeable: numba compiles a read-only array argument (a system's
-    # arrays can be) as another type, a second compilation of the kernel
-    out = np.ascontiguousarray(values, dtype=dtype)
-    return out if out.flags.writeable else out.copy()
+    return np.ascontiguousarray(values, dtype=dtype)
 
 
 def _floats(values: np.ndarray) -> np.ndarray:

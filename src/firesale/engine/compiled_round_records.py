@@ -6,27 +6,25 @@ phases passed through unchanged; the rest (the repo and the total assets summed 
 institution's positions, the NAV per share, the open derivative notional, the breach
 flags, the exposure the SLR targets, the dealers' purchases and inter-dealer trades per
 asset and the layoff share) come from one kernel, scenario by scenario. The desks' VaR
-after the round's sales and the records of the acting rows' trades are the compiled
-kernels of :class:`firesale.engine.compiled.CompiledKernels` (``desk_var``,
-``row_records``), as in the reference. Sums over positions are sequential where numpy's
+after the round's sales and the records of the acting rows' trades are the kernel set's
+passes (``desk_var``, ``row_records``), as in the reference. Sums over positions are sequential where numpy's
 ``reduceat`` may sum pairwise, so the two agree to rounding, not bit for bit.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
 
-from firesale.channels import CHANNELS
 from firesale.channels.information import Information
 from firesale.engine.allocation import Orders
 from firesale.engine.clearing import Cleared
-from firesale.engine.compiled_scalars import jit
+from firesale.engine.compiled_scalars import institution_sums, jit
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.intermediation import Intermediated
 from firesale.engine.kernels import Kernels
 from firesale.engine.marking import Marked
+from firesale.engine.round import ComputedRecords, assemble_records
 from firesale.engine.settlement import Settled
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, ScenarioArrays, State
@@ -38,33 +36,11 @@ _N_BREACHES = 8
 
 
 @jit
-def _institution_sums(values, per_asset, weighted, entry_asset, starts, present, out):  # pragma: no cover
-    """One scenario's sequential sums of ``values`` (E,) over each institution's run of
-    entries into ``out`` (N,), weighted by ``per_asset`` (K,) of the entry's asset; 0 for an
-    institution without entries."""
-    run = 0  # the runs of entries of the institutions present, in order
-    for n in range(present.size):
-        if not present[n]:
-            out[n] = 0.0
-            continue
-        end = starts[run + 1] if run + 1 < starts.size else values.size
-        total = 0.0
-        if weighted:
-            for e in range(starts[run], end):
-                total += values[e] * per_asset[entry_asset[e]]
-        else:
-            for e in range(starts[run], end):
-                total += values[e]
-        out[n] = total
-        run += 1
-
-
-@jit
 def _records(funding, repo, q, post_mark, entry_asset, segment_starts, has_holdings, cash, margin_posted, lending,
              new_equity, shares, derivative, derivative_open, derivative_starts, has_derivative,
              slr, slr_trigger, var, var_limit, leverage, leverage_trigger, defaulted, was_defaulted, margin_due,
              tolerance, rolled_due, run, redeem, equity, slr_target, slr_shed, dealing, pos_asset, bought,
-             interdealer, dealer_sold, intermediation, layoff, s_of, n_channels):  # pragma: no cover
+             interdealer, dealer_sold, intermediation, layoff):  # pragma: no cover
     n_scen, n_inst = cash.shape
     n_assets = dealer_sold.shape[1]
     repo_sum = np.zeros((n_scen, n_inst))
@@ -80,13 +56,13 @@ def _records(funding, repo, q, post_mark, entry_asset, segment_starts, has_holdi
     amounts = np.empty(derivative.size)
     for s in range(n_scen):
         if funding:
-            _institution_sums(repo[s], post_mark[s], False, entry_asset, segment_starts, has_holdings, repo_sum[s])
-        _institution_sums(q[s], post_mark[s], True, entry_asset, segment_starts, has_holdings, total_assets[s])
+            institution_sums(repo[s], post_mark[s], False, entry_asset, segment_starts, has_holdings, repo_sum[s])
+        institution_sums(q[s], post_mark[s], True, entry_asset, segment_starts, has_holdings, total_assets[s])
         # the open notionals: the reference values them at a price of one, and x * 1.0 is x,
         # so an unweighted sum (the marks passed are not read)
         for m in range(derivative.size):
             amounts[m] = derivative[m] * derivative_open[s, m]
-        _institution_sums(amounts, post_mark[s], False, entry_asset, derivative_starts, has_derivative, notional[s])
+        institution_sums(amounts, post_mark[s], False, entry_asset, derivative_starts, has_derivative, notional[s])
         for n in range(n_inst):
             total_assets[s, n] = cash[s, n] + margin_posted[s, n] + lending[s, n] + total_assets[s, n]
             nav[s, n] = new_equity[s, n] / shares[s, n] if shares[s, n] > 0 else np.nan
@@ -107,19 +83,8 @@ def _records(funding, repo, q, post_mark, entry_asset, segment_starts, has_holdi
         for k in range(n_assets):
             dealer_net[s, k] = dealer_bought[s, k] - dealer_sold[s, k]
         layoff_share[s] = layoff[s] if intermediation[s] else 0.0
-    # the acting rows' trades are summed by compiled.py's row-records kernel into these zeros,
-    # the rows of each scenario starting at row_starts[s] (rows are in scenario order)
-    row_starts = np.zeros(n_scen + 1, dtype=np.int64)
-    for r in range(s_of.size):
-        row_starts[s_of[r] + 1] += 1
-    for s in range(n_scen):
-        row_starts[s + 1] += row_starts[s]
-    sold = np.zeros((n_scen, n_inst))
-    purchases = np.zeros((n_scen, n_inst))
-    by_channel = np.zeros((n_scen, n_inst, n_channels))
-    forced = np.zeros((n_scen, n_assets))
     return (repo_sum, total_assets, nav, notional, breach, target_exposure, dealer_bought, interdealer_by_asset,
-            dealer_net, layoff_share, row_starts, sold, purchases, by_channel, forced)
+            dealer_net, layoff_share)
 
 
 def round_records(state: State, new_state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked,
@@ -127,21 +92,15 @@ def round_records(state: State, new_state: State, inputs: Inputs, scen: Scenario
                   cleared: Cleared, settled: Settled, info: Information, eventful: np.ndarray,
                   kernels: Kernels) -> dict[str, np.ndarray]:
     """:func:`firesale.engine.round.round_records`, compiled: the same arguments, the same
-    records to rounding. ``kernels`` is not read: the passes the reference asks of it run on
-    the compiled kernels here whatever set is passed."""
-    # compiled.py's kernels, imported here: compiled.py imports this module while it builds
-    # its kernel set. Called from here rather than from the kernel above: numba's disk cache
-    # would not see a change to a kernel of another module
-    from firesale.engine.compiled import _desk_var, _row_records
-
+    records to rounding. The acting rows' trade records and the desks' VaR after the round
+    are ``kernels``' passes, as in the reference."""
     contiguous = np.ascontiguousarray
-    price, post_mark = shocked.price, contiguous(cleared.post_mark)
+    post_mark = contiguous(cleared.post_mark)
     funding = bool(calls.funding)
     dealing = dealt.interdealer is not None
     placeholder = np.zeros((1, 1))
-    positions = inputs.dealer_positions
     (repo, total_assets, nav, notional, breach, target_exposure, dealer_bought, interdealer, dealer_net,
-     layoff_share, row_starts, sold, purchases, channel_sales, forced_sales) = _records(
+     layoff_share) = _records(
         funding, contiguous(new_state.repo) if funding else placeholder, contiguous(new_state.q), post_mark,
         inputs.entry_asset, inputs.segment_starts, inputs.has_holdings, contiguous(new_state.cash),
         contiguous(new_state.margin_posted), contiguous(new_state.lending), contiguous(new_state.equity),
@@ -151,63 +110,17 @@ def round_records(state: State, new_state: State, inputs: Inputs, scen: Scenario
         inputs.leverage_trigger, contiguous(limits.defaulted), contiguous(state.defaulted),
         contiguous(calls.margin_due), contiguous(scen.tolerance), contiguous(calls.rolled_due), contiguous(calls.run),
         contiguous(calls.redeem), contiguous(calls.equity), contiguous(marked.slr_target), contiguous(limits.slr_shed),
-        dealing, positions.asset, contiguous(dealt.bought, dtype=np.float64) if dealing else placeholder,
+        dealing, inputs.dealer_positions.asset, contiguous(dealt.bought, dtype=np.float64) if dealing else placeholder,
         contiguous(dealt.interdealer) if dealing else placeholder, contiguous(dealt.dealer_sold),
-        contiguous(scen.intermediation), contiguous(info.layoff), orders.s_of, len(CHANNELS))
-    _row_records(contiguous(dealt.traded), contiguous(orders.units), contiguous(orders.binding), orders.n_of,
-                 orders.asset_rows, orders.valid, row_starts, sold, purchases, channel_sales, forced_sales)
-    desks = inputs.var_desks
-    var_after = _desk_var(contiguous(new_state.q_trading), post_mark, inputs.tradable, contiguous(shocked.sigma),
-                          desks, inputs.row_entries, inputs.entry_asset, inputs.var_correlation,
-                          ndtri(inputs.var_confidence[desks]), inputs.n_institutions)
-    return {
-        "price": new_state.price,
-        "pre_trade_price": price,
-        "fundamental": new_state.fundamental,
-        "sigma": new_state.sigma,
-        "equity": new_state.equity,
-        "cash": new_state.cash,
-        "debt": new_state.debt,
-        "repo": repo,
-        "redeemed": settled.redeemed,
-        "repo_interest": calls.interest,
-        "capital_out": new_state.capital_out,
-        "nav_per_share": nav,
-        "haircut": new_state.haircut,
-        "funding_need": calls.need,
-        "funding_paid": settled.paid,
-        "total_assets": total_assets,
-        "margin_posted": new_state.margin_posted,
-        "derivative_notional": notional,
-        "repo_lending": new_state.lending,
-        "marked_equity": calls.equity,
-        "marked_assets": marked.total_assets,
-        "slr": marked.slr,
-        "slr_exposure": marked.exposure,
-        "leverage_ratio": marked.leverage,
-        "var": marked.var,
-        "var_after": var_after,
-        "mark": cleared.post_mark,
-        "spread": info.spread,
-        "quoting_share": info.quoting_share,
-        "uncertainty": info.uncertainty,
-        "depth_scale": info.depth_scale,
-        "layoff_share": layoff_share,
-        "client_sales": np.zeros_like(price) if dealt.client is None else dealt.client,
-        "forced_sales": forced_sales,
-        "market_flow": dealt.market_flow,
-        "dealer_purchases": dealer_bought,
-        "interdealer": interdealer,
-        "dealer_net": dealer_net,
-        "defaulted": new_state.defaulted,
-        "outside_q": new_state.outside_q,
-        "outside_cash": new_state.outside_cash,
-        "sold": sold,
-        "sales_by_channel": channel_sales,
-        "purchases": purchases,
-        "breach": breach,
-        "proceeds": settled.proceeds,
-        "slr_target_exposure": target_exposure,
-        "central_bank_purchases": cleared.purchases,
-        "eventful": eventful,
-    }
+        contiguous(scen.intermediation), contiguous(info.layoff))
+    n_scen, n_inst = state.equity.shape
+    sold, purchases, channel_sales, forced_sales = kernels.row_records(
+        dealt.traded, orders.units, orders.binding, orders.s_of, orders.n_of, orders.asset_rows, orders.valid, n_scen,
+        n_inst, inputs.n_assets)
+    computed = ComputedRecords(
+        repo=repo, nav_per_share=nav, total_assets=total_assets, derivative_notional=notional,
+        var_after=kernels.desk_var(new_state.q_trading, post_mark, shocked.sigma, inputs), layoff_share=layoff_share,
+        forced_sales=forced_sales, dealer_purchases=dealer_bought, interdealer=interdealer, dealer_net=dealer_net,
+        sold=sold, sales_by_channel=channel_sales, purchases=purchases, breach=breach,
+        slr_target_exposure=target_exposure)
+    return assemble_records(new_state, shocked, marked, calls, dealt, cleared, settled, info, eventful, computed)

@@ -21,7 +21,7 @@ from numba import njit
 from firesale.channels.impact import LAW_CODES
 
 __all__ = ["jit", "inline", "minimum", "maximum", "clip", "sign", "ratio", "impact_fraction", "price_from_pressure",
-           "pairwise_sum"]
+           "pairwise_sum", "institution_sums"]
 
 _LINEAR, _EXPONENTIAL = LAW_CODES["linear"], LAW_CODES["exponential"]
 _SQRT, _MULTIPLICATIVE = LAW_CODES["sqrt"], LAW_CODES["multiplicative"]
@@ -166,3 +166,25 @@ def pairwise_sum(values, start, count):  # pragma: no cover
             expanded[runs] = expanded[runs + 1] = False
             runs += 2
     return sums[0]
+
+
+@jit
+def institution_sums(values, per_asset, weighted, entry_asset, starts, present, out):  # pragma: no cover
+    """One scenario's sequential sums of ``values`` (E,) over each institution's run of
+    entries into ``out`` (N,), weighted by ``per_asset`` (K,) of the entry's asset; 0 for an
+    institution without entries."""
+    run = 0  # the runs of entries of the institutions present, in order
+    for n in range(present.size):
+        if not present[n]:
+            out[n] = 0.0
+            continue
+        end = starts[run + 1] if run + 1 < starts.size else values.size
+        total = 0.0
+        if weighted:
+            for e in range(starts[run], end):
+                total += values[e] * per_asset[entry_asset[e]]
+        else:
+            for e in range(starts[run], end):
+                total += values[e]
+        out[n] = total
+        run += 1

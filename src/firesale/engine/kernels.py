@@ -2,10 +2,12 @@
 implementations: this module's numpy reference, readable and the oracle, and the compiled
 kernels of :mod:`firesale.engine.compiled` (numba), which tests compare with it.
 
-A round's phases (:mod:`firesale.engine.round`) call these for every pass over the
+A round's numpy phases (:mod:`firesale.engine.round`) call these for every pass over the
 holdings pattern (``(S, E)`` arrays, one column per position held at t0) or over the
-acting rows' positions (``(R, L)`` blocks); everything per institution ``(S, N)`` or per
-asset ``(S, K)`` stays numpy in the phases, shared by both paths.
+acting rows' positions (``(R, L)`` blocks). A kernel set may also run whole phases
+(:attr:`Kernels.phases`): the compiled set runs every phase as a numba kernel
+(``firesale.engine.compiled_<phase>``), which calls the set's passes where its numpy phase
+does.
 """
 
 from __future__ import annotations

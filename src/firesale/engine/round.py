@@ -33,6 +33,7 @@ dealer positions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -198,8 +199,8 @@ def _still_active(state: State, scen: ScenarioArrays, t: int, post: np.ndarray, 
 
 
 def round_records(state: State, new_state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked, marked: Marked,
-             limits: Constraints, calls: FundingCalls, orders: Orders, dealt: Intermediated, cleared: Cleared,
-             settled: Settled, info: Information, eventful: np.ndarray, kernels: Kernels) -> dict[str, np.ndarray]:
+                  limits: Constraints, calls: FundingCalls, orders: Orders, dealt: Intermediated, cleared: Cleared,
+                  settled: Settled, info: Information, eventful: np.ndarray, kernels: Kernels) -> dict[str, np.ndarray]:
     """The round's records (:data:`LEVEL_RECORDS`, :data:`FLOW_RECORDS`), (S, N), (S, K),
     (S, N, C) or (S,)."""
     n_scen, n_inst = state.equity.shape
@@ -217,6 +218,57 @@ def round_records(state: State, new_state: State, inputs: Inputs, scen: Scenario
         axis=-1,
     )
     post_mark = cleared.post_mark
+    computed = ComputedRecords(
+        repo=kernels.position_sums(new_state.repo, None, inputs) if calls.funding else np.zeros_like(equity),
+        nav_per_share=np.divide(new_state.equity, new_state.shares, out=np.full_like(equity, np.nan),
+                                where=new_state.shares > 0),
+        total_assets=new_state.cash + new_state.margin_posted + new_state.lending
+        + kernels.position_sums(new_state.q, post_mark, inputs),
+        derivative_notional=inputs.derivatives_per_institution(np.ones_like(new_state.price),
+                                                               inputs.derivative * new_state.derivative_open),
+        var_after=kernels.desk_var(new_state.q_trading, post_mark, shocked.sigma, inputs),
+        layoff_share=np.where(scen.intermediation, info.layoff, 0.0),
+        forced_sales=forced_sales,
+        dealer_purchases=dealer_bought,
+        interdealer=positions.by_asset(dealt.interdealer) if dealing else np.zeros_like(price),
+        dealer_net=dealer_bought - dealt.dealer_sold,
+        sold=sold,
+        sales_by_channel=channel_sales,
+        purchases=purchases,
+        breach=breach,
+        slr_target_exposure=np.divide(equity, marked.slr_target, out=np.full_like(equity, np.nan),
+                                      where=limits.slr_shed > 0),
+    )
+    return assemble_records(new_state, shocked, marked, calls, dealt, cleared, settled, info, eventful, computed)
+
+
+class ComputedRecords(NamedTuple):
+    """The records a round computes; the others are arrays of the new state or of the
+    phases, as they are (:func:`assemble_records`)."""
+
+    repo: np.ndarray
+    nav_per_share: np.ndarray
+    total_assets: np.ndarray
+    derivative_notional: np.ndarray
+    var_after: np.ndarray
+    layoff_share: np.ndarray
+    forced_sales: np.ndarray
+    dealer_purchases: np.ndarray
+    interdealer: np.ndarray
+    dealer_net: np.ndarray
+    sold: np.ndarray
+    sales_by_channel: np.ndarray
+    purchases: np.ndarray
+    breach: np.ndarray
+    slr_target_exposure: np.ndarray
+
+
+def assemble_records(new_state: State, shocked: Shocked, marked: Marked, calls: FundingCalls, dealt: Intermediated,
+                     cleared: Cleared, settled: Settled, info: Information, eventful: np.ndarray,
+                     computed: ComputedRecords) -> dict[str, np.ndarray]:
+    """The round's records in their order: the ``computed`` ones and the arrays of the new
+    state and of the phases they are."""
+    price = shocked.price
     return {
         "price": new_state.price,
         "pre_trade_price": price,
@@ -225,50 +277,46 @@ def round_records(state: State, new_state: State, inputs: Inputs, scen: Scenario
         "equity": new_state.equity,
         "cash": new_state.cash,
         "debt": new_state.debt,
-        "repo": kernels.position_sums(new_state.repo, None, inputs) if calls.funding else np.zeros_like(equity),
+        "repo": computed.repo,
         "redeemed": settled.redeemed,
         "repo_interest": calls.interest,
         "capital_out": new_state.capital_out,
-        "nav_per_share": np.divide(new_state.equity, new_state.shares, out=np.full_like(equity, np.nan),
-                                   where=new_state.shares > 0),
+        "nav_per_share": computed.nav_per_share,
         "haircut": new_state.haircut,
         "funding_need": calls.need,
         "funding_paid": settled.paid,
-        "total_assets": new_state.cash + new_state.margin_posted + new_state.lending
-        + kernels.position_sums(new_state.q, post_mark, inputs),
+        "total_assets": computed.total_assets,
         "margin_posted": new_state.margin_posted,
-        "derivative_notional": inputs.derivatives_per_institution(np.ones_like(new_state.price),
-                                                                  inputs.derivative * new_state.derivative_open),
+        "derivative_notional": computed.derivative_notional,
         "repo_lending": new_state.lending,
-        "marked_equity": equity,
+        "marked_equity": calls.equity,
         "marked_assets": marked.total_assets,
         "slr": marked.slr,
         "slr_exposure": marked.exposure,
         "leverage_ratio": marked.leverage,
         "var": marked.var,
-        "var_after": kernels.desk_var(new_state.q_trading, post_mark, shocked.sigma, inputs),
-        "mark": post_mark,
+        "var_after": computed.var_after,
+        "mark": cleared.post_mark,
         "spread": info.spread,
         "quoting_share": info.quoting_share,
         "uncertainty": info.uncertainty,
         "depth_scale": info.depth_scale,
-        "layoff_share": np.where(scen.intermediation, info.layoff, 0.0),
+        "layoff_share": computed.layoff_share,
         "client_sales": np.zeros_like(price) if dealt.client is None else dealt.client,
-        "forced_sales": forced_sales,
+        "forced_sales": computed.forced_sales,
         "market_flow": dealt.market_flow,
-        "dealer_purchases": dealer_bought,
-        "interdealer": positions.by_asset(dealt.interdealer) if dealing else np.zeros_like(price),
-        "dealer_net": dealer_bought - dealt.dealer_sold,
+        "dealer_purchases": computed.dealer_purchases,
+        "interdealer": computed.interdealer,
+        "dealer_net": computed.dealer_net,
         "defaulted": new_state.defaulted,
         "outside_q": new_state.outside_q,
         "outside_cash": new_state.outside_cash,
-        "sold": sold,
-        "sales_by_channel": channel_sales,
-        "purchases": purchases,
-        "breach": breach,
+        "sold": computed.sold,
+        "sales_by_channel": computed.sales_by_channel,
+        "purchases": computed.purchases,
+        "breach": computed.breach,
         "proceeds": settled.proceeds,
-        "slr_target_exposure": np.divide(equity, marked.slr_target, out=np.full_like(equity, np.nan),
-                                         where=limits.slr_shed > 0),
+        "slr_target_exposure": computed.slr_target_exposure,
         "central_bank_purchases": cleared.purchases,
         "eventful": eventful,
     }
