@@ -18,9 +18,10 @@ run: $(VENV)/.installed
 	$(VENV)/bin/firesale run $(PRESET)
 	@echo "firesale is installed in $(VENV): run 'source $(VENV)/bin/activate' to put it on your PATH"
 
-# compiled kernels (numba) are cached in the checkout, shared by every test process
+# compiled kernels (numba) are cached in the checkout, shared by every test process,
+# unless NUMBA_CACHE_DIR says where (.ci/run keeps them across clean clones)
 test: $(VENV)/.installed-test
-	NUMBA_CACHE_DIR=$(CURDIR)/.numba-cache $(PY) -m pytest -q
+	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-$(CURDIR)/.numba-cache} $(PY) -m pytest -q
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py

@@ -9,7 +9,8 @@ import firesale
 from firesale import Scenario
 from firesale.data.synthetic import generate_system
 from firesale.engine.kernels import NUMPY
-from firesale.engine.records import DENSE_SHARE, SPARSE_RECORDS, PositionLevels, Records, SparseRecord
+import firesale.engine.records as records_module
+from firesale.engine.records import DENSE_BELOW, DENSE_SHARE, SPARSE_RECORDS, PositionLevels, Records, SparseRecord
 from firesale.engine.round import step
 from firesale.engine.simulate import _EMPTY, simulate_arrays
 from firesale.engine.state import Inputs, ScenarioArrays, initial_state
@@ -57,10 +58,12 @@ def test_every_record_is_what_its_round_returned(case):
                                           err_msg=f"{name}, round {t}")
 
 
-def test_sparse_records_hold_only_the_cells_set():
+def test_sparse_records_hold_only_the_cells_set(monkeypatch):
     """On a 2,000-institution system, where a minority sells, a sparse record takes 16
     bytes (index and value) per cell that differs from its empty value, and no more than the
-    dense array would (DENSE_SHARE of its cells)."""
+    dense array would (DENSE_SHARE of its cells). (Records this small are dense from the
+    start, DENSE_BELOW; here every record is made to start sparse.)"""
+    monkeypatch.setattr(records_module, "DENSE_BELOW", 0)
     system = generate_system(2000, 60, 0.05, 3)
     scenarios = [Scenario(name=f"s{s}", shocks=[{"asset": system.assets[s].name, "price": -0.05}], max_rounds=6)
                  for s in range(3)]
@@ -102,9 +105,10 @@ def test_chunks_write_the_same_records(chunk_size):
         np.testing.assert_array_equal(np.asarray(chunked.records[name]), np.asarray(record), err_msg=name)
 
 
-def test_a_record_that_fills_up_turns_dense():
+def test_a_record_that_fills_up_turns_dense(monkeypatch):
     """A sparse record stays cells while they take no more than the dense array of the
     rounds so far would, then turns dense, keeping every value written."""
+    monkeypatch.setattr(records_module, "DENSE_BELOW", 0)
     records = Records(n_scen=4, capacity=3, levels=frozenset(), empty={})
     rng = np.random.default_rng(1)
     quiet = np.zeros((4, 5))
@@ -120,3 +124,20 @@ def test_a_record_that_fills_up_turns_dense():
     expected[:, 0], expected[:, 1] = quiet, busy
     expected[[0, 2, 3], 2] = busy[:3]  # scenario 1 stopped after round 1: no flow after
     np.testing.assert_array_equal(out, expected)
+
+
+def test_a_small_record_is_dense_from_the_start():
+    """Cells save memory only where there is memory to save: a record of SPARSE_RECORDS
+    whose dense array for the batch's capacity takes at most DENSE_BELOW bytes is a dense
+    array from its first round; one byte beyond, it starts as cells."""
+    quiet = np.zeros((4, 5))
+    quiet[1, 2] = 7.0
+    fits = Records(n_scen=4, capacity=DENSE_BELOW // (4 * 5 * 8), levels=frozenset(), empty={})
+    fits.write("sold", slice(0, 4), 0, quiet)
+    assert isinstance(fits.arrays["sold"], np.ndarray)
+    beyond = Records(n_scen=4, capacity=DENSE_BELOW // (4 * 5 * 8) + 1, levels=frozenset(), empty={})
+    beyond.write("sold", slice(0, 4), 0, quiet)
+    assert isinstance(beyond.arrays["sold"], SparseRecord)
+    for records in (fits, beyond):
+        out = records.finish(np.zeros(4, dtype=np.int64))["sold"]
+        np.testing.assert_array_equal(np.asarray(out), quiet[:, None])

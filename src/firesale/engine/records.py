@@ -18,6 +18,8 @@ same bits a dense record would hold.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["Records", "SparseRecord", "PositionLevels", "SPARSE_RECORDS", "set_cells"]
@@ -77,6 +79,11 @@ class _Cells:
 #: batch's rounds so far: an index and a value take twice the bytes of a dense cell, so a
 #: sparse record never takes more memory than the dense one would.
 DENSE_SHARE = 0.5
+#: Keeping cells saves memory only where there is memory to save: a record of
+#: :data:`SPARSE_RECORDS` whose dense array for the batch's first rounds (``Records``'
+#: capacity) would take at most this many bytes is dense from the start, and a round's
+#: write is then one copy, with no search for the cells set and no index arithmetic.
+DENSE_BELOW = 256 << 10
 
 
 class _DenseOnRequest:
@@ -225,10 +232,16 @@ class Records:
 
     def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
         """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order)."""
+        out = self.arrays.get(name)
+        if type(out) is np.ndarray and t < out.shape[0]:  # a dense record's round: one copy
+            out[t, scenarios] = value
+            return
         # flags (bool) and channel codes (int8) keep their type; amounts are float even
         # when the first round's happen to come out as integer zeros
         dtype = value.dtype if value.dtype in (np.bool_, np.int8) else np.float64
-        out = self.arrays.get(name)
+        if out is None and name in SPARSE_RECORDS and (
+                self.n_scen * self.capacity * math.prod(value.shape[1:]) * np.dtype(dtype).itemsize <= DENSE_BELOW):
+            out = self.arrays[name] = self._densify(name, None, value.shape[1:], dtype)
         if name in SPARSE_RECORDS and (out is None or isinstance(out, SparseRecord)):
             value = value.astype(dtype, copy=False)
             cells = set_cells(value, self.empty.get(name, 0))
@@ -286,7 +299,7 @@ class Records:
         """Trim to the rounds run; a scenario that stopped early repeats its last levels."""
         n_rounds = int(last_step.max(initial=0)) + 1
         out = {name: value.trimmed(n_rounds) if isinstance(value, (SparseRecord, PositionLevels))
-               else np.moveaxis(value[:n_rounds], 0, 1) for name, value in self.arrays.items()}
+               else value[:n_rounds].swapaxes(0, 1) for name, value in self.arrays.items()}
         dense = [name for name, value in out.items() if isinstance(value, np.ndarray)]
         for last in np.unique(last_step[last_step < n_rounds - 1]):
             stopped = np.flatnonzero(last_step == last)

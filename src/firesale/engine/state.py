@@ -653,6 +653,11 @@ class State:
         return State(**out)
 
 
+def _rows(values: np.ndarray, n_scen: int) -> np.ndarray:
+    """``values`` repeated on a new leading scenario axis, a new C-contiguous array."""
+    return np.repeat(values[None], n_scen, axis=0)
+
+
 def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
     """The t0 state broadcast over scenarios: a calm market, every dealer quoting at the
     t0 Glosten-Milgrom spread (none with the information channel off)."""
@@ -663,25 +668,25 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
     repo = inputs.per_institution(inputs.repo[None])[0]
     margin = segment_sums(inputs.margin_base[None], inputs.derivative_starts, inputs.has_derivative)[0]
     return State(
-        q=np.broadcast_to(held, (s, held.size)).copy(),
-        q_trading=np.broadcast_to(trading, (s, held.size)).copy(),
-        repo=np.broadcast_to(inputs.repo, (s, held.size)).copy(),
+        q=_rows(held, s),
+        q_trading=_rows(trading, s),
+        repo=_rows(inputs.repo, s),
         # t0 initial margin is posted out of the cash the system declares
-        cash=np.broadcast_to(inputs.cash - margin, (s, n)).copy(),
-        margin_posted=np.broadcast_to(margin, (s, n)).copy(),
+        cash=_rows(inputs.cash - margin, s),
+        margin_posted=_rows(margin, s),
         derivative_open=np.ones((s, inputs.derivative.size)),
         vm_owed=np.zeros((s, n)),
-        debt=np.broadcast_to(inputs.debt, (s, n)).copy(),
-        short_term=np.broadcast_to(inputs.short_term_debt, (s, n)).copy(),
-        shares=np.broadcast_to(inputs.shares, (s, n)).copy(),
-        last_nav=np.broadcast_to(np.divide(assets - inputs.debt - repo, inputs.shares), (s, n)).copy(),
+        debt=_rows(inputs.debt, s),
+        short_term=_rows(inputs.short_term_debt, s),
+        shares=_rows(inputs.shares, s),
+        last_nav=_rows(np.divide(assets - inputs.debt - repo, inputs.shares), s),
         capital_out=np.zeros((s, n)),
         flow_redeemed=np.zeros((s, n)),
         rounds_below=np.zeros((s, n), dtype=np.int64),
-        lending=np.broadcast_to(inputs.repo_lending, (s, n)).copy(),
-        equity=np.broadcast_to(assets - inputs.debt - repo, (s, n)).copy(),
-        price=np.broadcast_to(inputs.p0, (s, k)).copy(),
-        mark=np.broadcast_to(inputs.p0, (s, k)).copy(),
+        lending=_rows(inputs.repo_lending, s),
+        equity=_rows(assets - inputs.debt - repo, s),
+        price=_rows(inputs.p0, s),
+        mark=_rows(inputs.p0, s),
         spread=np.where(scen.information[:, None], 2.0 * inputs.mu0 * inputs.sigma0, 0.0),
         quoting_share=np.ones((s, k)),
         uncertainty=np.zeros((s, k)),
@@ -689,12 +694,12 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
         layoff=scen.layoff_share.copy(),
         calm_cost=np.zeros((s, inputs.dealers.size)),
         pending=np.zeros((s, held.size)),
-        fundamental=np.broadcast_to(inputs.p0, (s, k)).copy(),
+        fundamental=_rows(inputs.p0, s),
         pressure=np.zeros((s, k)),
         transient=np.zeros((s, k)),
-        sigma=np.broadcast_to(inputs.sigma0, (s, k)).copy(),
-        sigma_fundamental=np.broadcast_to(inputs.sigma0, (s, k)).copy(),
-        haircut=np.broadcast_to(inputs.haircut0, (s, k)).copy(),
+        sigma=_rows(inputs.sigma0, s),
+        sigma_fundamental=_rows(inputs.sigma0, s),
+        haircut=_rows(inputs.haircut0, s),
         repo_rate=np.zeros((s, k)),
         defaulted=np.zeros((s, n), dtype=bool),
         outside_q=np.zeros((s, k)),
