@@ -255,6 +255,14 @@ if numba is not None:
                         forced[s, asset_rows[r, slot]] += max(value, 0.0)
 
     @_jit
+    def _add_sales(sales_by_entry, sales, s_of, entries, assets):  # pragma: no cover
+        for r in range(sales.shape[0]):
+            s = s_of[r]
+            for slot in range(sales.shape[1]):
+                if assets[r, slot] >= 0:
+                    sales_by_entry[s, entries[r, slot]] += sales[r, slot]
+
+    @_jit
     def _settle_rows(new_q, new_q_trading, valid, flat, s_of, asset_rows, q_rows, qt_rows, price_rows, repo_rows,
                      units, trading_cut, bid, ask, proceeds, execution, released):  # pragma: no cover
         n_rows, width = valid.shape
@@ -307,6 +315,11 @@ class CompiledKernels(Kernels):
     compiled whole (:attr:`~firesale.engine.kernels.Kernels.phases`)."""
 
     name = "numba"
+    #: A compiled kernel passes over a scenario's rows while they are in cache, so chunks
+    #: need not fit in L2; larger ones (2 MiB of float64 per (scenarios × positions)
+    #: array) spread the fixed cost of a round's kernel calls over more scenarios
+    #: (1,000 × 200 × 64 scenarios: 8 scenarios a chunk instead of 2 run 1.4× as fast).
+    chunk_elements = 1 << 18
 
     def __init__(self) -> None:
         self.phases = MappingProxyType(_compiled_phases())
@@ -373,6 +386,11 @@ class CompiledKernels(Kernels):
         _row_records(np.ascontiguousarray(traded), np.ascontiguousarray(units), np.ascontiguousarray(binding), n_of,
                      asset_rows, valid, _row_starts(s_of, n_scen), sold, bought, by_channel, forced)
         return sold, bought, by_channel, forced
+
+    def add_sales(self, sales_by_entry: np.ndarray, sales: np.ndarray, s_of: np.ndarray, entries: np.ndarray,
+                  assets: np.ndarray) -> None:
+        _add_sales(sales_by_entry, np.ascontiguousarray(sales, dtype=np.float64), np.ascontiguousarray(s_of),
+                   np.ascontiguousarray(entries, dtype=np.int64), np.ascontiguousarray(assets, dtype=np.int64))
 
     def settle_rows(self, q: np.ndarray, q_trading: np.ndarray, valid: np.ndarray, flat: np.ndarray,
                     s_of: np.ndarray, asset_rows: np.ndarray, q_rows: np.ndarray, qt_rows: np.ndarray,

@@ -59,6 +59,11 @@ class Kernels:
 
     name = "numpy"
     phases: Mapping[str, Callable] = MappingProxyType({})
+    #: Scenarios run together are chunked so that a (scenarios × positions) array stays
+    #: about this many elements: 512 KiB of float64, within a core's L2 cache, so that
+    #: the numpy calls of a round work in cache instead of streaming every array through
+    #: memory.
+    chunk_elements: int = 1 << 16
 
     def position_sums(self, values: np.ndarray, per_asset: np.ndarray | None, inputs: Inputs) -> np.ndarray:
         """:math:`\\sum_{e \\in i} v_{se}\\, x_{s,k(e)}` over each institution's positions,
@@ -197,6 +202,14 @@ class Kernels:
         forced = self.per_asset(np.maximum(traded, 0.0), s_of, asset_rows, valid, (n_scen, n_assets))
         return (sold_by_row.reshape(n_scen, n_inst), bought_by_row.reshape(n_scen, n_inst),
                 by_channel.reshape(n_scen, n_inst, n_channels), forced)
+
+    def add_sales(self, sales_by_entry: np.ndarray, sales: np.ndarray, s_of: np.ndarray, entries: np.ndarray,
+                  assets: np.ndarray) -> None:
+        """Add the acting rows' ``sales`` (R, L) to ``sales_by_entry`` (S, E) in place: each
+        slot with an asset (``assets`` >= 0) to its scenario ``s_of`` and position ``entries``
+        (a position appears in one slot of a round)."""
+        slot = assets >= 0
+        sales_by_entry.reshape(-1)[(s_of[:, None] * sales_by_entry.shape[1] + entries)[slot]] += sales[slot]
 
     def settle_rows(self, q: np.ndarray, q_trading: np.ndarray, valid: np.ndarray, flat: np.ndarray,
                     s_of: np.ndarray, asset_rows: np.ndarray, q_rows: np.ndarray, qt_rows: np.ndarray,

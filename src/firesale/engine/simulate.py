@@ -153,10 +153,6 @@ def _raise_at(flags: np.ndarray, axis: str, inputs: Inputs, t: int, labels: np.n
     raise error
 
 
-#: Scenarios run together in one pass are chunked so that a (scenarios × positions)
-#: array stays about this many elements (512 KiB of float64, within a core's L2 cache):
-#: large batches then work in cache instead of streaming every array through memory.
-CHUNK_ELEMENTS = 1 << 16
 _LEVELS = frozenset(LEVEL_RECORDS)
 _EMPTY = {"binding": -1, "slr_target_exposure": np.nan, "loop_gain": np.nan, "market_loop_gain": np.nan}
 #: Relative size of the sale each loop-gain probe adds: this share of the asset's t0 supply.
@@ -178,7 +174,7 @@ def simulate_arrays(
         large batches, where only (S, R, N) and (S, R, K) records are kept.
     chunk_size : int, optional
         Scenarios stepped together; default: as many as keep a (scenarios × positions)
-        array near ``CHUNK_ELEMENTS``. Results do not depend on it.
+        array near the kernel set's ``chunk_elements``. Results do not depend on it.
     variables : collection of str, optional
         Round records to keep (default: all). A sweep that keeps a few per-institution
         records of a large system needs a fraction of the memory of all of them.
@@ -194,7 +190,7 @@ def simulate_arrays(
     """
     n_scen = scen.switches.shape[0]
     kernels = kernels_named(kernels) if isinstance(kernels, str) else kernels
-    size = chunk_size or max(1, CHUNK_ELEMENTS // max(inputs.n_entries, 1))
+    size = chunk_size or max(1, kernels.chunk_elements // max(inputs.n_entries, 1))
     records = Records(n_scen, min(int(scen.max_rounds.max()), _INITIAL_ROUNDS), _LEVELS, _EMPTY)
     last_step = np.zeros(n_scen, dtype=np.int64)
     whole = None
@@ -299,7 +295,11 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
                     last_step: np.ndarray, keep: frozenset[str] | None, loop_gain: bool,
                     kernels: Kernels) -> _Chunk:
     """Run the scenarios ``chunk`` of the batch (``scen`` holds them), writing their records
-    into ``records`` and their last step into ``last_step``."""
+    into ``records`` and their last step into ``last_step``.
+
+    Only running scenarios are stepped. The state the loop carries holds them alone: when
+    some stop, their final state is written once into the chunk's and the rest are taken
+    on, so a round in which nobody stops gathers and scatters nothing."""
     n_scen = scen.switches.shape[0]
     n_inst, n_assets = inputs.n_institutions, inputs.n_assets
     state = initial_state(inputs, scen)
@@ -307,20 +307,17 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
     initial_equity = state.equity.copy()
     sales_by_entry = np.zeros_like(state.q)
     rounds = np.zeros(n_scen, dtype=np.int64)
+    running = np.arange(n_scen)  # the chunk's scenarios ``state`` holds, in order
+    final: State | None = None
     t = 0
-    while state.active.any():
-        running = np.flatnonzero(state.active)
-        compact = running.size < n_scen  # step only the scenarios still running
-        sub_state = state.take(running) if compact else state
-        sub_scen = scen.take(running) if compact else scen
+    while running.size:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results: reported below
-            new_sub, rec, trades = step(sub_state, inputs, sub_scen, t, kernels)
-        _check_state(new_sub, inputs, t, chunk[running], scale)
+            new, rec, trades = step(state, inputs, scen, t, kernels)
+        _check_state(new, inputs, t, chunk[running], scale)
         if loop_gain:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(sub_state, inputs, sub_scen, t,
+                rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(state, inputs, scen, t,
                                                                              rec["forced_sales"], kernels)
-        state = state.put(running, new_sub) if compact else new_sub
         sub_s, n_of = np.divmod(trades.rows, n_inst)
         s_of = running[sub_s]
         targets = chunk[running]
@@ -331,16 +328,28 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
                 records.write(name, targets, t, value)
         last_step[chunk[running]] = t
         rounds[running] += rec["eventful"]
-        slot = trades.assets >= 0
-        sales_by_entry.reshape(-1)[(s_of[:, None] * sales_by_entry.shape[1] + trades.entries)[slot]] += trades.sales[slot]
+        kernels.add_sales(sales_by_entry, trades.sales, s_of, trades.entries, trades.assets)
         if detail:  # per position of the pattern: the acting rows' trades, the holdings that changed
-            traded = slot & ((trades.sales.view(np.int64) != 0) | (trades.binding >= 0))
+            traded = (trades.assets >= 0) & ((trades.sales.view(np.int64) != 0) | (trades.binding >= 0))
             cells = ((chunk[s_of][:, None] * n_inst + n_of[:, None]) * n_assets + trades.assets)[traded]
             records.add_cells("sales", t, (n_inst, n_assets), np.float64, cells, trades.sales[traded])
             records.add_cells("binding", t, (n_inst, n_assets), np.int8, cells, trades.binding[traded])
-            for name, before, after in (("holdings", sub_state.q, new_sub.q),
-                                        ("trading_holdings", sub_state.q_trading, new_sub.q_trading)):
+            for name, before, after in (("holdings", state.q, new.q), ("trading_holdings", state.q_trading,
+                                                                        new.q_trading)):
                 records.add_levels(name, t, chunk[running], before, after, inputs.entry_institution,
                                    inputs.entry_asset, n_inst, n_assets)
+        if not new.active.all():
+            if running.size == n_scen and not new.active.any():  # the whole chunk stops together
+                final = new
+                break
+            if final is None:
+                final = State(**{f.name: _batch_like(getattr(new, f.name), n_scen) for f in dataclasses.fields(State)})
+            stopped, going = np.flatnonzero(~new.active), np.flatnonzero(new.active)
+            for f in dataclasses.fields(State):
+                getattr(final, f.name)[running[stopped]] = getattr(new, f.name)[stopped]
+            if going.size:
+                new, scen = new.take(going), scen.take(going)
+            running = running[going]
+        state = new
         t += 1
-    return _Chunk(rounds, initial_equity, sales_by_entry, state)
+    return _Chunk(rounds, initial_equity, sales_by_entry, final)

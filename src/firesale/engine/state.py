@@ -643,15 +643,6 @@ class State:
         """The state of some scenarios (indices into the scenario axis)."""
         return State(**{f.name: getattr(self, f.name)[scenarios] for f in fields(self)})
 
-    def put(self, scenarios: np.ndarray, part: State) -> State:
-        """A copy with the given scenarios replaced by ``part``."""
-        out = {}
-        for f in fields(self):
-            arr = getattr(self, f.name).copy()
-            arr[scenarios] = getattr(part, f.name)
-            out[f.name] = arr
-        return State(**out)
-
 
 def _rows(values: np.ndarray, n_scen: int) -> np.ndarray:
     """``values`` repeated on a new leading scenario axis, a new C-contiguous array."""
