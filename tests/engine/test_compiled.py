@@ -64,6 +64,26 @@ def test_compiled_runs_equal_numpy_runs_on_presets(preset):
     np.testing.assert_array_equal(fast.rounds, reference.rounds)
 
 
+def test_compiled_sales_by_position_equal_the_reference_bit_for_bit():
+    """``add_sales``: each row's slots (padding -1 left out) added to their scenario's
+    positions, the same bits as the numpy reference's masked scatter."""
+    rng = np.random.default_rng(5)
+    n_scen, n_entries, per_scenario, width = 3, 40, 4, 6
+    n_rows = n_scen * per_scenario
+    s_of = np.repeat(np.arange(n_scen), per_scenario)
+    # each row is another institution: its positions are its own
+    entries = np.concatenate([rng.permutation(n_entries)[:per_scenario * width].reshape(per_scenario, width)
+                              for _ in range(n_scen)])
+    assets = np.where(rng.random((n_rows, width)) < 0.3, -1, rng.integers(0, 5, (n_rows, width)))
+    sales = rng.normal(size=(n_rows, width))
+    start = rng.normal(size=(n_scen, n_entries))
+    reference, fast = start.copy(), start.copy()
+    kernels_named("numpy").add_sales(reference, sales, s_of, entries, assets)
+    NUMBA.add_sales(fast, sales, s_of, entries, assets)
+    np.testing.assert_array_equal(fast.view(np.int64), reference.view(np.int64))
+    assert not np.array_equal(reference, start)
+
+
 def test_compiled_batch_equals_scenarios_alone_bit_for_bit():
     loaded = load_preset("march_2020")
     system = loaded.system
