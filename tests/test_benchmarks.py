@@ -73,3 +73,15 @@ def test_the_documented_tables_are_those_of_the_recorded_run():
         text = path.read_text()
         assert text.split(begin, 1)[1].split(end, 1)[0] == "\n" + table + "\n", (
             f"{path.name}: run python benchmarks/run_all.py --docs-only")
+
+
+def test_the_documented_engine_sizes_are_the_engines():
+    """The sizes docs/performance.md gives for chunks and for dense-from-the-start flow
+    records are the engine's constants."""
+    from firesale.engine import compiled, records
+    from firesale.engine.kernels import Kernels
+
+    text = " ".join((ROOT / "docs" / "performance.md").read_text().split())
+    assert records.DENSE_BELOW == 256 * 1024 and "would take at most 256 KiB" in text
+    assert Kernels.chunk_elements * 8 == 512 * 1024 and "numpy phases keep to 512 KiB" in text
+    assert compiled.CompiledKernels.chunk_elements * 8 == 2 * 1024 * 1024 and "batch at 2 MiB per" in text
