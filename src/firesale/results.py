@@ -173,7 +173,7 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
     for name, value in arrays.items():
         dims, attrs = labels.variables[name]
         if value.dtype == bool:
-            value = value.astype(np.int8)
+            value = value.view(np.int8)  # the same bytes: False 0, True 1, no copy
         # an ndarray of numbers needs none of xarray's conversions (the fast path skips them)
         variables[name] = xr.Variable(dims, value, attrs=attrs,
                                       fastpath=type(value) is np.ndarray and value.dtype.kind in "biuf")

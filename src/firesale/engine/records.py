@@ -247,12 +247,15 @@ class Records:
             cells = set_cells(value, self.empty.get(name, 0))
             stored = 0 if out is None else out._cells.size
             rounds = max(t + 1, 0 if out is None else out.n_rounds)
-            if stored + cells.size <= DENSE_SHARE * self.n_scen * rounds * int(np.prod(value.shape[1:])):
-                rows = np.arange(self.n_scen)[scenarios]
-                tail = value.shape[1:]
-                block = int(np.prod(tail, dtype=np.int64))
-                row, rest = np.divmod(cells, block)
-                self.add_cells(name, t, tail, dtype, rows[row] * block + rest, value.reshape(-1)[cells])
+            tail = value.shape[1:]
+            block = math.prod(tail)
+            if stored + cells.size <= DENSE_SHARE * self.n_scen * rounds * block:
+                if isinstance(scenarios, slice):  # a run of rows: the block's cells, shifted
+                    index = cells + (scenarios.start or 0) * block
+                else:
+                    row, rest = np.divmod(cells, block)
+                    index = scenarios[row] * block + rest
+                self.add_cells(name, t, tail, dtype, index, value.reshape(-1)[cells])
                 return
             # as cells the record would take more than dense, for the rounds run so far
             out = self.arrays[name] = self._densify(name, out, value.shape[1:], dtype)
