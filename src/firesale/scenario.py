@@ -43,15 +43,30 @@ def _mark_deep(model: type[BaseModel], data: Any) -> Any:
     if not isinstance(data, Mapping):
         return data
     out = None
-    for key, value in data.items():
-        info = model.model_fields.get(key)
-        nested = None if info is None else _model_in(info.annotation)
-        if nested is not None and not issubclass(nested, _Strict) and isinstance(value, Mapping):
+    for key, nested in _unchecked_models(model).items():
+        value = data.get(key)
+        if isinstance(value, Mapping):
             marked = _mark_deep(nested, value)
             if marked is not value:
                 out = dict(data) if out is None else out
                 out[key] = marked
     return data if out is None else out
+
+
+_UNCHECKED: dict[type, dict[str, type[BaseModel]]] = {}
+
+
+def _unchecked_models(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """``{field: model}`` of the fields of ``model`` that hold a model which does not check
+    its own numbers; found once per model (a scenario validates hundreds of sections)."""
+    if model not in _UNCHECKED:
+        found = {}
+        for key, info in model.model_fields.items():
+            nested = _model_in(info.annotation)
+            if nested is not None and not issubclass(nested, _Strict):
+                found[key] = nested
+        _UNCHECKED[model] = found
+    return _UNCHECKED[model]
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
