@@ -204,13 +204,10 @@ def simulate_arrays(
             break
         # each chunk's results go straight into the batch's arrays: no chunk is kept to join
         if whole is None:
-            whole = _Chunk(*(_batch_like(field, n_scen) for field in done[:3]),
-                           State(**{f.name: _batch_like(getattr(done.final, f.name), n_scen)
-                                    for f in dataclasses.fields(State)}))
+            whole = _Chunk(*(_batch_like(field, n_scen) for field in done[:3]), done.final.blank(n_scen))
         for target, value in zip(whole[:3], done[:3]):
             target[lo:lo + chunk.size] = value
-        for f in dataclasses.fields(State):
-            getattr(whole.final, f.name)[lo:lo + chunk.size] = getattr(done.final, f.name)
+        whole.final.set_rows(slice(lo, lo + chunk.size), done.final)
     rounds, initial_equity, sales_by_entry, final = whole
     return Trajectory(
         records=records.finish(last_step),
@@ -343,10 +340,9 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
                 final = new
                 break
             if final is None:
-                final = State(**{f.name: _batch_like(getattr(new, f.name), n_scen) for f in dataclasses.fields(State)})
+                final = new.blank(n_scen)
             stopped, going = np.flatnonzero(~new.active), np.flatnonzero(new.active)
-            for f in dataclasses.fields(State):
-                getattr(final, f.name)[running[stopped]] = getattr(new, f.name)[stopped]
+            final.set_rows(running[stopped], new, stopped)
             if going.size:
                 new, scen = new.take(going), scen.take(going)
             running = running[going]

@@ -643,6 +643,17 @@ class State:
         """The state of some scenarios (indices into the scenario axis)."""
         return State(**{f.name: getattr(self, f.name)[scenarios] for f in fields(self)})
 
+    def blank(self, n_scen: int) -> State:
+        """A state of ``n_scen`` scenarios shaped like this one, not initialised: for
+        :meth:`set_rows` to fill."""
+        return State(**{f.name: np.empty((n_scen,) + getattr(self, f.name).shape[1:],
+                                         dtype=getattr(self, f.name).dtype) for f in fields(self)})
+
+    def set_rows(self, scenarios: np.ndarray | slice, part: State, rows: np.ndarray | slice = slice(None)) -> None:
+        """Write the ``rows`` of ``part`` into these ``scenarios``, in place."""
+        for f in fields(self):
+            getattr(self, f.name)[scenarios] = getattr(part, f.name)[rows]
+
 
 def _rows(values: np.ndarray, n_scen: int) -> np.ndarray:
     """``values`` repeated on a new leading scenario axis, a new C-contiguous array."""
