@@ -153,10 +153,11 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
     """Label a :class:`~firesale.engine.simulate.Trajectory`.
 
     The data variables wrap the engine's arrays as they are (no copy; flags the engine
-    keeps as bool become int8; records it keeps sparse become dense). What describes the system at t0 (the coordinates of
-    :func:`_system_labels`, the variables' attributes) is built once per System object and
-    shared, read-only, by every result on it; the Dataset is assembled in one step, without
-    xarray's merge and alignment (every variable is aligned by construction).
+    keeps as bool are viewed as int8; records it keeps sparse become dense). What
+    describes the system at t0 (the coordinates of :func:`_system_labels`, the
+    variables' attributes) is built once per System object and shared, read-only, by every
+    result on it; the Dataset is assembled in one step, without xarray's merge and
+    alignment (every variable is aligned by construction).
     """
     labels = _system_labels(system)
     # records the engine keeps sparse are labelled dense here (see firesale.engine.records)

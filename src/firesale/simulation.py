@@ -114,7 +114,6 @@ def system_inputs(system: System) -> Inputs:
     return Inputs.from_system(system)
 
 
-
 def _named(err: ModelDivergenceError, system: System, scenarios: Sequence[Scenario]) -> ModelDivergenceError:
     """The engine's error with the scenario, institution and asset named, not numbered."""
     at = getattr(err, "location", None)
