@@ -73,3 +73,31 @@ def test_the_engine_guard_names_institution_and_asset(monkeypatch):
     assert "[FS603]" in str(info.value) and "institution 'hf'" in str(info.value) and "asset 'x'" in str(info.value)
     assert "negative holding" in str(info.value)
     assert np.isfinite(PHYSICAL_BOUND)
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
+def test_each_check_of_the_engine_guard_finds_the_first_bad_cell(kernels):
+    """Each check of ``state_violation``, violated at two cells of a state of three
+    scenarios (and every check before it passing), is reported at the first of them:
+    scenario first, then column. Both kernel sets, against the cells set here."""
+    from firesale.engine.kernels import kernels_named
+    from firesale.engine.state import Inputs, ScenarioArrays, initial_state
+
+    system = System.from_records(
+        [{"name": name, "type": "bank", "liabilities": 50.0} for name in ("a", "b", "c")],
+        [{"name": name, "class": "equity", "sigma0": 0.01, "depth": 500.0} for name in ("x", "y")],
+        [{"institution": i, "asset": k, "quantity": 40.0} for i in ("a", "b", "c") for k in ("x", "y")],
+    )
+    inputs = Inputs.from_system(system)
+    scen = ScenarioArrays.from_scenarios(system, [Scenario()] * 3)
+    calm = initial_state(inputs, scen)
+    bad = {0: ("price", np.nan), 1: ("price", -0.5), 2: ("spread", 2.0), 3: ("q", -1.0), 4: ("cash", -1.0),
+           5: ("price", 1e3), 6: ("equity", -1e9)}
+    guard = kernels_named(kernels)
+    assert guard.state_violation(calm, inputs, 1e-9, PHYSICAL_BOUND, 1e6) is None
+    for check, (field, value) in bad.items():
+        values = getattr(calm, field).copy()
+        values[2, 0] = value
+        values[1, 1] = value
+        state = type(calm)(**{**calm.__dict__, field: values})
+        assert guard.state_violation(state, inputs, 1e-9, PHYSICAL_BOUND, 1e6) == (check, 1, 0 if check == 0 else 1)

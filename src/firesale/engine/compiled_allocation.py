@@ -19,18 +19,23 @@ import numpy as np
 
 from firesale.channels import CHANNELS
 from firesale.engine.allocation import Orders
+from firesale.engine.compiled_passes import order_rows
 from firesale.engine.compiled_scalars import jit, maximum, minimum
+from firesale.engine.compiled_tables import (
+    canonical, canonical_calls, canonical_marked, input_table, lever_table, scenario_table, state_table)
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.kernels import NUMPY, Kernels
 from firesale.engine.marking import Marked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
-__all__ = ["allocation"]
+__all__ = ["allocation", "allocation_table"]
 
 
 #: column of the VaR channel in ``ScenarioArrays.switches``
 _VAR = CHANNELS.index("var")
+#: the first funding channel's index in CHANNELS (the funding labels count from it)
+_MARGIN = CHANNELS.index("margin")
 
 
 @jit
@@ -100,26 +105,35 @@ def _acting_rows(tolerance, slr_exemption, var_on, next_round_clearing, max_roun
             left[:count], tol_rows[:count])
 
 
+@jit
+def allocation_table(st, inp, sc, lev, t, marked, limits, calls):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`): the acting
+    rows, then their orders (:meth:`firesale.engine.compiled.CompiledKernels.order_rows`'s kernel)."""
+    shape = limits.defaulted.shape
+    cash_used, acting = np.empty(shape), np.empty(shape, np.bool_)
+    # without funding the kernels leave the funding calls and the repo alone
+    rows, s_of, n_of, asks, funding_label, exempt, dead, left, tol_rows = _acting_rows(
+        sc.tolerance, lev.slr_exemption, np.ascontiguousarray(sc.switches[:, _VAR]), sc.next_round_clearing,
+        sc.max_rounds, t, inp.repay_with_cash, inp.other_liabilities, inp.var_limit, limits.defaulted, limits.alive,
+        limits.slr_shed, limits.lev_trade, calls.cash, calls.funding_cash, calls.debt, marked.var, calls.shortfall,
+        calls.funding, _MARGIN, calls.margin_due, calls.rolled_due, calls.run, calls.redeem, cash_used, acting)
+    size = (rows.size, inp.row_entries.shape[1])
+    valid, entries, flat = np.empty(size, np.bool_), np.empty(size, np.int64), np.empty(size, np.int64)
+    asset_rows, q_rows, qt_rows, price_rows = np.empty(size, np.int64), np.empty(size), np.empty(size), np.empty(size)
+    repo_rows, sales, binding = np.empty(size), np.empty(size), np.empty(size, np.int8)
+    units, trading_cut = np.empty(size), np.empty(size)
+    order_rows(inp.row_entries, inp.entry_asset, inp.tradable, inp.slr_exempt, inp.liquidation, inp.initial_weights,
+                st.q, st.q_trading, marked.mark, calls.repo_called, calls.funding, s_of, n_of, exempt, asks,
+                funding_label, dead, left, tol_rows, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows,
+                repo_rows, sales, binding, units, trading_cut)
+    return Orders(cash_used, acting, rows, s_of, n_of, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows,
+                  repo_rows, sales, binding, units, trading_cut, tol_rows)
+
+
 def allocation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, t: int, marked: Marked,
                constraints: Constraints, calls: FundingCalls, kernels: Kernels = NUMPY) -> Orders:
     """:func:`firesale.engine.allocation.allocation`, compiled: the same arguments, the same
-    :class:`~firesale.engine.allocation.Orders`; the row orders are ``kernels``' pass, as in
-    the reference."""
-    shape = constraints.defaulted.shape
-    cash_used, acting = np.empty(shape), np.empty(shape, dtype=bool)
-    funding = bool(calls.funding)
-    placeholder = np.zeros((1, 1))
-    funding_calls = [np.ascontiguousarray(x, dtype=np.float64) if funding else placeholder
-                     for x in (calls.margin_due, calls.rolled_due, calls.run, calls.redeem)]
-    per_institution = [np.ascontiguousarray(x) for x in (constraints.defaulted, constraints.alive)] + [
-        np.ascontiguousarray(x, dtype=np.float64)
-        for x in (constraints.slr_shed, constraints.lev_trade, calls.cash, calls.funding_cash, calls.debt,
-                  marked.var, calls.shortfall)]
-    rows, s_of, n_of, asks, funding_label, exempt, dead, left, tol_rows = _acting_rows(
-        np.ascontiguousarray(scen.tolerance, dtype=np.float64), np.ascontiguousarray(levers.slr_exemption),
-        np.ascontiguousarray(scen.switches[:, _VAR]), np.ascontiguousarray(scen.next_round_clearing),
-        np.ascontiguousarray(scen.max_rounds), t, inputs.repay_with_cash, inputs.other_liabilities, inputs.var_limit,
-        *per_institution, funding, CHANNELS.index("margin"), *funding_calls, cash_used, acting)
-    out = kernels.order_rows(inputs, state.q, state.q_trading, marked.mark, calls.repo_called if funding else None,
-                             s_of, n_of, exempt, asks, funding_label, dead, left, tol_rows)
-    return Orders(cash_used, acting, rows, s_of, n_of, *out, tol_rows)
+    :class:`~firesale.engine.allocation.Orders`. ``kernels`` is unused: the row orders are the
+    compiled kernel set's pass, run inside :func:`allocation_table`."""
+    return allocation_table(state_table(state), input_table(inputs), scenario_table(scen), lever_table(levers),
+                            int(t), canonical_marked(marked), canonical(constraints), canonical_calls(calls))

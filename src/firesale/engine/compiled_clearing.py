@@ -22,11 +22,13 @@ from firesale.engine.allocation import Orders
 from firesale.engine.clearing import Cleared
 from firesale.engine.compiled_scalars import (impact_fraction, jit, maximum, minimum, pairwise_sum,
                                               price_from_pressure)
+from firesale.engine.compiled_tables import (
+    canonical, canonical_dealt, input_table, lever_table, scenario_table, state_table)
 from firesale.engine.intermediation import Intermediated
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
-__all__ = ["clearing"]
+__all__ = ["clearing", "clearing_table"]
 
 _LINEAR, _EXPONENTIAL, _SQRT, _MULTIPLICATIVE = (LAW_CODES[law] for law in ("linear", "exponential", "sqrt",
                                                                               "multiplicative"))
@@ -110,7 +112,8 @@ def _clearing(all_to_all, market_flow, concession, old_pressure, old_transient, 
                 pressure[s, k] = pressure[s, k] - bought
                 transient[s, k] = transient[s, k] - bought * thinness[k]
         for k in range(n_assets):
-            psi = impact_fraction(pressure[s, k] + transient[s, k], law[k], depth[k], floor[k], sigma0[k], adv[k], kappa[k])
+            psi = impact_fraction(pressure[s, k] + transient[s, k], law[k], depth[k], floor[k], sigma0[k], adv[k],
+                                  kappa[k])
             after = price_from_pressure(fundamental[s, k], p0[k], psi, max_discount[s, k], relative[k])
             post[s, k] = after
             post_mark[s, k] = after * (1.0 - opacity[k] * uncertainty[s, k])
@@ -122,23 +125,25 @@ def _clearing(all_to_all, market_flow, concession, old_pressure, old_transient, 
             ask[s, k] = executed * (1.0 + half_spread)
 
 
+@jit
+def clearing_table(st, inp, sc, lev, shocked, orders, dealt):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`)."""
+    shape = shocked.price.shape
+    pressure, transient, purchases = np.empty(shape), np.empty(shape), np.empty(shape)
+    post, post_mark, bid, ask = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+    _clearing(
+        lev.all_to_all, dealt.market_flow, dealt.concession, shocked.pressure, shocked.transient, st.depth_scale,
+        shocked.fundamental, shocked.price, st.spread, st.uncertainty, sc.final_settlement, sc.execution_alpha,
+        lev.purchase_eligible, sc.purchase_floor, lev.purchase_daily_cap, sc.purchase_total, st.purchased,
+        lev.max_discount, inp.p0, inp.impact_law, inp.depth, inp.impact_floor, inp.sigma0, inp.adv,
+        inp.impact_kappa, inp.relative_impact, inp.opacity, pressure, transient, purchases, post, post_mark, bid, ask,
+    )
+    return Cleared(pressure, transient, purchases, post, post_mark, bid, ask)
+
+
 def clearing(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, shocked: Shocked,
              orders: Orders, dealt: Intermediated) -> Cleared:
     """:func:`firesale.engine.clearing.clearing`, compiled: the same arguments, the same
     results to rounding."""
-    contiguous = np.ascontiguousarray
-    shape = shocked.price.shape
-    pressure, transient, purchases, post, post_mark, bid, ask = (np.empty(shape) for _ in range(7))
-    # the dealers' concession is a plain 0.0 without dealing
-    concession = contiguous(np.broadcast_to(dealt.concession, shape), dtype=np.float64)
-    _clearing(
-        contiguous(levers.all_to_all), contiguous(dealt.market_flow), concession, contiguous(shocked.pressure),
-        contiguous(shocked.transient), contiguous(state.depth_scale), contiguous(shocked.fundamental),
-        contiguous(shocked.price), contiguous(state.spread), contiguous(state.uncertainty),
-        contiguous(scen.final_settlement), contiguous(scen.execution_alpha), contiguous(levers.purchase_eligible),
-        contiguous(scen.purchase_floor), contiguous(levers.purchase_daily_cap), contiguous(scen.purchase_total),
-        contiguous(state.purchased), contiguous(levers.max_discount), inputs.p0, inputs.impact_law, inputs.depth,
-        inputs.impact_floor, inputs.sigma0, inputs.adv, inputs.impact_kappa, inputs.relative_impact, inputs.opacity,
-        pressure, transient, purchases, post, post_mark, bid, ask,
-    )
-    return Cleared(pressure, transient, purchases, post, post_mark, bid, ask)
+    return clearing_table(state_table(state), input_table(inputs), scenario_table(scen), lever_table(levers),
+                          canonical(shocked), canonical(orders), canonical_dealt(dealt))

@@ -18,11 +18,12 @@ import numpy as np
 
 from firesale.channels import CHANNELS
 from firesale.engine.compiled_scalars import jit, maximum, minimum, ratio
+from firesale.engine.compiled_tables import canonical_marked, input_table, scenario_table, state_table
 from firesale.engine.constraints import Constraints
 from firesale.engine.marking import Marked
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["constraints"]
+__all__ = ["constraints", "constraints_table"]
 
 
 _DEFAULT, _SLR, _LEVERAGE = CHANNELS.index("default"), CHANNELS.index("slr"), CHANNELS.index("leverage")
@@ -75,14 +76,18 @@ def _constraints(equity, slr, leverage, exposure, total_assets, slr_trigger, slr
     return defaulted, alive, slr_shed, lev_trade
 
 
+@jit
+def constraints_table(st, inp, sc, marked, shocked_default):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`)."""
+    return Constraints(*_constraints(
+        marked.equity, marked.slr, marked.leverage, marked.exposure, marked.total_assets, marked.slr_trigger,
+        marked.slr_target, st.defaulted, shocked_default, sc.switches, _DEFAULT, _SLR, _LEVERAGE,
+        inp.slr_at_minimum, inp.slr_minimum, inp.leverage_minimum, inp.leverage_trigger, inp.leverage_target,
+        inp.two_sided))
+
+
 def constraints(state: State, inputs: Inputs, scen: ScenarioArrays, marked: Marked,
                 shocked_default: np.ndarray) -> Constraints:
     """:func:`firesale.engine.constraints.constraints`, compiled: the same arguments and result."""
-    c = np.ascontiguousarray
-    shape = marked.equity.shape
-    return Constraints(*_constraints(
-        c(marked.equity), c(marked.slr), c(marked.leverage), c(marked.exposure), c(marked.total_assets),
-        c(np.broadcast_to(marked.slr_trigger, shape)), c(np.broadcast_to(marked.slr_target, shape)),
-        c(state.defaulted), c(shocked_default), c(scen.switches), _DEFAULT, _SLR, _LEVERAGE, inputs.slr_at_minimum,
-        inputs.slr_minimum, inputs.leverage_minimum, inputs.leverage_trigger, inputs.leverage_target,
-        inputs.two_sided))
+    return constraints_table(state_table(state), input_table(inputs), scenario_table(scen), canonical_marked(marked),
+                             np.ascontiguousarray(shocked_default, dtype=np.bool_))

@@ -18,6 +18,8 @@ import numpy as np
 
 from firesale.channels import CHANNELS
 from firesale.engine.compiled_scalars import jit, maximum, minimum
+from firesale.engine.compiled_tables import (
+    canonical, canonical_marked, input_table, lever_table, scenario_table, state_table)
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import TRADING_DAYS, FundingCalls
 from firesale.engine.kernels import NUMPY, Kernels
@@ -25,7 +27,12 @@ from firesale.engine.marking import Marked
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
-__all__ = ["funding_calls"]
+__all__ = ["funding_calls", "funding_calls_table"]
+
+_MARGIN, _ROLLOVER = CHANNELS.index("margin"), CHANNELS.index("rollover")
+_UNSECURED, _REDEMPTION = CHANNELS.index("unsecured"), CHANNELS.index("redemption")
+#: the trading days a year, a float as the kernel divides by it
+_DAYS = float(TRADING_DAYS)
 
 
 @jit
@@ -147,46 +154,53 @@ def _funding_calls(funding, switches, margin_on, rollover_on, unsecured_on, rede
                 repo_called[s, e] = repo[s, e] - margin[s, e] - rolled_off[s, e]
 
 
+@jit
+def funding_calls_table(st, inp, sc, lev, t, shocked, marked, limits):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`), in the
+    canonical form: without funding, ``margin`` and ``rolled_off`` empty (0, 0), ``repo_called``
+    the state's repo and ``swing`` the system's swing pricing in every scenario."""
+    funding = inp.has_funding or (sc.redemption_shock != 0).any()
+    shape = marked.equity.shape
+    roll_share, run, margin_due, rolled_due = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+    redeem, flow_rate, interest, interest_call = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+    vm_call, margin_out, need, recalled = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+    cash, equity, debt, lending = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape)
+    funding_cash, shortfall = np.empty(shape), np.empty(shape)
+    if funding:
+        margin, rolled_off, repo_called = np.empty(st.repo.shape), np.empty(st.repo.shape), np.empty(st.repo.shape)
+        swing = np.empty(shape, np.bool_)
+    else:
+        # the kernel writes none of these without funding
+        margin = rolled_off = repo_called = np.zeros((0, 0))
+        swing = np.empty((0, 0), np.bool_)
+    has_wave = t < sc.redemption_shock.shape[1]
+    wave = np.ascontiguousarray(sc.redemption_shock[:, t]) if has_wave else np.zeros((1, 1))
+    _funding_calls(
+        funding, sc.switches, _MARGIN, _ROLLOVER, _UNSECURED, _REDEMPTION, _DAYS, inp.entry_asset, inp.segment_starts,
+        inp.has_holdings, inp.rollover_threshold, inp.rollover_share, inp.run_threshold, inp.run_share,
+        inp.swing_pricing, inp.redemption_sensitivity, inp.first_mover, inp.redemption_gate, inp.redemption_cap,
+        sc.tolerance, sc.facility_min_rate, lev.swing_pricing, lev.facility_eligible, has_wave, wave, st.q, st.repo,
+        st.short_term, st.shares, st.last_nav, st.flow_redeemed, st.lending, shocked.repo_rate, marked.mark,
+        marked.haircut, limits.alive, marked.leverage, marked.equity, marked.debt, marked.cash, marked.vm_loss,
+        marked.margin_out, margin, rolled_off, repo_called, swing, roll_share, run, margin_due, rolled_due, redeem,
+        flow_rate, interest, interest_call, vm_call, margin_out, need, recalled, cash, equity, debt, lending,
+        funding_cash, shortfall)
+    if not funding:
+        repo_called = st.repo
+        swing = np.empty(shape, np.bool_)
+        for s in range(shape[0]):
+            swing[s] = inp.swing_pricing
+    return FundingCalls(funding, margin, rolled_off, repo_called, roll_share, run, margin_due, rolled_due, redeem,
+                        flow_rate, interest, interest_call, vm_call, margin_out, swing, need, recalled, cash, equity,
+                        debt, lending, funding_cash, shortfall)
+
+
 def funding_calls(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, t: int, shocked: Shocked,
                   marked: Marked, constraints: Constraints, kernels: Kernels = NUMPY) -> FundingCalls:
     """:func:`firesale.engine.funding_calls.funding_calls`, compiled: the same arguments, the
     same results to rounding. ``kernels`` is unused: the sums over positions run inside the kernel."""
-    funding = inputs.has_funding or bool(scen.redemption_shock.any())
-    contiguous = np.ascontiguousarray
-    shape = marked.equity.shape
-    (roll_share, run, margin_due, rolled_due, redeem, flow_rate, interest, interest_call, vm_call, margin_out, need,
-     recalled, cash, equity, debt, lending, funding_cash, shortfall) = (np.empty(shape) for _ in range(18))
-    if funding:
-        margin, rolled_off, repo_called = (np.empty(state.repo.shape) for _ in range(3))
-        swing = np.empty(shape, dtype=bool)
-        written = margin, rolled_off, repo_called, swing
-    else:
-        # what the reference returns without funding; the kernel writes none of these
-        margin, rolled_off, repo_called, swing = np.zeros(1), np.zeros(1), state.repo, inputs.swing_pricing
-        unused = np.empty((0, 0))
-        written = unused, unused, unused, np.empty((0, 0), dtype=bool)
-    wave = scen.at("redemption_shock", t)
-    has_wave = wave is not None
-    _funding_calls(
-        funding, contiguous(scen.switches), CHANNELS.index("margin"), CHANNELS.index("rollover"),
-        CHANNELS.index("unsecured"), CHANNELS.index("redemption"), float(TRADING_DAYS), inputs.entry_asset,
-        inputs.segment_starts, inputs.has_holdings, inputs.rollover_threshold, inputs.rollover_share,
-        inputs.run_threshold, inputs.run_share, inputs.swing_pricing, inputs.redemption_sensitivity,
-        inputs.first_mover, inputs.redemption_gate, inputs.redemption_cap, scen.tolerance, scen.facility_min_rate,
-        contiguous(levers.swing_pricing), contiguous(levers.facility_eligible), has_wave,
-        contiguous(wave) if has_wave else np.zeros((1, 1)), contiguous(state.q), contiguous(state.repo),
-        contiguous(state.short_term), contiguous(state.shares), contiguous(state.last_nav),
-        contiguous(state.flow_redeemed), contiguous(state.lending), contiguous(shocked.repo_rate),
-        contiguous(marked.mark), contiguous(marked.haircut), contiguous(constraints.alive),
-        contiguous(marked.leverage), contiguous(marked.equity), contiguous(marked.debt), contiguous(marked.cash),
-        contiguous(marked.vm_loss), contiguous(marked.margin_out),
-        *written, roll_share, run, margin_due, rolled_due, redeem, flow_rate, interest, interest_call, vm_call,
-        margin_out, need, recalled, cash, equity, debt, lending, funding_cash, shortfall,
-    )
-    return FundingCalls(
-        funding=funding, margin=margin, rolled_off=rolled_off, repo_called=repo_called, roll_share=roll_share, run=run,
-        margin_due=margin_due, rolled_due=rolled_due, redeem=redeem, flow_rate=flow_rate, interest=interest,
-        interest_call=interest_call, vm_call=vm_call, margin_out=margin_out, swing=swing, need=need,
-        recalled=recalled, cash=cash, equity=equity, debt=debt, lending=lending, funding_cash=funding_cash,
-        shortfall=shortfall,
-    )
+    calls = funding_calls_table(state_table(state), input_table(inputs), scenario_table(scen), lever_table(levers),
+                                int(t), canonical(shocked), canonical_marked(marked), canonical(constraints))
+    return calls if calls.funding else calls._replace(margin=np.zeros(1), rolled_off=np.zeros(1),
+                                                      swing=inputs.swing_pricing)
+

@@ -18,6 +18,8 @@ from firesale.channels.volatility import _TINY
 from firesale.engine.allocation import Orders
 from firesale.engine.clearing import Cleared
 from firesale.engine.compiled_scalars import clip, jit, maximum, minimum
+from firesale.engine.compiled_tables import (
+    InformationTable, canonical, canonical_dealt, canonical_marked, input_table, scenario_table, state_table)
 from firesale.engine.constraints import Constraints
 from firesale.engine.information import Informed
 from firesale.engine.intermediation import Intermediated
@@ -26,7 +28,7 @@ from firesale.engine.marking import Marked
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["information"]
+__all__ = ["information", "information_table"]
 
 _LOW_RATIO, _HIGH_RATIO = VOL_RATIO_BOUNDS
 
@@ -124,24 +126,33 @@ def _information(old_sigma, fundamental, previous, current, decay, anchor, vol_c
         layoff[s] = omega0[s] * clip(1.0 - fear / fear_freeze[s], 0.0, 1.0)
 
 
+@jit
+def information_table(st, inp, sc, shocked, marked, limits, orders, dealt, cleared,
+                      calm_cost):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`): the
+    volatility and the information channel's state, as a plain tuple."""
+    sigma = np.empty(cleared.post.shape)
+    spread, quoting_share = np.empty(sigma.shape), np.empty(sigma.shape)
+    uncertainty, depth_scale = np.empty(sigma.shape), np.empty(sigma.shape)
+    layoff = np.empty(sigma.shape[0])
+    _information(
+        shocked.sigma, shocked.sigma_fundamental, st.price, cleared.post, sc.ewma_lambda, sc.volatility_anchor,
+        sc.volatility_cap, inp.sigma0, inp.mu0, dealt.cost, calm_cost, limits.defaulted, orders.acting,
+        marked.total_assets, inp.dealers, inp.position_dealer, inp.position_asset, inp.position_share,
+        sc.layoff_share, sc.info_elasticity, sc.info_cap, sc.info_rfq_spread, sc.info_rfq_depth,
+        sc.info_depth_elasticity, sc.info_fear_freeze, sc.info_depth_floor, sc.info_spread_cap, sc.information,
+        sigma, spread, quoting_share, uncertainty, depth_scale, layoff,
+    )
+    return sigma, InformationTable(spread, quoting_share, uncertainty, depth_scale, layoff)
+
+
 def information(state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked, marked: Marked,
                 limits: Constraints, orders: Orders, dealt: Intermediated, cleared: Cleared, calm_cost: np.ndarray,
                 kernels: Kernels = NUMPY) -> Informed:
     """:func:`firesale.engine.information.information`, compiled: the same arguments, the
     same results to rounding."""
-    sigma = np.empty(cleared.post.shape)
-    spread, quoting_share, uncertainty, depth_scale = (np.empty_like(sigma) for _ in range(4))
-    layoff = np.empty(sigma.shape[0])
-    positions = inputs.dealer_positions
-    contiguous = np.ascontiguousarray
-    _information(
-        contiguous(shocked.sigma), contiguous(shocked.sigma_fundamental), contiguous(state.price),
-        contiguous(cleared.post), scen.ewma_lambda, scen.volatility_anchor, scen.volatility_cap, inputs.sigma0,
-        inputs.mu0, contiguous(dealt.cost), contiguous(calm_cost), contiguous(limits.defaulted),
-        contiguous(orders.acting), contiguous(marked.total_assets), inputs.dealers, positions.dealer, positions.asset,
-        positions.share, scen.layoff_share, scen.info_elasticity, scen.info_cap, scen.info_rfq_spread,
-        scen.info_rfq_depth, scen.info_depth_elasticity, scen.info_fear_freeze, scen.info_depth_floor,
-        scen.info_spread_cap, scen.information, sigma, spread, quoting_share, uncertainty, depth_scale, layoff,
-    )
-    return Informed(sigma, Information(spread=spread, quoting_share=quoting_share, uncertainty=uncertainty,
-                                       depth_scale=depth_scale, layoff=layoff))
+    sigma, info = information_table(
+        state_table(state), input_table(inputs), scenario_table(scen), canonical(shocked), canonical_marked(marked),
+        canonical(limits), canonical(orders), canonical_dealt(dealt), canonical(cleared),
+        np.ascontiguousarray(calm_cost, dtype=np.float64))
+    return Informed(sigma, Information(*info))

@@ -2,9 +2,9 @@
 
 :func:`intermediation` runs what the numpy phase
 :func:`firesale.engine.intermediation.intermediation` runs, the reference it is tested
-against (``tests/engine/test_compiled_intermediation.py``): after the flow of the acting
-rows' orders (the kernel set's :meth:`~firesale.engine.kernels.Kernels.row_flows`, as in the
-reference), the dealers' balance-sheet cost
+against (``tests/engine/test_compiled_intermediation.py``), on the compiled tables
+(:func:`intermediation_table`, which the compiled round calls): after the flow of the acting
+rows' orders (the compiled kernel set's row flows), the dealers' balance-sheet cost
 (:func:`firesale.channels.information.dealer_cost`), their room
 (``firesale.engine.intermediation._dealer_room``) and absorption, inter-dealer layoff and
 leaning (:func:`firesale.channels.dealers.intermediate` and
@@ -17,6 +17,10 @@ rounding. Each scenario is computed on its own (see :mod:`firesale.engine.compil
 the numpy phase chooses the concession's formula for the whole batch (any scenario with a
 balance-sheet cost), each scenario here takes the one its own cost selects, which differs
 from the batch's only in rounding, so that a scenario gives the same bits in any batch.
+
+:func:`calm_cost_table` is the dealers' cost at t0
+(:func:`firesale.engine.intermediation.calm_dealer_cost`), which the round computes in its
+first round.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtri
 
 from firesale.channels import CHANNELS
 from firesale.engine.allocation import Orders
-from firesale.engine.compiled_scalars import inline, jit, maximum, minimum
+from firesale.engine.compiled_passes import desk_var, row_flows
+from firesale.engine.compiled_scalars import inline, institution_sums, jit, maximum, minimum, ratio
+from firesale.engine.compiled_tables import (
+    canonical, canonical_calls, canonical_marked, input_table, lever_table, scenario_table, state_table)
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.intermediation import Intermediated
@@ -37,12 +43,22 @@ from firesale.engine.marking import Marked
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
-__all__ = ["intermediation"]
+__all__ = ["intermediation", "intermediation_table", "calm_cost_table"]
 
 
 _SLR, _LEVERAGE, _VAR = CHANNELS.index("slr"), CHANNELS.index("leverage"), CHANNELS.index("var")
 #: What ``np.nan_to_num`` turns an infinite VaR into.
 _LARGEST = float(np.finfo(np.float64).max)
+
+
+@inline
+def _dealer_cost(slr, trigger, at_risk, limit):  # pragma: no cover - compiled
+    """:func:`firesale.channels.information.dealer_cost` of one dealer in the market: the
+    squared utilisation of the tighter of its SLR and its VaR limit."""
+    slr_use = trigger / slr if (math.isfinite(trigger) and slr > 0) else 0.0
+    var_use = at_risk / (limit if limit > 0 else 1.0) if (math.isfinite(limit) and math.isfinite(at_risk)) else 0.0
+    use = maximum(slr_use, var_use)
+    return use * use
 
 
 @inline
@@ -93,15 +109,9 @@ def _intermediation(price, client, has_client, dealers, dealer, asset, share, or
         # sums per asset run over its positions in position order, as Positions.by_asset's
         for p in range(n_pos):
             dealer_sold[s, asset[p]] += dealer_sales[s, p]
-        # dealer_cost: squared utilisation of the tighter of SLR and VaR
         for j in range(n_dealers):
             n = dealers[j]
-            ratio, trigger, at_risk, limit = slr[s, n], slr_trigger[s, n], var[s, n], var_limit[n]
-            slr_use = trigger / ratio if (math.isfinite(trigger) and ratio > 0) else 0.0
-            var_use = at_risk / (limit if limit > 0 else 1.0) if (math.isfinite(limit) and math.isfinite(at_risk)) \
-                else 0.0
-            use = maximum(slr_use, var_use)
-            cost[s, j] = use * use
+            cost[s, j] = _dealer_cost(slr[s, n], slr_trigger[s, n], var[s, n], var_limit[n])
         if not dealing:
             # dealers' own sales reach outside buyers like anyone's
             for k in range(n_assets):
@@ -232,60 +242,83 @@ def _intermediation(price, client, has_client, dealers, dealer, asset, share, or
             concession[s, k] = total[k] if kappa[s] != 0 else alpha * total[k]
 
 
+@jit
+def calm_cost_table(st, inp, lev, cash, equity):  # pragma: no cover - compiled
+    """:func:`firesale.engine.intermediation.calm_dealer_cost` on the compiled tables
+    (:mod:`firesale.engine.compiled_tables`): each dealer's balance-sheet cost at t0, with
+    the round's ``cash`` and ``equity`` (S, N), shape (S, D). The compiled kernel set's
+    passes in its order: the SLR exposure's sums over positions
+    (:func:`~firesale.engine.compiled_scalars.institution_sums`) and the desks' VaR."""
+    n_scen, n_assets = st.mark.shape
+    n_inst, dealers = cash.shape[1], inp.dealers
+    at_risk = desk_var(st.q_trading, st.mark, inp.tradable, st.sigma, inp.var_desks, inp.row_entries,
+                        inp.entry_asset, inp.var_correlation, inp.var_z, n_inst)
+    counted, held = np.empty(n_assets), np.empty(n_inst)
+    cost = np.empty((n_scen, dealers.size))
+    for s in range(n_scen):
+        # slr_exposure: the marks the SLR counts, exempt assets and cash not under the exemption
+        exempt = lev.slr_exemption[s]
+        for k in range(n_assets):
+            counted[k] = 0.0 if (inp.slr_exempt[k] and exempt) else st.mark[s, k]
+        institution_sums(st.q[s], counted, True, inp.entry_asset, inp.segment_starts, inp.has_holdings, held)
+        for j in range(dealers.size):
+            n = dealers[j]
+            exposure = held[n] + (0.0 if exempt else cash[s, n])
+            calm_slr = ratio(equity[s, n], exposure + st.margin_posted[s, n] + st.lending[s, n])
+            cost[s, j] = _dealer_cost(calm_slr, inp.slr_trigger[n], at_risk[s, n], inp.var_limit[n])
+    return cost
+
+
+@jit
+def intermediation_table(st, inp, sc, lev, t, shocked, marked, limits, calls, orders):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`), in the
+    canonical forms: ``client`` and ``concession`` (S, K) (zeros without a client shock or
+    dealing), ``interdealer`` (0, 0) without dealing."""
+    price = shocked.price
+    n_scen, n_assets = price.shape
+    n_dealers, n_pos = inp.dealers.size, inp.position_dealer.size
+    dealing = n_dealers > 0 and sc.intermediation.any()
+    has_client = t < sc.client_sale_shock.shape[1]
+    client = np.ascontiguousarray(sc.client_sale_shock[:, t]) if has_client else np.zeros((n_scen, n_assets))
+    # the acting rows' flow (the compiled kernels' pass): clients' per asset, made the
+    # market flow in place, and dealers' per position
+    traded = np.empty_like(orders.units)
+    market_flow, dealer_sales = np.zeros((n_scen, n_assets)), np.zeros((n_scen, n_pos))
+    row_flows(orders.units, price, inp.p0, sc.pressure_in_units[orders.s_of], orders.asset_rows, orders.valid,
+               orders.entries, inp.dealer_index[orders.n_of] < 0, inp.entry_position,
+               np.searchsorted(orders.s_of, np.arange(n_scen + 1)), n_pos, traded, market_flow, dealer_sales)
+    dealer_sold, cost = np.empty((n_scen, n_assets)), np.empty((n_scen, n_dealers))
+    bought = np.empty((n_scen, n_pos))
+    interdealer = np.empty((n_scen, n_pos)) if dealing else np.zeros((0, 0))
+    concession = np.empty((n_scen, n_assets)) if dealing else np.zeros((n_scen, n_assets))
+    switches = np.empty((n_scen, 3), dtype=np.bool_)
+    for s in range(n_scen):
+        switches[s, 0], switches[s, 1], switches[s, 2] = (sc.switches[s, _SLR], sc.switches[s, _LEVERAGE],
+                                                          sc.switches[s, _VAR])
+    _intermediation(
+        price, client, has_client, inp.dealers, inp.position_dealer, inp.position_asset, inp.position_share,
+        inp.dealer_order, inp.dealer_slot_of, inp.dealer_starts, marked.slr, marked.slr_trigger, marked.var,
+        inp.var_limit, dealing, orders.acting, limits.defaulted, calls.shortfall, calls.roll_share,
+        sc.intermediation, sc.balance_sheet_cost, calls.equity, marked.exposure, marked.total_assets,
+        inp.leverage_trigger, inp.dealer_z, switches, shocked.sigma, inp.slr_exempt, lev.slr_exemption, st.layoff,
+        sc.dealer_lean, shocked.pressure, shocked.transient, st.depth_scale, sc.absorption_impact, market_flow,
+        dealer_sales, dealer_sold, cost, bought, interdealer, concession)
+    return Intermediated(traded, client, dealer_sales, dealer_sold, cost, bought, interdealer, market_flow,
+                         concession)
+
+
 def intermediation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, t: int, shocked: Shocked,
                    marked: Marked, constraints: Constraints, calls: FundingCalls, orders: Orders,
                    kernels: Kernels) -> Intermediated:
     """:func:`firesale.engine.intermediation.intermediation`, compiled: the same arguments,
-    the same :class:`~firesale.engine.intermediation.Intermediated` to rounding."""
-    price = _floats(shocked.price)
-    n_scen, n_assets = price.shape
-    d = inputs.dealers
-    positions = inputs.dealer_positions
-    client = scen.at("client_sale_shock", t)
-    dealing = bool(d.size) and bool(scen.intermediation.any())
-    # the acting rows' flow (kernels' pass, as in the reference): clients' per asset, made the
-    # market flow in place, and dealers' per position
-    traded, market_flow, dealer_sales = kernels.row_flows(
-        inputs, orders.units, price, scen.pressure_in_units[orders.s_of], orders.s_of, orders.n_of, orders.asset_rows,
-        orders.valid, orders.entries)
-    n_pos = positions.dealer.size
-    dealer_sold, cost = np.empty((n_scen, n_assets)), np.empty((n_scen, d.size))
-    bought = np.empty((n_scen, n_pos))
-    interdealer = np.empty((n_scen, n_pos) if dealing else (0, 0))
-    concession = np.empty((n_scen, n_assets) if dealing else (0, 0))
-    switches = _flags(scen.switches[:, [_SLR, _LEVERAGE, _VAR]])
-    # each dealer's positions side by side, in position order: order[starts[j]:starts[j + 1]]
-    order = np.argsort(positions.dealer, kind="stable")
-    starts = np.searchsorted(positions.dealer[order], np.arange(d.size + 1))
-    slot_of = np.empty_like(order)
-    slot_of[order] = np.arange(order.size)
-    _intermediation(
-        price, np.zeros((1, 1)) if client is None else _floats(client), client is not None,
-        _ints(d), _ints(positions.dealer), _ints(positions.asset), _floats(positions.share), order, slot_of, starts,
-        _floats(marked.slr), _floats(marked.slr_trigger), _floats(marked.var), _floats(inputs.var_limit), dealing,
-        _flags(orders.acting), _flags(constraints.defaulted), _floats(calls.shortfall), _floats(calls.roll_share),
-        _flags(scen.intermediation), _floats(scen.balance_sheet_cost), _floats(calls.equity),
-        _floats(marked.exposure), _floats(marked.total_assets), _floats(inputs.leverage_trigger),
-        ndtri(inputs.var_confidence[d]) if dealing else np.zeros(0), switches, _floats(shocked.sigma),
-        _flags(inputs.slr_exempt), _flags(levers.slr_exemption), _floats(state.layoff), _floats(scen.dealer_lean),
-        _floats(shocked.pressure), _floats(shocked.transient), _floats(state.depth_scale),
-        _floats(scen.absorption_impact), market_flow, dealer_sales, dealer_sold, cost, bought, interdealer,
-        concession)
-    return Intermediated(traded, client, dealer_sales, dealer_sold, cost, bought,
-                         interdealer if dealing else None, market_flow, concession if dealing else 0.0)
-
-
-def _array(values: np.ndarray, dtype: type) -> np.ndarray:
-    return np.ascontiguousarray(values, dtype=dtype)
-
-
-def _floats(values: np.ndarray) -> np.ndarray:
-    return _array(values, np.float64)
-
-
-def _ints(values: np.ndarray) -> np.ndarray:
-    return _array(values, np.int64)
-
-
-def _flags(values: np.ndarray) -> np.ndarray:
-    return _array(values, np.bool_)
+    the same :class:`~firesale.engine.intermediation.Intermediated` to rounding.
+    ``kernels`` is taken for the signature's sake; the phase runs compiled whatever it is."""
+    dealt = intermediation_table(
+        state_table(state), input_table(inputs), scenario_table(scen), lever_table(levers), int(t),
+        canonical(shocked), canonical_marked(marked), canonical(constraints), canonical_calls(calls),
+        canonical(orders))
+    # the reference's forms: None without a client shock or dealing, no concession
+    dealing = bool(inputs.dealers.size) and bool(scen.intermediation.any())
+    return dealt._replace(client=None if scen.at("client_sale_shock", t) is None else dealt.client,
+                          interdealer=dealt.interdealer if dealing else None,
+                          concession=dealt.concession if dealing else 0.0)

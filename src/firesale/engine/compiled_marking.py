@@ -7,7 +7,8 @@ scenario instead of one numpy call per operation, with the math of the channel f
 it calls (:func:`firesale.channels.information.marks`,
 :func:`firesale.channels.balance_sheet.ratio`, :func:`firesale.channels.balance_sheet.slr_exposure`,
 :func:`firesale.channels.funding.haircuts`) written out. The desks' VaR is the compiled
-kernel set's (:meth:`firesale.engine.compiled.CompiledKernels.desk_var`).
+kernel set's (:meth:`firesale.engine.compiled.CompiledKernels.desk_var`), its kernel called
+with the quantiles of the system's table.
 
 Sums over an institution's positions and derivatives add their terms in the order of
 ``np.add.reduceat``, which the numpy phase's sums use (the first term plus numpy's pairwise
@@ -21,13 +22,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from firesale.engine.compiled_passes import desk_var
 from firesale.engine.compiled_scalars import inline, jit, maximum, minimum, pairwise_sum, ratio
-from firesale.engine.kernels import NUMPY, Kernels, kernels_named
+from firesale.engine.compiled_tables import canonical, input_table, lever_table, scenario_table, state_table
+from firesale.engine.kernels import NUMPY, Kernels
 from firesale.engine.marking import Marked
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
-__all__ = ["marking"]
+__all__ = ["marking", "marking_table"]
 
 
 # inlined where it is called (numba's IR inlining): a call per sum, passing the array,
@@ -165,27 +168,28 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
             rounds_below, recap, exposure, slr, leverage, haircut, trigger_out, target_out)
 
 
+@jit
+def marking_table(st, inp, sc, lev, shocked):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`)."""
+    (mark, equity, cash, debt, posted, settled_cash, notional, margin_out, vm_gain, vm_loss, total_assets,
+     rounds_below, recap, exposure, slr, leverage, haircut, slr_trigger, slr_target) = _marking(
+        shocked.price, shocked.sigma, st.uncertainty, st.mark, st.price, st.q, st.pending, shocked.equity,
+        shocked.cash, shocked.debt, st.margin_posted, st.lending, st.vm_owed, st.rounds_below, st.defaulted,
+        st.derivative_open, inp.opacity, inp.sigma0, inp.slr_exempt, inp.haircut0, inp.haircut_beta,
+        inp.haircut_cap, inp.entry_asset, inp.segment_starts, inp.has_holdings, inp.derivative,
+        inp.derivative_asset, inp.derivative_starts, inp.has_derivative, inp.margin_base, inp.leverage_trigger,
+        inp.leverage_target, inp.recapitalisation_lag, inp.slr_trigger, inp.slr_target, inp.slr_minimum,
+        sc.final_settlement.any(), inp.has_derivatives, lev.slr_exemption, lev.haircut_floor,
+        lev.facility_eligible, sc.facility_haircut, lev.slr_buffer_release)
+    var = desk_var(st.q_trading, mark, inp.tradable, shocked.sigma, inp.var_desks, inp.row_entries,
+                    inp.entry_asset, inp.var_correlation, inp.var_z, inp.has_holdings.size)
+    return Marked(mark, equity, cash, debt, posted, settled_cash, notional, margin_out, vm_gain, vm_loss,
+                  total_assets, rounds_below, recap, exposure, slr, leverage, var, haircut, slr_trigger, slr_target)
+
+
 def marking(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, shocked: Shocked,
             kernels: Kernels = NUMPY) -> Marked:
     """:func:`firesale.engine.marking.marking`, compiled: the same arguments and result.
     ``kernels`` is taken for the signature's sake; the phase runs compiled whatever it is."""
-    c = np.ascontiguousarray
-    (mark, equity, cash, debt, posted, settled_cash, notional, margin_out, vm_gain, vm_loss, total_assets,
-     rounds_below, recap, exposure, slr, leverage, haircut, slr_trigger, slr_target) = _marking(
-        c(shocked.price), c(shocked.sigma), c(state.uncertainty), c(state.mark), c(state.price), c(state.q),
-        c(state.pending), c(shocked.equity), c(shocked.cash), c(shocked.debt), c(state.margin_posted),
-        c(state.lending), c(state.vm_owed), c(state.rounds_below), c(state.defaulted), c(state.derivative_open),
-        inputs.opacity, inputs.sigma0, inputs.slr_exempt, inputs.haircut0, inputs.haircut_beta, inputs.haircut_cap,
-        inputs.entry_asset, inputs.segment_starts, inputs.has_holdings, inputs.derivative, inputs.derivative_asset,
-        inputs.derivative_starts, inputs.has_derivative, inputs.margin_base, inputs.leverage_trigger,
-        inputs.leverage_target, inputs.recapitalisation_lag, inputs.slr_trigger, inputs.slr_target,
-        inputs.slr_minimum, bool(scen.final_settlement.any()), inputs.has_derivatives, c(levers.slr_exemption),
-        c(levers.haircut_floor), c(levers.facility_eligible), c(scen.facility_haircut),
-        c(levers.slr_buffer_release))
-    var = kernels_named("numba").desk_var(state.q_trading, mark, shocked.sigma, inputs)
-    return Marked(
-        mark=mark, equity=equity, cash=cash, debt=debt, posted=posted, settled_cash=settled_cash, notional=notional,
-        margin_out=margin_out, vm_gain=vm_gain, vm_loss=vm_loss, total_assets=total_assets,
-        rounds_below=rounds_below, recap=recap, exposure=exposure, slr=slr, leverage=leverage, var=var,
-        haircut=haircut, slr_trigger=slr_trigger, slr_target=slr_target,
-    )
+    return marking_table(state_table(state), input_table(inputs), scenario_table(scen), lever_table(levers),
+                         canonical(shocked))

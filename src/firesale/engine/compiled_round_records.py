@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from firesale.channels import CHANNELS
 from firesale.channels.information import Information
 from firesale.engine.allocation import Orders
 from firesale.engine.clearing import Cleared
+from firesale.engine.compiled_passes import desk_var, row_records
 from firesale.engine.compiled_scalars import institution_sums, jit
+from firesale.engine.compiled_tables import (
+    InformationTable, canonical, canonical_calls, canonical_dealt, canonical_marked, input_table, scenario_table,
+    state_table)
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.intermediation import Intermediated
@@ -29,10 +34,11 @@ from firesale.engine.settlement import Settled
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["round_records"]
+__all__ = ["round_records", "round_records_table"]
 
 #: the breach flags, in the order of the reference's last axis of ``breach``
 _N_BREACHES = 8
+_N_CHANNELS = len(CHANNELS)
 
 
 @jit
@@ -87,40 +93,48 @@ def _records(funding, repo, q, post_mark, entry_asset, segment_starts, has_holdi
             dealer_net, layoff_share)
 
 
+@jit
+def round_records_table(st, new_st, inp, sc, shocked, marked, limits, calls, orders, dealt, cleared, settled, info,
+                        eventful):  # pragma: no cover - compiled
+    """The records the round computes (:class:`~firesale.engine.round.ComputedRecords`), on
+    the compiled tables (:mod:`firesale.engine.compiled_tables`); the desks' VaR after the
+    round and the acting rows' trade records are the compiled kernel set's passes."""
+    n_scen, n_inst = st.equity.shape
+    dealing = inp.dealers.size > 0 and sc.intermediation.any()
+    # without funding (dealing) the kernel reads neither the repo (nor the dealers' trades)
+    (repo, total_assets, nav, notional, breach, target_exposure, dealer_bought, interdealer, dealer_net,
+     layoff_share) = _records(
+        calls.funding, new_st.repo, new_st.q, cleared.post_mark, inp.entry_asset, inp.segment_starts, inp.has_holdings,
+        new_st.cash, new_st.margin_posted, new_st.lending, new_st.equity, new_st.shares, inp.derivative,
+        new_st.derivative_open, inp.derivative_starts, inp.has_derivative, marked.slr, marked.slr_trigger, marked.var,
+        inp.var_limit, marked.leverage, inp.leverage_trigger, limits.defaulted, st.defaulted, calls.margin_due,
+        sc.tolerance, calls.rolled_due, calls.run, calls.redeem, calls.equity, marked.slr_target, limits.slr_shed,
+        dealing, inp.position_asset, dealt.bought, dealt.interdealer, dealt.dealer_sold, sc.intermediation,
+        info.layoff)
+    n_assets = inp.p0.size
+    sold, purchases = np.zeros((n_scen, n_inst)), np.zeros((n_scen, n_inst))
+    channel_sales, forced_sales = np.zeros((n_scen, n_inst, _N_CHANNELS)), np.zeros((n_scen, n_assets))
+    # the first acting row of each scenario (rows are in scenario order), and the row count last
+    row_starts = np.searchsorted(orders.s_of, np.arange(n_scen + 1))
+    row_records(dealt.traded, orders.units, orders.binding, orders.n_of, orders.asset_rows, orders.valid, row_starts,
+                 sold, purchases, channel_sales, forced_sales)
+    # without desks the kernel gives NaN everywhere, as the kernel set's pass does
+    var_after = desk_var(new_st.q_trading, cleared.post_mark, inp.tradable, shocked.sigma, inp.var_desks,
+                          inp.row_entries, inp.entry_asset, inp.var_correlation, inp.var_z, n_inst)
+    return ComputedRecords(repo, nav, total_assets, notional, var_after, layoff_share, forced_sales, dealer_bought,
+                           interdealer, dealer_net, sold, channel_sales, purchases, breach, target_exposure)
+
+
 def round_records(state: State, new_state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked,
                   marked: Marked, limits: Constraints, calls: FundingCalls, orders: Orders, dealt: Intermediated,
                   cleared: Cleared, settled: Settled, info: Information, eventful: np.ndarray,
                   kernels: Kernels) -> dict[str, np.ndarray]:
     """:func:`firesale.engine.round.round_records`, compiled: the same arguments, the same
-    records to rounding. The acting rows' trade records and the desks' VaR after the round
-    are ``kernels``' passes, as in the reference."""
-    contiguous = np.ascontiguousarray
-    post_mark = contiguous(cleared.post_mark)
-    funding = bool(calls.funding)
-    dealing = dealt.interdealer is not None
-    placeholder = np.zeros((1, 1))
-    (repo, total_assets, nav, notional, breach, target_exposure, dealer_bought, interdealer, dealer_net,
-     layoff_share) = _records(
-        funding, contiguous(new_state.repo) if funding else placeholder, contiguous(new_state.q), post_mark,
-        inputs.entry_asset, inputs.segment_starts, inputs.has_holdings, contiguous(new_state.cash),
-        contiguous(new_state.margin_posted), contiguous(new_state.lending), contiguous(new_state.equity),
-        contiguous(new_state.shares), inputs.derivative, contiguous(new_state.derivative_open),
-        inputs.derivative_starts, inputs.has_derivative, contiguous(marked.slr),
-        contiguous(marked.slr_trigger), contiguous(marked.var), inputs.var_limit, contiguous(marked.leverage),
-        inputs.leverage_trigger, contiguous(limits.defaulted), contiguous(state.defaulted),
-        contiguous(calls.margin_due), contiguous(scen.tolerance), contiguous(calls.rolled_due), contiguous(calls.run),
-        contiguous(calls.redeem), contiguous(calls.equity), contiguous(marked.slr_target), contiguous(limits.slr_shed),
-        dealing, inputs.dealer_positions.asset, contiguous(dealt.bought, dtype=np.float64) if dealing else placeholder,
-        contiguous(dealt.interdealer) if dealing else placeholder, contiguous(dealt.dealer_sold),
-        contiguous(scen.intermediation), contiguous(info.layoff))
-    n_scen, n_inst = state.equity.shape
-    sold, purchases, channel_sales, forced_sales = kernels.row_records(
-        dealt.traded, orders.units, orders.binding, orders.s_of, orders.n_of, orders.asset_rows, orders.valid, n_scen,
-        n_inst, inputs.n_assets)
-    computed = ComputedRecords(
-        repo=repo, nav_per_share=nav, total_assets=total_assets, derivative_notional=notional,
-        var_after=kernels.desk_var(new_state.q_trading, post_mark, shocked.sigma, inputs), layoff_share=layoff_share,
-        forced_sales=forced_sales, dealer_purchases=dealer_bought, interdealer=interdealer, dealer_net=dealer_net,
-        sold=sold, sales_by_channel=channel_sales, purchases=purchases, breach=breach,
-        slr_target_exposure=target_exposure)
+    records to rounding. ``kernels`` is unused: the acting rows' trade records and the desks'
+    VaR after the round are the compiled kernel set's passes, run inside :func:`round_records_table`."""
+    info_table = canonical(InformationTable(*(getattr(info, name) for name in InformationTable._fields)))
+    computed = round_records_table(
+        state_table(state), state_table(new_state), input_table(inputs), scenario_table(scen), canonical(shocked),
+        canonical_marked(marked), canonical(limits), canonical_calls(calls), canonical(orders), canonical_dealt(dealt),
+        canonical(cleared), canonical(settled), info_table, np.ascontiguousarray(eventful))
     return assemble_records(new_state, shocked, marked, calls, dealt, cleared, settled, info, eventful, computed)

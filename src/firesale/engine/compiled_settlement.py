@@ -11,6 +11,8 @@ and derivatives are sequential there and here, while its sums over a row's slots
 scenario's repo and its institutions are pairwise in numpy and sequential here, so the two
 agree to rounding, not bit for bit. A scenario's result never depends on the other
 scenarios of its batch beyond what the reference's own batch-wide shortcuts decide.
+:func:`settlement` converts its arguments to the compiled tables and runs
+:func:`settlement_table`, the phase the compiled round calls.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import numpy as np
 from firesale.engine.allocation import Orders
 from firesale.engine.clearing import Cleared
 from firesale.engine.compiled_scalars import jit, maximum, minimum
+from firesale.engine.compiled_tables import (
+    canonical, canonical_calls, canonical_dealt, canonical_marked, input_table, scenario_table, state_table)
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.intermediation import Intermediated
@@ -29,7 +33,7 @@ from firesale.engine.settlement import SHARES_LEFT, Settled
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["settlement"]
+__all__ = ["settlement", "settlement_table"]
 
 
 @jit
@@ -283,19 +287,51 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
         first = last
 
 
-def _c(values: np.ndarray, dtype=np.float64) -> np.ndarray:
-    """``values`` as a C-contiguous array of ``dtype`` (a view where it already is one)."""
-    return np.ascontiguousarray(values, dtype=dtype)
-
-
-def _full(values: np.ndarray, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
-    """``values`` as a C-contiguous array of ``shape``: swing pricing comes per institution
-    (N,) without funding, notionals per derivative (M,) or per scenario (S, M). A broadcast
-    is copied, so numba sees a writable array and compiles one variant."""
-    values = np.asarray(values, dtype=dtype)
-    if values.shape != shape:
-        return np.array(np.broadcast_to(values, shape), order="C")
-    return np.ascontiguousarray(values)
+@jit
+def settlement_table(st, inp, sc, shocked, marked, limits, calls, orders, dealt,
+                     cleared):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`)."""
+    shape = calls.equity.shape
+    n_scen = shape[0]
+    dealing = inp.dealers.size > 0 and sc.intermediation.any()
+    final_any = sc.final_settlement.any()
+    derivatives = inp.has_derivatives
+    hedging = derivatives and inp.hedges.size > 0
+    funding = calls.funding
+    lending_any = funding and calls.lending.any()
+    q, pending, repo, derivative_open, lending0 = st.q, st.pending, st.repo, st.derivative_open, calls.lending
+    # what the reference passes on unchanged where its branch does not run (chosen before
+    # the call: numba reads no branch among keyword arguments)
+    new_repo = np.empty_like(repo) if funding else repo
+    new_pending = np.empty_like(pending) if final_any else pending
+    new_open = np.empty_like(derivative_open) if hedging else derivative_open
+    lending = np.empty(shape) if lending_any else lending0
+    out = Settled(
+        q=np.empty_like(q), q_trading=np.empty_like(q), repo=new_repo, pending=new_pending, derivative_open=new_open,
+        equity=np.empty(shape), cash=np.empty(shape), debt=np.empty(shape), short_term=np.empty(shape),
+        shares=np.empty(shape), nav_per_share=np.empty(shape), lending=lending, margin_posted=np.empty(shape),
+        vm_owed=np.empty(shape), outside_q=np.empty(cleared.post.shape), outside_cash=np.empty(n_scen),
+        proceeds=np.empty(shape), paid=np.empty(shape), met=np.empty(shape), redeemed=np.empty(shape),
+        payout=np.empty(shape),
+    )
+    _settle(
+        orders.valid, orders.flat, orders.rows, orders.s_of, orders.asset_rows, orders.q_rows, orders.qt_rows,
+        orders.price_rows, orders.repo_rows, orders.units, orders.trading_cut,
+        shocked.price, marked.mark, cleared.post, cleared.post_mark, cleared.bid, cleared.ask, q, st.q_trading,
+        pending, repo, derivative_open, st.outside_q, st.outside_cash, st.shares, st.short_term,
+        inp.entry_asset, inp.entry_institution, inp.segment_starts, inp.has_holdings, inp.dealers,
+        inp.position_dealer, inp.position_asset, inp.dealer_position_entry, inp.derivative_asset,
+        inp.derivative_starts, inp.has_derivative, inp.hedges, inp.hedge_entry, inp.other_liabilities,
+        sc.final_settlement, sc.hold_proceeds, dealt.bought, marked.notional, marked.posted, marked.vm_gain,
+        marked.vm_loss, marked.recap, marked.settled_cash, shocked.capital_cash, limits.defaulted,
+        calls.equity, calls.cash, calls.need, calls.funding_cash, calls.shortfall, calls.debt, calls.run,
+        calls.vm_call, calls.interest_call, calls.redeem, calls.swing, calls.margin, calls.rolled_off,
+        calls.recalled, lending0, calls.margin_out, orders.cash_used,
+        dealing, final_any, derivatives, hedging, funding, lending_any,
+        out.q, out.q_trading, out.repo, out.pending, out.derivative_open, out.equity, out.cash, out.debt,
+        out.short_term, out.shares, out.nav_per_share, out.lending, out.margin_posted, out.vm_owed, out.outside_q,
+        out.outside_cash, out.proceeds, out.paid, out.met, out.redeemed, out.payout)
+    return out
 
 
 def settlement(state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shocked, marked: Marked,
@@ -303,52 +339,6 @@ def settlement(state: State, inputs: Inputs, scen: ScenarioArrays, shocked: Shoc
                cleared: Cleared, kernels: Kernels = NUMPY) -> Settled:
     """:func:`firesale.engine.settlement.settlement`, compiled: the same arguments, the same
     :class:`~firesale.engine.settlement.Settled`, to rounding."""
-    shape = calls.equity.shape
-    n_scen = shape[0]
-    positions = inputs.dealer_positions
-    dealing = dealt.interdealer is not None
-    final_any = bool(scen.final_settlement.any())
-    derivatives = inputs.has_derivatives
-    hedging = derivatives and inputs.hedges.size > 0
-    funding = calls.funding
-    lending_any = funding and bool(calls.lending.any())
-    q, pending, repo, derivative_open = _c(state.q), _c(state.pending), _c(state.repo), _c(state.derivative_open)
-    lending0 = _c(calls.lending)
-    # what the reference passes on unchanged where its branch does not run
-    out = Settled(
-        q=np.empty_like(q), q_trading=np.empty_like(q), repo=np.empty_like(repo) if funding else repo,
-        pending=np.empty_like(pending) if final_any else pending,
-        derivative_open=np.empty_like(derivative_open) if hedging else derivative_open,
-        equity=np.empty(shape), cash=np.empty(shape), debt=np.empty(shape), short_term=np.empty(shape),
-        shares=np.empty(shape), nav_per_share=np.empty(shape),
-        lending=np.empty(shape) if lending_any else lending0, margin_posted=np.empty(shape),
-        vm_owed=np.empty(shape), outside_q=np.empty(cleared.post.shape), outside_cash=np.empty(n_scen),
-        proceeds=np.empty(shape), paid=np.empty(shape), met=np.empty(shape), redeemed=np.empty(shape),
-        payout=np.empty(shape),
-    )
-    placeholder = np.zeros((1, 1))
-    margin, rolled_off = (_c(calls.margin), _c(calls.rolled_off)) if funding else (placeholder, placeholder)
-    notional = _full(marked.notional, derivative_open.shape) if derivatives else placeholder
-    _settle(
-        _c(orders.valid, np.bool_), _c(orders.flat, np.int64), _c(orders.rows, np.int64), _c(orders.s_of, np.int64),
-        _c(orders.asset_rows, np.int64), _c(orders.q_rows), _c(orders.qt_rows), _c(orders.price_rows),
-        _c(orders.repo_rows), _c(orders.units), _c(orders.trading_cut),
-        _c(shocked.price), _c(marked.mark), _c(cleared.post), _c(cleared.post_mark), _c(cleared.bid),
-        _c(cleared.ask), q, _c(state.q_trading), pending, repo, derivative_open, _c(state.outside_q),
-        _c(state.outside_cash), _c(state.shares), _c(state.short_term),
-        _c(inputs.entry_asset, np.int64), _c(inputs.entry_institution, np.int64),
-        _c(inputs.segment_starts, np.int64), _c(inputs.has_holdings, np.bool_), _c(inputs.dealers, np.int64),
-        _c(positions.dealer, np.int64), _c(positions.asset, np.int64), _c(inputs.dealer_position_entry, np.int64),
-        _c(inputs.derivative_asset, np.int64), _c(inputs.derivative_starts, np.int64),
-        _c(inputs.has_derivative, np.bool_), _c(inputs.hedges, np.int64), _c(inputs.hedge_entry, np.int64),
-        _c(inputs.other_liabilities), _c(scen.final_settlement, np.bool_), _c(scen.hold_proceeds, np.bool_),
-        _c(dealt.bought) if dealing else placeholder, notional, _c(marked.posted), _c(marked.vm_gain),
-        _c(marked.vm_loss), _c(marked.recap), _c(marked.settled_cash),
-        _c(shocked.capital_cash), _c(constraints.defaulted, np.bool_),
-        _c(calls.equity), _c(calls.cash), _c(calls.need), _c(calls.funding_cash), _c(calls.shortfall),
-        _c(calls.debt), _c(calls.run), _c(calls.vm_call),
-        _c(calls.interest_call), _c(calls.redeem),
-        _full(calls.swing, shape, np.bool_), margin, rolled_off, _c(calls.recalled),
-        lending0, _c(calls.margin_out), _c(orders.cash_used),
-        dealing, final_any, derivatives, hedging, funding, lending_any, *out)
-    return out
+    return settlement_table(state_table(state), input_table(inputs), scenario_table(scen), canonical(shocked),
+                            canonical_marked(marked), canonical(constraints), canonical_calls(calls),
+                            canonical(orders), canonical_dealt(dealt), canonical(cleared))

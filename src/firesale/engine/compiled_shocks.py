@@ -19,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from firesale.engine.compiled_scalars import impact_fraction, jit, maximum, price_from_pressure
+from firesale.engine.compiled_tables import input_table, lever_table, scenario_table, state_table
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
-__all__ = ["shocks"]
+__all__ = ["shocks", "shocks_table"]
 
 
 
@@ -88,14 +89,17 @@ def _shocks(t, pressure_before, transient_before, mean_reversion, capital_arriva
             capital_cash, cash, equity, debt, price)
 
 
+@jit
+def shocks_table(st, inp, sc, lev, t):  # pragma: no cover - compiled
+    """The phase on the compiled tables (:mod:`firesale.engine.compiled_tables`)."""
+    return Shocked(*_shocks(
+        t, st.pressure, st.transient, sc.mean_reversion, sc.capital_arrival, sc.capital_delay, sc.resilience,
+        st.fundamental, st.sigma, st.sigma_fundamental, st.repo_rate, lev.repricing, sc.price_shock,
+        sc.volatility_shock, sc.default_shock, sc.repo_rate_shock, sc.capital_shock, st.defaulted, st.cash, st.equity,
+        st.debt, inp.p0, inp.impact_law, inp.depth, inp.impact_floor, inp.sigma0, inp.adv, inp.impact_kappa,
+        inp.relative_impact, lev.max_discount))
+
+
 def shocks(state: State, inputs: Inputs, scen: ScenarioArrays, levers: Levers, t: int) -> Shocked:
     """:func:`firesale.engine.shocks.shocks`, compiled: the same arguments and result."""
-    c = np.ascontiguousarray
-    return Shocked(*_shocks(
-        int(t), c(state.pressure), c(state.transient), c(scen.mean_reversion), c(scen.capital_arrival),
-        c(scen.capital_delay), c(scen.resilience), c(state.fundamental), c(state.sigma), c(state.sigma_fundamental),
-        c(state.repo_rate), c(levers.repricing), c(scen.price_shock), c(scen.volatility_shock),
-        c(scen.default_shock), c(scen.repo_rate_shock), c(scen.capital_shock), c(state.defaulted), c(state.cash),
-        c(state.equity), c(state.debt), c(inputs.p0), c(inputs.impact_law), c(inputs.depth), c(inputs.impact_floor),
-        c(inputs.sigma0), c(inputs.adv), c(inputs.impact_kappa), c(inputs.relative_impact),
-        c(levers.max_discount)))
+    return shocks_table(state_table(state), input_table(inputs), scenario_table(scen), lever_table(levers), int(t))

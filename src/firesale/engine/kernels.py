@@ -21,7 +21,7 @@ import numpy as np
 from firesale.channels import CHANNELS
 from firesale.channels.balance_sheet import value_at_risk
 from firesale.channels.liquidation import allocate_sales, pro_rata_buys
-from firesale.engine.state import Inputs
+from firesale.engine.state import Inputs, State
 
 __all__ = ["Kernels", "RowOrders", "NUMPY", "kernels_named", "KERNEL_NAMES"]
 
@@ -59,6 +59,10 @@ class Kernels:
 
     name = "numpy"
     phases: Mapping[str, Callable] = MappingProxyType({})
+    #: A function with :func:`firesale.engine.round.step`'s signature, less ``kernels``,
+    #: that runs the whole round in one call (the compiled set's
+    #: :func:`firesale.engine.compiled_round.compiled_step`); None: ``step`` runs the phases.
+    whole_round: Callable | None = None
     #: Scenarios run together are chunked so that a (scenarios × positions) array stays
     #: about this many elements: 512 KiB of float64, within a core's L2 cache, so that
     #: the numpy calls of a round work in cache instead of streaming every array through
@@ -210,6 +214,29 @@ class Kernels:
         (a position appears in one slot of a round)."""
         slot = assets >= 0
         sales_by_entry.reshape(-1)[(s_of[:, None] * sales_by_entry.shape[1] + entries)[slot]] += sales[slot]
+
+    def state_violation(self, state: State, inputs: Inputs, tolerance: float, price_bound: float,
+                        equity_bound: float) -> tuple[int, int, int] | None:
+        """The first check a state fails, as (check, scenario, column), None if it passes
+        them all. The checks, in order: 0, a price or an equity not finite (column 0);
+        1, a negative price; 2, a spread of 2 or more (a bid at or below zero); 3, a holding
+        (column: its entry) and 4, cash, below ``-tolerance``; 5, a price above
+        ``price_bound`` times the larger of its fundamental and t0 price; 6, an equity
+        beyond ``equity_bound`` either way. Within a check, the first scenario, then column."""
+        checks = (
+            lambda: ~(np.isfinite(state.price).all(axis=1) & np.isfinite(state.equity).all(axis=1))[:, None],
+            lambda: state.price < 0.0,
+            lambda: state.spread >= 2.0,
+            lambda: state.q < -tolerance,
+            lambda: state.cash < -tolerance,
+            lambda: state.price > price_bound * np.maximum(state.fundamental, inputs.p0),
+            lambda: np.abs(state.equity) > equity_bound,
+        )
+        for check, flags in enumerate(check() for check in checks):
+            if flags.any():
+                s, j = (int(x) for x in np.argwhere(flags)[0])
+                return check, s, j
+        return None
 
     def settle_rows(self, q: np.ndarray, q_trading: np.ndarray, valid: np.ndarray, flat: np.ndarray,
                     s_of: np.ndarray, asset_rows: np.ndarray, q_rows: np.ndarray, qt_rows: np.ndarray,

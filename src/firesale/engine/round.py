@@ -17,8 +17,9 @@ A round is a pipeline of phases, each a function of explicit arrays in its own m
    channel's spreads, quoting shares, depth, uncertainty and the layoff share for the next
    round.
 
-A kernel set may run some phases compiled (:attr:`firesale.engine.kernels.Kernels.phases`):
-the same signature, the same results to rounding.
+A kernel set may run some phases compiled (:attr:`firesale.engine.kernels.Kernels.phases`),
+with the same signature and the same results to rounding, or the whole round in one call
+(:attr:`~firesale.engine.kernels.Kernels.whole_round`).
 
 The stop rule (step 7 of docs/model.md) is decided here per scenario and applied in
 :mod:`firesale.engine.simulate`.
@@ -50,7 +51,7 @@ from firesale.engine.settlement import Settled, settlement
 from firesale.engine.shocks import Shocked, shocks
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["step", "round_records", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS"]
+__all__ = ["step", "round_records", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS", "ROUND_RECORDS"]
 
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
@@ -64,6 +65,16 @@ FLOW_RECORDS = (
     "eventful", "sold", "sales_by_channel", "purchases", "breach", "proceeds", "slr_target_exposure",
     "funding_need", "funding_paid", "redeemed", "central_bank_purchases", "repo_interest",
     "client_sales", "forced_sales", "market_flow", "dealer_purchases", "interdealer", "dealer_net",
+)
+#: Every round record, in the order a round returns them (:func:`assemble_records`).
+ROUND_RECORDS = (
+    "price", "pre_trade_price", "fundamental", "sigma", "equity", "cash", "debt", "repo", "redeemed",
+    "repo_interest", "capital_out", "nav_per_share", "haircut", "funding_need", "funding_paid", "total_assets",
+    "margin_posted", "derivative_notional", "repo_lending", "marked_equity", "marked_assets", "slr", "slr_exposure",
+    "leverage_ratio", "var", "var_after", "mark", "spread", "quoting_share", "uncertainty", "depth_scale",
+    "layoff_share", "client_sales", "forced_sales", "market_flow", "dealer_purchases", "interdealer", "dealer_net",
+    "defaulted", "outside_q", "outside_cash", "sold", "sales_by_channel", "purchases", "breach", "proceeds",
+    "slr_target_exposure", "central_bank_purchases", "eventful",
 )
 
 
@@ -115,6 +126,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
         The new state (``active`` says which scenarios go on), the round's (S, N) and
         (S, K) records, and the acting rows' trades.
     """
+    if kernels.whole_round is not None:  # the kernel set runs the round in one call
+        return kernels.whole_round(state, inputs, scen, t)
     levers = scen.levers_at(t)
     # a kernel set may compile whole phases (``kernels.phases``), behind these signatures
     phases = kernels.phases

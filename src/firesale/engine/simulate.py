@@ -97,53 +97,46 @@ def system_scale(inputs: Inputs) -> float:
     return float(max((inputs.held * inputs.p0[inputs.entry_asset]).sum() + np.abs(inputs.cash).sum(), 1.0))
 
 
-def _check_state(state: State, inputs: Inputs, t: int, labels: np.ndarray, scale: float) -> None:
+#: What :func:`_check_state` reports for each check of
+#: :meth:`~firesale.engine.kernels.Kernels.state_violation`, in its order: the code, the
+#: axis the column is on, and what is wrong.
+_VIOLATIONS = (
+    ("FS601", None, "prices or equity are no longer finite: the feedback is explosive (e.g. two-sided leverage "
+     "targeting buying into its own price impact). Lower the impact (raise depth), cap max_rounds, or make the "
+     "leverage targeting sell_only"),
+    *(("FS603", axis, f"{what}: the engine would give a silent wrong answer here; please report this case (the "
+       "system and scenario) as a bug")
+      for axis, what in (("asset", "a negative price"),
+                         ("asset", "a bid at or below zero (an effective spread of 200% or more)"),
+                         ("entry", "a negative holding"), ("institution", "negative cash"))),
+    ("FS604", "asset", f"the price is above {PHYSICAL_BOUND:g} times its fundamental: the feedback is explosive "
+     "(e.g. two-sided leverage targeting buying into its own price impact). Raise depth, make the leverage "
+     "targeting sell_only, or lower max_rounds"),
+    ("FS604", "institution", f"equity is beyond {PHYSICAL_BOUND:g} times the system's t0 total assets: the "
+     "feedback is explosive. Raise depth, make the leverage targeting sell_only, or lower max_rounds"),
+)
+
+
+def _check_state(state: State, inputs: Inputs, t: int, labels: np.ndarray, scale: float, kernels: Kernels) -> None:
     """Stop with a clear error naming scenario, round, institution and asset when a
     scenario's state leaves what is physically possible: a non-finite number (FS601), a
     negative price, bid, holding or cash (FS603), or growth beyond :data:`PHYSICAL_BOUND`
     (FS604). The names are filled in by :func:`firesale.simulate`."""
-    bad = ~(np.isfinite(state.price).all(axis=1) & np.isfinite(state.equity).all(axis=1))
-    if bad.any():
-        s = int(labels[np.flatnonzero(bad)[0]])
-        raise ModelDivergenceError(Problem(
-            "FS601", f"scenario {s}, round {t}",
-            "prices or equity are no longer finite: the feedback is explosive (e.g. two-sided leverage "
-            "targeting buying into its own price impact). Lower the impact (raise depth), cap max_rounds, "
-            "or make the leverage targeting sell_only",
-        ))
-    tolerance = 1e-9 * scale
-    checks = (
-        ("price", state.price < 0.0, "asset", "a negative price"),
-        ("bid", state.spread >= 2.0, "asset", "a bid at or below zero (an effective spread of 200% or more)"),
-        ("holding", state.q < -tolerance, "entry", "a negative holding"),
-        ("cash", state.cash < -tolerance, "institution", "negative cash"),
-    )
-    for _, flags, axis, what in checks:
-        if flags.any():
-            _raise_at(flags, axis, inputs, t, labels, "FS603", f"{what}: the engine would give a silent wrong "
-                      "answer here; please report this case (the system and scenario) as a bug")
-    ceiling = PHYSICAL_BOUND * np.maximum(state.fundamental, inputs.p0)
-    if (state.price > ceiling).any():
-        _raise_at(state.price > ceiling, "asset", inputs, t, labels, "FS604",
-                  f"the price is above {PHYSICAL_BOUND:g} times its fundamental: the feedback is explosive (e.g. "
-                  "two-sided leverage targeting buying into its own price impact). Raise depth, make the leverage "
-                  "targeting sell_only, or lower max_rounds")
-    beyond = np.abs(state.equity) > PHYSICAL_BOUND * scale
-    if beyond.any():
-        _raise_at(beyond, "institution", inputs, t, labels, "FS604",
-                  f"equity is beyond {PHYSICAL_BOUND:g} times the system's t0 total assets: the feedback is "
-                  "explosive. Raise depth, make the leverage targeting sell_only, or lower max_rounds")
+    violation = kernels.state_violation(state, inputs, 1e-9 * scale, PHYSICAL_BOUND, PHYSICAL_BOUND * scale)
+    if violation is not None:
+        check, s, j = violation
+        code, axis, message = _VIOLATIONS[check]
+        _raise_at(s, j, axis, inputs, t, labels, code, message)
 
 
-def _raise_at(flags: np.ndarray, axis: str, inputs: Inputs, t: int, labels: np.ndarray, code: str,
+def _raise_at(s: int, j: int, axis: str | None, inputs: Inputs, t: int, labels: np.ndarray, code: str,
               message: str) -> None:
-    s, j = (int(x) for x in np.argwhere(flags)[0])
     institution = asset = None
     if axis == "asset":
         asset = j
     elif axis == "institution":
         institution = j
-    else:  # an entry of the holdings pattern
+    elif axis == "entry":  # an entry of the holdings pattern
         institution, asset = int(inputs.entry_institution[j]), int(inputs.entry_asset[j])
     where = f"scenario {int(labels[s])}, round {t}"
     where += "".join(f", {name} #{index}" for name, index in (("institution", institution), ("asset", asset))
@@ -310,7 +303,7 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
     while running.size:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results: reported below
             new, rec, trades = step(state, inputs, scen, t, kernels)
-        _check_state(new, inputs, t, chunk[running], scale)
+        _check_state(new, inputs, t, chunk[running], scale, kernels)
         if loop_gain:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(state, inputs, scen, t,

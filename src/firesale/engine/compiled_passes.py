@@ -1,0 +1,297 @@
+"""The compiled passes over positions (numba): the kernels behind
+:class:`firesale.engine.compiled.CompiledKernels`' methods of the same names, which the
+compiled phases (``firesale.engine.compiled_<phase>``) also call from inside numba.
+
+Each computes what the numpy reference of :class:`firesale.engine.kernels.Kernels`
+computes, in one pass, scenario by scenario (or acting row by row), and never sums across
+scenarios, so a scenario gives the same bits in any batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from firesale.engine.compiled_scalars import institution_sums, maximum
+
+__all__ = ["position_sums", "desk_var", "per_asset", "order_rows", "row_flows", "row_records", "add_sales", "settle_rows",
+           "state_violation"]
+
+_jit = njit(cache=True, nogil=True)
+
+
+@_jit
+def position_sums(values, per_asset, weighted, entry_asset, starts, has_holdings):  # pragma: no cover
+    out = np.zeros((values.shape[0], has_holdings.size))
+    for s in range(values.shape[0]):
+        institution_sums(values[s], per_asset[s] if weighted else per_asset[0], weighted, entry_asset, starts,
+                         has_holdings, out[s])
+    return out
+
+
+@_jit
+def desk_var(q_trading, price, tradable, sigma, desks, row_entries, entry_asset, correlation, z,
+              n_inst):  # pragma: no cover
+    n_scen, width = q_trading.shape[0], row_entries.shape[1]
+    out = np.full((n_scen, n_inst), np.nan)
+    for s in range(n_scen):
+        scaled = np.zeros(width)
+        for v in range(desks.size):
+            n = desks[v]
+            for m in range(width):
+                e = row_entries[n, m]
+                if e < 0:
+                    scaled[m] = 0.0
+                else:
+                    k = entry_asset[e]
+                    scaled[m] = q_trading[s, e] * (price[s, k] * tradable[k]) * sigma[s, k]
+            variance = 0.0
+            for i in range(width):
+                weighted = 0.0
+                for m in range(width):
+                    weighted += correlation[v, i, m] * scaled[m]
+                variance += weighted * scaled[i]
+            out[s, n] = z[v] * np.sqrt(max(variance, 0.0))
+    return out
+
+
+@_jit
+def per_asset(values, assets, valid, row_starts, n_assets):  # pragma: no cover
+    n_scen = row_starts.size - 1
+    out = np.zeros((n_scen, n_assets))
+    for s in range(n_scen):
+        for r in range(row_starts[s], row_starts[s + 1]):
+            for slot in range(values.shape[1]):
+                if valid[r, slot]:
+                    out[s, assets[r, slot]] += values[r, slot]
+    return out
+
+
+@_jit
+def _allocate(value, book, policy, weights, count, out):  # pragma: no cover
+    """:func:`firesale.channels.liquidation.allocate_sales` for one row's ``count`` slots."""
+    value = max(value, 0.0)
+    if policy == 0:  # pecking order: most liquid first
+        running = 0.0
+        for i in range(count):
+            running += book[i]
+            out[i] = min(max(value - (running - book[i]), 0.0), book[i])
+    elif policy == 1:  # pro rata
+        total = 0.0
+        for i in range(count):
+            total += book[i]
+        share = min(value / total, 1.0) if total > 0 else 0.0
+        for i in range(count):
+            out[i] = book[i] * share
+    else:  # initial weights
+        for i in range(count):
+            out[i] = min(value * weights[i], book[i])
+
+
+@_jit
+def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
+                q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
+                tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
+                binding, units, trading_cut):  # pragma: no cover
+    n_rows, width = valid.shape
+    n_entries = q.shape[1]
+    # one set of scratch arrays for every row: no allocation per row
+    scratch = np.zeros((8, width))
+    book, counted_book, net, weights, mask = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+    slr_sale, lev_sale, funding_sale = scratch[5], scratch[6], scratch[7]
+    for r in range(n_rows):
+        s, n = s_of[r], n_of[r]
+        policy = liquidation[n]
+        slr_value, var_share, lev_sell, shortfall, lev_trade = asks[r, 0], asks[r, 1], asks[r, 2], asks[r, 3], \
+            asks[r, 4]
+        book[:] = 0.0
+        counted_book[:] = 0.0
+        net[:] = 0.0
+        weights[:] = 0.0
+        mask[:] = 0.0
+        count = 0
+        for slot in range(width):
+            e = row_entries[n, slot]
+            valid[r, slot] = e >= 0
+            entry = e if e >= 0 else 0
+            k = entry_asset[entry] if e >= 0 else 0
+            entries[r, slot] = entry
+            flat[r, slot] = s * n_entries + entry
+            asset_rows[r, slot] = k
+            price_rows[r, slot] = mark[s, k]
+            if e < 0:
+                q_rows[r, slot] = qt_rows[r, slot] = repo_rows[r, slot] = 0.0
+                continue
+            count += 1
+            q_rows[r, slot] = q[s, e]
+            qt_rows[r, slot] = q_trading[s, e]
+            mask[slot] = 1.0 if tradable_asset[k] else 0.0
+            book[slot] = q[s, e] * mark[s, k] * mask[slot]
+            counted_book[slot] = 0.0 if (slr_exempt[k] and exempt_scenario[r]) else book[slot]
+            weights[slot] = initial_weights[e]
+            repo_rows[r, slot] = repo[s, e] if has_repo else 0.0
+            net[slot] = max(book[slot] - repo_rows[r, slot], 0.0) * mask[slot]
+        slr_sale[:] = 0.0
+        lev_sale[:] = 0.0
+        funding_sale[:] = 0.0
+        _allocate(slr_value, counted_book, policy, weights, count, slr_sale)
+        _allocate(lev_sell, book, policy, weights, count, lev_sale)
+        if has_repo:
+            _allocate(shortfall, net, policy, weights, count, funding_sale)
+            for slot in range(count):
+                funding_sale[slot] = funding_sale[slot] * book[slot] / net[slot] if net[slot] > 0 else 0.0
+        total = 0.0
+        for slot in range(width):
+            best = slr_sale[slot]
+            label = 0 if best > 0 else -1
+            candidate = qt_rows[r, slot] * price_rows[r, slot] * mask[slot] * var_share
+            if candidate > best:
+                best, label = candidate, 1
+            if lev_sale[slot] > best:
+                best, label = lev_sale[slot], 2
+            candidate = book[slot] if dead[r] else 0.0
+            if candidate > best:
+                best, label = candidate, 3
+            if funding_sale[slot] > best:
+                best, label = funding_sale[slot], funding_label[r]
+            sales[r, slot] = best
+            binding[r, slot] = label
+            total += best
+        quiet = total <= tolerance[r]
+        buy_share = 0.0
+        if quiet:
+            book_total = 0.0
+            for slot in range(width):
+                sales[r, slot] = 0.0
+                binding[r, slot] = -1
+                book_total += book[slot]
+            buy = -lev_trade if lev_trade < -tolerance[r] else 0.0
+            buy_share = max(buy, 0.0) / book_total if book_total > 0 else 0.0
+        for slot in range(width):
+            held = q_rows[r, slot]
+            price = price_rows[r, slot]
+            if dead[r]:
+                sold = held * mask[slot]
+            else:
+                sold = (sales[r, slot] - book[slot] * buy_share) / (price if price > 0 else 1.0)
+            sold = min(sold, held)
+            if left[r]:
+                sold = 0.0
+            units[r, slot] = sold
+            share = qt_rows[r, slot] / held if held > 0 else 0.0
+            var_units = qt_rows[r, slot] * mask[slot] * (0.0 if dead[r] else var_share)
+            if sold > 0:
+                trading_cut[r, slot] = min(max(var_units, sold * share), sold)
+            else:
+                trading_cut[r, slot] = sold * share
+
+
+@_jit
+def row_flows(units, price, p0, in_units, asset_rows, valid, entries, client_rows, entry_position, row_starts,
+               n_pos, traded, client_flow, dealer_sales):  # pragma: no cover
+    n_scen = row_starts.size - 1
+    for s in range(n_scen):
+        for r in range(row_starts[s], row_starts[s + 1]):
+            for slot in range(units.shape[1]):
+                k = asset_rows[r, slot]
+                value = units[r, slot] * price[s, k]
+                traded[r, slot] = value
+                if not valid[r, slot]:
+                    continue
+                flowing = units[r, slot] * p0[k] if in_units[r] else value
+                if client_rows[r]:
+                    client_flow[s, k] += flowing
+                position = entry_position[entries[r, slot]]
+                if position >= 0:
+                    dealer_sales[s, position] += flowing
+
+
+@_jit
+def row_records(traded, units, binding, n_of, asset_rows, valid, row_starts, sold, bought, by_channel,
+                 forced):  # pragma: no cover
+    n_scen = row_starts.size - 1
+    for s in range(n_scen):
+        for r in range(row_starts[s], row_starts[s + 1]):
+            n = n_of[r]
+            for slot in range(units.shape[1]):
+                value = traded[r, slot]
+                if units[r, slot] > 0:
+                    sold[s, n] += value
+                    if binding[r, slot] >= 0:
+                        by_channel[s, n, binding[r, slot]] += value
+                elif units[r, slot] < 0:
+                    bought[s, n] -= value
+                if valid[r, slot]:
+                    forced[s, asset_rows[r, slot]] += max(value, 0.0)
+
+
+@_jit
+def add_sales(sales_by_entry, sales, s_of, entries, assets):  # pragma: no cover
+    for r in range(sales.shape[0]):
+        s = s_of[r]
+        for slot in range(sales.shape[1]):
+            if assets[r, slot] >= 0:
+                sales_by_entry[s, entries[r, slot]] += sales[r, slot]
+
+
+@_jit
+def settle_rows(new_q, new_q_trading, valid, flat, s_of, asset_rows, q_rows, qt_rows, price_rows, repo_rows,
+                 units, trading_cut, bid, ask, proceeds, execution, released):  # pragma: no cover
+    n_rows, width = valid.shape
+    flat_q = new_q.reshape(-1)
+    flat_qt = new_q_trading.reshape(-1)
+    for r in range(n_rows):
+        received = 0.0
+        gained = 0.0
+        s = s_of[r]
+        for slot in range(width):
+            sold = units[r, slot]
+            executed = bid[s, asset_rows[r, slot]] if sold > 0 else ask[s, asset_rows[r, slot]]
+            received += sold * executed
+            gained += sold * (executed - price_rows[r, slot])
+            held = q_rows[r, slot]
+            released[r, slot] = repo_rows[r, slot] * (max(sold, 0.0) / held if held > 0 else 0.0)
+            if valid[r, slot]:
+                flat_q[flat[r, slot]] = held - sold
+                flat_qt[flat[r, slot]] = min(max(qt_rows[r, slot] - trading_cut[r, slot], 0.0), held - sold)
+        proceeds[r] = received
+        execution[r] = gained
+
+
+
+@_jit
+def state_violation(price, equity, spread, q, cash, fundamental, p0, tolerance, price_bound,
+                     equity_bound):  # pragma: no cover
+    n_scen, n_assets = price.shape
+    for s in range(n_scen):
+        for k in range(n_assets):
+            if not np.isfinite(price[s, k]):
+                return 0, s, 0
+        for n in range(equity.shape[1]):
+            if not np.isfinite(equity[s, n]):
+                return 0, s, 0
+    for s in range(n_scen):
+        for k in range(n_assets):
+            if price[s, k] < 0.0:
+                return 1, s, k
+    for s in range(n_scen):
+        for k in range(n_assets):
+            if spread[s, k] >= 2.0:
+                return 2, s, k
+    for s in range(n_scen):
+        for e in range(q.shape[1]):
+            if q[s, e] < -tolerance:
+                return 3, s, e
+    for s in range(n_scen):
+        for n in range(cash.shape[1]):
+            if cash[s, n] < -tolerance:
+                return 4, s, n
+    for s in range(n_scen):
+        for k in range(n_assets):
+            if price[s, k] > price_bound * maximum(fundamental[s, k], p0[k]):
+                return 5, s, k
+    for s in range(n_scen):
+        for n in range(equity.shape[1]):
+            if abs(equity[s, n]) > equity_bound:
+                return 6, s, n
+    return -1, 0, 0

@@ -1,0 +1,177 @@
+"""The engine's tables as the compiled round sees them: named tuples of C-contiguous arrays.
+
+numba passes a named tuple of arrays into a compiled function as one argument and reads
+its fields by name, so a compiled phase (``firesale.engine.compiled_<phase>``) takes the
+same tables as its numpy phase — the system's :class:`~firesale.engine.state.Inputs`,
+the :class:`~firesale.engine.state.ScenarioArrays`, the round's
+:class:`~firesale.engine.state.Levers` and the :class:`~firesale.engine.state.State` —
+and the phases of :mod:`firesale.engine.compiled_round` pass their results on inside one
+compiled call, with no Python between them.
+
+A dataclass is not a type numba can read, so each table here is a named tuple with the
+dataclass's fields, in its order. :func:`input_table` adds what the compiled phases
+derive from a system once (the dealers' positions in runs, the VaR quantiles) and is
+kept per system; :func:`scenario_table` is kept per batch of scenarios.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from dataclasses import fields
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import ndtri
+
+from firesale.engine.funding_calls import FundingCalls
+from firesale.engine.intermediation import Intermediated
+from firesale.engine.marking import Marked
+from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
+
+__all__ = ["InputTable", "ScenarioTable", "LeverTable", "StateTable", "InformationTable", "input_table",
+           "scenario_table", "lever_table", "state_table", "canonical", "canonical_marked", "canonical_calls",
+           "canonical_dealt"]
+
+_INPUT_FIELDS = tuple(f.name for f in fields(Inputs) if f.name != "dealer_positions")
+
+#: A system's t0 arrays (:class:`~firesale.engine.state.Inputs`, read-only), with the
+#: dealers' positions as three arrays (``position_dealer``, ``position_asset``,
+#: ``position_share``), each dealer's positions side by side (``dealer_order``, a dealer's
+#: run ``dealer_starts[j]:dealer_starts[j + 1]``, ``dealer_slot_of`` the inverse),
+#: the VaR quantiles of the dealers and of the desks with a limit (``dealer_z``,
+#: ``var_z``) and the flags ``has_funding`` and ``has_derivatives``.
+InputTable = namedtuple("InputTable", _INPUT_FIELDS + (
+    "position_dealer", "position_asset", "position_share", "dealer_order", "dealer_starts", "dealer_slot_of",
+    "dealer_z", "var_z", "has_funding", "has_derivatives"))
+#: The scenario settings (:class:`~firesale.engine.state.ScenarioArrays`).
+ScenarioTable = namedtuple("ScenarioTable", tuple(f.name for f in fields(ScenarioArrays)))
+#: The policy levers of a round (:class:`~firesale.engine.state.Levers`).
+LeverTable = namedtuple("LeverTable", tuple(f.name for f in fields(Levers)))
+#: The state of a round (:class:`~firesale.engine.state.State`): ``State(*table)`` is it.
+StateTable = namedtuple("StateTable", tuple(f.name for f in fields(State)))
+
+
+class InformationTable(NamedTuple):
+    """The information channel's state for the next round
+    (:class:`firesale.channels.information.Information`, as a named tuple)."""
+
+    spread: np.ndarray
+    quoting_share: np.ndarray
+    uncertainty: np.ndarray
+    depth_scale: np.ndarray
+    layoff: np.ndarray
+
+
+def _array(values: np.ndarray) -> np.ndarray:
+    """``values`` C-contiguous, with integers as int64 and floats as float64 (flags and
+    the int8 channel codes keep their type), so each kernel is compiled for one type."""
+    values = np.asarray(values)
+    kind = values.dtype.kind
+    dtype = np.int64 if kind in "iu" and values.dtype != np.int8 else (np.float64 if kind == "f" else values.dtype)
+    return np.ascontiguousarray(values, dtype=dtype)
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    values = _array(values)
+    values.setflags(write=False)
+    return values
+
+
+class _Kept:
+    """The tables of the last few objects converted, by identity (an object's table is
+    built once while it is in use: a system's for all its runs, a batch's for its rounds)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.tables = size, OrderedDict()
+
+    def get(self, key: object, build):
+        hit = self.tables.get(id(key))
+        if hit is not None and hit[0] is key:
+            self.tables.move_to_end(id(key))
+            return hit[1]
+        table = build(key)
+        self.tables[id(key)] = (key, table)
+        while len(self.tables) > self.size:
+            self.tables.popitem(last=False)
+        return table
+
+
+_INPUTS, _SCENARIOS = _Kept(8), _Kept(8)
+
+
+def input_table(inputs: Inputs) -> InputTable:
+    """The :data:`InputTable` of a system (built once and kept while the system is in use)."""
+    return _INPUTS.get(inputs, _build_input_table)
+
+
+def _build_input_table(inputs: Inputs) -> InputTable:
+    positions = inputs.dealer_positions
+    order = np.argsort(positions.dealer, kind="stable")
+    slot_of = np.empty_like(order)
+    slot_of[order] = np.arange(order.size)
+    starts = np.searchsorted(positions.dealer[order], np.arange(inputs.dealers.size + 1))
+    derived = (positions.dealer, positions.asset, positions.share, order, starts, slot_of,
+               ndtri(inputs.var_confidence[inputs.dealers]), ndtri(inputs.var_confidence[inputs.var_desks]))
+    return InputTable(*(_read_only(getattr(inputs, name)) for name in _INPUT_FIELDS),
+                      *(_read_only(values) for values in derived), inputs.has_funding, inputs.has_derivatives)
+
+
+def scenario_table(scen: ScenarioArrays) -> ScenarioTable:
+    """The :data:`ScenarioTable` of a batch (built once and kept while the batch runs)."""
+    return _SCENARIOS.get(scen, lambda s: ScenarioTable(*(_array(getattr(s, name)) for name in ScenarioTable._fields)))
+
+
+def lever_table(levers: Levers) -> LeverTable:
+    """The :data:`LeverTable` of a round's levers."""
+    return LeverTable(*(_array(getattr(levers, name)) for name in LeverTable._fields))
+
+
+def state_table(state: State) -> StateTable:
+    """The :data:`StateTable` of a state."""
+    return StateTable(*(_array(getattr(state, name)) for name in StateTable._fields))
+
+
+def canonical(result: tuple) -> tuple:
+    """A phase's result (a named tuple) with each array field as the compiled phases take it
+    (:func:`_array`); other fields (None, numbers) as they are."""
+    return type(result)(*(_array(value) if isinstance(value, np.ndarray) else value for value in result))
+
+
+def _full(values: np.ndarray | float, shape: tuple[int, ...]) -> np.ndarray:
+    """``values`` as float64 of ``shape``, broadcast into a new array where it is not that
+    shape (numba compiles a read-only array, as a broadcast view is, as another type)."""
+    values = np.asarray(values, dtype=np.float64)
+    return values if values.shape == shape else np.broadcast_to(values, shape).copy()
+
+
+def canonical_marked(marked: Marked) -> Marked:
+    """The marks (the numpy phase's or the compiled one's) in the one form the compiled
+    phases take: (S, N) triggers, targets and VaR, (S, M) notionals."""
+    n_scen, n_inst = marked.equity.shape
+    return canonical(marked._replace(
+        slr_trigger=_full(marked.slr_trigger, (n_scen, n_inst)), slr_target=_full(marked.slr_target, (n_scen, n_inst)),
+        var=_full(marked.var, (n_scen, n_inst)), notional=_full(marked.notional, (n_scen, marked.notional.shape[-1]))))
+
+
+def canonical_calls(calls: FundingCalls) -> FundingCalls:
+    """The funding calls in the one form the compiled phases take: without funding,
+    ``margin`` and ``rolled_off`` empty (0, 0) and ``swing`` per scenario and institution."""
+    calls = canonical(calls)
+    if calls.funding:
+        return calls
+    empty = np.zeros((0, 0))
+    return calls._replace(margin=empty, rolled_off=empty,
+                          swing=_array(np.broadcast_to(calls.swing, calls.equity.shape)))
+
+
+def canonical_dealt(dealt: Intermediated) -> Intermediated:
+    """The dealers' result in the one form the compiled phases take: zeros for no client
+    shock, an empty (0, 0) inter-dealer block and zeros for the plain 0.0 concession without
+    dealing, and float64 (S, P) blocks (the numpy phase's are integer zeros in a round where
+    no dealer sells)."""
+    shape = dealt.market_flow.shape
+    return canonical(dealt._replace(
+        client=np.zeros(shape) if dealt.client is None else dealt.client,
+        interdealer=np.zeros((0, 0)) if dealt.interdealer is None else dealt.interdealer,
+        concession=_full(dealt.concession, shape), dealer_sales=np.asarray(dealt.dealer_sales, dtype=np.float64),
+        bought=np.asarray(dealt.bought, dtype=np.float64)))

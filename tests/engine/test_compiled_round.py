@@ -1,0 +1,90 @@
+"""The round compiled whole (:mod:`firesale.engine.compiled_round`) against the compiled
+phases run one by one by :func:`firesale.engine.round.step`: the same kernels on the same
+arguments in the same order, so every state array, record and trade must be the same bits.
+(Both against the numpy reference: ``tests/engine/test_compiled.py``.)"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from firesale import load_preset
+from firesale.engine.compiled import CompiledKernels
+from firesale.engine.compiled_round import levers_table
+from firesale.engine.compiled_tables import scenario_table
+from firesale.engine.kernels import kernels_named
+from firesale.engine.round import step
+from firesale.engine.state import Inputs, ScenarioArrays, initial_state
+from firesale.testing.strategies import system_and_scenarios
+
+NUMBA = kernels_named("numba")
+PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
+           "var_desk")
+
+
+def _phase_by_phase() -> CompiledKernels:
+    kernels = CompiledKernels()
+    kernels.whole_round = None
+    return kernels
+
+
+def _same_bits(name: str, expected: np.ndarray, tested: np.ndarray) -> None:
+    expected, tested = np.asarray(expected), np.asarray(tested)
+    assert expected.shape == tested.shape and expected.dtype == tested.dtype, name
+    assert expected.tobytes() == tested.tobytes(), f"{name}: other bits"
+
+
+def _assert_rounds_identical(system, scenarios) -> int:
+    """Step the scenarios round by round both ways from the same state; returns the rounds compared."""
+    phased = _phase_by_phase()
+    inputs = Inputs.from_system(system)
+    scen = ScenarioArrays.from_scenarios(system, list(scenarios))
+    state = initial_state(inputs, scen)
+    for t in range(int(scen.max_rounds.max())):
+        with np.errstate(all="ignore"):
+            expected, records, trades = step(state, inputs, scen, t, phased)
+            tested, tested_records, tested_trades = step(state, inputs, scen, t, NUMBA)
+        for field in dataclasses.fields(expected):
+            _same_bits(f"round {t}, state.{field.name}", getattr(expected, field.name), getattr(tested, field.name))
+        assert list(tested_records) == list(records), "other records, or in another order"
+        for name in records:
+            _same_bits(f"round {t}, {name}", records[name], tested_records[name])
+        for field in dataclasses.fields(trades):
+            _same_bits(f"round {t}, trades.{field.name}", getattr(trades, field.name),
+                       getattr(tested_trades, field.name))
+        if not expected.active.any():
+            break
+        state = expected
+    return t + 1
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_whole_round_equals_the_compiled_phases_on_presets(preset):
+    """Each preset's baseline and its policies in one batch (levers in and out of force)."""
+    loaded = load_preset(preset)
+    policies = [loaded.scenario.updated(**policy["overrides"]) for policy in loaded.policies.values()]
+    assert _assert_rounds_identical(loaded.system, [loaded.scenario, *policies]) > 1
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(system_and_scenarios(count=3, brakes=True))
+def test_whole_round_equals_the_compiled_phases_every_mechanism(case):
+    assert _assert_rounds_identical(*case) >= 1
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_levers_in_force_equal_the_reference(preset):
+    """:func:`levers_table` against :meth:`ScenarioArrays.levers_at`, every round of each
+    preset's policies (the windows' starts and ends, announcements, caps by round)."""
+    loaded = load_preset(preset)
+    scenarios = [loaded.scenario, *(loaded.scenario.updated(**policy["overrides"])
+                                    for policy in loaded.policies.values())]
+    scen = ScenarioArrays.from_scenarios(loaded.system, scenarios)
+    table = scenario_table(scen)
+    for t in range(int(scen.max_rounds.max()) + 2):
+        expected, tested = scen.levers_at(t), levers_table(table, t)
+        for field in dataclasses.fields(expected):
+            _same_bits(f"round {t}, {field.name}", getattr(expected, field.name), getattr(tested, field.name))
