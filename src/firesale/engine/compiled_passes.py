@@ -14,8 +14,8 @@ from numba import njit
 
 from firesale.engine.compiled_scalars import institution_sums, maximum
 
-__all__ = ["position_sums", "desk_var", "per_asset", "order_rows", "row_flows", "row_records", "add_sales", "settle_rows",
-           "state_violation"]
+__all__ = ["position_sums", "desk_var", "per_asset", "order_rows", "row_flows", "row_records", "add_sales",
+           "settle_rows", "state_violation"]
 
 _jit = njit(cache=True, nogil=True)
 

@@ -32,7 +32,7 @@ from firesale.engine.compiled_round_records import round_records_table
 from firesale.engine.compiled_scalars import jit, maximum, minimum, pairwise_sum
 from firesale.engine.compiled_settlement import settlement_table
 from firesale.engine.compiled_shocks import shocks_table
-from firesale.engine.compiled_tables import LeverTable, StateTable, input_table, scenario_table, state_table
+from firesale.engine.compiled_tables import LeverTable, NewState, StateTable, input_table, scenario_table, state_table
 from firesale.engine.round import ROUND_RECORDS, Trades
 from firesale.engine.state import Inputs, ScenarioArrays, State
 from firesale.scenario import POLICY_LEVERS
@@ -117,8 +117,9 @@ def _still_active(price, post, traded, s_of, tol_rows, sc, t):  # pragma: no cov
 @jit
 def round_table(st, inp, sc, t):  # pragma: no cover - compiled
     """One round of every scenario (:func:`firesale.engine.round.step`) on the compiled
-    tables: the new :data:`~firesale.engine.compiled_tables.StateTable`, the
-    :data:`RoundRecords` and the acting rows' trades (rows, entries, assets, sales, binding;
+    tables: the new state (a :data:`~firesale.engine.compiled_tables.NewState` and its
+    :class:`~firesale.engine.compiled_tables.StateTable`), the :data:`RoundRecords` and the
+    acting rows' trades (rows, entries, assets, sales, binding;
     :class:`~firesale.engine.round.Trades`)."""
     lev = levers_table(sc, t)
     shocked = shocks_table(st, inp, sc, lev, t)
@@ -135,7 +136,7 @@ def round_table(st, inp, sc, t):  # pragma: no cover - compiled
     purchased = np.empty_like(st.purchased)
     for s in range(purchased.size):
         purchased[s] = st.purchased[s] + pairwise_sum(cleared.purchases[s], 0, cleared.purchases.shape[1])
-    new = StateTable(
+    new = NewState(
         q=settled.q, q_trading=settled.q_trading, repo=settled.repo, cash=settled.cash, debt=settled.debt,
         short_term=settled.short_term, shares=settled.shares, last_nav=settled.nav_per_share,
         # capital added counts as paid in
@@ -150,7 +151,8 @@ def round_table(st, inp, sc, t):  # pragma: no cover - compiled
         defaulted=limits.defaulted, outside_q=settled.outside_q, outside_cash=settled.outside_cash,
         purchased=purchased, active=active,
     )
-    computed = round_records_table(st, new, inp, sc, shocked, marked, limits, calls, orders, dealt, cleared,
+    new_table = StateTable(*new)
+    computed = round_records_table(st, new_table, inp, sc, shocked, marked, limits, calls, orders, dealt, cleared,
                                    settled, info, eventful)
     records = RoundRecords(
         price=new.price, pre_trade_price=shocked.price, fundamental=new.fundamental, sigma=new.sigma,
@@ -173,11 +175,21 @@ def round_table(st, inp, sc, t):  # pragma: no cover - compiled
     )
     sales = np.where(orders.units > 0, dealt.traded, 0.0)
     assets = np.where(orders.valid, orders.asset_rows, -1)
-    return new, records, (orders.rows, orders.entries, assets, sales, orders.binding)
+    return new, new_table, records, (orders.rows, orders.entries, assets, sales, orders.binding)
+
+
+#: The last state :func:`compiled_step` returned and its table: the run loop steps on from
+#: it, so the next round need not build the table again.
+_last: tuple[State | None, object] = (None, None)
 
 
 def compiled_step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[State, dict, Trades]:
     """:func:`firesale.engine.round.step` in one compiled call (:func:`round_table`): the
     same arguments and results."""
-    new, records, trades = round_table(state_table(state), input_table(inputs), scenario_table(scen), int(t))
-    return State(*new), dict(zip(RoundRecords._fields, records)), Trades(*trades)
+    global _last
+    last_state, last_table = _last  # one read: a thread stepping another run cannot mix the pair up
+    table = last_table if state is last_state else state_table(state)
+    new, new_table, records, trades = round_table(table, input_table(inputs), scenario_table(scen), int(t))
+    new_state = State(*new)
+    _last = (new_state, new_table)
+    return new_state, dict(zip(RoundRecords._fields, records)), Trades(*trades)

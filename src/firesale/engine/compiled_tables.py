@@ -1,17 +1,25 @@
-"""The engine's tables as the compiled round sees them: named tuples of C-contiguous arrays.
+"""The engine's tables as the compiled round sees them.
 
-numba passes a named tuple of arrays into a compiled function as one argument and reads
-its fields by name, so a compiled phase (``firesale.engine.compiled_<phase>``) takes the
-same tables as its numpy phase — the system's :class:`~firesale.engine.state.Inputs`,
-the :class:`~firesale.engine.state.ScenarioArrays`, the round's
+A compiled phase (``firesale.engine.compiled_<phase>``) takes the same tables as its numpy
+phase — the system's :class:`~firesale.engine.state.Inputs`, the
+:class:`~firesale.engine.state.ScenarioArrays`, the round's
 :class:`~firesale.engine.state.Levers` and the :class:`~firesale.engine.state.State` —
 and the phases of :mod:`firesale.engine.compiled_round` pass their results on inside one
-compiled call, with no Python between them.
+compiled call, with no Python between them. A dataclass is not a type numba can read, so
+each table here holds a dataclass's fields, in its order, as numba reads them:
 
-A dataclass is not a type numba can read, so each table here is a named tuple with the
-dataclass's fields, in its order. :func:`input_table` adds what the compiled phases
-derive from a system once (the dealers' positions in runs, the VaR quantiles) and is
-kept per system; :func:`scenario_table` is kept per batch of scenarios.
+* the large ones (:class:`InputTable`, :class:`ScenarioTable`, :class:`StateTable`) are
+  numba structures held by reference. numba passes a named tuple by value, every array of
+  it as arguments of its own: the 190 arrays of these three made each phase a function of
+  some 1,300 machine arguments, slow to compile (58 s against 108 s for every kernel of a
+  run, cold, measured on ``march_2020``) and 22 µs to call from Python (1.7 µs by reference);
+* the small ones (:data:`LeverTable`, :class:`InformationTable`, the phases' results) are
+  named tuples.
+
+:func:`input_table` adds what the compiled phases derive from a system once (the dealers'
+positions in runs, the VaR quantiles) and is kept per system; :func:`scenario_table` is
+kept per batch of scenarios. The ``canonical_*`` functions bring a phase's result, the
+numpy phase's or the compiled one's, to the one form the compiled phases take.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from dataclasses import fields
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit, types
+from numba.experimental import structref
 from scipy.special import ndtri
 
 from firesale.engine.funding_calls import FundingCalls
@@ -32,23 +42,81 @@ __all__ = ["InputTable", "ScenarioTable", "LeverTable", "StateTable", "Informati
            "scenario_table", "lever_table", "state_table", "canonical", "canonical_marked", "canonical_calls",
            "canonical_dealt"]
 
-_INPUT_FIELDS = tuple(f.name for f in fields(Inputs) if f.name != "dealer_positions")
-
-#: A system's t0 arrays (:class:`~firesale.engine.state.Inputs`, read-only), with the
-#: dealers' positions as three arrays (``position_dealer``, ``position_asset``,
-#: ``position_share``), each dealer's positions side by side (``dealer_order``, a dealer's
-#: run ``dealer_starts[j]:dealer_starts[j + 1]``, ``dealer_slot_of`` the inverse),
-#: the VaR quantiles of the dealers and of the desks with a limit (``dealer_z``,
-#: ``var_z``) and the flags ``has_funding`` and ``has_derivatives``.
-InputTable = namedtuple("InputTable", _INPUT_FIELDS + (
+_INPUT_FIELDS = tuple(f.name for f in fields(Inputs) if f.name != "dealer_positions") + (
     "position_dealer", "position_asset", "position_share", "dealer_order", "dealer_starts", "dealer_slot_of",
-    "dealer_z", "var_z", "has_funding", "has_derivatives"))
-#: The scenario settings (:class:`~firesale.engine.state.ScenarioArrays`).
-ScenarioTable = namedtuple("ScenarioTable", tuple(f.name for f in fields(ScenarioArrays)))
+    "dealer_z", "var_z", "has_funding", "has_derivatives")
+_SCENARIO_FIELDS = tuple(f.name for f in fields(ScenarioArrays))
+_STATE_FIELDS = tuple(f.name for f in fields(State))
+
+
+class _TableType(types.StructRef):
+    """A table numba holds by reference: one pointer to pass, however many arrays it has."""
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(kind)) for name, kind in fields)
+
+
+@structref.register
+class _InputTableType(_TableType):
+    pass
+
+
+@structref.register
+class _ScenarioTableType(_TableType):
+    pass
+
+
+@structref.register
+class _StateTableType(_TableType):
+    pass
+
+
+class InputTable(structref.StructRefProxy):
+    """A system's t0 arrays (:class:`~firesale.engine.state.Inputs`, read-only), with the
+    dealers' positions as three arrays (``position_dealer``, ``position_asset``,
+    ``position_share``), each dealer's positions side by side (``dealer_order``, a dealer's
+    run ``dealer_starts[j]:dealer_starts[j + 1]``, ``dealer_slot_of`` the inverse), the VaR
+    quantiles of the dealers and of the desks with a limit (``dealer_z``, ``var_z``) and the
+    flags ``has_funding`` and ``has_derivatives``. Its fields are read in compiled code."""
+
+
+class ScenarioTable(structref.StructRefProxy):
+    """The scenario settings (:class:`~firesale.engine.state.ScenarioArrays`). Its fields
+    are read in compiled code."""
+
+
+class StateTable(structref.StructRefProxy):
+    """The state of a round (:class:`~firesale.engine.state.State`), as the phases read it.
+    The compiled round returns the new state as a :data:`NewState`: ``State(*new)`` is it."""
+
+
+structref.define_proxy(InputTable, _InputTableType, _INPUT_FIELDS)
+structref.define_proxy(StateTable, _StateTableType, _STATE_FIELDS)
+structref.define_proxy(ScenarioTable, _ScenarioTableType, _SCENARIO_FIELDS)
+
+
+# the tables are built by compiled functions cached on disk: a proxy's own constructor is
+# compiled afresh in every process
+@njit(cache=True)
+def _new_input_table(*values):  # pragma: no cover - compiled
+    return InputTable(*values)
+
+
+@njit(cache=True)
+def _new_scenario_table(*values):  # pragma: no cover - compiled
+    return ScenarioTable(*values)
+
+
+@njit(cache=True)
+def _new_state_table(*values):  # pragma: no cover - compiled
+    return StateTable(*values)
+
+
 #: The policy levers of a round (:class:`~firesale.engine.state.Levers`).
 LeverTable = namedtuple("LeverTable", tuple(f.name for f in fields(Levers)))
-#: The state of a round (:class:`~firesale.engine.state.State`): ``State(*table)`` is it.
-StateTable = namedtuple("StateTable", tuple(f.name for f in fields(State)))
+#: The state a compiled round returns (:class:`~firesale.engine.state.State`'s fields, in
+#: its order): ``State(*new)`` is it.
+NewState = namedtuple("NewState", _STATE_FIELDS)
 
 
 class InformationTable(NamedTuple):
@@ -112,13 +180,14 @@ def _build_input_table(inputs: Inputs) -> InputTable:
     starts = np.searchsorted(positions.dealer[order], np.arange(inputs.dealers.size + 1))
     derived = (positions.dealer, positions.asset, positions.share, order, starts, slot_of,
                ndtri(inputs.var_confidence[inputs.dealers]), ndtri(inputs.var_confidence[inputs.var_desks]))
-    return InputTable(*(_read_only(getattr(inputs, name)) for name in _INPUT_FIELDS),
-                      *(_read_only(values) for values in derived), inputs.has_funding, inputs.has_derivatives)
+    return _new_input_table(*(_read_only(getattr(inputs, f.name)) for f in fields(inputs)
+                              if f.name != "dealer_positions"),
+                            *(_read_only(values) for values in derived), inputs.has_funding, inputs.has_derivatives)
 
 
 def scenario_table(scen: ScenarioArrays) -> ScenarioTable:
     """The :data:`ScenarioTable` of a batch (built once and kept while the batch runs)."""
-    return _SCENARIOS.get(scen, lambda s: ScenarioTable(*(_array(getattr(s, name)) for name in ScenarioTable._fields)))
+    return _SCENARIOS.get(scen, lambda s: _new_scenario_table(*(_array(getattr(s, name)) for name in _SCENARIO_FIELDS)))
 
 
 def lever_table(levers: Levers) -> LeverTable:
@@ -128,7 +197,7 @@ def lever_table(levers: Levers) -> LeverTable:
 
 def state_table(state: State) -> StateTable:
     """The :data:`StateTable` of a state."""
-    return StateTable(*(_array(getattr(state, name)) for name in StateTable._fields))
+    return _new_state_table(*(_array(getattr(state, name)) for name in _STATE_FIELDS))
 
 
 def canonical(result: tuple) -> tuple:
