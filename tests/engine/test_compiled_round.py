@@ -16,8 +16,8 @@ from firesale.engine.compiled import CompiledKernels
 from firesale.engine.compiled_round import levers_table
 from firesale.engine.compiled_tables import scenario_table
 from firesale.engine.kernels import kernels_named
-from firesale.engine.round import step
-from firesale.engine.state import Inputs, ScenarioArrays, initial_state
+from firesale.engine.state import ScenarioArrays
+from firesale.testing import assert_kernels_agree
 from firesale.testing.strategies import system_and_scenarios
 
 NUMBA = kernels_named("numba")
@@ -38,27 +38,8 @@ def _same_bits(name: str, expected: np.ndarray, tested: np.ndarray) -> None:
 
 
 def _assert_rounds_identical(system, scenarios) -> int:
-    """Step the scenarios round by round both ways from the same state; returns the rounds compared."""
-    phased = _phase_by_phase()
-    inputs = Inputs.from_system(system)
-    scen = ScenarioArrays.from_scenarios(system, list(scenarios))
-    state = initial_state(inputs, scen)
-    for t in range(int(scen.max_rounds.max())):
-        with np.errstate(all="ignore"):
-            expected, records, trades = step(state, inputs, scen, t, phased)
-            tested, tested_records, tested_trades = step(state, inputs, scen, t, NUMBA)
-        for field in dataclasses.fields(expected):
-            _same_bits(f"round {t}, state.{field.name}", getattr(expected, field.name), getattr(tested, field.name))
-        assert list(tested_records) == list(records), "other records, or in another order"
-        for name in records:
-            _same_bits(f"round {t}, {name}", records[name], tested_records[name])
-        for field in dataclasses.fields(trades):
-            _same_bits(f"round {t}, trades.{field.name}", getattr(trades, field.name),
-                       getattr(tested_trades, field.name))
-        if not expected.active.any():
-            break
-        state = expected
-    return t + 1
+    """Both ways round by round from the same state, bit for bit; returns the rounds compared."""
+    return assert_kernels_agree(system, scenarios, NUMBA, tolerance=None, reference=_phase_by_phase())
 
 
 @pytest.mark.parametrize("preset", PRESETS)

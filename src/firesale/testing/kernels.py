@@ -46,32 +46,44 @@ def assert_arrays_agree(name: str, reference: np.ndarray, other: np.ndarray, tol
 
 
 def assert_kernels_agree(system: System, scenarios: Sequence[Scenario], kernels: str | Kernels = "numba",
-                         tolerance: float = 1e-12) -> None:
-    """Step ``scenarios`` on ``system`` with the numpy reference and with ``kernels``, from the
-    same state each round, and compare everything a round returns."""
+                         tolerance: float | None = 1e-12, reference: str | Kernels = "numpy") -> int:
+    """Step ``scenarios`` on ``system`` with the ``reference`` kernels (the numpy reference
+    unless given) and with ``kernels``, from the reference's state each round, and compare
+    everything a round returns: to ``tolerance`` (:func:`assert_arrays_agree`), or bit for
+    bit where ``tolerance`` is None. Returns the rounds compared."""
     other = kernels_named(kernels) if isinstance(kernels, str) else kernels
+    reference = kernels_named(reference) if isinstance(reference, str) else reference
+
+    def agree(name: str, expected: np.ndarray, tested: np.ndarray) -> None:
+        if tolerance is not None:
+            assert_arrays_agree(name, expected, tested, tolerance)
+            return
+        expected, tested = np.asarray(expected), np.asarray(tested)
+        assert expected.shape == tested.shape and expected.dtype == tested.dtype, f"{name}: other shape or type"
+        assert expected.tobytes() == tested.tobytes(), f"{name}: other bits"
+
     inputs = Inputs.from_system(system)
     scen = ScenarioArrays.from_scenarios(system, list(scenarios))
     state = initial_state(inputs, scen)
     for t in range(int(scen.max_rounds.max())):
         with np.errstate(all="ignore"):
-            reference, records, trades = step(state, inputs, scen, t, NUMPY)
+            expected, records, trades = step(state, inputs, scen, t, reference)
             tested, tested_records, tested_trades = step(state, inputs, scen, t, other)
-        for field in dataclasses.fields(reference):
-            assert_arrays_agree(f"round {t}, state.{field.name}", getattr(reference, field.name),
-                                getattr(tested, field.name), tolerance)
-        assert records.keys() == tested_records.keys(), f"round {t}: other records"
+        for field in dataclasses.fields(expected):
+            agree(f"round {t}, state.{field.name}", getattr(expected, field.name), getattr(tested, field.name))
+        assert list(records) == list(tested_records), f"round {t}: other records, or in another order"
         for name in records:
-            assert_arrays_agree(f"round {t}, {name}", records[name], tested_records[name], tolerance)
+            agree(f"round {t}, {name}", records[name], tested_records[name])
         np.testing.assert_array_equal(tested_trades.rows, trades.rows, err_msg=f"round {t}: acting rows")
         np.testing.assert_array_equal(tested_trades.assets, trades.assets, err_msg=f"round {t}: traded assets")
         slot = trades.assets >= 0
         np.testing.assert_array_equal(tested_trades.binding[slot], trades.binding[slot],
                                       err_msg=f"round {t}: binding channels")
-        assert_arrays_agree(f"round {t}, trades.sales", trades.sales[slot], tested_trades.sales[slot], tolerance)
-        if not reference.active.any():
+        agree(f"round {t}, trades.sales", trades.sales[slot], tested_trades.sales[slot])
+        if not expected.active.any():
             break
-        state = reference
+        state = expected
+    return t + 1
 
 
 def assert_phase_agrees(system: System, scenarios: Sequence[Scenario], phase: str, kernels: str | Kernels = "numba",
