@@ -69,3 +69,26 @@ def test_levers_in_force_equal_the_reference(preset):
         expected, tested = scen.levers_at(t), levers_table(table, t)
         for field in dataclasses.fields(expected):
             _same_bits(f"round {t}, {field.name}", getattr(expected, field.name), getattr(tested, field.name))
+
+
+def test_tables_are_dropped_with_what_they_were_built_from():
+    """The compiled round keeps the tables of a system, a batch and each state it returns
+    while those live, and no longer: a run's arrays do not outlive it in the caches."""
+    import gc
+
+    from firesale.engine import compiled_tables
+    from firesale.engine.round import step
+    from firesale.engine.state import Inputs, initial_state
+
+    loaded = load_preset("dealer_groups")
+    inputs = Inputs.from_system(loaded.system)
+    scen = ScenarioArrays.from_scenarios(loaded.system, [loaded.scenario])
+    state, _, _ = step(initial_state(inputs, scen), inputs, scen, 0, NUMBA)
+    kept = (compiled_tables._INPUTS, compiled_tables._SCENARIOS, compiled_tables.STATES)
+    for cache, key in zip(kept, (inputs, scen, state)):
+        assert cache.find(key) is not None
+    keys = [id(inputs), id(scen), id(state)]
+    del inputs, scen, state
+    gc.collect()
+    for cache, key in zip(kept, keys):
+        assert key not in cache.tables

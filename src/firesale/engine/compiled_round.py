@@ -32,7 +32,8 @@ from firesale.engine.compiled_round_records import round_records_table
 from firesale.engine.compiled_scalars import jit, maximum, minimum, pairwise_sum
 from firesale.engine.compiled_settlement import settlement_table
 from firesale.engine.compiled_shocks import shocks_table
-from firesale.engine.compiled_tables import LeverTable, NewState, StateTable, input_table, scenario_table, state_table
+from firesale.engine.compiled_tables import (
+    STATES, LeverTable, NewState, StateTable, input_table, scenario_table, state_table)
 from firesale.engine.round import ROUND_RECORDS, Trades
 from firesale.engine.state import Inputs, ScenarioArrays, State
 from firesale.scenario import POLICY_LEVERS
@@ -178,18 +179,13 @@ def round_table(st, inp, sc, t):  # pragma: no cover - compiled
     return new, new_table, records, (orders.rows, orders.entries, assets, sales, orders.binding)
 
 
-#: The last state :func:`compiled_step` returned and its table: the run loop steps on from
-#: it, so the next round need not build the table again.
-_last: tuple[State | None, object] = (None, None)
-
-
 def compiled_step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int) -> tuple[State, dict, Trades]:
     """:func:`firesale.engine.round.step` in one compiled call (:func:`round_table`): the
-    same arguments and results."""
-    global _last
-    last_state, last_table = _last  # one read: a thread stepping another run cannot mix the pair up
-    table = last_table if state is last_state else state_table(state)
-    new, new_table, records, trades = round_table(table, input_table(inputs), scenario_table(scen), int(t))
+    same arguments and results. The new state's table is kept with it
+    (:data:`~firesale.engine.compiled_tables.STATES`): the run loop steps on from that
+    state, so the next round need not build its table again."""
+    new, new_table, records, trades = round_table(state_table(state), input_table(inputs), scenario_table(scen),
+                                                  int(t))
     new_state = State(*new)
-    _last = (new_state, new_table)
+    STATES.put(new_state, new_table)
     return new_state, dict(zip(RoundRecords._fields, records)), Trades(*trades)

@@ -17,14 +17,15 @@ each table here holds a dataclass's fields, in its order, as numba reads them:
   named tuples.
 
 :func:`input_table` adds what the compiled phases derive from a system once (the dealers'
-positions in runs, the VaR quantiles) and is kept per system; :func:`scenario_table` is
-kept per batch of scenarios. The ``canonical_*`` functions bring a phase's result, the
+positions in runs, the VaR quantiles); each table is kept while the object it was built
+from lives, and dropped with it. The ``canonical_*`` functions bring a phase's result, the
 numpy phase's or the compiled one's, to the one form the compiled phases take.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+import weakref
+from collections import namedtuple
 from dataclasses import fields
 from typing import NamedTuple
 
@@ -38,7 +39,7 @@ from firesale.engine.intermediation import Intermediated
 from firesale.engine.marking import Marked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
-__all__ = ["InputTable", "ScenarioTable", "LeverTable", "StateTable", "InformationTable", "input_table",
+__all__ = ["InputTable", "ScenarioTable", "LeverTable", "StateTable", "InformationTable", "STATES", "input_table",
            "scenario_table", "lever_table", "state_table", "canonical", "canonical_marked", "canonical_calls",
            "canonical_dealt"]
 
@@ -146,29 +147,37 @@ def _read_only(values: np.ndarray) -> np.ndarray:
 
 
 class _Kept:
-    """The tables of the last few objects converted, by identity (an object's table is
-    built once while it is in use: a system's for all its runs, a batch's for its rounds)."""
+    """Tables by the identity of the object they were built from, each kept while that
+    object lives and dropped with it (a system's for all its runs, a batch's for its
+    rounds, a state's until the next round): no run's arrays outlive it in here."""
 
-    def __init__(self, size: int) -> None:
-        self.size, self.tables = size, OrderedDict()
+    def __init__(self) -> None:
+        self.tables: dict[int, tuple[weakref.ref, object]] = {}
 
-    def get(self, key: object, build):
+    def find(self, key: object):
+        """The table kept for ``key``, None if there is none."""
         hit = self.tables.get(id(key))
-        if hit is not None and hit[0] is key:
-            self.tables.move_to_end(id(key))
-            return hit[1]
-        table = build(key)
-        self.tables[id(key)] = (key, table)
-        while len(self.tables) > self.size:
-            self.tables.popitem(last=False)
+        return hit[1] if hit is not None and hit[0]() is key else None
+
+    def put(self, key: object, table: object) -> object:
+        """Keep ``table`` for ``key`` while ``key`` lives; returns it."""
+        ident = id(key)
+        self.tables[ident] = (weakref.ref(key, lambda _, ident=ident: self.tables.pop(ident, None)), table)
         return table
 
+    def get(self, key: object, build):
+        """The table kept for ``key``, built by ``build(key)`` the first time."""
+        table = self.find(key)
+        return self.put(key, build(key)) if table is None else table
 
-_INPUTS, _SCENARIOS = _Kept(8), _Kept(8)
+
+_INPUTS, _SCENARIOS = _Kept(), _Kept()
+#: The table of each state a compiled round returned, while that state lives.
+STATES = _Kept()
 
 
 def input_table(inputs: Inputs) -> InputTable:
-    """The :data:`InputTable` of a system (built once and kept while the system is in use)."""
+    """The :class:`InputTable` of a system (built once, kept while ``inputs`` lives)."""
     return _INPUTS.get(inputs, _build_input_table)
 
 
@@ -186,7 +195,7 @@ def _build_input_table(inputs: Inputs) -> InputTable:
 
 
 def scenario_table(scen: ScenarioArrays) -> ScenarioTable:
-    """The :data:`ScenarioTable` of a batch (built once and kept while the batch runs)."""
+    """The :class:`ScenarioTable` of a batch (built once, kept while ``scen`` lives)."""
     return _SCENARIOS.get(scen, lambda s: _new_scenario_table(*(_array(getattr(s, name)) for name in _SCENARIO_FIELDS)))
 
 
@@ -196,8 +205,10 @@ def lever_table(levers: Levers) -> LeverTable:
 
 
 def state_table(state: State) -> StateTable:
-    """The :data:`StateTable` of a state."""
-    return _new_state_table(*(_array(getattr(state, name)) for name in _STATE_FIELDS))
+    """The :class:`StateTable` of a state: the one kept for it (:data:`STATES`, where the
+    compiled round keeps the table of each state it returns), else built."""
+    table = STATES.find(state)
+    return _new_state_table(*(_array(getattr(state, name)) for name in _STATE_FIELDS)) if table is None else table
 
 
 def canonical(result: tuple) -> tuple:
