@@ -9,9 +9,10 @@ that costs more than the kernels' work: one round of ``inet_eba2018`` (48 banks)
 :mod:`firesale.engine.compiled_tables`) are chained inside one compiled function,
 :func:`round_table`, with the policy levers in force, the stop rule and the new state
 computed there too. It calls the same kernels with the same arguments in the same order as
-the compiled phases, so a round gives the same bits either way; ``tests/engine/
-test_compiled.py`` compares it with the numpy round on random systems with every mechanism
-on (:func:`firesale.testing.assert_kernels_agree`).
+the compiled phases, so a round gives the same bits either way
+(``tests/engine/test_compiled_round.py`` checks it on every preset and on random systems),
+and ``tests/engine/test_compiled.py`` compares it with the numpy round on random systems
+with every mechanism on (:func:`firesale.testing.assert_kernels_agree`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from firesale.engine.round import ROUND_RECORDS, Trades
 from firesale.engine.state import Inputs, ScenarioArrays, State
 from firesale.scenario import POLICY_LEVERS
 
-__all__ = ["compiled_step", "round_table", "RoundRecords"]
+__all__ = ["compiled_step", "round_table", "levers_table", "RoundRecords"]
 
 #: A round's records (:data:`firesale.engine.round.ROUND_RECORDS`) as the compiled round
 #: returns them.
