@@ -33,8 +33,7 @@ try:
 except ImportError:  # pragma: no cover - exercised by the error test with numba hidden
     numba = None
 
-from firesale.channels import CHANNELS
-from firesale.engine.kernels import Kernels, RowOrders
+from firesale.engine.kernels import Kernels
 from firesale.engine.state import Inputs, State
 
 __all__ = ["CompiledKernels", "compiled_kernels"]
@@ -52,15 +51,7 @@ def compiled_kernels() -> Kernels:
 
 
 if numba is not None:
-    from firesale.engine.compiled_passes import (
-        add_sales as _add_sales, desk_var as _desk_var, order_rows as _order_rows, per_asset as _per_asset,
-        position_sums as _position_sums, row_flows as _row_flows, row_records as _row_records,
-        settle_rows as _settle_rows, state_violation as _state_violation)
-
-
-def _row_starts(s_of: np.ndarray, n_scen: int) -> np.ndarray:
-    """First acting row of each scenario (rows are in scenario order), and the row count last."""
-    return np.searchsorted(s_of, np.arange(n_scen + 1)).astype(np.int64)
+    from firesale.engine.compiled_passes import add_sales as _add_sales, state_violation as _state_violation
 
 
 def _compiled_phases() -> dict:
@@ -83,9 +74,12 @@ def _compiled_phases() -> dict:
 
 
 class CompiledKernels(Kernels):
-    """The kernels of :class:`~firesale.engine.kernels.Kernels`, compiled, the phases
-    compiled whole (:attr:`~firesale.engine.kernels.Kernels.phases`), and the round as one
-    compiled call of them (:attr:`~firesale.engine.kernels.Kernels.whole_round`)."""
+    """The phases compiled whole (:attr:`~firesale.engine.kernels.Kernels.phases`), the
+    round as one compiled call of them (:attr:`~firesale.engine.kernels.Kernels.whole_round`),
+    and compiled the passes the run loop makes between rounds (:meth:`add_sales`,
+    :meth:`state_violation`). The phases call the passes over positions inside compiled
+    code (:mod:`firesale.engine.compiled_passes`), so the numpy phases' kernel methods are
+    not compiled here: no numpy phase runs with this set."""
 
     name = "numba"
     #: A compiled kernel passes over a scenario's rows while they are in cache, so chunks
@@ -101,69 +95,6 @@ class CompiledKernels(Kernels):
 
             self.whole_round = compiled_step
 
-    def position_sums(self, values: np.ndarray, per_asset: np.ndarray | None, inputs: Inputs) -> np.ndarray:
-        weighted = per_asset is not None
-        x = np.ascontiguousarray(per_asset, dtype=np.float64) if weighted else np.zeros((1, 1))
-        return _position_sums(np.ascontiguousarray(values, dtype=np.float64), x, weighted, inputs.entry_asset,
-                              inputs.segment_starts, inputs.has_holdings)
-
-    def desk_var(self, q_trading: np.ndarray, price: np.ndarray, sigma: np.ndarray, inputs: Inputs) -> np.ndarray:
-        from scipy.special import ndtri
-
-        desks = inputs.var_desks
-        if not desks.size:
-            return np.full((q_trading.shape[0], inputs.n_institutions), np.nan)
-        return _desk_var(np.ascontiguousarray(q_trading), np.ascontiguousarray(price), inputs.tradable,
-                         np.ascontiguousarray(sigma), desks, inputs.row_entries,
-                         inputs.entry_asset, inputs.var_correlation, ndtri(inputs.var_confidence[desks]),
-                         inputs.n_institutions)
-
-    def per_asset(self, values: np.ndarray, s_of: np.ndarray, assets: np.ndarray, valid: np.ndarray,
-                  shape: tuple[int, int]) -> np.ndarray:
-        return _per_asset(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(assets),
-                          np.ascontiguousarray(valid), _row_starts(s_of, shape[0]), shape[1])
-
-    def order_rows(self, inputs: Inputs, q: np.ndarray, q_trading: np.ndarray, mark: np.ndarray,
-                   repo: np.ndarray | None, s_of: np.ndarray, n_of: np.ndarray, exempt_scenario: np.ndarray,
-                   asks: np.ndarray, funding_label: np.ndarray, dead: np.ndarray, left: np.ndarray,
-                   tolerance: np.ndarray) -> RowOrders:
-        shape = (s_of.size, inputs.row_entries.shape[1])
-        out = RowOrders(valid=np.empty(shape, dtype=bool), entries=np.empty(shape, dtype=np.int64),
-                        flat=np.empty(shape, dtype=np.int64), asset_rows=np.empty(shape, dtype=np.int64),
-                        q_rows=np.empty(shape), qt_rows=np.empty(shape), price_rows=np.empty(shape),
-                        repo_rows=np.empty(shape), sales=np.empty(shape), binding=np.empty(shape, dtype=np.int8),
-                        units=np.empty(shape), trading_cut=np.empty(shape))
-        has_repo = repo is not None
-        _order_rows(inputs.row_entries, inputs.entry_asset, inputs.tradable, inputs.slr_exempt,
-                    inputs.liquidation, inputs.initial_weights, np.ascontiguousarray(q),
-                    np.ascontiguousarray(q_trading), np.ascontiguousarray(mark),
-                    np.ascontiguousarray(repo) if has_repo else np.zeros((1, 1)), has_repo, s_of,
-                    n_of, np.ascontiguousarray(exempt_scenario), np.ascontiguousarray(asks),
-                    funding_label, np.ascontiguousarray(dead), np.ascontiguousarray(left),
-                    np.ascontiguousarray(tolerance, dtype=np.float64), *out)
-        return out
-
-    def row_flows(self, inputs: Inputs, units: np.ndarray, price: np.ndarray, in_units: np.ndarray,
-                  s_of: np.ndarray, n_of: np.ndarray, asset_rows: np.ndarray, valid: np.ndarray,
-                  entries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n_scen = price.shape[0]
-        n_pos = inputs.dealer_positions.dealer.size
-        traded = np.empty_like(units)
-        client_flow, dealer_sales = np.zeros(price.shape), np.zeros((n_scen, n_pos))
-        _row_flows(units, np.ascontiguousarray(price), inputs.p0, np.ascontiguousarray(in_units), asset_rows, valid,
-                   entries, inputs.dealer_index[n_of] < 0, inputs.entry_position,
-                   _row_starts(s_of, n_scen), n_pos, traded, client_flow, dealer_sales)
-        return traded, client_flow, dealer_sales
-
-    def row_records(self, traded: np.ndarray, units: np.ndarray, binding: np.ndarray, s_of: np.ndarray,
-                    n_of: np.ndarray, asset_rows: np.ndarray, valid: np.ndarray, n_scen: int, n_inst: int,
-                    n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        sold, bought = np.zeros((n_scen, n_inst)), np.zeros((n_scen, n_inst))
-        by_channel, forced = np.zeros((n_scen, n_inst, len(CHANNELS))), np.zeros((n_scen, n_assets))
-        _row_records(np.ascontiguousarray(traded), np.ascontiguousarray(units), np.ascontiguousarray(binding), n_of,
-                     asset_rows, valid, _row_starts(s_of, n_scen), sold, bought, by_channel, forced)
-        return sold, bought, by_channel, forced
-
     def add_sales(self, sales_by_entry: np.ndarray, sales: np.ndarray, s_of: np.ndarray, entries: np.ndarray,
                   assets: np.ndarray) -> None:
         _add_sales(sales_by_entry, np.ascontiguousarray(sales, dtype=np.float64), np.ascontiguousarray(s_of),
@@ -176,18 +107,6 @@ class CompiledKernels(Kernels):
             float(tolerance), float(price_bound), float(equity_bound))
         return None if check < 0 else (check, s, j)
 
-    def settle_rows(self, q: np.ndarray, q_trading: np.ndarray, valid: np.ndarray, flat: np.ndarray,
-                    s_of: np.ndarray, asset_rows: np.ndarray, q_rows: np.ndarray, qt_rows: np.ndarray,
-                    price_rows: np.ndarray, repo_rows: np.ndarray, units: np.ndarray, trading_cut: np.ndarray,
-                    bid: np.ndarray, ask: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        new_q, new_q_trading = np.array(q, order="C"), np.array(q_trading, order="C")
-        proceeds, execution = np.empty(units.shape[0]), np.empty(units.shape[0])
-        released = np.empty_like(units)
-        arrays = [np.ascontiguousarray(x) for x in (valid, flat, s_of, asset_rows, q_rows, qt_rows, price_rows,
-                                                     repo_rows, units, trading_cut, bid, ask)]
-        _settle_rows(new_q, new_q_trading, *arrays, proceeds, execution, released)
-        return new_q, new_q_trading, proceeds, execution, released
 
 
 _COMPILED = CompiledKernels()

@@ -1,6 +1,6 @@
-"""The compiled passes over positions (numba): the kernels behind
-:class:`firesale.engine.compiled.CompiledKernels`' methods of the same names, which the
-compiled phases (``firesale.engine.compiled_<phase>``) also call from inside numba.
+"""The compiled passes over positions (numba), which the compiled phases
+(``firesale.engine.compiled_<phase>``) call from inside numba, and the passes the run loop
+makes between rounds (:class:`firesale.engine.compiled.CompiledKernels`).
 
 Each computes what the numpy reference of :class:`firesale.engine.kernels.Kernels`
 computes, in one pass, scenario by scenario (or acting row by row), and never sums across
@@ -12,21 +12,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from firesale.engine.compiled_scalars import institution_sums, maximum
+from firesale.engine.compiled_scalars import maximum
 
-__all__ = ["position_sums", "desk_var", "per_asset", "order_rows", "row_flows", "row_records", "add_sales",
-           "settle_rows", "state_violation"]
+__all__ = ["desk_var", "order_rows", "row_flows", "row_records", "add_sales", "state_violation"]
 
 _jit = njit(cache=True, nogil=True)
-
-
-@_jit
-def position_sums(values, per_asset, weighted, entry_asset, starts, has_holdings):  # pragma: no cover
-    out = np.zeros((values.shape[0], has_holdings.size))
-    for s in range(values.shape[0]):
-        institution_sums(values[s], per_asset[s] if weighted else per_asset[0], weighted, entry_asset, starts,
-                         has_holdings, out[s])
-    return out
 
 
 @_jit
@@ -52,18 +42,6 @@ def desk_var(q_trading, price, tradable, sigma, desks, row_entries, entry_asset,
                     weighted += correlation[v, i, m] * scaled[m]
                 variance += weighted * scaled[i]
             out[s, n] = z[v] * np.sqrt(max(variance, 0.0))
-    return out
-
-
-@_jit
-def per_asset(values, assets, valid, row_starts, n_assets):  # pragma: no cover
-    n_scen = row_starts.size - 1
-    out = np.zeros((n_scen, n_assets))
-    for s in range(n_scen):
-        for r in range(row_starts[s], row_starts[s + 1]):
-            for slot in range(values.shape[1]):
-                if valid[r, slot]:
-                    out[s, assets[r, slot]] += values[r, slot]
     return out
 
 
@@ -232,31 +210,6 @@ def add_sales(sales_by_entry, sales, s_of, entries, assets):  # pragma: no cover
         for slot in range(sales.shape[1]):
             if assets[r, slot] >= 0:
                 sales_by_entry[s, entries[r, slot]] += sales[r, slot]
-
-
-@_jit
-def settle_rows(new_q, new_q_trading, valid, flat, s_of, asset_rows, q_rows, qt_rows, price_rows, repo_rows,
-                 units, trading_cut, bid, ask, proceeds, execution, released):  # pragma: no cover
-    n_rows, width = valid.shape
-    flat_q = new_q.reshape(-1)
-    flat_qt = new_q_trading.reshape(-1)
-    for r in range(n_rows):
-        received = 0.0
-        gained = 0.0
-        s = s_of[r]
-        for slot in range(width):
-            sold = units[r, slot]
-            executed = bid[s, asset_rows[r, slot]] if sold > 0 else ask[s, asset_rows[r, slot]]
-            received += sold * executed
-            gained += sold * (executed - price_rows[r, slot])
-            held = q_rows[r, slot]
-            released[r, slot] = repo_rows[r, slot] * (max(sold, 0.0) / held if held > 0 else 0.0)
-            if valid[r, slot]:
-                flat_q[flat[r, slot]] = held - sold
-                flat_qt[flat[r, slot]] = min(max(qt_rows[r, slot] - trading_cut[r, slot], 0.0), held - sold)
-        proceeds[r] = received
-        execution[r] = gained
-
 
 
 @_jit

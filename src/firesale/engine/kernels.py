@@ -5,9 +5,10 @@ kernels of :mod:`firesale.engine.compiled` (numba), which tests compare with it.
 A round's numpy phases (:mod:`firesale.engine.round`) call these for every pass over the
 holdings pattern (``(S, E)`` arrays, one column per position held at t0) or over the
 acting rows' positions (``(R, L)`` blocks). A kernel set may also run whole phases
-(:attr:`Kernels.phases`): the compiled set runs every phase as a numba kernel
-(``firesale.engine.compiled_<phase>``), which calls the set's passes where its numpy phase
-does.
+(:attr:`Kernels.phases`) or the whole round (:attr:`Kernels.whole_round`): the compiled
+set runs every phase as a numba kernel (``firesale.engine.compiled_<phase>``), which makes
+the passes where its numpy phase does, compiled (:mod:`firesale.engine.compiled_passes`),
+and the round as one compiled call of them.
 """
 
 from __future__ import annotations
