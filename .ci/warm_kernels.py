@@ -16,8 +16,8 @@ import numpy as np
 from firesale import list_presets, load_preset, simulate
 from firesale.testing import assert_phase_agrees
 
-PHASES = ("shocks", "marking", "constraints", "funding_calls", "allocation", "intermediation", "clearing",
-          "settlement", "information", "round_records")
+PHASES = ("shocks", "calm_dealer_cost", "marking", "constraints", "funding_calls", "allocation", "intermediation",
+          "clearing", "settlement", "information", "round_records")
 
 
 def main() -> None:

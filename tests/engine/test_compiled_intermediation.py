@@ -6,27 +6,20 @@ the very same arguments: every output must agree to 1e-12 of its magnitude, ``No
 the reference has ``None``. Random systems with every mechanism on and without the brakes,
 the presets, and the branches random draws may miss: no dealers, dealers that do not
 intermediate, a batch mixing scenarios with and without intermediation or balance-sheet
-cost. The dealers' calm cost at t0 (:func:`firesale.engine.compiled_intermediation.calm_cost_table`)
-against :func:`firesale.engine.intermediation.calm_dealer_cost` on presets and random systems.
+cost. (The dealers' calm cost at t0 is a phase of its own in
+``tests/engine/test_compiled_phases.py``.)
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from firesale import load_preset
-from firesale.engine.compiled_intermediation import calm_cost_table
-from firesale.engine.compiled_tables import input_table, lever_table, state_table
-from firesale.engine.intermediation import calm_dealer_cost
-from firesale.engine.kernels import NUMPY, kernels_named
-from firesale.engine.shocks import shocks
-from firesale.engine.state import Inputs, ScenarioArrays, initial_state
+from firesale.engine.kernels import kernels_named
+from firesale.engine.state import Inputs
 from firesale.scenario import Scenario
 from firesale.system import System
-from firesale.testing import assert_arrays_agree, assert_phase_agrees
-from firesale.testing.strategies import system_and_scenarios
+from firesale.testing import assert_phase_agrees
 
 NUMBA = kernels_named("numba")
 TOLERANCE = 1e-12
@@ -60,30 +53,3 @@ def test_compiled_intermediation_in_mixed_batches(intermediation, cost):
     scenarios = [loaded.scenario.updated(**{"market.intermediation": on, "market.balance_sheet_cost": kappa})
                  for on, kappa in zip(intermediation, cost)]
     assert _agrees(loaded.system, scenarios) > 0
-
-
-def _calm_cost_agrees(system, scenarios) -> None:
-    # at t0, with the cash and equity of the numpy shocks phase, as the round computes it
-    inputs = Inputs.from_system(system)
-    scen = ScenarioArrays.from_scenarios(system, list(scenarios))
-    state = initial_state(inputs, scen)
-    levers = scen.levers_at(0)
-    with np.errstate(all="ignore"):
-        shocked = shocks(state, inputs, scen, levers, 0)
-        expected = calm_dealer_cost(state, inputs, levers, shocked.cash, shocked.equity, NUMPY)
-        tested = calm_cost_table(state_table(state), input_table(inputs), lever_table(levers),
-                                 np.ascontiguousarray(shocked.cash), np.ascontiguousarray(shocked.equity))
-    assert_arrays_agree("calm cost", expected, tested, TOLERANCE)
-
-
-@pytest.mark.parametrize("preset", ["dealer_groups", "march_2020", "dealer_market"])
-def test_compiled_calm_cost_on_presets(preset):
-    loaded = load_preset(preset)
-    policies = [loaded.scenario.updated(**policy["overrides"]) for policy in loaded.policies.values()]
-    _calm_cost_agrees(loaded.system, [loaded.scenario, *policies])
-
-
-@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(case=system_and_scenarios(count=3, brakes=True))
-def test_compiled_calm_cost_on_random_systems(case):
-    _calm_cost_agrees(*case)

@@ -14,8 +14,8 @@ from firesale.testing import assert_phase_agrees
 from firesale.testing.strategies import system_and_scenarios
 
 NUMBA = kernels_named("numba")
-PHASES = ("shocks", "marking", "constraints", "funding_calls", "allocation", "intermediation", "clearing",
-          "settlement", "information", "round_records")
+PHASES = ("shocks", "calm_dealer_cost", "marking", "constraints", "funding_calls", "allocation", "intermediation",
+          "clearing", "settlement", "information", "round_records")
 PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
            "var_desk")
 RANDOM = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

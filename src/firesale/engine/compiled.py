@@ -66,6 +66,7 @@ def _compiled_phases() -> dict:
     from firesale.engine.compiled_shocks import shocks; phases["shocks"] = shocks
     from firesale.engine.compiled_allocation import allocation; phases["allocation"] = allocation
     from firesale.engine.compiled_intermediation import intermediation; phases["intermediation"] = intermediation
+    from firesale.engine.compiled_intermediation import calm_dealer_cost; phases["calm_dealer_cost"] = calm_dealer_cost
     from firesale.engine.compiled_funding_calls import funding_calls; phases["funding_calls"] = funding_calls
     from firesale.engine.compiled_marking import marking; phases["marking"] = marking
     from firesale.engine.compiled_settlement import settlement; phases["settlement"] = settlement

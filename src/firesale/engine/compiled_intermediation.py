@@ -38,12 +38,12 @@ from firesale.engine.compiled_tables import (
 from firesale.engine.constraints import Constraints
 from firesale.engine.funding_calls import FundingCalls
 from firesale.engine.intermediation import Intermediated
-from firesale.engine.kernels import Kernels
+from firesale.engine.kernels import NUMPY, Kernels
 from firesale.engine.marking import Marked
 from firesale.engine.shocks import Shocked
 from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 
-__all__ = ["intermediation", "intermediation_table", "calm_cost_table"]
+__all__ = ["intermediation", "intermediation_table", "calm_dealer_cost", "calm_cost_table"]
 
 
 _SLR, _LEVERAGE, _VAR = CHANNELS.index("slr"), CHANNELS.index("leverage"), CHANNELS.index("var")
@@ -322,3 +322,11 @@ def intermediation(state: State, inputs: Inputs, scen: ScenarioArrays, levers: L
     return dealt._replace(client=None if scen.at("client_sale_shock", t) is None else dealt.client,
                           interdealer=dealt.interdealer if dealing else None,
                           concession=dealt.concession if dealing else 0.0)
+
+
+def calm_dealer_cost(state: State, inputs: Inputs, levers: Levers, cash: np.ndarray, equity: np.ndarray,
+                     kernels: Kernels = NUMPY) -> np.ndarray:
+    """:func:`firesale.engine.intermediation.calm_dealer_cost`, compiled (:func:`calm_cost_table`):
+    the same arguments and result, to rounding. ``kernels`` is taken for the signature's sake."""
+    return calm_cost_table(state_table(state), input_table(inputs), lever_table(levers),
+                           np.ascontiguousarray(cash, dtype=np.float64), np.ascontiguousarray(equity, dtype=np.float64))

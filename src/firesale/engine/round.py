@@ -132,7 +132,8 @@ def step(state: State, inputs: Inputs, scen: ScenarioArrays, t: int,
     # a kernel set may compile whole phases (``kernels.phases``), behind these signatures
     phases = kernels.phases
     shocked = phases.get("shocks", shocks)(state, inputs, scen, levers, t)
-    calm_cost = (calm_dealer_cost(state, inputs, levers, shocked.cash, shocked.equity, kernels) if t == 0
+    calm_cost = (phases.get("calm_dealer_cost", calm_dealer_cost)(state, inputs, levers, shocked.cash,
+                                                                   shocked.equity, kernels) if t == 0
                  else state.calm_cost)
     marked = phases.get("marking", marking)(state, inputs, scen, levers, shocked, kernels)
     limits = phases.get("constraints", constraints)(state, inputs, scen, marked, shocked.shocked_default)
