@@ -6,6 +6,7 @@ validated (unknown keys are errors, so typos fail) and documented with its unit.
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -53,20 +54,16 @@ def _mark_deep(model: type[BaseModel], data: Any) -> Any:
     return data if out is None else out
 
 
-_UNCHECKED: dict[type, dict[str, type[BaseModel]]] = {}
-
-
+@functools.cache
 def _unchecked_models(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
     """``{field: model}`` of the fields of ``model`` that hold a model which does not check
     its own numbers; found once per model (a scenario validates hundreds of sections)."""
-    if model not in _UNCHECKED:
-        found = {}
-        for key, info in model.model_fields.items():
-            nested = _model_in(info.annotation)
-            if nested is not None and not issubclass(nested, _Strict):
-                found[key] = nested
-        _UNCHECKED[model] = found
-    return _UNCHECKED[model]
+    found = {}
+    for key, info in model.model_fields.items():
+        nested = _model_in(info.annotation)
+        if nested is not None and not issubclass(nested, _Strict):
+            found[key] = nested
+    return found
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from firesale.channels import CHANNELS
 from firesale.engine.allocation import Orders
-from firesale.engine.compiled_passes import desk_var, row_flows
+from firesale.engine.compiled_passes import desk_var, row_flows, row_starts
 from firesale.engine.compiled_scalars import inline, institution_sums, jit, maximum, minimum, ratio
 from firesale.engine.compiled_tables import (
     canonical, canonical_calls, canonical_marked, input_table, lever_table, scenario_table, state_table)
@@ -286,7 +286,7 @@ def intermediation_table(st, inp, sc, lev, t, shocked, marked, limits, calls, or
     market_flow, dealer_sales = np.zeros((n_scen, n_assets)), np.zeros((n_scen, n_pos))
     row_flows(orders.units, price, inp.p0, sc.pressure_in_units[orders.s_of], orders.asset_rows, orders.valid,
                orders.entries, inp.dealer_index[orders.n_of] < 0, inp.entry_position,
-               np.searchsorted(orders.s_of, np.arange(n_scen + 1)), n_pos, traded, market_flow, dealer_sales)
+               row_starts(orders.s_of, n_scen), n_pos, traded, market_flow, dealer_sales)
     dealer_sold, cost = np.empty((n_scen, n_assets)), np.empty((n_scen, n_dealers))
     bought = np.empty((n_scen, n_pos))
     interdealer = np.empty((n_scen, n_pos)) if dealing else np.zeros((0, 0))

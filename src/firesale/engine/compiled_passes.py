@@ -14,7 +14,7 @@ from numba import njit
 
 from firesale.engine.compiled_scalars import maximum
 
-__all__ = ["desk_var", "order_rows", "row_flows", "row_records", "add_sales", "state_violation"]
+__all__ = ["desk_var", "order_rows", "row_starts", "row_flows", "row_records", "add_sales", "state_violation"]
 
 _jit = njit(cache=True, nogil=True)
 
@@ -162,6 +162,13 @@ def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation
                 trading_cut[r, slot] = min(max(var_units, sold * share), sold)
             else:
                 trading_cut[r, slot] = sold * share
+
+
+@_jit
+def row_starts(s_of, n_scen):  # pragma: no cover
+    """The first acting row of each scenario (rows are in scenario order), and the row
+    count last: the runs :func:`row_flows` and :func:`row_records` walk."""
+    return np.searchsorted(s_of, np.arange(n_scen + 1))
 
 
 @_jit

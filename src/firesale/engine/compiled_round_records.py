@@ -19,7 +19,7 @@ from firesale.channels import CHANNELS
 from firesale.channels.information import Information
 from firesale.engine.allocation import Orders
 from firesale.engine.clearing import Cleared
-from firesale.engine.compiled_passes import desk_var, row_records
+from firesale.engine.compiled_passes import desk_var, row_records, row_starts
 from firesale.engine.compiled_scalars import institution_sums, jit
 from firesale.engine.compiled_tables import (
     InformationTable, canonical, canonical_calls, canonical_dealt, canonical_marked, input_table, scenario_table,
@@ -114,10 +114,8 @@ def round_records_table(st, new_st, inp, sc, shocked, marked, limits, calls, ord
     n_assets = inp.p0.size
     sold, purchases = np.zeros((n_scen, n_inst)), np.zeros((n_scen, n_inst))
     channel_sales, forced_sales = np.zeros((n_scen, n_inst, _N_CHANNELS)), np.zeros((n_scen, n_assets))
-    # the first acting row of each scenario (rows are in scenario order), and the row count last
-    row_starts = np.searchsorted(orders.s_of, np.arange(n_scen + 1))
-    row_records(dealt.traded, orders.units, orders.binding, orders.n_of, orders.asset_rows, orders.valid, row_starts,
-                 sold, purchases, channel_sales, forced_sales)
+    row_records(dealt.traded, orders.units, orders.binding, orders.n_of, orders.asset_rows, orders.valid,
+                row_starts(orders.s_of, n_scen), sold, purchases, channel_sales, forced_sales)
     # without desks the kernel gives NaN everywhere, as the kernel set's pass does
     var_after = desk_var(new_st.q_trading, cleared.post_mark, inp.tradable, shocked.sigma, inp.var_desks,
                           inp.row_entries, inp.entry_asset, inp.var_correlation, inp.var_z, n_inst)
