@@ -71,6 +71,12 @@ def test_compiled_marking_equals_numpy_with_levers_on_march_2020():
 @pytest.mark.parametrize("count", [1, 2, 7, 8, 9, 16, 127, 128, 129, 130, 300, 1000, 4099])
 def test_sums_over_positions_add_in_the_order_of_numpy_reduceat(count):
     # the numpy phase sums positions with np.add.reduceat: the compiled sums add in the
-    # same order, bit for bit, also for runs longer than the random systems hold
-    values = np.random.default_rng(count).standard_normal(count) * 10.0 ** np.arange(-8, 8)[np.arange(count) % 16]
-    assert _run_sum(values, count) == np.add.reduceat(values[None, :], [0], axis=1)[0, 0]
+    # same order, bit for bit, also for runs longer than the random systems hold, and for a
+    # run that starts inside the array (the kernel keeps an institution's terms as one run
+    # of a flat array)
+    rng = np.random.default_rng(count)
+    values = rng.standard_normal(count) * 10.0 ** np.arange(-8, 8)[np.arange(count) % 16]
+    expected = np.add.reduceat(values[None, :], [0], axis=1)[0, 0]
+    assert _run_sum(values, 0, count) == expected
+    padded = np.concatenate([rng.standard_normal(5), values, rng.standard_normal(3)])
+    assert _run_sum(padded, 5, count) == expected

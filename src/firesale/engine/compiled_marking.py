@@ -34,19 +34,21 @@ __all__ = ["marking", "marking_table"]
 
 
 # inlined where it is called (numba's IR inlining): a call per sum, passing the array,
-# would cost more than the sum
+# would cost more than the sum. It reads a run of one flat array, not a row view of a 2-D
+# one: each view taken in the loop would change the array's reference count, two atomic
+# operations per sum.
 @inline
-def _run_sum(values, count):  # pragma: no cover
-    """The sum of ``values[:count]`` (count ≥ 1) in the order of ``np.add.reduceat``, which
-    the numpy phase's sums over positions use: the first term plus the pairwise sum of the
-    others. The same order gives the same bits, so a trigger on a sum flips in both or in
-    neither."""
+def _run_sum(values, start, count):  # pragma: no cover
+    """The sum of ``values[start:start + count]`` (count ≥ 1) in the order of
+    ``np.add.reduceat``, which the numpy phase's sums over positions use: the first term plus
+    the pairwise sum of the others. The same order gives the same bits, so a trigger on a sum
+    flips in both or in neither."""
     if count <= 8:  # the others, 7 at most, added in turn
         others = -0.0
-        for i in range(1, count):
+        for i in range(start + 1, start + count):
             others += values[i]
-        return values[0] + others
-    return values[0] + pairwise_sum(values, 1, count - 1)
+        return values[start] + others
+    return values[start] + pairwise_sum(values, start + 1, count - 1)
 
 
 @jit
@@ -75,8 +77,9 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
     # per asset, for the scenario at hand: mark and price moves, the mark the SLR counts, σ / σ0
     moved, price_moved = np.empty(n_assets), np.empty(n_assets)
     counted, sigma_ratio = np.empty(n_assets), np.empty(n_assets)
-    # the terms of one institution's sums over its positions (or derivatives)
-    terms = np.empty((4, max(n_entries, n_deriv, 1)))
+    # the four runs of terms of one institution's sums over its positions (or derivatives)
+    width = max(n_entries, n_deriv, 1)
+    terms = np.empty(4 * width)
     for s in range(n_scen):
         exempt = slr_exemption[s]
         for k in range(n_assets):
@@ -105,12 +108,12 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
                 count = (starts[run + 1] if run + 1 < starts.size else n_entries) - first
                 for i in range(count):
                     e, k = first + i, entry_asset[first + i]
-                    terms[0, i] = q[s, e] * moved[k]
-                    terms[1, i] = q[s, e] * mark[s, k]
-                    terms[2, i] = q[s, e] * counted[k]
-                    terms[3, i] = pending[s, e] * price_moved[k]
-                revalued, held = _run_sum(terms[0], count), _run_sum(terms[1], count)
-                held_counted, carried = _run_sum(terms[2], count), _run_sum(terms[3], count)
+                    terms[i] = q[s, e] * moved[k]
+                    terms[width + i] = q[s, e] * mark[s, k]
+                    terms[2 * width + i] = q[s, e] * counted[k]
+                    terms[3 * width + i] = pending[s, e] * price_moved[k]
+                revalued, held = _run_sum(terms, 0, count), _run_sum(terms, width, count)
+                held_counted, carried = _run_sum(terms, 2 * width, count), _run_sum(terms, 3 * width, count)
                 run += 1
             variation = required = 0.0
             if has_derivative[n]:
@@ -119,9 +122,9 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
                          else n_deriv) - first
                 for i in range(count):
                     j = first + i
-                    terms[0, i] = notional[s, j] * price_moved[derivative_asset[j]]
-                    terms[1, i] = margin_base[j] * derivative_open[s, j] * sigma_ratio[derivative_asset[j]]
-                variation, required = _run_sum(terms[0], count), _run_sum(terms[1], count)
+                    terms[i] = notional[s, j] * price_moved[derivative_asset[j]]
+                    terms[width + i] = margin_base[j] * derivative_open[s, j] * sigma_ratio[derivative_asset[j]]
+                variation, required = _run_sum(terms, 0, count), _run_sum(terms, width, count)
                 derivative_run += 1
             eq = shocked_equity[s, n] + revalued
             c, d, p = shocked_cash[s, n], shocked_debt[s, n], margin_posted[s, n]

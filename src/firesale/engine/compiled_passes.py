@@ -17,6 +17,9 @@ from firesale.engine.compiled_scalars import maximum
 __all__ = ["desk_var", "order_rows", "row_starts", "row_flows", "row_records", "add_sales", "state_violation"]
 
 _jit = njit(cache=True, nogil=True)
+#: For a helper called per row: inlined into the caller, so that a call does not change the
+#: reference counts of its arrays (two atomic operations per array and call).
+_inline = njit(cache=True, nogil=True, inline="always")
 
 
 @_jit
@@ -45,25 +48,28 @@ def desk_var(q_trading, price, tradable, sigma, desks, row_entries, entry_asset,
     return out
 
 
-@_jit
-def _allocate(value, book, policy, weights, count, out):  # pragma: no cover
-    """:func:`firesale.channels.liquidation.allocate_sales` for one row's ``count`` slots."""
+@_inline
+def _allocate(value, scratch, book, weights, out, policy, count):  # pragma: no cover
+    """:func:`firesale.channels.liquidation.allocate_sales` for one row's ``count`` slots:
+    the books are ``scratch[book:]``, the initial weights ``scratch[weights:]``, the sales go
+    to ``scratch[out:]``. Runs of one flat array, not views: a view taken per row would
+    change the array's reference count, two atomic operations each."""
     value = max(value, 0.0)
     if policy == 0:  # pecking order: most liquid first
         running = 0.0
         for i in range(count):
-            running += book[i]
-            out[i] = min(max(value - (running - book[i]), 0.0), book[i])
+            running += scratch[book + i]
+            scratch[out + i] = min(max(value - (running - scratch[book + i]), 0.0), scratch[book + i])
     elif policy == 1:  # pro rata
         total = 0.0
         for i in range(count):
-            total += book[i]
+            total += scratch[book + i]
         share = min(value / total, 1.0) if total > 0 else 0.0
         for i in range(count):
-            out[i] = book[i] * share
+            scratch[out + i] = scratch[book + i] * share
     else:  # initial weights
         for i in range(count):
-            out[i] = min(value * weights[i], book[i])
+            scratch[out + i] = min(value * scratch[weights + i], scratch[book + i])
 
 
 @_jit
@@ -73,10 +79,12 @@ def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation
                 binding, units, trading_cut):  # pragma: no cover
     n_rows, width = valid.shape
     n_entries = q.shape[1]
-    # one set of scratch arrays for every row: no allocation per row
-    scratch = np.zeros((8, width))
-    book, counted_book, net, weights, mask = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
-    slr_sale, lev_sale, funding_sale = scratch[5], scratch[6], scratch[7]
+    # one set of scratch runs for every row, in one flat array: no allocation per row
+    scratch = np.zeros(8 * width)
+    book, counted_book, net = scratch[:width], scratch[width:2 * width], scratch[2 * width:3 * width]
+    weights, mask = scratch[3 * width:4 * width], scratch[4 * width:5 * width]
+    slr_sale, lev_sale = scratch[5 * width:6 * width], scratch[6 * width:7 * width]
+    funding_sale = scratch[7 * width:]
     for r in range(n_rows):
         s, n = s_of[r], n_of[r]
         policy = liquidation[n]
@@ -112,10 +120,10 @@ def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation
         slr_sale[:] = 0.0
         lev_sale[:] = 0.0
         funding_sale[:] = 0.0
-        _allocate(slr_value, counted_book, policy, weights, count, slr_sale)
-        _allocate(lev_sell, book, policy, weights, count, lev_sale)
+        _allocate(slr_value, scratch, width, 3 * width, 5 * width, policy, count)
+        _allocate(lev_sell, scratch, 0, 3 * width, 6 * width, policy, count)
         if has_repo:
-            _allocate(shortfall, net, policy, weights, count, funding_sale)
+            _allocate(shortfall, scratch, 2 * width, 3 * width, 7 * width, policy, count)
             for slot in range(count):
                 funding_sale[slot] = funding_sale[slot] * book[slot] / net[slot] if net[slot] > 0 else 0.0
         total = 0.0

@@ -108,7 +108,7 @@ def price_from_pressure(fundamental, p0, psi, max_discount, relative):  # pragma
     return maximum(fundamental * (1.0 - discount), 0.0)
 
 
-@jit
+@inline
 def _block_sum(values, start, count):  # pragma: no cover
     """numpy's pairwise sum of ``values[start:start + count]`` up to 128 terms: sequential
     below 8, else 8 running sums added in a tree."""
@@ -129,14 +129,20 @@ def _block_sum(values, start, count):  # pragma: no cover
     return total
 
 
-@jit
+@inline
 def pairwise_sum(values, start, count):  # pragma: no cover
     """numpy's pairwise sum of ``values[start:start + count]`` (its float add loop's
     reduction): above 128 terms, the sum of two halves' sums, the first half a multiple of
-    8 long. The halving tree is walked with stacks, not recursion: numba cannot load a
-    recursive function from its cache."""
+    8 long (:func:`_long_pairwise_sum`)."""
     if count <= 128:
         return _block_sum(values, start, count)
+    return _long_pairwise_sum(values, start, count)
+
+
+@jit
+def _long_pairwise_sum(values, start, count):  # pragma: no cover
+    """:func:`pairwise_sum` above 128 terms. The halving tree is walked with stacks, not
+    recursion: numba cannot load a recursive function from its cache."""
     # each halving leaves its run on the stack under its two halves: 64 levels, any count,
     # stay within 130 runs and 66 sums waiting
     run_start, run_count = np.empty(130, dtype=np.int64), np.empty(130, dtype=np.int64)
@@ -168,7 +174,7 @@ def pairwise_sum(values, start, count):  # pragma: no cover
     return sums[0]
 
 
-@jit
+@inline
 def institution_sums(values, per_asset, weighted, entry_asset, starts, present, out):  # pragma: no cover
     """One scenario's sequential sums of ``values`` (E,) over each institution's run of
     entries into ``out`` (N,), weighted by ``per_asset`` (K,) of the entry's asset; 0 for an
