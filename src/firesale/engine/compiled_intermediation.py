@@ -253,17 +253,17 @@ def calm_cost_table(st, inp, lev, cash, equity):  # pragma: no cover - compiled
     n_inst, dealers = cash.shape[1], inp.dealers
     at_risk = desk_var(st.q_trading, st.mark, inp.tradable, st.sigma, inp.var_desks, inp.row_entries,
                         inp.entry_asset, inp.var_correlation, inp.var_z, n_inst)
-    counted, held = np.empty(n_assets), np.empty(n_inst)
+    counted, held = np.empty((1, n_assets)), np.empty((1, n_inst))
     cost = np.empty((n_scen, dealers.size))
     for s in range(n_scen):
         # slr_exposure: the marks the SLR counts, exempt assets and cash not under the exemption
         exempt = lev.slr_exemption[s]
         for k in range(n_assets):
-            counted[k] = 0.0 if (inp.slr_exempt[k] and exempt) else st.mark[s, k]
-        institution_sums(st.q[s], counted, True, inp.entry_asset, inp.segment_starts, inp.has_holdings, held)
+            counted[0, k] = 0.0 if (inp.slr_exempt[k] and exempt) else st.mark[s, k]
+        institution_sums(st.q, s, counted, 0, True, inp.entry_asset, inp.segment_starts, inp.has_holdings, held, 0)
         for j in range(dealers.size):
             n = dealers[j]
-            exposure = held[n] + (0.0 if exempt else cash[s, n])
+            exposure = held[0, n] + (0.0 if exempt else cash[s, n])
             calm_slr = ratio(equity[s, n], exposure + st.margin_posted[s, n] + st.lending[s, n])
             cost[s, j] = _dealer_cost(calm_slr, inp.slr_trigger[n], at_risk[s, n], inp.var_limit[n])
     return cost

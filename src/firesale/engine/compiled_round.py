@@ -149,8 +149,10 @@ def round_table(st, inp, sc, t):  # pragma: no cover - compiled
     sigma, info = information_table(st, inp, sc, shocked, marked, limits, orders, dealt, cleared, calm_cost)
     active, eventful = _still_active(st.price, cleared.post, dealt.traded, orders.s_of, orders.tol_rows, sc, t)
     purchased = np.empty_like(st.purchased)
+    # each scenario's run of one flat array: a row view per scenario would change its reference count
+    bought, width = cleared.purchases.reshape(-1), cleared.purchases.shape[1]
     for s in range(purchased.size):
-        purchased[s] = st.purchased[s] + pairwise_sum(cleared.purchases[s], 0, cleared.purchases.shape[1])
+        purchased[s] = st.purchased[s] + pairwise_sum(bought, s * width, width)
     new = NewState(
         q=settled.q, q_trading=settled.q_trading, repo=settled.repo, cash=settled.cash, debt=settled.debt,
         short_term=settled.short_term, shares=settled.shares, last_nav=settled.nav_per_share,

@@ -59,29 +59,29 @@ def _records(funding, repo, q, post_mark, entry_asset, segment_starts, has_holdi
     interdealer_by_asset = np.zeros((n_scen, n_assets))
     dealer_net = np.empty((n_scen, n_assets))
     layoff_share = np.empty(n_scen)
-    amounts = np.empty(derivative.size)
+    amounts = np.empty((1, derivative.size))
     for s in range(n_scen):
         if funding:
-            institution_sums(repo[s], post_mark[s], False, entry_asset, segment_starts, has_holdings, repo_sum[s])
-        institution_sums(q[s], post_mark[s], True, entry_asset, segment_starts, has_holdings, total_assets[s])
+            institution_sums(repo, s, post_mark, s, False, entry_asset, segment_starts, has_holdings, repo_sum, s)
+        institution_sums(q, s, post_mark, s, True, entry_asset, segment_starts, has_holdings, total_assets, s)
         # the open notionals: the reference values them at a price of one, and x * 1.0 is x,
         # so an unweighted sum (the marks passed are not read)
         for m in range(derivative.size):
-            amounts[m] = derivative[m] * derivative_open[s, m]
-        institution_sums(amounts, post_mark[s], False, entry_asset, derivative_starts, has_derivative, notional[s])
+            amounts[0, m] = derivative[m] * derivative_open[s, m]
+        institution_sums(amounts, 0, post_mark, s, False, entry_asset, derivative_starts, has_derivative, notional,
+                         s)
         for n in range(n_inst):
             total_assets[s, n] = cash[s, n] + margin_posted[s, n] + lending[s, n] + total_assets[s, n]
             nav[s, n] = new_equity[s, n] / shares[s, n] if shares[s, n] > 0 else np.nan
             target_exposure[s, n] = equity[s, n] / slr_target[s, n] if slr_shed[s, n] > 0 else np.nan
-            flags = breach[s, n]
-            flags[0] = slr[s, n] < slr_trigger[s, n]
-            flags[1] = var[s, n] > var_limit[n]
-            flags[2] = leverage[s, n] < leverage_trigger[n]
-            flags[3] = defaulted[s, n] and not was_defaulted[s, n]
-            flags[4] = margin_due[s, n] > tolerance[s]
-            flags[5] = rolled_due[s, n] > 0
-            flags[6] = run[s, n] > 0
-            flags[7] = redeem[s, n] > 0
+            breach[s, n, 0] = slr[s, n] < slr_trigger[s, n]
+            breach[s, n, 1] = var[s, n] > var_limit[n]
+            breach[s, n, 2] = leverage[s, n] < leverage_trigger[n]
+            breach[s, n, 3] = defaulted[s, n] and not was_defaulted[s, n]
+            breach[s, n, 4] = margin_due[s, n] > tolerance[s]
+            breach[s, n, 5] = rolled_due[s, n] > 0
+            breach[s, n, 6] = run[s, n] > 0
+            breach[s, n, 7] = redeem[s, n] > 0
         if dealing:  # each asset's dealer positions summed in position order, as Positions.by_asset
             for p in range(pos_asset.size):
                 dealer_bought[s, pos_asset[p]] += bought[s, p]

@@ -175,22 +175,25 @@ def _long_pairwise_sum(values, start, count):  # pragma: no cover
 
 
 @inline
-def institution_sums(values, per_asset, weighted, entry_asset, starts, present, out):  # pragma: no cover
-    """One scenario's sequential sums of ``values`` (E,) over each institution's run of
-    entries into ``out`` (N,), weighted by ``per_asset`` (K,) of the entry's asset; 0 for an
-    institution without entries."""
+def institution_sums(values, row, per_asset, asset_row, weighted, entry_asset, starts, present, out,
+                     out_row):  # pragma: no cover
+    """One scenario's sequential sums of ``values[row]`` (E,) over each institution's run of
+    entries into ``out[out_row]`` (N,), weighted by ``per_asset[asset_row]`` (K,) of the
+    entry's asset; 0 for an institution without entries. Rows of 2-D arrays, not row views:
+    a view taken per scenario would change the array's reference count."""
     run = 0  # the runs of entries of the institutions present, in order
+    n_values = values.shape[1]
     for n in range(present.size):
         if not present[n]:
-            out[n] = 0.0
+            out[out_row, n] = 0.0
             continue
-        end = starts[run + 1] if run + 1 < starts.size else values.size
+        end = starts[run + 1] if run + 1 < starts.size else n_values
         total = 0.0
         if weighted:
             for e in range(starts[run], end):
-                total += values[e] * per_asset[entry_asset[e]]
+                total += values[row, e] * per_asset[asset_row, entry_asset[e]]
         else:
             for e in range(starts[run], end):
-                total += values[e]
-        out[n] = total
+                total += values[row, e]
+        out[out_row, n] = total
         run += 1
