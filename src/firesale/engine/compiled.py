@@ -85,8 +85,9 @@ class CompiledKernels(Kernels):
     name = "numba"
     #: A compiled kernel passes over a scenario's rows while they are in cache, so chunks
     #: need not fit in L2; larger ones (2 MiB of float64 per (scenarios × positions)
-    #: array) spread the fixed cost of a round's kernel calls over more scenarios
-    #: (1,000 × 200 × 64 scenarios: 8 scenarios a chunk instead of 2 run 1.4× as fast).
+    #: array) spread the fixed cost of a round's call, tens of µs, over more scenarios. With
+    #: the round one compiled call, 2 and 8 scenarios a chunk run alike at 1,000 × 200 × 64
+    #: scenarios (1.39 s each).
     chunk_elements = 1 << 18
 
     def __init__(self) -> None:
