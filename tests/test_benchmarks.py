@@ -83,5 +83,14 @@ def test_the_documented_engine_sizes_are_the_engines():
 
     text = " ".join((ROOT / "docs" / "performance.md").read_text().split())
     assert records.DENSE_BELOW == 256 * 1024 and "would take at most 256 KiB" in text
-    assert Kernels.chunk_elements * 8 == 512 * 1024 and "numpy phases keep to 512 KiB" in text
-    assert compiled.CompiledKernels.chunk_elements * 8 == 2 * 1024 * 1024 and "batch at 2 MiB per" in text
+    assert Kernels.chunk_elements * 8 == 512 * 1024 and "array keeps to 512 KiB" in text
+    assert compiled.CompiledKernels.chunk_elements * 8 == 2 * 1024 * 1024 and "about 2 MiB of float64" in text
+    assert "positions + 10 × institutions + 4 × assets" in text
+    from firesale import load_preset
+    from firesale.simulation import system_inputs
+
+    inputs = system_inputs(load_preset("inet_eba2018").system)
+    assert (inputs.n_institutions, inputs.n_entries) == (48, 142) and "48 banks, 142 positions" in text
+    assert compiled.CompiledKernels().chunk_scenarios(inputs) == 413 and "413 scenarios a chunk" in text
+    assert Kernels().chunk_scenarios(inputs) == 461
+    assert compiled.CompiledKernels.chunk_elements // inputs.n_entries == 1846 and "would give 1,846" in text

@@ -70,6 +70,11 @@ class Kernels:
     #: memory.
     chunk_elements: int = 1 << 16
 
+    def chunk_scenarios(self, inputs: Inputs) -> int:
+        """Scenarios stepped together by default: as many as keep a (scenarios ×
+        positions) array near :attr:`chunk_elements`."""
+        return max(1, self.chunk_elements // max(inputs.n_entries, 1))
+
     def position_sums(self, values: np.ndarray, per_asset: np.ndarray | None, inputs: Inputs) -> np.ndarray:
         """:math:`\\sum_{e \\in i} v_{se}\\, x_{s,k(e)}` over each institution's positions,
         (S, E) values and (S, K) ``per_asset`` → (S, N); ``per_asset`` None: :math:`\\sum v_{se}`."""

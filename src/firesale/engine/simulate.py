@@ -166,8 +166,9 @@ def simulate_arrays(
         Keep the (S, R, N, K) records (holdings, sales, binding channel); turn off for
         large batches, where only (S, R, N) and (S, R, K) records are kept.
     chunk_size : int, optional
-        Scenarios stepped together; default: as many as keep a (scenarios × positions)
-        array near the kernel set's ``chunk_elements``. Results do not depend on it.
+        Scenarios stepped together; default: the kernel set's ``chunk_scenarios``, as
+        many as keep a round's arrays near its ``chunk_elements``. Results do not depend
+        on it.
     variables : collection of str, optional
         Round records to keep (default: all). A sweep that keeps a few per-institution
         records of a large system needs a fraction of the memory of all of them.
@@ -183,7 +184,7 @@ def simulate_arrays(
     """
     n_scen = scen.switches.shape[0]
     kernels = kernels_named(kernels) if isinstance(kernels, str) else kernels
-    size = chunk_size or max(1, kernels.chunk_elements // max(inputs.n_entries, 1))
+    size = chunk_size or kernels.chunk_scenarios(inputs)
     records = Records(n_scen, min(int(scen.max_rounds.max()), _INITIAL_ROUNDS), _LEVELS, _EMPTY)
     last_step = np.zeros(n_scen, dtype=np.int64)
     whole = None
