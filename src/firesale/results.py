@@ -171,8 +171,10 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
     if trajectory.detail:  # (S, N, K), like the per-round detail
         arrays["sales_total"] = trajectory.sales_total
     variables: dict[str, xr.Variable] = {}
+    sizes: dict[str, int] = {}  # the dims in the order the variables first name them, as xarray orders them
     for name, value in arrays.items():
         dims, attrs = labels.variables[name]
+        sizes.update(zip(dims, value.shape))
         if value.dtype == bool:
             value = value.view(np.int8)  # the same bytes: False 0, True 1, no copy
         # an ndarray of numbers needs none of xarray's conversions (the fast path skips them)
@@ -182,6 +184,8 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
     round_var, round_index = _dimension_coordinate(R, trajectory.n_rounds)
     coords = {S: scenario_var, R: round_var}
     coords.update(labels.coords)
+    for dim, size in ((S, len(scenarios)), (R, trajectory.n_rounds), *labels.sizes.items()):
+        sizes.setdefault(dim, size)
     indexes = {S: scenario_index, R: round_index}
     indexes.update(labels.indexes)
     attrs = {
@@ -192,22 +196,26 @@ def to_dataset(system: System, scenarios: Sequence[Scenario], trajectory: Trajec
         "kernels": trajectory.kernels,
     }
     # fresh Variable objects over the shared data, so that attrs set on one result stay in it
-    return _assemble(variables, {name: var.copy(deep=False) for name, var in coords.items()}, indexes, attrs)
+    return _assemble(variables, {name: var.copy(deep=False) for name, var in coords.items()}, indexes, attrs,
+                     sizes=sizes)
 
 
 def _assemble(data_vars: dict[str, xr.Variable], coords: dict[str, xr.Variable], indexes: dict[str, Index],
-              attrs: dict[str, str], *, direct: bool = True) -> xr.Dataset:
+              attrs: dict[str, str], *, direct: bool = True, sizes: dict[str, int] | None = None) -> xr.Dataset:
     """The Dataset of aligned variables: data variables first, then coordinates, as
     ``xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes))`` orders them.
 
     ``direct`` builds it without xarray's merge (``Dataset._construct_direct``, the
     constructor xarray's own methods use for variables known to be aligned): about 2 µs
-    instead of about 0.8 ms for the ~80 variables of a run. The public constructor is the
-    fallback and the reference the tests compare with.
+    instead of about 0.8 ms for the ~80 variables of a run, and with ``sizes`` (each dim's
+    length, in the order the variables first name them) without xarray's pass over every
+    variable's dims either. The public constructor is the fallback and the reference the
+    tests compare with.
     """
     if direct and hasattr(xr.Dataset, "_construct_direct"):
         try:
-            return xr.Dataset._construct_direct({**data_vars, **coords}, set(coords), attrs=attrs, indexes=indexes)
+            return xr.Dataset._construct_direct({**data_vars, **coords}, set(coords), dims=sizes, attrs=attrs,
+                                                indexes=indexes)
         except TypeError:  # a release of xarray whose private constructor takes other arguments
             pass
     return xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes=indexes), attrs=attrs)
@@ -244,6 +252,7 @@ class _Labels:
 
     coords: dict[str, xr.Variable]  # institution, asset, channel, then the t0 descriptions
     indexes: dict[str, Index]  # of institution, asset and channel
+    sizes: dict[str, int]  # the lengths of the dims the coordinates name, in their order
     variables: dict[str, tuple[tuple[str, ...], dict[str, str]]]  # name -> (dims, attrs)
 
 
@@ -308,9 +317,13 @@ def _system_labels(system: System) -> _Labels:
     for var in variables.values():
         if isinstance(var.data, np.ndarray):  # shared by every result on the system
             var.data.setflags(write=False)
+    sizes: dict[str, int] = {}
+    for var in variables.values():
+        sizes.update(zip(var.dims, var.shape))
     return _Labels(
         coords=variables,
         indexes=dict(coords.xindexes),
+        sizes=sizes,
         variables={
             name: (dims, {"units": units.replace("currency", system.currency), "long_name": long_name,
                           "description": description})

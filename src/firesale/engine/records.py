@@ -13,7 +13,10 @@ that are set (the holdings pattern of the system and the acting rows, not a dens
   holding changed, with the new value (a stopped scenario keeps its last holdings).
 
 Both give the dense array they stand for with :meth:`toarray` (and ``np.asarray``), the
-same bits a dense record would hold.
+same bits a dense record would hold. Where the dense array of the batch's first rounds
+would take at most :data:`DENSE_BELOW` bytes, as in a run of a few scenarios, a record is
+dense from the start: there is no memory to save, and a round's write is one copy or one
+scatter.
 """
 
 from __future__ import annotations
@@ -224,11 +227,27 @@ class Records:
         self.n_scen, self.capacity = n_scen, capacity
         self.levels, self.empty = levels, empty
         self.arrays: dict[str, np.ndarray | SparseRecord | PositionLevels] = {}
+        self._positions: np.ndarray | None = None
 
     def _blank(self, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
         # not initialised: every round of a scenario up to its stop is written, and
         # finish() fills the rounds after it (no pass over memory a run never needs)
         return np.empty((rounds, self.n_scen) + tail, dtype=dtype)
+
+    def write_round(self, t: int, scenarios: np.ndarray | slice, values: dict[str, np.ndarray],
+                    keep: frozenset[str] | None = None) -> None:
+        """:meth:`write` each of a round's records (those in ``keep``, default all). A dense
+        record's round is one copy here, without a call per record: a round of one scenario
+        writes some fifty small arrays, and the calls would cost more than the copies."""
+        arrays = self.arrays
+        for name, value in values.items():
+            if keep is not None and name not in keep:
+                continue
+            out = arrays.get(name)
+            if type(out) is np.ndarray and t < out.shape[0]:
+                out[t, scenarios] = value
+            else:
+                self.write(name, scenarios, t, value)
 
     def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
         """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order)."""
@@ -239,8 +258,7 @@ class Records:
         # flags (bool) and channel codes (int8) keep their type; amounts are float even
         # when the first round's happen to come out as integer zeros
         dtype = value.dtype if value.dtype in (np.bool_, np.int8) else np.float64
-        if out is None and name in SPARSE_RECORDS and (
-                self.n_scen * self.capacity * math.prod(value.shape[1:]) * np.dtype(dtype).itemsize <= DENSE_BELOW):
+        if out is None and name in SPARSE_RECORDS and self._small(value.shape[1:], dtype):
             out = self.arrays[name] = self._densify(name, None, value.shape[1:], dtype)
         if name in SPARSE_RECORDS and (out is None or isinstance(out, SparseRecord)):
             value = value.astype(dtype, copy=False)
@@ -267,6 +285,29 @@ class Records:
             out = self.arrays[name] = grown
         out[t, scenarios] = value
 
+    def _pattern(self, entry_institution: np.ndarray, entry_asset: np.ndarray, n_assets: int) -> np.ndarray:
+        """Each position's flat index in an (N, K) block (computed once a batch)."""
+        if self._positions is None:
+            self._positions = entry_institution * n_assets + entry_asset
+        return self._positions
+
+    def _small(self, tail: tuple[int, ...], dtype) -> bool:
+        """Whether a record's dense array for the batch's capacity takes at most
+        :data:`DENSE_BELOW` bytes: kept dense from the start, however few cells it sets."""
+        return self.n_scen * self.capacity * math.prod(tail) * np.dtype(dtype).itemsize <= DENSE_BELOW
+
+    def _round_of(self, name: str, t: int) -> np.ndarray:
+        """Round ``t``'s block of the dense record ``name``, written in part (the cells or
+        positions set): the record grows if the run goes beyond its rounds, the rounds
+        added holding the record's empty value."""
+        out = self.arrays[name]
+        if t >= out.shape[0]:
+            grown = self._blank(max(2 * out.shape[0], t + 1), out.shape[2:], out.dtype)
+            grown[:out.shape[0]] = out
+            grown[out.shape[0]:] = self.empty.get(name, 0)
+            out = self.arrays[name] = grown
+        return out[t]
+
     def _densify(self, name: str, record: SparseRecord | None, tail: tuple[int, ...], dtype) -> np.ndarray:
         """A dense round-major array holding what ``record`` holds so far."""
         rounds = self.capacity if record is None else max(self.capacity, record.n_rounds)
@@ -281,18 +322,33 @@ class Records:
 
     def add_cells(self, name: str, t: int, tail: tuple[int, ...], dtype, cells: np.ndarray,
                   values: np.ndarray) -> None:
-        """Set round ``t``'s ``cells`` (flat indices into an ``(S,) + tail`` block) of a sparse record."""
+        """Set round ``t``'s ``cells`` (flat indices into an ``(S,) + tail`` block) of a
+        record kept as cells (dense from the start where it is small, :meth:`_small`)."""
         record = self.arrays.get(name)
         if record is None:
-            record = self.arrays[name] = SparseRecord(self.n_scen, tail, dtype, self.empty.get(name, 0))
-        record.add(t, cells, values)
+            record = self.arrays[name] = (self._densify(name, None, tail, dtype) if self._small(tail, dtype)
+                                          else SparseRecord(self.n_scen, tail, dtype, self.empty.get(name, 0)))
+        if isinstance(record, SparseRecord):
+            record.add(t, cells, values)
+        else:
+            self._round_of(name, t).reshape(-1)[cells] = values
 
     def add_levels(self, name: str, t: int, scenarios: np.ndarray, before: np.ndarray, after: np.ndarray,
                    entry_institution: np.ndarray, entry_asset: np.ndarray, n_institutions: int,
                    n_assets: int) -> None:
         """Round ``t`` took the batch's ``scenarios`` from holdings ``before`` to ``after``
-        (per position of the pattern, (s, E))."""
+        (per position of the pattern, (s, E)). Where the dense holdings are small
+        (:meth:`_small`) they are kept dense from the start, a level record."""
         record = self.arrays.get(name)
+        if record is None and self._small((n_institutions, n_assets), np.float64):
+            record = self.arrays[name] = self._densify(name, None, (n_institutions, n_assets), np.float64)
+            self.levels = self.levels | {name}  # a stopped scenario keeps its last holdings
+        if isinstance(record, np.ndarray):
+            # the positions' flat indices in the round's (S, N, K) block, one scatter
+            cells = (scenarios[:, None] * (n_institutions * n_assets) + self._pattern(entry_institution, entry_asset,
+                                                                                       n_assets)).reshape(-1)
+            self._round_of(name, t).reshape(-1)[cells] = after.reshape(-1)
+            return
         if record is None:
             record = self.arrays[name] = PositionLevels(self.n_scen, entry_institution, entry_asset,
                                                         n_institutions, n_assets)

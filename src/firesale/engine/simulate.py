@@ -314,9 +314,7 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
         targets = chunk[running]
         if targets[-1] - targets[0] + 1 == targets.size:  # a run of scenarios: a slice writes faster
             targets = slice(int(targets[0]), int(targets[-1]) + 1)
-        for name, value in rec.items():
-            if keep is None or name in keep:
-                records.write(name, targets, t, value)
+        records.write_round(t, targets, rec, keep)
         last_step[chunk[running]] = t
         rounds[running] += rec["eventful"]
         kernels.add_sales(sales_by_entry, trades.sales, s_of, trades.entries, trades.assets)
