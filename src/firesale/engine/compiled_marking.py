@@ -33,6 +33,11 @@ from firesale.engine.state import Inputs, Levers, ScenarioArrays, State
 __all__ = ["marking", "marking_table"]
 
 
+#: Runs of at most this many terms: the others after the first are added in turn, as
+#: numpy's pairwise sum adds fewer than 8 terms.
+_SHORT = 8
+
+
 # inlined where it is called (numba's IR inlining): a call per sum, passing the array,
 # would cost more than the sum. It reads a run of one flat array, not a row view of a 2-D
 # one: each view taken in the loop would change the array's reference count, two atomic
@@ -43,7 +48,7 @@ def _run_sum(values, start, count):  # pragma: no cover
     ``np.add.reduceat``, which the numpy phase's sums over positions use: the first term plus
     the pairwise sum of the others. The same order gives the same bits, so a trigger on a sum
     flips in both or in neither."""
-    if count <= 8:  # the others, 7 at most, added in turn
+    if count <= _SHORT:  # the others, 7 at most, added in turn
         others = -0.0
         for i in range(start + 1, start + count):
             others += values[i]
@@ -106,14 +111,31 @@ def _marking(price, sigma, uncertainty, last_mark, last_price, q, pending, shock
             if has_holdings[n]:
                 first = starts[run]
                 count = (starts[run + 1] if run + 1 < starts.size else n_entries) - first
-                for i in range(count):
-                    e, k = first + i, entry_asset[first + i]
-                    terms[i] = q[s, e] * moved[k]
-                    terms[width + i] = q[s, e] * mark[s, k]
-                    terms[2 * width + i] = q[s, e] * counted[k]
-                    terms[3 * width + i] = pending[s, e] * price_moved[k]
-                revalued, held = _run_sum(terms, 0, count), _run_sum(terms, width, count)
-                held_counted, carried = _run_sum(terms, 2 * width, count), _run_sum(terms, 3 * width, count)
+                if count <= _SHORT:
+                    # _run_sum's order for a short run (the first term plus the others added in
+                    # turn), summed as the terms are made: no array passes through a helper
+                    # here, whose reference count would change at every institution
+                    e, k = first, entry_asset[first]
+                    revalued, held = q[s, e] * moved[k], q[s, e] * mark[s, k]
+                    held_counted, carried = q[s, e] * counted[k], pending[s, e] * price_moved[k]
+                    revalued_others = held_others = counted_others = carried_others = -0.0
+                    for e in range(first + 1, first + count):
+                        k = entry_asset[e]
+                        revalued_others += q[s, e] * moved[k]
+                        held_others += q[s, e] * mark[s, k]
+                        counted_others += q[s, e] * counted[k]
+                        carried_others += pending[s, e] * price_moved[k]
+                    revalued, held = revalued + revalued_others, held + held_others
+                    held_counted, carried = held_counted + counted_others, carried + carried_others
+                else:
+                    for i in range(count):
+                        e, k = first + i, entry_asset[first + i]
+                        terms[i] = q[s, e] * moved[k]
+                        terms[width + i] = q[s, e] * mark[s, k]
+                        terms[2 * width + i] = q[s, e] * counted[k]
+                        terms[3 * width + i] = pending[s, e] * price_moved[k]
+                    revalued, held = _run_sum(terms, 0, count), _run_sum(terms, width, count)
+                    held_counted, carried = _run_sum(terms, 2 * width, count), _run_sum(terms, 3 * width, count)
                 run += 1
             variation = required = 0.0
             if has_derivative[n]:
