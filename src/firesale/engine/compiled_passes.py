@@ -10,19 +10,12 @@ scenarios, so a scenario gives the same bits in any batch.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from firesale.engine.compiled_scalars import maximum
+from firesale.engine.compiled_scalars import inline, jit, maximum
 
 __all__ = ["desk_var", "order_rows", "row_starts", "row_flows", "row_records", "add_sales", "state_violation"]
 
-_jit = njit(cache=True, nogil=True)
-#: For a helper called per row: inlined into the caller, so that a call does not change the
-#: reference counts of its arrays (two atomic operations per array and call).
-_inline = njit(cache=True, nogil=True, inline="always")
-
-
-@_jit
+@jit
 def desk_var(q_trading, price, tradable, sigma, desks, row_entries, entry_asset, correlation, z,
               n_inst):  # pragma: no cover
     n_scen, width = q_trading.shape[0], row_entries.shape[1]
@@ -48,7 +41,7 @@ def desk_var(q_trading, price, tradable, sigma, desks, row_entries, entry_asset,
     return out
 
 
-@_inline
+@inline
 def _allocate(value, scratch, book, weights, out, policy, count):  # pragma: no cover
     """:func:`firesale.channels.liquidation.allocate_sales` for one row's ``count`` slots:
     the books are ``scratch[book:]``, the initial weights ``scratch[weights:]``, the sales go
@@ -72,7 +65,7 @@ def _allocate(value, scratch, book, weights, out, policy, count):  # pragma: no 
             scratch[out + i] = min(value * scratch[weights + i], scratch[book + i])
 
 
-@_jit
+@jit
 def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation, initial_weights, q,
                 q_trading, mark, repo, has_repo, s_of, n_of, exempt_scenario, asks, funding_label, dead, left,
                 tolerance, valid, entries, flat, asset_rows, q_rows, qt_rows, price_rows, repo_rows, sales,
@@ -90,11 +83,6 @@ def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation
         policy = liquidation[n]
         slr_value, var_share, lev_sell, shortfall, lev_trade = asks[r, 0], asks[r, 1], asks[r, 2], asks[r, 3], \
             asks[r, 4]
-        book[:] = 0.0
-        counted_book[:] = 0.0
-        net[:] = 0.0
-        weights[:] = 0.0
-        mask[:] = 0.0
         count = 0
         for slot in range(width):
             e = row_entries[n, slot]
@@ -105,8 +93,10 @@ def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation
             flat[r, slot] = s * n_entries + entry
             asset_rows[r, slot] = k
             price_rows[r, slot] = mark[s, k]
-            if e < 0:
+            if e < 0:  # padding, after the row's positions: every run of the scratch is 0 here
                 q_rows[r, slot] = qt_rows[r, slot] = repo_rows[r, slot] = 0.0
+                book[slot] = counted_book[slot] = net[slot] = weights[slot] = mask[slot] = 0.0
+                slr_sale[slot] = lev_sale[slot] = funding_sale[slot] = 0.0
                 continue
             count += 1
             q_rows[r, slot] = q[s, e]
@@ -117,9 +107,7 @@ def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation
             weights[slot] = initial_weights[e]
             repo_rows[r, slot] = repo[s, e] if has_repo else 0.0
             net[slot] = max(book[slot] - repo_rows[r, slot], 0.0) * mask[slot]
-        slr_sale[:] = 0.0
-        lev_sale[:] = 0.0
-        funding_sale[:] = 0.0
+            funding_sale[slot] = 0.0  # the allocations below fill the other two runs' first count slots
         _allocate(slr_value, scratch, width, 3 * width, 5 * width, policy, count)
         _allocate(lev_sell, scratch, 0, 3 * width, 6 * width, policy, count)
         if has_repo:
@@ -172,14 +160,14 @@ def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation
                 trading_cut[r, slot] = sold * share
 
 
-@_jit
+@jit
 def row_starts(s_of, n_scen):  # pragma: no cover
     """The first acting row of each scenario (rows are in scenario order), and the row
     count last: the runs :func:`row_flows` and :func:`row_records` walk."""
     return np.searchsorted(s_of, np.arange(n_scen + 1))
 
 
-@_jit
+@jit
 def row_flows(units, price, p0, in_units, asset_rows, valid, entries, client_rows, entry_position, row_starts,
                n_pos, traded, client_flow, dealer_sales):  # pragma: no cover
     n_scen = row_starts.size - 1
@@ -199,7 +187,7 @@ def row_flows(units, price, p0, in_units, asset_rows, valid, entries, client_row
                     dealer_sales[s, position] += flowing
 
 
-@_jit
+@jit
 def row_records(traded, units, binding, n_of, asset_rows, valid, row_starts, sold, bought, by_channel,
                  forced):  # pragma: no cover
     n_scen = row_starts.size - 1
@@ -218,7 +206,7 @@ def row_records(traded, units, binding, n_of, asset_rows, valid, row_starts, sol
                     forced[s, asset_rows[r, slot]] += max(value, 0.0)
 
 
-@_jit
+@jit
 def add_sales(sales_by_entry, sales, s_of, entries, assets):  # pragma: no cover
     for r in range(sales.shape[0]):
         s = s_of[r]
@@ -227,7 +215,7 @@ def add_sales(sales_by_entry, sales, s_of, entries, assets):  # pragma: no cover
                 sales_by_entry[s, entries[r, slot]] += sales[r, slot]
 
 
-@_jit
+@jit
 def state_violation(price, equity, spread, q, cash, fundamental, p0, tolerance, price_bound,
                      equity_bound):  # pragma: no cover
     n_scen, n_assets = price.shape

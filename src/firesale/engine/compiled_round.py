@@ -18,7 +18,6 @@ with every mechanism on (:func:`firesale.testing.assert_kernels_agree`).
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 
 import numpy as np
 
@@ -35,15 +34,12 @@ from firesale.engine.compiled_settlement import settlement_table
 from firesale.engine.compiled_shocks import shocks_table
 from firesale.engine.compiled_tables import (
     STATES, LeverTable, NewState, StateTable, input_table, scenario_table, state_table)
-from firesale.engine.round import ROUND_RECORDS, Trades
+from firesale.engine.round import RoundRecords, Trades
 from firesale.engine.state import Inputs, ScenarioArrays, State
 from firesale.scenario import POLICY_LEVERS
 
-__all__ = ["compiled_step", "round_table", "levers_table", "RoundRecords"]
+__all__ = ["compiled_step", "round_table", "levers_table"]
 
-#: A round's records (:data:`firesale.engine.round.ROUND_RECORDS`) as the compiled round
-#: returns them.
-RoundRecords = namedtuple("RoundRecords", ROUND_RECORDS)
 
 _SLR_EXEMPTION, _HAIRCUT_FLOOR = POLICY_LEVERS.index("slr_exemption"), POLICY_LEVERS.index("haircut_floor")
 _SWING_PRICING, _BUFFER_RELEASE = POLICY_LEVERS.index("swing_pricing"), POLICY_LEVERS.index("slr_buffer_release")

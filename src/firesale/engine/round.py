@@ -33,6 +33,7 @@ dealer positions.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -51,7 +52,7 @@ from firesale.engine.settlement import Settled, settlement
 from firesale.engine.shocks import Shocked, shocks
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["step", "round_records", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS", "ROUND_RECORDS"]
+__all__ = ["step", "round_records", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS", "ROUND_RECORDS", "RoundRecords"]
 
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
@@ -66,8 +67,9 @@ FLOW_RECORDS = (
     "funding_need", "funding_paid", "redeemed", "central_bank_purchases", "repo_interest",
     "client_sales", "forced_sales", "market_flow", "dealer_purchases", "interdealer", "dealer_net",
 )
-#: Every round record, in the order a round returns them (:func:`assemble_records`).
-ROUND_RECORDS = (
+#: Every round record, in the order a round returns them: the fields of the named tuple
+#: :func:`assemble_records` and the compiled round build, so that each is named once.
+RoundRecords = namedtuple("RoundRecords", (
     "price", "pre_trade_price", "fundamental", "sigma", "equity", "cash", "debt", "repo", "redeemed",
     "repo_interest", "capital_out", "nav_per_share", "haircut", "funding_need", "funding_paid", "total_assets",
     "margin_posted", "derivative_notional", "repo_lending", "marked_equity", "marked_assets", "slr", "slr_exposure",
@@ -75,7 +77,8 @@ ROUND_RECORDS = (
     "layoff_share", "client_sales", "forced_sales", "market_flow", "dealer_purchases", "interdealer", "dealer_net",
     "defaulted", "outside_q", "outside_cash", "sold", "sales_by_channel", "purchases", "breach", "proceeds",
     "slr_target_exposure", "central_bank_purchases", "eventful",
-)
+))
+ROUND_RECORDS = RoundRecords._fields
 
 
 @dataclass(frozen=True)
@@ -283,54 +286,54 @@ def assemble_records(new_state: State, shocked: Shocked, marked: Marked, calls: 
     """The round's records in their order: the ``computed`` ones and the arrays of the new
     state and of the phases they are."""
     price = shocked.price
-    return {
-        "price": new_state.price,
-        "pre_trade_price": price,
-        "fundamental": new_state.fundamental,
-        "sigma": new_state.sigma,
-        "equity": new_state.equity,
-        "cash": new_state.cash,
-        "debt": new_state.debt,
-        "repo": computed.repo,
-        "redeemed": settled.redeemed,
-        "repo_interest": calls.interest,
-        "capital_out": new_state.capital_out,
-        "nav_per_share": computed.nav_per_share,
-        "haircut": new_state.haircut,
-        "funding_need": calls.need,
-        "funding_paid": settled.paid,
-        "total_assets": computed.total_assets,
-        "margin_posted": new_state.margin_posted,
-        "derivative_notional": computed.derivative_notional,
-        "repo_lending": new_state.lending,
-        "marked_equity": calls.equity,
-        "marked_assets": marked.total_assets,
-        "slr": marked.slr,
-        "slr_exposure": marked.exposure,
-        "leverage_ratio": marked.leverage,
-        "var": marked.var,
-        "var_after": computed.var_after,
-        "mark": cleared.post_mark,
-        "spread": info.spread,
-        "quoting_share": info.quoting_share,
-        "uncertainty": info.uncertainty,
-        "depth_scale": info.depth_scale,
-        "layoff_share": computed.layoff_share,
-        "client_sales": np.zeros_like(price) if dealt.client is None else dealt.client,
-        "forced_sales": computed.forced_sales,
-        "market_flow": dealt.market_flow,
-        "dealer_purchases": computed.dealer_purchases,
-        "interdealer": computed.interdealer,
-        "dealer_net": computed.dealer_net,
-        "defaulted": new_state.defaulted,
-        "outside_q": new_state.outside_q,
-        "outside_cash": new_state.outside_cash,
-        "sold": computed.sold,
-        "sales_by_channel": computed.sales_by_channel,
-        "purchases": computed.purchases,
-        "breach": computed.breach,
-        "proceeds": settled.proceeds,
-        "slr_target_exposure": computed.slr_target_exposure,
-        "central_bank_purchases": cleared.purchases,
-        "eventful": eventful,
-    }
+    return RoundRecords(
+        price=new_state.price,
+        pre_trade_price=price,
+        fundamental=new_state.fundamental,
+        sigma=new_state.sigma,
+        equity=new_state.equity,
+        cash=new_state.cash,
+        debt=new_state.debt,
+        repo=computed.repo,
+        redeemed=settled.redeemed,
+        repo_interest=calls.interest,
+        capital_out=new_state.capital_out,
+        nav_per_share=computed.nav_per_share,
+        haircut=new_state.haircut,
+        funding_need=calls.need,
+        funding_paid=settled.paid,
+        total_assets=computed.total_assets,
+        margin_posted=new_state.margin_posted,
+        derivative_notional=computed.derivative_notional,
+        repo_lending=new_state.lending,
+        marked_equity=calls.equity,
+        marked_assets=marked.total_assets,
+        slr=marked.slr,
+        slr_exposure=marked.exposure,
+        leverage_ratio=marked.leverage,
+        var=marked.var,
+        var_after=computed.var_after,
+        mark=cleared.post_mark,
+        spread=info.spread,
+        quoting_share=info.quoting_share,
+        uncertainty=info.uncertainty,
+        depth_scale=info.depth_scale,
+        layoff_share=computed.layoff_share,
+        client_sales=np.zeros_like(price) if dealt.client is None else dealt.client,
+        forced_sales=computed.forced_sales,
+        market_flow=dealt.market_flow,
+        dealer_purchases=computed.dealer_purchases,
+        interdealer=computed.interdealer,
+        dealer_net=computed.dealer_net,
+        defaulted=new_state.defaulted,
+        outside_q=new_state.outside_q,
+        outside_cash=new_state.outside_cash,
+        sold=computed.sold,
+        sales_by_channel=computed.sales_by_channel,
+        purchases=computed.purchases,
+        breach=computed.breach,
+        proceeds=settled.proceeds,
+        slr_target_exposure=computed.slr_target_exposure,
+        central_bank_purchases=cleared.purchases,
+        eventful=eventful,
+    )._asdict()
