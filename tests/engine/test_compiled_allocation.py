@@ -5,9 +5,10 @@ phase, both run on the reference's own arguments and every output array must agr
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 
-from firesale import Scenario, System, load_preset
+from firesale import Scenario, System, load_preset, simulate
 from firesale.testing import assert_phase_agrees
 from firesale.testing.strategies import system_and_scenarios
 
@@ -54,3 +55,25 @@ def test_allocation_two_sided_leverage_buys_and_sells():
     )
     scenarios = [Scenario(shocks=[{"asset": "securities", "price": move}], max_rounds=3) for move in (0.01, -0.05)]
     assert assert_phase_agrees(system, scenarios, "allocation") > 0
+
+
+def test_a_two_sided_targeter_with_no_tradable_book_buys_nothing():
+    """A two-sided leverage targeter buys pro rata over its tradable book. A book within
+    the tolerance (here the smallest float, as a denormal client sale can leave one) is no
+    book: both kernels buy nothing, where the share of the purchase, value / book,
+    overflowed to inf and the run stopped with FS601 (found by hypothesis on a random
+    system)."""
+    system = System.from_records(
+        [{"name": "dealer", "liabilities": 90.0, "cash": 10.0, "leverage_trigger": 0.1, "leverage_target": 0.1,
+          "leverage_targeting": "two_sided", "liquidation": "pro_rata"}],
+        [{"name": "securities", "class": "corporate_ig", "sigma0": 0.01},
+         {"name": "loans", "class": "other", "sigma0": 0.01}],  # loans are not tradable
+        [{"institution": "dealer", "asset": "securities", "quantity": 5e-323},
+         {"institution": "dealer", "asset": "loans", "quantity": 100.0}],
+    )
+    scenario = Scenario(shocks=[{"asset": "loans", "price": 0.01}], max_rounds=3)  # equity up: lever up
+    for kernels in ("numpy", "numba"):
+        ds = simulate(system, scenario, kernels=kernels)
+        assert float(ds.sold.sum()) == 0.0 and float(ds.purchases.sum()) == 0.0, kernels
+        np.testing.assert_array_equal(ds.holdings.values[0, :, 0], [[5e-323, 100.0]] * ds.sizes["round"])
+    assert assert_phase_agrees(system, [scenario], "allocation") > 0

@@ -141,3 +141,30 @@ def test_a_small_record_is_dense_from_the_start():
     for records in (fits, beyond):
         out = records.finish(np.zeros(4, dtype=np.int64))["sold"]
         np.testing.assert_array_equal(np.asarray(out), quiet[:, None])
+
+
+def test_small_per_position_records_are_dense_and_grow():
+    """The per-position detail of a small batch is dense from the start (DENSE_BELOW):
+    sales and binding cells are set in a round's (S, N, K) block, holdings are scattered
+    to the positions of the pattern. Beyond the rounds it was sized for, a record grows,
+    the rounds added holding its empty value; holdings are levels, which a stopped
+    scenario repeats."""
+    records = Records(n_scen=2, capacity=2, levels=frozenset(), empty={"binding": -1})
+    institution, asset = np.array([0, 1, 1]), np.array([1, 0, 2])  # 3 positions of a 2 x 3 system
+    for t in range(4):
+        records.add_cells("binding", t, (2, 3), np.int8, np.array([t, 6 + t]), np.array([t, 10 + t], dtype=np.int8))
+        held = np.array([[t, 2.0 * t, 3.0 * t], [-t, -2.0 * t, -3.0 * t]])
+        records.add_levels("holdings", t, np.array([0, 1]), held, held, institution, asset, 2, 3)
+    assert isinstance(records.arrays["binding"], np.ndarray) and isinstance(records.arrays["holdings"], np.ndarray)
+    out = records.finish(np.array([3, 1]))  # scenario 1 stops after round 1
+    binding = np.full((2, 4, 2, 3), -1, dtype=np.int8)
+    holdings = np.zeros((2, 4, 2, 3))
+    for t in range(4):
+        binding[0, t].reshape(-1)[t] = t
+        holdings[0, t, institution, asset] = [t, 2 * t, 3 * t]
+    for t in range(2):
+        binding[1, t].reshape(-1)[t] = 10 + t
+        holdings[1, t, institution, asset] = [-t, -2 * t, -3 * t]
+    holdings[1, 2:] = holdings[1, 1]  # a level: the last round's, repeated
+    np.testing.assert_array_equal(out["binding"], binding)
+    np.testing.assert_array_equal(out["holdings"], holdings)

@@ -94,8 +94,12 @@ def _initial_weights(value, book, _order, weights):
     return np.minimum(value[..., None] * weights, book)
 
 
-def pro_rata_buys(value: np.ndarray, book: np.ndarray) -> np.ndarray:
+def pro_rata_buys(value: np.ndarray, book: np.ndarray, tolerance: np.ndarray | float = 0.0) -> np.ndarray:
     """Spread a value to buy over the current positions in proportion to their value.
+
+    A row whose tradable book is within ``tolerance`` has no positions to buy in
+    proportion to, and buys nothing: a book of a few units in the last place would
+    otherwise take the whole purchase (and a share of it, value / book, can overflow).
 
     Parameters
     ----------
@@ -103,10 +107,20 @@ def pro_rata_buys(value: np.ndarray, book: np.ndarray) -> np.ndarray:
         Value to buy (currency, positive).
     book : ndarray, shape (R, K)
         Current tradable positions (currency).
+    tolerance : ndarray, shape (R,), or float
+        The smallest book that counts (currency).
 
     Returns
     -------
     ndarray, shape (R, K)
         Value bought of each asset.
+
+    Examples
+    --------
+    >>> pro_rata_buys(np.array([6.0, 6.0]), np.array([[1.0, 2.0], [5e-323, 0.0]]), 1e-9)
+    array([[2., 4.],
+           [0., 0.]])
     """
-    return book * _share_of_book(np.maximum(value, 0.0), book)[..., None]
+    total = book.sum(axis=-1)
+    share = np.divide(np.maximum(value, 0.0), total, out=np.zeros_like(total), where=total > tolerance)
+    return book * share[..., None]

@@ -140,7 +140,8 @@ def order_rows(row_entries, entry_asset, tradable_asset, slr_exempt, liquidation
                 binding[r, slot] = -1
                 book_total += book[slot]
             buy = -lev_trade if lev_trade < -tolerance[r] else 0.0
-            buy_share = max(buy, 0.0) / book_total if book_total > 0 else 0.0
+            # no book to buy in proportion to: a book within the tolerance buys nothing
+            buy_share = max(buy, 0.0) / book_total if book_total > tolerance[r] else 0.0
         for slot in range(width):
             held = q_rows[r, slot]
             price = price_rows[r, slot]

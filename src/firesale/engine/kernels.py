@@ -122,7 +122,7 @@ class Kernels:
         positions it counts, leverage's over the tradable book, a funding sale over the
         cash each position releases net of its repo, V − B. A row whose sales are within
         the tolerance sells nothing, and a two-sided leverage targeter then buys pro
-        rata. The trading book gives up what VaR asked of it, and at least its pro-rata
+        rata (nothing where its tradable book is within the tolerance). The trading book gives up what VaR asked of it, and at least its pro-rata
         share of any larger sale; purchases join the books in proportion.
         """
         n_entries = q.shape[1]
@@ -163,7 +163,7 @@ class Kernels:
         quiet_seller = sales.sum(axis=-1) <= tolerance
         sales = np.where(quiet_seller[:, None], 0.0, sales)
         binding = np.where(quiet_seller[:, None], -1, binding).astype(np.int8)
-        buys = pro_rata_buys(np.where(quiet_seller & (lev_rows < -tolerance), -lev_rows, 0.0), tradable)
+        buys = pro_rata_buys(np.where(quiet_seller & (lev_rows < -tolerance), -lev_rows, 0.0), tradable, tolerance)
         safe_price = np.where(price_rows > 0, price_rows, 1.0)
         units = np.where(dead[:, None], q_rows * tradable_mask, (sales - buys) / safe_price)
         units = np.minimum(units, q_rows)
