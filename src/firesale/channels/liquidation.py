@@ -81,9 +81,10 @@ def _pecking_order(value, book, order, _weights):
     return out
 
 
-def _share_of_book(value, book):
+def _share_of_book(value, book, tolerance=0.0):
+    """``value`` over the row's book total, 0 where the total is within ``tolerance``."""
     total = book.sum(axis=-1)
-    return np.divide(value, total, out=np.zeros_like(value), where=total > 0)
+    return np.divide(value, total, out=np.zeros_like(value), where=total > tolerance)
 
 
 def _pro_rata(value, book, _order, _weights):
@@ -121,6 +122,4 @@ def pro_rata_buys(value: np.ndarray, book: np.ndarray, tolerance: np.ndarray | f
     array([[2., 4.],
            [0., 0.]])
     """
-    total = book.sum(axis=-1)
-    share = np.divide(np.maximum(value, 0.0), total, out=np.zeros_like(total), where=total > tolerance)
-    return book * share[..., None]
+    return book * _share_of_book(np.maximum(value, 0.0), book, tolerance)[..., None]

@@ -122,8 +122,9 @@ class Kernels:
         positions it counts, leverage's over the tradable book, a funding sale over the
         cash each position releases net of its repo, V − B. A row whose sales are within
         the tolerance sells nothing, and a two-sided leverage targeter then buys pro
-        rata (nothing where its tradable book is within the tolerance). The trading book gives up what VaR asked of it, and at least its pro-rata
-        share of any larger sale; purchases join the books in proportion.
+        rata (nothing where its tradable book is within the tolerance). The trading book
+        gives up what VaR asked of it, and at least its pro-rata share of any larger sale;
+        purchases join the books in proportion.
         """
         n_entries = q.shape[1]
         slots = inputs.row_entries[n_of]

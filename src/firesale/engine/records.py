@@ -227,7 +227,6 @@ class Records:
         self.n_scen, self.capacity = n_scen, capacity
         self.levels, self.empty = levels, empty
         self.arrays: dict[str, np.ndarray | SparseRecord | PositionLevels] = {}
-        self._positions: np.ndarray | None = None
 
     def _blank(self, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
         # not initialised: every round of a scenario up to its stop is written, and
@@ -250,11 +249,10 @@ class Records:
                 self.write(name, scenarios, t, value)
 
     def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
-        """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order)."""
+        """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order).
+        :meth:`write_round` copies a round of an existing dense record itself, without
+        this call."""
         out = self.arrays.get(name)
-        if type(out) is np.ndarray and t < out.shape[0]:  # a dense record's round: one copy
-            out[t, scenarios] = value
-            return
         # flags (bool) and channel codes (int8) keep their type; amounts are float even
         # when the first round's happen to come out as integer zeros
         dtype = value.dtype if value.dtype in (np.bool_, np.int8) else np.float64
@@ -284,12 +282,6 @@ class Records:
             grown[:out.shape[0]] = out
             out = self.arrays[name] = grown
         out[t, scenarios] = value
-
-    def _pattern(self, entry_institution: np.ndarray, entry_asset: np.ndarray, n_assets: int) -> np.ndarray:
-        """Each position's flat index in an (N, K) block (computed once a batch)."""
-        if self._positions is None:
-            self._positions = entry_institution * n_assets + entry_asset
-        return self._positions
 
     def _small(self, tail: tuple[int, ...], dtype) -> bool:
         """Whether a record's dense array for the batch's capacity takes at most
@@ -343,11 +335,8 @@ class Records:
         if record is None and self._small((n_institutions, n_assets), np.float64):
             record = self.arrays[name] = self._densify(name, None, (n_institutions, n_assets), np.float64)
             self.levels = self.levels | {name}  # a stopped scenario keeps its last holdings
-        if isinstance(record, np.ndarray):
-            # the positions' flat indices in the round's (S, N, K) block, one scatter
-            cells = (scenarios[:, None] * (n_institutions * n_assets) + self._pattern(entry_institution, entry_asset,
-                                                                                       n_assets)).reshape(-1)
-            self._round_of(name, t).reshape(-1)[cells] = after.reshape(-1)
+        if isinstance(record, np.ndarray):  # scattered as Inputs.to_dense does
+            self._round_of(name, t)[scenarios[:, None], entry_institution, entry_asset] = after
             return
         if record is None:
             record = self.arrays[name] = PositionLevels(self.n_scen, entry_institution, entry_asset,
