@@ -103,8 +103,10 @@ class CompiledKernels(Kernels):
         self.phases = MappingProxyType(_compiled_phases())
         if numba is not None:
             from firesale.engine.compiled_round import compiled_step
+            from firesale.engine.compiled_run import compiled_rounds
 
             self.whole_round = compiled_step
+            self.run_rounds = compiled_rounds
 
     def add_sales(self, sales_by_entry: np.ndarray, sales: np.ndarray, s_of: np.ndarray, entries: np.ndarray,
                   assets: np.ndarray) -> None:

@@ -64,6 +64,10 @@ class Kernels:
     #: that runs the whole round in one call (the compiled set's
     #: :func:`firesale.engine.compiled_round.compiled_step`); None: ``step`` runs the phases.
     whole_round: Callable | None = None
+    #: A function that runs several rounds in one call while every scenario goes on (the
+    #: compiled set's :func:`firesale.engine.compiled_run.compiled_rounds`); None: the
+    #: loop steps a round at a time.
+    run_rounds: Callable | None = None
     #: Scenarios run together are chunked so that a (scenarios × positions) array stays
     #: about this many elements: 512 KiB of float64, within a core's L2 cache, so that
     #: the numpy calls of a round work in cache instead of streaming every array through

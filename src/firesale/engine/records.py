@@ -210,6 +210,12 @@ class PositionLevels(_DenseOnRequest):
         return out
 
 
+def _stored_dtype(value: np.ndarray) -> np.dtype:
+    """The type a record keeps: flags (bool) and channel codes (int8) keep theirs; amounts
+    are float even when the first round's happen to come out as integer zeros."""
+    return value.dtype if value.dtype in (np.bool_, np.int8) else np.dtype(np.float64)
+
+
 class Records:
     """The round records of a batch: dense arrays filled round by round, the names of
     :data:`SPARSE_RECORDS` as :class:`SparseRecord`, and the per-position detail
@@ -248,14 +254,38 @@ class Records:
             else:
                 self.write(name, scenarios, t, value)
 
+    def write_rounds(self, t: int, scenarios: np.ndarray | slice, blocks: dict[str, np.ndarray],
+                     keep: frozenset[str] | None = None) -> None:
+        """The records of the rounds ``t``, ``t + 1``, ... as blocks, ``(rounds, s, ...)``
+        (those in ``keep``, default all): a dense record's rounds are one copy where its
+        array holds them, the rest are written a round at a time (:meth:`write`)."""
+        arrays = self.arrays
+        for name, block in blocks.items():
+            if keep is not None and name not in keep:
+                continue
+            first = 0
+            if name not in arrays:
+                dtype = _stored_dtype(block)
+                if name not in SPARSE_RECORDS:
+                    arrays[name] = self._blank(self.capacity, block.shape[2:], dtype)
+                elif self._small(block.shape[2:], dtype):
+                    arrays[name] = self._densify(name, None, block.shape[2:], dtype)
+                else:  # the first round makes the record, sparse or dense
+                    self.write(name, scenarios, t, block[0])
+                    first = 1
+            out = arrays[name]
+            if type(out) is np.ndarray and t + block.shape[0] <= out.shape[0]:
+                out[t + first:t + block.shape[0], scenarios] = block[first:]
+                continue
+            for i in range(first, block.shape[0]):
+                self.write(name, scenarios, t + i, block[i])
+
     def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
         """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order).
         :meth:`write_round` copies a round of an existing dense record itself, without
         this call."""
         out = self.arrays.get(name)
-        # flags (bool) and channel codes (int8) keep their type; amounts are float even
-        # when the first round's happen to come out as integer zeros
-        dtype = value.dtype if value.dtype in (np.bool_, np.int8) else np.float64
+        dtype = _stored_dtype(value)
         if out is None and name in SPARSE_RECORDS and self._small(value.shape[1:], dtype):
             out = self.arrays[name] = self._densify(name, None, value.shape[1:], dtype)
         if name in SPARSE_RECORDS and (out is None or isinstance(out, SparseRecord)):

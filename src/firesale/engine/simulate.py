@@ -18,6 +18,7 @@ from firesale.engine.kernels import NUMPY, Kernels, kernels_named
 from firesale.engine.records import PositionLevels, Records, SparseRecord
 from firesale.engine.round import LEVEL_RECORDS, step
 from firesale.channels.impact import LAW_CODES
+from firesale.channels import CHANNELS
 from firesale.engine.state import Inputs, ScenarioArrays, State, initial_state
 from firesale.errors import ModelDivergenceError, Problem
 
@@ -292,7 +293,6 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
     some stop, their final state is written once into the chunk's and the rest are taken
     on, so a round in which nobody stops gathers and scatters nothing."""
     n_scen = scen.switches.shape[0]
-    n_inst, n_assets = inputs.n_institutions, inputs.n_assets
     state = initial_state(inputs, scen)
     scale = system_scale(inputs)
     initial_equity = state.equity.copy()
@@ -302,31 +302,28 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
     final: State | None = None
     t = 0
     while running.size:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results: reported below
-            new, rec, trades = step(state, inputs, scen, t, kernels)
-        _check_state(new, inputs, t, chunk[running], scale, kernels)
-        if loop_gain:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(state, inputs, scen, t,
-                                                                             rec["forced_sales"], kernels)
-        sub_s, n_of = np.divmod(trades.rows, n_inst)
-        s_of = running[sub_s]
         targets = chunk[running]
         if targets[-1] - targets[0] + 1 == targets.size:  # a run of scenarios: a slice writes faster
             targets = slice(int(targets[0]), int(targets[-1]) + 1)
-        records.write_round(t, targets, rec, keep)
+        if kernels.run_rounds is not None and not loop_gain:  # rounds in one call while all go on
+            ran = kernels.run_rounds(state, inputs, scen, t, _block_rounds(inputs, running.size, detail, t, scen),
+                                     running, sales_by_entry, detail, 1e-9 * scale, PHYSICAL_BOUND,
+                                     PHYSICAL_BOUND * scale)
+            if ran.rounds:
+                records.write_rounds(t, targets, ran.records, keep)
+                rounds[running] += ran.records["eventful"].sum(axis=0)
+                if detail:
+                    _keep_detail(records, t, chunk[running], state, ran.detail, inputs)
+            if ran.violation is not None:
+                check, s, j = ran.violation
+                code, axis, message = _VIOLATIONS[check]
+                _raise_at(s, j, axis, inputs, t + ran.rounds, chunk[running], code, message)
+            t += ran.rounds - 1
+            new = ran.state
+        else:
+            new = _step_once(state, inputs, scen, t, chunk, running, targets, records, rounds, sales_by_entry,
+                             detail, scale, keep, loop_gain, kernels)
         last_step[chunk[running]] = t
-        rounds[running] += rec["eventful"]
-        kernels.add_sales(sales_by_entry, trades.sales, s_of, trades.entries, trades.assets)
-        if detail:  # per position of the pattern: the acting rows' trades, the holdings that changed
-            traded = (trades.assets >= 0) & ((trades.sales.view(np.int64) != 0) | (trades.binding >= 0))
-            cells = ((chunk[s_of][:, None] * n_inst + n_of[:, None]) * n_assets + trades.assets)[traded]
-            records.add_cells("sales", t, (n_inst, n_assets), np.float64, cells, trades.sales[traded])
-            records.add_cells("binding", t, (n_inst, n_assets), np.int8, cells, trades.binding[traded])
-            for name, before, after in (("holdings", state.q, new.q), ("trading_holdings", state.q_trading,
-                                                                        new.q_trading)):
-                records.add_levels(name, t, chunk[running], before, after, inputs.entry_institution,
-                                   inputs.entry_asset, n_inst, n_assets)
         if not new.active.all():
             if running.size == n_scen and not new.active.any():  # the whole chunk stops together
                 final = new
@@ -341,3 +338,72 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
         state = new
         t += 1
     return _Chunk(rounds, initial_equity, sales_by_entry, final)
+
+
+def _step_once(state: State, inputs: Inputs, scen: ScenarioArrays, t: int, chunk: np.ndarray, running: np.ndarray,
+               targets: np.ndarray | slice, records: Records, rounds: np.ndarray, sales_by_entry: np.ndarray,
+               detail: bool, scale: float, keep: frozenset[str] | None, loop_gain: bool, kernels: Kernels) -> State:
+    """Round ``t`` of the running scenarios, one :func:`~firesale.engine.round.step`, its
+    records written; returns the new state."""
+    n_inst, n_assets = inputs.n_institutions, inputs.n_assets
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results: reported below
+        new, rec, trades = step(state, inputs, scen, t, kernels)
+    _check_state(new, inputs, t, chunk[running], scale, kernels)
+    if loop_gain:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            rec["loop_gain"], rec["market_loop_gain"] = loop_gain_round(state, inputs, scen, t,
+                                                                         rec["forced_sales"], kernels)
+    sub_s, n_of = np.divmod(trades.rows, n_inst)
+    s_of = running[sub_s]
+    records.write_round(t, targets, rec, keep)
+    rounds[running] += rec["eventful"]
+    kernels.add_sales(sales_by_entry, trades.sales, s_of, trades.entries, trades.assets)
+    if detail:  # per position of the pattern: the acting rows' trades, the holdings that changed
+        traded = (trades.assets >= 0) & ((trades.sales.view(np.int64) != 0) | (trades.binding >= 0))
+        cells = ((chunk[s_of][:, None] * n_inst + n_of[:, None]) * n_assets + trades.assets)[traded]
+        records.add_cells("sales", t, (n_inst, n_assets), np.float64, cells, trades.sales[traded])
+        records.add_cells("binding", t, (n_inst, n_assets), np.int8, cells, trades.binding[traded])
+        for name, before, after in (("holdings", state.q, new.q), ("trading_holdings", state.q_trading,
+                                                                    new.q_trading)):
+            records.add_levels(name, t, chunk[running], before, after, inputs.entry_institution,
+                               inputs.entry_asset, n_inst, n_assets)
+    return new
+
+
+#: Bytes of round records a compiled call of several rounds hands back at most (its
+#: blocks, :attr:`~firesale.engine.kernels.Kernels.run_rounds`): a run of a few scenarios
+#: goes to its stop in one call, a large chunk steps a few rounds a call.
+BLOCK_BYTES = 16 << 20
+
+
+def _block_rounds(inputs: Inputs, n_scen: int, detail: bool, t: int, scen: ScenarioArrays) -> int:
+    """Rounds one call of ``run_rounds`` may step: to the chunk's last ``max_rounds``, and
+    as many as keep its blocks within :data:`BLOCK_BYTES` (about 32 per-institution
+    records, 16 per-asset ones and two per institution and channel, eight bytes a cell, and
+    with ``detail`` four per position)."""
+    n_inst, n_assets = inputs.n_institutions, inputs.n_assets
+    per_scenario = 8 * (32 * n_inst + 16 * n_assets + 2 * n_inst * len(CHANNELS) + 4)
+    if detail:
+        per_scenario += 25 * inputs.n_entries
+    return int(max(1, min(int(scen.max_rounds.max()) - t, BLOCK_BYTES // (per_scenario * n_scen))))
+
+
+def _keep_detail(records: Records, t: int, scenarios: np.ndarray, state: State, blocks: dict[str, np.ndarray],
+                 inputs: Inputs) -> None:
+    """The per-position detail of the rounds ``t``, ``t + 1``, ... of a compiled call
+    (:data:`~firesale.engine.compiled_run.DETAIL_BLOCKS`): the cells of the positions that
+    traded (a sale of any bits, or a binding channel), and the holdings, as the loop keeps
+    them a round at a time."""
+    n_inst, n_assets = inputs.n_institutions, inputs.n_assets
+    cells = (scenarios[:, None] * n_inst + inputs.entry_institution) * n_assets + inputs.entry_asset
+    before = {"holdings": state.q, "trading_holdings": state.q_trading}
+    for i in range(blocks["sales"].shape[0]):
+        sold, binding = blocks["sales"][i], blocks["binding"][i]
+        traded = (sold.view(np.int64) != 0) | (binding >= 0)
+        records.add_cells("sales", t + i, (n_inst, n_assets), np.float64, cells[traded], sold[traded])
+        records.add_cells("binding", t + i, (n_inst, n_assets), np.int8, cells[traded], binding[traded])
+        for name in ("holdings", "trading_holdings"):
+            after = blocks[name][i]
+            records.add_levels(name, t + i, scenarios, before[name], after, inputs.entry_institution,
+                               inputs.entry_asset, n_inst, n_assets)
+            before[name] = after

@@ -1,0 +1,151 @@
+"""Rounds run in one compiled call (:mod:`firesale.engine.compiled_run`) against the loop
+that steps the compiled round a round at a time: the same round kernel on the same
+arguments, so every record, the rounds, the sales by position and the final state must be
+the same bits, whatever the blocks' size, the chunks, the detail kept (dense or as cells)
+and the records asked for; and a state the engine rejects is reported at the same
+scenario, round and column."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from firesale import Scenario, System, load_preset, simulate
+from firesale.engine import records as records_module
+from firesale.engine import simulate as simulate_module
+from firesale.engine.compiled import CompiledKernels
+from firesale.engine.kernels import kernels_named
+from firesale.engine.simulate import simulate_arrays
+from firesale.engine.state import Inputs, ScenarioArrays
+from firesale.errors import ModelDivergenceError
+from firesale.testing.strategies import system_and_scenarios
+
+NUMBA = kernels_named("numba")
+PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
+           "var_desk")
+
+
+def _round_at_a_time() -> CompiledKernels:
+    kernels = CompiledKernels()
+    kernels.run_rounds = None
+    return kernels
+
+
+ROUND_AT_A_TIME = _round_at_a_time()
+
+
+def _same_bits(name: str, expected, tested) -> None:
+    expected, tested = np.asarray(expected), np.asarray(tested)
+    assert expected.shape == tested.shape and expected.dtype == tested.dtype, name
+    assert expected.tobytes() == tested.tobytes(), f"{name}: other bits"
+
+
+def _assert_same_runs(expected, tested) -> None:
+    assert expected.records.keys() == tested.records.keys()
+    for name in expected.records:
+        _same_bits(name, expected.records[name], tested.records[name])
+    for name in ("rounds", "initial_equity", "initial_loss", "sales_by_entry"):
+        _same_bits(name, getattr(expected, name), getattr(tested, name))
+    assert expected.n_rounds == tested.n_rounds
+    for field in dataclasses.fields(expected.final):
+        _same_bits(f"final {field.name}", getattr(expected.final, field.name), getattr(tested.final, field.name))
+
+
+def _arrays(system, scenarios):
+    return Inputs.from_system(system), ScenarioArrays.from_scenarios(system, scenarios)
+
+
+def _preset_batch(preset: str):
+    loaded = load_preset(preset)
+    policies = [loaded.scenario.updated(**policy["overrides"]) for policy in loaded.policies.values()]
+    # shorter runs beside the preset's own (at least to the last shock): scenarios stop in
+    # different rounds
+    first = int(ScenarioArrays.from_scenarios(loaded.system, [loaded.scenario]).last_shock_round[0]) + 1
+    shorter = [loaded.scenario.updated(max_rounds=first + extra) for extra in (0, 1, 2)]
+    return _arrays(loaded.system, [loaded.scenario, *policies, *shorter])
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("detail", [True, False])
+def test_rounds_in_one_call_equal_a_round_at_a_time_on_presets(preset, detail):
+    """Each preset's baseline, its policies and three shorter runs: whole, in chunks of 2
+    (scenarios stop and are set aside between calls) and one scenario alone."""
+    inputs, scen = _preset_batch(preset)
+    expected = simulate_arrays(inputs, scen, detail=detail, kernels=ROUND_AT_A_TIME)
+    assert expected.n_rounds > 1
+    _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=detail, kernels=NUMBA))
+    _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=detail, kernels=NUMBA, chunk_size=2))
+    one = scen.take(np.array([0]))
+    _assert_same_runs(simulate_arrays(inputs, one, detail=detail, kernels=ROUND_AT_A_TIME),
+                      simulate_arrays(inputs, one, detail=detail, kernels=NUMBA))
+
+
+@pytest.mark.parametrize("block_bytes", [1, 1 << 40])
+def test_the_blocks_size_changes_nothing(monkeypatch, block_bytes):
+    """A round a call (blocks of one round) and every round in one call, beyond the
+    records' first capacity (they grow while a block is written)."""
+    monkeypatch.setattr(simulate_module, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(simulate_module, "_INITIAL_ROUNDS", 4)
+    inputs, scen = _preset_batch("dealer_groups")
+    _assert_same_runs(simulate_arrays(inputs, scen, detail=True, kernels=ROUND_AT_A_TIME),
+                      simulate_arrays(inputs, scen, detail=True, kernels=NUMBA))
+
+
+def test_detail_and_flows_kept_as_cells(monkeypatch):
+    """Records that a large batch keeps as cells (sparse flows, per-position sales and
+    holdings as changes) hold the same as a round at a time."""
+    monkeypatch.setattr(records_module, "DENSE_BELOW", 0)
+    inputs, scen = _preset_batch("march_2020")
+    expected = simulate_arrays(inputs, scen, detail=True, kernels=ROUND_AT_A_TIME)
+    tested = simulate_arrays(inputs, scen, detail=True, kernels=NUMBA)
+    assert isinstance(tested.records["sales_by_channel"], records_module.SparseRecord)
+    assert isinstance(tested.records["holdings"], records_module.PositionLevels)
+    _assert_same_runs(expected, tested)
+
+
+def test_the_records_asked_for():
+    inputs, scen = _preset_batch("gilt_ldi_2022")
+    keep = {"price", "equity", "sold", "eventful"}
+    expected = simulate_arrays(inputs, scen, detail=False, variables=keep, kernels=ROUND_AT_A_TIME)
+    tested = simulate_arrays(inputs, scen, detail=False, variables=keep, kernels=NUMBA)
+    assert set(tested.records) == keep
+    _assert_same_runs(expected, tested)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(system_and_scenarios(count=3, brakes=True))
+def test_rounds_in_one_call_equal_a_round_at_a_time_every_mechanism(case):
+    inputs, scen = _arrays(*case)
+    try:
+        expected = simulate_arrays(inputs, scen, detail=True, kernels=ROUND_AT_A_TIME)
+    except ModelDivergenceError as error:  # the same error, at the same place
+        with pytest.raises(ModelDivergenceError) as info:
+            simulate_arrays(inputs, scen, detail=True, kernels=NUMBA)
+        assert str(info.value) == str(error) and info.value.location == error.location
+        return
+    _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=True, kernels=NUMBA))
+    _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=True, kernels=NUMBA, chunk_size=1))
+
+
+def test_a_rejected_state_is_reported_where_a_round_at_a_time_reports_it():
+    """A leverage-10 targeter in a thin market buys into its own price impact until prices
+    pass the physical bound: beside a calm scenario and one that stops early, the error
+    names the same scenario and round either way."""
+    system = System.from_records(
+        [{"name": "hf", "type": "hedge_fund", "liabilities": 90.0, "leverage_trigger": 0.1, "leverage_target": 0.1,
+          "leverage_targeting": "two_sided"}],
+        [{"name": "x", "class": "equity", "sigma0": 0.01, "depth": 500.0}],
+        [{"institution": "hf", "asset": "x", "quantity": 100.0}],
+    )
+    scenarios = [Scenario(max_rounds=60), Scenario(shocks=[{"asset": "x", "price": 0.05}], max_rounds=2),
+                 Scenario(shocks=[{"asset": "x", "price": 0.05}], max_rounds=60)]
+    errors = []
+    for kernels in (ROUND_AT_A_TIME, NUMBA):
+        with pytest.raises(ModelDivergenceError) as info:
+            simulate(system, scenarios, kernels=kernels)
+        errors.append(info.value)
+    assert "[FS604]" in str(errors[1]) and errors[1].location["scenario"] == 2 and errors[1].location["round"] > 2
+    assert str(errors[0]) == str(errors[1]) and errors[0].location == errors[1].location
