@@ -17,7 +17,9 @@ from firesale import Scenario, System, load_preset, simulate
 from firesale.engine import records as records_module
 from firesale.engine import simulate as simulate_module
 from firesale.engine.compiled import CompiledKernels
+from firesale.channels import CHANNELS
 from firesale.engine.kernels import kernels_named
+from firesale.engine.round import record_bytes
 from firesale.engine.simulate import simulate_arrays
 from firesale.engine.state import Inputs, ScenarioArrays
 from firesale.errors import ModelDivergenceError
@@ -86,12 +88,28 @@ def test_rounds_in_one_call_equal_a_round_at_a_time_on_presets(preset, detail):
 @pytest.mark.parametrize("block_bytes", [1, 1 << 40])
 def test_the_blocks_size_changes_nothing(monkeypatch, block_bytes):
     """A round a call (blocks of one round) and every round in one call, beyond the
-    records' first capacity (they grow while a block is written)."""
+    records' first capacity (they grow before the rounds are written in place, or while a
+    block is written)."""
     monkeypatch.setattr(simulate_module, "BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(simulate_module, "_INITIAL_ROUNDS", 4)
     inputs, scen = _preset_batch("dealer_groups")
     _assert_same_runs(simulate_arrays(inputs, scen, detail=True, kernels=ROUND_AT_A_TIME),
                       simulate_arrays(inputs, scen, detail=True, kernels=NUMBA))
+
+
+def test_a_chunk_goes_on_in_one_call_once_few_scenarios_are_left(monkeypatch):
+    """A chunk too large for the run loop steps a round at a time, and runs its rounds in
+    one call once enough of its scenarios have stopped."""
+    inputs, scen = _preset_batch("dealer_groups")
+    few = record_bytes(3, inputs.n_institutions, inputs.n_assets, len(CHANNELS))
+    assert scen.tolerance.size > 3
+    monkeypatch.setattr(simulate_module, "RUN_BYTES", few)
+    calls = []
+    real = NUMBA.run_rounds
+    monkeypatch.setattr(NUMBA, "run_rounds", lambda state, *args: calls.append(state.q.shape[0]) or real(state, *args))
+    _assert_same_runs(simulate_arrays(inputs, scen, detail=True, kernels=ROUND_AT_A_TIME),
+                      simulate_arrays(inputs, scen, detail=True, kernels=NUMBA))
+    assert calls and max(calls) <= 3
 
 
 def test_detail_and_flows_kept_as_cells(monkeypatch):

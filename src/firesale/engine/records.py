@@ -233,6 +233,9 @@ class Records:
         self.n_scen, self.capacity = n_scen, capacity
         self.levels, self.empty = levels, empty
         self.arrays: dict[str, np.ndarray | SparseRecord | PositionLevels] = {}
+        #: name -> (tail, dtype) of each round record seen (:meth:`write_rounds`)
+        self.layout: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+        self._scratches: dict[str, np.ndarray] = {}
 
     def _blank(self, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
         # not initialised: every round of a scenario up to its stop is written, and
@@ -254,31 +257,89 @@ class Records:
             else:
                 self.write(name, scenarios, t, value)
 
-    def write_rounds(self, t: int, scenarios: np.ndarray | slice, blocks: dict[str, np.ndarray],
-                     keep: frozenset[str] | None = None) -> None:
-        """The records of the rounds ``t``, ``t + 1``, ... as blocks, ``(rounds, s, ...)``
-        (those in ``keep``, default all): a dense record's rounds are one copy where its
-        array holds them, the rest are written a round at a time (:meth:`write`)."""
+    def write_rounds(self, t: int, scenarios: np.ndarray | slice, blocks: dict[str, np.ndarray], rounds: int,
+                     keep: frozenset[str] | None = None, adopt: bool = False) -> None:
+        """The records of the rounds ``t`` to ``t + rounds - 1`` as blocks, ``(R, s, ...)``
+        with ``R >= rounds`` (those in ``keep``, default all; the layout of each is noted
+        for :meth:`store`). A dense record's rounds are one copy. With ``adopt``, the
+        first rounds of the whole batch are no copy at all: the block becomes the record's
+        array (it grows if the run goes on); for small batches, as a large array allocated
+        here is given huge pages (numpy asks for them from 4 MiB), which take a fraction of
+        the page faults of its first writes. A record kept as cells takes its rounds one
+        at a time (:meth:`write`)."""
         arrays = self.arrays
+        whole = adopt and t == 0 and isinstance(scenarios, slice) and scenarios.start in (0, None) and \
+            scenarios.stop == self.n_scen
         for name, block in blocks.items():
+            self.layout.setdefault(name, (block.shape[2:], _stored_dtype(block)))
             if keep is not None and name not in keep:
                 continue
             first = 0
             if name not in arrays:
                 dtype = _stored_dtype(block)
-                if name not in SPARSE_RECORDS:
+                dense = name not in SPARSE_RECORDS or self._small(block.shape[2:], dtype)
+                if dense and whole and block.dtype == dtype:
+                    arrays[name] = block
+                    continue
+                if dense:
                     arrays[name] = self._blank(self.capacity, block.shape[2:], dtype)
-                elif self._small(block.shape[2:], dtype):
-                    arrays[name] = self._densify(name, None, block.shape[2:], dtype)
-                else:  # the first round makes the record, sparse or dense
+                else:  # the first round makes the record, kept as cells or dense
                     self.write(name, scenarios, t, block[0])
                     first = 1
             out = arrays[name]
-            if type(out) is np.ndarray and t + block.shape[0] <= out.shape[0]:
-                out[t + first:t + block.shape[0], scenarios] = block[first:]
+            if type(out) is np.ndarray:
+                out = self._fit(name, t + rounds)
+                out[t + first:t + rounds, scenarios] = block[first:rounds]
                 continue
-            for i in range(first, block.shape[0]):
+            for i in range(first, rounds):
                 self.write(name, scenarios, t + i, block[i])
+
+    def store(self, names: tuple[str, ...], t: int, rounds: int, n_rows: int,
+              keep: frozenset[str] | None = None) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """Where the rounds ``t`` to ``t + rounds - 1`` of ``n_rows`` scenarios can be
+        written by their producer: for each of ``names``, the dense array of the batch
+        (mode 1, grown to hold the rounds), a new block ``(rounds, n_rows, ...)`` for a
+        record kept as cells (mode 2; :meth:`write_rounds` takes it after), or an empty
+        array where the record is not kept (mode 0). None before the first rounds have
+        shown each record's layout."""
+        if not self.layout:
+            return None
+        arrays, modes = [], np.empty(len(names), dtype=np.int64)
+        for i, name in enumerate(names):
+            tail, dtype = self.layout[name]
+            if keep is not None and name not in keep:
+                arrays.append(np.empty((0, 0) + (0,) * len(tail), dtype=dtype))
+                modes[i] = 0
+            elif type(self.arrays.get(name)) is np.ndarray:
+                arrays.append(self._fit(name, t + rounds))
+                modes[i] = 1
+            else:
+                arrays.append(self._scratch(name, (rounds, n_rows) + tail, dtype))
+                modes[i] = 2
+        return arrays, modes
+
+    def _scratch(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A block of ``shape`` for the record ``name``, over memory kept from the last
+        call's block where it is large enough: its pages are in memory already (a fresh
+        block's first writes would fault every page in, each call)."""
+        size = math.prod(shape)
+        kept = self._scratches.get(name)
+        if kept is None or kept.size < size:
+            kept = self._scratches[name] = np.empty(size, dtype=dtype)
+        return kept[:size].reshape(shape)
+
+    def _fit(self, name: str, rounds: int, fill: bool = False) -> np.ndarray:
+        """The dense record ``name``, grown (doubling) to hold ``rounds`` rounds. With
+        ``fill`` the rounds added hold the record's empty value (for rounds written in
+        part); without, they are not initialised, like a new record's."""
+        out = self.arrays[name]
+        if rounds > out.shape[0]:
+            grown = self._blank(max(2 * out.shape[0], rounds), out.shape[2:], out.dtype)
+            grown[:out.shape[0]] = out
+            if fill:
+                grown[out.shape[0]:] = self.empty.get(name, 0)
+            out = self.arrays[name] = grown
+        return out
 
     def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
         """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order).
@@ -307,11 +368,7 @@ class Records:
             out = self.arrays[name] = self._densify(name, out, value.shape[1:], dtype)
         if out is None:
             out = self.arrays[name] = self._blank(self.capacity, value.shape[1:], dtype)
-        if t >= out.shape[0]:
-            grown = self._blank(max(2 * out.shape[0], t + 1), value.shape[1:], out.dtype)
-            grown[:out.shape[0]] = out
-            out = self.arrays[name] = grown
-        out[t, scenarios] = value
+        self._fit(name, t + 1)[t, scenarios] = value
 
     def _small(self, tail: tuple[int, ...], dtype) -> bool:
         """Whether a record's dense array for the batch's capacity takes at most
@@ -320,15 +377,8 @@ class Records:
 
     def _round_of(self, name: str, t: int) -> np.ndarray:
         """Round ``t``'s block of the dense record ``name``, written in part (the cells or
-        positions set): the record grows if the run goes beyond its rounds, the rounds
-        added holding the record's empty value."""
-        out = self.arrays[name]
-        if t >= out.shape[0]:
-            grown = self._blank(max(2 * out.shape[0], t + 1), out.shape[2:], out.dtype)
-            grown[:out.shape[0]] = out
-            grown[out.shape[0]:] = self.empty.get(name, 0)
-            out = self.arrays[name] = grown
-        return out[t]
+        positions set)."""
+        return self._fit(name, t + 1, fill=True)[t]
 
     def _densify(self, name: str, record: SparseRecord | None, tail: tuple[int, ...], dtype) -> np.ndarray:
         """A dense round-major array holding what ``record`` holds so far."""

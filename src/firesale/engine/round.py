@@ -52,7 +52,7 @@ from firesale.engine.settlement import Settled, settlement
 from firesale.engine.shocks import Shocked, shocks
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["step", "round_records", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS", "ROUND_RECORDS", "RoundRecords"]
+__all__ = ["step", "round_records", "Trades", "LEVEL_RECORDS", "FLOW_RECORDS", "ROUND_RECORDS", "RoundRecords", "record_bytes"]
 
 #: Round records that describe a level (a stopped scenario repeats them) ...
 LEVEL_RECORDS = (
@@ -79,6 +79,12 @@ RoundRecords = namedtuple("RoundRecords", (
     "slr_target_exposure", "central_bank_purchases", "eventful",
 ))
 ROUND_RECORDS = RoundRecords._fields
+
+
+def record_bytes(n_scen: int, n_institutions: int, n_assets: int, n_channels: int) -> int:
+    """About the bytes of one round's records of ``n_scen`` scenarios: some 32 records per
+    institution, 16 per asset and two per institution and channel, eight bytes a cell."""
+    return 8 * n_scen * (32 * n_institutions + 16 * n_assets + 2 * n_institutions * n_channels + 4)
 
 
 @dataclass(frozen=True)
