@@ -94,3 +94,13 @@ def test_the_documented_engine_sizes_are_the_engines():
     assert compiled.CompiledKernels().chunk_scenarios(inputs) == 413 and "413 scenarios a chunk" in text
     assert Kernels().chunk_scenarios(inputs) == 461
     assert compiled.CompiledKernels.chunk_elements // inputs.n_entries == 1846 and "would give 1,846" in text
+    # the chunks that run their rounds in one compiled call
+    from firesale.channels import CHANNELS
+    from firesale.engine.round import record_bytes
+    from firesale.engine.simulate import RUN_BYTES
+
+    assert RUN_BYTES == 2 * 1024 * 1024 and "a round's records within 2 MiB" in text
+    for preset, scenarios in (("inet_eba2018", 111), ("dealer_groups", 286)):
+        shape = system_inputs(load_preset(preset).system)
+        most = RUN_BYTES // record_bytes(1, shape.n_institutions, shape.n_assets, len(CHANNELS))
+        assert most == scenarios and f"{scenarios} scenarios of `{preset}`" in text.replace(",", "")

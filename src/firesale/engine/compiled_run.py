@@ -29,7 +29,7 @@ import numpy as np
 from firesale.channels import CHANNELS
 from firesale.engine.compiled_passes import state_violation
 from firesale.engine.compiled_round import round_table
-from firesale.engine.compiled_scalars import jit
+from firesale.engine.compiled_scalars import inline, jit
 from firesale.engine.compiled_tables import STATES, input_table, scenario_table, state_table
 from firesale.engine.records import Records
 from firesale.engine.round import ROUND_RECORDS, RoundRecords, record_bytes
@@ -183,7 +183,9 @@ def _traded(value, binding):  # pragma: no cover - compiled
     return value != 0.0 or math.copysign(1.0, value) < 0.0 or binding >= 0
 
 
-@jit
+# inlined into its two callers (numba's IR inlining): compiled on its own too, it would be
+# a third copy of the round's code to generate, adding to the kernels' compile time
+@inline
 def _run(new, table, rec, trades, inp, sc, t, rounds, store, modes, targets, running, counted, sales_by_entry, p0,
          tolerance, price_bound, equity_bound, detail):  # pragma: no cover - compiled
     """The loop of :func:`run_rounds` and :func:`first_rounds`, from round ``t``'s results."""
