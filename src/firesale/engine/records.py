@@ -423,6 +423,27 @@ class Records:
                                                         n_institutions, n_assets)
         record.add(t, scenarios, before, after)
 
+    def scatter_rounds(self, name: str, t: int, scenarios: np.ndarray, block: np.ndarray,
+                       entry_institution: np.ndarray, entry_asset: np.ndarray, n_institutions: int, n_assets: int,
+                       level: bool) -> bool:
+        """The rounds ``t``, ``t + 1``, ... of a per-position record of the batch's
+        ``scenarios`` as a block ``(rounds, s, E)`` over the positions of the pattern, the
+        record's empty value where nothing is kept (a ``level`` record: holdings), in one
+        scatter where the record is dense. Returns False, writing nothing, where it is
+        kept as cells or changes: those take the rounds one at a time (:meth:`add_cells`,
+        :meth:`add_levels`)."""
+        record = self.arrays.get(name)
+        tail = (n_institutions, n_assets)
+        if record is None and self._small(tail, block.dtype):
+            record = self.arrays[name] = self._densify(name, None, tail, block.dtype)
+            if level:  # a stopped scenario keeps its last holdings
+                self.levels = self.levels | {name}
+        if not isinstance(record, np.ndarray):
+            return False
+        rounds = block.shape[0]
+        self._fit(name, t + rounds, fill=True)[t:t + rounds, scenarios[:, None], entry_institution, entry_asset] = block
+        return True
+
     def finish(self, last_step: np.ndarray) -> dict[str, np.ndarray | SparseRecord | PositionLevels]:
         """Trim to the rounds run; a scenario that stopped early repeats its last levels."""
         n_rounds = int(last_step.max(initial=0)) + 1

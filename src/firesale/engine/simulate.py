@@ -396,19 +396,26 @@ def _block_rounds(inputs: Inputs, n_scen: int, detail: bool, t: int, scen: Scena
 def _keep_detail(records: Records, t: int, scenarios: np.ndarray, state: State, blocks: dict[str, np.ndarray],
                  inputs: Inputs) -> None:
     """The per-position detail of the rounds ``t``, ``t + 1``, ... of a compiled call
-    (:data:`~firesale.engine.compiled_run.DETAIL_BLOCKS`): the cells of the positions that
-    traded (a sale of any bits, or a binding channel), and the holdings, as the loop keeps
-    them a round at a time."""
+    (:data:`~firesale.engine.compiled_run.DETAIL_BLOCKS`): a dense record takes the blocks
+    in one scatter; one kept as cells takes the positions that traded (a sale of any
+    bits, or a binding channel) and the holdings that changed a round at a time, as the
+    loop keeps them."""
     n_inst, n_assets = inputs.n_institutions, inputs.n_assets
+    dense = {name: records.scatter_rounds(name, t, scenarios, blocks[name], inputs.entry_institution,
+                                          inputs.entry_asset, n_inst, n_assets, level=name.endswith("holdings"))
+             for name in ("sales", "binding", "holdings", "trading_holdings")}
     cells = (scenarios[:, None] * n_inst + inputs.entry_institution) * n_assets + inputs.entry_asset
     before = {"holdings": state.q, "trading_holdings": state.q_trading}
     for i in range(blocks["sales"].shape[0]):
-        sold, binding = blocks["sales"][i], blocks["binding"][i]
-        traded = (sold.view(np.int64) != 0) | (binding >= 0)
-        records.add_cells("sales", t + i, (n_inst, n_assets), np.float64, cells[traded], sold[traded])
-        records.add_cells("binding", t + i, (n_inst, n_assets), np.int8, cells[traded], binding[traded])
+        if not (dense["sales"] and dense["binding"]):
+            sold, binding = blocks["sales"][i], blocks["binding"][i]
+            traded = (sold.view(np.int64) != 0) | (binding >= 0)
+            for name, values in (("sales", sold), ("binding", binding)):
+                if not dense[name]:
+                    records.add_cells(name, t + i, (n_inst, n_assets), values.dtype, cells[traded], values[traded])
         for name in ("holdings", "trading_holdings"):
             after = blocks[name][i]
-            records.add_levels(name, t + i, scenarios, before[name], after, inputs.entry_institution,
-                               inputs.entry_asset, n_inst, n_assets)
+            if not dense[name]:
+                records.add_levels(name, t + i, scenarios, before[name], after, inputs.entry_institution,
+                                   inputs.entry_asset, n_inst, n_assets)
             before[name] = after
