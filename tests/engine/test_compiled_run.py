@@ -18,6 +18,7 @@ from firesale.engine import records as records_module
 from firesale.engine import simulate as simulate_module
 from firesale.engine.compiled import CompiledKernels
 from firesale.channels import CHANNELS
+from firesale.data.preset import list_presets
 from firesale.engine.kernels import kernels_named
 from firesale.engine.round import record_bytes
 from firesale.engine.simulate import simulate_arrays
@@ -26,17 +27,9 @@ from firesale.errors import ModelDivergenceError
 from firesale.testing.strategies import system_and_scenarios
 
 NUMBA = kernels_named("numba")
-PRESETS = ("dealer_groups", "dealer_market", "dealer_prime", "gilt_ldi_2022", "inet_eba2018", "march_2020",
-           "var_desk")
-
-
-def _round_at_a_time() -> CompiledKernels:
-    kernels = CompiledKernels()
-    kernels.run_rounds = None
-    return kernels
-
-
-ROUND_AT_A_TIME = _round_at_a_time()
+PRESETS = tuple(list_presets())  # every shipped preset
+ROUND_AT_A_TIME = CompiledKernels()
+ROUND_AT_A_TIME.run_rounds = None
 
 
 def _same_bits(name: str, expected, tested) -> None:
