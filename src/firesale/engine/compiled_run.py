@@ -7,10 +7,12 @@ records into the batch's arrays, checked the state, added up the sales and kept 
 per-position detail: for a run of one scenario of a small system that took longer than
 the round itself. :func:`run_rounds` steps on inside compiled code while every scenario
 of the chunk goes on, checking each new state (:func:`~firesale.engine.compiled_passes.
-state_violation`) and adding each round's sales up, and hands back the rounds' records as
-blocks, ``(rounds, scenarios, ...)``, which the loop writes into the batch's records one
-copy per record (:meth:`firesale.engine.records.Records.write_rounds`). The loop takes
-over again where a scenario stops (its final state is set aside and the others go on),
+state_violation`), adding each round's sales up and writing its dense records in place
+into the batch's arrays (:meth:`firesale.engine.records.Records.store`). Records kept as
+cells and the per-position detail come back as blocks, ``(rounds, scenarios, ...)``, that
+the loop writes after the call (:meth:`~firesale.engine.records.Records.write_rounds`); a
+batch's first call (:func:`first_rounds`), before it has record arrays, hands back every
+record that way. The loop takes over again where a scenario stops (its final state is set aside and the others go on),
 when the state leaves what is possible (the loop reports it) or after ``rounds`` rounds:
 Python sizes the blocks so that they stay small.
 
@@ -31,7 +33,7 @@ from firesale.engine.compiled_passes import state_violation
 from firesale.engine.compiled_round import round_table
 from firesale.engine.compiled_scalars import inline, jit
 from firesale.engine.compiled_tables import STATES, input_table, scenario_table, state_table
-from firesale.engine.records import Records
+from firesale.engine.records import Records, as_run
 from firesale.engine.round import ROUND_RECORDS, RoundRecords, record_bytes
 from firesale.engine.state import Inputs, ScenarioArrays, State
 
@@ -304,7 +306,7 @@ def compiled_rounds(state: State, inputs: Inputs, scen: ScenarioArrays, t: int, 
     bounds = inputs.p0, float(tolerance), float(price_bound), float(equity_bound), bool(detail)
     rounds, rows = max(int(rounds), 1), np.ascontiguousarray(targets, dtype=np.int64)
     running = np.ascontiguousarray(running, dtype=np.int64)
-    where = slice(int(rows[0]), int(rows[-1]) + 1) if rows[-1] - rows[0] + 1 == rows.size else rows
+    where = as_run(rows)
     store = records.store(ROUND_RECORDS, t, rounds, rows.size, keep)
     if store is None:
         # the batch's first rounds, in blocks: a small batch runs on in blocks of the records'

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["Records", "SparseRecord", "PositionLevels", "SPARSE_RECORDS", "set_cells"]
+__all__ = ["Records", "SparseRecord", "PositionLevels", "SPARSE_RECORDS", "set_cells", "as_run"]
 
 #: Per-institution flow records stored as the cells that differ from their empty value:
 #: only the institutions that sold, paid or breached in a round have them (in a round of
@@ -216,6 +216,12 @@ def _stored_dtype(value: np.ndarray) -> np.dtype:
     return value.dtype if value.dtype in (np.bool_, np.int8) else np.dtype(np.float64)
 
 
+def as_run(rows: np.ndarray) -> np.ndarray | slice:
+    """Rows of a batch as a slice where they are a run (a slice writes faster), else as
+    they are."""
+    return slice(int(rows[0]), int(rows[-1]) + 1) if rows[-1] - rows[0] + 1 == rows.size else rows
+
+
 class Records:
     """The round records of a batch: dense arrays filled round by round, the names of
     :data:`SPARSE_RECORDS` as :class:`SparseRecord`, and the per-position detail
@@ -271,12 +277,12 @@ class Records:
         whole = adopt and t == 0 and isinstance(scenarios, slice) and scenarios.start in (0, None) and \
             scenarios.stop == self.n_scen
         for name, block in blocks.items():
-            self.layout.setdefault(name, (block.shape[2:], _stored_dtype(block)))
+            dtype = _stored_dtype(block)
+            self.layout.setdefault(name, (block.shape[2:], dtype))
             if keep is not None and name not in keep:
                 continue
             first = 0
             if name not in arrays:
-                dtype = _stored_dtype(block)
                 dense = name not in SPARSE_RECORDS or self._small(block.shape[2:], dtype)
                 if dense and whole and block.dtype == dtype:
                     arrays[name] = block
@@ -411,10 +417,7 @@ class Records:
         """Round ``t`` took the batch's ``scenarios`` from holdings ``before`` to ``after``
         (per position of the pattern, (s, E)). Where the dense holdings are small
         (:meth:`_small`) they are kept dense from the start, a level record."""
-        record = self.arrays.get(name)
-        if record is None and self._small((n_institutions, n_assets), np.float64):
-            record = self.arrays[name] = self._densify(name, None, (n_institutions, n_assets), np.float64)
-            self.levels = self.levels | {name}  # a stopped scenario keeps its last holdings
+        record = self._dense_if_small(name, (n_institutions, n_assets), np.dtype(np.float64), level=True)
         if isinstance(record, np.ndarray):  # scattered as Inputs.to_dense does
             self._round_of(name, t)[scenarios[:, None], entry_institution, entry_asset] = after
             return
@@ -422,6 +425,18 @@ class Records:
             record = self.arrays[name] = PositionLevels(self.n_scen, entry_institution, entry_asset,
                                                         n_institutions, n_assets)
         record.add(t, scenarios, before, after)
+
+    def _dense_if_small(self, name: str, tail: tuple[int, ...], dtype: np.dtype,
+                        level: bool) -> np.ndarray | SparseRecord | PositionLevels | None:
+        """The per-position record ``name``, made dense from the start where it is small
+        (:meth:`_small`); a ``level`` record (holdings) then joins the levels a stopped
+        scenario keeps. None where it is not made yet and not small."""
+        record = self.arrays.get(name)
+        if record is None and self._small(tail, dtype):
+            record = self.arrays[name] = self._densify(name, None, tail, dtype)
+            if level:
+                self.levels = self.levels | {name}
+        return record
 
     def scatter_rounds(self, name: str, t: int, scenarios: np.ndarray, block: np.ndarray,
                        entry_institution: np.ndarray, entry_asset: np.ndarray, n_institutions: int, n_assets: int,
@@ -432,12 +447,7 @@ class Records:
         scatter where the record is dense. Returns False, writing nothing, where it is
         kept as cells or changes: those take the rounds one at a time (:meth:`add_cells`,
         :meth:`add_levels`)."""
-        record = self.arrays.get(name)
-        tail = (n_institutions, n_assets)
-        if record is None and self._small(tail, block.dtype):
-            record = self.arrays[name] = self._densify(name, None, tail, block.dtype)
-            if level:  # a stopped scenario keeps its last holdings
-                self.levels = self.levels | {name}
+        record = self._dense_if_small(name, (n_institutions, n_assets), block.dtype, level)
         if not isinstance(record, np.ndarray):
             return False
         rounds = block.shape[0]

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from firesale.engine.kernels import NUMPY, Kernels, kernels_named
-from firesale.engine.records import PositionLevels, Records, SparseRecord
+from firesale.engine.records import PositionLevels, Records, SparseRecord, as_run
 from firesale.engine.round import LEVEL_RECORDS, record_bytes, step
 from firesale.channels.impact import LAW_CODES
 from firesale.channels import CHANNELS
@@ -302,9 +302,6 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
     final: State | None = None
     t = 0
     while running.size:
-        targets = chunk[running]
-        if targets[-1] - targets[0] + 1 == targets.size:  # a run of scenarios: a slice writes faster
-            targets = slice(int(targets[0]), int(targets[-1]) + 1)
         if (kernels.run_rounds is not None and not loop_gain  # rounds in one call while all go on
                 and record_bytes(running.size, inputs.n_institutions, inputs.n_assets, len(CHANNELS)) <= RUN_BYTES):
             ran = kernels.run_rounds(state, inputs, scen, t, _block_rounds(inputs, running.size, detail, t, scen),
@@ -319,8 +316,8 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
             t += ran.rounds - 1
             new = ran.state
         else:
-            new = _step_once(state, inputs, scen, t, chunk, running, targets, records, rounds, sales_by_entry,
-                             detail, scale, keep, loop_gain, kernels)
+            new = _step_once(state, inputs, scen, t, chunk, running, records, rounds, sales_by_entry, detail, scale,
+                             keep, loop_gain, kernels)
         last_step[chunk[running]] = t
         if not new.active.all():
             if running.size == n_scen and not new.active.any():  # the whole chunk stops together
@@ -339,8 +336,8 @@ def _simulate_chunk(inputs: Inputs, scen: ScenarioArrays, detail: bool, records:
 
 
 def _step_once(state: State, inputs: Inputs, scen: ScenarioArrays, t: int, chunk: np.ndarray, running: np.ndarray,
-               targets: np.ndarray | slice, records: Records, rounds: np.ndarray, sales_by_entry: np.ndarray,
-               detail: bool, scale: float, keep: frozenset[str] | None, loop_gain: bool, kernels: Kernels) -> State:
+               records: Records, rounds: np.ndarray, sales_by_entry: np.ndarray, detail: bool, scale: float,
+               keep: frozenset[str] | None, loop_gain: bool, kernels: Kernels) -> State:
     """Round ``t`` of the running scenarios, one :func:`~firesale.engine.round.step`, its
     records written; returns the new state."""
     n_inst, n_assets = inputs.n_institutions, inputs.n_assets
@@ -353,11 +350,11 @@ def _step_once(state: State, inputs: Inputs, scen: ScenarioArrays, t: int, chunk
                                                                          rec["forced_sales"], kernels)
     sub_s, n_of = np.divmod(trades.rows, n_inst)
     s_of = running[sub_s]
-    records.write_round(t, targets, rec, keep)
+    records.write_round(t, as_run(chunk[running]), rec, keep)
     rounds[running] += rec["eventful"]
     kernels.add_sales(sales_by_entry, trades.sales, s_of, trades.entries, trades.assets)
     if detail:  # per position of the pattern: the acting rows' trades, the holdings that changed
-        traded = (trades.assets >= 0) & ((trades.sales.view(np.int64) != 0) | (trades.binding >= 0))
+        traded = (trades.assets >= 0) & _traded(trades.sales, trades.binding)
         cells = ((chunk[s_of][:, None] * n_inst + n_of[:, None]) * n_assets + trades.assets)[traded]
         records.add_cells("sales", t, (n_inst, n_assets), np.float64, cells, trades.sales[traded])
         records.add_cells("binding", t, (n_inst, n_assets), np.int8, cells, trades.binding[traded])
@@ -393,6 +390,12 @@ def _block_rounds(inputs: Inputs, n_scen: int, detail: bool, t: int, scen: Scena
     return int(max(1, min(int(scen.max_rounds.max()) - t, BLOCK_BYTES // (per_scenario * n_scen))))
 
 
+def _traded(sales: np.ndarray, binding: np.ndarray) -> np.ndarray:
+    """Where a trade is kept in the per-position detail: a sale of any bits (-0.0 too), or
+    a binding channel."""
+    return (sales.view(np.int64) != 0) | (binding >= 0)
+
+
 def _keep_detail(records: Records, t: int, scenarios: np.ndarray, state: State, blocks: dict[str, np.ndarray],
                  inputs: Inputs) -> None:
     """The per-position detail of the rounds ``t``, ``t + 1``, ... of a compiled call
@@ -409,7 +412,7 @@ def _keep_detail(records: Records, t: int, scenarios: np.ndarray, state: State, 
     for i in range(blocks["sales"].shape[0]):
         if not (dense["sales"] and dense["binding"]):
             sold, binding = blocks["sales"][i], blocks["binding"][i]
-            traded = (sold.view(np.int64) != 0) | (binding >= 0)
+            traded = _traded(sold, binding)
             for name, values in (("sales", sold), ("binding", binding)):
                 if not dense[name]:
                     records.add_cells(name, t + i, (n_inst, n_assets), values.dtype, cells[traded], values[traded])
