@@ -178,7 +178,8 @@ def systems(draw, max_institutions: int = 6, max_assets: int = 4, brakes: bool =
 @st.composite
 def scenarios(draw, system: System, count: int = 1, brakes: bool = False) -> list[Scenario]:
     """``count`` scenarios with random shocks (price falls up to 15%, volatility up to 3x,
-    client sales to dealers up to 30% of an asset's t0 holdings, capital added or paid out)
+    client sales to dealers up to 30% of an asset's t0 holdings, capital added or paid out,
+    only paid out by a two-sided leverage targeter)
     and market parameters
     (execution, mean reversion, the inter-dealer layoff share, clearing in the same or the
     next round, proceeds repaying debt or held for a round). With ``brakes``, every
@@ -204,7 +205,11 @@ def scenarios(draw, system: System, count: int = 1, brakes: bool = False) -> lis
                                "round": draw(st.integers(0, 2))})
         for inst in system.institutions:
             if draw(st.integers(0, 7)) == 0:
-                shocks.append({"institution": inst.name, "capital": draw(st.floats(-10.0, 10.0)),
+                # capital added to an Adrian-Shin buyer scales its target book, and with it
+                # the loop gain its draw keeps below 1/10 (a gain past 1 diverges, and the
+                # engine stops the run with FS604): such a buyer only pays capital out
+                most = 0.0 if inst.leverage_targeting == "two_sided" else 10.0
+                shocks.append({"institution": inst.name, "capital": draw(st.floats(-10.0, most)),
                                "round": draw(st.integers(0, 2))})
             if inst.type in ("asset_manager", "money_market_fund") and draw(st.integers(0, 3)) == 0:
                 shocks.append({"institution": inst.name, "redemption": draw(st.floats(0.0, 0.3)),
