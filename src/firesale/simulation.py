@@ -39,6 +39,7 @@ def measures_loop_gain(system: System) -> bool:
 def simulate(
     system: System, scenarios: Scenario | Sequence[Scenario] | None = None, *, detail: bool | None = None,
     variables: Sequence[str] | None = None, loop_gain: bool = False, kernels: str = "numpy",
+    threads: int | None = None,
 ) -> xr.Dataset:
     """Simulate one scenario or a batch of scenarios on one system.
 
@@ -63,6 +64,10 @@ def simulate(
         compiled with numba (``pip install "firesale[fast]"``; compiled on first use and
         cached on disk). Both give the same results to rounding (1e-12); each gives a
         scenario the same bits in any batch. Recorded in the Dataset's ``kernels`` attr.
+    threads : int, optional
+        Threads that run chunks of a large batch side by side (the compiled kernels
+        release the GIL): by default one a core for ``"numba"`` (``NUMBA_NUM_THREADS``
+        sets it) and one for ``"numpy"``. Results do not depend on it.
 
     Returns
     -------
@@ -101,7 +106,7 @@ def simulate(
     arrays = ScenarioArrays.from_scenarios(system, scenarios)
     try:
         trajectory = simulate_arrays(inputs, arrays, detail=detail, variables=variables, loop_gain=loop_gain,
-                                     kernels=kernels)
+                                     kernels=kernels, threads=threads)
     except ModelDivergenceError as err:
         raise _named(err, system, scenarios) from None
     return to_dataset(system, scenarios, trajectory)

@@ -598,7 +598,8 @@ def _systems(system: System, base: Scenario, params: Sequence[str], values: np.n
 
 
 def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.ndarray | SweepSpec,
-              indices: Sequence[int], batch: int, kernels: str = "numpy") -> dict[str, np.ndarray]:
+              indices: Sequence[int], batch: int, kernels: str = "numpy",
+              threads: int | None = None) -> dict[str, np.ndarray]:
     """Build and simulate one batch; its per-scenario summaries (column name → array;
     ``price_path.ASSET`` and, for a bond, ``yield_path.ASSET`` of shape (scenarios, rounds)).
     System parameters among ``params`` make a system per distinct value set, each running
@@ -607,7 +608,9 @@ def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.
     ``values`` are the batch's varied values, or the sweep's spec to draw them from
     (:func:`scenario_values`), so that workers draw them in parallel; drawn values come
     back under the key ``DRAWN``. A plain function of its arguments, so any executor can
-    run it (process pools and Dask pickle it by reference).
+    run it (process pools and Dask pickle it by reference). ``threads``: as
+    :func:`~firesale.simulation.simulate` takes it; one in a worker process, which shares
+    the cores with the other workers.
     """
     from firesale.simulation import simulate
 
@@ -617,8 +620,8 @@ def run_batch(system: System, base: Scenario, params: Sequence[str], values: np.
     if drawn:
         values = scenario_values(values, base, indices)
     groups = _systems(system, base, params, values, indices)
-    parts = [_summaries(simulate(group, scenarios, detail=False, variables=SUMMARY_VARIABLES, kernels=kernels))
-             for group, scenarios, _ in groups]
+    parts = [_summaries(simulate(group, scenarios, detail=False, variables=SUMMARY_VARIABLES, kernels=kernels,
+                                 threads=threads)) for group, scenarios, _ in groups]
     columns = parts[0] if len(parts) == 1 else _stack(parts, [rows for *_, rows in groups])
     return {**columns, DRAWN: values} if drawn else columns
 
@@ -1067,7 +1070,7 @@ def run_sweep(
     def submit(pool: cf.Executor, b: int) -> cf.Future:
         idx = batches[b]
         return pool.submit(run_batch, system, base, names, values[idx.start:idx.stop] if inline else spec,
-                           list(idx), b, spec.kernels)
+                           list(idx), b, spec.kernels, None if inline else 1)
 
     def finish(b: int, columns: dict[str, np.ndarray]) -> None:
         """Keep a finished batch and record it at once, before waiting for any other."""

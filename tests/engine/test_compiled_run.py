@@ -8,6 +8,7 @@ scenario, round and column."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
@@ -160,3 +161,85 @@ def test_a_rejected_state_is_reported_where_a_round_at_a_time_reports_it():
         errors.append(info.value)
     assert "[FS604]" in str(errors[1]) and errors[1].location["scenario"] == 2 and errors[1].location["round"] > 2
     assert str(errors[0]) == str(errors[1]) and errors[0].location == errors[1].location
+
+
+# --------------------------------------------------------------------------- chunks on threads
+def _threads_used(monkeypatch) -> set[str]:
+    """Names of the threads that run the batch's chunks, filled as they run."""
+    names: set[str] = set()
+    real = simulate_module._simulate_chunk
+    monkeypatch.setattr(simulate_module, "_simulate_chunk",
+                        lambda *args: names.add(threading.current_thread().name) or real(*args))
+    return names
+
+
+@pytest.mark.parametrize("preset", ["dealer_groups", "march_2020", "inet_eba2018"])
+@pytest.mark.parametrize("detail", [True, False])
+def test_chunks_on_threads_give_the_bits_of_one_thread(monkeypatch, preset, detail):
+    """Chunks of one scenario and of three, on three threads: every record, the rounds,
+    the sales and the final state as one thread leaves them."""
+    inputs, scen = _preset_batch(preset)
+    expected = simulate_arrays(inputs, scen, detail=detail, kernels=NUMBA, threads=1)
+    used = _threads_used(monkeypatch)
+    for chunk_size in (1, 3):
+        _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=detail, kernels=NUMBA,
+                                                    chunk_size=chunk_size, threads=3))
+    assert used and all(name.startswith("firesale-chunk") for name in used)
+
+
+def test_threads_with_records_as_cells_and_runs_past_the_first_capacity(monkeypatch):
+    """Records kept as cells (each thread fills blocks of its own) and a run longer than
+    the records' first capacity (a shock in round 70): the bits of one thread, on the
+    numpy kernels too."""
+    monkeypatch.setattr(records_module, "DENSE_BELOW", 0)
+    loaded = load_preset("march_2020")
+    late = loaded.scenario.updated(max_rounds=75, shocks=[*(s.model_dump() for s in loaded.scenario.shocks),
+                                                          {"asset": loaded.system.asset_names[0], "price": -0.01,
+                                                           "round": 70}])
+    inputs, scen = _arrays(loaded.system, [loaded.scenario, late, loaded.scenario.updated(max_rounds=20), late])
+    for kernels in (NUMBA, kernels_named("numpy")):
+        expected = simulate_arrays(inputs, scen, detail=True, kernels=kernels, threads=1)
+        assert expected.n_rounds > 70
+        for _ in range(5):  # threads race where they share memory: several runs to meet it
+            tested = simulate_arrays(inputs, scen, detail=True, kernels=kernels, chunk_size=1, threads=4)
+            assert isinstance(tested.records["holdings"], records_module.PositionLevels)
+            _assert_same_runs(expected, tested)
+
+
+def test_threads_report_the_first_chunks_rejected_state():
+    """Two scenarios on separate threads leave what is possible: the error is the first
+    one's, as one thread reports it."""
+    system = System.from_records(
+        [{"name": "hf", "type": "hedge_fund", "liabilities": 90.0, "leverage_trigger": 0.1, "leverage_target": 0.1,
+          "leverage_targeting": "two_sided"}],
+        [{"name": "x", "class": "equity", "sigma0": 0.01, "depth": 500.0}],
+        [{"institution": "hf", "asset": "x", "quantity": 100.0}],
+    )
+    scenarios = [Scenario(max_rounds=60), Scenario(shocks=[{"asset": "x", "price": 0.05}], max_rounds=60),
+                 Scenario(shocks=[{"asset": "x", "price": 0.08}], max_rounds=60)]
+    inputs, scen = _arrays(system, scenarios)
+    errors = []
+    for threads in (1, 3):
+        with pytest.raises(ModelDivergenceError) as info:
+            simulate_arrays(inputs, scen, kernels=NUMBA, chunk_size=1, threads=threads)
+        errors.append(info.value)
+    assert "[FS604]" in str(errors[0]) and str(errors[0]).startswith("[FS604] scenario 1,")
+    assert str(errors[0]) == str(errors[1]) and errors[0].location == errors[1].location
+
+
+def test_a_large_batch_takes_the_kernels_threads(monkeypatch):
+    """By default a batch is cut into one chunk a thread of the kernel set, none smaller
+    than THREAD_CHUNK scenarios; the numpy kernels run on the calling thread."""
+    loaded = load_preset("dealer_groups")
+    inputs, scen = _arrays(loaded.system, [loaded.scenario.updated(max_rounds=2)] * 150)
+    monkeypatch.setattr(NUMBA, "threads", lambda: 4)
+    sizes = []
+    real = simulate_module._simulate_chunk
+    monkeypatch.setattr(simulate_module, "_simulate_chunk",
+                        lambda inputs, part, *args: sizes.append(part.tolerance.size) or real(inputs, part, *args))
+    one = simulate_arrays(inputs, scen, detail=False, kernels=NUMBA, threads=1)
+    assert sizes == [150]
+    sizes.clear()
+    _assert_same_runs(one, simulate_arrays(inputs, scen, detail=False, kernels=NUMBA))
+    assert sizes == [simulate_module.THREAD_CHUNK, simulate_module.THREAD_CHUNK, 150 - 2 * simulate_module.THREAD_CHUNK]
+    assert kernels_named("numpy").threads() == 1

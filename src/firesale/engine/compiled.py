@@ -10,11 +10,13 @@ mechanism on and compares every record to 1e-12. Sums are sequential here where 
 sums pairwise, so the two agree to rounding, not bit for bit.
 
 Each kernel works scenario by scenario (or acting row by row) and never sums across
-scenarios, so a scenario gives the same bits in any batch. Kernels run on the calling
-thread: firesale spreads a large batch over processes (sweeps, Dask), where threads inside
-each would compete for the same cores, and numba's OpenMP threading layer is not
-fork-safe (a process pool started after compiled work would be killed). They release the
-GIL (``nogil``), so threads of the caller's own can run them side by side. Kernels are
+scenarios, so a scenario gives the same bits in any batch. A kernel runs on the thread
+that calls it, and releases the GIL (``nogil``): the run loop runs a large batch's chunks
+on threads side by side (:func:`firesale.engine.simulate.simulate_arrays`, one a core
+by default, ``NUMBA_NUM_THREADS``), Python threads rather than numba's own threading
+layer, whose OpenMP layer is not fork-safe (a process pool started after compiled work
+would be killed). Sweeps spread batches over processes and run each on one thread,
+where threads inside each would compete for the same cores. Kernels are
 compiled on first use and cached on disk (numba's ``cache=True``; ``NUMBA_CACHE_DIR``
 chooses where); no ``fastmath``, so IEEE arithmetic is kept.
 
@@ -98,6 +100,12 @@ class CompiledKernels(Kernels):
         positions + 10 × institutions + 4 × assets a scenario, near :attr:`chunk_elements`."""
         footprint = inputs.n_entries + 10 * inputs.n_institutions + 4 * inputs.n_assets
         return max(1, self.chunk_elements // max(footprint, 1))
+
+    def threads(self) -> int:
+        """One thread per core, or ``NUMBA_NUM_THREADS``: the kernels release the GIL.
+        Read from numba's configuration, which starts no thread (numba's own threading
+        layer, started by ``numba.get_num_threads``, is not fork-safe)."""
+        return int(numba.config.NUMBA_NUM_THREADS) if numba is not None else 1
 
     def __init__(self) -> None:
         self.phases = MappingProxyType(_compiled_phases())

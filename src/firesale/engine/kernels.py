@@ -79,6 +79,11 @@ class Kernels:
         positions) array near :attr:`chunk_elements`."""
         return max(1, self.chunk_elements // max(inputs.n_entries, 1))
 
+    def threads(self) -> int:
+        """Threads a batch's chunks run on by default: one, the calling thread (numpy
+        holds the GIL through most of a round's small calls)."""
+        return 1
+
     def position_sums(self, values: np.ndarray, per_asset: np.ndarray | None, inputs: Inputs) -> np.ndarray:
         """:math:`\\sum_{e \\in i} v_{se}\\, x_{s,k(e)}` over each institution's positions,
         (S, E) values and (S, K) ``per_asset`` → (S, N); ``per_asset`` None: :math:`\\sum v_{se}`."""

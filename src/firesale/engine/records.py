@@ -21,7 +21,9 @@ scatter.
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 
 import numpy as np
 
@@ -216,6 +218,16 @@ def _stored_dtype(value: np.ndarray) -> np.dtype:
     return value.dtype if value.dtype in (np.bool_, np.int8) else np.dtype(np.float64)
 
 
+def _locked(method):
+    """``method`` under the records' lock: chunks of a batch run on threads side by side
+    (:func:`firesale.engine.simulate.simulate_arrays`) and write into one set of records."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 def as_run(rows: np.ndarray) -> np.ndarray | slice:
     """Rows of a batch as a slice where they are a run (a slice writes faster), else as
     they are."""
@@ -233,6 +245,12 @@ class Records:
     rounds after each scenario's stop. It gives them as ``(S, R, ...)`` views of that
     storage. A sparse record becomes dense once it would take more memory than the dense
     array (:data:`DENSE_SHARE`).
+
+    Chunks of a batch may write from several threads: each method that changes the
+    records holds :attr:`lock`, and a block handed out to be filled (:meth:`store`) is the
+    calling thread's own. An array handed out to be written in place is not moved while
+    others write into it as long as no run goes beyond ``capacity`` rounds: the threaded
+    loop sizes it for the batch's longest run.
     """
 
     def __init__(self, n_scen: int, capacity: int, levels: frozenset[str], empty: dict[str, float | int]) -> None:
@@ -241,13 +259,15 @@ class Records:
         self.arrays: dict[str, np.ndarray | SparseRecord | PositionLevels] = {}
         #: name -> (tail, dtype) of each round record seen (:meth:`write_rounds`)
         self.layout: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-        self._scratches: dict[str, np.ndarray] = {}
+        self._scratches: dict[tuple[int, str], np.ndarray] = {}
+        self.lock = threading.RLock()
 
     def _blank(self, rounds: int, tail: tuple[int, ...], dtype) -> np.ndarray:
         # not initialised: every round of a scenario up to its stop is written, and
         # finish() fills the rounds after it (no pass over memory a run never needs)
         return np.empty((rounds, self.n_scen) + tail, dtype=dtype)
 
+    @_locked
     def write_round(self, t: int, scenarios: np.ndarray | slice, values: dict[str, np.ndarray],
                     keep: frozenset[str] | None = None) -> None:
         """:meth:`write` each of a round's records (those in ``keep``, default all). A dense
@@ -263,6 +283,7 @@ class Records:
             else:
                 self.write(name, scenarios, t, value)
 
+    @_locked
     def write_rounds(self, t: int, scenarios: np.ndarray | slice, blocks: dict[str, np.ndarray], rounds: int,
                      keep: frozenset[str] | None = None, adopt: bool = False) -> None:
         """The records of the rounds ``t`` to ``t + rounds - 1`` as blocks, ``(R, s, ...)``
@@ -300,6 +321,7 @@ class Records:
             for i in range(first, rounds):
                 self.write(name, scenarios, t + i, block[i])
 
+    @_locked
     def store(self, names: tuple[str, ...], t: int, rounds: int, n_rows: int,
               keep: frozenset[str] | None = None) -> tuple[list[np.ndarray], np.ndarray] | None:
         """Where the rounds ``t`` to ``t + rounds - 1`` of ``n_rows`` scenarios can be
@@ -325,13 +347,13 @@ class Records:
         return arrays, modes
 
     def _scratch(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A block of ``shape`` for the record ``name``, over memory kept from the last
-        call's block where it is large enough: its pages are in memory already (a fresh
-        block's first writes would fault every page in, each call)."""
-        size = math.prod(shape)
-        kept = self._scratches.get(name)
+        """A block of ``shape`` for the record ``name``, over memory kept from the calling
+        thread's last block where it is large enough: its pages are in memory already (a
+        fresh block's first writes would fault every page in, each call)."""
+        size, key = math.prod(shape), (threading.get_ident(), name)
+        kept = self._scratches.get(key)
         if kept is None or kept.size < size:
-            kept = self._scratches[name] = np.empty(size, dtype=dtype)
+            kept = self._scratches[key] = np.empty(size, dtype=dtype)
         return kept[:size].reshape(shape)
 
     def _fit(self, name: str, rounds: int, fill: bool = False) -> np.ndarray:
@@ -347,6 +369,7 @@ class Records:
             out = self.arrays[name] = grown
         return out
 
+    @_locked
     def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
         """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order).
         :meth:`write_round` copies a round of an existing dense record itself, without
@@ -398,6 +421,7 @@ class Records:
                 flat[t, cells] = values
         return out
 
+    @_locked
     def add_cells(self, name: str, t: int, tail: tuple[int, ...], dtype, cells: np.ndarray,
                   values: np.ndarray) -> None:
         """Set round ``t``'s ``cells`` (flat indices into an ``(S,) + tail`` block) of a
@@ -411,6 +435,7 @@ class Records:
         else:
             self._round_of(name, t).reshape(-1)[cells] = values
 
+    @_locked
     def add_levels(self, name: str, t: int, scenarios: np.ndarray, before: np.ndarray, after: np.ndarray,
                    entry_institution: np.ndarray, entry_asset: np.ndarray, n_institutions: int,
                    n_assets: int) -> None:
@@ -438,6 +463,7 @@ class Records:
                 self.levels = self.levels | {name}
         return record
 
+    @_locked
     def scatter_rounds(self, name: str, t: int, scenarios: np.ndarray, block: np.ndarray,
                        entry_institution: np.ndarray, entry_asset: np.ndarray, n_institutions: int, n_assets: int,
                        level: bool) -> bool:
@@ -454,6 +480,7 @@ class Records:
         self._fit(name, t + rounds, fill=True)[t:t + rounds, scenarios[:, None], entry_institution, entry_asset] = block
         return True
 
+    @_locked
     def finish(self, last_step: np.ndarray) -> dict[str, np.ndarray | SparseRecord | PositionLevels]:
         """Trim to the rounds run; a scenario that stopped early repeats its last levels."""
         n_rounds = int(last_step.max(initial=0)) + 1
