@@ -17,24 +17,34 @@ __all__ = ["desk_var", "order_rows", "row_starts", "row_flows", "row_records", "
 
 @jit
 def desk_var(q_trading, price, tradable, sigma, desks, row_entries, entry_asset, correlation, z,
-              n_inst):  # pragma: no cover
+             n_inst):  # pragma: no cover
+    r""":meth:`firesale.engine.kernels.Kernels.desk_var`: each desk's VaR,
+    :math:`z_v \sqrt{b^\top C_v b}` over its own positions' trading books at risk
+    (:func:`firesale.channels.balance_sheet.value_at_risk`).
+
+    Desk by desk, and each desk's scenarios in turn: the desk's correlation block
+    (``correlation[v]``, its positions only) is read once for the chunk, where a loop over
+    scenarios outside would stream every desk's block through memory once per scenario
+    (157 MB a scenario on 5,000 × 1,000). A desk's positions are the first of its row of
+    ``row_entries``, padding after them: the padding's terms, exact zeros, are left out,
+    which changes no bit of a finite sum."""
     n_scen, width = q_trading.shape[0], row_entries.shape[1]
     out = np.full((n_scen, n_inst), np.nan)
-    for s in range(n_scen):
-        scaled = np.zeros(width)
-        for v in range(desks.size):
-            n = desks[v]
-            for m in range(width):
+    scaled = np.empty(width)
+    for v in range(desks.size):
+        n = desks[v]
+        count = 0
+        while count < width and row_entries[n, count] >= 0:
+            count += 1
+        for s in range(n_scen):
+            for m in range(count):
                 e = row_entries[n, m]
-                if e < 0:
-                    scaled[m] = 0.0
-                else:
-                    k = entry_asset[e]
-                    scaled[m] = q_trading[s, e] * (price[s, k] * tradable[k]) * sigma[s, k]
+                k = entry_asset[e]
+                scaled[m] = q_trading[s, e] * (price[s, k] * tradable[k]) * sigma[s, k]
             variance = 0.0
-            for i in range(width):
+            for i in range(count):
                 weighted = 0.0
-                for m in range(width):
+                for m in range(count):
                     weighted += correlation[v, i, m] * scaled[m]
                 variance += weighted * scaled[i]
             out[s, n] = z[v] * np.sqrt(max(variance, 0.0))
