@@ -133,9 +133,9 @@ def test_a_serial_sweep_stores_each_batch_before_it_starts_the_next(tmp_path, mo
     stored_when_started = {}
     real = sw.run_batch
 
-    def spy(system, base, params, values, indices, batch, kernels):
+    def spy(system, base, params, values, indices, batch, *rest):
         stored_when_started[batch] = _sweep_batches(store.path)
-        return real(system, base, params, values, indices, batch, kernels)
+        return real(system, base, params, values, indices, batch, *rest)
 
     monkeypatch.setattr(sw, "run_batch", spy)
     run_sweep(SPEC, store=store)
@@ -520,3 +520,22 @@ def test_a_dask_task_whose_workers_keep_dying_is_a_clear_error():
     with pytest.raises(ConfigError) as err:
         run_sweep(SPEC, executor=Dying())
     assert codes(err) == ["FS960"] and "smaller --batch" in str(err.value)
+
+
+def test_a_sweep_runs_each_batch_on_one_thread_beside_other_workers(monkeypatch):
+    """Workers share the cores: a batch sent to an executor runs on one thread, one run in
+    this process on the kernels' default."""
+    import firesale.sweep as sw
+
+    threads = []
+    real = sw.run_batch
+
+    def spy(*args):
+        threads.append(args[7])
+        return real(*args)
+
+    monkeypatch.setattr(sw, "run_batch", spy)
+    run_sweep(SPEC)
+    with cf.ThreadPoolExecutor(2) as pool:  # an executor of workers, in this process so that the spy sees it
+        run_sweep(SPEC, executor=pool)
+    assert threads == [None] * 6 + [1] * 6
