@@ -246,11 +246,12 @@ class Records:
     storage. A sparse record becomes dense once it would take more memory than the dense
     array (:data:`DENSE_SHARE`).
 
-    Chunks of a batch may write from several threads: each method that changes the
-    records holds :attr:`lock`, and a block handed out to be filled (:meth:`store`) is the
-    calling thread's own. An array handed out to be written in place is not moved while
-    others write into it as long as no run goes beyond ``capacity`` rounds: the threaded
-    loop sizes it for the batch's longest run.
+    Chunks of a batch may write from several threads: each method that changes what the
+    records are holds :attr:`lock`, and a block handed out to be filled (:meth:`store`) is
+    the calling thread's own. A dense array is not moved while threads write their rows
+    into it, outside the lock (:meth:`write_round`, and the kernels writing in place), as
+    long as no run goes beyond ``capacity`` rounds: the threaded loop sizes it for the
+    batch's longest run.
     """
 
     def __init__(self, n_scen: int, capacity: int, levels: frozenset[str], empty: dict[str, float | int]) -> None:
@@ -267,12 +268,15 @@ class Records:
         # finish() fills the rounds after it (no pass over memory a run never needs)
         return np.empty((rounds, self.n_scen) + tail, dtype=dtype)
 
-    @_locked
     def write_round(self, t: int, scenarios: np.ndarray | slice, values: dict[str, np.ndarray],
                     keep: frozenset[str] | None = None) -> None:
         """:meth:`write` each of a round's records (those in ``keep``, default all). A dense
         record's round is one copy here, without a call per record: a round of one scenario
-        writes some fifty small arrays, and the calls would cost more than the copies."""
+        writes some fifty small arrays, and the calls would cost more than the copies.
+
+        The copies into the dense arrays, and the search for the cells a record kept as
+        cells sets, are made outside the lock: chunks on threads write rows of their own,
+        into arrays that do not move while the rounds fit (see the class)."""
         arrays = self.arrays
         for name, value in values.items():
             if keep is not None and name not in keep:
@@ -280,8 +284,13 @@ class Records:
             out = arrays.get(name)
             if type(out) is np.ndarray and t < out.shape[0]:
                 out[t, scenarios] = value
-            else:
-                self.write(name, scenarios, t, value)
+                continue
+            cells = None
+            if type(out) is SparseRecord:
+                value = value.astype(_stored_dtype(value), copy=False)
+                cells = set_cells(value, self.empty.get(name, 0))
+            with self.lock:
+                self.write(name, scenarios, t, value, cells)
 
     @_locked
     def write_rounds(self, t: int, scenarios: np.ndarray | slice, blocks: dict[str, np.ndarray], rounds: int,
@@ -370,17 +379,19 @@ class Records:
         return out
 
     @_locked
-    def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray) -> None:
+    def write(self, name: str, scenarios: np.ndarray | slice, t: int, value: np.ndarray,
+              cells: np.ndarray | None = None) -> None:
         """Round ``t``'s ``value`` of the batch's ``scenarios`` (its rows, in order).
         :meth:`write_round` copies a round of an existing dense record itself, without
-        this call."""
+        this call, and may pass the cells of a record kept as cells (:func:`set_cells`)."""
         out = self.arrays.get(name)
         dtype = _stored_dtype(value)
         if out is None and name in SPARSE_RECORDS and self._small(value.shape[1:], dtype):
             out = self.arrays[name] = self._densify(name, None, value.shape[1:], dtype)
         if name in SPARSE_RECORDS and (out is None or isinstance(out, SparseRecord)):
             value = value.astype(dtype, copy=False)
-            cells = set_cells(value, self.empty.get(name, 0))
+            if cells is None:
+                cells = set_cells(value, self.empty.get(name, 0))
             stored = 0 if out is None else out._cells.size
             rounds = max(t + 1, 0 if out is None else out.n_rounds)
             tail = value.shape[1:]
