@@ -8,6 +8,7 @@ the rest of the batch runs on, so a scenario gives the same result in a batch as
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -206,28 +207,37 @@ def simulate_arrays(
     last_step = np.zeros(n_scen, dtype=np.int64)
     keep = None if variables is None else frozenset(variables)
 
-    def run(chunk: np.ndarray) -> _Chunk:
+    whole: _Chunk | None = None  # the batch's: a lone chunk's, or made by the first chunk to end
+    making = threading.Lock()
+
+    def run(chunk: np.ndarray) -> None:
+        nonlocal whole
         part = scen if chunk.size == n_scen else scen.take(chunk)
-        return _simulate_chunk(inputs, part, detail, records, chunk, last_step, keep, loop_gain, kernels)
+        done = _simulate_chunk(inputs, part, detail, records, chunk, last_step, keep, loop_gain, kernels)
+        if chunk.size == n_scen:
+            whole = done
+            return
+        # each chunk's results go straight into the batch's arrays as it ends, on its own
+        # thread: no chunk is kept to join
+        with making:
+            if whole is None:
+                whole = _Chunk(*(_batch_like(field, n_scen) for field in done[:3]), done.final.blank(n_scen))
+        rows = slice(int(chunk[0]), int(chunk[-1]) + 1)
+        for target, value in zip(whole[:3], done[:3]):
+            target[rows] = value
+        whole.final.set_rows(rows, done.final)
 
     if threads > 1:
         pool = ThreadPoolExecutor(threads, thread_name_prefix="firesale-chunk")
         try:
             # in the order of the chunks: the first chunk's error is raised, as one thread would
-            done = list(pool.map(run, chunks))
+            for _ in pool.map(run, chunks):
+                pass
         finally:
             pool.shutdown(cancel_futures=True)
     else:
-        done = [run(chunk) for chunk in chunks]
-    if len(done) == 1:
-        whole = done[0]
-    else:  # each chunk's results go into the batch's arrays
-        whole = _Chunk(*(_batch_like(field, n_scen) for field in done[0][:3]), done[0].final.blank(n_scen))
-        for chunk, part in zip(chunks, done):
-            rows = slice(int(chunk[0]), int(chunk[-1]) + 1)
-            for target, value in zip(whole[:3], part[:3]):
-                target[rows] = value
-            whole.final.set_rows(rows, part.final)
+        for chunk in chunks:
+            run(chunk)
     rounds, initial_equity, sales_by_entry, final = whole
     return Trajectory(
         records=records.finish(last_step),
