@@ -24,7 +24,7 @@ from firesale.engine.kernels import kernels_named
 from firesale.engine.round import record_bytes
 from firesale.engine.simulate import simulate_arrays
 from firesale.engine.state import Inputs, ScenarioArrays
-from firesale.errors import ModelDivergenceError
+from firesale.errors import ConfigError, ModelDivergenceError
 from firesale.testing.strategies import system_and_scenarios
 
 NUMBA = kernels_named("numba")
@@ -244,3 +244,10 @@ def test_a_large_batch_takes_the_kernels_threads(monkeypatch):
     # in the order the threads reach them
     assert sorted(sizes) == sorted([simulate_module.THREAD_CHUNK] * 2 + [150 - 2 * simulate_module.THREAD_CHUNK])
     assert kernels_named("numpy").threads() == 1
+
+
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True, "2"])
+def test_threads_that_are_not_a_count_are_refused(threads):
+    loaded = load_preset("dealer_prime")
+    with pytest.raises(ConfigError, match=r"\[FS209\] threads .*whole number of threads, at least 1"):
+        simulate(loaded.system, loaded.scenario, kernels="numba", threads=threads)

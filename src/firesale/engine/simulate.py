@@ -22,7 +22,7 @@ from firesale.engine.round import LEVEL_RECORDS, record_bytes, step
 from firesale.channels.impact import LAW_CODES
 from firesale.channels import CHANNELS
 from firesale.engine.state import Inputs, ScenarioArrays, State, initial_state
-from firesale.errors import ModelDivergenceError, Problem
+from firesale.errors import ConfigError, ModelDivergenceError, Problem
 
 __all__ = ["Trajectory", "simulate_arrays", "loop_gain_round", "THREAD_CHUNK"]
 
@@ -196,7 +196,10 @@ def simulate_arrays(
     n_scen = scen.switches.shape[0]
     kernels = kernels_named(kernels) if isinstance(kernels, str) else kernels
     size = chunk_size or kernels.chunk_scenarios(inputs)
-    threads = kernels.threads() if threads is None else max(int(threads), 1)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ConfigError(Problem("FS209", f"threads {threads!r}",
+                                  "give a whole number of threads, at least 1, or None for one a core"))
+    threads = kernels.threads() if threads is None else int(threads)
     if threads > 1 and chunk_size is None:
         size = min(size, max(-(-n_scen // threads), THREAD_CHUNK))
     chunks = [np.arange(lo, min(lo + size, n_scen)) for lo in range(0, n_scen, size)]
