@@ -251,3 +251,13 @@ def test_threads_that_are_not_a_count_are_refused(threads):
     loaded = load_preset("dealer_prime")
     with pytest.raises(ConfigError, match=r"\[FS209\] threads .*whole number of threads, at least 1"):
         simulate(loaded.system, loaded.scenario, kernels="numba", threads=threads)
+
+
+def test_threads_with_the_loop_gain():
+    """Each round's loop gain probes the round again from Python: on threads too, the bits
+    of one thread."""
+    inputs, scen = _preset_batch("dealer_groups")
+    expected = simulate_arrays(inputs, scen, detail=False, loop_gain=True, kernels=NUMBA, threads=1)
+    assert np.isfinite(np.asarray(expected.records["loop_gain"])).any()
+    _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=False, loop_gain=True, kernels=NUMBA,
+                                                chunk_size=2, threads=3))
