@@ -386,6 +386,9 @@ def child_preset_batch(preset: str, n_variants: int, repeat: int = 2, threads: i
         lambda: simulate_arrays(inputs, scen, detail=False, kernels="numpy"), repeat))
     (t_numba, runs_numba, fast), cpu_numba = cpu_use(lambda: best_of(
         lambda: simulate_arrays(inputs, scen, detail=False, kernels="numba"), repeat))
+    # the same batch with the compiled kernels on one thread
+    t_one, runs_one, one = best_of(lambda: simulate_arrays(inputs, scen, detail=False, kernels="numba", threads=1),
+                                   repeat)
     steps = scenario_steps(ref.records["eventful"], scen.last_shock_round, scen.max_rounds)
     scale = float(loaded.system.total_assets0.sum())
     eq_floor = 1e-6 * scale / loaded.system.n_institutions
@@ -397,7 +400,13 @@ def child_preset_batch(preset: str, n_variants: int, repeat: int = 2, threads: i
         "variants_how": f"each price shock x U(0.5, 1.5), default_rng({seed}), one draw per shock and variant",
         "mechanisms_as_shipped": switches,
         "ratio": t_numpy / t_numba, "seconds_numpy": t_numpy, "seconds_compiled": t_numba,
-        "runs_seconds": {"numpy": runs_numpy, "compiled": runs_numba}, "repeat": repeat, "setup_seconds": t_setup,
+        "ratio_one_thread": t_numpy / t_one, "seconds_compiled_one_thread": t_one,
+        "compiled_threads_how": "simulate_arrays(kernels='numba') runs the batch's chunks on numba's thread count "
+                                "(NUMBA_NUM_THREADS, one a core by default); the one-thread run passes threads=1",
+        "one_thread_equals_threads": bool(all(np.array_equal(np.asarray(one.records[k]), np.asarray(fast.records[k]),
+                                                             equal_nan=True) for k in fast.records)),
+        "runs_seconds": {"numpy": runs_numpy, "compiled": runs_numba, "compiled_one_thread": runs_one},
+        "repeat": repeat, "setup_seconds": t_setup,
         "cpu_seconds_all_runs": {"numpy": cpu_numpy["cpu_seconds"], "compiled": cpu_numba["cpu_seconds"]},
         "scenario_rounds": int(steps.sum()), "batch_step_calls": int(ref.n_rounds),
         "ms_per_scenario_round": {"numpy": 1e3 * t_numpy / steps.sum(), "compiled": 1e3 * t_numba / steps.sum()},

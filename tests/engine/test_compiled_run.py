@@ -142,16 +142,22 @@ def test_rounds_in_one_call_equal_a_round_at_a_time_every_mechanism(case):
     _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=True, kernels=NUMBA, chunk_size=1))
 
 
-def test_a_rejected_state_is_reported_where_a_round_at_a_time_reports_it():
-    """A leverage-10 targeter in a thin market buys into its own price impact until prices
-    pass the physical bound: beside a calm scenario and one that stops early, the error
-    names the same scenario and round either way."""
-    system = System.from_records(
+def _explosive_system() -> System:
+    """A leverage-10 targeter in a thin market: it buys into its own price impact, until
+    prices pass the physical bound, once a price rises."""
+    return System.from_records(
         [{"name": "hf", "type": "hedge_fund", "liabilities": 90.0, "leverage_trigger": 0.1, "leverage_target": 0.1,
           "leverage_targeting": "two_sided"}],
         [{"name": "x", "class": "equity", "sigma0": 0.01, "depth": 500.0}],
         [{"institution": "hf", "asset": "x", "quantity": 100.0}],
     )
+
+
+def test_a_rejected_state_is_reported_where_a_round_at_a_time_reports_it():
+    """A leverage-10 targeter in a thin market buys into its own price impact until prices
+    pass the physical bound: beside a calm scenario and one that stops early, the error
+    names the same scenario and round either way."""
+    system = _explosive_system()
     scenarios = [Scenario(max_rounds=60), Scenario(shocks=[{"asset": "x", "price": 0.05}], max_rounds=2),
                  Scenario(shocks=[{"asset": "x", "price": 0.05}], max_rounds=60)]
     errors = []
@@ -209,12 +215,7 @@ def test_threads_with_records_as_cells_and_runs_past_the_first_capacity(monkeypa
 def test_threads_report_the_first_chunks_rejected_state():
     """Two scenarios on separate threads leave what is possible: the error is the first
     one's, as one thread reports it."""
-    system = System.from_records(
-        [{"name": "hf", "type": "hedge_fund", "liabilities": 90.0, "leverage_trigger": 0.1, "leverage_target": 0.1,
-          "leverage_targeting": "two_sided"}],
-        [{"name": "x", "class": "equity", "sigma0": 0.01, "depth": 500.0}],
-        [{"institution": "hf", "asset": "x", "quantity": 100.0}],
-    )
+    system = _explosive_system()
     scenarios = [Scenario(max_rounds=60), Scenario(shocks=[{"asset": "x", "price": 0.05}], max_rounds=60),
                  Scenario(shocks=[{"asset": "x", "price": 0.08}], max_rounds=60)]
     inputs, scen = _arrays(system, scenarios)
