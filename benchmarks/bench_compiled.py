@@ -13,7 +13,7 @@ returns a JSON-able dict; ``run_all.py`` adds the target and whether it is met.
   ``firesale.simulate(system, scenario)`` call on ``inet_eba2018``, and its engine share;
 * :func:`child_preset_batch` (items ``9_inet_batch_8192`` and ``10_presets_1024``): many
   Monte Carlo variants of a preset's shock in one ``simulate_arrays`` call, compiled vs
-  numpy, best of 2.
+  numpy, best of 3.
 
 Work is counted as in ``bench_engine.py``: a *scenario-round* is a round a scenario steps
 through before its stop, the stop round included. The steps of each scenario are read off
