@@ -193,23 +193,36 @@ def test_chunks_on_threads_give_the_bits_of_one_thread(monkeypatch, preset, deta
     assert used and all(name.startswith("firesale-chunk") for name in used)
 
 
-def test_threads_with_records_as_cells_and_runs_past_the_first_capacity(monkeypatch):
-    """Records kept as cells (each thread fills blocks of its own) and a run longer than
-    the records' first capacity (a shock in round 70): the bits of one thread, on the
-    numpy kernels too."""
+def test_threads_with_records_as_cells(monkeypatch):
+    """Records kept as cells (each thread fills blocks of its own): the bits of one
+    thread, on the numpy kernels too."""
     monkeypatch.setattr(records_module, "DENSE_BELOW", 0)
+    loaded = load_preset("march_2020")
+    inputs, scen = _arrays(loaded.system, [loaded.scenario, loaded.scenario.updated(max_rounds=20),
+                                           loaded.scenario.updated(max_rounds=17)] * 2)
+    used = _threads_used(monkeypatch)
+    for kernels in (NUMBA, kernels_named("numpy")):
+        expected = simulate_arrays(inputs, scen, detail=True, kernels=kernels, threads=1)
+        for _ in range(5):  # threads race where they share memory: several runs to meet it
+            tested = simulate_arrays(inputs, scen, detail=True, kernels=kernels, chunk_size=1, threads=4)
+            assert isinstance(tested.records["holdings"], records_module.PositionLevels)
+            _assert_same_runs(expected, tested)
+    assert any(name.startswith("firesale-chunk") for name in used)  # the threaded runs did use threads
+
+
+def test_a_run_past_the_records_first_capacity_runs_its_chunks_one_after_another(monkeypatch):
+    """A shock in round 70: the records grow past their first 64 rounds, which threads
+    writing in place could not follow, so the chunks run on the calling thread."""
     loaded = load_preset("march_2020")
     late = loaded.scenario.updated(max_rounds=75, shocks=[*(s.model_dump() for s in loaded.scenario.shocks),
                                                           {"asset": loaded.system.asset_names[0], "price": -0.01,
                                                            "round": 70}])
     inputs, scen = _arrays(loaded.system, [loaded.scenario, late, loaded.scenario.updated(max_rounds=20), late])
-    for kernels in (NUMBA, kernels_named("numpy")):
-        expected = simulate_arrays(inputs, scen, detail=True, kernels=kernels, threads=1)
-        assert expected.n_rounds > 70
-        for _ in range(5):  # threads race where they share memory: several runs to meet it
-            tested = simulate_arrays(inputs, scen, detail=True, kernels=kernels, chunk_size=1, threads=4)
-            assert isinstance(tested.records["holdings"], records_module.PositionLevels)
-            _assert_same_runs(expected, tested)
+    expected = simulate_arrays(inputs, scen, detail=True, kernels=NUMBA, threads=1)
+    assert expected.n_rounds > 70
+    used = _threads_used(monkeypatch)
+    _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=True, kernels=NUMBA, chunk_size=1, threads=4))
+    assert used == {threading.current_thread().name}
 
 
 def test_threads_report_the_first_chunks_rejected_state():

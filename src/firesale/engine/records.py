@@ -250,8 +250,8 @@ class Records:
     records are holds :attr:`lock`, and a block handed out to be filled (:meth:`store`) is
     the calling thread's own. A dense array is not moved while threads write their rows
     into it, outside the lock (:meth:`write_round`, and the kernels writing in place), as
-    long as no run goes beyond ``capacity`` rounds: the threaded loop sizes it for the
-    batch's longest run.
+    long as no run goes beyond ``capacity`` rounds: the loop runs chunks on threads only
+    for batches whose runs fit.
     """
 
     def __init__(self, n_scen: int, capacity: int, levels: frozenset[str], empty: dict[str, float | int]) -> None:

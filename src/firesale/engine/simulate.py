@@ -187,8 +187,9 @@ def simulate_arrays(
         :meth:`~firesale.engine.kernels.Kernels.threads` (the compiled kernels release
         the GIL and take one per core, ``NUMBA_NUM_THREADS``; the numpy ones run on the
         calling thread), at most one per chunk. Without ``chunk_size``, a large batch is
-        cut into at least as many chunks, of at least :data:`THREAD_CHUNK` scenarios.
-        Results do not depend on it.
+        cut into at least as many chunks, of at least :data:`THREAD_CHUNK` scenarios. A
+        batch whose ``max_rounds`` passes the records' first capacity (64 rounds) runs
+        its chunks one after another. Results do not depend on it.
 
     Each round's records are written straight into arrays for the whole batch, so a
     batch holds its records once (no per-round lists to stack, no chunks to join).
@@ -200,13 +201,16 @@ def simulate_arrays(
         raise ConfigError(Problem("FS209", f"threads {threads!r}",
                                   "give a whole number of threads, at least 1, or None for one a core"))
     threads = kernels.threads() if threads is None else int(threads)
+    longest = int(scen.max_rounds.max())
+    if longest > _INITIAL_ROUNDS:
+        # the records grow (move) once a run passes their first capacity, which threads
+        # writing into them in place could not follow
+        threads = 1
     if threads > 1 and chunk_size is None:
         size = min(size, max(-(-n_scen // threads), THREAD_CHUNK))
     chunks = [np.arange(lo, min(lo + size, n_scen)) for lo in range(0, n_scen, size)]
     threads = min(threads, len(chunks))
-    longest = int(scen.max_rounds.max())
-    # threads write in place into the batch's arrays: sized for the longest run, they never move
-    records = Records(n_scen, longest if threads > 1 else min(longest, _INITIAL_ROUNDS), _LEVELS, _EMPTY)
+    records = Records(n_scen, min(longest, _INITIAL_ROUNDS), _LEVELS, _EMPTY)
     last_step = np.zeros(n_scen, dtype=np.int64)
     keep = None if variables is None else frozenset(variables)
 
