@@ -170,13 +170,14 @@ def test_a_rejected_state_is_reported_where_a_round_at_a_time_reports_it():
 
 
 # --------------------------------------------------------------------------- chunks on threads
-def _threads_used(monkeypatch) -> set[str]:
-    """Names of the threads that run the batch's chunks, filled as they run."""
-    names: set[str] = set()
+def _chunks_run(monkeypatch) -> list[tuple[str, int]]:
+    """The thread and the number of scenarios of each chunk a batch runs, filled as the
+    chunks run (in the order the threads reach them)."""
+    seen: list[tuple[str, int]] = []
     real = simulate_module._simulate_chunk
-    monkeypatch.setattr(simulate_module, "_simulate_chunk",
-                        lambda *args: names.add(threading.current_thread().name) or real(*args))
-    return names
+    monkeypatch.setattr(simulate_module, "_simulate_chunk", lambda inputs, part, *args: seen.append(
+        (threading.current_thread().name, part.tolerance.size)) or real(inputs, part, *args))
+    return seen
 
 
 @pytest.mark.parametrize("preset", ["dealer_groups", "march_2020", "inet_eba2018"])
@@ -186,11 +187,11 @@ def test_chunks_on_threads_give_the_bits_of_one_thread(monkeypatch, preset, deta
     the sales and the final state as one thread leaves them."""
     inputs, scen = _preset_batch(preset)
     expected = simulate_arrays(inputs, scen, detail=detail, kernels=NUMBA, threads=1)
-    used = _threads_used(monkeypatch)
+    run = _chunks_run(monkeypatch)
     for chunk_size in (1, 3):
         _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=detail, kernels=NUMBA,
                                                     chunk_size=chunk_size, threads=3))
-    assert used and all(name.startswith("firesale-chunk") for name in used)
+    assert run and all(name.startswith("firesale-chunk") for name, _ in run)
 
 
 def test_threads_with_records_as_cells(monkeypatch):
@@ -200,14 +201,14 @@ def test_threads_with_records_as_cells(monkeypatch):
     loaded = load_preset("march_2020")
     inputs, scen = _arrays(loaded.system, [loaded.scenario, loaded.scenario.updated(max_rounds=20),
                                            loaded.scenario.updated(max_rounds=17)] * 2)
-    used = _threads_used(monkeypatch)
+    run = _chunks_run(monkeypatch)
     for kernels in (NUMBA, kernels_named("numpy")):
         expected = simulate_arrays(inputs, scen, detail=True, kernels=kernels, threads=1)
         for _ in range(5):  # threads race where they share memory: several runs to meet it
             tested = simulate_arrays(inputs, scen, detail=True, kernels=kernels, chunk_size=1, threads=4)
             assert isinstance(tested.records["holdings"], records_module.PositionLevels)
             _assert_same_runs(expected, tested)
-    assert any(name.startswith("firesale-chunk") for name in used)  # the threaded runs did use threads
+    assert any(name.startswith("firesale-chunk") for name, _ in run)  # the threaded runs did use threads
 
 
 def test_a_run_past_the_records_first_capacity_runs_its_chunks_one_after_another(monkeypatch):
@@ -220,9 +221,9 @@ def test_a_run_past_the_records_first_capacity_runs_its_chunks_one_after_another
     inputs, scen = _arrays(loaded.system, [loaded.scenario, late, loaded.scenario.updated(max_rounds=20), late])
     expected = simulate_arrays(inputs, scen, detail=True, kernels=NUMBA, threads=1)
     assert expected.n_rounds > 70
-    used = _threads_used(monkeypatch)
+    run = _chunks_run(monkeypatch)
     _assert_same_runs(expected, simulate_arrays(inputs, scen, detail=True, kernels=NUMBA, chunk_size=1, threads=4))
-    assert used == {threading.current_thread().name}
+    assert {name for name, _ in run} == {threading.current_thread().name}
 
 
 def test_threads_report_the_first_chunks_rejected_state():
@@ -247,16 +248,13 @@ def test_a_large_batch_takes_the_kernels_threads(monkeypatch):
     loaded = load_preset("dealer_groups")
     inputs, scen = _arrays(loaded.system, [loaded.scenario.updated(max_rounds=2)] * 150)
     monkeypatch.setattr(NUMBA, "threads", lambda: 4)
-    sizes = []
-    real = simulate_module._simulate_chunk
-    monkeypatch.setattr(simulate_module, "_simulate_chunk",
-                        lambda inputs, part, *args: sizes.append(part.tolerance.size) or real(inputs, part, *args))
+    run = _chunks_run(monkeypatch)
     one = simulate_arrays(inputs, scen, detail=False, kernels=NUMBA, threads=1)
-    assert sizes == [150]
-    sizes.clear()
+    assert [size for _, size in run] == [150]
+    run.clear()
     _assert_same_runs(one, simulate_arrays(inputs, scen, detail=False, kernels=NUMBA))
-    # in the order the threads reach them
-    assert sorted(sizes) == sorted([simulate_module.THREAD_CHUNK] * 2 + [150 - 2 * simulate_module.THREAD_CHUNK])
+    assert sorted(size for _, size in run) == sorted([simulate_module.THREAD_CHUNK] * 2
+                                                     + [150 - 2 * simulate_module.THREAD_CHUNK])
     assert kernels_named("numpy").threads() == 1
 
 

@@ -289,8 +289,7 @@ class Records:
             if type(out) is SparseRecord:
                 value = value.astype(_stored_dtype(value), copy=False)
                 cells = set_cells(value, self.empty.get(name, 0))
-            with self.lock:
-                self.write(name, scenarios, t, value, cells)
+            self.write(name, scenarios, t, value, cells)  # under the lock
 
     @_locked
     def write_rounds(self, t: int, scenarios: np.ndarray | slice, blocks: dict[str, np.ndarray], rounds: int,

@@ -452,6 +452,8 @@ def _keep_detail(records: Records, t: int, scenarios: np.ndarray, state: State, 
     dense = {name: records.scatter_rounds(name, t, scenarios, blocks[name], inputs.entry_institution,
                                           inputs.entry_asset, n_inst, n_assets, level=name.endswith("holdings"))
              for name in ("sales", "binding", "holdings", "trading_holdings")}
+    if all(dense.values()):  # the common case of a small batch: nothing a round at a time
+        return
     cells = (scenarios[:, None] * n_inst + inputs.entry_institution) * n_assets + inputs.entry_asset
     before = {"holdings": state.q, "trading_holdings": state.q_trading}
     for i in range(blocks["sales"].shape[0]):
