@@ -42,7 +42,22 @@ def desk_var(q_trading, price, tradable, sigma, desks, row_entries, entry_asset,
                 k = entry_asset[e]
                 scaled[m] = q_trading[s, e] * (price[s, k] * tradable[k]) * sigma[s, k]
             variance = 0.0
-            for i in range(count):
+            # four rows of the block at a time: their sums are independent, so the processor
+            # overlaps them, and each still adds its terms in column order (the same bits)
+            paired = count - count % 4
+            for i in range(0, paired, 4):
+                w0 = w1 = w2 = w3 = 0.0
+                for m in range(count):
+                    x = scaled[m]
+                    w0 += correlation[v, i, m] * x
+                    w1 += correlation[v, i + 1, m] * x
+                    w2 += correlation[v, i + 2, m] * x
+                    w3 += correlation[v, i + 3, m] * x
+                variance += w0 * scaled[i]
+                variance += w1 * scaled[i + 1]
+                variance += w2 * scaled[i + 2]
+                variance += w3 * scaled[i + 3]
+            for i in range(paired, count):
                 weighted = 0.0
                 for m in range(count):
                     weighted += correlation[v, i, m] * scaled[m]

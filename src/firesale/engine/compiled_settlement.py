@@ -64,7 +64,7 @@ def _run_sums(values, x, y, s, assets, starts, present, out):  # pragma: no cove
 
 @jit
 def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, repo_rows, units, trading_cut,
-            price, mark, post, post_mark, bid, ask, q, q_trading, pending, repo, derivative_open, outside_q0,
+            price, mark, post, post_mark, bid, ask, q, pending, repo, derivative_open, outside_q0,
             outside_cash0, shares, short_term, entry_asset, entry_institution, segment_starts, has_holdings,
             dealers, pos_dealer, pos_asset, pos_entry, derivative_asset, derivative_starts, has_derivative, hedges,
             hedge_entry, other_liabilities, final_settlement, hold_proceeds, bought, notional, posted, vm_gain,
@@ -77,7 +77,9 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
     """Settle every scenario: the acting rows' blocks, then the (S, K), (S, E), (S, N)
     arrays the reference reads, the flags of its branches, and last the fields of
     :class:`~firesale.engine.settlement.Settled` to fill (a field the reference passes on
-    unchanged where its branch does not run is that input, and is not written)."""
+    unchanged where its branch does not run is that input, and is not written). ``new_q``
+    and ``new_q_trading`` arrive as copies of ``q`` and ``q_trading``: only the positions
+    that trade are written."""
     n_scen, n_inst = equity.shape
     n_entries, n_assets = q.shape[1], price.shape[1]
     n_rows, width = units.shape
@@ -106,10 +108,8 @@ def _settle(valid, flat, rows, s_of, asset_rows, q_rows, qt_rows, price_rows, re
         while last < n_rows and s_of[last] == s:
             last += 1
         final = final_settlement[s]
-        for e in range(n_entries):
-            new_q[s, e] = q[s, e]
-            new_q_trading[s, e] = q_trading[s, e]
-            if final_any:
+        if final_any:
+            for e in range(n_entries):
                 new_pending[s, e] = pending[s, e] if final else 0.0
         for n in range(n_inst):
             proceeds[s, n] = 0.0
@@ -307,7 +307,9 @@ def settlement_table(st, inp, sc, shocked, marked, limits, calls, orders, dealt,
     new_open = np.empty_like(derivative_open) if hedging else derivative_open
     lending = np.empty(shape) if lending_any else lending0
     out = Settled(
-        q=np.empty_like(q), q_trading=np.empty_like(q), repo=new_repo, pending=new_pending, derivative_open=new_open,
+        # the holdings the trades leave untouched, copied whole (one memcpy each) before the
+        # trades are booked
+        q=q.copy(), q_trading=st.q_trading.copy(), repo=new_repo, pending=new_pending, derivative_open=new_open,
         equity=np.empty(shape), cash=np.empty(shape), debt=np.empty(shape), short_term=np.empty(shape),
         shares=np.empty(shape), nav_per_share=np.empty(shape), lending=lending, margin_posted=np.empty(shape),
         vm_owed=np.empty(shape), outside_q=np.empty(cleared.post.shape), outside_cash=np.empty(n_scen),
@@ -317,7 +319,7 @@ def settlement_table(st, inp, sc, shocked, marked, limits, calls, orders, dealt,
     _settle(
         orders.valid, orders.flat, orders.rows, orders.s_of, orders.asset_rows, orders.q_rows, orders.qt_rows,
         orders.price_rows, orders.repo_rows, orders.units, orders.trading_cut,
-        shocked.price, marked.mark, cleared.post, cleared.post_mark, cleared.bid, cleared.ask, q, st.q_trading,
+        shocked.price, marked.mark, cleared.post, cleared.post_mark, cleared.bid, cleared.ask, q,
         pending, repo, derivative_open, st.outside_q, st.outside_cash, st.shares, st.short_term,
         inp.entry_asset, inp.entry_institution, inp.segment_starts, inp.has_holdings, inp.dealers,
         inp.position_dealer, inp.position_asset, inp.dealer_position_entry, inp.derivative_asset,
