@@ -112,9 +112,10 @@ def _cache_stats() -> dict[str, int]:
 
 def warm_up(inputs, scen, detail: bool = False) -> dict[str, Any]:
     """Import the compiled kernels and run one small batch (the first two scenarios) through
-    them, all its rounds in one call and a round a call, timed apart from any measurement:
-    numba compiles each kernel, or loads it from its on-disk cache, on first use. The numpy
-    engine runs the same batch once too."""
+    them, all its rounds in one call and a round a call (``load_kernels``), then once more as
+    the timed runs call them, timed apart from any measurement: numba compiles each kernel,
+    or loads it from its on-disk cache, on first use. The numpy engine runs the same batch
+    once too."""
     from firesale.engine.simulate import simulate_arrays
 
     t0 = time.perf_counter()
@@ -122,15 +123,13 @@ def warm_up(inputs, scen, detail: bool = False) -> dict[str, Any]:
 
     kernels_named("numba")
     t_import = time.perf_counter() - t0
-    from firesale.engine.compiled import CompiledKernels
+    from firesale.engine.compiled import load_kernels
 
     small = scen.take(np.arange(min(2, scen.switches.shape[0])))
     t0 = time.perf_counter()
-    simulate_arrays(inputs, small, detail=detail, kernels="numba")
     # a large chunk steps a round a call, a small one runs its rounds in one call: both loaded
-    round_at_a_time = CompiledKernels()
-    round_at_a_time.run_rounds = None
-    simulate_arrays(inputs, small, detail=detail, kernels=round_at_a_time)
+    load_kernels(inputs, small)
+    simulate_arrays(inputs, small, detail=detail, kernels="numba")
     t_first = time.perf_counter() - t0
     simulate_arrays(inputs, small, detail=detail, kernels="numpy")
     stats = _cache_stats()

@@ -43,6 +43,20 @@ def _progress(quiet: bool) -> Any:
                     TimeElapsedColumn(), console=err_console, transient=False)
 
 
+def _load_kernels(preset: Any, quiet: bool) -> None:
+    """Compile the numba kernels, or load them from numba's cache, with a notice on a
+    terminal: the first use on a machine compiles them, which takes a minute or two."""
+    from firesale.engine.compiled import load_kernels
+    from firesale.engine.state import ScenarioArrays
+    from firesale.simulation import system_inputs
+
+    status = (contextlib.nullcontext() if quiet or not err_console.is_terminal else
+              err_console.status("loading the numba kernels (their first use on this machine compiles them: "
+                                 "a minute or two)"))
+    with status:
+        load_kernels(system_inputs(preset.system), ScenarioArrays.from_scenarios(preset.system, [preset.scenario]))
+
+
 def _figure(result: Any, out: str) -> None:
     from firesale.analytics.figures import plotly_graph_objects, write_figure
 
@@ -131,6 +145,8 @@ def sweep(
         names = preset.system.asset_names
         raise ConfigError(Problem("FS965", f"--asset {asset}", f"unknown asset.{did_you_mean(asset, names)} Assets of "
                                   f"{target}: {', '.join(names)}; use one of these"))
+    if kernels == "numba":  # compiled here once, before any worker would compile them too
+        _load_kernels(preset, quiet=as_json)
     run_store = recording_store(store, no_record)
     if scheduler:
         executor = sw.dask_executor(None, scheduler)

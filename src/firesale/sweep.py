@@ -1066,6 +1066,14 @@ def run_sweep(
     # batch's, in parallel, and send them back with its summaries.
     inline = isinstance(executor, InlineExecutor)
     values = scenario_values(spec, base, np.arange(n)) if inline else np.full((n, len(names)), np.nan)
+    if spec.kernels == "numba" and not inline and todo:
+        # compiled (or loaded) here once: the workers then load them from numba's cache,
+        # where on a machine's first use each would compile the same kernels at once
+        from firesale.engine.compiled import load_kernels
+        from firesale.engine.state import ScenarioArrays
+        from firesale.simulation import system_inputs
+
+        load_kernels(system_inputs(system), ScenarioArrays.from_scenarios(system, [base]))
 
     def submit(pool: cf.Executor, b: int) -> cf.Future:
         idx = batches[b]

@@ -150,3 +150,63 @@ def test_a_stored_compiled_run_reruns_on_the_compiled_kernels(tmp_path):
     rerun = store.rerun(run_id)
     assert rerun.recomputed.attrs["kernels"] == "numba"
     assert rerun.equal, rerun.difference
+
+
+_OVERLOADS = """
+import sys, importlib, pkgutil
+import numpy as np
+import firesale.engine
+from numba.core.registry import CPUDispatcher
+from firesale import load_preset
+from firesale.engine.compiled import load_kernels
+from firesale.engine.state import ScenarioArrays
+from firesale.engine.simulate import simulate_arrays
+from firesale.simulation import system_inputs
+
+def overloads():
+    count = 0
+    for info in pkgutil.iter_modules(firesale.engine.__path__):
+        if info.name.startswith("compiled"):
+            module = importlib.import_module("firesale.engine." + info.name)
+            count += sum(len(v.overloads) for v in vars(module).values() if isinstance(v, CPUDispatcher))
+    return count
+
+def arrays(name, n):
+    preset = load_preset(name)
+    return system_inputs(preset.system), ScenarioArrays.from_scenarios(preset.system, [preset.scenario] * n)
+
+load_kernels(*arrays("dealer_prime", 1))
+loaded = overloads()
+inputs, scen = arrays("inet_eba2018", 400)  # chunks of more than 111 scenarios step a round a call
+simulate_arrays(inputs, scen, detail=True, kernels="numba", threads=1)
+simulate_arrays(inputs, scen.take(np.arange(1)), detail=True, kernels="numba", threads=1)
+print(loaded, overloads())
+"""
+
+
+def test_load_kernels_leaves_nothing_for_a_run_to_compile():
+    """A fresh process: after ``load_kernels`` on one preset, batches of another, run in one
+    call and a round a call, add no compiled kernel (a sweep's workers load what it loaded)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _OVERLOADS], capture_output=True, text=True, check=True)
+    loaded, after = (int(v) for v in out.stdout.split())
+    assert loaded > 0 and after == loaded
+
+
+def test_a_compiled_sweep_says_it_loads_the_kernels_on_a_terminal(monkeypatch):
+    import io
+
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    import firesale.cli_sweep as cli_sweep
+    from firesale.cli import app
+
+    shown = io.StringIO()
+    monkeypatch.setattr(cli_sweep, "err_console", Console(file=shown, force_terminal=True, width=200))
+    result = CliRunner().invoke(app, ["sweep", "dealer_groups", "--monte-carlo", "4", "--batch", "2", "--kernels",
+                                      "numba", "--no-record"])
+    assert result.exit_code == 0, result.output
+    assert "loading the numba kernels" in shown.getvalue()

@@ -36,9 +36,9 @@ except ImportError:  # pragma: no cover - exercised by the error test with numba
     numba = None
 
 from firesale.engine.kernels import Kernels
-from firesale.engine.state import Inputs, State
+from firesale.engine.state import Inputs, ScenarioArrays, State
 
-__all__ = ["CompiledKernels", "compiled_kernels"]
+__all__ = ["CompiledKernels", "compiled_kernels", "load_kernels"]
 
 
 def compiled_kernels() -> Kernels:
@@ -131,3 +131,24 @@ class CompiledKernels(Kernels):
 
 
 _COMPILED = CompiledKernels()
+
+
+def load_kernels(inputs: Inputs, scen: ScenarioArrays) -> None:
+    """Compile the kernels, or load them from numba's on-disk cache, before a run needs
+    them: the first two scenarios of ``scen`` run once through each of the two compiled
+    paths a batch takes, all of a small chunk's rounds in one call
+    (:func:`firesale.engine.compiled_run.compiled_rounds`) and a large chunk's round by
+    round (:func:`firesale.engine.compiled_round.compiled_step`). Every system gives the
+    kernels the same types, so any system loads all of them.
+
+    The first use on a machine compiles them (one to two minutes), later processes load
+    them (under a second). A caller with a progress display says so while this runs; a
+    sweep calls it before starting its workers, which then load what it compiled instead
+    of each compiling the same kernels."""
+    from firesale.engine.simulate import simulate_arrays
+
+    small = scen.take(np.arange(min(2, scen.switches.shape[0])))
+    simulate_arrays(inputs, small, detail=False, kernels=compiled_kernels(), threads=1)
+    round_at_a_time = CompiledKernels()
+    round_at_a_time.run_rounds = None
+    simulate_arrays(inputs, small, detail=False, kernels=round_at_a_time, threads=1)
