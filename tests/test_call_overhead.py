@@ -139,6 +139,22 @@ def test_direct_assembly_equals_the_public_constructor(case):
     assert list(ds.xindexes) == list(public.xindexes)
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_variable_is_the_one_xarray_constructs(case):
+    """The variables and coordinates set up without xarray's constructor
+    (``results._variable``, ``results._shallow_copy``) are those its constructor and
+    ``copy(deep=False)`` make: the same class, dims, data object, attrs and encoding."""
+    *_, ds, _ = _run(case)
+    for name, var in ds.variables.items():
+        public = (xr.Variable(var.dims, var.data, attrs=var.attrs) if name in ds.data_vars
+                  else ds.coords[name].variable.copy(deep=False))
+        assert type(var) is type(public), name
+        xr.testing.assert_identical(var, public)
+        if not isinstance(var, xr.IndexVariable):  # an index's data is made from the index on each read
+            assert np.shares_memory(var.data, public.data), name
+        assert var.attrs == public.attrs and var.attrs is not public.attrs and var.encoding == public.encoding, name
+
+
 def test_inputs_are_built_once_per_system_and_read_only():
     system = _fresh("dealer_groups")
     inputs = system_inputs(system)

@@ -81,11 +81,8 @@ def shock_only_loss(inputs: Inputs, scen: ScenarioArrays) -> np.ndarray:
     with ``d`` the derivatives' signed notionals.
     """
     growth = np.prod(1.0 + scen.price_shock, axis=1)
-    # book value per asset (K,) of holdings and derivatives; the sum over assets below is
-    # row-wise, the same in a batch as alone
-    book = (np.bincount(inputs.entry_asset, weights=inputs.held, minlength=inputs.n_assets)
-            + np.bincount(inputs.derivative_asset, weights=inputs.derivative, minlength=inputs.n_assets)) * inputs.p0
-    return (book * (1.0 - growth)).sum(axis=-1)  # a row-wise sum: the same in a batch as alone
+    # the sum over assets is row-wise, the same in a batch as alone
+    return (inputs.t0_book * (1.0 - growth)).sum(axis=-1)
 
 
 #: A run whose state grows beyond this multiple of its t0 scale is explosive: a price above

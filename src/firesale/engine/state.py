@@ -21,6 +21,7 @@ a place in the pattern.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 
@@ -268,6 +269,23 @@ class Inputs:
     @property
     def n_assets(self) -> int:
         return int(self.p0.size)
+
+    @functools.cached_property
+    def t0_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each institution's t0 total assets (cash, repo lent and holdings at ``p0``), repo
+        borrowed and initial margin posted, (N,) each: the sums every run's initial state
+        starts from, made once (the arrays they sum are read-only)."""
+        assets = self.cash + self.repo_lending + self.per_institution((self.held * self.p0[self.entry_asset])[None])[0]
+        repo = self.per_institution(self.repo[None])[0]
+        margin = segment_sums(self.margin_base[None], self.derivative_starts, self.has_derivative)[0]
+        return assets, repo, margin
+
+    @functools.cached_property
+    def t0_book(self) -> np.ndarray:
+        """Book value per asset (K,) at ``p0`` of the holdings and the derivatives' signed
+        notionals, made once."""
+        return (np.bincount(self.entry_asset, weights=self.held, minlength=self.n_assets)
+                + np.bincount(self.derivative_asset, weights=self.derivative, minlength=self.n_assets)) * self.p0
 
     def per_institution(self, values: np.ndarray) -> np.ndarray:
         """Sum per-entry values (S, E) over each institution's entries → (S, N)."""
@@ -657,7 +675,9 @@ class State:
 
 def _rows(values: np.ndarray, n_scen: int) -> np.ndarray:
     """``values`` repeated on a new leading scenario axis, a new C-contiguous array."""
-    return np.repeat(values[None], n_scen, axis=0)
+    out = np.empty((n_scen,) + values.shape, dtype=values.dtype)
+    out[...] = values
+    return out
 
 
 def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
@@ -666,9 +686,7 @@ def initial_state(inputs: Inputs, scen: ScenarioArrays) -> State:
     s = scen.tolerance.size
     n, k = inputs.n_institutions, inputs.n_assets
     held, trading = inputs.held, inputs.trading_held
-    assets = inputs.cash + inputs.repo_lending + inputs.per_institution((held * inputs.p0[inputs.entry_asset])[None])[0]
-    repo = inputs.per_institution(inputs.repo[None])[0]
-    margin = segment_sums(inputs.margin_base[None], inputs.derivative_starts, inputs.has_derivative)[0]
+    assets, repo, margin = inputs.t0_sums
     return State(
         q=_rows(held, s),
         q_trading=_rows(trading, s),
