@@ -46,15 +46,13 @@ def _progress(quiet: bool) -> Any:
 def _load_kernels(preset: Any, quiet: bool) -> None:
     """Compile the numba kernels, or load them from numba's cache, with a notice on a
     terminal: the first use on a machine compiles them, which takes a minute or two."""
-    from firesale.engine.compiled import load_kernels
-    from firesale.engine.state import ScenarioArrays
-    from firesale.simulation import system_inputs
+    from firesale.simulation import load_compiled_kernels
 
     status = (contextlib.nullcontext() if quiet or not err_console.is_terminal else
               err_console.status("loading the numba kernels (their first use on this machine compiles them: "
                                  "a minute or two)"))
     with status:
-        load_kernels(system_inputs(preset.system), ScenarioArrays.from_scenarios(preset.system, [preset.scenario]))
+        load_compiled_kernels(preset.system, preset.scenario)
 
 
 def _figure(result: Any, out: str) -> None:

@@ -19,7 +19,7 @@ from firesale.results import RESULT_VARIABLES, _per_system, to_dataset
 from firesale.scenario import Scenario
 from firesale.system import System
 
-__all__ = ["simulate", "DETAIL_LIMIT"]
+__all__ = ["simulate", "load_compiled_kernels", "DETAIL_LIMIT"]
 
 #: Above this many (scenario x institution x asset) cells, per-round (S, N, K) records
 #: are left out unless asked for.
@@ -110,6 +110,14 @@ def simulate(
     except ModelDivergenceError as err:
         raise _named(err, system, scenarios) from None
     return to_dataset(system, scenarios, trajectory)
+
+
+def load_compiled_kernels(system: System, scenario: Scenario) -> None:
+    """:func:`firesale.engine.compiled.load_kernels` on a system and a scenario: compile
+    the numba kernels, or load them from numba's cache, before a run needs them."""
+    from firesale.engine.compiled import load_kernels
+
+    load_kernels(system_inputs(system), ScenarioArrays.from_scenarios(system, [scenario]))
 
 
 @_per_system

@@ -1069,11 +1069,9 @@ def run_sweep(
     if spec.kernels == "numba" and not inline and todo:
         # compiled (or loaded) here once: the workers then load them from numba's cache,
         # where on a machine's first use each would compile the same kernels at once
-        from firesale.engine.compiled import load_kernels
-        from firesale.engine.state import ScenarioArrays
-        from firesale.simulation import system_inputs
+        from firesale.simulation import load_compiled_kernels
 
-        load_kernels(system_inputs(system), ScenarioArrays.from_scenarios(system, [base]))
+        load_compiled_kernels(system, base)
 
     def submit(pool: cf.Executor, b: int) -> cf.Future:
         idx = batches[b]
