@@ -555,7 +555,8 @@ def tipping(
                                               "dealers' t0 equity).")] = None,
     values: Annotated[str | None, typer.Option("--values", help="Values of --param, comma-separated, "
                                                "e.g. 0.5,1,1.5,2.")] = None,
-    low: Annotated[float, typer.Option("--low", help="Smallest shock size tried.")] = 0.0,
+    low: Annotated[float, typer.Option("--low", help="Smallest shock size tried, added to the calm "
+                                       "baseline.")] = 0.0,
     high: Annotated[float | None, typer.Option("--high", help="Largest shock size tried (default: a 50% fall, or "
                                                "10x the asset's t0 holdings sold).")] = None,
     iterations: Annotated[int, typer.Option("--iterations", help="Bisection steps.")] = 20,
@@ -564,7 +565,15 @@ def tipping(
                                             "file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Find by bisection the smallest shock at which a market tips into the stressed regime."""
+    """Find by bisection the smallest shock at which a market tips into the stressed regime.
+
+    The shock is sized from a calm baseline: the preset's scenario without its own shocks (its
+    channels, policies and parameters kept) plus one round-0 shock of --kind on --shock. The
+    scenario also runs once as given, and the output says whether its own shocks already tip
+    the market and in which rounds, whether the calm baseline is stressed with no shock at all
+    (the threshold is then --low and measures no shock), and, where nothing up to --high tips,
+    which rows of the regime table fall short.
+    """
     import math
 
     from rich import progress as bars
@@ -596,6 +605,9 @@ def tipping(
     if out:
         write_figure(tipping_analysis.boundary_figure(result), out)
     thresholds = [None if math.isnan(x) else float(x) for x in result.threshold.values]
+    own_rounds = [_stressed_rounds(result.preset_regime[v]) for v in range(result.sizes["param"])]
+    calm_rounds = [_stressed_rounds(result.calm_regime[v]) for v in range(result.sizes["param"])]
+    rows = [str(r) for r in result.row.values]
     if as_json:
         sys.stdout.write(json.dumps({
             "preset": preset.name, "scenario": scenario.name, "asset": shock, "kind": kind, "param": param,
@@ -603,7 +615,12 @@ def tipping(
             "thresholds": thresholds, "baseline": result.attrs["baseline"],
             "monotone": [bool(m) for m in result.monotone.values],
             "preset_shock_tips": [bool(t) for t in result.preset_tips.values],
+            "preset_shock_stressed_rounds": own_rounds,
             "preset_shock_size": result.attrs["preset_size"],
+            "calm_baseline_tips": [bool(t) for t in result.calm_tips.values],
+            "calm_baseline_stressed_rounds": calm_rounds,
+            "scan_rows_stressed": [[r for r, f in zip(rows, flags) if f] for flags in result.scan_stressed.values],
+            "scan_rows_measured": [[r for r, f in zip(rows, flags) if f] for flags in result.scan_measured.values],
             **{k: result.attrs[k] for k in ("low", "high", "iterations", "resolution")}, "figure": out,
         }) + "\n")
         return
@@ -611,25 +628,14 @@ def tipping(
     table.add_column(escape(param or ""))
     table.add_column(f"threshold ({escape(result.threshold.attrs['units'])})", justify="right")
     table.add_column("shock that tips it (from calm)")
-    table.add_column("the scenario's own shocks")
-    for value, x, own in zip(result.param.values.tolist(), thresholds, result.preset_tips.values):
+    table.add_column("the preset's own shocks")
+    for value, x, own in zip(result.param.values.tolist(), thresholds, own_rounds):
         table.add_row("base scenario" if param is None else escape(str(value)), "-" if x is None else f"{x:.6g}",
-                      escape(_shock_text(result, x)), "[red]tip it already[/red]" if own else "do not tip it")
+                      escape(_shock_text(result, x)),
+                      f"[red]tip it: rounds {_rounds_text(own)}[/red]" if own else "do not tip it")
     console.print(table)
-    own_size, count = result.attrs["preset_size"], len(scenario.shocks)
-    if not own_size:
-        own = f"no {kind} shock on {shock}"
-    else:
-        own = f"a {100 * own_size:.2f}% {shock} fall" if kind == "price" else \
-            f"a {shock} client sale of {own_size:,.1f} {result.attrs['currency']}"
-    tips = result.preset_tips.values
-    one = count == 1
-    verdict = (f"already tip{'s' if one else ''} the market by {'itself' if one else 'themselves'}" if tips.all()
-               else f"do{'es' if one else ''} not tip the market" if not tips.any()
-               else f"tip{'s' if one else ''} the market at some values")
-    subject = f"Its one shock ({escape(own)})" if one else f"Its {count} shocks ({escape(own)} among them)"
-    console.print(f"measured from the calm baseline: {escape(scenario.name)} without its shocks. "
-                  + (f"{subject} {verdict}." if count else "It has no shocks of its own."), highlight=False)
+    for line in _tipping_lines(result, preset.name, scenario, param, set_, thresholds, own_rounds, calm_rounds):
+        console.print(line, highlight=False)
     console.print(f"bisection: {iterations} steps, resolution {result.attrs['resolution']:.3g}", highlight=False)
     if not result.monotone.values.all():
         console.print("[yellow]note:[/yellow] the market untips at some larger shocks (see monotone in --json): "
@@ -638,12 +644,96 @@ def tipping(
         console.print(f"figure written to {escape(out)}", highlight=False)
 
 
+def _stressed_rounds(regime: Any) -> list[int]:
+    """The rounds in which a regime-by-round array (1 stressed) is stressed."""
+    return [int(r) for r, flag in zip(regime["round"].values, regime.values) if flag]
+
+
+def _rounds_text(rounds: list[int]) -> str:
+    """Rounds as runs: [1, 2, 3, 5] -> "1-3, 5"."""
+    runs: list[list[int]] = []
+    for r in rounds:
+        if runs and r == runs[-1][-1] + 1:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+
+
+def _tipping_lines(result: Any, preset: str, scenario: Scenario, param: str | None, overrides: list[str] | None,
+                   thresholds: list[float | None], own_rounds: list[list[int]],
+                   calm_rounds: list[list[int]]) -> list[str]:
+    """What ``firesale tipping`` says under its table (rich markup): the baseline, whether the
+    preset's own shocks tip the market and in which rounds, a calm baseline that is stressed
+    by itself, and why a market that does not tip within the range does not (with the
+    ``firesale regimes`` command that shows its table, where no --param changes the run)."""
+    from firesale.analytics.regimes import THRESHOLDS
+
+    asset, kind, high, currency = (result.attrs[k] for k in ("asset", "kind", "high", "currency"))
+    values = result.param.values.tolist()
+    rows = [str(r) for r in result.row.values]
+
+    def at(v: int) -> str:
+        return "" if param is None else f" at {param} = {values[v]}"
+
+    def regimes_command(size: str) -> str:
+        sets = "".join(f" --set {o}" for o in overrides or ())
+        return f"firesale regimes {preset} --asset {asset} --shock {asset}={size}{sets}"
+
+    count = len(scenario.shocks)
+    if not count:
+        lines = [f"measured from the calm baseline: {scenario.name} has no shocks of its own."]
+    else:
+        lines = [f"measured from the calm baseline: {scenario.name} without its "
+                 f"{'shock' if count == 1 else f'{count} shocks'} (channels, policies and parameters kept)."]
+        own_size = result.attrs["preset_size"]
+        own = "" if not own_size else f"a {100 * own_size:.2f}% {asset} fall" if kind == "price" else \
+            f"a {asset} client sale of {own_size:,.1f} {currency}"
+        subject = (f"the preset's own shock{f' ({own})' if own else ''}" if count == 1 else
+                   f"the preset's own {count} shocks{f' ({own} among them)' if own else ''}")
+        tips, do = ("tips", "does") if count == 1 else ("tip", "do")
+        if not any(own_rounds):
+            lines.append(f"{subject} {do} not tip {asset}: functioning in every round"
+                         + (f" at every value of {param}." if param else "."))
+        else:
+            lines += [f"{subject} already {tips} {asset}{at(v)}: stressed in rounds {_rounds_text(rounds)}."
+                      if rounds else f"{subject} {do} not tip {asset}{at(v)}: functioning in every round."
+                      for v, rounds in enumerate(own_rounds)]
+    lines = [escape(line) for line in lines]
+    for v, rounds in enumerate(calm_rounds):
+        if rounds:
+            hint = "" if param else f"; its regime table: {regimes_command('0')}"
+            lines.append("[red]the calm baseline itself is stressed[/red]" + escape(
+                f"{at(v)}: {asset} tips with no shock at all (rounds {_rounds_text(rounds)}), so the threshold is the "
+                f"low end and measures no shock{hint}."))
+    needed = int(THRESHOLDS["rows_for_stress"])
+    for v, x in enumerate(thresholds):
+        if x is not None:
+            continue
+        stressed = [r for r, flag in zip(rows, result.scan_stressed.values[v]) if flag]
+        measured = [r for r, flag in zip(rows, result.scan_measured.values[v]) if flag]
+        if len(measured) < needed:
+            why = (f"only {len(measured)} of the {len(rows)} regime rows {'is' if len(measured) == 1 else 'are'} "
+                   f"measured ({', '.join(measured) or 'none'}) and {needed} stressed make it stressed, so it cannot "
+                   "tip here")
+        else:
+            named = f" ({', '.join(stressed)})" if stressed else ""
+            rows_are = "regime row is" if len(stressed) == 1 else "regime rows are"
+            why = (f"at most {len(stressed)} {rows_are} stressed in one round of the scan{named}, and {needed} "
+                   "make it stressed")
+        size = f"{100 * high:.2f}% fall" if kind == "price" else f"client sale of {high:,.1f} {currency}"
+        hint = f"; the table at that fall: {regimes_command(f'-{high:g}')}" if kind == "price" and not param else ""
+        lines.append(escape(f"{asset} does not tip{at(v)} up to a {size}: {why}{hint}."))
+    return lines
+
+
 #: Modules that add commands to the app, each with ``register(app)``.
 #: The summary's institution table lists at most this many rows.
 INSTITUTION_ROWS = 40
 
 COMMAND_MODULES = ("firesale.cli_replications", "firesale.cli_analysis", "firesale.cli_store", "firesale.cli_report",
-                   "firesale.cli_generate", "firesale.cli_sweep", "firesale.cli_dashboard", "firesale.cli_targets")
+                   "firesale.cli_generate", "firesale.cli_sweep", "firesale.cli_dashboard", "firesale.cli_targets",
+                   "firesale.cli_stress")
 
 for _module in COMMAND_MODULES:
     __import__(_module, fromlist=["register"]).register(app)

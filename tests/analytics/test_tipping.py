@@ -1,5 +1,7 @@
 """tipping_point(): the smallest shock that tips a market from a calm baseline, checked against a
-brute-force grid scan; the boundary figure; and ``firesale tipping`` through the CLI."""
+brute-force grid scan and, on the presets, against the regime classifier run on the calm
+baseline and on the preset's own scenario; the boundary figure; and ``firesale tipping``
+through the CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typer.testing import CliRunner
 
 import firesale.analytics.tipping as tipping_module
 from firesale import Scenario, System, load_preset, simulate
-from firesale.analytics.regimes import tipped
+from firesale.analytics.regimes import regimes, tipped
 from firesale.analytics.tipping import (
     _with_dealer_capital,
     _with_shock,
@@ -171,6 +173,107 @@ def test_the_result_is_labelled():
         assert out.attrs[key] == value
 
 
+# --------------------------------------------------------------------------- the presets
+def preset_regime(system: System, scenarios: list[Scenario], asset: str) -> np.ndarray:
+    """The regime classifier's verdict on ``asset`` per scenario and round, (S, R): 1 stressed.
+    The loop gain is measured, as ``firesale run`` measures it on these small systems."""
+    return regimes(simulate(system, scenarios, detail=False, loop_gain=True)).regime.sel(asset=asset).values
+
+
+def calm_plus(scenario: Scenario, asset: str, fall: float) -> Scenario:
+    """The preset's scenario with its own shocks replaced by one fall of ``asset`` in round 0."""
+    return scenario.updated(shocks=[{"asset": asset, "price": -fall}])
+
+
+# (preset, asset, whether the preset's own shocks leave the asset's market stressed)
+PRESET_MARKETS = [("dealer_groups", "corp_hy", True), ("gilt_ldi_2022", "long_gilt", True),
+                  ("dealer_market", "corp_ig", False)]
+
+
+@pytest.mark.parametrize("name, asset, own_tips", PRESET_MARKETS)
+def test_on_the_presets_the_threshold_is_where_the_calm_market_tips(name, asset, own_tips):
+    preset = load_preset(name)
+    system, scenario = preset.system, preset.scenario
+    out = tipping_point(system, scenario, asset, iterations=12)
+    threshold = float(out.threshold[0])
+    assert np.isfinite(threshold) and 0 < threshold < 0.5
+    assert out.attrs["resolution"] < 0.01 * threshold
+    # the classifier itself, on the scenario with its shocks replaced by one fall of the
+    # asset: functioning at 0.98x the threshold and with no shock, stressed at the threshold
+    calm = scenario.updated(shocks=[])
+    assert (calm.channels, calm.policy, calm.market, calm.max_rounds) == \
+        (scenario.channels, scenario.policy, scenario.market, scenario.max_rounds)
+    regime = preset_regime(system, [calm_plus(scenario, asset, 0.98 * threshold),
+                                    calm_plus(scenario, asset, threshold), calm], asset)
+    assert regime.max(axis=1).tolist() == [0, 1, 0]
+    assert out.calm_tips.values.tolist() == [0] and not out.calm_regime.values.any()
+    # the preset's own scenario, run as it is: stressed in the same rounds as reported
+    own = preset_regime(system, [scenario], asset)[0]
+    assert bool(own.any()) is own_tips
+    assert out.preset_tips.values.tolist() == [int(own_tips)]
+    np.testing.assert_array_equal(out.preset_regime.values[0], own)
+
+
+def test_on_top_of_the_presets_own_repricing_half_the_threshold_already_tips():
+    """gilt_ldi_2022's own repricing (falls in rounds 0, 1 and 2) tips the long gilt market by
+    itself; sized on top of it, a long gilt fall looks smaller than from calm, the artefact the
+    calm baseline removes."""
+    preset = load_preset("gilt_ldi_2022")
+    system, scenario = preset.system, preset.scenario
+    out = tipping_point(system, scenario, "long_gilt", iterations=12)
+    threshold = float(out.threshold[0])
+    on_top = [s.model_dump() for s in scenario.shocks if s.round > 0] + [{"asset": "long_gilt",
+                                                                         "price": -0.5 * threshold}]
+    regime = preset_regime(system, [scenario.updated(shocks=on_top), calm_plus(scenario, "long_gilt", 0.5 * threshold)],
+                           "long_gilt")
+    assert regime.max(axis=1).tolist() == [1, 0]
+
+
+def dealer_capital_shocks(system: System, multiplier: float) -> list[dict]:
+    """Every dealer's t0 equity scaled by ``multiplier`` through a round-0 capital shock in cash."""
+    return [{"institution": inst.name, "capital": (multiplier - 1.0) * float(equity), "round": 0}
+            for inst, equity in zip(system.institutions, system.equity0) if inst.type == "dealer"]
+
+
+@pytest.mark.parametrize("low", [0.0, 0.02])
+def test_a_calm_baseline_stressed_by_itself_is_said(monkeypatch, low):
+    """dealer_groups with its dealers' capital cut to 0.8x: the high-yield market is stressed
+    with no shock at all, so the threshold is the low end and calm_tips says why."""
+    calls: list[int] = []
+
+    def counting(system, scenarios, **kwargs):
+        calls.append(len(scenarios))
+        return simulate(system, scenarios, **kwargs)
+
+    monkeypatch.setattr(tipping_module, "simulate", counting)
+    preset = load_preset("dealer_groups")
+    system, scenario = preset.system, preset.scenario
+    out = tipping_point(system, scenario, "corp_hy", param="dealer_capital", values=(0.8, 1.5), low=low, high=0.2,
+                        iterations=6)
+    calm = preset_regime(system, [scenario.updated(shocks=dealer_capital_shocks(system, m)) for m in (0.8, 1.5)],
+                         "corp_hy")
+    assert calm.max(axis=1).tolist() == [1, 0]
+    assert out.calm_tips.values.tolist() == [1, 0]
+    np.testing.assert_array_equal(out.calm_regime.values, calm)
+    assert float(out.threshold[0]) == low and float(out.threshold[1]) > low
+    # the scan batch: 9 grid points per value, the calm baseline where low > 0, the preset's own shocks
+    assert calls[0] == 2 * (9 + (low > 0) + 1)
+
+
+def test_a_market_with_too_few_rows_measured_says_why_it_does_not_tip():
+    """var_desk has its information channel off and one desk: of the five rows only the dealer
+    row is measured, so its corporates market cannot be called stressed at any fall."""
+    preset = load_preset("var_desk")
+    system, scenario = preset.system, preset.scenario
+    out = tipping_point(system, scenario, "corporates", iterations=4)
+    assert np.isnan(out.threshold.values).all()
+    ds = simulate(system, [calm_plus(scenario, "corporates", x) for x in (0.1, 0.3, 0.5)], loop_gain=True)
+    measured = regimes(ds).measured.sel(asset="corporates").max(("scenario", "round"))
+    rows = [str(r) for r, flag in zip(measured.row.values, measured.values) if flag]
+    assert rows == ["dealer behaviour"]
+    assert [str(r) for r, f in zip(out.row.values, out.scan_measured.values[0]) if f] == rows
+
+
 # --------------------------------------------------------------------------- shocks and parameters
 def test_the_sized_shock_replaces_only_its_own_kind_on_its_asset():
     base = Scenario(shocks=[Shock(asset="bond", price=-0.03, volatility=2.0), Shock(asset="bond", client_sale=5.0),
@@ -286,6 +389,57 @@ def test_cli_table_and_null_for_no_tip():
     # the preset's own shocks (a 3% fall and client sales) leave the market functioning
     assert (out["baseline"], out["preset_shock_tips"]) == ("calm", [False])
     assert out["preset_shock_size"] == pytest.approx(0.03)
+
+
+def _rounds(regime_row: np.ndarray) -> str:
+    """Stressed rounds of a contiguous run as the CLI writes them: "1-2"."""
+    rounds = np.flatnonzero(regime_row).tolist()
+    assert rounds == list(range(rounds[0], rounds[-1] + 1))
+    return f"{rounds[0]}-{rounds[-1]}" if len(rounds) > 1 else str(rounds[0])
+
+
+def test_cli_says_the_presets_own_shock_already_tips_the_market():
+    preset = load_preset("dealer_groups")
+    own = preset_regime(preset.system, [preset.scenario], "corp_hy")[0]
+    result = runner.invoke(app, ["tipping", "dealer_groups", "--shock", "corp_hy", "--iterations", "8"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert (f"the preset's own shock (a 6.00% corp_hy fall) already tips corp_hy: stressed in rounds {_rounds(own)}."
+            in text), text
+    assert "measured from the calm baseline: hy_down_6pct without its shock" in text
+    done = runner.invoke(app, ["tipping", "dealer_groups", "--shock", "corp_hy", "--iterations", "8", "--json"])
+    out = json.loads(done.stdout)
+    assert out["preset_shock_tips"] == [True] and out["calm_baseline_tips"] == [False]
+    assert out["preset_shock_stressed_rounds"] == [np.flatnonzero(own).tolist()]
+    assert 0 < out["thresholds"][0] < 0.06  # from calm, below the preset's own 6% fall that tips it
+
+
+def test_cli_says_when_the_presets_own_shocks_do_not_tip_and_when_calm_is_stressed():
+    result = runner.invoke(app, ["tipping", "dealer_market", "--shock", "corp_ig", "--iterations", "6"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "the preset's own 3 shocks do not tip corp_ig: functioning in every round." in text, text
+    preset = load_preset("dealer_groups")
+    calm = preset_regime(preset.system, [preset.scenario.updated(shocks=dealer_capital_shocks(preset.system, 0.8))],
+                         "corp_hy")[0]
+    result = runner.invoke(app, ["tipping", "dealer_groups", "--shock", "corp_hy", "--param", "dealer_capital",
+                                 "--values", "0.8", "--high", "0.2", "--iterations", "4"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert (f"the calm baseline itself is stressed at dealer_capital = 0.8: corp_hy tips with no shock at all "
+            f"(rounds {_rounds(calm)})") in text, text
+    assert json.loads(runner.invoke(app, ["tipping", "dealer_groups", "--shock", "corp_hy", "--param", "dealer_capital",
+                                          "--values", "0.8", "--high", "0.2", "--iterations", "4", "--json"]).stdout
+                      )["thresholds"] == [0.0]
+
+
+def test_cli_says_why_a_market_does_not_tip():
+    result = runner.invoke(app, ["tipping", "var_desk", "--shock", "corporates", "--iterations", "4"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert ("corporates does not tip up to a 50.00% fall: only 1 of the 5 regime rows is measured (dealer "
+            "behaviour)") in text, text
+    assert "firesale regimes var_desk --asset corporates --shock corporates=-0.5" in text
 
 
 @pytest.mark.parametrize("args, needle", [

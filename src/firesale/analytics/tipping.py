@@ -14,8 +14,13 @@ found by bisection, one parameter value per scenario of a batch; sweeping a seco
 parameter (a scenario field, or dealers' capital) draws the boundary between the
 functioning and the stressed regime. Measured from the scenario's own shocks instead, a
 preset whose shocks (a volatility jump, redemption waves, client sales) tip the market by
-themselves would give :math:`x^* = 0` whatever the market's resilience; whether they do is
-reported beside the threshold (``preset_tips``).
+themselves would give :math:`x^* = 0` whatever the market's resilience; whether they do,
+and in which rounds, is reported beside the threshold (``preset_tips``,
+``preset_regime``), and so is a calm baseline that is stressed with no shock at all
+(``calm_tips``: then :math:`x^* = x_{lo}` says nothing about the shock). Where no size in
+the range tips, the rows of the regime table the scan came closest with
+(``scan_stressed``) and the rows it measured at all (``scan_measured``) say why: a market
+with fewer than three rows measured cannot be called stressed.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pydantic import BaseModel
 
 from firesale._version import __version__
 from firesale.analytics.figures import plotly_graph_objects
-from firesale.analytics.regimes import tipped
+from firesale.analytics.regimes import ROWS, THRESHOLDS, regimes, tipped
 from firesale.errors import ConfigError, Problem, did_you_mean
 from firesale.matrices import column, row_sums
 from firesale.scenario import Scenario, Shock
@@ -143,13 +148,20 @@ def _own_size(scenario: Scenario, asset: str, kind: str) -> float:
     return float(1.0 - np.prod([1.0 + v for v in values])) if kind == "price" else float(sum(values))
 
 
-def _tips(system: System, runs: list[Scenario], asset: str, kind: str, sizes: np.ndarray,
-          extra: Sequence[Scenario] = ()) -> np.ndarray:
-    """Whether each run tips under its shock size, shape (V,), then whether each of
-    ``extra`` (run as given) tips: one :func:`~firesale.simulate` batch."""
-    batch = [_with_shock(run, asset, kind, float(size)) for run, size in zip(runs, sizes)] + list(extra)
+def _tips(system: System, runs: list[Scenario], asset: str, kind: str, sizes: np.ndarray) -> np.ndarray:
+    """Whether each run tips under its shock size, shape (V,): one :func:`~firesale.simulate` batch."""
+    batch = [_with_shock(run, asset, kind, float(size)) for run, size in zip(runs, sizes)]
     ds = simulate(system, batch, detail=False, loop_gain=measures_loop_gain(system))
     return tipped(ds, asset)
+
+
+def _classify(system: System, batch: list[Scenario], asset: str) -> xr.Dataset:
+    """The regime table of ``asset`` for each scenario of ``batch``, run as given in one
+    :func:`~firesale.simulate` batch: ``regime`` (scenario, round), ``stressed`` and
+    ``measured`` (scenario, round, row)."""
+    ds = simulate(system, batch, detail=False, loop_gain=measures_loop_gain(system))
+    table = regimes(ds)[["regime", "stressed", "measured"]].sel(asset=asset)
+    return table.transpose("scenario", "round", "row")
 
 
 def _check(system: System, asset: str, kind: str, param: str | None, values: Sequence[Any],
@@ -227,11 +239,11 @@ def tipping_point(
     scan saw :math:`T` untip. Compare with a finer grid when in doubt.
 
     Every parameter value advances together: the scan is one :func:`~firesale.simulate`
-    batch (values × grid points, and the scenario with its own shocks once per value, for
-    ``preset_tips``) and each bisection step is one batch with one scenario per value still
-    bracketed, so there are at most ``iterations + 1`` calls whatever the number of values
-    (``dealer_capital`` too: it is a round-0 capital shock per dealer, kept in the calm
-    baseline).
+    batch (values × grid points, the calm baseline with no shock where :math:`x_{lo} > 0`,
+    and the scenario with its own shocks once per value, for ``preset_tips``) and each
+    bisection step is one batch with one scenario per value still bracketed, so there are at
+    most ``iterations + 1`` calls whatever the number of values (``dealer_capital`` too: it
+    is a round-0 capital shock per dealer, kept in the calm baseline).
 
     Parameters
     ----------
@@ -272,12 +284,19 @@ def tipping_point(
     xarray.Dataset
         Dim ``param`` (the values, with the field's long_name, units and description);
         variables ``threshold`` (units ``fraction`` for price, the system currency for
-        client_sale; NaN: does not tip within ``high``; 0: the calm baseline is stressed
-        with no shock at all), ``monotone`` (0 where the scan saw the market untip at a
-        larger shock) and ``preset_tips`` (1 where the scenario's own shocks, as given,
-        already tip the market). Attrs: ``baseline`` (``"calm"``), ``preset_size`` (the
-        scenario's own round-0 shock of ``kind`` on ``asset``, 0 if none), ``asset``, ``kind``, ``param``
-        (``""`` without one), ``low``, ``high``, ``iterations``, ``scan``, ``resolution``
+        client_sale; NaN: does not tip within ``high``; ``low``: it tips already there,
+        with ``calm_tips`` 1 where the calm baseline is stressed with no shock at all),
+        ``monotone`` (0 where the scan saw the market untip at a larger shock),
+        ``preset_tips`` (1 where the scenario's own shocks, as given, already tip the
+        market) and ``preset_regime`` (dims param, round: 1 in the rounds they leave it
+        stressed), ``calm_tips`` and ``calm_regime`` (the same for the calm baseline with
+        no shock), and, dims param and row (the rows of
+        :data:`~firesale.analytics.regimes.ROWS`), ``scan_stressed`` (the rows stressed in
+        the scan's most stressed round: why a NaN threshold does not tip) and
+        ``scan_measured`` (the rows measured in some round of the scan). Attrs:
+        ``baseline`` (``"calm"``), ``preset_size`` (the scenario's own round-0 shock of
+        ``kind`` on ``asset``, 0 if none), ``asset``, ``kind``, ``param`` (``""`` without
+        one), ``low``, ``high``, ``iterations``, ``scan``, ``resolution``
         (:math:`(x_{hi} - x_{lo}) / (J \\, 2^n)`), ``system``, ``scenario``, ``currency``,
         ``firesale_version``.
 
@@ -310,10 +329,22 @@ def tipping_point(
     n = len(runs)
     total = iterations + 1
     # first batch: every value at low, high and the scan points between, from the calm
-    # baseline; then every value with the scenario's own shocks
+    # baseline; the calm baseline with no shock where low is above 0 (at 0 it is the first
+    # scan point); then every value with the scenario's own shocks
     grid = low + (high - low) * np.arange(scan + 1) / scan
-    scanned = _tips(system, runs * grid.size, asset, kind, np.repeat(grid, n), _runs(system, scenario, param, values))
-    tips, preset_tips = scanned[:-n].reshape(grid.size, n).T, scanned[-n:]  # (V, scan + 1), (V,)
+    g = grid.size
+    scanned = [_with_shock(run, asset, kind, float(x)) for x in grid for run in runs]
+    unshocked = list(runs) if low > 0 else []
+    table = _classify(system, scanned + unshocked + _runs(system, scenario, param, values), asset)
+    regime = table.regime.values.astype(bool)  # (g * V + calm + V, R)
+    tips = regime[:g * n].any(axis=1).reshape(g, n).T  # (V, scan + 1)
+    calm_regime = regime[g * n:g * n + n] if low > 0 else regime[:n]  # (V, R)
+    preset_regime = regime[-n:]  # (V, R)
+    # the scan's most stressed round, per value: the rows stressed then, and every row measured in some round
+    stressed = table.stressed.values[:g * n].reshape(g, n, -1, len(ROWS)).swapaxes(0, 1)  # (V, scan + 1, R, row)
+    flat = stressed.reshape(n, -1, len(ROWS))
+    nearest = flat[np.arange(n), flat.sum(axis=2).argmax(axis=1)]  # (V, row)
+    measured = table.measured.values[:g * n].reshape(g, n, -1, len(ROWS)).any(axis=(0, 2))  # (V, row)
     if progress is not None:
         progress(1, total)
     ever = tips.any(axis=1)
@@ -355,12 +386,33 @@ def tipping_point(
                 "units": "1", "long_name": "tipping monotone on the scan",
                 "description": "1 where every scan point at or above the first that tips also tips; 0 where the "
                 "market untips at a larger shock, so bisection's monotone assumption fails there."}),
-            "preset_tips": ("param", preset_tips.astype(np.int8), {
+            "preset_tips": ("param", preset_regime.any(axis=1).astype(np.int8), {
                 "units": "1", "long_name": "the scenario's own shocks tip the market",
                 "description": f"1 where the scenario with its own shocks, as given, already tips the {asset} market "
                 "(the threshold is measured from the calm baseline, without them)."}),
+            "preset_regime": (("param", "round"), preset_regime.astype(np.int8), {
+                "units": "1", "long_name": "regime under the scenario's own shocks",
+                "description": f"1 in the rounds in which the {asset} market is stressed under the scenario with its "
+                "own shocks, as given; 0 functioning."}),
+            "calm_tips": ("param", calm_regime.any(axis=1).astype(np.int8), {
+                "units": "1", "long_name": "the calm baseline is stressed",
+                "description": f"1 where the calm baseline with no shock at all already tips the {asset} market: the "
+                "threshold is then low (0 by default) and says nothing about the size of a shock."}),
+            "calm_regime": (("param", "round"), calm_regime.astype(np.int8), {
+                "units": "1", "long_name": "regime of the calm baseline",
+                "description": f"1 in the rounds in which the {asset} market is stressed in the calm baseline with "
+                "no shock; 0 functioning."}),
+            "scan_stressed": (("param", "row"), nearest.astype(np.int8), {
+                "units": "1", "long_name": "rows stressed in the scan's most stressed round",
+                "description": f"1 for the regime rows stressed in the round, of any scan point, with the most of "
+                f"them stressed; {THRESHOLDS['rows_for_stress']:g} make the market stressed."}),
+            "scan_measured": (("param", "row"), measured.astype(np.int8), {
+                "units": "1", "long_name": "rows measured in the scan",
+                "description": "1 for the regime rows measured in some round of some scan point; with fewer than "
+                f"{THRESHOLDS['rows_for_stress']:g} measured the market cannot be called stressed."}),
         },
-        coords={"param": ("param", coord, _field_attrs(param) if param else {"long_name": "none"})},
+        coords={"param": ("param", coord, _field_attrs(param) if param else {"long_name": "none"}),
+                "round": ("round", table["round"].values), "row": ("row", list(ROWS))},
         attrs={
             "baseline": "calm", "preset_size": _own_size(scenario, asset, kind),
             "asset": asset, "kind": kind, "param": param or "", "low": low, "high": high, "iterations": int(iterations),
