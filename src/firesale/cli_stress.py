@@ -238,8 +238,8 @@ def _print_sensitivity(result: dict[str, Any]) -> None:
     outputs = result["outputs"]
     table = Table(title=f"{escape(result['preset'])} — {escape(result['scenario'])}: elasticities "
                   f"(% change of the outcome per 1% of the knob; * a cliff)",
-                  caption=f"central differences, each knob moved {result['step']:.0%} each way; '-' where the base "
-                  "value is 0")
+                  caption=f"central differences, each knob moved {result['step']:.0%} each way (one way where the "
+                  "model refuses the other: forward, backward); '-' where the base value is 0")
     table.add_column("knob")
     for name in outputs:
         table.add_column(escape(name), justify="right")
@@ -250,7 +250,8 @@ def _print_sensitivity(result: dict[str, Any]) -> None:
             cell = knob["outcomes"][name]
             text = _num(cell["elasticity"], "+.3f")
             cells.append(f"[red]{text}*[/red]" if cell["cliff"] else text)
-        table.add_row(escape(knob["name"]), *cells)
+        one_sided = "" if knob["difference"] in ("central", None) else f" ({knob['difference']})"
+        table.add_row(escape(knob["name"] + one_sided), *cells)
     console.print(table)
     if result["cliffs"]:
         console.print(f"[red]cliffs[/red]: a {result['step']:.0%} move changes these by more than "

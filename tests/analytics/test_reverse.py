@@ -13,45 +13,22 @@ import numpy as np
 import pytest
 from scipy.stats import chi2, norm
 
-from firesale import Scenario, System, simulate
+from _revaluation import CALM, HOLDINGS, covariance, revaluation_system
+
+from firesale import simulate
 from firesale.analytics.outcomes import outcome_values, parse_target
 from firesale.analytics.reverse import factor_table, reverse_stress, shock_space
 from firesale.errors import ConfigError
 
-SIGMA = np.array([0.01, 0.02])
-RHO = 0.5
-HOLDINGS = np.array([100.0, 50.0])
-#: Every channel off: a run is a plain revaluation at the shocked fundamentals.
-CALM = Scenario(name="calm", channels={c: False for c in (
-    "slr", "var", "leverage", "default", "margin", "rollover", "unsecured", "redemption", "information")},
-    market={"intermediation": False})
-
-
-def _system() -> System:
-    return System.from_records(
-        [{"name": "holder", "liabilities": 100.0, "cash": 20.0}],
-        [{"name": "a", "class": "corporate_ig", "sigma0": SIGMA[0]},
-         {"name": "b", "class": "corporate_hy", "sigma0": SIGMA[1]}],
-        [{"institution": "holder", "asset": "a", "quantity": HOLDINGS[0]},
-         {"institution": "holder", "asset": "b", "quantity": HOLDINGS[1]}],
-        correlations=[{"asset_a": "a", "asset_b": "b", "correlation": RHO}],
-    )
-
-
-def _cov() -> np.ndarray:
-    corr = np.array([[1.0, RHO], [RHO, 1.0]])
-    return np.outer(SIGMA, SIGMA) * corr
-
-
 def _closed_form(a: np.ndarray, c: float) -> tuple[np.ndarray, float]:
-    cov = _cov()
+    cov = covariance()
     return -c * cov @ a / (a @ cov @ a), c / math.sqrt(a @ cov @ a)
 
 
 def test_the_revaluation_is_linear():
     """The premise of the closed forms: loss -h'x and trough 1 + x on this system."""
     x = np.array([-0.03, -0.05])
-    ds = simulate(_system(), CALM.updated(shocks=[{"asset": "a", "price": x[0]}, {"asset": "b", "price": x[1]}]))
+    ds = simulate(revaluation_system(), CALM.updated(shocks=[{"asset": "a", "price": x[0]}, {"asset": "b", "price": x[1]}]))
     values = outcome_values(ds, ["loss", "price.a", "price.b"])
     assert values["loss"][0] == pytest.approx(-HOLDINGS @ x, rel=1e-12)
     assert values["price.a"][0] == pytest.approx(1 + x[0], abs=1e-12)
@@ -64,7 +41,7 @@ def test_the_revaluation_is_linear():
     ("price.b<=0.9", np.array([0.0, 1.0]), 0.1),
 ])
 def test_least_distance_shock_matches_the_closed_form(target, a, c):
-    system = _system()
+    system = revaluation_system()
     result = reverse_stress(system, CALM, parse_target(target, system), seed=3)
     expected, distance = _closed_form(a, c)
     assert result.found and not result.met_without_shock
@@ -77,7 +54,7 @@ def test_least_distance_shock_matches_the_closed_form(target, a, c):
 
 
 def test_the_boundary_is_the_first_crossing():
-    system = _system()
+    system = revaluation_system()
     result = reverse_stress(system, CALM, parse_target("loss>=5", system))
     at, below = (simulate(system, CALM.updated(shocks=result.space.shocks(m * result.values))) for m in (1.0, 0.98))
     assert outcome_values(at, ["loss"])["loss"][0] >= 5.0
@@ -86,36 +63,36 @@ def test_the_boundary_is_the_first_crossing():
 
 
 def test_same_seed_same_answer():
-    system = _system()
+    system = revaluation_system()
     target = parse_target("loss>=5", system)
     one, two = (reverse_stress(system, CALM, target, seed=11) for _ in range(2))
     assert np.array_equal(one.values, two.values) and one.radius == two.radius
 
 
 def test_a_target_met_without_any_shock_has_distance_zero():
-    system = _system()
+    system = revaluation_system()
     result = reverse_stress(system, CALM, parse_target("loss>=0", system))
     assert result.met_without_shock and result.radius == 0.0 and result.probability == 1.0
 
 
 def test_a_target_out_of_reach_is_not_found():
-    system = _system()
+    system = revaluation_system()
     # the holder has 20 of cash and 150 of securities: it cannot lose 1,000
     result = reverse_stress(system, CALM, parse_target("loss>=1000", system), max_steps=0)
     assert not result.found and math.isinf(result.radius)
 
 
 def test_shock_space_covariance():
-    space = shock_space(_system())
-    np.testing.assert_allclose(space.loadings @ space.loadings.T, _cov(), rtol=1e-12, atol=1e-18)
+    space = shock_space(revaluation_system())
+    np.testing.assert_allclose(space.loadings @ space.loadings.T, covariance(), rtol=1e-12, atol=1e-18)
     x = np.array([-0.02, 0.01])
-    assert space.distance(x) == pytest.approx(math.sqrt(x @ np.linalg.solve(_cov(), x)), rel=1e-10)
+    assert space.distance(x) == pytest.approx(math.sqrt(x @ np.linalg.solve(covariance(), x)), rel=1e-10)
 
 
 @pytest.mark.parametrize(("over", "code"), [("prices", "FS765"), ("price+funding", "FS766")])
 def test_bad_search_space_is_a_clear_error(over, code):
     with pytest.raises(ConfigError, match=code):
-        shock_space(_system(), over)
+        shock_space(revaluation_system(), over)
 
 
 @pytest.mark.parametrize(("text", "code"), [
@@ -125,4 +102,4 @@ def test_bad_search_space_is_a_clear_error(over, code):
 ])
 def test_bad_target_is_a_clear_error(text, code):
     with pytest.raises(ConfigError, match=code):
-        parse_target(text, _system())
+        parse_target(text, revaluation_system())

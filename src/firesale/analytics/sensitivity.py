@@ -23,11 +23,17 @@ shocked asset or institution and field, ``shock.NAME.FIELD``, all its rounds tog
   together (the gap between them kept);
 * ``outside_capital``: every asset's share of fire-sale pressure outside capital absorbs a
   round (``capital_arrival``, its effective value where unset);
-* ``spread_elasticity``: the odds of informed flow per unit of log volatility
-  (``scenario.information.adverse_selection_elasticity``), which sets how far spreads widen.
+* ``spread_elasticity``: the elasticity of the lit spread to volatility, :math:`1 + \eta`
+  (the spread grows as :math:`(\sigma/\sigma_0)^{1+\eta}`, :math:`\eta` the
+  ``scenario.information.adverse_selection_elasticity``,
+  :mod:`firesale.channels.information`), moved through :math:`\eta`.
 
-Each is left out where the system gives it nothing to move (no finite depth, no SLR
-trigger, no outside capital). The run also reports the loop gain of each market in the base
+A move the model refuses (a value below its field's bound, such as :math:`\eta < 0` when
+:math:`\eta = 0`) leaves a one-sided difference: :math:`(y(\theta(1+h)) - y(\theta)) / (h\,
+y(\theta))` (``difference`` ``"forward"``, or ``"backward"``).
+
+Each is left out where the run gives it nothing to move (no finite depth, no SLR trigger,
+no outside capital arriving, the information channel off). The run also reports the loop gain of each market in the base
 run (:func:`firesale.engine.simulate.loop_gain_round`): its peak own gain.
 
 Error codes: FS768 an unknown knob or a knob with nothing to move, FS769 a bad step.
@@ -57,7 +63,7 @@ BUILT_IN = {
     "slr_headroom": "each SLR-constrained institution's headroom above its SLR trigger at t0 (trigger and target "
                     "moved together)",
     "outside_capital": "every asset's share of fire-sale pressure outside capital absorbs a round (capital_arrival)",
-    "spread_elasticity": "odds of informed flow per unit of log volatility (information.adverse_selection_elasticity)",
+    "spread_elasticity": "elasticity of the lit spread to volatility, 1 + information.adverse_selection_elasticity",
 }
 _SPREAD = "scenario.information.adverse_selection_elasticity"
 _SHOCK_FIELDS = ("price", "volatility", "redemption", "client_sale", "repo_rate", "capital")
@@ -65,8 +71,9 @@ _SHOCK_FIELDS = ("price", "volatility", "redemption", "client_sale", "repo_rate"
 
 @dataclasses.dataclass(frozen=True)
 class Knob:
-    """What one elasticity moves: parameter paths set to ``base * factor`` each, or (for
-    ``slr_headroom``) paths set to ``anchor - (anchor - base) * factor``."""
+    """What one elasticity moves: parameter paths set to ``base * factor`` each, or, with an
+    ``anchor`` (``slr_headroom``, ``spread_elasticity``), to ``anchor - (anchor - base) * factor``:
+    the distance from the anchor is what scales."""
 
     name: str
     description: str
@@ -104,14 +111,19 @@ def _built_in(name: str, system: Any, scenario: Any) -> Knob | None:
     if name == "outside_capital":
         paths, base = [], []
         for a in system.assets:
+            if not scenario.market.outside_demand and a.capital_arrival is None:
+                continue  # no outside capital arrives in this market
             value = parameter_value(system, scenario, f"asset.{a.name}.capital_arrival")
             if value > 0:
                 paths.append(f"asset.{a.name}.capital_arrival")
                 base.append(value)
         return Knob(name, BUILT_IN[name], tuple(paths), tuple(base)) if paths else None
     if name == "spread_elasticity":
+        if not scenario.channels.information:
+            return None
+        # the lit spread grows as (sigma / sigma0)^(1 + eta): the knob is 1 + eta
         value = parameter_value(system, scenario, _SPREAD)
-        return Knob(name, BUILT_IN[name], (_SPREAD,), (value,)) if value > 0 else None
+        return Knob(name, BUILT_IN[name], (_SPREAD,), (value,), (-1.0,))
     if name == "slr_headroom":
         slr0 = _t0_slr(system, scenario)
         paths, base, anchor = [], [], []
@@ -186,7 +198,8 @@ def knobs(system: Any, scenario: Any, declared: Sequence[Any] = (), names: Seque
                                                                          "its t0 SLR",
                                                          "outside_capital": "no asset has outside capital arriving "
                                                                             "(set market.outside_demand)",
-                                                         "spread_elasticity": "the elasticity is 0"}[name]))
+                                                         "spread_elasticity": "the information channel is off or "
+                                                                              "the elasticity is 0"}[name]))
             out.append(knob)
         elif name in shocks:
             out.append(shocks[name])
@@ -214,16 +227,22 @@ def default_outputs(system: Any) -> list[str]:
 
 
 def _run(system: Any, scenario: Any, moves: list[tuple[Knob, float]], outputs: list[str], kernels: str,
-         progress: Callable[[str], None]) -> dict[str, np.ndarray]:
+         progress: Callable[[str], None]) -> tuple[dict[str, np.ndarray], list[int]]:
     """The base (row 0) and every move (rows 1...) run: the scenario-only moves in one batch
-    with the base, each system move in a batch of its own. Outcomes per row."""
+    with the base, each system move in a batch of its own. Outcomes per row (NaN for a
+    move the model refuses), and the refused rows."""
     from firesale.parameters import apply_parameters
     from firesale.simulation import simulate
 
     variables = outcome_variables(outputs)
     groups: dict[int, tuple[Any, list[Any], list[int]]] = {id(system): (system, [scenario], [0])}
+    refused = []
     for row, (knob, factor) in enumerate(moves, start=1):
-        new_system, new_scenario = apply_parameters(system, scenario, knob.values(factor))
+        try:
+            new_system, new_scenario = apply_parameters(system, scenario, knob.values(factor))
+        except ConfigError:
+            refused.append(row)  # outside the field's bounds: a one-sided difference
+            continue
         new_scenario = new_scenario.updated(name=f"{knob.name} x{factor:g}")
         key = id(new_system)
         if key not in groups:
@@ -236,7 +255,7 @@ def _run(system: Any, scenario: Any, moves: list[tuple[Knob, float]], outputs: l
         ds = simulate(group_system, scenarios, detail=False, variables=variables, kernels=kernels)
         for name, values in outcome_values(ds, outputs).items():
             out[name][rows] = values
-    return out
+    return out, refused
 
 
 def sensitivity(system: Any, scenario: Any, *, declared: Sequence[Any] = (), params: Sequence[str] | None = None,
@@ -268,17 +287,24 @@ def sensitivity(system: Any, scenario: Any, *, declared: Sequence[Any] = (), par
         check_outcome(name, system, f"--outputs {name}")
     chosen = knobs(system, scenario, declared, params)
     moves = [(k, f) for k in chosen for f in (1 - step, 1 + step)]
-    values = _run(system, scenario, moves, outputs, kernels, say)
+    values, refused = _run(system, scenario, moves, outputs, kernels, say)
     base = {name: float(v[0]) for name, v in values.items()}
     rows, cliffs = [], []
     for i, knob in enumerate(chosen):
         low_row, high_row = 1 + 2 * i, 2 + 2 * i
         row: dict[str, Any] = {"name": knob.name, "description": knob.description, "paths": list(knob.paths),
                                "changes_system": knob.changes_system, "outcomes": {}}
+        low_ok, high_ok = low_row not in refused, high_row not in refused
+        row["difference"] = "central" if low_ok and high_ok else "forward" if high_ok else "backward" if low_ok \
+            else None
         for name in outputs:
-            y0, lo, hi = base[name], float(values[name][low_row]), float(values[name][high_row])
-            elasticity = (hi - lo) / (2 * step * y0) if y0 != 0 and math.isfinite(y0) else None
-            worst = max(abs(lo - y0), abs(hi - y0))
+            y0 = base[name]
+            lo = float(values[name][low_row]) if low_ok else None
+            hi = float(values[name][high_row]) if high_ok else None
+            up, down = (y0 if hi is None else hi), (y0 if lo is None else lo)
+            span = step * ((hi is not None) + (lo is not None))
+            elasticity = (up - down) / (span * y0) if y0 != 0 and math.isfinite(y0) and span else None
+            worst = max(abs(down - y0), abs(up - y0))
             scale = abs(y0)
             relative = worst / scale if scale > 0 else (math.inf if worst > 1e-9 else 0.0)
             cliff = bool(relative > CLIFF)
