@@ -22,7 +22,7 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Scenario overri
 OutOpt = Annotated[str | None, typer.Option("--out", help="Write the figure to this .html or .png file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 KernelsOpt = Annotated[str, typer.Option("--kernels", help="numpy, or numba (compiled; pip install "
-                                         "\"firesale[fast]\").")]
+                                         "'firesale\\[fast]').")]
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -63,8 +63,8 @@ def reverse(
                                       "price+volatility (and its volatility multiplier) or price+funding (and each "
                                       "fund's redemptions).")] = "price",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random starting directions: the same seed, the "
-                                      "same answer.")] = 0,
-    steps: Annotated[int, typer.Option("--steps", help="Most refinement steps of the direction.")] = 12,
+                                      "same answer.", min=0)] = 0,
+    steps: Annotated[int, typer.Option("--steps", help="Most refinement steps of the direction.", min=0)] = 12,
     keep_shocks: Annotated[bool, typer.Option("--keep-shocks", help="Add the shock to the scenario's own shocks "
                                               "instead of starting from the calm scenario (its settings, no "
                                               "shocks).")] = False,
@@ -75,11 +75,14 @@ def reverse(
     out: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Reverse stress test: the most plausible shock (least Mahalanobis distance under the assets' covariance) that meets a target.
+    """Reverse stress test: the most plausible shock that meets a target.
 
-    Starts from the calm scenario (the preset's settings without its shocks) unless --keep-shocks. Reports the shock
-    per asset, its distance and probability under a normal model, the outcome at the boundary and at 0.98 times the
-    shock, the mechanisms that carry it (Shapley values there) and each policy's boundary along the same direction."""
+    Plausibility is the Mahalanobis distance under the assets' daily covariance. The search
+    starts from the calm scenario (the preset's settings without its shocks) unless
+    --keep-shocks. It reports the shock per asset, its distance and its probability under a
+    normal model, the outcome at the boundary and at 0.98 times the shock, who carries it,
+    the mechanisms' Shapley values there and each policy's boundary along the same direction.
+    """
     from firesale.analytics.figures import check_figure_path, write_figure
     from firesale.analytics.outcomes import parse_target
     from firesale.analytics.reverse import calm_scenario, describe, reverse_stress, shock_figure
@@ -196,9 +199,12 @@ def sensitivity(
     out: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Elasticities of the headline outcomes to each parameter and shock by central differences, the cliffs, and each market's loop gain.
+    """Elasticities of the headline outcomes to each parameter and shock.
 
-    A cliff is a knob whose 1% move changes an outcome by more than 10%."""
+    Central differences, each knob moved --step each way, every move a scenario of one batch
+    (a knob that changes the system runs its two systems apart). A cliff is a knob whose move
+    changes an outcome by more than 10%. Also prints each market's loop gain in the base run.
+    """
     from firesale.analytics.figures import check_figure_path, write_figure
     from firesale.analytics.outcomes import check_outcome
     from firesale.analytics.sensitivity import sensitivity as run_sensitivity

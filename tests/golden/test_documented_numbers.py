@@ -2,7 +2,8 @@
 
 The comments and descriptions of the calibrated presets dealer_groups and dealer_market
 and the README (the "What `make run` prints"
-and `firesale compare` blocks, the Attribution paragraph, the Presets table and the
+and `firesale compare` blocks, the Attribution paragraph, the reverse stress test and
+sensitivity paragraphs, the Presets table and the
 dashboard's amplification) quote figures from runs of the engine. ``DOCUMENTED`` lists each of them as
 (file, the text as the file prints it with the number as a format field, the function of
 the engine's results that gives the number); the test formats the engine's value and
@@ -99,7 +100,16 @@ def engine() -> dict[str, Batch]:
     prime = load_preset("dealer_prime")
     runs["prime"] = Batch(prime, {"baseline": prime.scenario})
     runs["prime_shapley"] = Shapley(prime)
+    runs["prime_reverse"] = _command("reverse", "dealer_prime", "--target", "defaults>=1", "--json")
+    runs["march_sensitivity"] = _command("sensitivity", "march_2020", "--json")
     return runs
+
+
+def _command(*args: str) -> dict[str, Any]:
+    """A command's ``--json`` output."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 @functools.cache
@@ -244,6 +254,25 @@ def _n_dealers(ds, groups) -> int:
 
 
 # ------------------------------------------------------------------- the documented numbers
+
+_ISSUE_KNOBS = ("depth", "slr_headroom", "outside_capital", "spread_elasticity")
+
+
+def _rev_shock(e, asset: str) -> float:
+    return next(s["price"] for s in e["prime_reverse"]["shocks"] if s["asset"] == asset)
+
+
+def _reverse_holds(report) -> bool:
+    return (report["meets_target"] and not report["at_098"]["meets_target"]
+            and all(p["meets_at_shock"] and abs(p["severity_multiple"] - 1) < 1e-3 for p in report["policies"].values())
+            and report["institutions"][0]["defaulted"]
+            and math.isclose(report["institutions"][0]["equity_lost"], load_preset("dealer_prime").system.equity0.sum(),
+                             rel_tol=1e-6))
+
+
+def _elasticity(e, knob: str, outcome: str) -> float:
+    return next(k for k in e["march_sensitivity"]["knobs"] if k["name"] == knob)["outcomes"][outcome]["elasticity"]
+
 
 DOCUMENTED: list[tuple[str, str, Callable[[dict[str, Batch]], Any]]] = [
     # ---- src/firesale/presets/dealer_groups.toml
@@ -407,6 +436,22 @@ DOCUMENTED: list[tuple[str, str, Callable[[dict[str, Batch]], Any]]] = [
                       (_sh(e, "prime")["forced_sales"], _sh(e, "prime")["forced_sales"] / _sh(e, "prime")["baseline_loss"],
                        _sh(e, "prime")["baseline_loss"]), "the SLR forces every sale in dealer_prime")),
     (README, "splits by every channel ({} corners).", lambda e: 2 ** len(PLAYERS["channels"])),
+    # ---- README.md: Reverse stress tests and sensitivity
+    (README, "the dealer's default {:.2f} standard deviations away: corporates −{:.2f}%,\nother assets −{:.2f}% and "
+     "Treasuries −{:.2f}% in one day; 0.98 times that shock leaves\nit standing, and none of the SLR exemption, haircut "
+     "floors or swing pricing moves the\nboundary: the shock takes all of its {:.0f} of equity.",
+     lambda e: _given(_reverse_holds(e["prime_reverse"]),
+                      (e["prime_reverse"]["distance"], *(-100 * _rev_shock(e, a) for a in ("corporates", "other",
+                                                                                         "treasuries")),
+                       e["prime_reverse"]["institutions"][0]["equity_lost"]),
+                      "the shock meets the target, 0.98 of it does not, no policy moves the boundary and the dealer "
+                      "loses all of its equity")),
+    (README, "On `march_2020` the 10-year's peak\nfall has elasticities of {:+.2f} to depth, {:+.2f} to the dealers' SLR "
+     "headroom, {:+.2f}\nto outside capital and {:+.2f} to the spread elasticity; the levered loss {:+.2f}, {:+.2f},\n"
+     "{:+.2f} and {:+.2f}; no 1% move is a cliff.",
+     lambda e: _given(not [c for c in e["march_sensitivity"]["cliffs"] if c["knob"] in _ISSUE_KNOBS],
+                      tuple(_elasticity(e, k, o) for o in ("price_fall.ust_10y", "loss") for k in _ISSUE_KNOBS),
+                      "none of the four knobs is a cliff on march_2020")),
     # ---- README.md: Presets table
     (README, "high yield −{:.0f}% while outside clients sell {:.0f} of high yield and {:.0f} of IG to dealers.",
      lambda e: (-100 * _shock(e["market"].preset.scenario, "corp_hy", "price"),
