@@ -103,3 +103,46 @@ def test_bad_search_space_is_a_clear_error(over, code):
 def test_bad_target_is_a_clear_error(text, code):
     with pytest.raises(ConfigError, match=code):
         parse_target(text, revaluation_system())
+
+
+def test_volatility_and_funding_factors():
+    """The extra factors: independent of the prices, at their documented scales, and mapped
+    to the scenario's shock fields (a volatility multiplier exp(v); a redemption only above 0)."""
+    from firesale import load_preset
+    from firesale.analytics.reverse import FUND_TYPES, REDEMPTION_SCALE, VOLATILITY_SCALE
+
+    system = load_preset("march_2020").system
+    funds = [i.name for i in system.institutions if i.type in FUND_TYPES]
+    space = shock_space(system, "price+funding")
+    kinds = [k for k, _ in space.factors]
+    assert [n for k, n in space.factors if k == "redemption"] == funds
+    cov = space.loadings @ space.loadings.T
+    red = np.array([k == "redemption" for k in kinds])
+    np.testing.assert_allclose(cov[np.ix_(red, red)], np.eye(red.sum()) * REDEMPTION_SCALE ** 2, atol=1e-15)
+    np.testing.assert_allclose(cov[np.ix_(red, ~red)], 0.0, atol=1e-15)
+    x = np.zeros(len(kinds))
+    x[np.flatnonzero(red)[:2]] = [0.02, -0.01]
+    assert space.shocks(x) == [{"institution": funds[0], "redemption": 0.02}]
+    vol = shock_space(system, "price+volatility")
+    assert vol.scale[-1] == pytest.approx(0.86 / np.sqrt(252)) and VOLATILITY_SCALE == vol.scale[-1]
+    y = np.zeros(len(vol.factors))
+    y[-1] = np.log(2.0)
+    assert vol.shocks(y) == [{"asset": vol.factors[-1][1], "volatility": pytest.approx(2.0)}]
+
+
+def test_price_and_volatility_on_the_var_desk():
+    """var_desk's desk sells when its VaR passes its limit, which a price fall or a volatility
+    jump can do; a doubling of volatility is 12.8 sd of the volatility factor, so the price
+    fall wins. The boundary shock meets the target and 0.98 of it does not, run here."""
+    from firesale import load_preset
+
+    preset = load_preset("var_desk")
+    calm = preset.scenario.updated(shocks=[])
+    result = reverse_stress(preset.system, calm, parse_target("forced_sales>=1", preset.system),
+                            over="price+volatility")
+    assert result.found and result.space.factors[1] == ("volatility", "corporates")
+    assert abs(result.values[1]) < 1e-3 * abs(result.values[0])
+    at, below = (simulate(preset.system, calm.updated(shocks=result.space.shocks(m * result.values)))
+                 for m in (1.0, 0.98))
+    assert outcome_values(at, ["forced_sales"])["forced_sales"][0] >= 1.0
+    assert outcome_values(below, ["forced_sales"])["forced_sales"][0] < 1.0

@@ -81,6 +81,10 @@ TOLERANCE = 1e-7
 MAX_FALL = 0.99
 #: Largest price rise, log volatility multiplier and redemption share a shock may carry.
 MAX_RISE, VOLATILITY_BOUNDS, MAX_REDEMPTION = 1.0, (math.log(0.05), math.log(20.0)), 1.0
+#: Farthest a shock is searched (Mahalanobis distance): beyond it a normal shock of 100
+#: factors or fewer lies with probability below 1e-300; a target no nearer shock meets is
+#: reported as not found.
+MAX_DISTANCE = 50.0
 #: Types whose investors redeem (the redemption factors of ``price+funding``).
 FUND_TYPES = ("asset_manager", "money_market_fund", "hedge_fund")
 
@@ -129,12 +133,13 @@ class ShockSpace:
         return np.atleast_2d(z) @ self.loadings.T
 
     def max_radius(self, u: np.ndarray) -> np.ndarray:
-        """Largest severity along each direction ``u`` (n, m) that keeps every factor within its bounds."""
+        """Largest severity along each direction ``u`` (n, m) that keeps every factor within
+        its bounds, :data:`MAX_DISTANCE` at most."""
         slope = self.values(u)
         with np.errstate(divide="ignore", invalid="ignore"):
             up = np.where(slope > 0, self.upper / slope, np.inf)
             down = np.where(slope < 0, self.lower / slope, np.inf)
-        return np.minimum(up, down).min(axis=1)
+        return np.minimum(np.minimum(up, down).min(axis=1), MAX_DISTANCE)
 
     def shocks(self, x: np.ndarray) -> list[dict[str, Any]]:
         """The scenario's shocks of factor values ``x`` (F,) (zeros left out)."""
