@@ -102,3 +102,20 @@ def test_march_2020_slr_headroom_moves_the_triggers(march):
     dealers = [i for i in preset.system.institutions if i.slr_trigger is not None]
     assert dealers and {p.split(".")[1] for p in knob["paths"]} <= {i.name for i in dealers}
     assert {p.split(".")[2] for p in knob["paths"]} == {"slr_trigger", "slr_target"}
+
+
+def test_figures_are_written(tmp_path):
+    """``--out`` writes the tornado and the shock figures as self-contained HTML (plotly.js
+    inside) naming every knob and every factor; the terminal output names them too."""
+    tornado, shock = tmp_path / "tornado.html", tmp_path / "shock.html"
+    sens = CliRunner().invoke(app, ["sensitivity", "dealer_prime", "--out", str(tornado)])
+    assert sens.exit_code == 0, sens.output
+    rev = CliRunner().invoke(app, ["reverse", "dealer_prime", "--target", "defaults>=1", "--no-policies", "--out",
+                                   str(shock)])
+    assert rev.exit_code == 0, rev.output
+    html = tornado.read_text()
+    assert "plotly" in html and "shock.corporates.price" in html and "Plotly.newPlot" in html
+    html = shock.read_text()
+    for asset in ("treasuries", "corporates", "other"):
+        assert f"price {asset}" in html and f"price {asset}" in rev.output
+    assert "figure written to" in rev.output and "figure written to" in sens.output
