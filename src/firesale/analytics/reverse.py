@@ -252,10 +252,10 @@ def make_evaluator(system: Any, base: Any, space: ShockSpace, target: Target, *,
 def boundary_radii(evaluate: Evaluate, space: ShockSpace, directions: np.ndarray,
                    tolerance: float = _SEARCH_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
     """The boundary radius of each direction (n, m): the severity of the first crossing found
-    on a geometric grid below the direction's largest severity, its bracket then narrowed
-    to relative ``tolerance`` (:func:`_split_brackets`), every direction in the same batches. Returns (radius, below): the
-    bracket's ends, ``radius`` meeting the target and ``below`` not; inf and nan where no
-    severity up to the largest meets it."""
+    on a geometric grid below the direction's largest severity, its bracket then narrowed to
+    relative ``tolerance`` (:func:`_split_brackets`), every direction in the same batches.
+    Returns (radius, below): the bracket's ends, ``radius`` meeting the target and ``below``
+    not; inf and nan where no severity up to the largest meets it."""
     directions = np.atleast_2d(directions)
     n = directions.shape[0]
     r_max = space.max_radius(directions)
@@ -301,7 +301,7 @@ def _starts(space: ShockSpace, seed: int) -> np.ndarray:
     rows = space.loadings  # row f: the direction whose shock is Sigma e_f
     single = _unit(rows[np.linalg.norm(rows, axis=1) > 0])
     together = np.array([k == "price" for k, _ in space.factors], dtype=float) * -space.scale
-    combined = together @ space.loadings
+    combined = np.linalg.pinv(space.loadings) @ together
     rng = np.random.default_rng(seed)
     drawn = _unit(rng.standard_normal((max(8, 2 * m), m)))
     parts = [single, -single, drawn]
@@ -318,7 +318,8 @@ def _tangents(u: np.ndarray) -> np.ndarray:
 
 def _refine(evaluate: Evaluate, space: ShockSpace, u: np.ndarray, r: float, max_steps: int,
             history: list[float]) -> tuple[np.ndarray, float, int]:
-    """Steps 3 of the module docstring from ``u`` (boundary radius ``r``)."""
+    """Step 3 of the module docstring from ``u`` (boundary radius ``r``): returns the best
+    direction, its boundary radius and the steps taken."""
     m = u.size
     if m == 1:
         return u, r, 0
