@@ -39,6 +39,10 @@ gradient. So the search works on the boundary itself (:func:`reverse_stress`):
 4. along the best direction, bisection to :data:`TOLERANCE`; a fine grid below the boundary
    checks that no smaller severity meets the target.
 
+The search is local: where the target can be met in several ways (different institutions
+failing) the boundary has several nearest points, and the result is the nearest one the
+starts lead to, not a proven global optimum.
+
 On a linear boundary (a loss linear in the prices, as without any feedback) step 3 is exact
 and the result is the closed form :math:`x^* = c\, \Sigma a / (a^\top \Sigma a)`
 (``tests/analytics/test_reverse.py``).
