@@ -109,9 +109,9 @@ def test_report_is_self_contained(dealer_prime_report):
     external = [s for s in parsed.sources if s.lower().startswith(("http://", "https://", "//"))]
     assert external == []
     assert all(s.startswith("data:") for s in parsed.sources), parsed.sources  # the empty favicon only
-    # plotly.js inline exactly once, before the first figure; four figures drawn
+    # plotly.js inline exactly once, before the first figure; five figures drawn
     assert dealer_prime_report.count("window.PlotlyConfig") == 1
-    assert dealer_prime_report.count("Plotly.newPlot(") == 4
+    assert dealer_prime_report.count("Plotly.newPlot(") == 5
     assert len(dealer_prime_report) > 1_000_000  # the library itself is inside
 
 
@@ -210,6 +210,7 @@ def test_cli_report_writes_the_file(tmp_path):
     assert "report written to" in result.output
     page = out.read_text(encoding="utf-8")
     assert "19.0×" in page and 'id="figure-attribution"' in page
+    assert 'id="figure-sensitivity"' in page and "<td>shock.corporates.price</td>" in page
 
 
 def test_cli_report_without_attribution_and_with_overrides(tmp_path):
@@ -251,6 +252,125 @@ def test_report_of_a_stored_run(tmp_path):
                                  "--html", str(tmp_path / "x.html")])
     assert result.exit_code != 0
     assert "FS001" in str(result.exception) and "FS904" in str(result.exception)
+
+
+# --------------------------------------------------------------------------- sensitivity
+class _Cells(html.parser.HTMLParser):
+    """The cells of the sensitivity table, as (text, class) by row and column."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.header: list[str] = []
+        self.rows: list[list[tuple[str, str]]] = []
+        self._in: str | None = None
+        self._table = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("class") == "sensitivity":
+            self._table = True
+        elif self._table and tag == "tr":
+            self.rows.append([])
+        elif self._table and tag in ("th", "td"):
+            self._in = tag
+            (self.header if tag == "th" else self.rows[-1]).append(["", attrs.get("class") or ""])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = False
+        if tag in ("th", "td"):
+            self._in = None
+
+    def handle_data(self, data):
+        if self._in == "th":
+            self.header[-1][0] += data
+        elif self._in == "td":
+            self.rows[-1][-1][0] += data
+
+
+def _sensitivity_table(page: str) -> tuple[list[str], dict[str, dict[str, tuple[str, str]]]]:
+    section = page[page.index('<section id="sensitivity">'):page.index('<section id="configuration">')]
+    cells = _Cells()
+    cells.feed(section)
+    header = [text for text, _ in cells.header]
+    rows = {row[0][0]: {name: tuple(cell) for name, cell in zip(header[1:], row[1:])} for row in cells.rows if row}
+    return header, rows
+
+
+@pytest.fixture(scope="module")
+def dealer_groups_report():
+    preset = load_preset("dealer_groups")
+    page = build_report(preset.system, preset.scenario, attribution=False, declared=preset.parameters,
+                        title=preset.name)
+    return preset, page
+
+
+def test_sensitivity_section_names_every_knob_and_the_depth_elasticity_of_runs_made_here(dealer_groups_report):
+    from firesale.analytics.amplification import summarize
+    from firesale.parameters import apply_parameters
+
+    preset, page = dealer_groups_report
+    system, scenario = preset.system, preset.scenario
+    header, rows = _sensitivity_table(page)
+    assert header[:5] == ["knob", "loss (USD bn)", "total_loss (USD bn)", "defaults (count)", "forced_sales (USD bn)"]
+    shocked = [f"shock.{s.asset}.price" for s in scenario.shocks if s.asset is not None and s.price]
+    assert shocked and {"base value", "depth", "slr_headroom", *shocked} <= set(rows)
+    section = page[page.index('<section id="sensitivity">'):page.index('<section id="configuration">')]
+    for name in set(rows) - {"base value"}:  # what each knob moves
+        assert f"<li><strong>{name.removesuffix(' (forward)').removesuffix(' (backward)')}</strong>:" in section
+    # every asset's depth moved 1% each way, run here
+    depths = {f"asset.{a.name}.depth": a.depth for a in system.assets if np.isfinite(a.depth)}
+    runs = {}
+    for factor in (0.99, 1.0, 1.01):
+        moved_system, moved_scenario = apply_parameters(system, scenario, {k: v * factor for k, v in depths.items()})
+        runs[factor] = summarize(simulate(moved_system, moved_scenario))
+    for column, key in (("loss (USD bn)", "levered_capital_loss"), ("forced_sales (USD bn)", "forced_sales")):
+        base = runs[1.0][key]
+        elasticity = (runs[1.01][key] - runs[0.99][key]) / (2 * 0.01 * base)
+        assert abs(elasticity) > 0.5  # deeper markets, smaller fire sales: a number worth checking
+        assert rows["depth"][column] == (f"{elasticity:+.3f}", "number")
+        assert rows["base value"][column][0] == f"{base:,.4g}"
+    assert 'id="figure-sensitivity"' in page
+    assert "No cliff" in section
+    assert "Loop gain of the base run" in section and "<td>corp_hy</td>" in section
+
+
+def test_sensitivity_cliffs_are_marked_in_the_table_and_listed():
+    from firesale.analytics.sensitivity import sensitivity
+
+    system, scenario = _prime()
+    # a 40% move of dealer_prime's 4% corporate shock moves its loss by 40%: beyond the 10% of a cliff
+    result = sensitivity(system, scenario, params=["shock.corporates.price"], outputs=["loss", "defaults"], step=0.4)
+    page = build_report(system, scenario, attribution=False, sensitivity=result)
+    _, rows = _sensitivity_table(page)
+    assert rows["shock.corporates.price"]["loss (USD bn)"] == ("+1.000*", "number cliff")
+    assert rows["shock.corporates.price"]["defaults (count)"] == ("-", "number")  # 0 in the base run, and after
+    section = page[page.index('<section id="sensitivity">'):page.index('<section id="configuration">')]
+    assert "<strong>Cliffs</strong>" in section
+    assert "<li><strong>shock.corporates.price</strong> → loss: 3.6 / 6 / 8.4" in section  # 6 × (1 ∓ 0.4)
+    assert "No cliff" not in section
+
+
+def test_sensitivity_left_out_without_the_system_or_when_asked():
+    system, scenario = _prime()
+    ds = simulate(system, scenario)
+    page = build_report(None, None, ds, attribution=False)
+    assert "the sensitivity reruns the scenario on the system, which this report was not given" in page
+    with pytest.raises(ConfigError, match="FS741.*sensitivity"):
+        build_report(None, None, ds, attribution=False, sensitivity=True)
+    page = build_report(system, scenario, attribution=False, sensitivity=False)
+    assert "Left out of this report (run it with the sensitivity)" in page
+    assert page.count("Plotly.newPlot(") == 3  # prices, waterfall, cascade
+
+
+def test_cli_report_without_sensitivity(tmp_path):
+    out = tmp_path / "prime.html"
+    result = runner.invoke(app, ["report", "dealer_prime", "--html", str(out), "--no-attribution",
+                                 "--no-sensitivity"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "Left out of this report (run it with the sensitivity)" in page
+    assert 'id="figure-sensitivity"' not in page
 
 
 def test_import_report_leaves_plotly_unloaded():

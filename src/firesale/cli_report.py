@@ -39,7 +39,7 @@ def _from_store(run_id: str, store_path: str | None) -> dict[str, Any] | list[Pr
     except StoreError:
         system, scenarios = None, [None]
     return {"system": system, "scenario": scenarios[0], "ds": ds, "title": f"run {record.run_id}",
-            "description": record.command or None}
+            "description": record.command or None, "parameters": ()}
 
 
 def load_report_target(target: str, sets: list[str] | None = None, store_path: str | None = None) -> dict[str, Any]:
@@ -49,8 +49,9 @@ def load_report_target(target: str, sets: list[str] | None = None, store_path: s
     Returns
     -------
     dict
-        ``system``, ``scenario``, ``ds`` (``None`` for a preset: it is simulated), ``title``
-        and ``description``.
+        ``system``, ``scenario``, ``ds`` (``None`` for a preset: it is simulated), ``title``,
+        ``description`` and ``parameters`` (the preset's declared parameters, knobs of the
+        sensitivity; none for a stored run).
 
     Raises
     ------
@@ -76,7 +77,7 @@ def load_report_target(target: str, sets: list[str] | None = None, store_path: s
                                       "stored run is reported as it is; drop --set")) from None
         return stored
     return {"system": preset.system, "scenario": _scenario(preset.scenario, None, False, sets), "ds": None,
-            "title": preset.name, "description": preset.description}
+            "title": preset.name, "description": preset.description, "parameters": preset.parameters}
 
 
 def report(
@@ -86,12 +87,14 @@ def report(
                                                      "plotly.js inside, opens offline).")],
     no_attribution: Annotated[bool, typer.Option("--no-attribution", help="Leave out the Shapley attribution to "
                                                  "the mechanisms (saves its 8 runs).")] = False,
+    no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Leave out the sensitivity: each knob "
+                                                 "moved 1% each way (saves about 2 runs a knob).")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Scenario override FIELD=VALUE.")] = None,
     store: Annotated[str | None, typer.Option("--store", help="Run store to find a run ID in (default: "
                                                               "FIRESALE_STORE, else ./firesale-runs).")] = None,
 ) -> None:
     """Write one self-contained HTML report: summary, price paths, equity waterfall, cascade timeline,
-    attribution, regime table and configuration."""
+    attribution, regime table, sensitivity and configuration."""
     from rich import progress as bars
 
     from firesale.report import REPORT_STEPS, check_report_path, write_report
@@ -104,14 +107,18 @@ def report(
         task = bar.add_task(f"loading {escape(target)}", total=total)
         inputs = load_report_target(target, set_, store)
         attribution = not no_attribution and inputs["system"] is not None
+        sensitivity = not no_sensitivity and inputs["system"] is not None and inputs["scenario"] is not None
         path = write_report(html, inputs["system"], inputs["scenario"], inputs["ds"], attribution=attribution,
-                            title=inputs["title"], description=inputs["description"],
+                            sensitivity=sensitivity, declared=inputs["parameters"], title=inputs["title"],
+                            description=inputs["description"],
                             progress=lambda done, _, what: bar.update(
                                 task, completed=1 + done, description=what if done < len(REPORT_STEPS)
                                 else f"writing {escape(html)}"))
         bar.update(task, completed=total)
     size = path.stat().st_size / 1e6
-    note = "" if attribution or no_attribution else " (no attribution: the stored run kept no system to rerun)"
+    left_out = [what for what, asked, done in (("attribution", not no_attribution, attribution),
+                                                ("sensitivity", not no_sensitivity, sensitivity)) if asked and not done]
+    note = f" (no {' and no '.join(left_out)}: the stored run kept no system to rerun)" if left_out else ""
     console.print(f"report written to {escape(str(path))} ({size:.1f} MB){note}", highlight=False)
 
 

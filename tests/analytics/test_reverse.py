@@ -98,7 +98,7 @@ def test_bad_search_space_is_a_clear_error(over, code):
 @pytest.mark.parametrize(("text", "code"), [
     ("", "FS760"), ("defaults", "FS760"), ("default>=1", "FS761"), ("price>=1", "FS761"),
     ("price.zzz<=0.9", "FS762"), ("yield.a>=30", "FS763"), ("regime.a>=1", "FS764"), ("loss>=ten", "FS764"),
-    ("loss>=nan", "FS764"),
+    ("loss>=nan", "FS764"), ("defaults>=", "FS760"), ("defaults>=>1", "FS760"),
 ])
 def test_bad_target_is_a_clear_error(text, code):
     with pytest.raises(ConfigError, match=code):

@@ -119,3 +119,15 @@ def test_figures_are_written(tmp_path):
     for asset in ("treasuries", "corporates", "other"):
         assert f"price {asset}" in html and f"price {asset}" in rev.output
     assert "figure written to" in rev.output and "figure written to" in sens.output
+
+
+def test_tornado_of_a_one_sided_knob(tmp_path):
+    """march_2020's spread elasticity cannot move down (eta = 0 is its bound): a forward
+    difference, and the tornado draws only its upper bar."""
+    out = tmp_path / "tornado.html"
+    result = CliRunner().invoke(app, ["sensitivity", "march_2020", "--params", "spread_elasticity", "--json", "--out",
+                                      str(out)])
+    assert result.exit_code == 0, result.output
+    knob = json.loads(result.stdout)["knobs"][0]
+    assert knob["difference"] == "forward" and all(c["low"] is None for c in knob["outcomes"].values())
+    assert out.read_text().count("spread_elasticity") >= 2

@@ -3,8 +3,9 @@
 ``firesale dashboard --no-browser`` serves the app on a free local port; the browser
 chooses ``dealer_groups``, runs it and reads the amplification, which must be what
 ``firesale run --json`` prints; the cascade timeline labels every institution; an upload
-with a negative holding shows the error naming its row; no console error is logged and no
-traceback shows; a screenshot is kept in ``tests/artifacts/``. When the module ends no
+with a negative holding shows the error naming its row; on the Reverse stress test page,
+``dealer_prime`` with the target ``defaults>=1`` shows the distance the library finds; no
+console error is logged and no traceback shows; a screenshot is kept in ``tests/artifacts/``. When the module ends no
 dashboard it served is left running. `.ci/run` installs chromium with
 apt; where it is absent (or Playwright or streamlit is), the test skips and says why.
 """
@@ -81,6 +82,16 @@ def _cascade_institutions() -> list[str]:
     return list(cascade_figure(ds).layout.yaxis.categoryarray)
 
 
+def _library_distance() -> float:
+    """dealer_prime's least-distance shock with a default, found by the library."""
+    from firesale.analytics.outcomes import parse_target
+    from firesale.analytics.reverse import calm_scenario, reverse_stress
+
+    preset = load_preset("dealer_prime")
+    return reverse_stress(preset.system, calm_scenario(preset.scenario),
+                          parse_target("defaults>=1", preset.system)).radius
+
+
 def _bad_tables(folder: Path) -> list[Path]:
     """dealer_prime's tables with the holding of data row 2 made negative."""
     paths = write_tables(load_preset("dealer_prime").system, folder)
@@ -91,6 +102,26 @@ def _bad_tables(folder: Path) -> list[Path]:
     lines[2] = ",".join(cells)
     holdings.write_text("\n".join(lines) + "\n")
     return paths
+
+
+def _reverse_in_browser(page, url: str, timeout: float = 60.0) -> str:
+    """Choose dealer_prime on the System page, open the Reverse stress test page, ask for
+    ``defaults>=1`` and return the Mahalanobis distance it shows."""
+    wait = timeout * 1000
+    open_page(page, url, "System", timeout)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="dealer_prime:").first.click()
+    page.get_by_role("heading", name="dealer_prime", exact=True).wait_for(timeout=wait)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Reverse stress test").click()
+    page.get_by_role("heading", name="Reverse stress test — dealer_prime").wait_for(timeout=wait)
+    target = page.get_by_role("textbox", name="Target")
+    target.fill("defaults>=1")
+    target.press("Enter")
+    page.get_by_role("button", name="Find the shock", exact=True).click()
+    metric = page.locator('[data-testid="stMetric"]', has_text="Mahalanobis distance").first
+    metric.wait_for(timeout=wait)
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=wait)
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 def test_dashboard_runs_dealer_groups_and_reports_upload_errors(tmp_path, chromium):
@@ -129,6 +160,12 @@ def test_dashboard_runs_dealer_groups_and_reports_upload_errors(tmp_path, chromi
             assert "\t2\t" in f"\t{cells}\t".replace("\n", "\t")  # the row number has its own cell
             problem.first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "dashboard_upload_error.png"))
+
+            distance = _reverse_in_browser(page, url)
+            assert distance == f"{_library_distance():.4f}"
+            assert "Traceback" not in page.content()
+            page.get_by_role("heading", name="The shock", exact=True).scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "dashboard_reverse_dealer_prime.png"))
         finally:
             browser.close()
     assert errors == []

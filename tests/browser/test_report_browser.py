@@ -2,8 +2,9 @@
 
 It opens the file offline (every request that is not ``file:`` or ``data:`` is refused),
 logs no console error and no page error, shows the amplification figure and draws its
-plotly figures. `.ci/run` installs chromium with apt; where it is absent (or Playwright is),
-the test skips and says why.
+plotly figures (the sensitivity's tornado: a row for each knob of its table). `.ci/run`
+installs chromium with apt; where it is absent (or Playwright is), the test skips and says
+why.
 """
 
 
@@ -43,7 +44,7 @@ def test_report_opens_offline_without_errors_and_shows_the_amplification(tmp_pat
             page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
             page.goto(path.resolve().as_uri(), wait_until="load")
             page.wait_for_selector("#figure-waterfall .main-svg", timeout=30_000)
-            assert page.locator(".js-plotly-plot").count() == 4
+            assert page.locator(".js-plotly-plot").count() == 5
             assert page.locator(".main-svg").count() >= 4
             headline = page.locator("#headline")
             assert headline.is_visible()
@@ -53,6 +54,14 @@ def test_report_opens_offline_without_errors_and_shows_the_amplification(tmp_pat
             # the waterfall drew its bars, the cascade its markers
             assert page.locator("#figure-waterfall .bars path").count() > 0
             assert page.locator("#figure-cascade .points path").count() > 0
+            # the sensitivity's tornado drew a bar for each knob of the table
+            knobs = page.locator("table.sensitivity tbody tr").count() - 1  # less the base values
+            assert knobs >= 2
+            page.locator("#figure-sensitivity").scroll_into_view_if_needed()
+            page.wait_for_selector("#figure-sensitivity .ytick text", timeout=30_000)
+            ticks = page.locator("#figure-sensitivity .ytick text").all_text_contents()
+            assert len(ticks) == knobs
+            assert page.locator("#figure-sensitivity .bars path").count() == 2 * knobs  # -1% and +1%
         finally:
             browser.close()
     assert errors == []

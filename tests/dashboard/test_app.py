@@ -132,6 +132,62 @@ def test_runs_page_opens_a_stored_run(ran):
     assert len(at.get("plotly_chart")) >= 3
 
 
+def _on(page: str, preset: str):
+    """``page`` alone, with ``preset`` chosen."""
+    at = _page(page)
+    at.session_state["fs_preset"] = load_preset(preset)
+    at.session_state["fs_target"] = preset
+    return at
+
+
+def test_reverse_page_finds_dealer_primes_default_and_shows_every_table():
+    from firesale.analytics.compare import policy_names
+    from firesale.dashboard.logic import run_reverse
+
+    at = _on("reverse_page", "dealer_prime").run()
+    _no_exceptions(at)
+    assert at.text_input[0].value == "defaults>=1"
+    assert list(at.selectbox[0].options) == ["price: price returns",
+                                             "price+volatility: price returns and volatility multipliers"]
+    at.button(key="fs_reverse_run").click().run()
+    _no_exceptions(at)
+    preset = load_preset("dealer_prime")
+    report = run_reverse(preset, preset.scenario, "defaults>=1").report  # the same search, outside the page
+    assert _metrics(at)["Mahalanobis distance"] == f"{report['distance']:.4f}"
+    assert _metrics(at)["defaults"] == "1"
+    assert [h.value for h in at.subheader] == [
+        "The shock", "The outcome at the boundary and at 0.98× the shock", "Who carries it",
+        "Mechanisms at the boundary", "Under each policy, along the same direction"]
+    shock, outcome, carriers, mechanisms, policies = (t.value for t in at.table)
+    assert list(shock.index) == ["price treasuries", "price corporates", "price other"]
+    assert outcome.loc["meets the target"].tolist() == ["yes", "no"]
+    assert list(carriers.index) == ["dealer_prime"]
+    assert list(mechanisms.index) == ["balance_sheet", "funding", "information"]
+    assert list(policies.index) == list(policy_names(preset))
+    (chart,) = at.get("plotly_chart")
+    assert "least-distance shock" in _spec(chart)["layout"]["title"]["text"]
+    at.text_input[0].set_value("defaults>=2").run()  # the inputs change: the result stays, with a note
+    assert any("the inputs have changed since" in c.value for c in at.caption)
+
+
+def test_reverse_page_shows_a_target_it_cannot_read_in_one_line_and_no_button():
+    at = _on("reverse_page", "var_desk").run()
+    at.text_input[0].set_value("defaults>=1 and price.corprates<=0.9").run()
+    _no_traceback(at)
+    (error,) = _errors(at)
+    assert error.startswith("[FS762]") and "corporates" in error
+    assert at.button(key="fs_reverse_run").disabled
+
+
+def test_reverse_page_says_when_no_shock_is_needed():
+    at = _on("reverse_page", "var_desk").run()
+    at.text_input[0].set_value("defaults>=0").run()
+    at.button(key="fs_reverse_run").click().run()
+    _no_traceback(at)
+    assert any("meets the target without any shock" in i.value for i in at.info)
+    assert not at.metric and not at.table
+
+
 def test_app_navigates_between_pages():
     at = testing.AppTest.from_file(str(APP_PATH), default_timeout=TIMEOUT).run()
     _no_exceptions(at)

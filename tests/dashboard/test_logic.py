@@ -287,3 +287,119 @@ def test_shocks_typed_in_rename_the_scenario():
     scenario = scenario_from_inputs(preset.scenario, preset.system, assets=inputs)
     assert scenario.name == "shock_corporates+5pct" and scenario.name != preset.scenario.name
     assert scenario_from_inputs(preset.scenario, preset.system) is preset.scenario  # untouched: the preset's
+
+
+# --------------------------------------------------------------------------- reverse stress test
+@pytest.fixture(scope="module")
+def prime_reverse():
+    """dealer_prime's most plausible shock with a default, as the Reverse stress test page runs it."""
+    preset = load_preset("dealer_prime")
+    calls = []
+    outcome = logic.run_reverse(preset, preset.scenario, "defaults>=1",
+                                progress=lambda done, total, what: calls.append((done, total, what)))
+    return preset, outcome, calls
+
+
+def _shocked(preset, report, multiple=1.0):
+    """The calm scenario with the report's shock (times ``multiple``), built here from its rows."""
+    shocks = [{"asset": row["name"], "price": multiple * row["value"]} for row in report["shock"]]
+    return preset.scenario.updated(name=f"x{multiple}", shocks=shocks)
+
+
+def test_reverse_shock_rows_are_the_shock_and_its_distance_is_mahalanobis(prime_reverse):
+    from scipy.stats import chi2
+
+    preset, outcome, _ = prime_reverse
+    report = outcome.report
+    system = preset.system
+    rows = logic.reverse_shock_rows(report)
+    assert [r["factor"] for r in rows] == [f"price {a.name}" for a in system.assets]
+    sigma = np.array([a.sigma0 for a in system.assets])
+    values = np.array([row["value"] for row in report["shock"]])
+    for row, value, sd in zip(rows, values, sigma):
+        assert row["shock"] == f"{100 * value:+.3f}%"
+        assert row["standard deviations"] == f"{value / sd:+.2f}"
+    assert sum(float(r["share of the distance"].rstrip("%")) for r in rows) == pytest.approx(100, abs=0.2)
+    # the distance under the covariance D R D, computed here
+    covariance = np.outer(sigma, sigma) * np.asarray(system.correlation, dtype=float)
+    distance = float(np.sqrt(values @ np.linalg.solve(covariance, values)))
+    assert distance == pytest.approx(report["distance"], rel=1e-9)
+    headline = dict(logic.reverse_headline(report))
+    assert headline["Mahalanobis distance"] == f"{distance:.4f}"
+    assert headline["P(χ² ≥ d²): a normal shock this far"] == f"{chi2.sf(distance ** 2, len(values)):.3g}"
+
+
+def test_reverse_outcome_and_carriers_are_those_of_a_direct_run(prime_reverse):
+    preset, outcome, _ = prime_reverse
+    report = outcome.report
+    ds = simulate(preset.system, [_shocked(preset, report), _shocked(preset, report, 0.98)])
+    defaults = ds.defaulted.isel(round=-1).sum("institution").values
+    assert defaults.tolist() == [1, 0]  # the boundary: a default at the shock, none just below it
+    table = logic.reverse_outcome_table(report)
+    assert table.loc["defaults"].tolist() == ["1", "0"]
+    assert table.loc["meets the target"].tolist() == ["yes", "no"]
+    lost = (ds.initial_equity - ds.equity.isel(round=-1)).isel(scenario=0)
+    (row,) = logic.reverse_carrier_rows(report)
+    assert row["institution"] == "dealer_prime" and row["defaulted"] == "yes"
+    assert row["equity lost (USD bn)"] == f"{float(lost.sel(institution='dealer_prime')):,.2f}"
+    assert dict(logic.reverse_headline(report))["defaults"] == "1"
+
+
+def test_reverse_mechanisms_add_up_to_the_runs_with_every_channel_on_and_off(prime_reverse):
+    from firesale.analytics.amplification import channels_off, summarize
+
+    preset, outcome, _ = prime_reverse
+    report = outcome.report
+    shocked = _shocked(preset, report)
+    on = summarize(simulate(preset.system, shocked))["levered_capital_loss"]
+    off = summarize(simulate(preset.system, channels_off(shocked)))["levered_capital_loss"]
+    rows = logic.reverse_mechanism_rows(report)
+    assert [r["mechanism"] for r in rows] == report["mechanisms"]["players"]
+    total = sum(float(r["Shapley levered capital loss (USD bn)"]) for r in rows)
+    assert total == pytest.approx(on - off, abs=0.02)  # two decimals a row
+    assert rows[0]["share"] == f"{report['mechanisms']['share']['balance_sheet']:.1%}"
+
+
+def test_reverse_policy_rows_and_progress(prime_reverse):
+    from firesale.analytics.compare import policy_names
+
+    preset, outcome, calls = prime_reverse
+    rows = logic.reverse_policy_rows(outcome.report)
+    assert [r["policy"] for r in rows] == list(policy_names(preset))
+    for row in rows:
+        found = outcome.report["policies"][row["policy"]]
+        assert row["severity"] == f"x{found['severity_multiple']:.3f}"
+        assert row["meets the target at the shock"] == ("yes" if found["meets_at_shock"] else "no")
+    total = len(logic.REVERSE_STEPS)
+    assert [done for done, _, _ in calls] == list(range(total + 1))
+    assert calls[-2] == (total - 1, total, logic.REVERSE_STEPS[-1]) and calls[-1] == (total, total, "done")
+    assert outcome.inputs[:5] == ("defaults>=1", "price", 0, False, True)
+
+
+def test_reverse_without_a_shock_to_find_has_a_note_and_no_tables():
+    preset = load_preset("dealer_prime")
+    met = logic.run_reverse(preset, preset.scenario, "defaults>=0", policies=False).report
+    assert met["met_without_shock"] and "without any shock" in met["note"]
+    never = logic.run_reverse(preset, preset.scenario, "defaults>=2", policies=False).report  # one institution
+    assert not never["found"] and "no shock" in never["note"]
+    for report in (met, never):
+        assert logic.reverse_headline(report) == []
+        assert logic.reverse_shock_rows(report) == logic.reverse_mechanism_rows(report) == []
+    with pytest.raises(ConfigError, match="FS76"):
+        logic.run_reverse(preset, preset.scenario, "defaults>=")
+
+
+@pytest.mark.parametrize("name", ["dealer_prime", "var_desk", "dealer_groups", "march_2020", "gilt_ldi_2022",
+                                  "inet_eba2018"])
+def test_target_examples_parse_and_over_options_fit_the_system(name):
+    from firesale.analytics.outcomes import parse_target
+    from firesale.analytics.reverse import FUND_TYPES, OVER
+
+    system = load_preset(name).system
+    examples = logic.target_examples(system)
+    assert examples[0] == "defaults>=1" and len(examples) >= 4
+    for text in examples:
+        parse_target(text, system)
+    options = logic.reverse_over_options(system)
+    assert set(options) <= set(OVER) and {"price", "price+volatility"} <= set(options)
+    assert ("price+funding" in options) == any(i.type in FUND_TYPES for i in system.institutions)

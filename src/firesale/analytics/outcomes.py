@@ -71,7 +71,7 @@ ASSET_OUTCOMES = {
 _REGIMES = {"functioning": 0.0, "stressed": 1.0}
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
-_CLAUSE = re.compile(r"^\s*([A-Za-z_]+)(?:\.([^\s<>=!]+))?\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
+_CLAUSE = re.compile(r"^\s*([A-Za-z_]+)(?:\.([^\s<>=!]+))?\s*(>=|<=|==|!=|>|<)\s*([^\s<>=!]\S*)\s*$")
 #: Per-round result variables an outcome reads (a regime reads them all: None).
 _VARIABLES = ("equity", "capital_out", "sold", "defaulted", "breach", "price")
 

@@ -331,7 +331,8 @@ def sensitivity(system: Any, scenario: Any, *, declared: Sequence[Any] = (), par
 
 def tornado_figure(result: dict[str, Any], output: str | None = None, title: str = "") -> Any:
     """Tornado chart of one outcome (default: the first): each knob's low and high move as
-    a percentage change of the outcome, knobs sorted by the larger of the two, cliffs in red."""
+    a percentage change of the outcome (no bar for a move the model refused), knobs sorted
+    by the larger of the two, cliffs in red."""
     from firesale.analytics.figures import plotly_graph_objects
 
     go = plotly_graph_objects()
@@ -340,8 +341,10 @@ def tornado_figure(result: dict[str, Any], output: str | None = None, title: str
     rows = []
     for knob in result["knobs"]:
         cell = knob["outcomes"][output]
-        lo, hi = ((cell["low"] - base) / abs(base) * 100, (cell["high"] - base) / abs(base) * 100) if base else \
-            (cell["low"] - base, cell["high"] - base)
+        # a move the model refused (a one-sided difference) draws no bar on its side
+        low, high = (base if v is None else v for v in (cell["low"], cell["high"]))
+        lo, hi = ((low - base) / abs(base) * 100, (high - base) / abs(base) * 100) if base else \
+            (low - base, high - base)
         rows.append((knob["name"], lo, hi, cell["cliff"]))
     rows.sort(key=lambda r: max(abs(r[1]), abs(r[2])))
     names = [r[0] for r in rows]

@@ -4,7 +4,8 @@
 Pages: System (a preset or uploaded tables, their problems and a summary), Run (shocks,
 channels and policy levers, then the results: headline numbers, price paths, equity
 waterfall, cascade timeline, regime table, attribution, downloads), Compare (baseline
-against policies) and Runs (the run store). The logic lives in plain functions in
+against policies), Reverse stress test (the most plausible shock that meets a target) and
+Runs (the run store). The logic lives in plain functions in
 :mod:`firesale.dashboard.logic`; :mod:`firesale.dashboard.views` only lays out widgets,
 and :data:`APP_PATH` is the script ``streamlit run`` starts, in a child process of
 ``firesale dashboard`` that stops with it (:mod:`firesale.dashboard.process`).

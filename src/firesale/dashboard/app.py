@@ -1,6 +1,6 @@
 """The Streamlit script of the dashboard: ``streamlit run`` starts it (``firesale
-dashboard`` does). Four pages, drawn by :mod:`firesale.dashboard.views`: System, Run
-(shocks, policies and results), Compare and Runs.
+dashboard`` does). Five pages, drawn by :mod:`firesale.dashboard.views`: System, Run
+(shocks, policies and results), Compare, Reverse stress test and Runs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def main() -> None:
         st.Page(views.system_page, title="System", url_path="system", default=True),
         st.Page(views.run_page, title="Shock, policies and results", url_path="run"),
         st.Page(views.compare_page, title="Compare", url_path="compare"),
+        st.Page(views.reverse_page, title="Reverse stress test", url_path="reverse"),
         st.Page(views.runs_page, title="Runs", url_path="runs"),
     ]
     st.navigation(pages).run()

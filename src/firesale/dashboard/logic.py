@@ -1,13 +1,13 @@
 """What the dashboard computes, as plain functions the pages call (no Streamlit here):
 problems as table rows, the system's summary tables, widget values turned into a
-:class:`~firesale.scenario.Scenario`, a run with its summary and attribution, and the
-headline numbers as the command line formats them.
+:class:`~firesale.scenario.Scenario`, a run with its summary and attribution, a reverse
+stress test and its tables, and the headline numbers as the command line formats them.
 
 Every number comes from the library (:func:`firesale.simulate`,
 :func:`~firesale.analytics.amplification.summarize`,
 :func:`~firesale.analytics.attribution.attribute`,
-:mod:`firesale.analytics.compare`, :class:`firesale.store.RunStore`); this module only
-arranges inputs and outputs.
+:mod:`firesale.analytics.compare`, :mod:`firesale.analytics.reverse`,
+:class:`firesale.store.RunStore`); this module only arranges inputs and outputs.
 """
 
 from __future__ import annotations
@@ -37,13 +37,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASSET_SHOCKS", "CASCADE_MAX_LABELS", "CASCADE_ROW_PX", "COUNT_MAX_GROUPS", "FUND_TYPES", "MAX_TABLE_ROWS",
-    "MAX_WIDGET_ROWS", "MISSING", "OVERLAP_MAX_INSTITUTIONS", "RATIO_AXIS_MULTIPLE", "RUNS_COLUMNS", "RUN_STEPS", "UPLOAD_MAX_ROWS",
-    "RunOutcome", "asset_shock_inputs", "bounded", "capital_ratios", "cascade_rows", "channel_switches",
-    "check_upload_rows", "comparison_table", "constrained", "error_summary", "headline", "holdings_overlap",
-    "institution_counts", "label_every_institution", "policy_levers", "problem_rows", "ratio_axis_max",
-    "redemption_inputs", "regime_caption", "run_scenario", "runs_table", "scenario_from_inputs", "tightest",
-    "upload_rows",
-    "waterfall_caption", "widget_assets", "widget_funds",
+    "MAX_WIDGET_ROWS", "MISSING", "OVERLAP_MAX_INSTITUTIONS", "RATIO_AXIS_MULTIPLE", "REVERSE_OVER", "REVERSE_STEPS",
+    "RUNS_COLUMNS", "RUN_STEPS", "UPLOAD_MAX_ROWS", "ReverseOutcome", "RunOutcome", "asset_shock_inputs", "bounded",
+    "capital_ratios", "cascade_rows", "channel_switches", "check_upload_rows", "comparison_table", "constrained",
+    "error_summary", "headline", "holdings_overlap", "institution_counts", "label_every_institution",
+    "policy_levers", "problem_rows", "ratio_axis_max", "redemption_inputs", "regime_caption",
+    "reverse_carrier_rows", "reverse_headline", "reverse_mechanism_rows", "reverse_outcome_table",
+    "reverse_over_options", "reverse_policy_rows", "reverse_shock_rows", "run_reverse", "run_scenario",
+    "runs_table", "scenario_from_inputs", "target_examples", "tightest", "upload_rows", "waterfall_caption",
+    "widget_assets", "widget_funds",
 ]
 
 #: Round-0 shocks per asset the dashboard offers: field of :class:`~firesale.scenario.Shock`
@@ -829,3 +831,242 @@ def waterfall_caption(ds: xr.Dataset, summary: Mapping[str, Any], index: int = 0
         text += (f" Equity was lowest at the end of round {int(one['round'].values[lowest])}, {trough:,.2f} below "
                  f"t0: the later rounds' gains are prices recovering as the selling pressure fades.")
     return text
+
+
+# --------------------------------------------------------------------------- reverse stress test
+#: What the shock of a reverse stress test may move (``over`` of
+#: :func:`~firesale.analytics.reverse.reverse_stress`), as the page labels it.
+REVERSE_OVER: dict[str, str] = {
+    "price": "price returns",
+    "price+volatility": "price returns and volatility multipliers",
+    "price+funding": "price returns and fund redemptions",
+}
+#: The steps :func:`run_reverse` reports to its ``progress`` callback: the search's four
+#: (:func:`~firesale.analytics.reverse.reverse_stress`), then the account of what it found.
+REVERSE_STEPS = ("the base scenario", "starting directions", "refining the direction",
+                 "the boundary along the best direction", "the boundary's outcomes, mechanisms and policies")
+
+
+def reverse_over_options(system: System) -> dict[str, str]:
+    """The entries of :data:`REVERSE_OVER` the system offers: ``price+funding`` only where
+    it has a fund whose investors could redeem
+    (:data:`firesale.analytics.reverse.FUND_TYPES`).
+
+    Examples
+    --------
+    >>> from firesale import load_preset
+    >>> list(reverse_over_options(load_preset("dealer_prime").system))
+    ['price', 'price+volatility']
+    """
+    from firesale.analytics.reverse import FUND_TYPES as REDEEMING
+
+    has_fund = any(i.type in REDEEMING for i in system.institutions)
+    return {k: v for k, v in REVERSE_OVER.items() if k != "price+funding" or has_fund}
+
+
+def _round_figure(value: float) -> str:
+    """``value`` to two significant figures, as text without an exponent."""
+    if not np.isfinite(value) or value <= 0:
+        return "1"
+    digits = max(0, 1 - int(np.floor(np.log10(value))))
+    return f"{round(value, digits):.{digits}f}"
+
+
+def target_examples(system: System) -> list[str]:
+    """Targets the page offers as examples for ``system``, each one that
+    :func:`~firesale.analytics.outcomes.parse_target` reads: a default, a levered loss of
+    a tenth of the system's t0 equity, a fall of the asset with the most risk held (t0
+    holdings times daily volatility) among those whose price sales move (a finite depth;
+    any risky asset where none has one), both together, and (with dealers) that asset's
+    market tipping into the stressed regime.
+
+    Examples
+    --------
+    >>> from firesale import load_preset
+    >>> target_examples(load_preset("dealer_prime").system)[0]
+    'defaults>=1'
+    """
+    examples = ["defaults>=1", f"loss>={_round_figure(0.1 * float(system.equity0.sum()))}"]
+    risky = [k for k, a in enumerate(system.assets) if a.sigma0 > 0]
+    traded = [k for k in risky if 0 < (system.assets[k].depth or np.inf) < np.inf]
+    risky = traded or risky
+    if risky:
+        risk = column_sums(system.holdings) * np.array([a.sigma0 for a in system.assets], dtype=float)
+        asset = system.assets[max(risky, key=lambda k: (risk[k], -k))].name
+        examples += [f"price.{asset}<=0.95", f"defaults>=1 and price.{asset}<=0.97"]
+        if any(i.type == "dealer" for i in system.institutions):
+            examples.append(f"regime.{asset}==stressed")
+    return examples
+
+
+@dataclass(frozen=True)
+class ReverseOutcome:
+    """One reverse stress test of the dashboard.
+
+    Attributes
+    ----------
+    report : dict
+        :func:`firesale.analytics.reverse.describe` of the result: what ``firesale reverse
+        --json`` prints.
+    inputs : tuple
+        What it was asked: ``(target text, over, seed, keep_shocks, policies, base scenario)``;
+        the page compares it with its widgets.
+    seconds : float
+        Time from the start of the search to the end of the account.
+    """
+
+    report: dict[str, Any]
+    inputs: tuple[Any, ...]
+    seconds: float
+
+
+def run_reverse(preset: Preset, scenario: Scenario, target: str, *, over: str = "price", seed: int = 0,
+                keep_shocks: bool = False, policies: bool = True,
+                progress: Callable[[int, int, str], None] | None = None) -> ReverseOutcome:
+    """The most plausible shock that meets ``target`` on the preset's system, as
+    ``firesale reverse`` finds it: from the calm ``scenario`` (its settings without its
+    shocks; ``keep_shocks`` adds the shock to its own), with the outcome at the boundary
+    and at 0.98 times the shock, the mechanisms' Shapley values there and, with
+    ``policies``, each policy's boundary along the same direction.
+
+    Parameters
+    ----------
+    preset : Preset
+        The system and its policies.
+    scenario : Scenario
+        The scenario whose settings the runs keep (the Run page's, or the preset's).
+    target : str
+        A condition on the run's outcomes (:func:`~firesale.analytics.outcomes.parse_target`).
+    over, seed : str, int
+        As for :func:`~firesale.analytics.reverse.reverse_stress`.
+    keep_shocks, policies : bool
+        As ``--keep-shocks`` and ``--policies`` of ``firesale reverse``.
+    progress : callable, optional
+        Called as ``progress(done, total, what)`` as the search goes through
+        :data:`REVERSE_STEPS`, and once at the end (``done == total``).
+
+    Raises
+    ------
+    ConfigError
+        A target that cannot be read (FS760-FS764), an ``over`` the system cannot shock
+        (FS765, FS766).
+    """
+    from firesale.analytics.outcomes import parse_target
+    from firesale.analytics.reverse import calm_scenario, describe, reverse_stress
+
+    condition = parse_target(target, preset.system)
+    base = scenario if keep_shocks else calm_scenario(scenario)
+    total = len(REVERSE_STEPS)
+    done = [0]
+
+    def say(text: str) -> None:
+        if progress is not None:
+            progress(min(done[0], total - 1), total, text)
+        done[0] += 1
+
+    started = time.perf_counter()
+    result = reverse_stress(preset.system, base, condition, over=over, seed=seed, progress=say)
+    if progress is not None:
+        progress(total - 1, total, REVERSE_STEPS[-1])
+    report = describe(preset, base, result, policies=policies)
+    if progress is not None:
+        progress(total, total, "done")
+    return ReverseOutcome(report, (target, over, seed, keep_shocks, policies, scenario),
+                          time.perf_counter() - started)
+
+
+def _general(value: float | None) -> str:
+    """A number to four significant figures (``-`` for None or NaN)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    return f"{value:,.4g}"
+
+
+def _yes(value: Any) -> str:
+    return "yes" if value else "no"
+
+
+def reverse_headline(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The headline figures of a reverse stress test as ``(label, text)``: the shock's
+    Mahalanobis distance and probabilities (as ``firesale reverse`` prints them), then the
+    damage at the boundary. Empty when no shock was found or none was needed (the
+    report's ``note`` says why)."""
+    if not report["found"] or report["met_without_shock"]:
+        return []
+    cur = f" ({report['currency']})" if report.get("currency") else ""
+    return [
+        ("Mahalanobis distance", f"{report['distance']:.4f}"),
+        ("P(χ² ≥ d²): a normal shock this far", f"{report['probability']:.3g}"),
+        ("P beyond the boundary (first order)", f"{report['probability_beyond']:.3g}"),
+        ("factors (rank)", f"{report['factors']} ({report['rank']})"),
+        (f"levered capital loss{cur}", _number(report["levered_capital_loss"])),
+        (f"total loss{cur}", _number(report["total_loss"])),
+        (f"forced sales{cur}", _number(report["forced_sales"])),
+        ("defaults", str(report["defaults"])),
+    ]
+
+
+def reverse_shock_rows(report: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The shock of a reverse stress test, one row per factor as ``firesale reverse``
+    prints it: ``factor`` (kind and name), ``shock`` (a price return or a redemption in
+    per cent, a volatility multiplier as ``x1.234``), ``standard deviations`` (daily) and
+    ``share of the distance`` (of the squared distance; the shares add up to 100%)."""
+    rows = []
+    for row in report.get("shock", []):
+        value = (f"{100 * row['value']:+.3f}%" if row["kind"] in ("price", "redemption")
+                 else f"x{float(np.exp(row['value'])):.3f}")
+        rows.append({"factor": f"{row['kind']} {row['name']}", "shock": value,
+                     "standard deviations": f"{row['sigmas']:+.2f}",
+                     "share of the distance": f"{row['share_of_distance']:.1%}"})
+    return rows
+
+
+def reverse_outcome_table(report: Mapping[str, Any]) -> pd.DataFrame:
+    """The target's outcomes at the boundary and at 0.98 times the shock, and whether each
+    meets the target: one row per outcome, then ``meets the target``. The second column
+    should miss the target: the boundary is the first severity that meets it."""
+    at, below = report["outcome"], report["at_098"]["outcome"]
+    rows = {name: [_general(at[name]), _general(below.get(name))] for name in at}
+    rows["meets the target"] = [_yes(report["meets_target"]), _yes(report["at_098"]["meets_target"])]
+    return pd.DataFrame(rows, index=["at the boundary", "at 0.98× the shock"]).T
+
+
+def reverse_carrier_rows(report: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Who carries the damage at the boundary: those in default first, then by the equity
+    they lost (at most 8, :func:`firesale.analytics.reverse.describe`)."""
+    cur = report.get("currency") or ""
+    return [{"institution": r["name"], "type": r["type"], "group": r["group"] or MISSING,
+             "levered": _yes(r["levered"]), "defaulted": _yes(r["defaulted"]),
+             f"equity lost ({cur})": _number(r["equity_lost"]), f"forced sales ({cur})": _number(r["forced_sales"]),
+             "breached": ", ".join(r["breached"]) or MISSING} for r in report.get("institutions", [])]
+
+
+def _share(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.1%}"
+
+
+def reverse_mechanism_rows(report: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The mechanisms' exact Shapley values at the boundary
+    (:func:`firesale.analytics.attribution.attribution_summary`): of the levered capital
+    loss beyond the loss with every mechanism off, and of the forced sales, each with its
+    share (empty when the report has no attribution)."""
+    mech = report.get("mechanisms")
+    if not mech:
+        return []
+    cur = report.get("currency") or ""
+    loss = mech["outcome"].replace("_", " ")
+    return [{"mechanism": p, f"Shapley {loss} ({cur})": _number(mech["shapley"][p]), "share": _share(mech["share"][p]),
+             f"Shapley forced sales ({cur})": _number(mech["shapley_forced_sales"][p]),
+             "share of the sales": _share(mech["share_forced_sales"][p])} for p in mech["players"]]
+
+
+def reverse_policy_rows(report: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Each policy of the preset along the shock's direction: whether the shock still
+    meets the target under it, the boundary's distance under it and that distance as a
+    multiple of the one found without it ("never within bounds" where no severity does)."""
+    never = "never within bounds"
+    return [{"policy": name, "meets the target at the shock": _yes(row["meets_at_shock"]),
+             "boundary distance": never if row["boundary_distance"] is None else f"{row['boundary_distance']:.4f}",
+             "severity": never if row["severity_multiple"] is None else f"x{row['severity_multiple']:.3f}",
+             "what it does": row.get("description") or ""}
+            for name, row in (report.get("policies") or {}).items()]

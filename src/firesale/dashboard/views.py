@@ -1,7 +1,7 @@
 """The dashboard's pages: Streamlit widgets laid out over :mod:`firesale.dashboard.logic`.
 
 Each page is a function (:func:`system_page`, :func:`run_page`, :func:`compare_page`,
-:func:`runs_page`) that draws itself from the session state alone, so that each can be
+:func:`reverse_page`, :func:`runs_page`) that draws itself from the session state alone, so that each can be
 run on its own (``AppTest.from_string``) or as a page of :mod:`firesale.dashboard.app`.
 The chosen system and the last results live in the session state under the keys below;
 the values of the shock, channel and policy widgets under keys starting with
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from firesale.data.preset import Preset
 
-__all__ = ["WIDGET_PREFIX", "compare_page", "current_preset", "run_page", "runs_page", "system_page"]
+__all__ = ["WIDGET_PREFIX", "compare_page", "current_preset", "reverse_page", "run_page", "runs_page", "system_page"]
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ _GENERATION = "fs_generation"  # bumped with each new system: the shock widgets 
 _SCENARIO = "fs_scenario"  # the scenario the Run page's widgets describe
 _OUTCOME = "fs_outcome"  # the last run: (target, Scenario, RunOutcome)
 _COMPARISON = "fs_comparison"  # the last comparison: (names, scenarios, result)
+_REVERSE = "fs_reverse"  # the last reverse stress test: a ReverseOutcome
 _UPLOAD_KEY = "fs_upload_signature"  # the uploaded files last loaded
 _UPLOAD_PROBLEMS = "fs_upload_problems"
 _UPLOAD_ERROR = "fs_upload_error"  # an upload that failed for another reason than its problems
@@ -114,7 +115,7 @@ def _set_preset(preset: Preset, target: str) -> None:
     st.session_state[_PRESET] = preset
     st.session_state[_TARGET] = target
     st.session_state[_GENERATION] = st.session_state.get(_GENERATION, 0) + 1
-    for key in (_SCENARIO, _OUTCOME, _COMPARISON):
+    for key in (_SCENARIO, _OUTCOME, _COMPARISON, _REVERSE):
         st.session_state.pop(key, None)
 
 
@@ -409,13 +410,15 @@ def run_page() -> None:
         if outcome.not_recorded:
             st.warning(f"not recorded in the run store: {outcome.not_recorded}")
         _results(st, outcome.ds, outcome.summary, note, system=preset.system, scenario=ran,
-                 attribution=outcome.attribution, key="run")
+                 attribution=outcome.attribution, declared=preset.parameters, key="run")
 
 
 def _results(st: Any, ds: xr.Dataset, summary: dict[str, Any], note: str, *, index: int = 0, system: Any = None,
-             scenario: Any = None, attribution: xr.Dataset | None = None, key: str) -> None:
+             scenario: Any = None, attribution: xr.Dataset | None = None, declared: Sequence[Any] = (),
+             key: str) -> None:
     """Headline figures, price paths, the equity waterfall, the cascade, the regime table,
-    the attribution and the downloads of one scenario of ``ds``."""
+    the attribution and the downloads of one scenario of ``ds`` (the HTML report with its
+    sensitivity to ``declared`` and the built-in knobs, where the system is known)."""
     from firesale.analytics.regimes import regime_table
     from firesale.data.netcdf import dataset_bytes
     from firesale.report import (
@@ -475,7 +478,7 @@ def _results(st: Any, ds: xr.Dataset, summary: dict[str, Any], note: str, *, ind
     right.download_button(
         "HTML report", mime="text/html", file_name=f"{name}.html", key=f"{key}_download_html", on_click="ignore",
         data=lambda: build_report(system, scenario, ds, index=index, title=summary["system"],
-                                  attribution=False if attribution is None else attribution))
+                                  attribution=False if attribution is None else attribution, declared=declared))
 
 
 # --------------------------------------------------------------------------- Compare
@@ -527,6 +530,115 @@ def compare_page() -> None:
         if run_id:
             st.caption(f"recorded as run {run_id}")
         _table(st, logic.comparison_table(result), static=True)
+
+
+# --------------------------------------------------------------------------- Reverse stress test
+#: What the target input accepts, as its help says.
+_TARGET_HELP = ("A condition on the run's outcomes, clauses joined by `and`: `defaults>=N` (institutions in default), "
+                "`loss>=X` (levered capital loss), `total_loss`, `forced_sales`, `breaches`, `price.ASSET<=P` (lowest "
+                "price, t0 = 1), `price_fall.ASSET`, `yield.ASSET>=BP` (a bond's peak yield rise), "
+                "`regime.ASSET==stressed`; operators >=, <=, >, <, ==, !=.")
+
+
+@_guarded
+def reverse_page() -> None:
+    """The most plausible shock that meets a target: its distance and probability, the
+    shock per factor, the outcome at the boundary and just below it, who carries it, the
+    mechanisms and the policies."""
+    st = require_streamlit()
+    from firesale.analytics.outcomes import parse_target
+
+    preset = current_preset()
+    system = preset.system
+    scenario = st.session_state.get(_SCENARIO, preset.scenario)
+    st.title(f"Reverse stress test — {preset.name}")
+    st.caption("The shock of least Mahalanobis distance under the assets' covariance that meets the target (Breuer, "
+               "Jandačka, Rheinberger & Summer 2009): the most plausible of all the shocks that do. Settings: "
+               + ("the Run page's widgets" if scenario is not preset.scenario else f"the preset's scenario, "
+                                                                                   f"{scenario.name}") + ".")
+    text = st.text_input("Target", value="defaults>=1", key=_key("reverse_target"), help=_TARGET_HELP)
+    st.caption("Examples: " + ", ".join(f"`{example}`" for example in logic.target_examples(system)))
+    options = logic.reverse_over_options(system)
+    left, middle, right = st.columns([2, 1, 2])
+    over = left.selectbox("The shock moves", list(options), format_func=lambda k: f"{k}: {options[k]}",
+                          key=_key("reverse_over"), help="The risk factors: each asset's price return in round 0; "
+                          "with each asset's volatility multiplier, or each fund's redemptions.")
+    seed = middle.number_input("Seed", min_value=0, value=0, step=1, key=_key("reverse_seed"),
+                               help="Seed of the random starting directions: the same seed, the same answer.")
+    keep = right.checkbox("Add the shock to the scenario's own shocks", key=_key("reverse_keep"),
+                          help="Off: from the calm scenario (its settings, no shocks): which shock alone meets the "
+                               "target.")
+    policies = right.checkbox("Each policy's boundary too", value=True, key=_key("reverse_policies"),
+                              help="Along the same direction, under each of the preset's policies.")
+    try:
+        parse_target(text, system)
+        readable = True
+    except FiresaleError as err:
+        _error(st, err)
+        readable = False
+    inputs = (text, over, int(seed), keep, policies, scenario)
+    if st.button("Find the shock", type="primary", key="fs_reverse_run", disabled=not readable):
+        bar = st.progress(0.0, text="starting")
+        try:
+            outcome = logic.run_reverse(preset, scenario, text, over=over, seed=int(seed), keep_shocks=keep,
+                                        policies=policies,
+                                        progress=lambda done, total, what: bar.progress(done / total, text=what))
+        except Exception as err:  # noqa: BLE001 - shown in one line
+            bar.empty()
+            _error(st, err)
+            return
+        bar.empty()
+        st.session_state[_REVERSE] = outcome
+    if _REVERSE in st.session_state:
+        outcome = st.session_state[_REVERSE]
+        note = f"computed in {outcome.seconds:.2f} s"
+        if outcome.inputs != inputs:
+            note += " — the inputs have changed since: press Find the shock again"
+        _reverse_results(st, outcome.report, note)
+
+
+def _reverse_results(st: Any, report: dict[str, Any], note: str) -> None:
+    """What :func:`reverse_page` shows of a :func:`firesale.analytics.reverse.describe` report."""
+    from firesale.analytics.reverse import shock_figure
+
+    st.header(f"The most plausible shock with {report['target']}")
+    search = report["search"]
+    st.caption(f"{note}. From {report['base']}, over {report['over']}; {search['steps']} refinement steps, "
+               f"{search['batches']} batches, {search['runs']:,} runs, seed {report['seed']}.")
+    if not report["found"] or report["met_without_shock"]:
+        st.info(report["note"][0].upper() + report["note"][1:] + ".")
+        return
+    figures = logic.reverse_headline(report)
+    for start in range(0, len(figures), 4):
+        for col, (label, value) in zip(st.columns(4), figures[start:start + 4]):
+            col.metric(label, value)
+    st.caption("Probabilities under normal daily shocks, which understate fat tails: a shock drawn from N(0, Σ) lies "
+               "at least this far (chi-square), or beyond the boundary's tangent plane (first order, FORM).")
+    st.subheader("The shock")
+    st.table(pd.DataFrame(logic.reverse_shock_rows(report)).set_index("factor"))
+    st.caption("Standard deviations: daily. Share: of the squared distance, what makes the shock implausible.")
+    st.plotly_chart(shock_figure(report), key="reverse_shock")
+    st.subheader("The outcome at the boundary and at 0.98× the shock")
+    st.table(logic.reverse_outcome_table(report))
+    carriers = logic.reverse_carrier_rows(report)
+    if carriers:
+        st.subheader("Who carries it")
+        st.table(pd.DataFrame(carriers).set_index("institution"))
+    mechanisms = logic.reverse_mechanism_rows(report)
+    if mechanisms:
+        mech = report["mechanisms"]
+        st.subheader("Mechanisms at the boundary")
+        st.table(pd.DataFrame(mechanisms).set_index("mechanism"))
+        cur = report.get("currency") or ""
+        st.caption(f"Exact Shapley values of the levered capital loss beyond the {mech['baseline_loss']:,.2f} {cur} "
+                   f"with every mechanism off (up to {mech['total_loss']:,.2f} {cur} with all on), and of the forced "
+                   "sales; a share is a value over the sum of the values' sizes, with its sign.")
+    policy_rows = logic.reverse_policy_rows(report)
+    if policy_rows:
+        st.subheader("Under each policy, along the same direction")
+        st.table(pd.DataFrame(policy_rows).set_index("policy"))
+        st.caption("Severity: the boundary's distance under the policy over the one found without it (above 1: the "
+                   "policy makes the target harder to reach).")
 
 
 # --------------------------------------------------------------------------- Runs

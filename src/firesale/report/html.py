@@ -6,19 +6,21 @@ amplification and forced sales as a multiple of the initial loss — the narrati
 (:func:`equity_waterfall`), the cascade timeline (who was forced to sell when, coloured by
 the binding constraint), the Shapley attribution of the damage to the mechanisms
 (:func:`firesale.analytics.attribution.attribute`), the regime table of the most stressed
-market when the system has dealers (:func:`firesale.analytics.regimes.regime_table`) and
-the configuration (system and scenario).
+market when the system has dealers (:func:`firesale.analytics.regimes.regime_table`), the
+sensitivity of the headline outcomes to each parameter and shock
+(:func:`firesale.analytics.sensitivity.sensitivity`: elasticities, cliffs, each market's
+loop gain and a tornado chart) and the configuration (system and scenario).
 
-The report reads only the results Dataset (and, for the attribution, reruns the scenario's
-corners on the system). Every axis is labelled from the variables' ``long_name`` and
-``units`` attrs; every text taken from the inputs is escaped.
+The report reads only the results Dataset (and, for the attribution and the sensitivity,
+reruns the scenario on the system). Every axis is labelled from the variables'
+``long_name`` and ``units`` attrs; every text taken from the inputs is escaped.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +41,14 @@ REPORT_SECTIONS: dict[str, str] = {
     "cascade": "Cascade timeline",
     "attribution": "Attribution to the mechanisms",
     "regimes": "Market regime",
+    "sensitivity": "Sensitivity",
     "configuration": "Configuration",
 }
 #: The steps :func:`build_report` reports to its ``progress`` callback, in order.
 REPORT_STEPS: tuple[str, ...] = (
     "simulating the scenario",
     "attribution: the 8 on/off corners of the mechanisms",
+    "sensitivity: each knob moved 1% each way",
     "drawing the figures and tables",
 )
 #: What :func:`write_report` writes.
@@ -83,6 +87,8 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .stressed { background: #fde8e8; }
 .functioning { background: #e3f9e5; }
 .unmeasured { color: #7b8794; font-style: italic; }
+td.cliff { background: #fde8e8; color: #9b1c1c; font-weight: 600; }
+.wide { overflow-x: auto; }
 .note { color: #52606d; font-size: .9rem; }
 pre { background: #f5f7fa; padding: .8rem; overflow-x: auto; font-size: .8rem; }
 footer { color: #7b8794; font-size: .8rem; padding: 1rem 2rem; }
@@ -229,10 +235,10 @@ class _FigureWriter:
     def __init__(self) -> None:
         self._library_written = False
 
-    def __call__(self, fig: Any, div_id: str) -> str:
-        fig.update_layout(height=_FIGURE_HEIGHT, margin={"l": 60, "r": 20, "t": 50, "b": 60})
+    def __call__(self, fig: Any, div_id: str, height: int = _FIGURE_HEIGHT) -> str:
+        fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 50, "b": 60})
         fragment = fig.to_html(full_html=False, include_plotlyjs=not self._library_written, div_id=div_id,
-                               config=_PLOTLY_CONFIG, default_height=f"{_FIGURE_HEIGHT}px")
+                               config=_PLOTLY_CONFIG, default_height=f"{height}px")
         self._library_written = True
         return fragment
 
@@ -540,6 +546,85 @@ def _regime_section(ds: xr.Dataset, index: int) -> str:
             + _table(header, rows, "regime") + f'<p class="note">{_e(note)}</p>')
 
 
+def _tornado_output(result: dict[str, Any]) -> str:
+    """The outcome the report's tornado chart shows: the first whose base value is not 0
+    (a change off 0 has no per cent), else the first."""
+    return next((name for name in result["outputs"] if result["base"][name]), result["outputs"][0])
+
+
+def _sensitivity_figure(result: dict[str, Any]) -> Any:
+    """:func:`~firesale.analytics.sensitivity.tornado_figure` of :func:`_tornado_output`,
+    its knob names and title escaped."""
+    from firesale.analytics.sensitivity import tornado_figure
+
+    fig = tornado_figure(result, _tornado_output(result))
+    for trace in fig.data:
+        trace.y = [_e(name) for name in trace.y]
+    fig.update_layout(title=_e(fig.layout.title.text))
+    return fig
+
+
+def _sensitivity_section(result: dict[str, Any], draw: _FigureWriter) -> str:
+    """The elasticity table (knobs × outcomes, cliffs marked), the cliffs, each market's
+    loop gain and the tornado chart of a :func:`firesale.analytics.sensitivity.sensitivity`
+    result."""
+    outputs, units = result["outputs"], result["units"]
+    step, threshold = f"{result['step']:.0%}", f"{result['cliff_threshold']:.0%}"
+    parts = [f"<p>How far each headline outcome moves when one input (a knob) moves by {step} each way: the "
+             f"elasticity (y(θ(1 + h)) − y(θ(1 − h))) / (2h · y(θ)) with h = {step}, the per cent change of the "
+             f"outcome per per cent of the knob, by central differences ({result['runs']} runs). A "
+             f"<strong>cliff</strong> (in red, marked *) is a knob whose {step} move changes an outcome by more than "
+             f"{threshold} of its base value, or moves it off zero.</p>"]
+    header = ["knob", *(name if units[name] == "-" else f"{name} ({units[name]})" for name in outputs)]
+    rows = [[("base value", "note"), *((f"{result['base'][name]:,.4g}", "number note") for name in outputs)]]
+    for knob in result["knobs"]:
+        cells = []
+        for name in outputs:
+            cell = knob["outcomes"][name]
+            text = "-" if cell["elasticity"] is None else f"{cell['elasticity']:+.3f}"
+            cells.append((f"{text}*", "number cliff") if cell["cliff"] else (text, "number"))
+        one_sided = "" if knob.get("difference") in ("central", None) else f" ({knob['difference']})"
+        rows.append([(knob["name"] + one_sided, ""), *cells])
+    parts.append('<div class="wide">' + _table(header, rows, "sensitivity") + "</div>")
+    parts.append('<p class="note">"-": the outcome is 0 in the base run, so it has no elasticity (a move off 0 is '
+                 "a cliff). A knob marked forward or backward moved one way only: the model refuses the other "
+                 "value.</p>")
+    parts.append('<details><summary class="note">What each knob moves</summary><ul class="note">'
+                 + "".join(f"<li><strong>{_e(knob['name'])}</strong>: {_e(knob['description'])}</li>"
+                           for knob in result["knobs"]) + "</ul></details>")
+    if result["cliffs"]:
+        items = []
+        for c in result["cliffs"]:
+            change = "off zero" if c["largest_relative_change"] is None else f"by {c['largest_relative_change']:.1%}"
+            low, base, high = ("-" if c[key] is None else f"{c[key]:,.4g}" for key in ("low", "base", "high"))
+            items.append(f"<li><strong>{_e(c['knob'])}</strong> → {_e(c['outcome'])}: {low} / {base} / {high} at "
+                         f"−{step} / the base / +{step} ({change})</li>")
+        parts.append(f'<p id="cliffs"><strong>Cliffs</strong>: a {step} move changes these by more than '
+                     f"{threshold}:</p><ul>{''.join(items)}</ul>")
+    else:
+        parts.append(f'<p id="cliffs">No cliff: no {step} move changes an outcome by more than {threshold}.</p>')
+    parts.append(_loop_gain_part(result["loop_gain"]))
+    fig = _sensitivity_figure(result)
+    parts.append(draw(fig, "figure-sensitivity", height=max(_FIGURE_HEIGHT, int(fig.layout.height or 0))))
+    return "".join(parts)
+
+
+def _loop_gain_part(gain: dict[str, Any] | None) -> str:
+    """The base run's loop gain (:func:`firesale.analytics.amplification.loop_gain_summary`):
+    its peak and each market's peak own gain."""
+    if gain is None:
+        from firesale.simulation import LOOP_GAIN_MAX_ASSETS
+
+        return (f'<p class="note" id="loop-gain">The loop gain was not measured: it is measured by default for '
+                f"systems of at most {LOOP_GAIN_MAX_ASSETS:,} assets.</p>")
+    if gain["peak"] is None:
+        return '<p class="note" id="loop-gain">The base run has no finite loop gain in any round.</p>'
+    rows = [[(market, ""), (f"{value:.2f}", "number")] for market, value in gain["market"].items()]
+    return (f'<p id="loop-gain">Loop gain of the base run (sale → price → sale): peak {gain["peak"]:.2f} in round '
+            f"{gain['peak_round']}; above 1, each unit sold forces more than one more and sales feed on "
+            "themselves. Each market's peak own gain:</p>" + _table(["market", "peak own loop gain"], rows))
+
+
 def _configuration_section(ds: xr.Dataset, index: int, system: Any, scenario: Any, title: str | None,
                            description: str | None) -> str:
     one = ds.isel(scenario=index)
@@ -573,7 +658,8 @@ def _configuration_section(ds: xr.Dataset, index: int, system: Any, scenario: An
 
 
 def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, attribution: bool | xr.Dataset = True,
-                 index: int = 0, title: str | None = None, description: str | None = None,
+                 sensitivity: bool | dict[str, Any] | None = None, declared: Sequence[Any] = (), index: int = 0,
+                 title: str | None = None, description: str | None = None,
                  progress: Progress | None = None) -> str:
     """The report of one scenario as the text of a self-contained HTML page.
 
@@ -591,6 +677,14 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
         Run the Shapley attribution to the mechanisms (8 runs of the scenario); ``False``
         leaves it out; a Dataset of :func:`~firesale.analytics.attribution.attribute` is used
         as it is.
+    sensitivity : bool, dict or None
+        Run :func:`~firesale.analytics.sensitivity.sensitivity` on the scenario (the
+        built-in knobs, ``declared`` and every shock, each moved 1% each way: about 2 runs
+        a knob, in batches); ``False`` leaves it out; a result of it is used as it is.
+        Default (None): run it when the system and the scenario are given.
+    declared : sequence of ParameterRange
+        The preset's declared parameters (``Preset.parameters``): knobs of the sensitivity
+        besides the built-ins and the shocks.
     index : int
         Position of the scenario to report in ``ds``.
     title, description : str, optional
@@ -607,7 +701,8 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
     Raises
     ------
     ConfigError
-        Neither a system and scenario nor a Dataset, or an attribution without the system.
+        Neither a system and scenario nor a Dataset, or an attribution or a sensitivity
+        asked for without the system and scenario.
 
     Examples
     --------
@@ -649,6 +744,18 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
 
         attribution_result = attribute(system, scenario)
     step(2)
+    sensitivity_result: dict[str, Any] | None = None
+    if isinstance(sensitivity, dict):
+        sensitivity_result = sensitivity
+    elif sensitivity or (sensitivity is None and system is not None and scenario is not None):
+        if system is None or scenario is None:
+            raise ConfigError(Problem("FS741", "report sensitivity", "the sensitivity reruns the scenario on the "
+                                      "system: give both, or leave the sensitivity out (sensitivity=False)"))
+        from firesale.analytics.sensitivity import sensitivity as elasticities
+        from firesale.simulation import measures_loop_gain
+
+        sensitivity_result = elasticities(system, scenario, declared=declared, loop_gain=measures_loop_gain(system))
+    step(3)
     summary = summarize(ds, index)
     if summary["initial_loss_from"] != "impulse run" and system is not None and scenario is not None:
         from firesale.analytics.amplification import channels_off
@@ -676,6 +783,13 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
         sections["regimes"] = _regime_section(ds, index)
     else:
         sections["regimes"] = '<p class="note">No dealers in the system: no market regime table.</p>'
+    if sensitivity_result is not None:
+        sections["sensitivity"] = _sensitivity_section(sensitivity_result, draw)
+    elif sensitivity is False:
+        sections["sensitivity"] = '<p class="note">Left out of this report (run it with the sensitivity).</p>'
+    else:
+        sections["sensitivity"] = ('<p class="note">Left out of this report: the sensitivity reruns the scenario on '
+                                   "the system, which this report was not given.</p>")
     sections["configuration"] = _configuration_section(ds, index, system, scenario, title, description)
     step(total)
     name = title or summary["system"] or "firesale"
