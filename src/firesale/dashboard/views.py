@@ -55,6 +55,19 @@ PRICE_RANGE = (-0.5, 0.2)
 _SHOCK_INPUTS = {"volatility": (0.1, 0.1), "client_sale": (0.0, 1.0), "repo_rate": (0.0, 0.005)}
 
 
+def _with_progress(st: Any, run: Any) -> Any:
+    """``run(progress)`` under a progress bar (``progress(done, total, what)`` moves it); its
+    result, or None after showing its error in one line (:func:`_error`)."""
+    bar = st.progress(0.0, text="starting")
+    try:
+        return run(lambda done, total, what: bar.progress(done / total, text=what))
+    except Exception as err:  # noqa: BLE001 - shown in one line
+        _error(st, err)
+        return None
+    finally:
+        bar.empty()
+
+
 def _error(st: Any, err: BaseException) -> None:
     """An error inline, never a traceback: one line (a FiresaleError's problem, or
     ``unexpected error: <type>: <message>``), the details collapsed under it. The
@@ -390,16 +403,11 @@ def run_page() -> None:
                                 key=f"{WIDGET_PREFIX}attribution")
     record = right.checkbox("Record in the run store", value=True, key=f"{WIDGET_PREFIX}record")
     if st.button("Run", type="primary", key="fs_run"):
-        bar = st.progress(0.0, text="starting")
-        try:
-            outcome = logic.run_scenario(
-                preset, scenario, attribution=attribution, record=record, target=st.session_state[_TARGET],
-                progress=lambda done, total, what: bar.progress(done / total, text=what))
-        except Exception as err:  # noqa: BLE001 - shown in one line
-            bar.empty()
-            _error(st, err)
+        outcome = _with_progress(st, lambda progress: logic.run_scenario(
+            preset, scenario, attribution=attribution, record=record, target=st.session_state[_TARGET],
+            progress=progress))
+        if outcome is None:
             return
-        bar.empty()
         st.session_state[_OUTCOME] = (st.session_state[_TARGET], scenario, outcome)
     if _OUTCOME in st.session_state:
         _, ran, outcome = st.session_state[_OUTCOME]
@@ -578,16 +586,11 @@ def reverse_page() -> None:
         readable = False
     inputs = (text, over, int(seed), keep, policies, scenario)
     if st.button("Find the shock", type="primary", key="fs_reverse_run", disabled=not readable):
-        bar = st.progress(0.0, text="starting")
-        try:
-            outcome = logic.run_reverse(preset, scenario, text, over=over, seed=int(seed), keep_shocks=keep,
-                                        policies=policies,
-                                        progress=lambda done, total, what: bar.progress(done / total, text=what))
-        except Exception as err:  # noqa: BLE001 - shown in one line
-            bar.empty()
-            _error(st, err)
+        outcome = _with_progress(st, lambda progress: logic.run_reverse(
+            preset, scenario, text, over=over, seed=int(seed), keep_shocks=keep, policies=policies,
+            progress=progress))
+        if outcome is None:
             return
-        bar.empty()
         st.session_state[_REVERSE] = outcome
     if _REVERSE in st.session_state:
         outcome = st.session_state[_REVERSE]
