@@ -46,7 +46,7 @@ def test_readme_python_example_prints_what_it_says():
         np.testing.assert_allclose(np.asarray(value, dtype=float), np.asarray(eval(expected), dtype=float),  # noqa: S307
                                    rtol=1e-12, atol=1e-12, err_msg=lines[node.lineno - 1])
         checked += 1
-    assert checked == 3
+    assert checked == 5
     assert list(namespace["ds"].scenario.values) == ["corporates_down_4pct", "exempt"]
 
 
