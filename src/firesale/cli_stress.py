@@ -41,12 +41,11 @@ def _status(quiet: bool):
     return err_console.status("starting ...")
 
 
-def _kernels(kernels: str) -> str:
-    from firesale.errors import ConfigError, Problem
+def _check_kernels(kernels: str) -> None:
+    """Fail before any work on an unknown kernel set, or numba missing (FS207)."""
+    from firesale.engine.kernels import kernels_named
 
-    if kernels not in ("numpy", "numba"):
-        raise ConfigError(Problem("FS767", f"--kernels {kernels}", "use numpy or numba"))
-    return kernels
+    kernels_named(kernels)
 
 
 def _num(value: float | None, fmt: str = ",.4g") -> str:
@@ -87,9 +86,10 @@ def reverse(
     from firesale.analytics.outcomes import parse_target
     from firesale.analytics.reverse import calm_scenario, describe, reverse_stress, shock_figure
     from firesale.cli import _scenario
+    from firesale.cli_sweep import load_kernels_with_notice
     from firesale.data.preset import load
 
-    kernels = _kernels(kernels)
+    _check_kernels(kernels)
     if out:
         check_figure_path(out)
     preset = load(target)
@@ -97,6 +97,8 @@ def reverse(
     base = scenario if keep_shocks else calm_scenario(scenario)
     condition = parse_target(goal, preset.system)
     quiet = as_json or not err_console.is_terminal
+    if kernels == "numba":
+        load_kernels_with_notice(preset, quiet)
     with _status(quiet) as status:
         def say(text: str) -> None:
             if status is not None:
@@ -210,9 +212,10 @@ def sensitivity(
     from firesale.analytics.sensitivity import sensitivity as run_sensitivity
     from firesale.analytics.sensitivity import tornado_figure
     from firesale.cli import _scenario
+    from firesale.cli_sweep import load_kernels_with_notice
     from firesale.data.preset import load
 
-    kernels = _kernels(kernels)
+    _check_kernels(kernels)
     if out:
         check_figure_path(out)
     preset = load(target)
@@ -220,6 +223,8 @@ def sensitivity(
     if figure_output is not None:
         check_outcome(figure_output, preset.system, f"--figure-output {figure_output}")
     quiet = as_json or not err_console.is_terminal
+    if kernels == "numba":
+        load_kernels_with_notice(preset, quiet)
     with _status(quiet) as status:
         def say(text: str) -> None:
             if status is not None:

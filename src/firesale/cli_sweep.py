@@ -43,7 +43,7 @@ def _progress(quiet: bool) -> Any:
                     TimeElapsedColumn(), console=err_console, transient=False)
 
 
-def _load_kernels(preset: Any, quiet: bool) -> None:
+def load_kernels_with_notice(preset: Any, quiet: bool) -> None:
     """Compile the numba kernels, or load them from numba's cache, with a notice on a
     terminal: the first use on a machine compiles them, which takes a minute or two."""
     from firesale.simulation import load_compiled_kernels
@@ -144,7 +144,7 @@ def sweep(
         raise ConfigError(Problem("FS965", f"--asset {asset}", f"unknown asset.{did_you_mean(asset, names)} Assets of "
                                   f"{target}: {', '.join(names)}; use one of these"))
     if kernels == "numba":  # compiled here once, before any worker would compile them too
-        _load_kernels(preset, quiet=as_json)
+        load_kernels_with_notice(preset, quiet=as_json)
     run_store = recording_store(store, no_record)
     if scheduler:
         executor = sw.dask_executor(None, scheduler)

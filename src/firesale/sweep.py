@@ -95,6 +95,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from firesale.analytics.outcomes import OUTCOME_VARIABLES
 from firesale.engine.kernels import KERNEL_NAMES
 from firesale.errors import ConfigError, Problem
 
@@ -508,22 +509,22 @@ def _test_hold_hook(batch: int) -> None:
         time.sleep(0.02)
 
 
-#: The per-round variables a sweep's summaries read: a batch keeps only these.
-SUMMARY_VARIABLES = ("equity", "capital_out", "sold", "defaulted", "breach", "price")
+#: The per-round variables a sweep's summaries read (the headline outcomes' and the price
+#: paths'): a batch keeps only these.
+SUMMARY_VARIABLES = OUTCOME_VARIABLES
 
 
 def _summaries(ds: xr.Dataset) -> dict[str, np.ndarray]:
     """Per-scenario headline numbers of a batch, vectorised (same definitions as ``summarize``)."""
-    from firesale.analytics.amplification import capital_lost
+    from firesale.analytics.outcomes import outcome_values
 
-    last = {"round": -1}
-    total_loss = capital_lost(ds).sum("institution")
+    headline = outcome_values(ds, ("total_loss", "forced_sales", "defaults", "breaches"))
     out = {
-        "total_loss": total_loss.values.astype(float),
+        "total_loss": headline["total_loss"],
         "initial_loss": ds.initial_loss.values.astype(float),
-        "forced_sales": ds.sold.sum(("round", "institution")).values.astype(float),
-        "defaults": ds.defaulted.isel(last).sum("institution").values.astype(np.int64),
-        "breaches": ds.breach.any(("round", "channel")).sum("institution").values.astype(np.int64),
+        "forced_sales": headline["forced_sales"],
+        "defaults": headline["defaults"].astype(np.int64),
+        "breaches": headline["breaches"].astype(np.int64),
         "rounds": ds.rounds.values.astype(np.int64),
     }
     trough = (ds.price.min("round") - 1.0).values

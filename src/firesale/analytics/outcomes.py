@@ -50,7 +50,7 @@ import numpy as np
 
 from firesale.errors import ConfigError, Problem, did_you_mean
 
-__all__ = ["OUTCOMES", "ASSET_OUTCOMES", "Condition", "Target", "parse_target", "outcome_values",
+__all__ = ["OUTCOMES", "ASSET_OUTCOMES", "OUTCOME_VARIABLES", "Condition", "Target", "parse_target", "outcome_values",
            "outcome_variables", "outcome_unit"]
 
 #: Outcomes of the whole system: name → (description, unit).
@@ -72,8 +72,8 @@ _REGIMES = {"functioning": 0.0, "stressed": 1.0}
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
 _CLAUSE = re.compile(r"^\s*([A-Za-z_]+)(?:\.([^\s<>=!]+))?\s*(>=|<=|==|!=|>|<)\s*([^\s<>=!]\S*)\s*$")
-#: Per-round result variables an outcome reads (a regime reads them all: None).
-_VARIABLES = ("equity", "capital_out", "sold", "defaulted", "breach", "price")
+#: Per-round result variables the outcomes read, a regime's aside (it reads them all).
+OUTCOME_VARIABLES = ("equity", "capital_out", "sold", "defaulted", "breach", "price")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +197,7 @@ def parse_target(text: str, system: Any) -> Target:
 
 def outcome_variables(names: Sequence[str]) -> tuple[str, ...] | None:
     """The per-round variables a run must keep for ``names`` (None: all of them)."""
-    return None if any(n.startswith("regime.") for n in names) else _VARIABLES
+    return None if any(n.startswith("regime.") for n in names) else OUTCOME_VARIABLES
 
 
 def outcome_unit(name: str, currency: str) -> str:

@@ -458,10 +458,13 @@ def reverse_stress(system: Any, base: Any, target: Target, *, over: str = "price
 
 
 def _first_crossing(evaluate: Evaluate, space: ShockSpace, u: np.ndarray) -> tuple[float, float]:
-    """The first severity along ``u`` that meets the target, to :data:`TOLERANCE`: the grid's
-    bracket narrowed, then a grid of 64 severities below it in one batch; where one of them
-    meets the target, the bracket of the first that does narrowed again."""
+    """The first severity along ``u`` that meets the target, to :data:`TOLERANCE`, and the
+    largest below it that does not (inf and nan where none up to the largest meets it): the
+    grid's bracket narrowed, then a grid of 64 severities below it in one batch; where one
+    of them meets the target, the bracket of the first that does narrowed again."""
     hi, lo = (float(v[0]) for v in boundary_radii(evaluate, space, u[None, :], TOLERANCE))
+    if not math.isfinite(hi):
+        return hi, lo
     for _ in range(4):
         below = hi * np.arange(1, 65) / 65.0
         met = evaluate(below[:, None] * u[None, :])["met"]
@@ -473,14 +476,6 @@ def _first_crossing(evaluate: Evaluate, space: ShockSpace, u: np.ndarray) -> tup
             up, down = _split_brackets(evaluate, u[None, :], np.array([lo]), np.array([hi]))
             hi, lo = float(up[0]), float(down[0])
     return hi, lo
-
-
-def severities_along(evaluate: Evaluate, space: ShockSpace, u: np.ndarray) -> tuple[float, float]:
-    """The boundary severity along ``u`` under another evaluator (a policy): (meets, does not), inf where none."""
-    radii, _ = boundary_radii(evaluate, space, u[None, :], TOLERANCE)
-    if not np.isfinite(radii[0]):
-        return math.inf, math.nan
-    return _first_crossing(evaluate, space, u)
 
 
 def factor_table(result: ReverseResult) -> list[dict[str, Any]]:
@@ -512,7 +507,7 @@ def policy_boundaries(system: Any, base: Any, result: ReverseResult, policies: S
     for name, scenario in policies:
         evaluate = make_evaluator(system, scenario, result.space, result.target, kernels=kernels)
         at_shock = evaluate(result.radius * result.direction[None, :])
-        hi, _ = severities_along(evaluate, result.space, result.direction)
+        hi, _ = _first_crossing(evaluate, result.space, result.direction)
         out[name] = {"meets_at_shock": bool(at_shock["met"][0]),
                      "outcomes_at_shock": {k: float(v[0]) for k, v in at_shock.items() if k != "met"},
                      "boundary_distance": None if not math.isfinite(hi) else hi,

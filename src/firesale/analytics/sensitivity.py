@@ -44,12 +44,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from firesale.analytics.outcomes import check_outcome, outcome_unit, outcome_values, outcome_variables
 from firesale.errors import ConfigError, Problem, did_you_mean
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["STEP", "CLIFF", "BUILT_IN", "Knob", "knobs", "default_outputs", "sensitivity", "tornado_figure"]
 
@@ -103,11 +106,11 @@ def _built_in(name: str, system: Any, scenario: Any) -> Knob | None:
     from firesale.parameters import parameter_value
 
     if name == "depth":
-        assets = [a.name for a in system.assets if a.depth is not None and math.isfinite(a.depth) and a.depth > 0]
-        if not assets:
+        finite = [a for a in system.assets if a.depth is not None and math.isfinite(a.depth) and a.depth > 0]
+        if not finite:
             return None
-        return Knob(name, BUILT_IN[name], tuple(f"asset.{a}.depth" for a in assets),
-                    tuple(float(system.assets[[x.name for x in system.assets].index(a)].depth) for a in assets))
+        return Knob(name, BUILT_IN[name], tuple(f"asset.{a.name}.depth" for a in finite),
+                    tuple(float(a.depth) for a in finite))
     if name == "outside_capital":
         paths, base = [], []
         for a in system.assets:
@@ -260,10 +263,12 @@ def _run(system: Any, scenario: Any, moves: list[tuple[Knob, float]], outputs: l
 
 def sensitivity(system: Any, scenario: Any, *, declared: Sequence[Any] = (), params: Sequence[str] | None = None,
                 outputs: Sequence[str] | None = None, step: float = STEP, kernels: str = "numpy",
-                loop_gain: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                loop_gain: bool | xr.Dataset = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Elasticities of ``outputs`` (default :func:`default_outputs`) to each knob
     (:func:`knobs`) by central differences of ``step`` each way, with the cliffs and each
-    market's loop gain in the base run. JSON-ready.
+    market's loop gain in the base run: measured in a run of its own (``loop_gain`` True),
+    read from a results Dataset of the scenario alone that measured it (``loop_gain`` that
+    Dataset), or left out (False). JSON-ready.
 
     Returns
     -------
@@ -315,13 +320,15 @@ def sensitivity(system: Any, scenario: Any, *, declared: Sequence[Any] = (), par
                                "largest_relative_change": None if math.isinf(relative) else relative})
         rows.append(row)
     gain = None
-    if loop_gain:
+    if loop_gain is not False:
         from firesale.analytics.amplification import loop_gain_summary
-        from firesale.simulation import simulate
 
-        say("the loop gain of the base run")
-        one = simulate(system, scenario, detail=False, loop_gain=True, kernels=kernels).isel(scenario=0)
-        summary = loop_gain_summary(one)
+        if loop_gain is True:
+            from firesale.simulation import simulate
+
+            say("the loop gain of the base run")
+            loop_gain = simulate(system, scenario, detail=False, loop_gain=True, kernels=kernels)
+        summary = loop_gain_summary(loop_gain.isel(scenario=0))
         gain = None if summary is None else {"peak": summary["peak"], "peak_round": summary["peak_round"],
                                              "market": summary["market"]}
     return {"base": base, "knobs": rows, "cliffs": cliffs, "loop_gain": gain, "step": step, "cliff_threshold": CLIFF,

@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from firesale._version import __version__
 from firesale.analytics.figures import plotly_graph_objects
-from firesale.analytics.regimes import ROWS, THRESHOLDS, regimes, tipped
+from firesale.analytics.regimes import ROWS, THRESHOLDS, regimes
 from firesale.errors import ConfigError, Problem, did_you_mean
 from firesale.matrices import column, row_sums
 from firesale.scenario import Scenario, Shock
@@ -151,8 +151,7 @@ def _own_size(scenario: Scenario, asset: str, kind: str) -> float:
 def _tips(system: System, runs: list[Scenario], asset: str, kind: str, sizes: np.ndarray) -> np.ndarray:
     """Whether each run tips under its shock size, shape (V,): one :func:`~firesale.simulate` batch."""
     batch = [_with_shock(run, asset, kind, float(size)) for run, size in zip(runs, sizes)]
-    ds = simulate(system, batch, detail=False, loop_gain=measures_loop_gain(system))
-    return tipped(ds, asset)
+    return _classify(system, batch, asset).regime.values.any(axis=1)
 
 
 def _classify(system: System, batch: list[Scenario], asset: str) -> xr.Dataset:

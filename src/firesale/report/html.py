@@ -754,7 +754,9 @@ def build_report(system: Any, scenario: Any, ds: xr.Dataset | None = None, *, at
         from firesale.analytics.sensitivity import sensitivity as elasticities
         from firesale.simulation import measures_loop_gain
 
-        sensitivity_result = elasticities(system, scenario, declared=declared, loop_gain=measures_loop_gain(system))
+        # the report's own run measured the loop gain where the system is small enough: read it there
+        measured = ds.isel(scenario=[index]) if "loop_gain" in ds else measures_loop_gain(system)
+        sensitivity_result = elasticities(system, scenario, declared=declared, loop_gain=measured)
     step(3)
     summary = summarize(ds, index)
     if summary["initial_loss_from"] != "impulse run" and system is not None and scenario is not None:
