@@ -3,9 +3,11 @@ system, and how far each headline moves when an input moves by 1%."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import typer
@@ -32,13 +34,20 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
-def _status(quiet: bool):
-    """A spinner on stderr whose text a callback updates (nothing when ``quiet``)."""
-    import contextlib
+@contextlib.contextmanager
+def _working(preset: Any, kernels: str, quiet: bool, what: str) -> Iterator[Callable[[str], None]]:
+    """The numba kernels loaded first where they run (with the sweep's notice), then a
+    spinner on stderr while the block runs; yields the callback that updates its text
+    (nothing shows when ``quiet``)."""
+    from firesale.cli_sweep import load_kernels_with_notice
 
+    if kernels == "numba":
+        load_kernels_with_notice(preset, quiet)
     if quiet:
-        return contextlib.nullcontext(None)
-    return err_console.status("starting ...")
+        yield lambda text: None
+        return
+    with err_console.status("starting ...") as status:
+        yield lambda text: status.update(f"{what} of {escape(preset.name)}: {escape(text)} ...")
 
 
 def _check_kernels(kernels: str) -> None:
@@ -86,7 +95,6 @@ def reverse(
     from firesale.analytics.outcomes import parse_target
     from firesale.analytics.reverse import calm_scenario, describe, reverse_stress, shock_figure
     from firesale.cli import _scenario
-    from firesale.cli_sweep import load_kernels_with_notice
     from firesale.data.preset import load
 
     _check_kernels(kernels)
@@ -96,14 +104,7 @@ def reverse(
     scenario = _scenario(preset.scenario, None, False, set_)
     base = scenario if keep_shocks else calm_scenario(scenario)
     condition = parse_target(goal, preset.system)
-    quiet = as_json or not err_console.is_terminal
-    if kernels == "numba":
-        load_kernels_with_notice(preset, quiet)
-    with _status(quiet) as status:
-        def say(text: str) -> None:
-            if status is not None:
-                status.update(f"reverse stress test of {escape(preset.name)}: {escape(text)} ...")
-
+    with _working(preset, kernels, as_json or not err_console.is_terminal, "reverse stress test") as say:
         result = reverse_stress(preset.system, base, condition, over=over, seed=seed, max_steps=steps,
                                 kernels=kernels, progress=say)
         say("the boundary's outcomes, mechanisms and policies")
@@ -212,7 +213,6 @@ def sensitivity(
     from firesale.analytics.sensitivity import sensitivity as run_sensitivity
     from firesale.analytics.sensitivity import tornado_figure
     from firesale.cli import _scenario
-    from firesale.cli_sweep import load_kernels_with_notice
     from firesale.data.preset import load
 
     _check_kernels(kernels)
@@ -222,14 +222,7 @@ def sensitivity(
     scenario = _scenario(preset.scenario, None, False, set_)
     if figure_output is not None:
         check_outcome(figure_output, preset.system, f"--figure-output {figure_output}")
-    quiet = as_json or not err_console.is_terminal
-    if kernels == "numba":
-        load_kernels_with_notice(preset, quiet)
-    with _status(quiet) as status:
-        def say(text: str) -> None:
-            if status is not None:
-                status.update(f"sensitivity of {escape(preset.name)}: {escape(text)} ...")
-
+    with _working(preset, kernels, as_json or not err_console.is_terminal, "sensitivity") as say:
         result = run_sensitivity(preset.system, scenario, declared=preset.parameters, params=_split(params),
                                  outputs=_split(outputs), step=step, kernels=kernels, progress=say)
     result = {"preset": preset.name, "scenario": scenario.name, "currency": preset.system.currency, **result}
